@@ -1,0 +1,155 @@
+/* hakmem — a learning memory allocator for Linux. Public API.
+ *
+ * libhakmem.so also exports the standard allocation symbols (malloc, free,
+ * calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign,
+ * valloc, pvalloc, malloc_usable_size), so LD_PRELOAD or linking
+ * libhakmem.a makes hakmem serve every allocation of a program. The hak_*
+ * calls below are the same allocator under names that never clash, plus
+ * statistics and configuration. */
+#ifndef HAKMEM_H
+#define HAKMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define HAK_API __attribute__((visibility("default")))
+#else
+#define HAK_API
+#endif
+
+#define HAKMEM_VERSION_MAJOR 1
+#define HAKMEM_VERSION_MINOR 0
+#define HAKMEM_VERSION_PATCH 0
+
+/* ---- allocation (same semantics as the libc calls of the same name) ---- */
+HAK_API void *hak_malloc(size_t size);
+HAK_API void hak_free(void *ptr);
+HAK_API void *hak_calloc(size_t count, size_t size);
+HAK_API void *hak_realloc(void *ptr, size_t size);
+HAK_API void *hak_reallocarray(void *ptr, size_t count, size_t size);
+HAK_API void *hak_aligned_alloc(size_t alignment, size_t size);
+HAK_API int hak_posix_memalign(void **out, size_t alignment, size_t size);
+HAK_API void *hak_memalign(size_t alignment, size_t size);
+HAK_API size_t hak_usable_size(const void *ptr);
+
+/* Returns the calling thread's cached blocks to their slabs, drains its
+ * remote-free queue and releases empty slabs and segments. */
+HAK_API void hak_thread_flush(void);
+
+/* ---- size classes ---- */
+/* Number of small/mid size classes (tiny and mid tiers). */
+HAK_API unsigned hak_class_count(void);
+/* Block size of class `cls`, or 0 when cls >= hak_class_count(). */
+HAK_API size_t hak_class_size(unsigned cls);
+/* Class serving a request of `size` bytes, or -1 when it goes to the large
+ * tier. */
+HAK_API int hak_class_of(size_t size);
+/* Largest size served by the tiny tier (1024) and by the mid tier. */
+HAK_API size_t hak_tiny_max(void);
+HAK_API size_t hak_mid_max(void);
+
+/* ---- statistics ---- */
+#define HAK_STATS_VERSION 1u
+
+typedef enum hak_tier {
+    HAK_TIER_TINY = 0,
+    HAK_TIER_MID = 1,
+    HAK_TIER_LARGE = 2,
+    HAK_TIER_COUNT = 3
+} hak_tier_t;
+
+typedef enum hak_syscall {
+    HAK_SYS_MMAP = 0,
+    HAK_SYS_MUNMAP = 1,
+    HAK_SYS_MADVISE = 2,
+    HAK_SYS_MREMAP = 3,
+    HAK_SYS_COUNT = 4
+} hak_syscall_t;
+
+typedef enum hak_pmu_source {
+    HAK_PMU_COMPILED_OUT = 0, /* built without the PMU reader */
+    HAK_PMU_OFF = 1,          /* not requested (HAKMEM_PMU=off) */
+    HAK_PMU_UNAVAILABLE = 2,  /* perf_event_open refused: no count */
+    HAK_PMU_READ = 3,         /* counter read with read(2) */
+    HAK_PMU_RDPMC = 4         /* counter read in user space with rdpmc */
+} hak_pmu_source_t;
+
+typedef struct hak_tier_stats {
+    uint64_t allocs;         /* successful allocations */
+    uint64_t frees;          /* frees */
+    uint64_t hits;           /* served from a cache (thread cache, BigCache) */
+    uint64_t misses;         /* had to refill from slabs, segments or the OS */
+    uint64_t remote_frees;   /* frees by a thread that does not own the block */
+    uint64_t bytes_in_use;   /* block bytes handed out and not yet freed */
+    uint64_t bytes_reserved; /* bytes mapped for this tier */
+} hak_tier_stats_t;
+
+typedef struct hak_stats {
+    uint32_t version;         /* HAK_STATS_VERSION */
+    uint32_t size;            /* sizeof(hak_stats_t) of the library */
+    hak_tier_stats_t tier[HAK_TIER_COUNT];
+    uint64_t syscalls[HAK_SYS_COUNT]; /* OS calls by kind */
+    uint64_t bytes_mapped;    /* currently mapped by hakmem, metadata included */
+    uint64_t peak_mapped;     /* high-water mark of bytes_mapped */
+    uint64_t madvised_bytes;  /* bytes given back with MADV_DONTNEED */
+    uint64_t minor_faults;    /* process page faults (getrusage) */
+    uint64_t major_faults;
+    uint64_t heaps_created;   /* thread heaps made */
+    uint64_t heaps_reused;    /* thread heaps adopted from exited threads */
+    uint64_t threads_live;    /* threads currently owning a heap */
+    uint64_t segments;        /* live segments (superslabs and arenas) */
+    uint64_t llc_misses;      /* last-level cache misses (see pmu_source) */
+    uint32_t pmu_source;      /* hak_pmu_source_t */
+    uint32_t reserved_;
+} hak_stats_t;
+
+/* Fills `out` (whose size the caller passes) with a consistent-enough
+ * snapshot. Returns 0, or -1 with errno EINVAL when out is NULL or
+ * out_size < sizeof(hak_stats_t). */
+HAK_API int hak_stats_get(hak_stats_t *out, size_t out_size);
+/* Writes the statistics as one JSON object into buf (NUL-terminated when
+ * cap > 0). Returns the length the full text needs, like snprintf. */
+HAK_API size_t hak_stats_json(char *buf, size_t cap);
+/* Prints the human-readable statistics to file descriptor fd. */
+HAK_API void hak_stats_print(int fd);
+
+/* ---- configuration ----
+ * Options are read once from the environment at start (HAKMEM_MODE picks a
+ * preset, individual HAKMEM_* variables override it). Knobs marked runtime
+ * can be changed while the program runs. */
+
+/* Effective mode name: "minimal", "fast", "balanced", "learning",
+ * "research". */
+HAK_API const char *hak_mode(void);
+/* Library version "1.0.0" followed by the flavour, e.g. "1.0.0 release". */
+HAK_API const char *hak_version(void);
+
+/* Value of an option by its environment variable name (e.g.
+ * "HAKMEM_BIGCACHE_MB"). Returns 0, or -1 with errno ENOENT for an unknown
+ * name. Enumerations are returned as their index. */
+HAK_API int hak_option_get(const char *name, int64_t *value);
+/* Sets a runtime knob. Returns 0; -1 with errno ENOENT (unknown name),
+ * EPERM (read at start only) or ERANGE (outside the accepted range). */
+HAK_API int hak_option_set(const char *name, int64_t value);
+/* The effective configuration as JSON (same convention as hak_stats_json). */
+HAK_API size_t hak_config_json(char *buf, size_t cap);
+
+/* Per-class runtime knobs. */
+typedef enum hak_class_knob {
+    HAK_KNOB_TCACHE_CAP = 0, /* blocks a thread may cache for the class */
+    HAK_KNOB_PREWARM = 1     /* blocks placed in a new thread's cache */
+} hak_class_knob_t;
+/* Returns 0, or -1 with errno EINVAL (bad knob or class) or ERANGE. */
+HAK_API int hak_class_knob_set(hak_class_knob_t knob, unsigned cls, int64_t value);
+/* Returns the value, or -1 with errno EINVAL. */
+HAK_API int64_t hak_class_knob_get(hak_class_knob_t knob, unsigned cls);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,275 @@
+/* Internal declarations shared by the allocator's files. Nothing here is
+ * exported: every function is hidden (-fvisibility=hidden) and carries the
+ * _hak_ prefix. */
+#ifndef HAKMEM_INTERNAL_H
+#define HAKMEM_INTERNAL_H
+
+#include "hakmem.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define HAK_INLINE static inline __attribute__((always_inline))
+#define HAK_NOINLINE __attribute__((noinline))
+
+#ifdef HAK_DEBUG
+#define HAK_FLAVOUR "debug"
+#else
+#define HAK_FLAVOUR "release"
+#endif
+
+/* ---- geometry ---- */
+#define HAK_CHUNK_SHIFT 21 /* segments and large blocks start 2 MiB aligned */
+#define HAK_CHUNK_SIZE ((uintptr_t)1 << HAK_CHUNK_SHIFT)
+#define HAK_UNIT_SHIFT 16 /* slabs are made of 64 KiB units */
+#define HAK_UNIT_SIZE ((uintptr_t)1 << HAK_UNIT_SHIFT)
+#define HAK_SEGMENT_MAX_MB 32
+#define HAK_SEGMENT_MAX_UNITS ((HAK_SEGMENT_MAX_MB << 20) >> HAK_UNIT_SHIFT)
+#define HAK_TINY_MAX 1024u
+#define HAK_MID_MAX 65536u
+#define HAK_CLASSES 46
+#define HAK_TINY_CLASSES 22
+#define HAK_LARGE_HEADER 64u /* large blocks: user pointer >= base + 64 */
+#define HAK_MAX_ALIGN_SMALL HAK_UNIT_SIZE /* slab starts are unit aligned */
+
+/* ---- size classes (classes.c) ---- */
+extern uint32_t _hak_class_size[HAK_CLASSES];
+extern uint8_t _hak_tiny_class[(HAK_TINY_MAX >> 3) + 1];
+void _hak_classes_init(void);
+unsigned _hak_class_units(unsigned cls);
+
+HAK_INLINE unsigned hak_size_class(size_t size) { /* size <= HAK_MID_MAX */
+    if (likely(size <= HAK_TINY_MAX)) return _hak_tiny_class[(size + 7) >> 3];
+    size_t s = size - 1;
+    unsigned k = 63u - (unsigned)__builtin_clzll(s); /* 10..15 */
+    return HAK_TINY_CLASSES + (k - 10) * 4 + (unsigned)((s >> (k - 2)) & 3);
+}
+
+/* ---- options (options.c) ---- */
+typedef enum hak_opt_id {
+#define HAK_OPT_ENUM(id, env, type, choices, min, max, d_min, d_fast, d_bal, d_learn, d_res, rt, desc) \
+    OPT_##id,
+#include "options.def"
+#undef HAK_OPT_ENUM
+    OPT_COUNT
+} hak_opt_id_t;
+
+enum { MODE_MINIMAL, MODE_FAST, MODE_BALANCED, MODE_LEARNING, MODE_RESEARCH };
+enum { THP_OFF, THP_AUTO, THP_ON };
+enum { FREE_BATCH, FREE_IMMEDIATE, FREE_UNMAP };
+
+extern _Atomic int64_t _hak_opt[OPT_COUNT];
+extern _Atomic uint32_t _hak_tcache_cap[HAK_CLASSES];
+extern _Atomic uint32_t _hak_prewarm[HAK_CLASSES];
+extern char _hak_stats_file[512];
+void _hak_options_init(void);
+size_t _hak_options_json(char *buf, size_t cap);
+
+HAK_INLINE int64_t hak_opt(hak_opt_id_t id) {
+    return atomic_load_explicit(&_hak_opt[id], memory_order_relaxed);
+}
+
+/* ---- OS boundary (os.c): the only file that maps, unmaps or advises ---- */
+extern size_t _hak_page_size;
+void _hak_os_init(void);
+void *_hak_os_map_aligned(size_t size, size_t align); /* NULL + ENOMEM */
+void _hak_os_unmap(void *p, size_t size);
+bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size);
+void _hak_os_dontneed(void *p, size_t size);
+void _hak_os_hugepage(void *p, size_t size);
+void *_hak_os_meta_alloc(size_t size); /* zeroed, never freed */
+void *_hak_os_map_counter_page(int fd);
+void _hak_os_counts(uint64_t calls[HAK_SYS_COUNT], uint64_t *mapped, uint64_t *peak,
+                    uint64_t *madvised);
+void _hak_os_lock(void);
+void _hak_os_unlock(void);
+void _hak_os_child_reset(void);
+
+/* ---- page map (pagemap.c): owner of an address, lock-free reads ----
+ * One byte per 2 MiB chunk: low 2 bits the kind, high 6 bits how many
+ * chunks back the region starts. */
+enum { PM_NONE = 0, PM_SEGMENT = 1, PM_LARGE = 2 };
+#define PM_TOP_BITS 13
+#define PM_LEAF_BITS 14
+extern _Atomic(uint8_t *) _hak_pagemap_top[1u << PM_TOP_BITS];
+bool _hak_pagemap_set(uintptr_t base, size_t chunks, unsigned kind);
+void _hak_pagemap_clear(uintptr_t base, size_t chunks);
+
+HAK_INLINE unsigned hak_pagemap_get(uintptr_t a) {
+    if (unlikely(a >> (HAK_CHUNK_SHIFT + PM_TOP_BITS + PM_LEAF_BITS))) return PM_NONE;
+    uint8_t *leaf = atomic_load_explicit(
+        &_hak_pagemap_top[a >> (HAK_CHUNK_SHIFT + PM_LEAF_BITS)], memory_order_acquire);
+    if (unlikely(leaf == NULL)) return PM_NONE;
+    return leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)];
+}
+
+/* ---- segments and slabs (segment.c) ---- */
+typedef struct hak_block {
+    struct hak_block *next;
+    uintptr_t mark; /* _hak_free_key ^ address while free (blocks >= 16 B) */
+} hak_block_t;
+
+enum { SLAB_FREE = 0, SLAB_HEAD = 1, SLAB_TAIL = 2, SLAB_META = 3 };
+
+typedef struct hak_slab {
+    hak_block_t *free;      /* blocks returned to the slab */
+    uint32_t used;          /* blocks out: in use or in a thread cache */
+    uint32_t carved;        /* blocks carved from the bump area so far */
+    uint32_t capacity;      /* blocks the slab holds */
+    uint32_t bsize;         /* block size */
+    uint32_t inv;           /* inverse of bsize's odd part mod 2^32 */
+    uint32_t inv_limit;     /* UINT32_MAX / odd part */
+    uint8_t shift;          /* trailing zero bits of bsize */
+    uint8_t cls;            /* size class */
+    uint8_t kind;           /* SLAB_* */
+    uint8_t listed;         /* on its heap's partial list */
+    uint16_t span;          /* HEAD: units spanned; TAIL: units back to head */
+    uint16_t pad_;
+    uintptr_t start;        /* first block */
+    struct hak_slab *next, *prev; /* heap partial list of the class */
+} hak_slab_t;
+
+struct hak_heap;
+
+typedef struct hak_segment {
+    struct hak_heap *heap; /* owner */
+    size_t size;           /* bytes mapped */
+    uint32_t units;        /* units in the segment, the header unit included */
+    uint32_t free_units;
+    struct hak_segment *next, *prev; /* owner's segment list, or the cache */
+    hak_slab_t slab[];     /* one per unit */
+} hak_segment_t;
+
+hak_segment_t *_hak_segment_new(struct hak_heap *heap, size_t size);
+void _hak_segment_release(hak_segment_t *seg);
+hak_slab_t *_hak_slab_new(struct hak_heap *heap, unsigned cls);
+void _hak_slab_release(hak_slab_t *slab);
+void _hak_segment_lock(void);
+void _hak_segment_unlock(void);
+void _hak_segment_child_reset(void);
+
+/* Start of the region holding `a`, given its page-map entry: segments and
+ * large blocks may span several chunks. */
+HAK_INLINE uintptr_t hak_region_base(uintptr_t a, unsigned pm) {
+    return (a & ~(HAK_CHUNK_SIZE - 1)) - ((uintptr_t)(pm >> 2) << HAK_CHUNK_SHIFT);
+}
+
+/* The segment of a block known to be in one (any of its chunks). */
+HAK_INLINE hak_segment_t *hak_segment_of(uintptr_t a) {
+    return (hak_segment_t *)hak_region_base(a, hak_pagemap_get(a));
+}
+
+/* ---- thread heaps (heap.c) ---- */
+typedef struct hak_bin {
+    hak_block_t *head;
+    uint32_t count;
+    uint32_t pad_;
+} hak_bin_t;
+
+typedef struct hak_counters {
+    uint64_t allocs[HAK_CLASSES];
+    uint64_t frees[HAK_CLASSES];
+    uint64_t misses[HAK_CLASSES];
+    uint64_t remote_frees[HAK_CLASSES];
+} hak_counters_t;
+
+enum { HEAP_OWNED = 0, HEAP_ABANDONED = 1, HEAP_SHARED = 2, HEAP_DEAD = 3 };
+
+typedef struct hak_heap {
+    hak_bin_t bin[HAK_CLASSES];           /* the thread cache */
+    hak_slab_t *partial[HAK_CLASSES];     /* slabs with free or uncarved blocks */
+    _Atomic(hak_block_t *) remote;        /* frees from other threads */
+    _Atomic uint32_t remote_count;
+    _Atomic int state;                    /* HEAP_* */
+    hak_segment_t *segments;
+    unsigned seg_level;                   /* arena growth step */
+    struct hak_heap *next_all;            /* registry of every heap */
+    struct hak_heap *next_pool;           /* pool of abandoned heaps */
+    hak_counters_t ctr;                   /* written by the owner only */
+} hak_heap_t;
+
+extern uintptr_t _hak_free_key;
+
+/* Counters are written by one thread (or under a lock) and read by any:
+ * relaxed load and store, no read-modify-write. */
+HAK_INLINE void hak_ctr_inc(uint64_t *c) {
+    _Atomic uint64_t *a = (_Atomic uint64_t *)c;
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+HAK_INLINE uint64_t hak_ctr_get(const uint64_t *c) {
+    return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
+
+#define HAK_POISON 0xDF
+
+/* A free block of 16 B or more carries a keyed mark in its second word, so
+ * freeing it again is caught with one compare. Debug builds also poison the
+ * rest and check it when the block is handed out again. */
+HAK_INLINE void hak_mark_free(hak_block_t *b, uint32_t bsize) {
+    if (bsize >= 16) b->mark = _hak_free_key ^ (uintptr_t)b;
+#ifdef HAK_DEBUG
+    if (bsize > 16) __builtin_memset((uint8_t *)b + 16, HAK_POISON, bsize - 16);
+#endif
+}
+
+#define HAK_HEAP_EXITED ((hak_heap_t *)(uintptr_t)1)
+
+extern __thread hak_heap_t *_hak_tl_heap __attribute__((tls_model("initial-exec")));
+
+void *_hak_small_alloc_slow(size_t size, unsigned cls);
+void _hak_small_free_slow(hak_segment_t *seg, hak_slab_t *slab, hak_block_t *b);
+void _hak_bin_flush(hak_heap_t *h, unsigned cls);
+void _hak_heaps_init(void);
+void _hak_heap_thread_exit(void *heap);
+void _hak_heaps_lock(void);
+void _hak_heaps_unlock(void);
+void _hak_heaps_child_reset(void);
+void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live);
+void _hak_thread_flush(void);
+extern _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
+extern _Atomic uint64_t _hak_segments_live;
+
+/* ---- large tier with BigCache (large.c) ---- */
+void *_hak_large_alloc(size_t size, size_t align, bool zero);
+void _hak_large_free(void *p);
+size_t _hak_large_usable(const void *p);
+void *_hak_large_realloc(void *p, size_t size);
+void _hak_large_lock(void);
+void _hak_large_unlock(void);
+void _hak_large_child_reset(void);
+void _hak_large_stats(hak_tier_stats_t *out);
+
+/* ---- checks and failures (check.c) ---- */
+extern _Atomic int _hak_aborting;
+__attribute__((noreturn, cold)) void _hak_fail(const char *what, const void *ptr);
+void _hak_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void _hak_crash_handlers_install(void);
+
+#ifdef HAK_DEBUG
+#define HAK_ASSERT(cond, what, ptr) \
+    do { if (unlikely(!(cond))) _hak_fail(what, ptr); } while (0)
+#else
+#define HAK_ASSERT(cond, what, ptr) ((void)0)
+#endif
+
+/* ---- PMU (pmu.c) ---- */
+void _hak_pmu_init(void);
+uint64_t _hak_pmu_read(uint32_t *source);
+
+/* ---- init (init.c) ---- */
+extern _Atomic int _hak_init_state; /* 0 none, 1 in progress, 2 ready */
+void _hak_init(void);
+bool _hak_init_in_progress_here(void);
+
+HAK_INLINE void hak_ensure_init(void) {
+    if (unlikely(atomic_load_explicit(&_hak_init_state, memory_order_acquire) != 2)) _hak_init();
+}
+
+#endif

@@ -1,0 +1,172 @@
+/* Statistics from one set of counters: per-heap class counters summed on
+ * read, the OS boundary's call counts, the large tier's, and rusage. Read
+ * as a versioned struct, as JSON, or printed at exit (HAKMEM_STATS=1,
+ * HAKMEM_STATS_FILE). */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static const char *const k_tier_names[HAK_TIER_COUNT] = {"tiny", "mid", "large"};
+static const char *const k_sys_names[HAK_SYS_COUNT] = {"mmap", "munmap", "madvise", "mremap"};
+static const char *const k_pmu_names[] = {"compiled-out", "off", "unavailable", "read", "rdpmc"};
+
+static void collect(hak_stats_t *s) {
+    memset(s, 0, sizeof(*s));
+    s->version = HAK_STATS_VERSION;
+    s->size = sizeof(*s);
+    hak_counters_t c;
+    _hak_heaps_sum(&c, &s->heaps_created, &s->heaps_reused, &s->threads_live);
+    for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
+        hak_tier_stats_t *t = &s->tier[cls < HAK_TINY_CLASSES ? HAK_TIER_TINY : HAK_TIER_MID];
+        t->allocs += c.allocs[cls];
+        t->frees += c.frees[cls];
+        t->misses += c.misses[cls];
+        t->hits += c.allocs[cls] > c.misses[cls] ? c.allocs[cls] - c.misses[cls] : 0;
+        t->remote_frees += c.remote_frees[cls];
+        /* Counters are read one by one, so a free may be seen before its
+         * allocation: clamp at zero. */
+        if (c.allocs[cls] > c.frees[cls])
+            t->bytes_in_use += (c.allocs[cls] - c.frees[cls]) * _hak_class_size[cls];
+    }
+    s->tier[HAK_TIER_TINY].bytes_reserved =
+        atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_TINY], memory_order_relaxed);
+    s->tier[HAK_TIER_MID].bytes_reserved =
+        atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_MID], memory_order_relaxed);
+    _hak_large_stats(&s->tier[HAK_TIER_LARGE]);
+    _hak_os_counts(s->syscalls, &s->bytes_mapped, &s->peak_mapped, &s->madvised_bytes);
+    s->segments = atomic_load_explicit(&_hak_segments_live, memory_order_relaxed);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        s->minor_faults = (uint64_t)ru.ru_minflt;
+        s->major_faults = (uint64_t)ru.ru_majflt;
+    }
+    s->llc_misses = _hak_pmu_read(&s->pmu_source);
+}
+
+int hak_stats_get(hak_stats_t *out, size_t out_size) {
+    if (out == NULL || out_size < sizeof(hak_stats_t)) {
+        errno = EINVAL;
+        return -1;
+    }
+    hak_ensure_init();
+    collect(out);
+    return 0;
+}
+
+#define PUT(...) n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
+
+static size_t to_json(const hak_stats_t *s, char *buf, size_t cap) {
+    size_t n = 0;
+    PUT("{\"version\":%u,\"mode\":\"%s\",\"build\":\"%s\",\"tiers\":{", s->version, hak_mode(),
+        HAK_FLAVOUR);
+    for (int i = 0; i < HAK_TIER_COUNT; i++) {
+        const hak_tier_stats_t *t = &s->tier[i];
+        PUT("%s\"%s\":{\"allocs\":%llu,\"frees\":%llu,\"hits\":%llu,\"misses\":%llu,"
+            "\"remote_frees\":%llu,\"bytes_in_use\":%llu,\"bytes_reserved\":%llu}",
+            i ? "," : "", k_tier_names[i], (unsigned long long)t->allocs,
+            (unsigned long long)t->frees, (unsigned long long)t->hits,
+            (unsigned long long)t->misses, (unsigned long long)t->remote_frees,
+            (unsigned long long)t->bytes_in_use, (unsigned long long)t->bytes_reserved);
+    }
+    PUT("},\"syscalls\":{");
+    for (int i = 0; i < HAK_SYS_COUNT; i++)
+        PUT("%s\"%s\":%llu", i ? "," : "", k_sys_names[i], (unsigned long long)s->syscalls[i]);
+    PUT("},\"bytes_mapped\":%llu,\"peak_mapped\":%llu,\"madvised_bytes\":%llu,"
+        "\"minor_faults\":%llu,\"major_faults\":%llu,\"heaps_created\":%llu,"
+        "\"heaps_reused\":%llu,\"threads_live\":%llu,\"segments\":%llu,\"llc_misses\":%llu,"
+        "\"pmu\":\"%s\"}",
+        (unsigned long long)s->bytes_mapped, (unsigned long long)s->peak_mapped,
+        (unsigned long long)s->madvised_bytes, (unsigned long long)s->minor_faults,
+        (unsigned long long)s->major_faults, (unsigned long long)s->heaps_created,
+        (unsigned long long)s->heaps_reused, (unsigned long long)s->threads_live,
+        (unsigned long long)s->segments, (unsigned long long)s->llc_misses,
+        k_pmu_names[s->pmu_source]);
+    return n;
+}
+
+size_t hak_stats_json(char *buf, size_t cap) {
+    hak_ensure_init();
+    hak_stats_t s;
+    collect(&s);
+    size_t n = to_json(&s, buf, cap);
+    if (cap > 0 && n >= cap) buf[cap - 1] = '\0';
+    return n;
+}
+
+static void write_all(int fd, const char *s, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0) return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
+    size_t n = 0;
+    PUT("hakmem stats (pid %d, mode %s, %s build)\n", (int)getpid(), hak_mode(), HAK_FLAVOUR);
+    PUT("%-6s %14s %14s %14s %12s %12s %12s %12s\n", "tier", "allocs", "frees", "cache hits",
+        "misses", "remote", "in use KiB", "reserved KiB");
+    for (int i = 0; i < HAK_TIER_COUNT; i++) {
+        const hak_tier_stats_t *t = &s->tier[i];
+        PUT("%-6s %14llu %14llu %14llu %12llu %12llu %12llu %12llu\n", k_tier_names[i],
+            (unsigned long long)t->allocs, (unsigned long long)t->frees,
+            (unsigned long long)t->hits, (unsigned long long)t->misses,
+            (unsigned long long)t->remote_frees, (unsigned long long)(t->bytes_in_use >> 10),
+            (unsigned long long)(t->bytes_reserved >> 10));
+    }
+    PUT("syscalls: mmap %llu, munmap %llu, madvise %llu, mremap %llu\n",
+        (unsigned long long)s->syscalls[HAK_SYS_MMAP], (unsigned long long)s->syscalls[HAK_SYS_MUNMAP],
+        (unsigned long long)s->syscalls[HAK_SYS_MADVISE],
+        (unsigned long long)s->syscalls[HAK_SYS_MREMAP]);
+    PUT("mapped: %llu KiB now, %llu KiB peak, %llu KiB given back with MADV_DONTNEED\n",
+        (unsigned long long)(s->bytes_mapped >> 10), (unsigned long long)(s->peak_mapped >> 10),
+        (unsigned long long)(s->madvised_bytes >> 10));
+    PUT("page faults: %llu minor, %llu major; LLC misses: %llu (pmu: %s)\n",
+        (unsigned long long)s->minor_faults, (unsigned long long)s->major_faults,
+        (unsigned long long)s->llc_misses, k_pmu_names[s->pmu_source]);
+    PUT("heaps: %llu created, %llu reused, %llu live; segments: %llu\n",
+        (unsigned long long)s->heaps_created, (unsigned long long)s->heaps_reused,
+        (unsigned long long)s->threads_live, (unsigned long long)s->segments);
+    PUT("config: ");
+    n += _hak_options_json(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
+    PUT("\n");
+    return n;
+}
+
+void hak_stats_print(int fd) {
+    hak_ensure_init();
+    hak_stats_t s;
+    collect(&s);
+    char buf[4096];
+    size_t n = human(&s, buf, sizeof(buf));
+    write_all(fd, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
+}
+
+/* At exit, after the program's own exit handlers (a preloaded library is
+ * finalised last). */
+__attribute__((destructor)) static void stats_at_exit(void) {
+    if (atomic_load_explicit(&_hak_init_state, memory_order_acquire) != 2) return;
+    if (hak_opt(OPT_STATS)) hak_stats_print(2);
+    if (_hak_stats_file[0] != '\0') {
+        hak_stats_t s;
+        collect(&s);
+        char buf[2048];
+        size_t n = to_json(&s, buf, sizeof(buf) - 1);
+        if (n >= sizeof(buf) - 1) return;
+        buf[n++] = '\n';
+        int fd = open(_hak_stats_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            _hak_warn("warning: HAKMEM_STATS_FILE=%s cannot be opened; statistics not written",
+                      _hak_stats_file);
+            return;
+        }
+        write_all(fd, buf, n);
+        close(fd);
+    }
+}
