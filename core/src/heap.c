@@ -259,16 +259,20 @@ void _hak_small_free_slow(hak_segment_t *seg, hak_slab_t *slab, hak_block_t *b) 
     if ((uintptr_t)me > 1) {
         hak_ctr_inc(&me->ctr.frees[cls]);
         hak_ctr_inc(&me->ctr.remote_frees[cls]);
+    } else {
+        /* A thread without a heap: counted on the shared heap, atomically
+         * since any number of such threads may free at once. */
+        atomic_fetch_add_explicit((_Atomic uint64_t *)&g_shared.ctr.frees[cls], 1,
+                                  memory_order_relaxed);
+        if (owner != &g_shared)
+            atomic_fetch_add_explicit((_Atomic uint64_t *)&g_shared.ctr.remote_frees[cls], 1,
+                                      memory_order_relaxed);
     }
     hak_mark_free(b, slab->bsize);
     if (atomic_load_explicit(&owner->state, memory_order_acquire) != HEAP_OWNED) {
         pthread_mutex_lock(&g_lock);
         int state = atomic_load_explicit(&owner->state, memory_order_acquire);
         if (state != HEAP_OWNED) {
-            if ((uintptr_t)me <= 1) {
-                hak_ctr_inc(&g_shared.ctr.frees[cls]);
-                if (owner != &g_shared) hak_ctr_inc(&g_shared.ctr.remote_frees[cls]);
-            }
             /* A dead heap (another thread's, in a forked child) may be
              * mid-update: its blocks are left alone. */
             if (state != HEAP_DEAD) {

@@ -32,8 +32,8 @@
 #define HAK_SEGMENT_MAX_UNITS ((HAK_SEGMENT_MAX_MB << 20) >> HAK_UNIT_SHIFT)
 #define HAK_TINY_MAX 1024u
 #define HAK_MID_MAX 65536u
-#define HAK_CLASSES 46
-#define HAK_TINY_CLASSES 22
+#define HAK_CLASSES 45
+#define HAK_TINY_CLASSES 21
 #define HAK_LARGE_HEADER 64u /* large blocks: user pointer >= base + 64 */
 #define HAK_MAX_ALIGN_SMALL HAK_UNIT_SIZE /* slab starts are unit aligned */
 

@@ -158,6 +158,7 @@ static hak_large_t *map_block(size_t map_size, size_t offset, size_t align) {
 void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     size_t offset = align <= HAK_LARGE_HEADER ? HAK_LARGE_HEADER
                     : (align <= HAK_CHUNK_SIZE ? align : HAK_CHUNK_SIZE);
+    if (size == 0) size = 1; /* the user pointer must lie inside the mapping */
     size_t map_size = map_size_for(offset, size);
     if (map_size == 0 || (align > HAK_CHUNK_SIZE && align + map_size < align)) {
         errno = ENOMEM;
@@ -213,7 +214,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     }
     pthread_mutex_lock(&g_lock);
     g_allocs++;
-    g_in_use += map_size - offset;
+    g_in_use += e->map_size - offset;
     pthread_mutex_unlock(&g_lock);
     return p;
 }
