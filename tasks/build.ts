@@ -1,0 +1,556 @@
+// Builds libhakmem for every target and flavour with `zig cc`, incrementally:
+//   build/<target>/<flavour>/obj/*.o   objects (+ .stamp: hash of flags, zig, source and headers)
+//   dist/<target>/<flavour>/           libhakmem.a, libhakmem.so, include/hakmem.h
+//   dist/manifest.json                 what was built, with which flags, glibc floor, sha256
+// and links test executables against the static library (buildExecutable).
+
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { createHash } from "node:crypto";
+import {
+  buildDir,
+  distDir,
+  type Flavour,
+  FLAVOURS,
+  GLIBC_FLOOR,
+  ROOT,
+  type TargetInfo,
+  targetInfo,
+  type TargetName,
+  TARGETS,
+} from "./targets.ts";
+import { runCommand, zigEnv, zigPath, zigVersion } from "./toolchain.ts";
+import {
+  aarch64LseInstructions,
+  compareVersions,
+  EM_AARCH64,
+  EM_X86_64,
+  exportedSymbols,
+  maxGlibcVersion,
+  readElf,
+  requiredGlibcVersions,
+} from "./elf.ts";
+
+const CORE_SRC = join(ROOT, "core", "src");
+const CORE_INCLUDE = join(ROOT, "core", "include");
+const PUBLIC_HEADER = join(CORE_INCLUDE, "hakmem.h");
+
+/** Flags of every library object, whatever the target and flavour. */
+const COMMON_FLAGS: readonly string[] = [
+  "-std=c11",
+  "-Wall",
+  "-Wextra",
+  "-Werror",
+  "-fPIC",
+  "-fvisibility=hidden", // only HAK_API symbols and the libc allocation names are exported
+  "-ftls-model=initial-exec", // thread-cache access without __tls_get_addr calls
+  // The allocator implements these: the compiler must not fold or elide its own calls to them.
+  "-fno-builtin-malloc",
+  "-fno-builtin-calloc",
+  "-fno-builtin-realloc",
+  "-fno-builtin-free",
+  "-D_GNU_SOURCE",
+  "-Icore/include",
+  "-Icore/src",
+];
+
+/** Optimisation and checking per flavour. */
+const FLAVOUR_FLAGS: Record<Flavour, readonly string[]> = {
+  // release: what programs get. Optimised, asserts off, and explicitly no UBSan: an allocator
+  // sitting under every malloc must not carry sanitizer checks or traps (zig cc would otherwise
+  // add trapping UBSan in some modes).
+  // Frame pointers off: the fast paths are a handful of instructions each.
+  release: ["-O2", "-DNDEBUG", "-fno-sanitize=all", "-fomit-frame-pointer"],
+  // debug: HAK_DEBUG consistency checks plus trapping UBSan (-fsanitize-trap): undefined behaviour
+  // stops the process at once with SIGILL instead of needing the ubsan runtime, which an allocator
+  // cannot depend on (the runtime itself allocates). Fail fast, by design.
+  debug: ["-O1", "-g", "-DHAK_DEBUG=1", "-fsanitize=undefined", "-fsanitize-trap=undefined"],
+};
+
+/** -target and -mcpu: the glibc-2.17 triple and the architecture's baseline CPU. */
+function targetFlags(t: TargetInfo): string[] {
+  return ["-target", t.zigTarget, `-mcpu=${t.mcpu}`];
+}
+
+/** Full zig cc flag list used to compile each library object of `target`/`flavour`. */
+export function compileFlags(target: TargetName, flavour: Flavour): string[] {
+  const t = targetInfo(target);
+  return [...targetFlags(t), ...COMMON_FLAGS, ...t.defines, ...FLAVOUR_FLAGS[flavour]];
+}
+
+/** zig cc flags used to link libhakmem.so (objects and output come after). */
+export function sharedLinkFlags(target: TargetName, flavour: Flavour): string[] {
+  const t = targetInfo(target);
+  return [
+    ...targetFlags(t),
+    ...FLAVOUR_FLAGS[flavour].filter((f) => !f.startsWith("-D")),
+    "-shared",
+    "-Wl,-soname,libhakmem.so",
+    "-Wl,-z,now", // resolve everything at load: no lazy PLT fix-ups inside malloc
+    "-Wl,-z,relro",
+    "-Wl,-z,defs", // an undefined symbol is a link error, not a load-time surprise
+    // Never unloaded: threads keep a pthread-key destructor and blocks point into its memory,
+    // so a dlclose() (Deno's lib.close()) must not unmap the code.
+    "-Wl,-z,nodelete",
+    // Calls from malloc() to hak_malloc() bind inside the library, not through the PLT.
+    "-Wl,-Bsymbolic",
+    "-lpthread",
+  ];
+}
+
+export interface LibraryFiles {
+  dir: string;
+  so: string;
+  a: string;
+  header: string;
+}
+
+/** The files a built library consists of, under dist/<target>/<flavour>/. */
+export function libraryFiles(target: TargetName, flavour: Flavour): LibraryFiles {
+  const dir = distDir(target, flavour);
+  return {
+    dir,
+    so: join(dir, "libhakmem.so"),
+    a: join(dir, "libhakmem.a"),
+    header: join(dir, "include", "hakmem.h"),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// small helpers
+
+/** Runs at most `n` tasks at once. */
+class Limiter {
+  #free: number;
+  #waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.#free = n;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+/** zig processes run at most one per core (all builds of this process share it). */
+const jobs = new Limiter(Math.max(1, navigator.hardwareConcurrency || 2));
+
+function sha256(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+async function readText(p: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(p);
+  } catch {
+    return null;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function listFiles(dir: string, keep: (name: string) => boolean): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && keep(e.name)) out.push(join(dir, e.name));
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort();
+}
+
+/** Writes `data` to `p` through a temporary file and a rename, so readers never see half. */
+async function writeAtomic(p: string, data: string | Uint8Array): Promise<void> {
+  await Deno.mkdir(dirname(p), { recursive: true });
+  const tmp = `${p}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+  else await Deno.writeFile(tmp, data);
+  await Deno.rename(tmp, p);
+}
+
+async function removeIfExists(p: string): Promise<void> {
+  try {
+    await Deno.remove(p, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Runs zig with its caches under .cache/; throws with the output on failure. */
+async function zig(args: string[]): Promise<string> {
+  const bin = await zigPath();
+  return await jobs.run(async () => {
+    const res = await runCommand(bin, args, { env: zigEnv() });
+    const out = (res.stderr + res.stdout).trim();
+    if (res.code !== 0) {
+      throw new Error(`zig ${args.join(" ")}\nexit ${res.code}${out ? `:\n${out}` : ""}`);
+    }
+    return out;
+  });
+}
+
+function rel(p: string): string {
+  return relative(ROOT, p) || ".";
+}
+
+// ---------------------------------------------------------------------------------------------
+// the library
+
+/** Content hash of every core header (anything in core/src or core/include that is not .c). */
+async function headersHash(): Promise<string> {
+  const headers = [
+    ...(await listFiles(CORE_SRC, (n) => !n.endsWith(".c"))),
+    ...(await listFiles(CORE_INCLUDE, () => true)),
+  ];
+  const h = createHash("sha256");
+  for (const p of headers) h.update(`${rel(p)}\0`).update(await Deno.readFile(p)).update("\0");
+  return h.digest("hex");
+}
+
+function log(target: string, flavour: string, msg: string) {
+  console.error(`[${target}/${flavour}] ${msg}`);
+}
+
+/** Checks the linked .so: machine, glibc floor, and (aarch64) no LSE atomics. */
+async function verifySharedLibrary(t: TargetInfo, so: string): Promise<string | null> {
+  const elf = await readElf(so);
+  const wantMachine = t.arch === "aarch64" ? EM_AARCH64 : EM_X86_64;
+  if (elf.machine !== wantMachine) {
+    throw new Error(`${rel(so)}: ELF machine ${elf.machine}, expected ${wantMachine}`);
+  }
+  const versions = await requiredGlibcVersions(so);
+  const tooNew = versions.filter((v) => {
+    const m = /^GLIBC_(\d+(?:\.\d+)*)$/.exec(v);
+    return m !== null && compareVersions(m[1], GLIBC_FLOOR) > 0;
+  });
+  if (tooNew.length > 0) {
+    throw new Error(
+      `${rel(so)} requires ${tooNew.join(", ")}, newer than the glibc floor ${GLIBC_FLOOR}`,
+    );
+  }
+  if (t.arch === "aarch64") {
+    const hits = await aarch64LseInstructions(so);
+    if (hits.length > 0) {
+      const shown = hits.slice(0, 5).map((h) =>
+        `0x${h.addr.toString(16)}: ${h.word.toString(16).padStart(8, "0")} in ${h.func ?? "?"}`
+      );
+      throw new Error(
+        `${rel(so)} contains ${hits.length} ARMv8.1 LSE atomic instruction(s) outside the ` +
+          `outline-atomics helpers (ARMv8.0 baseline violated):\n  ${shown.join("\n  ")}`,
+      );
+    }
+  }
+  if ((await exportedSymbols(so)).length === 0) {
+    throw new Error(`${rel(so)} exports no symbols`);
+  }
+  return maxGlibcVersion(versions);
+}
+
+async function buildCombo(target: TargetName, flavour: Flavour): Promise<void> {
+  const t = targetInfo(target);
+  const sources = await listFiles(CORE_SRC, (n) => n.endsWith(".c"));
+  if (sources.length === 0) throw new Error(`no C sources in ${rel(CORE_SRC)}`);
+  const version = await zigVersion();
+  const flags = compileFlags(target, flavour);
+  const objDir = join(buildDir(target, flavour), "obj");
+  await Deno.mkdir(objDir, { recursive: true });
+  // The flag set in readable form; its content is also part of each object's stamp hash.
+  const flagsFile = join(buildDir(target, flavour), "flags.json");
+  const flagsText = JSON.stringify({ zig: version, compile: flags }, null, 2) + "\n";
+  if ((await readText(flagsFile)) !== flagsText) await writeAtomic(flagsFile, flagsText);
+
+  const hdrs = await headersHash();
+  const objects = await Promise.all(sources.map(async (src) => {
+    const obj = join(objDir, basename(src).replace(/\.c$/, ".o"));
+    const stampFile = `${obj}.stamp`;
+    const stamp = sha256(
+      JSON.stringify({ version, flags, hdrs, src: sha256(await Deno.readFile(src)) }),
+    );
+    if ((await readText(stampFile)) === stamp && (await exists(obj))) return { obj, stamp };
+    await removeIfExists(stampFile);
+    log(target, flavour, `cc ${rel(src)}`);
+    const warnings = await zig(["cc", ...flags, "-c", rel(src), "-o", obj]);
+    if (warnings) console.error(warnings);
+    await Deno.writeTextFile(stampFile, stamp);
+    return { obj, stamp };
+  }));
+
+  const files = libraryFiles(target, flavour);
+  const soFlags = sharedLinkFlags(target, flavour);
+  const linkStampFile = join(buildDir(target, flavour), "link.stamp");
+  const linkStamp = sha256(JSON.stringify({
+    version,
+    soFlags,
+    objects: objects.map((o) => [basename(o.obj), o.stamp]),
+    header: sha256(await Deno.readFile(PUBLIC_HEADER)),
+  }));
+  const outputsThere = (await exists(files.so)) && (await exists(files.a)) &&
+    (await exists(files.header));
+  if (outputsThere && (await readText(linkStampFile)) === linkStamp) {
+    log(target, flavour, "up to date");
+    return;
+  }
+  await removeIfExists(linkStampFile);
+  await Deno.mkdir(dirname(files.header), { recursive: true });
+  const objs = objects.map((o) => o.obj);
+
+  // Unlink before writing: a process that has the old .so mapped keeps its copy intact.
+  await removeIfExists(files.a);
+  await zig(["ar", "rcs", files.a, ...objs]);
+  await removeIfExists(files.so);
+  log(target, flavour, `link ${rel(files.so)}`);
+  const linkOut = await zig(["cc", ...soFlags, "-o", files.so, ...objs]);
+  if (linkOut) console.error(linkOut);
+  await writeAtomic(files.header, await Deno.readFile(PUBLIC_HEADER));
+
+  const maxGlibc = await verifySharedLibrary(t, files.so);
+  log(
+    target,
+    flavour,
+    `ok: needs glibc ${maxGlibc ?? "(no versioned symbols)"} <= floor ${GLIBC_FLOOR}` +
+      (t.arch === "aarch64" ? ", no LSE atomics" : ""),
+  );
+  await Deno.writeTextFile(linkStampFile, linkStamp);
+}
+
+// ---------------------------------------------------------------------------------------------
+// manifest
+
+interface ManifestArtifact {
+  target: TargetName;
+  flavour: Flavour;
+  kind: "shared" | "static" | "header";
+  file: string;
+  zigVersion: string;
+  flags: string[];
+  linkFlags?: string[];
+  glibc?: { floor: string; maxRequired: string | null; required: string[] };
+  exportedSymbols?: number;
+  size: number;
+  sha256: string;
+}
+
+interface Manifest {
+  schema: 1;
+  generatedAt: string;
+  gitCommit: string | null;
+  gitDirty: boolean | null;
+  zigVersion: string;
+  glibcFloor: string;
+  artifacts: ManifestArtifact[];
+}
+
+async function gitInfo(): Promise<{ commit: string | null; dirty: boolean | null }> {
+  try {
+    const head = await runCommand("git", ["rev-parse", "HEAD"]);
+    const commit = head.code === 0 ? head.stdout.trim() : null;
+    const st = await runCommand("git", ["status", "--porcelain"]);
+    return { commit, dirty: st.code === 0 ? st.stdout.trim() !== "" : null };
+  } catch {
+    return { commit: null, dirty: null };
+  }
+}
+
+async function artifactOf(
+  target: TargetName,
+  flavour: Flavour,
+  kind: ManifestArtifact["kind"],
+  path: string,
+  version: string,
+): Promise<ManifestArtifact> {
+  const bytes = await Deno.readFile(path);
+  const a: ManifestArtifact = {
+    target,
+    flavour,
+    kind,
+    file: relative(join(ROOT, "dist"), path),
+    zigVersion: version,
+    flags: kind === "header" ? [] : compileFlags(target, flavour),
+    size: bytes.length,
+    sha256: sha256(bytes),
+  };
+  if (kind === "shared") {
+    const required = await requiredGlibcVersions(path);
+    a.linkFlags = sharedLinkFlags(target, flavour);
+    a.glibc = { floor: GLIBC_FLOOR, maxRequired: maxGlibcVersion(required), required };
+    a.exportedSymbols = (await exportedSymbols(path)).length;
+  } else if (kind === "static") {
+    // Relocatable objects carry no symbol versions; the floor is that of the -target triple.
+    a.glibc = { floor: GLIBC_FLOOR, maxRequired: null, required: [] };
+  }
+  return a;
+}
+
+/** Rewrites dist/manifest.json from whatever libraries are present in dist/. */
+export async function writeManifest(): Promise<string> {
+  const version = await zigVersion();
+  const artifacts: ManifestArtifact[] = [];
+  for (const t of TARGETS) {
+    for (const f of FLAVOURS) {
+      const files = libraryFiles(t.name, f);
+      // Only libraries whose link completed (stamp present) are described.
+      if (!(await exists(join(buildDir(t.name, f), "link.stamp")))) continue;
+      for (
+        const [kind, p] of [["shared", files.so], ["static", files.a], [
+          "header",
+          files.header,
+        ]] as const
+      ) {
+        if (await exists(p)) artifacts.push(await artifactOf(t.name, f, kind, p, version));
+      }
+    }
+  }
+  const git = await gitInfo();
+  const manifest: Manifest = {
+    schema: 1,
+    generatedAt: new Date().toISOString(),
+    gitCommit: git.commit,
+    gitDirty: git.dirty,
+    zigVersion: version,
+    glibcFloor: GLIBC_FLOOR,
+    artifacts,
+  };
+  const path = join(ROOT, "dist", "manifest.json");
+  await writeAtomic(path, JSON.stringify(manifest, null, 2) + "\n");
+  return path;
+}
+
+// ---------------------------------------------------------------------------------------------
+// public entry points
+
+/** Builds (incrementally) dist/<target>/<flavour>/ and refreshes dist/manifest.json. */
+export async function buildLibrary(target: TargetName, flavour: Flavour): Promise<void> {
+  await buildCombo(target, flavour);
+  await writeManifest();
+}
+
+export interface BuildAllOptions {
+  targets?: readonly TargetName[];
+  flavours?: readonly Flavour[];
+  /** Remove build/ and dist/ of the selected combinations first. */
+  clean?: boolean;
+}
+
+/** Builds every selected target × flavour (all by default), then writes dist/manifest.json. */
+export async function buildAll(opts: BuildAllOptions = {}): Promise<void> {
+  const targets = opts.targets ?? TARGETS.map((t) => t.name);
+  const flavours = opts.flavours ?? FLAVOURS;
+  const combos = targets.flatMap((t) => flavours.map((f) => [t, f] as const));
+  if (opts.clean) {
+    for (const [t, f] of combos) {
+      await removeIfExists(buildDir(t, f));
+      await removeIfExists(distDir(t, f));
+    }
+  }
+  await zigPath(); // provision once, before the parallel builds
+  const started = performance.now();
+  // Combinations build concurrently; the shared job limiter keeps one zig process per core.
+  const results = await Promise.allSettled(combos.map(([t, f]) => buildCombo(t, f)));
+  await writeManifest();
+  const failed = results.flatMap((r, i) =>
+    r.status === "rejected" ? [`${combos[i][0]}/${combos[i][1]}: ${errText(r.reason)}`] : []
+  );
+  if (failed.length > 0) {
+    throw new Error(`build failed for ${failed.length} of ${combos.length}:\n${failed.join("\n")}`);
+  }
+  console.error(
+    `[build] ${combos.length} librar${combos.length === 1 ? "y" : "ies"} ready in ` +
+      `${((performance.now() - started) / 1000).toFixed(1)} s; manifest: dist/manifest.json`,
+  );
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export interface ExecutableOptions {
+  target: TargetName;
+  flavour: Flavour;
+  /** C sources (absolute, or relative to the repository root). */
+  sources: string[];
+  /** Output: absolute, or a name/relative path under build/<target>/<flavour>/bin/. */
+  out: string;
+  /** "static-hakmem" (default): link dist/<target>/<flavour>/libhakmem.a whole; "none": plain. */
+  link?: "static-hakmem" | "none";
+  extraFlags?: string[];
+}
+
+/**
+ * Compiles and links a test program for `target` with zig cc (same -target/-mcpu as the library),
+ * statically with libhakmem.a (every object, so constructors and the malloc family all come from
+ * hakmem) and dynamically with glibc, plus -lpthread. Debug flavour programs get -O1 -g. Returns
+ * the output path; does nothing when the output is up to date with its sources, the headers next
+ * to them, the library and the flags.
+ */
+export async function buildExecutable(opts: ExecutableOptions): Promise<string> {
+  const t = targetInfo(opts.target);
+  const link = opts.link ?? "static-hakmem";
+  const out = isAbsolute(opts.out)
+    ? opts.out
+    : join(buildDir(opts.target, opts.flavour), "bin", opts.out);
+  const sources = opts.sources.map((s) => (isAbsolute(s) ? s : join(ROOT, s)));
+  const files = libraryFiles(opts.target, opts.flavour);
+  const flags = [
+    ...targetFlags(t),
+    "-std=gnu11",
+    "-Wall",
+    "-Wextra",
+    "-D_GNU_SOURCE",
+    ...(opts.flavour === "debug" ? ["-O1", "-g"] : ["-O2"]),
+    "-fno-sanitize=all",
+    `-I${dirname(files.header)}`,
+    ...(opts.extraFlags ?? []),
+  ];
+  const libs = link === "static-hakmem"
+    ? ["-Wl,--whole-archive", files.a, "-Wl,--no-whole-archive", "-lpthread"]
+    : ["-lpthread"];
+
+  const h = createHash("sha256");
+  h.update(JSON.stringify({ version: await zigVersion(), flags, libs, sources }));
+  const dirs = [...new Set(sources.map((s) => dirname(s)))];
+  const inputs = [...sources];
+  for (const d of dirs) inputs.push(...(await listFiles(d, (n) => n.endsWith(".h"))));
+  for (const p of inputs) h.update(p).update(await Deno.readFile(p));
+  if (link === "static-hakmem") {
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(files.a);
+    } catch {
+      throw new Error(
+        `${rel(files.a)} is missing: run \`deno task build --target ${opts.target} ` +
+          `--flavour ${opts.flavour}\` first`,
+      );
+    }
+    h.update(`${st.size}:${st.mtime?.getTime()}`);
+  }
+  const stamp = h.digest("hex");
+  const stampFile = `${out}.stamp`;
+  if ((await readText(stampFile)) === stamp && (await exists(out))) return out;
+
+  await Deno.mkdir(dirname(out), { recursive: true });
+  const tmp = `${out}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    const msg = await zig(["cc", ...flags, ...sources, ...libs, "-o", tmp]);
+    if (msg) console.error(msg);
+    await Deno.rename(tmp, out);
+  } finally {
+    await removeIfExists(tmp);
+  }
+  await writeAtomic(stampFile, stamp);
+  return out;
+}
