@@ -1,0 +1,121 @@
+// Running test programs: a child process with captured output and a hard time limit. Shared by
+// the native and the preload tests.
+
+import { buildLibrary, type LibraryFiles, libraryFiles } from "../../tasks/build.ts";
+import type { Flavour, TargetName } from "../../tasks/targets.ts";
+
+export interface RunResult {
+  /** The command line that ran (for messages). */
+  argv: string[];
+  /** Exit code (128 + signal number when killed by a signal, as a shell reports it). */
+  code: number;
+  /** Signal that ended the process, or null. */
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  seconds: number;
+}
+
+export interface RunOptions {
+  /** Kill the process (SIGKILL) after this many milliseconds; default 120 s. */
+  timeoutMs?: number;
+  /** Variables added to (or, when undefined, removed from) the inherited environment. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Text written to standard input (else it is closed at once). */
+  stdin?: string;
+}
+
+/** Runs argv[0] with argv[1..], capturing stdout and stderr. Never throws for a non-zero exit. */
+export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const env: Record<string, string> = Deno.env.toObject();
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const started = performance.now();
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd: opts.cwd,
+    env,
+    clearEnv: true,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, opts.timeoutMs ?? 120_000);
+  try {
+    if (opts.stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(opts.stdin));
+      await w.close();
+    }
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return {
+      argv,
+      code: out.code,
+      signal: out.signal,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+      timedOut,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A readable account of a run: command, status, and both outputs (tails when long). */
+export function describeRun(r: RunResult, maxChars = 6000): string {
+  const tail = (s: string) =>
+    s.length > maxChars ? `...(${s.length - maxChars} chars cut)\n${s.slice(-maxChars)}` : s;
+  const status = r.timedOut
+    ? `killed after the time limit (${r.seconds.toFixed(1)} s)`
+    : r.signal
+    ? `killed by ${r.signal}`
+    : `exit code ${r.code}`;
+  return `$ ${r.argv.join(" ")}\n${status} after ${r.seconds.toFixed(2)} s\n--- stdout ---\n${
+    tail(r.stdout)
+  }\n--- stderr ---\n${tail(r.stderr)}`;
+}
+
+/** Throws with the full account unless the run exited 0 in time. */
+export function assertSuccess(r: RunResult, what: string): void {
+  if (r.timedOut || r.signal !== null || r.code !== 0) {
+    throw new Error(`${what} failed\n${describeRun(r)}`);
+  }
+}
+
+/** A fresh random 64-bit seed as 0x-hex, or HAKMEM_TEST_SEED when set (to replay a failure). */
+export function testSeed(): string {
+  const fixed = Deno.env.get("HAKMEM_TEST_SEED");
+  if (fixed) return fixed;
+  const v = new BigUint64Array(1);
+  crypto.getRandomValues(v);
+  if (v[0] === 0n) v[0] = 1n;
+  return "0x" + v[0].toString(16).padStart(16, "0");
+}
+
+/** Makes sure dist/<target>/<flavour> has a library; builds it (incrementally) when it is
+ * missing. `deno task test` builds everything first, so this only matters for a direct
+ * `deno test` on a fresh tree. */
+export async function ensureLibrary(target: TargetName, flavour: Flavour): Promise<LibraryFiles> {
+  const files = libraryFiles(target, flavour);
+  try {
+    await Deno.stat(files.a);
+    await Deno.stat(files.so);
+  } catch {
+    await buildLibrary(target, flavour);
+  }
+  return files;
+}
