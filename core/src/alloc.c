@@ -38,7 +38,8 @@ HAK_INLINE void *small_alloc(size_t size) {
  * live slab at the start of a block that was handed out. */
 HAK_INLINE hak_slab_t *small_locate(uintptr_t a, hak_segment_t *seg) {
     uintptr_t unit = (a - (uintptr_t)seg) >> HAK_UNIT_SHIFT;
-    if (unlikely(unit >= seg->units)) _hak_fail("free of a pointer hakmem did not allocate", (void *)a);
+    if (unlikely(unit >= HAK_CHUNK_UNITS && unit >= seg->units))
+        _hak_fail("free of a pointer hakmem did not allocate", (void *)a);
     hak_slab_t *slab = &seg->slab[unit];
     if (slab->kind != SLAB_HEAD) {
         if (unlikely(slab->kind != SLAB_TAIL))
@@ -46,9 +47,8 @@ HAK_INLINE hak_slab_t *small_locate(uintptr_t a, hak_segment_t *seg) {
         slab -= slab->span;
     }
     uintptr_t off = a - slab->start;
-    if (unlikely((off & (((uintptr_t)1 << slab->shift) - 1)) != 0 ||
-                 (uint32_t)(off >> slab->shift) * slab->inv > slab->inv_limit ||
-                 off >= (uintptr_t)slab->carved * slab->bsize))
+    if (unlikely(off >= slab->limit || (off & (((uintptr_t)1 << slab->shift) - 1)) != 0 ||
+                 (uint32_t)(off >> slab->shift) * slab->inv > slab->inv_limit))
         _hak_fail("free of an interior or invalid pointer", (void *)a);
     return slab;
 }

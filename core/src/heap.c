@@ -44,9 +44,9 @@ static void partial_remove(hak_heap_t *h, hak_slab_t *s) {
     s->listed = 0;
 }
 
-/* A block goes back to its slab; an emptied slab goes back to its segment. */
-static void slab_put(hak_heap_t *h, hak_block_t *b) {
-    hak_slab_t *s = slab_of((uintptr_t)b);
+/* A block goes back to its slab `s`; an emptied slab goes back to its
+ * segment. */
+static void slab_put_in(hak_heap_t *h, hak_slab_t *s, hak_block_t *b) {
     HAK_ASSERT(s->kind == SLAB_HEAD && s->used > 0, "free list holds a block of no live slab", b);
     b->next = s->free;
     s->free = b;
@@ -57,6 +57,8 @@ static void slab_put(hak_heap_t *h, hak_block_t *b) {
         partial_push(h, s);
     }
 }
+
+static void slab_put(hak_heap_t *h, hak_block_t *b) { slab_put_in(h, slab_of((uintptr_t)b), b); }
 
 static void drain_remote(hak_heap_t *h) {
     if (atomic_load_explicit(&h->remote, memory_order_relaxed) == NULL) return;
@@ -76,11 +78,23 @@ void _hak_bin_flush(hak_heap_t *h, unsigned cls) {
     uint32_t cap = atomic_load_explicit(&_hak_tcache_cap[cls], memory_order_relaxed);
     uint32_t n = bundle();
     uint32_t target = cap > n ? cap - n : 0;
+    /* Blocks of one bin mostly come from the same slab: reuse the last
+     * lookup while the next block lies in the same slab. */
+    hak_slab_t *s = NULL;
+    uintptr_t lo = 0, hi = 0; /* empty range: the first block looks its slab up */
     while (bin->count > target) {
         hak_block_t *b = bin->head;
         bin->head = b->next;
         bin->count--;
-        slab_put(h, b);
+        uintptr_t a = (uintptr_t)b;
+        if (a - lo >= hi - lo) {
+            s = slab_of(a);
+            lo = s->start;
+            hi = lo + ((uintptr_t)s->span << HAK_UNIT_SHIFT);
+        }
+        bool last = s->used == 1;
+        slab_put_in(h, s, b);
+        if (last) hi = lo; /* the slab was released */
     }
 }
 
@@ -112,8 +126,9 @@ static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
         if (b != NULL) {
             s->free = b->next;
         } else if (s->carved < s->capacity) {
-            b = (hak_block_t *)(s->start + (uintptr_t)s->carved * bsize);
+            b = (hak_block_t *)(s->start + s->limit);
             s->carved++;
+            s->limit += bsize;
         } else {
             break;
         }

@@ -120,6 +120,7 @@ typedef struct hak_slab {
     hak_block_t *free;      /* blocks returned to the slab */
     uint32_t used;          /* blocks out: in use or in a thread cache */
     uint32_t carved;        /* blocks carved from the bump area so far */
+    uint32_t limit;         /* carved * bsize: offsets below it were handed out */
     uint32_t capacity;      /* blocks the slab holds */
     uint32_t bsize;         /* block size */
     uint32_t inv;           /* inverse of bsize's odd part mod 2^32 */
@@ -142,8 +143,12 @@ typedef struct hak_segment {
     uint32_t units;        /* units in the segment, the header unit included */
     uint32_t free_units;
     struct hak_segment *next, *prev; /* owner's segment list, or the cache */
-    hak_slab_t slab[];     /* one per unit */
+    hak_slab_t slab[];     /* one per unit, and at least a chunk's worth */
 } hak_segment_t;
+
+/* Slab-table entries: every unit of the first chunk has one (unused ones
+ * stay SLAB_FREE), so the free path indexes it without a bounds check. */
+#define HAK_CHUNK_UNITS (HAK_CHUNK_SIZE >> HAK_UNIT_SHIFT)
 
 hak_segment_t *_hak_segment_new(struct hak_heap *heap, size_t size);
 void _hak_segment_release(hak_segment_t *seg);

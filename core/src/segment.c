@@ -42,7 +42,8 @@ hak_segment_t *_hak_segment_new(hak_heap_t *heap, size_t size) {
         if (hak_opt(OPT_THP) == THP_ON) _hak_os_hugepage(seg, size);
     }
     uint32_t units = (uint32_t)(size >> HAK_UNIT_SHIFT);
-    memset(seg, 0, sizeof(hak_segment_t) + units * sizeof(hak_slab_t));
+    uint32_t entries = units > HAK_CHUNK_UNITS ? units : (uint32_t)HAK_CHUNK_UNITS;
+    memset(seg, 0, sizeof(hak_segment_t) + entries * sizeof(hak_slab_t));
     seg->heap = heap;
     seg->size = size;
     seg->units = units;
