@@ -1,0 +1,63 @@
+/** Invalid frees abort the process with a one-line "hakmem: " message naming
+ * the pointer (each case in its own subprocess). */
+import assert from "node:assert/strict";
+import { type Flavour, FLAVOURS, notBuilt, repoRoot } from "./hakmem_ffi.ts";
+
+const FIXTURE = new URL("./fixtures/invalid_free.ts", import.meta.url).pathname;
+
+/** Cases every flavour must catch; double frees are checked in debug only. */
+const ALWAYS = ["interior-tiny", "interior-mid", "interior-large", "foreign-libc", "foreign-js"];
+const DEBUG_ONLY = ["double-tiny", "double-mid", "double-large"];
+
+async function run(flavour: Flavour, which: string) {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (!k.startsWith("HAKMEM_")) env[k] = v;
+  }
+  env.HAKMEM_ROOT = repoRoot();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-config", FIXTURE, flavour, which],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    signal: out.signal,
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+for (const flavour of FLAVOURS) {
+  const cases = flavour === "debug" ? [...ALWAYS, ...DEBUG_ONLY] : ALWAYS;
+  Deno.test({
+    name: `invalid_free[${flavour}] aborts with a message naming the pointer`,
+    ignore: notBuilt(flavour),
+    async fn() {
+      const results = await Promise.all(cases.map((c) => run(flavour, c)));
+      const problems: string[] = [];
+      cases.forEach((c, i) => {
+        const r = results[i];
+        const m = /ptr=0x([0-9a-f]+)/.exec(r.stdout);
+        if (!m) {
+          problems.push(`${c}: fixture did not reach the free:\n${r.stderr}`);
+          return;
+        }
+        const digits = m[1];
+        const lines = r.stderr.split("\n").filter((l) => l.startsWith("hakmem: "));
+        const named = lines.some((l) => l.toLowerCase().includes(digits));
+        if (r.signal !== "SIGABRT") {
+          problems.push(
+            `${c}: expected SIGABRT, got signal ${r.signal} code ${r.code}` +
+              ` (stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)})`,
+          );
+        } else if (!named) {
+          problems.push(`${c}: no "hakmem: " line naming 0x${digits}: ${JSON.stringify(r.stderr)}`);
+        }
+      });
+      assert.deepEqual(problems, []);
+    },
+  });
+}

@@ -1,0 +1,254 @@
+/** Statistics move exactly as the allocations made through FFI say.
+ *
+ * The library is dlopen'ed (not preloaded) from a private copy, so only this
+ * module's hak_* calls reach this instance: deltas are exact. */
+import assert from "node:assert/strict";
+import {
+  EINVAL,
+  FLAVOURS,
+  HAK_STATS_SIZE,
+  type Hakmem,
+  lazyHakmem,
+  notBuilt,
+  PMU_NAMES,
+  ptrOf,
+  SCALAR_FIELDS,
+  type Stats,
+  type StructStats,
+  SYSCALLS,
+  TIER_FIELDS,
+  type TierName,
+  TIERS,
+  withErrno,
+} from "./hakmem_ffi.ts";
+
+const MiB = 1024 * 1024;
+
+function allocN(h: Hakmem, n: number, size: number): Deno.PointerObject[] {
+  const out: Deno.PointerObject[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = h.malloc(size);
+    assert.ok(p !== null, `malloc(${size}) #${i}`);
+    out.push(p);
+  }
+  return out;
+}
+
+/** Per tier field deltas after - before. */
+function delta(before: Stats, after: Stats, tier: TierName) {
+  const d = {} as Record<(typeof TIER_FIELDS)[number], number>;
+  for (const f of TIER_FIELDS) d[f] = after.tiers[tier][f] - before.tiers[tier][f];
+  return d;
+}
+
+/** Fields that can move without any allocator activity. */
+const VOLATILE = new Set<string>(["minor_faults", "major_faults", "llc_misses"]);
+
+function comparable(s: Stats | StructStats) {
+  const out: Record<string, number | string> = {};
+  for (const t of TIERS) for (const f of TIER_FIELDS) out[`${t}.${f}`] = s.tiers[t][f];
+  for (const c of SYSCALLS) out[`syscalls.${c}`] = s.syscalls[c];
+  for (const f of SCALAR_FIELDS) if (!VOLATILE.has(f)) out[f] = s[f];
+  out.pmu = s.pmu;
+  out.version = s.version;
+  return out;
+}
+
+for (const flavour of FLAVOURS) {
+  // the copy stays on disk so a Worker can dlopen the same instance
+  const hak = lazyHakmem(flavour, { keepFile: true });
+  const ignore = notBuilt(flavour);
+  const test = (name: string, fn: () => void | Promise<void>) =>
+    Deno.test({ name: `stats[${flavour}] ${name}`, ignore, fn });
+
+  for (
+    const [tier, size, n] of [
+      ["tiny", 24, 1000],
+      ["tiny", 1024, 300],
+      ["mid", 5000, 200],
+      ["mid", 65536, 40],
+    ] as const
+  ) {
+    test(`${tier}: ${n} x malloc(${size}) and free are counted exactly`, () => {
+      const h = hak();
+      const cls = h.classOf(size);
+      assert.ok(cls >= 0);
+      const block = h.classSize(cls);
+      const s0 = h.readStats();
+      const ptrs = allocN(h, n, size);
+      const s1 = h.readStats();
+      const d1 = delta(s0, s1, tier);
+      assert.equal(d1.allocs, n, `${tier}.allocs delta`);
+      assert.equal(d1.frees, 0, `${tier}.frees delta while allocating`);
+      assert.equal(d1.bytes_in_use, n * block, `${tier}.bytes_in_use delta`);
+      assert.equal(d1.hits + d1.misses >= 1, true, "hits + misses moved");
+      assert.ok(s1.tiers[tier].bytes_reserved >= s1.tiers[tier].bytes_in_use);
+      for (const other of TIERS) {
+        if (other === tier) continue;
+        assert.equal(delta(s0, s1, other).allocs, 0, `${other}.allocs unchanged`);
+      }
+      for (const p of ptrs) h.free(p);
+      const s2 = h.readStats();
+      const d2 = delta(s1, s2, tier);
+      assert.equal(d2.frees, n, `${tier}.frees delta`);
+      assert.equal(d2.allocs, 0, `${tier}.allocs delta while freeing`);
+      assert.equal(
+        s2.tiers[tier].bytes_in_use,
+        s0.tiers[tier].bytes_in_use,
+        `${tier}.bytes_in_use back down`,
+      );
+      for (const t of TIERS) assert.equal(s2.tiers[t].remote_frees, s0.tiers[t].remote_frees);
+    });
+  }
+
+  test("tiny: malloc/free of one size hits the thread cache", () => {
+    const h = hak();
+    const s0 = h.readStats();
+    for (let i = 0; i < 1000; i++) {
+      const p = h.malloc(48);
+      assert.ok(p !== null);
+      h.free(p);
+    }
+    const d = delta(s0, h.readStats(), "tiny");
+    assert.equal(d.allocs, 1000);
+    assert.equal(d.frees, 1000);
+    assert.equal(d.bytes_in_use, 0);
+    assert.ok(d.hits >= 900, `tiny hits delta ${d.hits} (misses ${d.misses})`);
+  });
+
+  test("large: allocs, frees, bytes_in_use", () => {
+    const h = hak();
+    const n = 20, size = 300000;
+    const s0 = h.readStats();
+    const ptrs = allocN(h, n, size);
+    const s1 = h.readStats();
+    const d1 = delta(s0, s1, "large");
+    assert.equal(d1.allocs, n, "large.allocs delta");
+    assert.ok(d1.bytes_in_use >= n * size, `large.bytes_in_use delta ${d1.bytes_in_use}`);
+    assert.ok(s1.tiers.large.bytes_reserved >= s1.tiers.large.bytes_in_use);
+    assert.ok(s1.bytes_mapped >= s1.tiers.large.bytes_in_use);
+    assert.ok(s1.peak_mapped >= s1.bytes_mapped);
+    for (const p of ptrs) h.free(p);
+    const s2 = h.readStats();
+    assert.equal(delta(s1, s2, "large").frees, n, "large.frees delta");
+    assert.equal(s2.tiers.large.bytes_in_use, s0.tiers.large.bytes_in_use);
+  });
+
+  test("a large block above the BigCache limits maps fresh memory", () => {
+    const h = hak();
+    const o = h.optionGet("HAKMEM_BIGCACHE_MAX_BLOCK_MB");
+    assert.equal(o.rc, 0);
+    const size = (Number(o.value) + 16) * MiB;
+    const s0 = h.readStats();
+    const p = h.malloc(size);
+    assert.ok(p !== null, `malloc(${size})`);
+    const s1 = h.readStats();
+    assert.ok(s1.syscalls.mmap > s0.syscalls.mmap, "syscalls.mmap increased");
+    assert.ok(s1.bytes_mapped >= s0.bytes_mapped + size, "bytes_mapped grew by the block");
+    assert.ok(s1.peak_mapped >= s1.bytes_mapped);
+    assert.equal(delta(s0, s1, "large").allocs, 1);
+    h.free(p);
+    const s2 = h.readStats();
+    assert.equal(s2.tiers.large.bytes_in_use, s0.tiers.large.bytes_in_use);
+    // too big for BigCache: handed back to the OS (unmapped or advised away)
+    const given = (s2.syscalls.munmap - s1.syscalls.munmap) +
+      (s2.syscalls.madvise - s1.syscalls.madvise);
+    assert.ok(given >= 1, "free of an uncacheable block gave memory back");
+    assert.ok(s2.peak_mapped >= s1.bytes_mapped, "peak_mapped kept the high-water mark");
+  });
+
+  test("hak_stats_get struct equals the JSON (no activity between)", () => {
+    const h = hak();
+    const st = h.statsStruct();
+    const js = h.readStats();
+    assert.equal(st.version, 1);
+    assert.equal(st.size, HAK_STATS_SIZE);
+    assert.ok(st.pmu_source < PMU_NAMES.length, `pmu_source ${st.pmu_source}`);
+    assert.deepEqual(comparable(st), comparable(js));
+    assert.equal(js.mode, h.mode());
+    // a bigger buffer is fine; the struct's size field stays the library's
+    const big = h.statsStruct(HAK_STATS_SIZE + 64);
+    assert.equal(big.size, HAK_STATS_SIZE);
+  });
+
+  test("hak_stats_get rejects NULL and short buffers with EINVAL", () => {
+    const h = hak();
+    for (const size of [0, 8, HAK_STATS_SIZE - 8, HAK_STATS_SIZE - 1]) {
+      const buf = new Uint8Array(HAK_STATS_SIZE).fill(0xee);
+      const r = withErrno(() => h.sym.hak_stats_get(ptrOf(buf), BigInt(size)));
+      assert.equal(r.value, -1, `hak_stats_get(buf, ${size})`);
+      assert.equal(r.errno, EINVAL, `hak_stats_get(buf, ${size}) errno`);
+    }
+    const r = withErrno(() => h.sym.hak_stats_get(null, BigInt(HAK_STATS_SIZE)));
+    assert.equal(r.value, -1, "hak_stats_get(NULL)");
+    assert.equal(r.errno, EINVAL);
+  });
+
+  test("hak_stats_json follows the snprintf convention and parses", () => {
+    const h = hak();
+    const need = Number(h.sym.hak_stats_json(null, 0n));
+    assert.ok(need > 50, `needed length ${need}`);
+    const buf = new Uint8Array(need + 1).fill(0xff);
+    const got = Number(h.sym.hak_stats_json(ptrOf(buf), BigInt(buf.length)));
+    assert.equal(got, need, "length with enough room (no activity in between)");
+    assert.equal(buf[need], 0, "NUL-terminated");
+    const text = new TextDecoder().decode(buf.subarray(0, need));
+    const parsed = JSON.parse(text);
+    assert.equal(parsed.version, 1);
+    assert.ok(!text.includes("\n") || text.trimEnd().split("\n").length >= 1);
+    // truncated: cap bytes written including the NUL, full length returned
+    const small = new Uint8Array(16).fill(0xff);
+    const got2 = Number(h.sym.hak_stats_json(ptrOf(small), 10n));
+    assert.equal(got2, need, "returns the full length when truncating");
+    assert.equal(small[9], 0, "NUL at cap-1");
+    assert.equal(small[10], 0xff, "nothing written past cap");
+    assert.equal(new TextDecoder().decode(small.subarray(0, 9)), text.slice(0, 9));
+    // cap 1: just the NUL
+    const one = new Uint8Array(2).fill(0xff);
+    assert.equal(Number(h.sym.hak_stats_json(ptrOf(one), 1n)), need);
+    assert.equal(one[0], 0);
+    assert.equal(one[1], 0xff);
+    // config JSON: same convention
+    const cneed = Number(h.sym.hak_config_json(null, 0n));
+    const cbuf = new Uint8Array(cneed + 1);
+    assert.equal(Number(h.sym.hak_config_json(ptrOf(cbuf), BigInt(cbuf.length))), cneed);
+    assert.equal(cbuf[cneed], 0);
+    JSON.parse(new TextDecoder().decode(cbuf.subarray(0, cneed)));
+  });
+
+  test("free from another thread counts as remote frees", async () => {
+    const h = hak();
+    const n = 100;
+    const s0 = h.readStats();
+    const ptrs = allocN(h, n, 64);
+    const worker = new Worker(new URL("./fixtures/remote_free_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    try {
+      const done = new Promise<{ ok: boolean; error?: string }>((resolve, reject) => {
+        worker.onmessage = (e) => resolve(e.data);
+        worker.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(`worker: ${e.message}`));
+        };
+      });
+      worker.postMessage({
+        path: h.path,
+        flavour,
+        addrs: ptrs.map((p) => Deno.UnsafePointer.value(p).toString()),
+      });
+      const res = await done;
+      assert.ok(res.ok, res.error);
+    } finally {
+      worker.terminate();
+      h.removeFile(); // the last test of the module that needs the path
+    }
+    h.sym.hak_thread_flush(); // drains this thread's remote-free queue
+    const s1 = h.readStats();
+    const d = delta(s0, s1, "tiny");
+    assert.equal(d.allocs, n);
+    assert.equal(d.frees, n, "tiny.frees delta (remote)");
+    assert.equal(d.remote_frees, n, "tiny.remote_frees delta");
+    assert.equal(d.bytes_in_use, 0, "tiny.bytes_in_use back after the remote frees drain");
+  });
+}
