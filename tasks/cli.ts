@@ -1,7 +1,17 @@
 // The workbench command line: `deno run -A tasks/cli.ts <command>` (deno.json tasks call it).
 
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { buildAll } from "./build.ts";
+import {
+  ALLOCATOR_KINDS,
+  BENCH_IDS,
+  MODES,
+  type Profile,
+  PROFILES,
+  runBench,
+  runReport,
+  UsageError,
+} from "./bench.ts";
 import { runTests } from "./test.ts";
 import { flavourOf, FLAVOURS, ROOT, targetInfo, type TargetName, TARGETS } from "./targets.ts";
 
@@ -25,7 +35,7 @@ const targetList = TARGETS.map((t) => t.name).join(", ");
 
 const program = new Command()
   .name("deno task")
-  .description("hakmem workbench: build the allocator with zig cc, run the tests")
+  .description("hakmem workbench: build the allocator with zig cc, run the tests and benchmarks")
   .showHelpAfterError()
   .exitOverride();
 
@@ -78,6 +88,97 @@ program
     },
   );
 
+function positiveInt(name: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${name} takes an integer >= 1 (got "${v}")`);
+    }
+    return n;
+  };
+}
+
+program
+  .command("bench")
+  .description(
+    "build libhakmem (x86_64 release), the workloads of bench/ and hakrun, then run every bench " +
+      "under glibc, hakmem and the peer allocators (installed with apt when root) for a number " +
+      "of interleaved rounds; writes results.json and index.html to the output directory and " +
+      "prints a summary. Exits non-zero only when a hakmem run failed",
+  )
+  .addOption(
+    new Option("--profile <name>", "quick: reduced scale, ~2 min on 2 cores; full: scale 1")
+      .choices([...PROFILES])
+      .default("full"),
+  )
+  .addOption(
+    new Option(
+      "--benches <ids...>",
+      `benches to run, comma separated (default: all: ${BENCH_IDS.join(", ")}; ` +
+        "mid_large_mt_N runs --threads threads)",
+    ).argParser(collect),
+  )
+  .addOption(
+    new Option(
+      "--allocators <names...>",
+      `allocators, comma separated (default: all: ${ALLOCATOR_KINDS.join(", ")}); hakmem ` +
+        "runs once per --modes",
+    ).argParser(collect),
+  )
+  .addOption(
+    new Option(
+      "--modes <modes...>",
+      `HAKMEM_MODE values for hakmem, comma separated (${MODES.join(", ")}; default: balanced)`,
+    ).argParser(collect),
+  )
+  .option(
+    "--repeat <n>",
+    "rounds (each bench under each allocator once per round; default quick 3, full 5)",
+    positiveInt("--repeat"),
+  )
+  .option("--threads <n>", "threads of the multi-threaded benches", positiveInt("--threads"), 2)
+  .option("--out <dir>", "output directory (default: reports/runs/<timestamp>)")
+  .option("--seed <s>", "seed of every program (same work for every allocator)", (v: string) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) {
+      throw new InvalidArgumentError(`--seed takes an integer >= 0 (got "${v}")`);
+    }
+    return n;
+  }, 42)
+  .option(
+    "--timeout <s>",
+    "time limit of one run in seconds (default quick 60, full 600)",
+    positiveInt("--timeout"),
+  )
+  .action(
+    async (opts: {
+      profile: Profile;
+      benches?: string[];
+      allocators?: string[];
+      modes?: string[];
+      repeat?: number;
+      threads: number;
+      out?: string;
+      seed: number;
+      timeout?: number;
+    }) => {
+      Deno.exitCode = await runBench(opts);
+    },
+  );
+
+program
+  .command("report")
+  .description(
+    "re-render index.html of a bench run (default: the latest under reports/runs/), or with " +
+      "--compare A B write a comparison page to reports/runs/compare-<A>-<B>/index.html",
+  )
+  .option("--compare <runs...>", "two run directories (or names under reports/runs/) to compare")
+  .argument("[run-dir]", "run directory (or its name under reports/runs/); default: the latest")
+  .action(async (runDir: string | undefined, opts: { compare?: string[] }) => {
+    const page = await runReport({ runDir, compare: opts.compare });
+    console.log(`report: ${page}`);
+  });
+
 program
   .command("fmt")
   .description("format the TypeScript, JSON and Markdown sources with deno fmt")
@@ -118,5 +219,5 @@ try {
     Deno.exit(ce.exitCode ?? 1);
   }
   console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
-  Deno.exit(1);
+  Deno.exit(e instanceof UsageError ? 2 : 1);
 }

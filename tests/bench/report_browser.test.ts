@@ -1,0 +1,207 @@
+// The bench report in a real browser: build index.html from a synthetic run (and a comparison of
+// two runs), open it from file:// in headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core) with every network request refused, and check that it renders: no console
+// error or page error, the expected number of plotly charts drawn (an SVG inside each), the
+// failed cell and the unavailable peer shown. Screenshots: /tmp/report.png, /tmp/report_compare.png.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { chromium } from "playwright-core";
+import { IS_CI, skipOrFail } from "../../tasks/ci.ts";
+import { ensurePackages, probeOk } from "../../tasks/deps.ts";
+import { ROOT } from "../../tasks/targets.ts";
+import { writeCompareReport, writeReport } from "../../reports/build_report.ts";
+import {
+  FAILED_STDERR,
+  SYNTHETIC_COMPARE_PLOTS,
+  SYNTHETIC_RUN_PLOTS,
+  TCMALLOC_NOTE,
+  writeSyntheticRun,
+} from "./fixtures/synthetic_results.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Makes sure Chromium is there (installing it when root with apt); false when it is not. */
+async function haveChromium(t: Deno.TestContext): Promise<boolean> {
+  if (await probeOk(CHROMIUM)) return true;
+  try {
+    await ensurePackages([{ deb: "chromium", why: "renders the bench report", probe: CHROMIUM }]);
+    return true;
+  } catch (e) {
+    skipOrFail(t, e instanceof Error ? e.message : String(e));
+    return false;
+  }
+}
+
+interface PageReport {
+  errors: string[];
+  blocked: string[];
+  render: string | null;
+  plotsDeclared: number;
+  plotsDrawn: number;
+  text: string;
+}
+
+type Browser = Awaited<ReturnType<typeof chromium.launchPersistentContext>>;
+
+/** Opens `html` (a file path) in `ctx`, waits for the report to finish, returns what it saw. */
+async function openReport(ctx: Browser, html: string, screenshot: string): Promise<PageReport> {
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  const blocked: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  // the page must be self-contained: any request other than the file itself is refused
+  await page.route("**/*", (route) => {
+    const url = route.request().url();
+    if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("about:")) {
+      return route.continue();
+    }
+    blocked.push(url);
+    return route.abort();
+  });
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.goto(pathToFileURL(html).href, { waitUntil: "load", timeout: 60_000 });
+  await page.waitForSelector("body[data-render]", { timeout: 60_000 });
+  // evaluated in the page (a string: this module is not type-checked against the DOM)
+  const info = await page.evaluate(`(() => {
+    const plots = [...document.querySelectorAll(".js-plotly-plot")];
+    return {
+      render: document.body.dataset.render ?? null,
+      plotsDeclared: Number(document.body.dataset.plots ?? "-1"),
+      plotsDrawn: plots.filter((p) => p.querySelector("svg.main-svg") !== null && p.querySelector(".barlayer .point path") !== null).length,
+      text: document.body.innerText,
+    };
+  })()`) as Omit<PageReport, "errors" | "blocked">;
+  await page.screenshot({ path: screenshot, fullPage: true });
+  await page.close();
+  return { errors, blocked, ...info };
+}
+
+async function withBrowser(fn: (ctx: Browser) => Promise<void>): Promise<void> {
+  const profile = await Deno.makeTempDir({ prefix: "hakmem-chromium-" });
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: 60_000,
+  });
+  try {
+    await fn(ctx);
+  } finally {
+    await ctx.close();
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+}
+
+function assertClean(r: PageReport, what: string): void {
+  assert.deepEqual(r.errors, [], `${what}: console or page errors`);
+  assert.deepEqual(r.blocked, [], `${what}: the page requested external resources`);
+  assert.deepEqual(r.render, "done", `${what}: the page did not finish rendering:\n${r.text}`);
+}
+
+Deno.test({
+  name: "bench report renders in Chromium (run and compare)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    if (!(await haveChromium(t))) return;
+    const tmp = await Deno.makeTempDir({ prefix: "hakmem-report-" });
+    try {
+      const runA = await writeSyntheticRun(join(tmp, "runs", "20260102-000001"), { seed: 1 });
+      const runB = await writeSyntheticRun(join(tmp, "runs", "20260102-000002"), {
+        seed: 2,
+        hakmemSpeedup: 1.25,
+      });
+      const runC = await writeSyntheticRun(join(tmp, "runs", "20260102-000003"), {
+        seed: 3,
+        withoutMimalloc: true,
+      });
+      const html = await writeReport(runA);
+      assert.deepEqual(html, join(runA, "index.html"));
+      const page = await Deno.readTextFile(html);
+      assert(!/<script[^>]+src="https?:/i.test(page), "no external script");
+      assert(!/<link[^>]+href="https?:/i.test(page), "no external stylesheet");
+      const cmp = await writeCompareReport(runA, runB, join(tmp, "compare"));
+
+      await withBrowser(async (ctx) => {
+        await t.step("run report", async () => {
+          const r = await openReport(ctx, html, "/tmp/report.png");
+          assertClean(r, "run report");
+          assert.deepEqual(r.plotsDeclared, SYNTHETIC_RUN_PLOTS, "charts created");
+          assert.deepEqual(r.plotsDrawn, SYNTHETIC_RUN_PLOTS, "charts drawn (with an SVG)");
+          // the failed cell: all samples of fragment × hakmem-balanced died of SIGSEGV
+          assert(r.text.includes("FAILED: killed by signal 11 (SIGSEGV)"), "failed cell in table");
+          assert(r.text.includes(FAILED_STDERR), "stderr tail of the failed cell");
+          assert(
+            r.text.includes("fragment × hakmem-balanced, rounds 0, 1, 2 (3 of 3)"),
+            "failure listing",
+          );
+          assert(r.text.includes("checksum mismatch"), "the single failed sample is listed");
+          // the unavailable peer with its install line
+          assert(r.text.includes("unavailable"), "unavailable peer");
+          assert(r.text.includes(TCMALLOC_NOTE), "install note of the unavailable peer");
+          for (const s of ["higher is better", "lower is better", "tiny hit rate", "mmap"]) {
+            assert(r.text.includes(s), `page mentions "${s}"`);
+          }
+        });
+        await t.step("compare report", async () => {
+          const r = await openReport(ctx, cmp, "/tmp/report_compare.png");
+          assertClean(r, "compare report");
+          assert.deepEqual(r.plotsDeclared, SYNTHETIC_COMPARE_PLOTS, "charts created");
+          assert.deepEqual(r.plotsDrawn, SYNTHETIC_COMPARE_PLOTS, "charts drawn (with an SVG)");
+          assert(r.text.includes("B vs A"), "compare section");
+          assert(r.text.includes("better"), "a direction-aware verdict");
+          assert(r.text.includes("FAILED: killed by signal 11"), "failed cell in the comparison");
+        });
+        await t.step("run report without mimalloc (normalised to glibc)", async () => {
+          const r = await openReport(ctx, await writeReport(runC), "/tmp/report_glibc.png");
+          assertClean(r, "run report without mimalloc");
+          assert.deepEqual(r.plotsDrawn, SYNTHETIC_RUN_PLOTS, "charts drawn (with an SVG)");
+          assert(r.text.includes("relative to glibc"), "normalised to glibc");
+          assert(r.text.includes("libmimalloc2.0"), "install note of mimalloc");
+        });
+        // optional: the newest real run, when the bench has produced one on this machine
+        const real = await newestRealRun();
+        if (real && !IS_CI) {
+          await t.step(`real run ${real}`, async () => {
+            const out = await writeReport(real);
+            const r = await openReport(ctx, out, "/tmp/report_real.png");
+            assertClean(r, `report of ${real}`);
+            assert.deepEqual(r.plotsDrawn, r.plotsDeclared, "every chart drawn");
+          });
+        }
+      });
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** reports/runs/<newest>/ when it holds a results.json, else null. */
+async function newestRealRun(): Promise<string | null> {
+  const runs = join(ROOT, "reports", "runs");
+  const dirs: string[] = [];
+  try {
+    for await (const e of Deno.readDir(runs)) if (e.isDirectory) dirs.push(e.name);
+  } catch {
+    return null;
+  }
+  for (const d of dirs.sort().reverse()) {
+    if (await probeOk(join(runs, d, "results.json"))) return join(runs, d);
+  }
+  return null;
+}
