@@ -40,6 +40,11 @@ HAK_API size_t hak_usable_size(const void *ptr);
 /* Returns the calling thread's cached blocks to their slabs, drains its
  * remote-free queue and releases empty slabs and segments. */
 HAK_API void hak_thread_flush(void);
+/* hak_thread_flush, then gives memory back to the OS: every large block
+ * waiting in BigCache and every cached empty segment is unmapped, and the
+ * free units of the calling thread's segments are advised away. Returns 1
+ * when memory was released, else 0 (malloc_trim calls it). */
+HAK_API int hak_trim(void);
 
 /* ---- size classes ---- */
 /* Number of small/mid size classes (tiny and mid tiers). */

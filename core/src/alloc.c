@@ -24,9 +24,9 @@ HAK_INLINE void *small_alloc(size_t size) {
             bin->head = b->next;
             bin->count--;
 #ifdef HAK_DEBUG
-            if (cls != 0) check_poison(b, _hak_class_size[cls]);
+            check_poison(b, _hak_class_size[cls]);
 #endif
-            if (cls != 0) b->mark = 0;
+            b->mark = 0;
             hak_ctr_inc(&h->ctr.allocs[cls]);
             return b;
         }
@@ -67,7 +67,7 @@ void hak_free(void *p) {
     hak_slab_t *slab = small_locate(a, seg);
     hak_block_t *b = p;
     uint32_t bsize = slab->bsize;
-    if (unlikely(bsize >= 16 && b->mark == (_hak_free_key ^ a))) _hak_fail("double free", p);
+    if (unlikely(hak_is_marked_free(b))) _hak_fail("double free", p);
     hak_heap_t *h = _hak_tl_heap;
     if (likely(seg->heap == h)) {
         unsigned cls = slab->cls;
@@ -93,7 +93,7 @@ static void free_other(void *p, unsigned pm) {
         hak_segment_t *seg = (hak_segment_t *)base;
         hak_slab_t *slab = small_locate(a, seg);
         hak_block_t *b = p;
-        if (slab->bsize >= 16 && b->mark == (_hak_free_key ^ a)) _hak_fail("double free", p);
+        if (hak_is_marked_free(b)) _hak_fail("double free", p);
         if (seg->heap == _hak_tl_heap) {
             hak_heap_t *h = seg->heap;
             unsigned cls = slab->cls;
@@ -213,7 +213,7 @@ void *hak_realloc(void *p, size_t size) {
     if ((pm & 3) != PM_SEGMENT) _hak_fail("realloc of a pointer hakmem did not allocate", p);
     size_t old = small_usable(a, pm);
     hak_block_t *b = p;
-    if (old >= 16 && b->mark == (_hak_free_key ^ a)) _hak_fail("realloc of a freed block", p);
+    if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);
     if (size <= old && (size >= old / 2 || old <= 64)) return p;
     void *q = hak_malloc(size);
     if (q == NULL) return NULL;
@@ -232,3 +232,9 @@ void *hak_reallocarray(void *p, size_t count, size_t size) {
 }
 
 void hak_thread_flush(void) { _hak_thread_flush(); }
+
+int hak_trim(void) {
+    hak_ensure_init();
+    size_t bytes = _hak_thread_trim() + _hak_large_trim() + _hak_segment_cache_trim();
+    return bytes != 0;
+}

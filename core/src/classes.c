@@ -1,12 +1,13 @@
 /* Size classes: tiny (<= 1 KiB) spaced 16 up to 128 then four per power of
  * two, mid (<= 64 KiB) four per power of two, so internal waste stays
  * <= 25 % and every power of two up to 64 KiB is a class (aligned
- * requests). Every class from 16 B is a multiple of 16: C17 wants
- * malloc(n) aligned for any object of size <= n, e.g. __int128 in 24 B. */
+ * requests). Every class is a multiple of 16: C17 wants malloc(n) aligned
+ * for any object of size <= n (e.g. __int128 in 24 B), and every free
+ * block has room for its next pointer and its double-free mark. */
 #include "internal.h"
 
 uint32_t _hak_class_size[HAK_CLASSES] = {
-    8,     16,    32,    48,    64,    80,    96,    112,   128,   160,   192,   224,
+    16,    32,    48,    64,    80,    96,    112,   128,   160,   192,   224,
     256,   320,   384,   448,   512,   640,   768,   896,   1024,  1280,  1536,  1792,
     2048,  2560,  3072,  3584,  4096,  5120,  6144,  7168,  8192,  10240, 12288, 14336,
     16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,

@@ -157,7 +157,7 @@ HAK_INLINE void *bin_pop(hak_heap_t *h, unsigned cls) {
         bin->head = b->next;
         bin->count--;
     }
-    if (cls != 0) b->mark = 0;
+    b->mark = 0;
     hak_ctr_inc(&h->ctr.allocs[cls]);
     return b;
 }
@@ -248,6 +248,16 @@ void _hak_heap_thread_exit(void *arg) {
 void _hak_thread_flush(void) {
     hak_heap_t *h = _hak_tl_heap;
     if ((uintptr_t)h > 1) flush_all(h);
+}
+
+size_t _hak_thread_trim(void) {
+    hak_heap_t *h = _hak_tl_heap;
+    if ((uintptr_t)h <= 1) return 0;
+    flush_all(h);
+    size_t bytes = 0;
+    for (hak_segment_t *seg = h->segments; seg != NULL; seg = seg->next)
+        bytes += _hak_segment_purge(seg);
+    return bytes;
 }
 
 void *_hak_small_alloc_slow(size_t size, unsigned cls) {

@@ -32,8 +32,8 @@
 #define HAK_SEGMENT_MAX_UNITS ((HAK_SEGMENT_MAX_MB << 20) >> HAK_UNIT_SHIFT)
 #define HAK_TINY_MAX 1024u
 #define HAK_MID_MAX 65536u
-#define HAK_CLASSES 45
-#define HAK_TINY_CLASSES 21
+#define HAK_CLASSES 44
+#define HAK_TINY_CLASSES 20
 #define HAK_LARGE_HEADER 64u /* large blocks: user pointer >= base + 64 */
 #define HAK_MAX_ALIGN_SMALL HAK_UNIT_SIZE /* slab starts are unit aligned */
 
@@ -111,7 +111,7 @@ HAK_INLINE unsigned hak_pagemap_get(uintptr_t a) {
 /* ---- segments and slabs (segment.c) ---- */
 typedef struct hak_block {
     struct hak_block *next;
-    uintptr_t mark; /* _hak_free_key ^ address while free (blocks >= 16 B) */
+    uintptr_t mark; /* _hak_free_key ^ address while free */
 } hak_block_t;
 
 enum { SLAB_FREE = 0, SLAB_HEAD = 1, SLAB_TAIL = 2, SLAB_META = 3 };
@@ -154,6 +154,8 @@ hak_segment_t *_hak_segment_new(struct hak_heap *heap, size_t size);
 void _hak_segment_release(hak_segment_t *seg);
 hak_slab_t *_hak_slab_new(struct hak_heap *heap, unsigned cls);
 void _hak_slab_release(hak_slab_t *slab);
+size_t _hak_segment_cache_trim(void);
+size_t _hak_segment_purge(hak_segment_t *seg);
 void _hak_segment_lock(void);
 void _hak_segment_unlock(void);
 void _hak_segment_child_reset(void);
@@ -214,14 +216,20 @@ HAK_INLINE uint64_t hak_ctr_get(const uint64_t *c) {
 
 #define HAK_POISON 0xDF
 
-/* A free block of 16 B or more carries a keyed mark in its second word, so
- * freeing it again is caught with one compare. Debug builds also poison the
- * rest and check it when the block is handed out again. */
+/* Every free block carries a keyed mark in its second word, so freeing it
+ * again is caught with one compare. Debug builds also poison the rest and
+ * check it when the block is handed out again. */
 HAK_INLINE void hak_mark_free(hak_block_t *b, uint32_t bsize) {
-    if (bsize >= 16) b->mark = _hak_free_key ^ (uintptr_t)b;
+    b->mark = _hak_free_key ^ (uintptr_t)b;
 #ifdef HAK_DEBUG
     if (bsize > 16) __builtin_memset((uint8_t *)b + 16, HAK_POISON, bsize - 16);
+#else
+    (void)bsize;
 #endif
+}
+
+HAK_INLINE bool hak_is_marked_free(const hak_block_t *b) {
+    return b->mark == (_hak_free_key ^ (uintptr_t)b);
 }
 
 #define HAK_HEAP_EXITED ((hak_heap_t *)(uintptr_t)1)
@@ -238,6 +246,7 @@ void _hak_heaps_unlock(void);
 void _hak_heaps_child_reset(void);
 void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live);
 void _hak_thread_flush(void);
+size_t _hak_thread_trim(void);
 extern _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
 extern _Atomic uint64_t _hak_segments_live;
 
@@ -246,6 +255,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero);
 void _hak_large_free(void *p);
 size_t _hak_large_usable(const void *p);
 void *_hak_large_realloc(void *p, size_t size);
+size_t _hak_large_trim(void);
 void _hak_large_lock(void);
 void _hak_large_unlock(void);
 void _hak_large_child_reset(void);

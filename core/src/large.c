@@ -291,6 +291,23 @@ void _hak_large_stats(hak_tier_stats_t *out) {
     pthread_mutex_unlock(&g_lock);
 }
 
+/* Unmaps every block waiting in BigCache; returns the bytes released. */
+size_t _hak_large_trim(void) {
+    size_t bytes = 0;
+    pthread_mutex_lock(&g_lock);
+    age_list_t *lists[] = {&g_hot, &g_pending, &g_cold};
+    for (unsigned i = 0; i < 3; i++) {
+        while (lists[i]->head != NULL) {
+            hak_large_t *e = lists[i]->head;
+            bytes += e->map_size;
+            cache_remove(e);
+            unmap_block(e);
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return bytes;
+}
+
 void _hak_large_lock(void) { pthread_mutex_lock(&g_lock); }
 void _hak_large_unlock(void) { pthread_mutex_unlock(&g_lock); }
 void _hak_large_child_reset(void) { pthread_mutex_init(&g_lock, NULL); }

@@ -1,11 +1,13 @@
 /* The standard allocation symbols, so that LD_PRELOAD or static linking
  * makes hakmem serve a whole program. C++ new/delete reach these through
- * libstdc++. */
+ * libstdc++. HAK_NO_OVERRIDE leaves them out, for test binaries whose
+ * sanitizer owns malloc and that call hak_* directly. */
 #include "internal.h"
 
 #include <errno.h>
 #include <stdint.h>
 
+#ifndef HAK_NO_OVERRIDE
 #define HAK_EXPORT __attribute__((visibility("default")))
 
 HAK_EXPORT void *malloc(size_t size) { return hak_malloc(size); }
@@ -35,3 +37,8 @@ HAK_EXPORT void *pvalloc(size_t size) {
     return hak_memalign(page, rounded ? rounded : page);
 }
 HAK_EXPORT size_t malloc_usable_size(void *p) { return hak_usable_size(p); }
+HAK_EXPORT int malloc_trim(size_t pad) {
+    (void)pad; /* everything releasable is released */
+    return hak_trim();
+}
+#endif

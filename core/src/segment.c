@@ -160,6 +160,42 @@ void _hak_slab_release(hak_slab_t *slab) {
         _hak_segment_release(seg);
 }
 
+/* Unmaps every cached empty segment; returns the bytes released. */
+size_t _hak_segment_cache_trim(void) {
+    pthread_mutex_lock(&g_cache_lock);
+    hak_segment_t *seg = g_cache;
+    g_cache = NULL;
+    g_cache_count = 0;
+    pthread_mutex_unlock(&g_cache_lock);
+    size_t bytes = 0;
+    while (seg != NULL) {
+        hak_segment_t *next = seg->next;
+        bytes += seg->size;
+        _hak_pagemap_clear((uintptr_t)seg, chunks_of(seg->size));
+        _hak_os_unmap(seg, seg->size);
+        seg = next;
+    }
+    return bytes;
+}
+
+/* Advises away each run of free units of a segment its owner holds. */
+size_t _hak_segment_purge(hak_segment_t *seg) {
+    size_t bytes = 0;
+    for (uint32_t u = 1; u < seg->units;) {
+        if (seg->slab[u].kind != SLAB_FREE) {
+            u += seg->slab[u].kind == SLAB_HEAD ? seg->slab[u].span : 1u;
+            continue;
+        }
+        uint32_t end = u;
+        while (end < seg->units && seg->slab[end].kind == SLAB_FREE) end++;
+        size_t len = (size_t)(end - u) << HAK_UNIT_SHIFT;
+        _hak_os_dontneed((uint8_t *)seg + ((size_t)u << HAK_UNIT_SHIFT), len);
+        bytes += len;
+        u = end;
+    }
+    return bytes;
+}
+
 void _hak_segment_lock(void) { pthread_mutex_lock(&g_cache_lock); }
 void _hak_segment_unlock(void) { pthread_mutex_unlock(&g_cache_lock); }
 void _hak_segment_child_reset(void) { pthread_mutex_init(&g_cache_lock, NULL); }

@@ -27,6 +27,7 @@ export const HAKMEM_SYMBOLS = {
   hak_memalign: { parameters: ["usize", "usize"], result: "pointer" },
   hak_usable_size: { parameters: ["pointer"], result: "usize" },
   hak_thread_flush: { parameters: [], result: "void" },
+  hak_trim: { parameters: [], result: "i32" },
   // ---- size classes ----
   hak_class_count: { parameters: [], result: "u32" },
   hak_class_size: { parameters: ["u32"], result: "usize" },
