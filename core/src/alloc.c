@@ -46,9 +46,8 @@ HAK_INLINE hak_slab_t *small_locate(uintptr_t a, hak_segment_t *seg) {
             _hak_fail("free of a pointer hakmem did not allocate (no live slab)", (void *)a);
         slab -= slab->span;
     }
-    uintptr_t off = a - slab->start;
-    if (unlikely(off >= slab->limit || (off & (((uintptr_t)1 << slab->shift) - 1)) != 0 ||
-                 (uint32_t)(off >> slab->shift) * slab->inv > slab->inv_limit))
+    /* Handed-out blocks are the first `carved`; anything else is interior. */
+    if (unlikely(hak_block_index(slab, a - slab->start) >= slab->carved))
         _hak_fail("free of an interior or invalid pointer", (void *)a);
     return slab;
 }

@@ -126,9 +126,8 @@ static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
         if (b != NULL) {
             s->free = b->next;
         } else if (s->carved < s->capacity) {
-            b = (hak_block_t *)(s->start + s->limit);
+            b = (hak_block_t *)(s->start + (uintptr_t)s->carved * bsize);
             s->carved++;
-            s->limit += bsize;
         } else {
             break;
         }

@@ -120,11 +120,9 @@ typedef struct hak_slab {
     hak_block_t *free;      /* blocks returned to the slab */
     uint32_t used;          /* blocks out: in use or in a thread cache */
     uint32_t carved;        /* blocks carved from the bump area so far */
-    uint32_t limit;         /* carved * bsize: offsets below it were handed out */
     uint32_t capacity;      /* blocks the slab holds */
     uint32_t bsize;         /* block size */
     uint32_t inv;           /* inverse of bsize's odd part mod 2^32 */
-    uint32_t inv_limit;     /* UINT32_MAX / odd part */
     uint8_t shift;          /* trailing zero bits of bsize */
     uint8_t cls;            /* size class */
     uint8_t kind;           /* SLAB_* */
@@ -145,6 +143,16 @@ typedef struct hak_segment {
     struct hak_segment *next, *prev; /* owner's segment list, or the cache */
     hak_slab_t slab[];     /* one per unit, and at least a chunk's worth */
 } hak_segment_t;
+
+/* Index of the block at byte offset `off` of a slab, or a number >= the
+ * slab's capacity when `off` is not a multiple of the block size: with
+ * bsize = m * 2^k (m odd), rotr(off * m^-1, k) is off / bsize exactly for
+ * multiples and exceeds (2^32 - 1) / bsize otherwise. */
+HAK_INLINE uint32_t hak_block_index(const hak_slab_t *s, uintptr_t off) {
+    uint32_t x = (uint32_t)off * s->inv;
+    unsigned k = s->shift;
+    return (x >> k) | (x << ((32 - k) & 31)); /* a rotate; k = 0 gives x | x */
+}
 
 /* Slab-table entries: every unit of the first chunk has one (unused ones
  * stay SLAB_FREE), so the free path indexes it without a bounds check. */

@@ -131,7 +131,6 @@ hak_slab_t *_hak_slab_new(hak_heap_t *heap, unsigned cls) {
     slab->shift = (uint8_t)__builtin_ctz(bsize);
     uint32_t odd = bsize >> slab->shift;
     slab->inv = odd_inverse(odd);
-    slab->inv_limit = UINT32_MAX / odd;
     slab->capacity = (uint32_t)(((size_t)want << HAK_UNIT_SHIFT) / bsize);
     slab->start = (uintptr_t)seg + ((uintptr_t)u << HAK_UNIT_SHIFT);
     for (unsigned i = 1; i < want; i++) {
