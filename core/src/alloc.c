@@ -24,6 +24,7 @@ HAK_INLINE void *small_alloc(size_t size) {
             bin->head = b->next;
             bin->count--;
 #ifdef HAK_DEBUG
+            _hak_debug_check_block(h, b, cls);
             check_poison(b, _hak_class_size[cls]);
 #endif
             b->mark = 0;

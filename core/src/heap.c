@@ -28,6 +28,23 @@ static hak_slab_t *slab_of(uintptr_t a) {
     return slab->kind == SLAB_TAIL ? slab - slab->span : slab;
 }
 
+#ifdef HAK_DEBUG
+/* Debug builds check every block leaving a free list: it must be the start
+ * of a block of the expected class in a live slab of the expected heap, so
+ * a corrupted next pointer stops the process where it is first used. */
+void _hak_debug_check_block(const hak_heap_t *h, const void *b, unsigned cls) {
+    uintptr_t a = (uintptr_t)b;
+    unsigned pm = hak_pagemap_get(a);
+    if ((pm & 3) != PM_SEGMENT) _hak_fail("free list points outside every segment", b);
+    hak_segment_t *seg = (hak_segment_t *)hak_region_base(a, pm);
+    if (seg->heap != h) _hak_fail("free list holds a block of another heap", b);
+    hak_slab_t *s = slab_of(a);
+    if (s->kind != SLAB_HEAD || s->cls != cls) _hak_fail("free list holds a block of another class", b);
+    if (hak_block_index(s, a - s->start) >= s->carved)
+        _hak_fail("free list holds a pointer that is not a block", b);
+}
+#endif
+
 static void partial_push(hak_heap_t *h, hak_slab_t *s) {
     s->prev = NULL;
     s->next = h->partial[s->cls];
@@ -66,6 +83,9 @@ static void drain_remote(hak_heap_t *h) {
     atomic_store_explicit(&h->remote_count, 0, memory_order_relaxed);
     while (b != NULL) {
         hak_block_t *next = b->next;
+#ifdef HAK_DEBUG
+        _hak_debug_check_block(h, b, slab_of((uintptr_t)b)->cls);
+#endif
         slab_put(h, b);
         b = next;
     }
@@ -124,6 +144,7 @@ static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
     while (got < want) {
         hak_block_t *b = s->free;
         if (b != NULL) {
+            HAK_ASSERT(slab_of((uintptr_t)b) == s, "slab free list points outside its slab", b);
             s->free = b->next;
         } else if (s->carved < s->capacity) {
             b = (hak_block_t *)(s->start + (uintptr_t)s->carved * bsize);
@@ -153,6 +174,9 @@ HAK_INLINE void *bin_pop(hak_heap_t *h, unsigned cls) {
         b = refill(h, cls);
         if (b == NULL) return NULL;
     } else {
+#ifdef HAK_DEBUG
+        _hak_debug_check_block(h, b, cls);
+#endif
         bin->head = b->next;
         bin->count--;
     }

@@ -15,7 +15,6 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define HAK_INLINE static inline __attribute__((always_inline))
-#define HAK_NOINLINE __attribute__((noinline))
 
 #ifdef HAK_DEBUG
 #define HAK_FLAVOUR "debug"
@@ -28,8 +27,6 @@
 #define HAK_CHUNK_SIZE ((uintptr_t)1 << HAK_CHUNK_SHIFT)
 #define HAK_UNIT_SHIFT 16 /* slabs are made of 64 KiB units */
 #define HAK_UNIT_SIZE ((uintptr_t)1 << HAK_UNIT_SHIFT)
-#define HAK_SEGMENT_MAX_MB 32
-#define HAK_SEGMENT_MAX_UNITS ((HAK_SEGMENT_MAX_MB << 20) >> HAK_UNIT_SHIFT)
 #define HAK_TINY_MAX 1024u
 #define HAK_MID_MAX 65536u
 #define HAK_CLASSES 44
@@ -276,6 +273,7 @@ void _hak_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void _hak_crash_handlers_install(void);
 
 #ifdef HAK_DEBUG
+void _hak_debug_check_block(const struct hak_heap *h, const void *b, unsigned cls);
 #define HAK_ASSERT(cond, what, ptr) \
     do { if (unlikely(!(cond))) _hak_fail(what, ptr); } while (0)
 #else
