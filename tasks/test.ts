@@ -23,6 +23,16 @@ export const TEST_PACKAGES: PackageNeed[] = [
   { deb: "python3", why: "preload tests run a Python interpreter", probe: "python3" },
   { deb: "git", why: "preload tests run git", probe: "git" },
   { deb: "binutils", why: "tests cross-check with readelf/objdump", probe: "readelf" },
+  { deb: "sqlite3", why: "preload tests run sqlite3", probe: "sqlite3" },
+  { deb: "redis-server", why: "preload tests run redis-server", probe: "redis-server" },
+  { deb: "redis-tools", why: "preload tests drive redis with redis-cli", probe: "redis-cli" },
+  {
+    deb: "redis-tools",
+    why: "preload tests load redis with redis-benchmark",
+    probe: "redis-benchmark",
+  },
+  { deb: "gcc", why: "preload tests compile C with gcc", probe: "gcc" },
+  { deb: "libc6-dev", why: "headers for the gcc preload test", probe: "/usr/include/stdio.h" },
 ];
 
 export interface TestOptions {

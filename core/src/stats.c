@@ -148,6 +148,23 @@ void hak_stats_print(int fd) {
     write_all(fd, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
 }
 
+/* Copies the stats path with each "%p" replaced by the process id, so each
+ * process of a multi-process program writes its own file. */
+static void expand_pid(char *out, size_t cap, const char *in) {
+    size_t n = 0;
+    for (; *in && n + 1 < cap; in++) {
+        if (in[0] == '%' && in[1] == 'p') {
+            int w = snprintf(out + n, cap - n, "%d", (int)getpid());
+            n += w > 0 ? (size_t)w : 0;
+            if (n >= cap) n = cap - 1;
+            in++;
+        } else {
+            out[n++] = *in;
+        }
+    }
+    out[n] = '\0';
+}
+
 /* At exit, after the program's own exit handlers (a preloaded library is
  * finalised last). */
 __attribute__((destructor)) static void stats_at_exit(void) {
@@ -160,10 +177,12 @@ __attribute__((destructor)) static void stats_at_exit(void) {
         size_t n = to_json(&s, buf, sizeof(buf) - 1);
         if (n >= sizeof(buf) - 1) return;
         buf[n++] = '\n';
-        int fd = open(_hak_stats_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        char path[sizeof(_hak_stats_file) + 16];
+        expand_pid(path, sizeof(path), _hak_stats_file);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
             _hak_warn("warning: HAKMEM_STATS_FILE=%s cannot be opened; statistics not written",
-                      _hak_stats_file);
+                      path);
             return;
         }
         write_all(fd, buf, n);

@@ -54,12 +54,20 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
     }
   }, opts.timeoutMs ?? 120_000);
   try {
-    if (opts.stdin !== undefined) {
+    // Standard input is written while the output is read: a child that answers line by line
+    // (redis-cli) would otherwise fill its stdout pipe and never read the rest of its input.
+    const input = opts.stdin;
+    const writing = input === undefined ? Promise.resolve() : (async () => {
       const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(opts.stdin));
-      await w.close();
-    }
+      try {
+        await w.write(new TextEncoder().encode(input));
+        await w.close();
+      } catch {
+        // the child exited (or closed stdin) before reading everything: its status says why
+      }
+    })();
     const out = await child.output();
+    await writing;
     const dec = new TextDecoder();
     return {
       argv,

@@ -6,7 +6,8 @@
 //
 // A process that forks or execs children (git gc runs several) has every hakmem process write the
 // same stats file at its exit: the last writer wins. Each of them is a hakmem process, so
-// allocs > 0 holds whichever wrote last.
+// allocs > 0 holds whichever wrote last. The shared helpers are in harness.ts; sqlite3, redis and
+// gcc are in programs.test.ts.
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,126 +15,18 @@ import { buildExecutable } from "../../tasks/build.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
 import { probeOk } from "../../tasks/deps.ts";
 import { buildDir, type Flavour, runnerPrefix, type TargetName } from "../../tasks/targets.ts";
-import { assertSuccess, describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
+import { assertSuccess, describeRun, run } from "../native/proc.ts";
+import {
+  assertMapped,
+  baseEnv,
+  HOST_TARGET,
+  readStats,
+  runBoth,
+  setup,
+  summary,
+} from "./harness.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
-const TIMEOUT_MS = 120_000;
-
-/** The library that can be preloaded into this machine's programs. */
-const HOST_TARGET: TargetName | null = Deno.build.arch === "x86_64"
-  ? "x86_64-linux-gnu"
-  : Deno.build.arch === "aarch64"
-  ? "aarch64-linux-gnu"
-  : null;
-
-interface Pair {
-  plain: RunResult;
-  preloaded: RunResult;
-  /** The stats JSON of the preloaded run. */
-  stats: HakStats;
-}
-
-interface TierStats {
-  allocs: number;
-  frees: number;
-}
-
-interface HakStats {
-  version: number;
-  tiers: { tiny: TierStats; mid: TierStats; large: TierStats };
-}
-
-/** Environment of both runs: no HAKMEM_* from the caller, fixed locale and time zone. */
-function baseEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { LD_PRELOAD: undefined };
-  for (const k of Object.keys(Deno.env.toObject())) if (k.startsWith("HAKMEM_")) env[k] = undefined;
-  return { ...env, LC_ALL: "C", TZ: "UTC", ...extra };
-}
-
-async function readStats(path: string, what: string): Promise<HakStats> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new Error(`${what}: HAKMEM_STATS_FILE ${path} was not written (${e})`);
-  }
-  let stats: HakStats;
-  try {
-    stats = JSON.parse(text) as HakStats;
-  } catch (e) {
-    throw new Error(`${what}: stats file is not JSON (${e}):\n${text}`);
-  }
-  const tiny = stats?.tiers?.tiny?.allocs;
-  if (typeof tiny !== "number" || !(tiny > 0)) {
-    throw new Error(
-      `${what}: stats show no tiny allocations (hakmem did not serve malloc):\n${text}`,
-    );
-  }
-  return stats;
-}
-
-/** Runs argv without and with the preloaded library; both must exit 0 with the same stdout. */
-async function runBoth(
-  argv: string[],
-  so: string,
-  tmp: string,
-  what: string,
-  opts: { env?: Record<string, string>; cwdPlain?: string; cwdPreloaded?: string } = {},
-): Promise<Pair> {
-  const statsFile = join(tmp, `stats-${crypto.randomUUID().slice(0, 8)}.json`);
-  const plain = await run(argv, {
-    env: baseEnv(opts.env),
-    cwd: opts.cwdPlain,
-    timeoutMs: TIMEOUT_MS,
-  });
-  assertSuccess(plain, `${what} (without hakmem)`);
-  const preloaded = await run(argv, {
-    env: baseEnv({ ...opts.env, LD_PRELOAD: so, HAKMEM_STATS_FILE: statsFile }),
-    cwd: opts.cwdPreloaded ?? opts.cwdPlain,
-    timeoutMs: TIMEOUT_MS,
-  });
-  assertSuccess(preloaded, `${what} (LD_PRELOAD=${so})`);
-  if (plain.stdout !== preloaded.stdout) {
-    throw new Error(
-      `${what}: output differs with hakmem preloaded\n=== without ===\n${
-        describeRun(plain)
-      }\n=== with ===\n${describeRun(preloaded)}`,
-    );
-  }
-  const stats = await readStats(statsFile, what);
-  return { plain, preloaded, stats };
-}
-
-/** The "libhakmem mapped: yes|no" line a fixture prints on stderr. */
-function assertMapped(p: Pair, what: string): void {
-  if (!p.plain.stderr.includes("libhakmem mapped: no")) {
-    throw new Error(`${what}: libhakmem.so mapped without LD_PRELOAD?\n${describeRun(p.plain)}`);
-  }
-  if (!p.preloaded.stderr.includes("libhakmem mapped: yes")) {
-    throw new Error(`${what}: libhakmem.so not in /proc/self/maps\n${describeRun(p.preloaded)}`);
-  }
-}
-
-function summary(p: Pair): string {
-  const t = p.stats.tiers;
-  return `allocs tiny=${t.tiny.allocs} mid=${t.mid?.allocs} large=${t.large?.allocs}; ` +
-    `${p.plain.seconds.toFixed(2)} s without, ${p.preloaded.seconds.toFixed(2)} s with hakmem`;
-}
-
-/** Common set-up: the library of the host target and a temporary directory. */
-async function setup(
-  t: Deno.TestContext,
-  flavour: Flavour,
-  target: TargetName | null = HOST_TARGET,
-): Promise<{ target: TargetName; so: string; tmp: string } | null> {
-  if (target === null) {
-    skipOrFail(t, `no hakmem target for host architecture ${Deno.build.arch}`);
-    return null;
-  }
-  const files = await ensureLibrary(target, flavour);
-  const tmp = await Deno.makeTempDir({ prefix: "hakmem-preload-" });
-  return { target, so: files.so, tmp };
-}
 
 /** The real interpreter behind python3 (not a version manager's shell shim). */
 async function pythonExe(): Promise<string | null> {
