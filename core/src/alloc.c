@@ -233,8 +233,12 @@ void *hak_reallocarray(void *p, size_t count, size_t size) {
 
 void hak_thread_flush(void) { _hak_thread_flush(); }
 
+/* What is mapped but not in use: BigCache and the empty-segment cache.
+ * Also the last resort before an allocation reports ENOMEM. */
+size_t _hak_release_caches(void) { return _hak_large_trim() + _hak_segment_cache_trim(); }
+
 int hak_trim(void) {
     hak_ensure_init();
-    size_t bytes = _hak_thread_trim() + _hak_large_trim() + _hak_segment_cache_trim();
+    size_t bytes = _hak_heaps_trim() + _hak_release_caches();
     return bytes != 0;
 }

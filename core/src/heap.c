@@ -61,13 +61,16 @@ static void partial_remove(hak_heap_t *h, hak_slab_t *s) {
     s->listed = 0;
 }
 
-/* A block goes back to its slab `s`; an emptied slab goes back to its
- * segment. */
-static void slab_put_in(hak_heap_t *h, hak_slab_t *s, hak_block_t *b) {
-    HAK_ASSERT(s->kind == SLAB_HEAD && s->used > 0, "free list holds a block of no live slab", b);
-    b->next = s->free;
-    s->free = b;
-    if (--s->used == 0) {
+/* A chain first..tail of n blocks goes back to its slab `s`; an emptied
+ * slab goes back to its segment. */
+static void slab_put_chain(hak_heap_t *h, hak_slab_t *s, hak_block_t *first, hak_block_t *tail,
+                           uint32_t n) {
+    HAK_ASSERT(s->kind == SLAB_HEAD && s->used >= n, "free list holds a block of no live slab",
+               first);
+    tail->next = s->free;
+    s->free = first;
+    s->used -= n;
+    if (s->used == 0) {
         if (s->listed) partial_remove(h, s);
         _hak_slab_release(s);
     } else if (!s->listed) {
@@ -75,7 +78,9 @@ static void slab_put_in(hak_heap_t *h, hak_slab_t *s, hak_block_t *b) {
     }
 }
 
-static void slab_put(hak_heap_t *h, hak_block_t *b) { slab_put_in(h, slab_of((uintptr_t)b), b); }
+static void slab_put(hak_heap_t *h, hak_block_t *b) {
+    slab_put_chain(h, slab_of((uintptr_t)b), b, b, 1);
+}
 
 static void drain_remote(hak_heap_t *h) {
     if (atomic_load_explicit(&h->remote, memory_order_relaxed) == NULL) return;
@@ -98,23 +103,27 @@ void _hak_bin_flush(hak_heap_t *h, unsigned cls) {
     uint32_t cap = atomic_load_explicit(&_hak_tcache_cap[cls], memory_order_relaxed);
     uint32_t n = bundle();
     uint32_t target = cap > n ? cap - n : 0;
-    /* Blocks of one bin mostly come from the same slab: reuse the last
-     * lookup while the next block lies in the same slab. */
-    hak_slab_t *s = NULL;
+    /* Blocks of one bin mostly come from the same slab: each run of blocks
+     * of one slab goes back as one spliced chain. */
     uintptr_t lo = 0, hi = 0; /* empty range: the first block looks its slab up */
+    hak_slab_t *s = NULL;
     while (bin->count > target) {
-        hak_block_t *b = bin->head;
-        bin->head = b->next;
-        bin->count--;
-        uintptr_t a = (uintptr_t)b;
+        hak_block_t *first = bin->head, *tail = first;
+        uintptr_t a = (uintptr_t)first;
         if (a - lo >= hi - lo) {
             s = slab_of(a);
             lo = s->start;
             hi = lo + ((uintptr_t)s->span << HAK_UNIT_SHIFT);
         }
-        bool last = s->used == 1;
-        slab_put_in(h, s, b);
-        if (last) hi = lo; /* the slab was released */
+        uint32_t run = 1;
+        while (bin->count - run > target && (uintptr_t)tail->next - lo < hi - lo) {
+            tail = tail->next;
+            run++;
+        }
+        bin->head = tail->next;
+        bin->count -= run;
+        if (s->used == run) hi = lo; /* the slab is about to be released */
+        slab_put_chain(h, s, first, tail, run);
     }
 }
 
@@ -138,29 +147,38 @@ static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
     uint32_t cap = atomic_load_explicit(&_hak_tcache_cap[cls], memory_order_relaxed);
     hak_bin_t *bin = &h->bin[cls];
     uint32_t room = cap > bin->count ? cap - bin->count : 0, n = bundle();
-    uint32_t want = 1 + (room < n ? room : n), got = 0;
-    uint32_t bsize = s->bsize;
-    hak_block_t *first = NULL;
-    while (got < want) {
-        hak_block_t *b = s->free;
-        if (b != NULL) {
-            HAK_ASSERT(slab_of((uintptr_t)b) == s, "slab free list points outside its slab", b);
-            s->free = b->next;
-        } else if (s->carved < s->capacity) {
-            b = (hak_block_t *)(s->start + (uintptr_t)s->carved * bsize);
-            s->carved++;
-        } else {
-            break;
+    uint32_t want = 1 + (room < n ? room : n);
+    uint32_t got = 1;
+    hak_block_t *first = s->free;
+    if (first != NULL) {
+        /* Blocks on the slab's free list are already marked: the first
+         * `want` of them move to the bin as one chain. */
+        hak_block_t *tail = first;
+        while (got < want && tail->next != NULL) {
+            HAK_ASSERT(slab_of((uintptr_t)tail->next) == s, "slab free list points outside its slab",
+                       tail->next);
+            tail = tail->next;
+            got++;
         }
-        got++;
-        if (first == NULL) {
-            first = b;
-        } else {
+        s->free = tail->next;
+        if (tail != first) {
+            tail->next = bin->head;
+            bin->head = first->next;
+            bin->count += got - 1;
+        }
+    } else {
+        uint32_t bsize = s->bsize, left = s->capacity - s->carved;
+        uintptr_t p = s->start + (uintptr_t)s->carved * bsize;
+        if (want > left) want = left;
+        first = (hak_block_t *)p;
+        for (got = 1; got < want; got++) {
+            hak_block_t *b = (hak_block_t *)(p + (uintptr_t)got * bsize);
             hak_mark_free(b, bsize);
             b->next = bin->head;
             bin->head = b;
-            bin->count++;
         }
+        bin->count += got - 1;
+        s->carved += got;
     }
     s->used += got;
     if (s->free == NULL && s->carved == s->capacity) partial_remove(h, s);
@@ -273,13 +291,29 @@ void _hak_thread_flush(void) {
     if ((uintptr_t)h > 1) flush_all(h);
 }
 
-size_t _hak_thread_trim(void) {
-    hak_heap_t *h = _hak_tl_heap;
-    if ((uintptr_t)h <= 1) return 0;
-    flush_all(h);
+static size_t purge_segments(hak_heap_t *h) {
     size_t bytes = 0;
     for (hak_segment_t *seg = h->segments; seg != NULL; seg = seg->next)
         bytes += _hak_segment_purge(seg);
+    return bytes;
+}
+
+/* The caller's heap, then every heap whose thread has exited (they are
+ * guarded by the lock): caches flushed, remote frees drained, empty
+ * segments released, free units advised away. */
+size_t _hak_heaps_trim(void) {
+    size_t bytes = 0;
+    hak_heap_t *me = _hak_tl_heap;
+    if ((uintptr_t)me > 1) {
+        flush_all(me);
+        bytes += purge_segments(me);
+    }
+    pthread_mutex_lock(&g_lock);
+    for (hak_heap_t *h = g_pool; h != NULL; h = h->next_pool) {
+        flush_all(h);
+        bytes += purge_segments(h);
+    }
+    pthread_mutex_unlock(&g_lock);
     return bytes;
 }
 

@@ -251,7 +251,8 @@ void _hak_heaps_unlock(void);
 void _hak_heaps_child_reset(void);
 void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live);
 void _hak_thread_flush(void);
-size_t _hak_thread_trim(void);
+size_t _hak_heaps_trim(void);
+size_t _hak_release_caches(void);
 extern _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
 extern _Atomic uint64_t _hak_segments_live;
 

@@ -178,6 +178,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     pthread_mutex_unlock(&g_lock);
     if (e == NULL) {
         e = map_block(map_size, offset, align);
+        if (e == NULL && _hak_release_caches() != 0) e = map_block(map_size, offset, align);
         if (e == NULL) return NULL;
         if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
             _hak_os_unmap(e, map_size);
@@ -219,18 +220,20 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     return p;
 }
 
-static hak_large_t *header_of(const void *p) {
+/* The header of a live large block; `freed` names the failure when the
+ * block is already free. */
+static hak_large_t *header_of(const void *p, const char *freed) {
     uintptr_t a = (uintptr_t)p;
     uintptr_t base = hak_region_base(a, hak_pagemap_get(a));
     hak_large_t *e = (hak_large_t *)base;
     if (e->magic != (LARGE_MAGIC ^ base) || base + e->offset != a)
         _hak_fail("free of an interior or invalid pointer (large tier)", p);
-    if (e->state != L_USED) _hak_fail("double free (large tier)", p);
+    if (e->state != L_USED) _hak_fail(freed, p);
     return e;
 }
 
 void _hak_large_free(void *p) {
-    hak_large_t *e = header_of(p);
+    hak_large_t *e = header_of(p, "double free (large tier)");
     pthread_mutex_lock(&g_lock);
     g_frees++;
     g_in_use -= e->map_size - e->offset;
@@ -253,12 +256,12 @@ void _hak_large_free(void *p) {
 }
 
 size_t _hak_large_usable(const void *p) {
-    hak_large_t *e = header_of(p);
+    hak_large_t *e = header_of(p, "usable size of a freed block (large tier)");
     return e->map_size - e->offset;
 }
 
 void *_hak_large_realloc(void *p, size_t size) {
-    hak_large_t *e = header_of(p);
+    hak_large_t *e = header_of(p, "realloc of a freed block (large tier)");
     size_t usable = e->map_size - e->offset;
     if (size > HAK_MID_MAX && size <= usable && size >= usable / 2) return p;
     if (size > usable) {

@@ -34,6 +34,10 @@ hak_segment_t *_hak_segment_new(hak_heap_t *heap, size_t size) {
     hak_segment_t *seg = cache_take(size);
     if (seg == NULL) {
         seg = _hak_os_map_aligned(size, HAK_CHUNK_SIZE);
+        /* Out of address space or memory: give back what the caches hold
+         * and try once more before failing. */
+        if (seg == NULL && _hak_release_caches() != 0)
+            seg = _hak_os_map_aligned(size, HAK_CHUNK_SIZE);
         if (seg == NULL) return NULL;
         if (!_hak_pagemap_set((uintptr_t)seg, chunks_of(size), PM_SEGMENT)) {
             _hak_os_unmap(seg, size);
@@ -65,6 +69,9 @@ void _hak_segment_release(hak_segment_t *seg) {
     seg->heap = NULL;
     pthread_mutex_lock(&g_cache_lock);
     if (g_cache_count < (unsigned)hak_opt(OPT_SEGMENT_CACHE)) {
+        /* Cached segments keep their address space, not their pages: the
+         * header unit stays, the rest is advised away. */
+        _hak_os_dontneed((uint8_t *)seg + HAK_UNIT_SIZE, seg->size - HAK_UNIT_SIZE);
         seg->next = g_cache;
         g_cache = seg;
         g_cache_count++;
