@@ -1,0 +1,97 @@
+// Hostile input: every case of tests/reliability/hostile.c runs in its own child process, on the
+// release and the debug flavour, and must end with the documented outcome:
+//  - misuse (double free of every tier — also after unrelated allocations and from another
+//    thread —, interior pointers of every tier, stack/global/wild pointers, realloc of a freed
+//    block): SIGABRT after exactly one stderr line "hakmem: <problem>: pointer 0x…" that names
+//    the problem and the pointer. Never SIGSEGV, never a silent return.
+//  - API cases (alignments that are not powers of two, sizes near SIZE_MAX): NULL with the
+//    right errno for every call, and the program prints OK.
+
+import assert from "node:assert/strict";
+import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/soak.ts";
+import type { Flavour } from "../../tasks/targets.ts";
+import { describeRun, run } from "../native/proc.ts";
+
+const FLAVOURS: readonly Flavour[] = ["release", "debug"];
+
+/** Words the one stderr line must contain, per case. A large block freed twice may already be
+ * unmapped, in which case hakmem cannot tell it from a foreign pointer. */
+const EXPECT: Record<string, RegExp> = {
+  "double-free-tiny": /double free/,
+  "double-free-mid": /double free/,
+  "double-free-large": /double free|did not allocate/,
+  "interior-tiny": /interior/,
+  "interior-mid": /interior/,
+  "interior-large": /interior/,
+  "interior-large-page": /interior/,
+  "realloc-freed-tiny": /realloc of a freed block/,
+  "realloc-freed-mid": /realloc of a freed block/,
+  "realloc-freed-large": /freed block|double free|did not allocate/,
+  "free-stack": /did not allocate/,
+  "free-global": /did not allocate/,
+  "free-wild-low": /did not allocate/,
+  "free-wild-high": /did not allocate/,
+};
+for (const tier of ["tiny", "mid", "large"]) {
+  for (const v of ["after", "remote", "owner"]) {
+    EXPECT[`double-free-${v}-${tier}`] = EXPECT[`double-free-${tier}`];
+  }
+}
+const API_CASES = ["bad-alignment", "huge-size"];
+
+function cleanEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const k of Object.keys(Deno.env.toObject())) {
+    if (k.startsWith("HAKMEM_") || k === "LD_PRELOAD") env[k] = undefined;
+  }
+  return env;
+}
+
+/** Checks one misuse case's run; returns a problem description or null. */
+function misuseProblem(name: string, r: Awaited<ReturnType<typeof run>>): string | null {
+  const m = /ptr=0x([0-9a-f]+)/.exec(r.stdout);
+  if (!m) return `did not reach the misuse\n${describeRun(r)}`;
+  if (r.signal !== "SIGABRT") return `expected SIGABRT\n${describeRun(r)}`;
+  const lines = r.stderr.split("\n").filter((l) => l !== "");
+  if (lines.length !== 1) return `expected exactly one stderr line\n${describeRun(r)}`;
+  const line = lines[0];
+  if (!line.startsWith("hakmem: ")) return `stderr line does not start "hakmem: "\n${line}`;
+  if (!EXPECT[name].test(line)) return `stderr line does not match ${EXPECT[name]}: ${line}`;
+  if (!line.toLowerCase().includes(`0x${m[1]}`)) return `stderr line does not name 0x${m[1]}`;
+  return null;
+}
+
+for (const flavour of FLAVOURS) {
+  Deno.test(`hostile input ${flavour}: misuse aborts with one named line`, async (t) => {
+    const target = hostTarget();
+    const exe = await buildReliabilityProgram("hostile", target, flavour);
+    const list = await run([...commandOf(target, exe), "list"]);
+    const cases = list.stdout.split("\n").filter((c) => c !== "" && !API_CASES.includes(c));
+    assert.deepEqual([...cases].sort(), Object.keys(EXPECT).sort(), "case list of hostile.c");
+    for (const name of cases) {
+      await t.step(name, async () => {
+        const r = await run([...commandOf(target, exe), name], {
+          env: cleanEnv(),
+          timeoutMs: 30_000,
+        });
+        const problem = misuseProblem(name, r);
+        if (problem) throw new Error(`${name} (${flavour}): ${problem}`);
+      });
+    }
+  });
+
+  for (const name of API_CASES) {
+    Deno.test(`hostile input ${flavour}: ${name} gives NULL with errno`, async () => {
+      const target = hostTarget();
+      const exe = await buildReliabilityProgram("hostile", target, flavour);
+      const r = await run([...commandOf(target, exe), name], {
+        env: cleanEnv(),
+        timeoutMs: 30_000,
+      });
+      if (r.signal !== null || r.code !== 0 || !r.stdout.includes("OK")) {
+        throw new Error(`${name} (${flavour}) failed\n${describeRun(r)}`);
+      }
+      if (r.stderr.trim() !== "") throw new Error(`${name}: unexpected stderr\n${r.stderr}`);
+    });
+  }
+}
