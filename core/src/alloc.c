@@ -48,7 +48,7 @@ HAK_INLINE hak_slab_t *small_locate(uintptr_t a, hak_segment_t *seg) {
         slab -= slab->span;
     }
     /* Handed-out blocks are the first `carved`; anything else is interior. */
-    if (unlikely(hak_block_index(slab, a - slab->start) >= slab->carved))
+    if (unlikely(hak_block_index(slab, a - slab->start) >= hak_load_relaxed32(&slab->carved)))
         _hak_fail("free of an interior or invalid pointer", (void *)a);
     return slab;
 }

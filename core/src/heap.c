@@ -178,7 +178,7 @@ static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
             bin->head = b;
         }
         bin->count += got - 1;
-        s->carved += got;
+        hak_store_relaxed32(&s->carved, s->carved + got);
     }
     s->used += got;
     if (s->free == NULL && s->carved == s->capacity) partial_remove(h, s);
@@ -386,9 +386,9 @@ void _hak_heaps_lock(void) { pthread_mutex_lock(&g_lock); }
 void _hak_heaps_unlock(void) { pthread_mutex_unlock(&g_lock); }
 
 /* In a forked child only the forking thread lives on: the other threads'
- * heaps are marked dead, since they may have been mid-update. */
+ * heaps are marked dead, since they may have been mid-update. Called with
+ * g_lock held (fork_prepare). */
 void _hak_heaps_child_reset(void) {
-    pthread_mutex_init(&g_lock, NULL);
     hak_heap_t *me = _hak_tl_heap;
     g_live = (uintptr_t)me > 1 ? 1 : 0;
     for (hak_heap_t *h = g_all; h != NULL; h = h->next_all) {

@@ -23,11 +23,12 @@ static void fork_parent(void) {
     _hak_heaps_unlock();
 }
 
+/* The forking thread took every lock in fork_prepare and is the only
+ * thread of the child: the heaps of the threads that did not survive are
+ * marked, then the locks are released as in the parent. */
 static void fork_child(void) {
-    _hak_os_child_reset();
-    _hak_segment_child_reset();
-    _hak_large_child_reset();
     _hak_heaps_child_reset();
+    fork_parent();
 }
 
 static uintptr_t random_key(void) {

@@ -85,7 +85,6 @@ void _hak_os_counts(uint64_t calls[HAK_SYS_COUNT], uint64_t *mapped, uint64_t *p
                     uint64_t *madvised);
 void _hak_os_lock(void);
 void _hak_os_unlock(void);
-void _hak_os_child_reset(void);
 
 /* ---- page map (pagemap.c): owner of an address, lock-free reads ----
  * One byte per 2 MiB chunk: low 2 bits the kind, high 6 bits how many
@@ -102,7 +101,9 @@ HAK_INLINE unsigned hak_pagemap_get(uintptr_t a) {
     uint8_t *leaf = atomic_load_explicit(
         &_hak_pagemap_top[a >> (HAK_CHUNK_SHIFT + PM_LEAF_BITS)], memory_order_acquire);
     if (unlikely(leaf == NULL)) return PM_NONE;
-    return leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)];
+    return atomic_load_explicit(
+        (_Atomic uint8_t *)&leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)],
+        memory_order_relaxed);
 }
 
 /* ---- segments and slabs (segment.c) ---- */
@@ -116,7 +117,7 @@ enum { SLAB_FREE = 0, SLAB_HEAD = 1, SLAB_TAIL = 2, SLAB_META = 3 };
 typedef struct hak_slab {
     hak_block_t *free;      /* blocks returned to the slab */
     uint32_t used;          /* blocks out: in use or in a thread cache */
-    uint32_t carved;        /* blocks carved from the bump area so far */
+    uint32_t carved;        /* blocks carved so far (owner writes, any thread reads) */
     uint32_t capacity;      /* blocks the slab holds */
     uint32_t bsize;         /* block size */
     uint32_t inv;           /* inverse of bsize's odd part mod 2^32 */
@@ -163,7 +164,6 @@ size_t _hak_segment_cache_trim(void);
 size_t _hak_segment_purge(hak_segment_t *seg);
 void _hak_segment_lock(void);
 void _hak_segment_unlock(void);
-void _hak_segment_child_reset(void);
 
 /* Start of the region holding `a`, given its page-map entry: segments and
  * large blocks may span several chunks. */
@@ -206,6 +206,16 @@ typedef struct hak_heap {
 } hak_heap_t;
 
 extern uintptr_t _hak_free_key;
+
+/* Slab fields the owner writes while other threads may read them (carved):
+ * relaxed atomic accesses, plain moves on x86_64 and aarch64. */
+HAK_INLINE uint32_t hak_load_relaxed32(const uint32_t *p) {
+    return atomic_load_explicit((_Atomic uint32_t *)p, memory_order_relaxed);
+}
+
+HAK_INLINE void hak_store_relaxed32(uint32_t *p, uint32_t v) {
+    atomic_store_explicit((_Atomic uint32_t *)p, v, memory_order_relaxed);
+}
 
 /* Counters are written by one thread (or under a lock) and read by any:
  * relaxed load and store, no read-modify-write. */
@@ -264,7 +274,6 @@ void *_hak_large_realloc(void *p, size_t size);
 size_t _hak_large_trim(void);
 void _hak_large_lock(void);
 void _hak_large_unlock(void);
-void _hak_large_child_reset(void);
 void _hak_large_stats(hak_tier_stats_t *out);
 
 /* ---- checks and failures (check.c) ---- */

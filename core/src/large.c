@@ -313,4 +313,3 @@ size_t _hak_large_trim(void) {
 
 void _hak_large_lock(void) { pthread_mutex_lock(&g_lock); }
 void _hak_large_unlock(void) { pthread_mutex_unlock(&g_lock); }
-void _hak_large_child_reset(void) { pthread_mutex_init(&g_lock, NULL); }

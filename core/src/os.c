@@ -157,4 +157,3 @@ void _hak_os_counts(uint64_t calls[HAK_SYS_COUNT], uint64_t *mapped, uint64_t *p
 
 void _hak_os_lock(void) { pthread_mutex_lock(&g_meta_lock); }
 void _hak_os_unlock(void) { pthread_mutex_unlock(&g_meta_lock); }
-void _hak_os_child_reset(void) { pthread_mutex_init(&g_meta_lock, NULL); }

@@ -29,7 +29,9 @@ bool _hak_pagemap_set(uintptr_t base, size_t chunks, unsigned kind) {
             return false;
         }
         size_t back = i < 63 ? i : 63;
-        leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)] = (uint8_t)(kind | (back << 2));
+        atomic_store_explicit(
+            (_Atomic uint8_t *)&leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)],
+            (uint8_t)(kind | (back << 2)), memory_order_relaxed);
     }
     return true;
 }
@@ -39,6 +41,9 @@ void _hak_pagemap_clear(uintptr_t base, size_t chunks) {
         uintptr_t a = base + (i << HAK_CHUNK_SHIFT);
         uint8_t *leaf = atomic_load_explicit(
             &_hak_pagemap_top[a >> (HAK_CHUNK_SHIFT + PM_LEAF_BITS)], memory_order_acquire);
-        if (leaf) leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)] = 0;
+        if (leaf)
+            atomic_store_explicit(
+                (_Atomic uint8_t *)&leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)], 0,
+                memory_order_relaxed);
     }
 }

@@ -204,4 +204,3 @@ size_t _hak_segment_purge(hak_segment_t *seg) {
 
 void _hak_segment_lock(void) { pthread_mutex_lock(&g_cache_lock); }
 void _hak_segment_unlock(void) { pthread_mutex_unlock(&g_cache_lock); }
-void _hak_segment_child_reset(void) { pthread_mutex_init(&g_cache_lock, NULL); }
