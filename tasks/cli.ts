@@ -12,6 +12,8 @@ import {
   runReport,
   UsageError,
 } from "./bench.ts";
+import { runSoak } from "./soak.ts";
+import { runFuzz } from "./fuzz.ts";
 import { runTests } from "./test.ts";
 import { flavourOf, FLAVOURS, ROOT, targetInfo, type TargetName, TARGETS } from "./targets.ts";
 
@@ -178,6 +180,87 @@ program
     const page = await runReport({ runDir, compare: opts.compare });
     console.log(`report: ${page}`);
   });
+
+program
+  .command("soak")
+  .description(
+    "multi-threaded churn (larson and sh8bench shapes, remote frees, thread create/exit, forks) " +
+      "on the debug flavour with content checks; prints {t, ops, corruptions, rss_kib} every few " +
+      "seconds and a summary; fails on a corruption, a crash or RSS that keeps growing",
+  )
+  .option("--minutes <n>", "duration in minutes (fractions allowed)", (v: string) => {
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) {
+      throw new InvalidArgumentError(`--minutes takes a number > 0 (got "${v}")`);
+    }
+    return n;
+  }, 10)
+  .addOption(new Option("--flavour <name>", "flavour").choices([...FLAVOURS]).default("debug"))
+  .option("--seed <s>", "seed (default: HAKMEM_TEST_SEED or a fresh one)")
+  .option("--interval <s>", "seconds between progress lines", positiveInt("--interval"), 5)
+  .action(
+    async (opts: { minutes: number; flavour: string; seed?: string; interval: number }) => {
+      const r = await runSoak({
+        minutes: opts.minutes,
+        flavour: flavourOf(opts.flavour),
+        seed: opts.seed,
+        interval: opts.interval,
+      });
+      Deno.exitCode = r.ok ? 0 : 1;
+    },
+  );
+
+program
+  .command("fuzz")
+  .description(
+    "random-walk fuzzer: malloc/calloc/realloc/aligned/free/usable_size op sequences on 4 " +
+      "threads with cross-thread frees and thread exits, every block's content checked. " +
+      "Seeded (default): PRNG cases in child processes, a failure shrunk and saved with a " +
+      "replay command; --libfuzzer: coverage-guided, ASan+UBSan, with Debian's clang",
+  )
+  .option("--seconds <n>", "time budget in seconds", positiveInt("--seconds"), 30)
+  .option("--seed <s>", "seed, decimal or 0x-hex (default: a fresh one, printed)")
+  .addOption(
+    new Option("--target <name>", "target of the seeded driver")
+      .choices(TARGETS.map((t) => t.name)).default("x86_64-linux-gnu"),
+  )
+  .addOption(new Option("--flavour <name>", "flavour").choices([...FLAVOURS]).default("release"))
+  .option("--case <i>", "run only case i of --seed", (v: string) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) {
+      throw new InvalidArgumentError(`--case takes an integer >= 0 (got "${v}")`);
+    }
+    return n;
+  })
+  .option("--replay <file>", "run a saved input (a shrunk failure, a libFuzzer crash file)")
+  .option("--max-bytes <n>", "largest case in bytes (~4 per op)", positiveInt("--max-bytes"))
+  .option(
+    "--shrink-seconds <n>",
+    "time spent shrinking a failure",
+    positiveInt("--shrink-seconds"),
+    120,
+  )
+  .option("--libfuzzer", "run the libFuzzer driver (x86_64, ASan+UBSan) instead", false)
+  .action(
+    async (opts: {
+      seconds: number;
+      seed?: string;
+      target: string;
+      flavour: string;
+      case?: number;
+      replay?: string;
+      maxBytes?: number;
+      shrinkSeconds: number;
+      libfuzzer: boolean;
+    }) => {
+      Deno.exitCode = await runFuzz({
+        ...opts,
+        caseIndex: opts.case,
+        target: targetInfo(opts.target).name,
+        flavour: flavourOf(opts.flavour),
+      });
+    },
+  );
 
 program
   .command("fmt")
