@@ -223,6 +223,7 @@ export async function runLibFuzzer(opts: LibFuzzerOptions): Promise<FuzzRun<LibF
   if (missing) throw new Error(`libFuzzer needs Debian's clang: ${missing}`);
   const exe = await buildLibFuzzer();
   const base = join(FUZZ_OUT, "libfuzzer");
+  await Deno.mkdir(base, { recursive: true }); // crash artifacts go here, also with a given corpus
   const corpus = opts.corpus ?? join(base, "corpus");
   const seed = opts.seed ?? 1;
   await seedCorpus(corpus, seed);
