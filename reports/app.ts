@@ -172,6 +172,21 @@ function title(text: string, sub: string): Record<string, unknown> {
   return { text: `${text}<br><sub>${sub}</sub>`, x: 0.01, xanchor: "left" };
 }
 
+/** A section with its heading and, when given, a hint paragraph. */
+function section(heading: string, ...hint: string[]): HTMLElement {
+  return h(
+    "section",
+    null,
+    h("h2", null, heading),
+    hint.length > 0 ? h("p", { class: "hint" }, ...hint) : null,
+  );
+}
+
+/** A table's header row. */
+function headRow(cols: string[]): HTMLElement {
+  return h("tr", null, cols.map((c) => h("th", null, c)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // run data access
 
@@ -330,18 +345,14 @@ function headerSection(r: Results, label?: string): HTMLElement {
     h(
       "table",
       { class: "grid allocators" },
-      h(
-        "tr",
-        null,
-        ["allocator", "kind", "status", "library", "note"].map((t) => h("th", null, t)),
-      ),
+      headRow(["allocator", "kind", "status", "library", "note"]),
       allocRows,
     ),
   );
 }
 
 function overviewSection(v: RunView): HTMLElement {
-  const sec = h("section", null, h("h2", null, "Overview"));
+  const sec = section("Overview");
   const r = v.results;
   const benches = v.summary.benches.filter((b) => r.samples.some((s) => s.bench === b));
   const data = v.allocs.map((alloc) => {
@@ -401,14 +412,12 @@ function overviewSection(v: RunView): HTMLElement {
     h(
       "table",
       { class: "grid" },
-      h(
-        "tr",
-        null,
-        h("th", null, "allocator"),
-        h("th", null, "geomean vs glibc (higher is better)"),
-        h("th", null, "geomean vs mimalloc (higher is better)"),
-        h("th", null, "failed samples"),
-      ),
+      headRow([
+        "allocator",
+        "geomean vs glibc (higher is better)",
+        "geomean vs mimalloc (higher is better)",
+        "failed samples",
+      ]),
       ov.map((o) =>
         h(
           "tr",
@@ -430,17 +439,11 @@ function overviewSection(v: RunView): HTMLElement {
 
 function workloadSection(v: RunView): HTMLElement {
   const r = v.results;
-  const sec = h(
-    "section",
-    null,
-    h("h2", null, "Per workload"),
-    h(
-      "p",
-      { class: "hint" },
-      "Median of the rounds, error bars from the fastest to the slowest sample. Labels give the ",
-      `ratio against ${v.reference} (> 1: better). A failed cell is marked in red on the chart and `,
-      "listed under Failures.",
-    ),
+  const sec = section(
+    "Per workload",
+    "Median of the rounds, error bars from the fastest to the slowest sample. Labels give the ",
+    `ratio against ${v.reference} (> 1: better). A failed cell is marked in red on the chart and `,
+    "listed under Failures.",
   );
   const grid = h("div", { class: "charts" });
   sec.append(grid);
@@ -515,15 +518,9 @@ function latencySection(v: RunView): HTMLElement | null {
     )
   );
   if (benches.length === 0) return null;
-  const sec = h(
-    "section",
-    null,
-    h("h2", null, "Latency"),
-    h(
-      "p",
-      { class: "hint" },
-      "Per-operation latency reported by the workloads that measure it (median over rounds of each percentile). Log scale.",
-    ),
+  const sec = section(
+    "Latency",
+    "Per-operation latency reported by the workloads that measure it (median over rounds of each percentile). Log scale.",
   );
   const grid = h("div", { class: "charts" });
   sec.append(grid);
@@ -565,7 +562,7 @@ function latencySection(v: RunView): HTMLElement | null {
 
 function rssSection(v: RunView): HTMLElement {
   const r = v.results;
-  const sec = h("section", null, h("h2", null, "Memory"));
+  const sec = section("Memory");
   const benches = v.summary.benches.filter((b) => r.samples.some((s) => s.bench === b));
   const rssMax = Math.max(1, ...v.summary.rows.map((x) => (x.medianMaxRssKiB ?? 0) / 1024));
   const rssStub = rssMax * 0.02;
@@ -604,17 +601,11 @@ function rssSection(v: RunView): HTMLElement {
 
 function syscallSection(v: RunView): HTMLElement {
   const r = v.results;
-  const sec = h(
-    "section",
-    null,
-    h("h2", null, "System calls and page faults"),
-    h(
-      "p",
-      { class: "hint" },
-      "Medians over ok rounds; lower is better. Page faults and peak RSS come from getrusage of ",
-      "the child (every allocator); mmap/munmap/madvise/mremap are hakmem's own counters (other ",
-      "allocators do not report them).",
-    ),
+  const sec = section(
+    "System calls and page faults",
+    "Medians over ok rounds; lower is better. Page faults and peak RSS come from getrusage of ",
+    "the child (every allocator); mmap/munmap/madvise/mremap are hakmem's own counters (other ",
+    "allocators do not report them).",
   );
   const cols = [
     "bench",
@@ -654,7 +645,7 @@ function syscallSection(v: RunView): HTMLElement {
       ));
     }
   }
-  sec.append(h("table", { class: "grid" }, h("tr", null, cols.map((c) => h("th", null, c))), rows));
+  sec.append(h("table", { class: "grid" }, headRow(cols), rows));
   return sec;
 }
 
@@ -663,17 +654,11 @@ function hakmemSection(v: RunView): HTMLElement | null {
   const hakAllocs = v.allocs.filter((a) => r.samples.some((s) => s.allocator === a && s.hakmem));
   if (hakAllocs.length === 0) return null;
   const tiers = ["tiny", "mid", "large"];
-  const sec = h(
-    "section",
-    null,
-    h("h2", null, "hakmem counters"),
-    h(
-      "p",
-      { class: "hint" },
-      "From HAKMEM_STATS_FILE, medians over ok rounds. Cache hit rate = hits / (hits + misses) of ",
-      "the per-thread caches (tiny, mid) and BigCache (large); higher is better. Mapped bytes: ",
-      "lower is better.",
-    ),
+  const sec = section(
+    "hakmem counters",
+    "From HAKMEM_STATS_FILE, medians over ok rounds. Cache hit rate = hits / (hits + misses) of ",
+    "the per-thread caches (tiny, mid) and BigCache (large); higher is better. Mapped bytes: ",
+    "lower is better.",
   );
   const rows: HTMLElement[] = [];
   for (const b of v.summary.benches) {
@@ -713,23 +698,18 @@ function hakmemSection(v: RunView): HTMLElement | null {
   sec.append(h(
     "table",
     { class: "grid" },
-    h(
-      "tr",
-      null,
-      [
-        "bench",
-        "allocator",
-        "tiny hit rate",
-        "mid hit rate",
-        "large hit rate",
-        "allocs",
-        "remote frees",
-        "mapped at exit",
-        "peak mapped",
-        "MADV_DONTNEED bytes",
-      ]
-        .map((c) => h("th", null, c)),
-    ),
+    headRow([
+      "bench",
+      "allocator",
+      "tiny hit rate",
+      "mid hit rate",
+      "large hit rate",
+      "allocs",
+      "remote frees",
+      "mapped at exit",
+      "peak mapped",
+      "MADV_DONTNEED bytes",
+    ]),
     rows,
   ));
   return sec;
@@ -737,14 +717,8 @@ function hakmemSection(v: RunView): HTMLElement | null {
 
 function resultsTableSection(v: RunView): HTMLElement {
   const r = v.results;
-  const sec = h("section", null, h("h2", null, "All results"));
-  const head = h(
-    "tr",
-    null,
-    h("th", null, "bench"),
-    h("th", null, "metric"),
-    v.allocs.map((a) => h("th", null, a)),
-  );
+  const sec = section("All results");
+  const head = headRow(["bench", "metric", ...v.allocs]);
   const rows = v.summary.benches.map((b) => {
     const info = benchInfo(r, b);
     return h(
@@ -908,86 +882,71 @@ function renderCompare(root: HTMLElement, p: Extract<ReportPayload, { kind: "com
       headerSection(p.b, `B: ${p.labelB}`),
     ),
   );
-  const sec = h(
-    "section",
-    null,
-    h("h2", null, "B vs A"),
-    h(
-      "p",
-      { class: "hint" },
-      "Medians of each run compared per (bench, allocator). The verdict is direction-aware: ",
-      "“better” means more ops/s or fewer ns per op in B; changes within ±2 % are called “same” ",
-      "(look at the min–max spread of both runs before trusting a small change).",
-    ),
+  const sec = section(
+    "B vs A",
+    "Medians of each run compared per (bench, allocator). The verdict is direction-aware: ",
+    "“better” means more ops/s or fewer ns per op in B; changes within ±2 % are called “same” ",
+    "(look at the min–max spread of both runs before trusting a small change).",
   );
   root.append(sec);
   const allocs = [...new Set(ds.map((d) => d.allocator))];
   const benches = [...new Set(ds.map((d) => d.bench))];
   const all = [...new Set([...va.allocs, ...vb.allocs])];
-  chart(
-    sec,
-    allocs.map((alloc) => ({
-      type: "bar",
-      name: alloc,
-      x: benches,
-      y: benches.map((b) =>
-        ds.find((d) => d.bench === b && d.allocator === alloc)?.improvement ?? null
-      ),
-      marker: { color: colourOf(alloc, all) },
-      hovertemplate: `${alloc} on %{x}: %{y:+.1f} %<extra></extra>`,
-    })),
-    {
-      title: title(
-        "Change of B against A, per bench and allocator — higher is better",
-        "direction-aware percent: > 0 means B did better (more ops/s, or fewer ns per op); medians of each run",
-      ),
-      barmode: "group",
-      height: 460,
-      yaxis: { title: { text: "% (higher is better)" }, zeroline: true },
-    },
-    "chart wide",
+  /** Grouped bars of one percent field of the deltas, per bench and allocator. */
+  const deltaChart = (
+    field: "improvement" | "rssChange",
+    height: number,
+    text: string,
+    sub: string,
+    yTitle: string,
+  ) =>
+    chart(
+      sec,
+      allocs.map((alloc) => ({
+        type: "bar",
+        name: alloc,
+        x: benches,
+        y: benches.map((b) =>
+          ds.find((d) => d.bench === b && d.allocator === alloc)?.[field] ?? null
+        ),
+        marker: { color: colourOf(alloc, all) },
+        hovertemplate: `${alloc} on %{x}: %{y:+.1f} %<extra></extra>`,
+      })),
+      {
+        title: title(text, sub),
+        barmode: "group",
+        height,
+        yaxis: { title: { text: yTitle }, zeroline: true },
+      },
+      "chart wide",
+    );
+  deltaChart(
+    "improvement",
+    460,
+    "Change of B against A, per bench and allocator — higher is better",
+    "direction-aware percent: > 0 means B did better (more ops/s, or fewer ns per op); medians of each run",
+    "% (higher is better)",
   );
-  chart(
-    sec,
-    allocs.map((alloc) => ({
-      type: "bar",
-      name: alloc,
-      x: benches,
-      y: benches.map((b) =>
-        ds.find((d) => d.bench === b && d.allocator === alloc)?.rssChange ?? null
-      ),
-      marker: { color: colourOf(alloc, all) },
-      hovertemplate: `${alloc} on %{x}: %{y:+.1f} %<extra></extra>`,
-    })),
-    {
-      title: title(
-        "Change of peak RSS, B against A — lower is better",
-        "percent change of the median maxrss; < 0 means B used less memory",
-      ),
-      barmode: "group",
-      height: 420,
-      yaxis: { title: { text: "% (lower is better)" }, zeroline: true },
-    },
-    "chart wide",
+  deltaChart(
+    "rssChange",
+    420,
+    "Change of peak RSS, B against A — lower is better",
+    "percent change of the median maxrss; < 0 means B used less memory",
+    "% (lower is better)",
   );
   sec.append(h(
     "table",
     { class: "grid results" },
-    h(
-      "tr",
-      null,
-      [
-        "bench",
-        "allocator",
-        "metric",
-        "A median [min–max]",
-        "B median [min–max]",
-        "change of value",
-        "B vs A (direction-aware)",
-        "peak RSS A → B",
-      ]
-        .map((c) => h("th", null, c)),
-    ),
+    headRow([
+      "bench",
+      "allocator",
+      "metric",
+      "A median [min–max]",
+      "B median [min–max]",
+      "change of value",
+      "B vs A (direction-aware)",
+      "peak RSS A → B",
+    ]),
     ds.map((d) => {
       const info = benchInfo(p.b.benches.some((x) => x.id === d.bench) ? p.b : p.a, d.bench);
       const cls = d.improvement === null

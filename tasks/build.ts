@@ -141,7 +141,7 @@ class Limiter {
 /** zig processes run at most one per core (all builds of this process share it). */
 const jobs = new Limiter(Math.max(1, navigator.hardwareConcurrency || 2));
 
-function sha256(data: Uint8Array | string): string {
+export function sha256(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
@@ -153,7 +153,7 @@ async function readText(p: string): Promise<string | null> {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+export async function exists(p: string): Promise<boolean> {
   try {
     await Deno.stat(p);
     return true;
@@ -162,7 +162,64 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-async function listFiles(dir: string, keep: (name: string) => boolean): Promise<string[]> {
+/** True when `out` exists and its stamp file (default `<out>.stamp`) holds `stamp`. */
+export async function upToDate(
+  out: string,
+  stamp: string,
+  stampFile = `${out}.stamp`,
+): Promise<boolean> {
+  return (await readText(stampFile)) === stamp && (await exists(out));
+}
+
+/**
+ * Compiles `src` into `obj` with `compile` unless `obj` is up to date: its `.stamp` holds the hash
+ * of the compiler version, the flags, the headers' hash and the source's content. Returns the
+ * stamp.
+ */
+export async function compileIncremental(
+  src: string,
+  obj: string,
+  key: { version: string; flags: readonly string[]; hdrs: string },
+  compile: () => Promise<void>,
+): Promise<string> {
+  const stampFile = `${obj}.stamp`;
+  const { version, flags, hdrs } = key;
+  const stamp = sha256(
+    JSON.stringify({ version, flags, hdrs, src: sha256(await Deno.readFile(src)) }),
+  );
+  if (await upToDate(obj, stamp, stampFile)) return stamp;
+  await removeIfExists(stampFile);
+  await compile();
+  await Deno.writeTextFile(stampFile, stamp);
+  return stamp;
+}
+
+/**
+ * The files a program built from `sources` depends on besides the compiler and flags: the
+ * sources, every header next to them, and the headers those include by a relative
+ * `#include "…"` path (e.g. a header shared with another test folder), transitively.
+ */
+export async function programInputs(sources: readonly string[]): Promise<string[]> {
+  const inputs = [...sources];
+  for (const d of [...new Set(sources.map((s) => dirname(s)))]) {
+    inputs.push(...(await listFiles(d, (n) => n.endsWith(".h"))));
+  }
+  const seen = new Set(inputs);
+  for (let i = 0; i < inputs.length; i++) {
+    const text = await readText(inputs[i]);
+    if (text === null) continue;
+    for (const m of text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) {
+      const p = join(dirname(inputs[i]), m[1]);
+      if (!seen.has(p) && (await exists(p))) {
+        seen.add(p);
+        inputs.push(p);
+      }
+    }
+  }
+  return inputs;
+}
+
+export async function listFiles(dir: string, keep: (name: string) => boolean): Promise<string[]> {
   const out: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
@@ -212,7 +269,7 @@ function rel(p: string): string {
 // the library
 
 /** Content hash of every core header (anything in core/src or core/include that is not .c). */
-async function headersHash(): Promise<string> {
+export async function headersHash(): Promise<string> {
   const headers = [
     ...(await listFiles(CORE_SRC, (n) => !n.endsWith(".c"))),
     ...(await listFiles(CORE_INCLUDE, () => true)),
@@ -277,16 +334,11 @@ async function buildCombo(target: TargetName, flavour: Flavour): Promise<void> {
   const hdrs = await headersHash();
   const objects = await Promise.all(sources.map(async (src) => {
     const obj = join(objDir, basename(src).replace(/\.c$/, ".o"));
-    const stampFile = `${obj}.stamp`;
-    const stamp = sha256(
-      JSON.stringify({ version, flags, hdrs, src: sha256(await Deno.readFile(src)) }),
-    );
-    if ((await readText(stampFile)) === stamp && (await exists(obj))) return { obj, stamp };
-    await removeIfExists(stampFile);
-    log(target, flavour, `cc ${rel(src)}`);
-    const warnings = await zig(["cc", ...flags, "-c", rel(src), "-o", obj]);
-    if (warnings) console.error(warnings);
-    await Deno.writeTextFile(stampFile, stamp);
+    const stamp = await compileIncremental(src, obj, { version, flags, hdrs }, async () => {
+      log(target, flavour, `cc ${rel(src)}`);
+      const warnings = await zig(["cc", ...flags, "-c", rel(src), "-o", obj]);
+      if (warnings) console.error(warnings);
+    });
     return { obj, stamp };
   }));
 
@@ -495,7 +547,7 @@ export interface ExecutableOptions {
  * statically with libhakmem.a (every object, so constructors and the malloc family all come from
  * hakmem) and dynamically with glibc, plus -lpthread. Debug flavour programs get -O1 -g. Returns
  * the output path; does nothing when the output is up to date with its sources, the headers next
- * to them, the library and the flags.
+ * to them or included by relative path (programInputs), the library and the flags.
  */
 export async function buildExecutable(opts: ExecutableOptions): Promise<string> {
   const t = targetInfo(opts.target);
@@ -522,10 +574,7 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<string> 
 
   const h = createHash("sha256");
   h.update(JSON.stringify({ version: await zigVersion(), flags, libs, sources }));
-  const dirs = [...new Set(sources.map((s) => dirname(s)))];
-  const inputs = [...sources];
-  for (const d of dirs) inputs.push(...(await listFiles(d, (n) => n.endsWith(".h"))));
-  for (const p of inputs) h.update(p).update(await Deno.readFile(p));
+  for (const p of await programInputs(sources)) h.update(p).update(await Deno.readFile(p));
   if (link === "static-hakmem") {
     let st: Deno.FileInfo;
     try {
@@ -540,7 +589,7 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<string> 
   }
   const stamp = h.digest("hex");
   const stampFile = `${out}.stamp`;
-  if ((await readText(stampFile)) === stamp && (await exists(out))) return out;
+  if (await upToDate(out, stamp, stampFile)) return out;
 
   await Deno.mkdir(dirname(out), { recursive: true });
   const tmp = `${out}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;

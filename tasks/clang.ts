@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { ensurePackages, type PackageNeed, probeOk } from "./deps.ts";
 import { runCommand } from "./toolchain.ts";
 import { ROOT } from "./targets.ts";
+import { compileIncremental, headersHash, listFiles, programInputs, upToDate } from "./build.ts";
 
 export const CLANG = "clang-19";
 const RT_DIR = "/usr/lib/llvm-19/lib/clang/19/lib/linux";
@@ -90,35 +91,6 @@ function clangVersion(): Promise<string> {
   return versionPromise;
 }
 
-function sha256(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-async function readText(p: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(p);
-  } catch {
-    return null;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function listDir(dir: string, keep: (n: string) => boolean): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    if (e.isFile && keep(e.name)) out.push(join(dir, e.name));
-  }
-  return out.sort();
-}
-
 async function clang(args: string[]): Promise<void> {
   const r = await runCommand(CLANG, args);
   const out = (r.stderr + r.stdout).trim();
@@ -155,26 +127,17 @@ async function coreObjects(san: Sanitizers): Promise<string[]> {
   await Deno.mkdir(dir, { recursive: true });
   const flags = coreFlags(san);
   const version = await clangVersion();
-  const headers = [
-    ...(await listDir(CORE_SRC, (n) => !n.endsWith(".c"))),
-    ...(await listDir(CORE_INCLUDE, () => true)),
-  ];
-  const hh = createHash("sha256");
-  for (const h of headers) hh.update(h).update(await Deno.readFile(h));
-  const hdrs = hh.digest("hex");
-  const sources = await listDir(CORE_SRC, (n) => n.endsWith(".c"));
+  const hdrs = await headersHash();
+  const sources = await listFiles(CORE_SRC, (n) => n.endsWith(".c"));
   const jobs = Math.max(1, navigator.hardwareConcurrency || 2);
   return await limited(
     jobs,
     sources.map((src) => async () => {
       const obj = join(dir, basename(src).replace(/\.c$/, ".o"));
-      const stamp = sha256(
-        JSON.stringify({ version, flags, hdrs, src: sha256(await Deno.readFile(src)) }),
-      );
-      if ((await readText(`${obj}.stamp`)) === stamp && (await exists(obj))) return obj;
-      console.error(`[clang ${san}] cc ${relative(ROOT, src)}`);
-      await clang([...flags, "-c", relative(ROOT, src), "-o", obj]);
-      await Deno.writeTextFile(`${obj}.stamp`, stamp);
+      await compileIncremental(src, obj, { version, flags, hdrs }, async () => {
+        console.error(`[clang ${san}] cc ${relative(ROOT, src)}`);
+        await clang([...flags, "-c", relative(ROOT, src), "-o", obj]);
+      });
       return obj;
     }),
   );
@@ -207,12 +170,10 @@ export async function buildClangProgram(p: ClangProgram): Promise<string> {
   ];
   const link = [`-fsanitize=${p.sanitize}`, "-lpthread"];
   const h = createHash("sha256").update(JSON.stringify({ v: await clangVersion(), flags, link }));
-  const dirs = [...new Set(sources.map((s) => dirname(s)))];
-  const inputs = [...sources, ...includes];
-  for (const d of dirs) inputs.push(...(await listDir(d, (n) => n.endsWith(".h"))));
-  for (const f of [...inputs, ...objs]) h.update(f).update(await Deno.readFile(f));
+  const inputs = [...new Set([...(await programInputs([...sources, ...includes])), ...objs])];
+  for (const f of inputs) h.update(f).update(await Deno.readFile(f));
   const stamp = h.digest("hex");
-  if ((await readText(`${out}.stamp`)) === stamp && (await exists(out))) return out;
+  if (await upToDate(out, stamp)) return out;
   await Deno.mkdir(dirname(out), { recursive: true });
   console.error(`[clang ${p.sanitize}] link ${relative(ROOT, out)}`);
   const tmp = `${out}.tmp-${Deno.pid}`;

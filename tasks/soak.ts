@@ -9,6 +9,7 @@
 
 import { join } from "node:path";
 import { buildExecutable, buildLibrary, libraryFiles } from "./build.ts";
+import { freshSeed, spawnTimed } from "./proc.ts";
 import { buildDir, type Flavour, ROOT, runnerPrefix, type TargetName } from "./targets.ts";
 
 export const RELIABILITY_DIR = join(ROOT, "tests", "reliability");
@@ -118,13 +119,6 @@ export function rssGrowth(samples: SoakSample[]): {
   return { firstMax, lastMax, unbounded: lastMax > 1.5 * firstMax + 32 * 1024 };
 }
 
-function freshSeed(): string {
-  const v = new BigUint64Array(1);
-  crypto.getRandomValues(v);
-  if (v[0] === 0n) v[0] = 1n;
-  return "0x" + v[0].toString(16).padStart(16, "0");
-}
-
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
 /** Builds and runs the soak program; prints progress and a summary; never throws for a failed
@@ -146,23 +140,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   for (const k of Object.keys(env)) {
     if (k.startsWith("HAKMEM_") || k === "LD_PRELOAD") delete env[k];
   }
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
+  const { child, timedOut, clearTimer } = spawnTimed(argv, {
     env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // gone
-    }
-  }, (seconds + 180) * 1000);
+    timeoutMs: (seconds + 180) * 1000,
+  });
 
   const samples: SoakSample[] = [];
   const readOut = async () => {
@@ -199,13 +180,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     return text;
   };
   const [, stderr, status] = await Promise.all([readOut(), readErr(), child.status]);
-  clearTimeout(timer);
+  clearTimer();
 
   const problems: string[] = [];
   const done = samples.find((s) => s.done);
   const live = samples.filter((s) => !s.done);
   const last = done ?? samples[samples.length - 1];
-  if (timedOut) problems.push(`killed after ${seconds + 180} s (hung?)`);
+  if (timedOut()) problems.push(`killed after ${seconds + 180} s (hung?)`);
   else if (status.signal) problems.push(`the soak program died of ${status.signal}`);
   else if (status.code !== 0) problems.push(`the soak program exited ${status.code}`);
   if (!done) problems.push("no final report (the run did not complete)");

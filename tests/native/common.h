@@ -4,7 +4,8 @@
  *
  * The programs are linked statically with libhakmem.a, so malloc, free,
  * calloc, realloc, ... of the whole binary (libc's internal ones included)
- * are hakmem's. */
+ * are hakmem's. The PRNG and pat_word are in rng.h, shared with the
+ * reliability programs. */
 #ifndef HAK_NATIVE_COMMON_H
 #define HAK_NATIVE_COMMON_H
 
@@ -19,45 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__GNUC__)
-#define T_UNUSED __attribute__((unused))
-#else
-#define T_UNUSED
-#endif
-
-/* ---- PRNG (splitmix64 seeding, xorshift64* stream) ---- */
-typedef struct rng {
-    uint64_t s;
-} rng_t;
-
-static T_UNUSED uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-static T_UNUSED void rng_init(rng_t *r, uint64_t seed, uint64_t stream) {
-    r->s = splitmix64(seed ^ splitmix64(stream + 1));
-    if (r->s == 0) r->s = 1;
-}
-
-static T_UNUSED uint64_t rng_next(rng_t *r) {
-    uint64_t x = r->s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    r->s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-/* Uniform in [0, n) (n > 0; the tiny modulo bias does not matter here). */
-static T_UNUSED uint64_t rng_below(rng_t *r, uint64_t n) { return rng_next(r) % n; }
-
-/* Uniform in [lo, hi]. */
-static T_UNUSED size_t rng_range(rng_t *r, size_t lo, size_t hi) {
-    return lo + (size_t)rng_below(r, (uint64_t)(hi - lo) + 1);
-}
+#include "rng.h"
 
 /* A request size across the tiers: mostly tiny (1..1024 B, skewed to small),
  * some mid (1 KiB..64 KiB), a few large (64 KiB..max_large). Percentages are
@@ -94,10 +57,7 @@ static T_UNUSED void die(const char *fmt, ...) {
         if (!(cond)) die(__VA_ARGS__);                                       \
     } while (0)
 
-/* ---- content patterns ---- */
-static inline uint64_t pat_word(uint64_t id, size_t w) {
-    return splitmix64(id * 0x100000001B3ull + (uint64_t)w);
-}
+/* ---- content patterns (pat_word: rng.h) ---- */
 
 /* Fills `size` bytes at p with the pattern of block `id`. */
 static T_UNUSED void pat_fill(void *p, size_t size, uint64_t id) {

@@ -1,8 +1,9 @@
-// Running test programs: a child process with captured output and a hard time limit. Shared by
-// the native and the preload tests.
+// Running test programs: a child process with captured output and a hard time limit (spawned by
+// tasks/proc.ts, shared with the soak task). Shared by the native and the preload tests.
 
 import { buildLibrary, type LibraryFiles, libraryFiles } from "../../tasks/build.ts";
 import type { Flavour, TargetName } from "../../tasks/targets.ts";
+import { freshSeed, spawnTimed } from "../../tasks/proc.ts";
 
 export interface RunResult {
   /** The command line that ran (for messages). */
@@ -35,24 +36,12 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
     else env[k] = v;
   }
   const started = performance.now();
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
+  const { child, timedOut, clearTimer } = spawnTimed(argv, {
     cwd: opts.cwd,
     env,
-    clearEnv: true,
     stdin: opts.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, opts.timeoutMs ?? 120_000);
+    timeoutMs: opts.timeoutMs ?? 120_000,
+  });
   try {
     // Standard input is written while the output is read: a child that answers line by line
     // (redis-cli) would otherwise fill its stdout pipe and never read the rest of its input.
@@ -75,11 +64,11 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
       signal: out.signal,
       stdout: dec.decode(out.stdout),
       stderr: dec.decode(out.stderr),
-      timedOut,
+      timedOut: timedOut(),
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
-    clearTimeout(timer);
+    clearTimer();
   }
 }
 
@@ -108,10 +97,7 @@ export function assertSuccess(r: RunResult, what: string): void {
 export function testSeed(): string {
   const fixed = Deno.env.get("HAKMEM_TEST_SEED");
   if (fixed) return fixed;
-  const v = new BigUint64Array(1);
-  crypto.getRandomValues(v);
-  if (v[0] === 0n) v[0] = 1n;
-  return "0x" + v[0].toString(16).padStart(16, "0");
+  return freshSeed();
 }
 
 /** Makes sure dist/<target>/<flavour> has a library; builds it (incrementally) when it is

@@ -1,7 +1,8 @@
 /* Shared helpers of the reliability programs (soak, hostile, oom, memreturn):
  * a small PRNG, content patterns, resident and virtual memory from
  * /proc/self/statm, and a compiler barrier that hides a pointer's origin so
- * the compiler can neither fold nor warn about the deliberate misuse. */
+ * the compiler can neither fold nor warn about the deliberate misuse. The
+ * PRNG and pat_word come from tests/native/rng.h. */
 #ifndef HAK_REL_H
 #define HAK_REL_H
 
@@ -17,38 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../native/rng.h"
+
 #define R_UNUSED __attribute__((unused))
-
-static R_UNUSED uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-typedef struct rng {
-    uint64_t s;
-} rng_t;
-
-static R_UNUSED void rng_init(rng_t *r, uint64_t seed, uint64_t stream) {
-    r->s = splitmix64(seed ^ splitmix64(stream + 1));
-    if (r->s == 0) r->s = 1;
-}
-
-static R_UNUSED uint64_t rng_next(rng_t *r) {
-    uint64_t x = r->s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    r->s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-static R_UNUSED uint64_t rng_below(rng_t *r, uint64_t n) { return rng_next(r) % n; }
-
-static R_UNUSED size_t rng_range(rng_t *r, size_t lo, size_t hi) {
-    return lo + (size_t)rng_below(r, (uint64_t)(hi - lo) + 1);
-}
 
 /* Fatal error of the test program itself (not of the allocator). */
 static R_UNUSED void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -73,15 +45,11 @@ static inline void *launder(void *p) {
     return p;
 }
 
-/* Pattern of block `id`: a 64-bit word per 8 bytes, the tail bytes from the
- * next word. Only the head, the tail and up to `stride`-spaced words are
+/* Pattern of block `id`: a 64-bit word (pat_word) per 8 bytes, the tail
+ * bytes from the next word. Only the head, the tail and up to `stride`-spaced words are
  * written and checked, so large blocks cost little; every page gets at least
  * one word, so every page is touched (resident). */
 #define PAT_STRIDE 512
-
-static inline uint64_t pat_word(uint64_t id, size_t w) {
-    return splitmix64(id * 0x100000001B3ull + (uint64_t)w);
-}
 
 static R_UNUSED void pat_fill(void *p, size_t size, uint64_t id) {
     unsigned char *b = (unsigned char *)p;
