@@ -274,6 +274,16 @@ export const SCALAR_FIELDS = [
   "llc_misses",
 ] as const;
 
+type ScalarField = typeof SCALAR_FIELDS[number];
+
+/** The scalar counters, each read by `get` (field name and its index in SCALAR_FIELDS). */
+function scalars(get: (f: ScalarField, i: number) => number): Record<ScalarField, number> {
+  return Object.fromEntries(SCALAR_FIELDS.map((f, i) => [f, get(f, i)])) as Record<
+    ScalarField,
+    number
+  >;
+}
+
 /** hak_stats_t decoded from the struct (the header fields kept apart). */
 export interface StructStats extends Omit<Stats, "mode"> {
   size: number;
@@ -317,19 +327,9 @@ export function parseStats(text: string): Stats {
     mode: root.mode,
     tiers,
     syscalls,
-    bytes_mapped: 0,
-    peak_mapped: 0,
-    madvised_bytes: 0,
-    minor_faults: 0,
-    major_faults: 0,
-    heaps_created: 0,
-    heaps_reused: 0,
-    threads_live: 0,
-    segments: 0,
-    llc_misses: 0,
+    ...scalars((f) => num(root[f], f)),
     pmu: root.pmu as PmuName,
   };
-  for (const f of SCALAR_FIELDS) out[f] = num(root[f], f);
   return out;
 }
 
@@ -365,20 +365,10 @@ export function decodeStatsStruct(buf: Uint8Array): StructStats {
     size: dv.getUint32(4, true),
     tiers,
     syscalls,
-    bytes_mapped: 0,
-    peak_mapped: 0,
-    madvised_bytes: 0,
-    minor_faults: 0,
-    major_faults: 0,
-    heaps_created: 0,
-    heaps_reused: 0,
-    threads_live: 0,
-    segments: 0,
-    llc_misses: 0,
+    ...scalars((f, i) => u64(208 + i * 8)),
     pmu: PMU_NAMES[pmuSource] ?? "unavailable",
     pmu_source: pmuSource,
   };
-  SCALAR_FIELDS.forEach((f, i) => out[f] = u64(208 + i * 8));
   return out;
 }
 
