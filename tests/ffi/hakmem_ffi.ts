@@ -365,7 +365,7 @@ export function decodeStatsStruct(buf: Uint8Array): StructStats {
     size: dv.getUint32(4, true),
     tiers,
     syscalls,
-    ...scalars((f, i) => u64(208 + i * 8)),
+    ...scalars((_f, i) => u64(208 + i * 8)),
     pmu: PMU_NAMES[pmuSource] ?? "unavailable",
     pmu_source: pmuSource,
   };
