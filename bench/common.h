@@ -281,6 +281,14 @@ static inline uint64_t scaled(const bench_args *a, double base, uint64_t min) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A live block of a workload: its pointer, its requested size and the tag its pattern derives
+// from. Programs alias it under the name their design uses (slot_t, obj_t, blk_t, item_t).
+typedef struct {
+  void *p;
+  uint32_t size;
+  uint32_t tag;
+} bench_block;
+
 // content pattern: 8-byte words derived from (tag, offset) at offsets 0, stride, 2*stride, …
 // (stride 0 = head only) plus the last 8 bytes when they do not overlap. Cheap enough for every
 // block; catches blocks handed out twice, overlapping blocks and lost realloc contents.

@@ -11,11 +11,7 @@
 // Metric: ops_per_s, one op = one malloc or one free.
 #include "common.h"
 
-typedef struct {
-  void *p;
-  uint32_t size;
-  uint32_t tag;
-} obj_t;
+typedef bench_block obj_t;
 
 static uint64_t live, peak;
 

@@ -8,11 +8,7 @@
 // Metric: ops_per_s of the replacement phase, one op = one free + one malloc.
 #include "common.h"
 
-typedef struct {
-  void *p;
-  uint32_t size;
-  uint32_t tag;
-} slot_t;
+typedef bench_block slot_t;
 
 int main(int argc, char **argv) {
   static const char *const known[] = {"ws-mib", "max", NULL};

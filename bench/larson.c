@@ -9,11 +9,7 @@
 // Metric: ops_per_s, one op = one free + one malloc (timed rounds only, set-up excluded).
 #include "common.h"
 
-typedef struct {
-  void *p;
-  uint32_t size;
-  uint32_t tag;
-} slot_t;
+typedef bench_block slot_t;
 
 typedef struct {
   slot_t *slots; // the array this thread works on (inherited at each round)

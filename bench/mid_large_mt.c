@@ -7,11 +7,7 @@
 // Metric: ops_per_s summed over threads, one op = one free + one malloc.
 #include "common.h"
 
-typedef struct {
-  void *p;
-  uint32_t size;
-  uint32_t tag;
-} slot_t;
+typedef bench_block slot_t;
 
 typedef struct {
   int id;

@@ -7,11 +7,7 @@
 // Metric: ops_per_s, one op = one malloc or one free.
 #include "common.h"
 
-typedef struct {
-  void *p;
-  uint32_t size;
-  uint32_t tag;
-} slot_t;
+typedef bench_block slot_t;
 
 static inline uint32_t pick_size(rng_t *r) {
   uint64_t x = rng_below(r, 10);

@@ -14,11 +14,7 @@
 
 #define LIVE 64
 
-typedef struct {
-  void *p;
-  uint32_t size;
-  uint32_t tag;
-} blk_t;
+typedef bench_block blk_t;
 
 typedef struct {
   blk_t v[LIVE / 2];

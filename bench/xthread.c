@@ -14,11 +14,7 @@
 #define QCAP 1024u // power of two
 #define BURST 64u
 
-typedef struct {
-  void *p;
-  uint32_t size;
-  uint32_t tag;
-} item_t;
+typedef bench_block item_t;
 
 typedef struct {
   _Alignas(64) atomic_uint_fast64_t tail; // written by the producer
