@@ -154,6 +154,73 @@ HAK_API int hak_class_knob_set(hak_class_knob_t knob, unsigned cls, int64_t valu
 /* Returns the value, or -1 with errno EINVAL. */
 HAK_API int64_t hak_class_knob_get(hak_class_knob_t knob, unsigned cls);
 
+/* ---- learning layer: ELO strategy selection and ACE ----
+ * See README "Learning". The arithmetic is exported so that it can be
+ * checked on its own; the hak_*_test_* hooks reset the process-wide
+ * controllers and drive them with synthetic inputs: for tests only. */
+
+/* ELO: expected score of a player rated ra against one rated rb. */
+HAK_API double hak_elo_expected(double ra, double rb);
+/* ELO: both ratings after a match in which a scored score_a (1 win,
+ * 0.5 draw, 0 loss), with factor k. */
+HAK_API void hak_elo_update(double *ra, double *rb, double score_a, double k);
+/* UCB1 index mean + c * sqrt(ln(total) / n); +infinity when n == 0. */
+HAK_API double hak_ucb1_score(double mean, uint64_t n, uint64_t total, double c);
+
+typedef enum hak_elo_state {
+    HAK_ELO_STATE_OFF = 0,    /* HAKMEM_ELO=off: the fixed threshold */
+    HAK_ELO_STATE_LEARN = 1,  /* epsilon-greedy, every window measured */
+    HAK_ELO_STATE_FROZEN = 2, /* the confirmed choice, nothing measured */
+    HAK_ELO_STATE_CANARY = 3  /* the confirmed choice, 5 % of windows try another */
+} hak_elo_state_t;
+
+/* Number of ELO candidates (thresholds 1, 4, 16, 64 MiB). */
+#define HAK_ELO_CANDIDATE_COUNT 4
+HAK_API int hak_elo_state(void);
+/* The large-block cache threshold now in force, bytes: large blocks up to
+ * it go through BigCache, larger ones are mapped and unmapped directly. */
+HAK_API size_t hak_elo_threshold(void);
+/* The selector as JSON: state, allocations seen, ratings, plays, costs. */
+HAK_API size_t hak_elo_json(char *buf, size_t cap);
+/* Restarts the selector in LEARN (learn != 0) or FROZEN with this seed. */
+HAK_API void hak_elo_test_reset(int learn, uint64_t seed);
+/* Plays one window: the strategy is chosen first, then charged
+ * cost[strategy] ns per allocation. Returns the strategy played. */
+HAK_API int hak_elo_test_step(const double cost[HAK_ELO_CANDIDATE_COUNT]);
+
+/* What ACE observes in one tick (all doubles, so bindings can fill it as
+ * an array). frag_ratio, rss_mb and in_use_mb are measured on slow ticks
+ * only (0 otherwise). */
+#define HAK_ACE_CLASSES 44
+typedef struct hak_ace_metrics {
+    double interval_s;
+    double ops_per_s;         /* allocations + frees per second */
+    double llc_miss_rate;     /* PMU: LLC misses per operation; else the estimate */
+    double llc_from_pmu;      /* 1 when llc_miss_rate came from the PMU */
+    double lock_wait_frac;    /* share of time threads waited on hakmem's locks */
+    double remote_backlog;    /* remote frees queued per thread heap */
+    double p99_lat_ns;        /* 99th percentile of sampled slow-path latencies */
+    double ace_cpu_percent;   /* CPU used by the ACE thread */
+    double frag_ratio;        /* bytes in use / bytes reserved */
+    double rss_mb;            /* resident set */
+    double in_use_mb;         /* bytes in use */
+    double cls_ops[HAK_ACE_CLASSES];        /* allocations + frees per class */
+    double cls_underflows[HAK_ACE_CLASSES]; /* thread-cache refills */
+    double cls_overflows[HAK_ACE_CLASSES];  /* thread-cache flushes */
+} hak_ace_metrics_t;
+
+/* 1 while the ACE thread runs (not stopped by a guard). */
+HAK_API int hak_ace_running(void);
+/* The controller as JSON: run state, guard reason, knobs, bandit arms,
+ * scavenger totals. */
+HAK_API size_t hak_ace_json(char *buf, size_t cap);
+/* Stops the ACE thread if any, restores the defaults, resets the
+ * controller and leaves it to be ticked by hand. */
+HAK_API void hak_ace_test_reset(void);
+/* One fast (slow == 0) or slow tick on the given metrics, decisions
+ * applied. Returns the knob changes made, or -1 when ACE is stopped. */
+HAK_API int hak_ace_test_tick(const hak_ace_metrics_t *m, int slow);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 __thread hak_heap_t *_hak_tl_heap __attribute__((tls_model("initial-exec")));
 uintptr_t _hak_free_key;
 _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
+_Atomic uint32_t _hak_release_epoch;
 
 /* g_lock guards the heap registry, the pool of abandoned heaps, and every
  * heap that has no owner thread (abandoned ones and g_shared). */
@@ -103,6 +104,7 @@ void _hak_bin_flush(hak_heap_t *h, unsigned cls) {
     uint32_t cap = atomic_load_explicit(&_hak_tcache_cap[cls], memory_order_relaxed);
     uint32_t n = bundle();
     uint32_t target = cap > n ? cap - n : 0;
+    hak_ctr_inc(&h->ctr.flushes[cls]);
     /* Blocks of one bin mostly come from the same slab: each run of blocks
      * of one slab goes back as one spliced chain. */
     uintptr_t lo = 0, hi = 0; /* empty range: the first block looks its slab up */
@@ -127,10 +129,11 @@ void _hak_bin_flush(hak_heap_t *h, unsigned cls) {
     }
 }
 
+static size_t purge_segments(hak_heap_t *h, uint32_t units);
+
 /* Takes up to a bundle of blocks from the class's slabs into the bin and
  * returns one more; NULL when the OS refuses memory. */
-static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
-    hak_ctr_inc(&h->ctr.misses[cls]);
+static hak_block_t *refill_from_slabs(hak_heap_t *h, unsigned cls) {
     if (atomic_load_explicit(&h->remote_count, memory_order_relaxed) >=
         (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD))
         drain_remote(h);
@@ -185,6 +188,21 @@ static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
     return first;
 }
 
+/* The refill, where the owner also serves a pending partial release and
+ * ACE samples slow-path latency. */
+static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
+    hak_ctr_inc(&h->ctr.misses[cls]);
+    uint64_t t0 = hak_lat_begin();
+    uint32_t epoch = atomic_load_explicit(&_hak_release_epoch, memory_order_relaxed);
+    if (unlikely(epoch != h->release_epoch)) {
+        h->release_epoch = epoch;
+        purge_segments(h, (uint32_t)hak_opt(OPT_PARTIAL_RELEASE_UNITS));
+    }
+    hak_block_t *b = refill_from_slabs(h, cls);
+    hak_lat_end(t0);
+    return b;
+}
+
 HAK_INLINE void *bin_pop(hak_heap_t *h, unsigned cls) {
     hak_bin_t *bin = &h->bin[cls];
     hak_block_t *b = bin->head;
@@ -221,7 +239,7 @@ static void prewarm(hak_heap_t *h) {
 }
 
 static hak_heap_t *heap_acquire(void) {
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     hak_heap_t *h = g_pool;
     bool fresh = h == NULL;
     if (!fresh) {
@@ -277,7 +295,7 @@ void _hak_heap_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     _hak_tl_heap = HAK_HEAP_EXITED;
     flush_all(h);
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     atomic_store_explicit(&h->state, HEAP_ABANDONED, memory_order_release);
     drain_remote(h); /* frees pushed while the state still said owned */
     h->next_pool = g_pool;
@@ -291,10 +309,10 @@ void _hak_thread_flush(void) {
     if ((uintptr_t)h > 1) flush_all(h);
 }
 
-static size_t purge_segments(hak_heap_t *h) {
+static size_t purge_segments(hak_heap_t *h, uint32_t units) {
     size_t bytes = 0;
     for (hak_segment_t *seg = h->segments; seg != NULL; seg = seg->next)
-        bytes += _hak_segment_purge(seg);
+        bytes += _hak_segment_purge(seg, units);
     return bytes;
 }
 
@@ -306,19 +324,49 @@ size_t _hak_heaps_trim(void) {
     hak_heap_t *me = _hak_tl_heap;
     if ((uintptr_t)me > 1) {
         flush_all(me);
-        bytes += purge_segments(me);
+        bytes += purge_segments(me, UINT32_MAX);
     }
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     for (hak_heap_t *h = g_pool; h != NULL; h = h->next_pool) {
         flush_all(h);
-        bytes += purge_segments(h);
+        bytes += purge_segments(h, UINT32_MAX);
     }
     pthread_mutex_unlock(&g_lock);
     return bytes;
 }
 
+size_t _hak_heaps_release_pooled(uint64_t deadline_ns, uint32_t units) {
+    size_t bytes = 0;
+    hak_lock(&g_lock);
+    for (hak_heap_t *h = g_pool; h != NULL && _hak_now_ns() < deadline_ns; h = h->next_pool) {
+        drain_remote(h);
+        release_empty_segments(h);
+        bytes += purge_segments(h, units);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return bytes;
+}
+
+/* Bin counts of other threads are read racily (relaxed): an estimate is
+ * all ACE needs. */
+void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live) {
+    uint64_t bytes = 0, queued = 0;
+    hak_lock(&g_lock);
+    for (hak_heap_t *h = g_all; h != NULL; h = h->next_all) {
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) != HEAP_OWNED) continue;
+        for (unsigned c = 0; c < HAK_CLASSES; c++)
+            bytes += (uint64_t)hak_load_relaxed32(&h->bin[c].count) * _hak_class_size[c];
+        queued += atomic_load_explicit(&h->remote_count, memory_order_relaxed);
+    }
+    *live = g_live;
+    pthread_mutex_unlock(&g_lock);
+    *cached_bytes = bytes;
+    *backlog = queued;
+}
+
 void *_hak_small_alloc_slow(size_t size, unsigned cls) {
     hak_ensure_init();
+    if (unlikely(_hak_ace_wanted()) && !_hak_init_in_progress_here()) _hak_ace_start();
     cls = hak_size_class(size); /* the class table may have been empty before init */
     hak_heap_t *h = _hak_tl_heap;
     if (h == NULL && !_hak_init_in_progress_here()) h = heap_acquire();
@@ -326,7 +374,7 @@ void *_hak_small_alloc_slow(size_t size, unsigned cls) {
     if ((uintptr_t)h > 1) {
         p = bin_pop(h, cls);
     } else {
-        pthread_mutex_lock(&g_lock);
+        hak_lock(&g_lock);
         p = bin_pop(&g_shared, cls);
         pthread_mutex_unlock(&g_lock);
     }
@@ -352,7 +400,7 @@ void _hak_small_free_slow(hak_segment_t *seg, hak_slab_t *slab, hak_block_t *b) 
     }
     hak_mark_free(b, slab->bsize);
     if (atomic_load_explicit(&owner->state, memory_order_acquire) != HEAP_OWNED) {
-        pthread_mutex_lock(&g_lock);
+        hak_lock(&g_lock);
         int state = atomic_load_explicit(&owner->state, memory_order_acquire);
         if (state != HEAP_OWNED) {
             /* A dead heap (another thread's, in a forked child) may be
@@ -382,7 +430,7 @@ void _hak_heaps_init(void) {
     pthread_key_create(&g_key, _hak_heap_thread_exit);
 }
 
-void _hak_heaps_lock(void) { pthread_mutex_lock(&g_lock); }
+void _hak_heaps_lock(void) { hak_lock(&g_lock); }
 void _hak_heaps_unlock(void) { pthread_mutex_unlock(&g_lock); }
 
 /* In a forked child only the forking thread lives on: the other threads'
@@ -399,13 +447,14 @@ void _hak_heaps_child_reset(void) {
 
 void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live) {
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     for (hak_heap_t *h = g_all; h != NULL; h = h->next_all) {
         for (unsigned c = 0; c < HAK_CLASSES; c++) {
             out->allocs[c] += hak_ctr_get(&h->ctr.allocs[c]);
             out->frees[c] += hak_ctr_get(&h->ctr.frees[c]);
             out->misses[c] += hak_ctr_get(&h->ctr.misses[c]);
             out->remote_frees[c] += hak_ctr_get(&h->ctr.remote_frees[c]);
+            out->flushes[c] += hak_ctr_get(&h->ctr.flushes[c]);
         }
     }
     *created = g_created;

@@ -10,25 +10,35 @@ _Atomic int _hak_init_state;
 static pthread_t g_init_thread;
 
 static void fork_prepare(void) {
+    _hak_ace_lock();
     _hak_heaps_lock();
     _hak_large_lock();
     _hak_segment_lock();
     _hak_os_lock();
+    _hak_elo_lock();
 }
 
-static void fork_parent(void) {
+static void unlock_allocator(void) {
+    _hak_elo_unlock();
     _hak_os_unlock();
     _hak_segment_unlock();
     _hak_large_unlock();
     _hak_heaps_unlock();
 }
 
+static void fork_parent(void) {
+    unlock_allocator();
+    _hak_ace_unlock();
+}
+
 /* The forking thread took every lock in fork_prepare and is the only
  * thread of the child: the heaps of the threads that did not survive are
- * marked, then the locks are released as in the parent. */
+ * marked, ACE will start again when wanted, then the locks are released
+ * as in the parent. */
 static void fork_child(void) {
     _hak_heaps_child_reset();
-    fork_parent();
+    unlock_allocator();
+    _hak_ace_child();
 }
 
 static uintptr_t random_key(void) {
@@ -50,6 +60,8 @@ void _hak_init(void) {
         _hak_classes_init();
         _hak_options_init();
         _hak_free_key = random_key();
+        _hak_elo_init();
+        _hak_ace_init();
         /* From here allocations are served (by the shared heap while this
          * function runs), so the calls below may allocate. */
         _hak_heaps_init();

@@ -63,7 +63,10 @@ enum { FREE_BATCH, FREE_IMMEDIATE, FREE_UNMAP };
 extern _Atomic int64_t _hak_opt[OPT_COUNT];
 extern _Atomic uint32_t _hak_tcache_cap[HAK_CLASSES];
 extern _Atomic uint32_t _hak_prewarm[HAK_CLASSES];
-extern char _hak_stats_file[512];
+const char *_hak_opt_str(hak_opt_id_t id); /* text options: "" when unset */
+#define HAK_PATH_MAX 544
+void _hak_expand_pid(char *out, size_t cap, const char *in); /* "%p" -> pid */
+void _hak_write_all(int fd, const char *s, size_t n);
 void _hak_options_init(void);
 size_t _hak_options_json(char *buf, size_t cap);
 
@@ -126,7 +129,7 @@ typedef struct hak_slab {
     uint8_t kind;           /* SLAB_* */
     uint8_t listed;         /* on its heap's partial list */
     uint16_t span;          /* HEAD: units spanned; TAIL: units back to head */
-    uint16_t pad_;
+    uint16_t purged;        /* FREE units: pages already advised away */
     uintptr_t start;        /* first block */
     struct hak_slab *next, *prev; /* heap partial list of the class */
 } hak_slab_t;
@@ -161,7 +164,7 @@ void _hak_segment_release(hak_segment_t *seg);
 hak_slab_t *_hak_slab_new(struct hak_heap *heap, unsigned cls);
 void _hak_slab_release(hak_slab_t *slab);
 size_t _hak_segment_cache_trim(void);
-size_t _hak_segment_purge(hak_segment_t *seg);
+size_t _hak_segment_purge(hak_segment_t *seg, uint32_t max_units);
 void _hak_segment_lock(void);
 void _hak_segment_unlock(void);
 
@@ -188,6 +191,7 @@ typedef struct hak_counters {
     uint64_t frees[HAK_CLASSES];
     uint64_t misses[HAK_CLASSES];
     uint64_t remote_frees[HAK_CLASSES];
+    uint64_t flushes[HAK_CLASSES]; /* bin overflows: a bundle went back to slabs */
 } hak_counters_t;
 
 enum { HEAP_OWNED = 0, HEAP_ABANDONED = 1, HEAP_SHARED = 2, HEAP_DEAD = 3 };
@@ -202,6 +206,7 @@ typedef struct hak_heap {
     unsigned seg_level;                   /* arena growth step */
     struct hak_heap *next_all;            /* registry of every heap */
     struct hak_heap *next_pool;           /* pool of abandoned heaps */
+    uint32_t release_epoch;               /* last partial release request served */
     hak_counters_t ctr;                   /* written by the owner only */
 } hak_heap_t;
 
@@ -263,6 +268,13 @@ void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, ui
 void _hak_thread_flush(void);
 size_t _hak_heaps_trim(void);
 size_t _hak_release_caches(void);
+/* Partial release: owners advise away free units of their segments when
+ * they next refill after the epoch moved; exited threads' heaps are done by
+ * the caller, within the deadline. */
+extern _Atomic uint32_t _hak_release_epoch;
+size_t _hak_heaps_release_pooled(uint64_t deadline_ns, uint32_t units);
+/* Bytes idle in thread caches, remote frees queued, heaps with a thread. */
+void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live);
 extern _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
 extern _Atomic uint64_t _hak_segments_live;
 
@@ -272,6 +284,8 @@ void _hak_large_free(void *p);
 size_t _hak_large_usable(const void *p);
 void *_hak_large_realloc(void *p, size_t size);
 size_t _hak_large_trim(void);
+size_t _hak_large_scavenge(uint64_t deadline_ns); /* idle BigCache blocks advised away */
+size_t _hak_large_idle_bytes(void);
 void _hak_large_lock(void);
 void _hak_large_unlock(void);
 void _hak_large_stats(hak_tier_stats_t *out);
@@ -289,6 +303,61 @@ void _hak_debug_check_block(const struct hak_heap *h, const void *b, unsigned cl
 #else
 #define HAK_ASSERT(cond, what, ptr) ((void)0)
 #endif
+
+/* ---- measurements for the learning layer (metrics.c) ----
+ * Lock waits are timed only when the lock is contended; slow-path latency
+ * is sampled into a log2 histogram only while ACE runs. */
+extern _Atomic uint64_t _hak_lock_wait_ns;
+extern _Atomic int _hak_sampling;
+#define HAK_LAT_BUCKETS 40
+extern _Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
+uint64_t _hak_now_ns(void);
+void _hak_lock_slow(pthread_mutex_t *m);
+void _hak_lat_record(uint64_t ns);
+
+HAK_INLINE void hak_lock(pthread_mutex_t *m) {
+    if (unlikely(pthread_mutex_trylock(m) != 0)) _hak_lock_slow(m);
+}
+
+/* Start of a sampled slow-path operation: 0 when ACE is not sampling. */
+HAK_INLINE uint64_t hak_lat_begin(void) {
+    return atomic_load_explicit(&_hak_sampling, memory_order_relaxed) ? _hak_now_ns() : 0;
+}
+
+HAK_INLINE void hak_lat_end(uint64_t t0) {
+    if (t0 != 0) _hak_lat_record(_hak_now_ns() - t0);
+}
+
+/* ---- arithmetic of the learning layer, without libm (a static link of
+ * libhakmem.a then needs no -lm) ---- */
+double _hak_ln(double x);  /* x > 0 */
+double _hak_exp(double x); /* |x| < 700 */
+double _hak_sqrt(double x); /* x >= 0 */
+
+/* ---- ELO choice of the large-block cache threshold (elo.c) ---- */
+#define HAK_ELO_CANDIDATES 4
+enum { ELO_OFF = 0, ELO_FROZEN_ONLY = 1, ELO_LEARN_MODE = 2 }; /* HAKMEM_ELO */
+void _hak_elo_init(void);
+/* Chosen before the allocation it steers: the strategy (candidate index)
+ * and whether this allocation is measured. */
+unsigned _hak_elo_choose(bool *measure);
+size_t _hak_elo_threshold(unsigned strategy);
+void _hak_elo_alloc_done(unsigned strategy, uint64_t ns);
+void _hak_elo_free_done(unsigned strategy, uint64_t ns);
+size_t _hak_elo_trace_json(char *buf, size_t cap);
+void _hak_elo_lock(void);
+void _hak_elo_unlock(void);
+
+/* ---- ACE, the adaptive control engine (ace.c) ---- */
+void _hak_ace_init(void);
+bool _hak_ace_wanted(void);
+void _hak_ace_start(void);
+void _hak_ace_lock(void);
+void _hak_ace_unlock(void);
+void _hak_ace_child(void); /* unlocks */
+size_t _hak_learn_summary(char *buf, size_t cap);
+_Static_assert(HAK_ACE_CLASSES == HAK_CLASSES, "public class count");
+_Static_assert(HAK_ELO_CANDIDATE_COUNT == HAK_ELO_CANDIDATES, "public candidate count");
 
 /* ---- PMU (pmu.c) ---- */
 void _hak_pmu_init(void);

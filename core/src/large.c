@@ -18,7 +18,9 @@ typedef struct hak_large {
     uintptr_t magic;                /* LARGE_MAGIC ^ own address */
     size_t map_size;                /* bytes mapped from the header on */
     size_t offset;                  /* user pointer - header */
-    uint32_t state;                 /* L_* */
+    uint16_t state;                 /* L_* */
+    uint8_t strategy;               /* ELO candidate that chose its threshold */
+    uint8_t cacheable;              /* goes to BigCache when freed (chosen at allocation) */
     uint32_t chunks;                /* chunks marked in the page map */
     struct hak_large *bnext, *bprev; /* bucket of its size */
     struct hak_large *anext, *aprev; /* age list of its state, oldest first */
@@ -155,6 +157,22 @@ static hak_large_t *map_block(size_t map_size, size_t offset, size_t align) {
     return (hak_large_t *)base;
 }
 
+/* Whether a block of map_size may come from and go back to BigCache: the
+ * threshold is ELO's choice, made here before the allocation it steers. */
+static bool cache_decision(size_t map_size, size_t align, unsigned *strategy, bool *measure) {
+    *strategy = 0;
+    *measure = false;
+    if (!hak_opt(OPT_BIGCACHE) || align > HAK_CHUNK_SIZE) return false;
+    size_t threshold;
+    if (hak_opt(OPT_ELO) == ELO_OFF) {
+        threshold = (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20;
+    } else {
+        *strategy = _hak_elo_choose(measure);
+        threshold = _hak_elo_threshold(*strategy);
+    }
+    return map_size <= threshold;
+}
+
 void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     size_t offset = align <= HAK_LARGE_HEADER ? HAK_LARGE_HEADER
                     : (align <= HAK_CHUNK_SIZE ? align : HAK_CHUNK_SIZE);
@@ -164,11 +182,16 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         errno = ENOMEM;
         return NULL;
     }
+    uint64_t t0 = hak_lat_begin();
+    unsigned strategy;
+    bool measure;
+    bool cacheable = cache_decision(map_size, align, &strategy, &measure);
+    uint64_t m0 = measure ? _hak_now_ns() : 0;
     uint32_t chunks = (uint32_t)(offset >> HAK_CHUNK_SHIFT) + 1;
     hak_large_t *e = NULL;
     uint32_t was = 0;
-    pthread_mutex_lock(&g_lock);
-    if (align <= HAK_CHUNK_SIZE && hak_opt(OPT_BIGCACHE)) e = cache_take(map_size);
+    hak_lock(&g_lock);
+    if (cacheable) e = cache_take(map_size);
     if (e != NULL) {
         was = e->state;
         g_hits++;
@@ -189,7 +212,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         e->chunks = chunks;
         if (hak_opt(OPT_THP) != THP_OFF && map_size >= ((size_t)4 << 20))
             _hak_os_hugepage(e, map_size);
-        pthread_mutex_lock(&g_lock);
+        hak_lock(&g_lock);
         g_reserved += map_size;
         pthread_mutex_unlock(&g_lock);
     } else if (chunks > e->chunks) {
@@ -203,6 +226,8 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     e->magic = LARGE_MAGIC ^ (uintptr_t)e;
     e->offset = offset;
     e->state = L_USED;
+    e->strategy = (uint8_t)strategy;
+    e->cacheable = cacheable;
     uint8_t *p = (uint8_t *)e + offset;
     if (zero && was != 0) {
         /* Cold blocks are zero past their header page; hot ones are not. */
@@ -213,12 +238,16 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         }
         memset(p, 0, dirty);
     }
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     g_allocs++;
     g_in_use += e->map_size - offset;
     pthread_mutex_unlock(&g_lock);
+    if (measure) _hak_elo_alloc_done(strategy, _hak_now_ns() - m0);
+    hak_lat_end(t0);
     return p;
 }
+
+static void free_block(hak_large_t *e);
 
 /* The header of a live large block; `freed` names the failure when the
  * block is already free. */
@@ -234,11 +263,18 @@ static hak_large_t *header_of(const void *p, const char *freed) {
 
 void _hak_large_free(void *p) {
     hak_large_t *e = header_of(p, "double free (large tier)");
-    pthread_mutex_lock(&g_lock);
+    bool measure = hak_opt(OPT_ELO) == ELO_LEARN_MODE;
+    uint64_t t0 = measure ? _hak_now_ns() : 0;
+    unsigned strategy = e->strategy;
+    free_block(e);
+    if (measure) _hak_elo_free_done(strategy, _hak_now_ns() - t0);
+}
+
+static void free_block(hak_large_t *e) {
+    hak_lock(&g_lock);
     g_frees++;
     g_in_use -= e->map_size - e->offset;
-    if (hak_opt(OPT_BIGCACHE) &&
-        e->map_size <= ((size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20)) {
+    if (e->cacheable && hak_opt(OPT_BIGCACHE)) {
         e->state = L_HOT;
         unsigned b = bucket_of(e->map_size);
         e->bprev = NULL;
@@ -267,7 +303,7 @@ void *_hak_large_realloc(void *p, size_t size) {
     if (size > usable) {
         size_t grown = map_size_for(e->offset, size);
         if (grown != 0 && _hak_os_grow_in_place(e, e->map_size, grown)) {
-            pthread_mutex_lock(&g_lock);
+            hak_lock(&g_lock);
             g_reserved += grown - e->map_size;
             g_in_use += grown - e->map_size;
             e->map_size = grown;
@@ -283,7 +319,7 @@ void *_hak_large_realloc(void *p, size_t size) {
 }
 
 void _hak_large_stats(hak_tier_stats_t *out) {
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     out->allocs = g_allocs;
     out->frees = g_frees;
     out->hits = g_hits;
@@ -297,7 +333,7 @@ void _hak_large_stats(hak_tier_stats_t *out) {
 /* Unmaps every block waiting in BigCache; returns the bytes released. */
 size_t _hak_large_trim(void) {
     size_t bytes = 0;
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     age_list_t *lists[] = {&g_hot, &g_pending, &g_cold};
     for (unsigned i = 0; i < 3; i++) {
         while (lists[i]->head != NULL) {
@@ -311,5 +347,35 @@ size_t _hak_large_trim(void) {
     return bytes;
 }
 
-void _hak_large_lock(void) { pthread_mutex_lock(&g_lock); }
+/* ACE's scavenger: blocks idle in BigCache (hot, oldest first, then those
+ * pending a batch) are advised away until the deadline; they stay cached
+ * as cold blocks. */
+size_t _hak_large_scavenge(uint64_t deadline_ns) {
+    size_t bytes = 0;
+    hak_lock(&g_lock);
+    while (g_hot.head != NULL && _hak_now_ns() < deadline_ns) {
+        hak_large_t *e = g_hot.head;
+        age_remove(&g_hot, e);
+        e->state = L_PENDING;
+        age_push(&g_pending, e);
+        bytes += e->map_size - _hak_page_size;
+        flush_pending();
+    }
+    if (g_pending.head != NULL && _hak_now_ns() < deadline_ns) {
+        bytes += g_pending.bytes - g_pending.count * _hak_page_size;
+        flush_pending();
+    }
+    pthread_mutex_unlock(&g_lock);
+    return bytes;
+}
+
+/* Resident bytes waiting in BigCache. */
+size_t _hak_large_idle_bytes(void) {
+    hak_lock(&g_lock);
+    size_t bytes = g_hot.bytes + g_pending.bytes;
+    pthread_mutex_unlock(&g_lock);
+    return bytes;
+}
+
+void _hak_large_lock(void) { hak_lock(&g_lock); }
 void _hak_large_unlock(void) { pthread_mutex_unlock(&g_lock); }

@@ -15,6 +15,7 @@ static const char *const k_mode_names[] = {"minimal", "fast", "balanced", "learn
 static const char *const k_thp_names[] = {"off", "auto", "on", NULL};
 static const char *const k_free_names[] = {"batch", "immediate", "unmap", NULL};
 static const char *const k_pmu_names[] = {"off", "on", NULL};
+static const char *const k_elo_names[] = {"off", "frozen", "learn", NULL};
 
 typedef struct opt_def {
     const char *env;
@@ -36,7 +37,9 @@ static const opt_def_t k_opts[OPT_COUNT] = {
 _Atomic int64_t _hak_opt[OPT_COUNT];
 _Atomic uint32_t _hak_tcache_cap[HAK_CLASSES];
 _Atomic uint32_t _hak_prewarm[HAK_CLASSES];
-char _hak_stats_file[512];
+static char g_strings[OPT_COUNT][512]; /* values of the text options (paths) */
+
+const char *_hak_opt_str(hak_opt_id_t id) { return g_strings[id]; }
 
 /* Parses `text` for option `d`; false when it is not accepted. */
 static bool parse(const opt_def_t *d, const char *text, int64_t *out) {
@@ -113,7 +116,7 @@ void _hak_options_init(void) {
             int64_t v = d->def[mode];
             const char *text = getenv(d->env);
             if (d->type == OT_STR) {
-                if (text != NULL) snprintf(_hak_stats_file, sizeof(_hak_stats_file), "%s", text);
+                if (text != NULL) snprintf(g_strings[id], sizeof(g_strings[id]), "%s", text);
                 continue;
             }
             if (text != NULL && !parse(d, text, &v)) {
@@ -200,7 +203,7 @@ const char *hak_mode(void) {
     return k_mode_names[hak_opt(OPT_MODE)];
 }
 
-/* JSON string escape for the one free-text value (the stats path). */
+/* JSON string escape for the free-text values (paths). */
 static size_t put_escaped(char *buf, size_t cap, size_t n, const char *s) {
     for (; *s; s++) {
         char c = *s;
@@ -220,7 +223,7 @@ size_t _hak_options_json(char *buf, size_t cap) {
         PUT("%s\"%s\":", id ? "," : "", d->env);
         if (d->type == OT_STR) {
             PUT("\"");
-            n = put_escaped(buf, cap, n, _hak_stats_file);
+            n = put_escaped(buf, cap, n, g_strings[id]);
             PUT("\"");
         } else if (d->type == OT_ENUM) {
             PUT("\"%s\"", d->choices[hak_opt((hak_opt_id_t)id)]);

@@ -15,7 +15,7 @@ static unsigned g_cache_count;
 static size_t chunks_of(size_t size) { return (size + HAK_CHUNK_SIZE - 1) >> HAK_CHUNK_SHIFT; }
 
 static hak_segment_t *cache_take(size_t size) {
-    pthread_mutex_lock(&g_cache_lock);
+    hak_lock(&g_cache_lock);
     hak_segment_t *seg = g_cache, *prev = NULL;
     while (seg != NULL && seg->size != size) {
         prev = seg;
@@ -67,7 +67,7 @@ void _hak_segment_release(hak_segment_t *seg) {
     if (seg->next) seg->next->prev = seg->prev;
     atomic_fetch_sub_explicit(&_hak_segments_live, 1, memory_order_relaxed);
     seg->heap = NULL;
-    pthread_mutex_lock(&g_cache_lock);
+    hak_lock(&g_cache_lock);
     if (g_cache_count < (unsigned)hak_opt(OPT_SEGMENT_CACHE)) {
         /* Cached segments keep their address space, not their pages: the
          * header unit stays, the rest is advised away. */
@@ -143,6 +143,7 @@ hak_slab_t *_hak_slab_new(hak_heap_t *heap, unsigned cls) {
     for (unsigned i = 1; i < want; i++) {
         seg->slab[u + i].kind = SLAB_TAIL;
         seg->slab[u + i].span = (uint16_t)i;
+        seg->slab[u + i].purged = 0;
     }
     seg->free_units -= want;
     atomic_fetch_add_explicit(&_hak_tier_reserved[cls < HAK_TINY_CLASSES ? HAK_TIER_TINY
@@ -168,7 +169,7 @@ void _hak_slab_release(hak_slab_t *slab) {
 
 /* Unmaps every cached empty segment; returns the bytes released. */
 size_t _hak_segment_cache_trim(void) {
-    pthread_mutex_lock(&g_cache_lock);
+    hak_lock(&g_cache_lock);
     hak_segment_t *seg = g_cache;
     g_cache = NULL;
     g_cache_count = 0;
@@ -184,23 +185,27 @@ size_t _hak_segment_cache_trim(void) {
     return bytes;
 }
 
-/* Advises away each run of free units of a segment its owner holds. */
-size_t _hak_segment_purge(hak_segment_t *seg) {
+/* Advises away runs of free units of a segment its owner holds, at most
+ * max_units of them; units already advised are skipped. */
+size_t _hak_segment_purge(hak_segment_t *seg, uint32_t max_units) {
     size_t bytes = 0;
-    for (uint32_t u = 1; u < seg->units;) {
-        if (seg->slab[u].kind != SLAB_FREE) {
+    for (uint32_t u = 1; u < seg->units && max_units > 0;) {
+        if (seg->slab[u].kind != SLAB_FREE || seg->slab[u].purged) {
             u += seg->slab[u].kind == SLAB_HEAD ? seg->slab[u].span : 1u;
             continue;
         }
         uint32_t end = u;
-        while (end < seg->units && seg->slab[end].kind == SLAB_FREE) end++;
+        while (end < seg->units && end - u < max_units && seg->slab[end].kind == SLAB_FREE &&
+               !seg->slab[end].purged)
+            seg->slab[end++].purged = 1;
         size_t len = (size_t)(end - u) << HAK_UNIT_SHIFT;
         _hak_os_dontneed((uint8_t *)seg + ((size_t)u << HAK_UNIT_SHIFT), len);
         bytes += len;
+        max_units -= end - u;
         u = end;
     }
     return bytes;
 }
 
-void _hak_segment_lock(void) { pthread_mutex_lock(&g_cache_lock); }
+void _hak_segment_lock(void) { hak_lock(&g_cache_lock); }
 void _hak_segment_unlock(void) { pthread_mutex_unlock(&g_cache_lock); }

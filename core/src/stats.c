@@ -98,7 +98,7 @@ size_t hak_stats_json(char *buf, size_t cap) {
     return n;
 }
 
-static void write_all(int fd, const char *s, size_t n) {
+void _hak_write_all(int fd, const char *s, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, s, n);
         if (w <= 0) return;
@@ -133,6 +133,7 @@ static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
     PUT("heaps: %llu created, %llu reused, %llu live; segments: %llu\n",
         (unsigned long long)s->heaps_created, (unsigned long long)s->heaps_reused,
         (unsigned long long)s->threads_live, (unsigned long long)s->segments);
+    n += _hak_learn_summary(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
     PUT("config: ");
     n += _hak_options_json(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
     PUT("\n");
@@ -143,14 +144,14 @@ void hak_stats_print(int fd) {
     hak_ensure_init();
     hak_stats_t s;
     collect(&s);
-    char buf[4096];
+    char buf[8192];
     size_t n = human(&s, buf, sizeof(buf));
-    write_all(fd, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
+    _hak_write_all(fd, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
 }
 
 /* Copies the stats path with each "%p" replaced by the process id, so each
  * process of a multi-process program writes its own file. */
-static void expand_pid(char *out, size_t cap, const char *in) {
+void _hak_expand_pid(char *out, size_t cap, const char *in) {
     size_t n = 0;
     for (; *in && n + 1 < cap; in++) {
         if (in[0] == '%' && in[1] == 'p') {
@@ -170,22 +171,23 @@ static void expand_pid(char *out, size_t cap, const char *in) {
 __attribute__((destructor)) static void stats_at_exit(void) {
     if (atomic_load_explicit(&_hak_init_state, memory_order_acquire) != 2) return;
     if (hak_opt(OPT_STATS)) hak_stats_print(2);
-    if (_hak_stats_file[0] != '\0') {
+    const char *file = _hak_opt_str(OPT_STATS_FILE);
+    if (file[0] != '\0') {
         hak_stats_t s;
         collect(&s);
         char buf[2048];
         size_t n = to_json(&s, buf, sizeof(buf) - 1);
         if (n >= sizeof(buf) - 1) return;
         buf[n++] = '\n';
-        char path[sizeof(_hak_stats_file) + 16];
-        expand_pid(path, sizeof(path), _hak_stats_file);
+        char path[HAK_PATH_MAX];
+        _hak_expand_pid(path, sizeof(path), file);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
             _hak_warn("warning: HAKMEM_STATS_FILE=%s cannot be opened; statistics not written",
                       path);
             return;
         }
-        write_all(fd, buf, n);
+        _hak_write_all(fd, buf, n);
         close(fd);
     }
 }

@@ -23,7 +23,14 @@ const TARGET_NAMES: readonly TargetName[] = [
   "aarch64-linux-gnu",
 ];
 const FLAVOUR_NAMES: readonly Flavour[] = ["release", "debug"];
-const PROGRAMS = ["mt_churn", "remote_free", "thread_churn", "fork_mt", "page_size"] as const;
+const PROGRAMS = [
+  "mt_churn",
+  "remote_free",
+  "thread_churn",
+  "fork_mt",
+  "page_size",
+  "ace_mt",
+] as const;
 
 const C_FLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror"];
 const TIMEOUT_MS = 120_000;

@@ -1,0 +1,751 @@
+/* ACE, the adaptive control engine: a background thread (only when
+ * HAKMEM_ACE_ENABLED, on in the learning and research modes) that
+ * observes the allocator's counters, decides knob values and applies them.
+ *
+ * The controller (ace_tick_fast, ace_tick_slow) is a function of the
+ * metrics it is given and its own state; the thread only gathers metrics,
+ * and the test hooks feed synthetic ones to the same functions. Every knob
+ * change goes through apply(), as single relaxed stores that allocating
+ * threads pick up on their next slow path: nobody waits for ACE.
+ *
+ * Fast loop: a remote-free backlog above half the drain threshold lowers
+ * the threshold one step; an LLC miss rate above 0.15 puts the thread
+ * caches on a diet (the factor is a bandit's); lock waits above 5 % of
+ * the time widen the bundle one step. Otherwise UCB1 bandits pick the
+ * per-class cache capacity, the drain threshold and the bundle width.
+ * Slow loop: fragmentation (in use / reserved below 0.5) triggers a
+ * partial release of free units (how many per segment is a bandit's);
+ * resident memory far above what is in use triggers a scavenge bounded by
+ * HAKMEM_ACE_SCAVENGE_BUDGET_US; two calm slow ticks in a row restore what
+ * the rules changed. Guards stop ACE and restore every default.
+ *
+ * Rewards. Per class: 1 / (1 + 4 x (underflows + overflows) / ops) minus
+ * 0.05 x min(1, capacity x block size / 1 MiB): what a capacity controls
+ * is how often the thread cache runs dry or overflows (each costs a trip
+ * to the slabs, about four fast-path operations), against the memory it
+ * holds idle. Global knobs: SPEC's throughput - (miss + lock +
+ * fragmentation) penalties, throughput normalised by its running mean so
+ * that phases of the program do not read as the knob's doing. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ARMS 8
+#define UCB_C 1.4142135623730951
+#define MIN_CLASS_OPS 256.0    /* operations in a tick for a class's bandit to play */
+#define BACKLOG_FRACTION 0.5   /* backlog high: above this share of the drain threshold */
+#define LLC_HIGH 0.15
+#define LOCK_HIGH 0.05
+#define FRAG_LOW 0.5
+#define CALM_SLOW_TICKS 2
+
+static const uint32_t k_cap_arms[] = {4, 8, 16, 32, 64, 128, 256, 512};
+static const uint32_t k_drain_arms[] = {32, 64, 128, 256, 512, 1024};
+static const uint32_t k_release_arms[] = {1, 2, 4, 8};
+static const uint32_t k_diet_pct[] = {50, 66, 75, 90, 100};
+static const uint32_t k_bundle_arms[] = {16, 32, 64, 128};
+#define COUNT(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
+
+typedef struct bandit {
+    unsigned arms;
+    uint32_t value[MAX_ARMS];
+    unsigned order[MAX_ARMS]; /* untried arms are played nearest the default first */
+    uint64_t n[MAX_ARMS];
+    double mean[MAX_ARMS];
+    uint64_t total;
+    int pulled; /* arm applied since the last reward, -1 none */
+} bandit_t;
+
+typedef struct knobs {
+    uint32_t cap[HAK_CLASSES]; /* before the diet */
+    uint32_t drain, bundle, release, diet_pct;
+} knobs_t;
+
+typedef struct rules {
+    const char *cap[HAK_CLASSES], *drain, *bundle, *release, *diet;
+} rules_t;
+
+typedef struct ace {
+    knobs_t def, cur;
+    bandit_t cap[HAK_CLASSES], drain, bundle, release, diet;
+    bool drain_ruled, bundle_ruled; /* set by a rule, until a calm restore */
+    bool alarm;                     /* a fast-loop rule fired since the last slow tick */
+    unsigned calm;
+    double tput_mean, frag_pen;
+    bool stopped;
+    char reason[128];
+    uint64_t ticks, decisions, scavenges, scavenged_bytes, releases;
+    uint64_t last_scavenge_ns, last_scavenge_bytes;
+    bool last_scavenge_complete;
+    int llc_from_pmu;
+    double last_reward;
+} ace_t;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static ace_t g_ace;
+static int g_trace_fd = -1;
+static uint64_t g_t0;
+/* 0 off, 1 wanted (started lazily from a slow path), 2 running, 3 manual (tests) */
+static _Atomic int g_run;
+
+/* ---- UCB1 ---- */
+
+double hak_ucb1_score(double mean, uint64_t n, uint64_t total, double c) {
+    if (n == 0) return __builtin_inf();
+    if (total < 1) total = 1;
+    return mean + c * _hak_sqrt(_hak_ln((double)total) / (double)n);
+}
+
+static void bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint32_t def,
+                        uint32_t max) {
+    memset(b, 0, sizeof(*b));
+    b->pulled = -1;
+    for (unsigned i = 0; i < count && i < MAX_ARMS; i++)
+        if (values[i] <= max || b->arms == 0) b->value[b->arms++] = values[i];
+    /* untried arms go by steps away from the default, the lower one first */
+    unsigned d = 0;
+    while (d + 1 < b->arms && b->value[d] < def) d++;
+    unsigned k = 0;
+    b->order[k++] = d;
+    for (unsigned dist = 1; k < b->arms; dist++) {
+        if (d >= dist) b->order[k++] = d - dist;
+        if (d + dist < b->arms) b->order[k++] = d + dist;
+    }
+}
+
+static unsigned bandit_select(bandit_t *b) {
+    for (unsigned i = 0; i < b->arms; i++)
+        if (b->n[b->order[i]] == 0) return b->order[i];
+    unsigned best = 0;
+    double best_score = -1e300;
+    for (unsigned i = 0; i < b->arms; i++) {
+        double s = hak_ucb1_score(b->mean[i], b->n[i], b->total, UCB_C);
+        if (s > best_score) {
+            best_score = s;
+            best = i;
+        }
+    }
+    return best;
+}
+
+static void bandit_reward(bandit_t *b, double r) {
+    if (b->pulled < 0) return;
+    unsigned a = (unsigned)b->pulled;
+    b->n[a]++;
+    b->total++;
+    b->mean[a] += (r - b->mean[a]) / (double)b->n[a];
+    b->pulled = -1;
+}
+
+static uint32_t bandit_pull(bandit_t *b) {
+    unsigned a = bandit_select(b);
+    b->pulled = (int)a;
+    return b->value[a];
+}
+
+/* ---- trace and log ---- */
+
+static double since_start(void) { return (double)(_hak_now_ns() - g_t0) * 1e-9; }
+
+static void trace_line(const char *line, size_t n) {
+    if (g_trace_fd >= 0) _hak_write_all(g_trace_fd, line, n);
+}
+
+#define PUT(...) n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
+
+static size_t metrics_json(const hak_ace_metrics_t *m, char *buf, size_t cap) {
+    size_t n = 0;
+    PUT("{\"ops_per_s\":%.1f,\"llc_miss_rate\":%.4f,\"llc_source\":\"%s\",\"lock_wait_frac\":%.4f,"
+        "\"remote_backlog\":%.1f,\"p99_lat_ns\":%.0f,\"ace_cpu_percent\":%.3f,",
+        m->ops_per_s, m->llc_miss_rate, m->llc_from_pmu != 0.0 ? "pmu" : "estimate",
+        m->lock_wait_frac, m->remote_backlog, m->p99_lat_ns, m->ace_cpu_percent);
+    if (m->rss_mb > 0) PUT("\"frag_ratio\":%.4f,\"rss_mb\":%.2f}", m->frag_ratio, m->rss_mb);
+    else PUT("\"frag_ratio\":null,\"rss_mb\":null}");
+    return n;
+}
+
+static void log_decision(const ace_t *a, const hak_ace_metrics_t *m, const char *loop,
+                         const char *rule, const char *knob, int cls, uint64_t old, uint64_t new_) {
+    int level = (int)hak_opt(OPT_ACE_LOG_LEVEL);
+    if (level >= 1) {
+        char label[48];
+        if (cls >= 0) snprintf(label, sizeof(label), "TLS cap[%d]", cls);
+        else snprintf(label, sizeof(label), "%s", knob);
+        _hak_warn("[ACE] Adjusting %s: %llu \xe2\x86\x92 %llu (%s)", label, (unsigned long long)old,
+                  (unsigned long long)new_, rule);
+    }
+    if (g_trace_fd < 0) return;
+    char buf[1024];
+    size_t cap = sizeof(buf), n = 0;
+    PUT("{\"t\":%.3f,\"kind\":\"decision\",\"loop\":\"%s\",\"rule\":\"%s\",\"knob\":\"%s\","
+        "\"cls\":%d,\"old\":%llu,\"new\":%llu,\"reward\":%.4f,\"metrics\":",
+        since_start(), loop, rule, knob, cls, (unsigned long long)old, (unsigned long long)new_,
+        a->last_reward);
+    n += metrics_json(m, n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
+    PUT("}\n");
+    if (n < cap) trace_line(buf, n);
+}
+
+/* ---- applying decisions: the one place knobs change ---- */
+
+static uint32_t effective_cap(uint32_t cap, uint32_t diet_pct) {
+    uint32_t c = (uint32_t)(((uint64_t)cap * diet_pct + 50) / 100);
+    return cap > 0 && c == 0 ? 1 : c;
+}
+
+static unsigned apply(ace_t *a, const knobs_t *next, const rules_t *why, const hak_ace_metrics_t *m,
+                      const char *loop) {
+    unsigned changes = 0;
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        uint32_t old = effective_cap(a->cur.cap[c], a->cur.diet_pct);
+        uint32_t now = effective_cap(next->cap[c], next->diet_pct);
+        if (old == now) continue;
+        atomic_store_explicit(&_hak_tcache_cap[c], now, memory_order_relaxed);
+        log_decision(a, m, loop, why->cap[c] ? why->cap[c] : (why->diet ? why->diet : "restore"),
+                     "tcache_cap", (int)c, old, now);
+        changes++;
+    }
+    struct { uint32_t old, now; hak_opt_id_t id; const char *knob, *rule; } g[] = {
+        {a->cur.drain, next->drain, OPT_REMOTE_DRAIN_THRESHOLD, "drain_threshold", why->drain},
+        {a->cur.bundle, next->bundle, OPT_BUNDLE, "bundle", why->bundle},
+        {a->cur.release, next->release, OPT_PARTIAL_RELEASE_UNITS, "partial_release_pages",
+         why->release},
+        {a->cur.diet_pct, next->diet_pct, OPT_COUNT, "diet_factor", why->diet},
+    };
+    for (unsigned i = 0; i < COUNT(g); i++) {
+        if (g[i].old == g[i].now) continue;
+        if (g[i].id != OPT_COUNT)
+            atomic_store_explicit(&_hak_opt[g[i].id], g[i].now, memory_order_relaxed);
+        log_decision(a, m, loop, g[i].rule ? g[i].rule : "restore", g[i].knob, -1, g[i].old,
+                     g[i].now);
+        changes++;
+    }
+    a->cur = *next;
+    a->decisions += changes;
+    return changes;
+}
+
+/* ---- the controller ---- */
+
+static uint32_t class_budget(unsigned c) {
+    uint32_t b = (uint32_t)((1u << 20) / _hak_class_size[c]);
+    return b < 4 ? 4 : b;
+}
+
+static void controller_reset(ace_t *a) {
+    memset(a, 0, sizeof(*a));
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        a->def.cap[c] = atomic_load_explicit(&_hak_tcache_cap[c], memory_order_relaxed);
+        bandit_init(&a->cap[c], k_cap_arms, COUNT(k_cap_arms), a->def.cap[c], class_budget(c));
+    }
+    a->def.drain = (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD);
+    a->def.bundle = (uint32_t)hak_opt(OPT_BUNDLE);
+    a->def.release = (uint32_t)hak_opt(OPT_PARTIAL_RELEASE_UNITS);
+    a->def.diet_pct = 100;
+    a->cur = a->def;
+    bandit_init(&a->drain, k_drain_arms, COUNT(k_drain_arms), a->def.drain, UINT32_MAX);
+    bandit_init(&a->bundle, k_bundle_arms, COUNT(k_bundle_arms), a->def.bundle, UINT32_MAX);
+    bandit_init(&a->release, k_release_arms, COUNT(k_release_arms), a->def.release, UINT32_MAX);
+    bandit_init(&a->diet, k_diet_pct, COUNT(k_diet_pct), 75, UINT32_MAX);
+}
+
+static uint32_t step(const uint32_t *arms, unsigned count, uint32_t cur, int dir) {
+    unsigned i = 0;
+    while (i + 1 < count && arms[i] < cur) i++;
+    if (dir < 0) return i > 0 && arms[i] >= cur ? arms[i - 1] : arms[i];
+    return arms[i] > cur ? arms[i] : (i + 1 < count ? arms[i + 1] : arms[i]);
+}
+
+static double class_reward(const hak_ace_metrics_t *m, unsigned c, uint32_t cap) {
+    double ops = m->cls_ops[c];
+    double rate = ops > 0 ? (m->cls_underflows[c] + m->cls_overflows[c]) / ops : 0;
+    double mem = (double)cap * _hak_class_size[c] / (double)(1u << 20);
+    return 1.0 / (1.0 + 4.0 * rate) - 0.05 * (mem < 1.0 ? mem : 1.0);
+}
+
+static double global_reward(ace_t *a, const hak_ace_metrics_t *m) {
+    double tput = a->tput_mean > 0 ? m->ops_per_s / a->tput_mean : 1.0;
+    if (tput > 2.0) tput = 2.0;
+    double lock = m->lock_wait_frac * 10.0;
+    return tput - (m->llc_miss_rate + (lock < 1.0 ? lock : 1.0) + a->frag_pen);
+}
+
+static void restore_defaults(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
+    rules_t why;
+    for (unsigned c = 0; c < HAK_CLASSES; c++) why.cap[c] = "guard";
+    why.drain = why.bundle = why.release = why.diet = "guard";
+    apply(a, &a->def, &why, m, loop);
+}
+
+/* Trips when a guard's limit is passed; true when ACE stopped. */
+static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
+    struct { const char *name; double value, limit; } g[] = {
+        {"p99_lat_ns", m->p99_lat_ns, (double)hak_opt(OPT_ACE_MAX_P99_LAT_NS)},
+        {"rss_mb", m->rss_mb, (double)hak_opt(OPT_ACE_MAX_RSS_MB)},
+        {"cpu_percent", m->ace_cpu_percent, (double)hak_opt(OPT_ACE_MAX_CPU_PERCENT)},
+    };
+    for (unsigned i = 0; i < COUNT(g); i++) {
+        if (!(g[i].value > g[i].limit)) continue;
+        a->stopped = true;
+        snprintf(a->reason, sizeof(a->reason), "%s %.0f over HAKMEM_ACE_MAX_%s %.0f", g[i].name,
+                 g[i].value,
+                 i == 0 ? "P99_LAT_NS" : (i == 1 ? "RSS_MB" : "CPU_PERCENT"), g[i].limit);
+        _hak_warn("[ACE] stopped: %s; defaults restored", a->reason);
+        char buf[256];
+        int n = snprintf(buf, sizeof(buf),
+                         "{\"t\":%.3f,\"kind\":\"guard\",\"guard\":\"%s\",\"value\":%.2f,"
+                         "\"limit\":%.2f}\n",
+                         since_start(), g[i].name, g[i].value, g[i].limit);
+        if (n > 0 && (size_t)n < sizeof(buf)) trace_line(buf, (size_t)n);
+        restore_defaults(a, m, loop);
+        return true;
+    }
+    return false;
+}
+
+static void trace_tick(const ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
+    char buf[1024];
+    size_t cap = sizeof(buf), n = 0;
+    PUT("{\"t\":%.3f,\"kind\":\"tick\",\"loop\":\"%s\",\"reward\":%.4f,\"metrics\":", since_start(),
+        loop, a->last_reward);
+    n += metrics_json(m, n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
+    PUT("}\n");
+    if (n < cap) trace_line(buf, n);
+    if (hak_opt(OPT_ACE_LOG_LEVEL) >= 2)
+        _hak_warn("[ACE] %s tick: %.0f ops/s, llc %.3f (%s), lock %.4f, backlog %.0f, reward %.3f",
+                  loop, m->ops_per_s, m->llc_miss_rate, m->llc_from_pmu != 0.0 ? "pmu" : "estimate",
+                  m->lock_wait_frac, m->remote_backlog, a->last_reward);
+}
+
+static int tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
+    if (a->stopped) return -1;
+    if (guards(a, m, "fast")) return -1;
+    a->ticks++;
+    a->llc_from_pmu = m->llc_from_pmu != 0.0;
+    /* rewards for what the last tick applied */
+    for (unsigned c = 0; c < HAK_CLASSES; c++)
+        if (a->cap[c].pulled >= 0) bandit_reward(&a->cap[c], class_reward(m, c, a->cur.cap[c]));
+    double r = global_reward(a, m);
+    a->last_reward = r;
+    bandit_reward(&a->drain, r);
+    bandit_reward(&a->bundle, r);
+    bandit_reward(&a->diet, r);
+    a->tput_mean = a->tput_mean > 0 ? a->tput_mean * 0.8 + m->ops_per_s * 0.2 : m->ops_per_s;
+    trace_tick(a, m, "fast");
+
+    knobs_t next = a->cur;
+    rules_t why = {0};
+    if (m->remote_backlog > BACKLOG_FRACTION * a->cur.drain) {
+        next.drain = step(k_drain_arms, COUNT(k_drain_arms), a->cur.drain, -1);
+        why.drain = "backlog";
+        a->drain_ruled = a->alarm = true;
+    } else if (!a->drain_ruled) {
+        next.drain = bandit_pull(&a->drain);
+        why.drain = "ucb1";
+    }
+    if (m->lock_wait_frac > LOCK_HIGH) {
+        next.bundle = step(k_bundle_arms, COUNT(k_bundle_arms), a->cur.bundle, 1);
+        why.bundle = "bundle";
+        a->bundle_ruled = a->alarm = true;
+    } else if (!a->bundle_ruled) {
+        next.bundle = bandit_pull(&a->bundle);
+        why.bundle = "ucb1";
+    }
+    if (m->llc_miss_rate > LLC_HIGH) {
+        next.diet_pct = bandit_pull(&a->diet);
+        why.diet = "diet";
+        a->alarm = true;
+    }
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        if (a->def.cap[c] == 0 || m->cls_ops[c] < MIN_CLASS_OPS) continue;
+        next.cap[c] = bandit_pull(&a->cap[c]);
+        why.cap[c] = "ucb1";
+    }
+    return (int)apply(a, &next, &why, m, "fast");
+}
+
+/* Gives back idle memory within the budget: BigCache's resident blocks,
+ * exited threads' free units, and (at their next refill) the free units of
+ * every live thread's segments. */
+static void scavenge(ace_t *a, uint32_t units) {
+    uint64_t budget = (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u;
+    uint64_t t0 = _hak_now_ns(), deadline = t0 + budget;
+    size_t bytes = _hak_large_scavenge(deadline);
+    if (_hak_now_ns() < deadline) bytes += _hak_heaps_release_pooled(deadline, units);
+    atomic_fetch_add_explicit(&_hak_release_epoch, 1, memory_order_relaxed);
+    uint64_t ns = _hak_now_ns() - t0;
+    a->scavenges++;
+    a->scavenged_bytes += bytes;
+    a->last_scavenge_ns = ns;
+    a->last_scavenge_bytes = bytes;
+    a->last_scavenge_complete = ns < budget;
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf),
+                     "{\"t\":%.3f,\"kind\":\"scavenge\",\"bytes\":%zu,\"ns\":%llu,"
+                     "\"budget_ns\":%llu,\"complete\":%s}\n",
+                     since_start(), bytes, (unsigned long long)ns, (unsigned long long)budget,
+                     a->last_scavenge_complete ? "true" : "false");
+    if (n > 0 && (size_t)n < sizeof(buf)) trace_line(buf, (size_t)n);
+}
+
+static int tick_slow(ace_t *a, const hak_ace_metrics_t *m) {
+    if (a->stopped) return -1;
+    if (guards(a, m, "slow")) return -1;
+    bandit_reward(&a->release, a->last_reward);
+    bool frag_high = m->frag_ratio > 0 && m->frag_ratio < FRAG_LOW;
+    a->frag_pen = m->frag_ratio > 0 ? 0.2 * (1.0 - m->frag_ratio) : 0;
+    double waste = m->rss_mb - m->in_use_mb;
+    double limit = m->in_use_mb * 0.5 > 32.0 ? m->in_use_mb * 0.5 : 32.0;
+    bool rss_high = m->rss_mb > 0 && waste > limit;
+    trace_tick(a, m, "slow");
+
+    knobs_t next = a->cur;
+    rules_t why = {0};
+    if (frag_high) {
+        next.release = bandit_pull(&a->release);
+        why.release = "ucb1";
+    }
+    bool calm = !frag_high && !rss_high && !a->alarm;
+    a->alarm = false;
+    a->calm = calm ? a->calm + 1 : 0;
+    if (a->calm >= CALM_SLOW_TICKS && (a->drain_ruled || a->bundle_ruled || a->cur.diet_pct != 100)) {
+        if (a->drain_ruled) next.drain = a->def.drain;
+        if (a->bundle_ruled) next.bundle = a->def.bundle;
+        next.diet_pct = 100;
+        why.drain = why.bundle = why.diet = "restore";
+        a->drain_ruled = a->bundle_ruled = false;
+    }
+    int changes = (int)apply(a, &next, &why, m, "slow");
+    if (frag_high || rss_high) {
+        a->releases += frag_high;
+        scavenge(a, rss_high ? UINT32_MAX : next.release);
+    }
+    return changes;
+}
+
+/* ---- metrics of the running process ---- */
+
+typedef struct probe {
+    uint64_t t, cpu, lock_ns, llc, ops;
+    hak_counters_t c;
+    uint64_t lat[HAK_LAT_BUCKETS];
+} probe_t;
+
+static probe_t g_prev;
+static double g_llc_bytes;
+
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void probe(probe_t *p) {
+    uint64_t created, reused, live;
+    _hak_heaps_sum(&p->c, &created, &reused, &live);
+    p->t = _hak_now_ns();
+    p->cpu = thread_cpu_ns();
+    p->lock_ns = atomic_load_explicit(&_hak_lock_wait_ns, memory_order_relaxed);
+    uint32_t source;
+    p->llc = _hak_pmu_read(&source);
+    p->ops = 0;
+    for (unsigned c = 0; c < HAK_CLASSES; c++) p->ops += p->c.allocs[c] + p->c.frees[c];
+    for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++)
+        p->lat[k] = atomic_load_explicit(&_hak_lat_hist[k], memory_order_relaxed);
+}
+
+static double read_rss_mb(void) {
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    unsigned long long size = 0, resident = 0;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
+    return (double)resident * (double)_hak_page_size / (double)(1u << 20);
+}
+
+static double llc_bytes(void) {
+    long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (v <= 0) v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return v > 0 ? (double)v : (double)(8u << 20);
+}
+
+static void measure(hak_ace_metrics_t *m, bool slow) {
+    probe_t now;
+    probe(&now);
+    memset(m, 0, sizeof(*m));
+    double dt = (double)(now.t - g_prev.t) * 1e-9;
+    if (dt <= 0) dt = 1e-9;
+    m->interval_s = dt;
+    double ops = (double)(now.ops - g_prev.ops);
+    m->ops_per_s = ops / dt;
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        m->cls_ops[c] = (double)(now.c.allocs[c] + now.c.frees[c] - g_prev.c.allocs[c] -
+                                 g_prev.c.frees[c]);
+        m->cls_underflows[c] = (double)(now.c.misses[c] - g_prev.c.misses[c]);
+        m->cls_overflows[c] = (double)(now.c.flushes[c] - g_prev.c.flushes[c]);
+    }
+    uint64_t cached, backlog, live;
+    _hak_heaps_probe(&cached, &backlog, &live);
+    if (live == 0) live = 1;
+    m->remote_backlog = (double)backlog / (double)live;
+    m->lock_wait_frac = (double)(now.lock_ns - g_prev.lock_ns) * 1e-9 / (dt * (double)live);
+    uint32_t source;
+    _hak_pmu_read(&source);
+    if (source == HAK_PMU_READ || source == HAK_PMU_RDPMC) {
+        /* LLC misses per allocator operation, of the thread the counter follows */
+        double r = (double)(now.llc - g_prev.llc) / (ops > 1 ? ops : 1);
+        m->llc_miss_rate = r < 1 ? r : 1;
+        m->llc_from_pmu = 1;
+    } else {
+        /* Estimate: the share of the LLC that idle blocks in thread caches
+         * occupy, the part of the program's cache the allocator crowds out. */
+        double r = (double)cached / g_llc_bytes;
+        m->llc_miss_rate = r < 1 ? r : 1;
+    }
+    uint64_t samples = 0;
+    for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++) samples += now.lat[k] - g_prev.lat[k];
+    if (samples > 0) {
+        uint64_t seen = 0;
+        for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++) {
+            seen += now.lat[k] - g_prev.lat[k];
+            if ((double)seen >= 0.99 * (double)samples) {
+                m->p99_lat_ns = (double)((uint64_t)2 << k);
+                break;
+            }
+        }
+    }
+    m->ace_cpu_percent = (double)(now.cpu - g_prev.cpu) * 1e-9 / dt * 100.0;
+    if (slow) {
+        hak_stats_t s;
+        hak_stats_get(&s, sizeof(s));
+        uint64_t in_use = 0, reserved = 0;
+        for (unsigned t = 0; t < HAK_TIER_COUNT; t++) {
+            in_use += s.tier[t].bytes_in_use;
+            reserved += s.tier[t].bytes_reserved;
+        }
+        m->frag_ratio = reserved > 0 ? (double)in_use / (double)reserved : 1.0;
+        m->in_use_mb = (double)in_use / (double)(1u << 20);
+        m->rss_mb = read_rss_mb();
+    }
+    g_prev = now;
+}
+
+static void trace_elo(void) {
+    if (g_trace_fd < 0 || hak_opt(OPT_ELO) == ELO_OFF) return;
+    char elo[768], buf[1024];
+    size_t len = _hak_elo_trace_json(elo, sizeof(elo));
+    if (len >= sizeof(elo)) return;
+    /* the selector's object, opened with the line's own fields */
+    int n = snprintf(buf, sizeof(buf), "{\"t\":%.3f,\"kind\":\"elo\",%s\n", since_start(), elo + 1);
+    if (n > 0 && (size_t)n < sizeof(buf)) trace_line(buf, (size_t)n);
+}
+
+/* ---- the thread ---- */
+
+static void sleep_ms(uint64_t ms) {
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void open_trace(void) {
+    const char *path = _hak_opt_str(OPT_ACE_TRACE);
+    if (path[0] == '\0') return;
+    char file[HAK_PATH_MAX];
+    _hak_expand_pid(file, sizeof(file), path);
+    g_trace_fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (g_trace_fd < 0) {
+        _hak_warn("warning: HAKMEM_ACE_TRACE=%s cannot be opened; no trace written", file);
+        return;
+    }
+    static const char *const modes[] = {"minimal", "fast", "balanced", "learning", "research"};
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf),
+                     "{\"t\":0,\"kind\":\"start\",\"pid\":%d,\"mode\":\"%s\",\"fast_ms\":%lld,"
+                     "\"slow_ms\":%lld}\n",
+                     (int)getpid(), modes[hak_opt(OPT_MODE)],
+                     (long long)hak_opt(OPT_ACE_FAST_INTERVAL_MS),
+                     (long long)hak_opt(OPT_ACE_SLOW_INTERVAL_MS));
+    if (n > 0 && (size_t)n < sizeof(buf)) trace_line(buf, (size_t)n);
+}
+
+static void *ace_main(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* the program's signals go to its own threads */
+    uint64_t fast = (uint64_t)hak_opt(OPT_ACE_FAST_INTERVAL_MS);
+    uint64_t slow = (uint64_t)hak_opt(OPT_ACE_SLOW_INTERVAL_MS);
+    uint64_t since_slow = 0;
+    hak_lock(&g_lock);
+    g_prev.cpu = thread_cpu_ns(); /* the CPU clock is this thread's own */
+    pthread_mutex_unlock(&g_lock);
+    while (atomic_load_explicit(&g_run, memory_order_acquire) == 2) {
+        sleep_ms(fast);
+        since_slow += fast;
+        bool is_slow = since_slow >= slow;
+        hak_lock(&g_lock);
+        if (atomic_load_explicit(&g_run, memory_order_relaxed) != 2 || g_ace.stopped) {
+            pthread_mutex_unlock(&g_lock);
+            break;
+        }
+        hak_ace_metrics_t m;
+        measure(&m, is_slow);
+        tick_fast(&g_ace, &m);
+        if (is_slow) {
+            since_slow = 0;
+            tick_slow(&g_ace, &m);
+        }
+        trace_elo();
+        pthread_mutex_unlock(&g_lock);
+    }
+    atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
+    return NULL;
+}
+
+void _hak_ace_init(void) {
+    g_llc_bytes = llc_bytes();
+    if (hak_opt(OPT_ACE_ENABLED)) atomic_store_explicit(&g_run, 1, memory_order_release);
+}
+
+/* Started from an allocation's slow path once start-up is over, never
+ * from inside it: creating a thread allocates. */
+void _hak_ace_start(void) {
+    int want = 1;
+    if (!atomic_compare_exchange_strong(&g_run, &want, 2)) return;
+    hak_lock(&g_lock);
+    controller_reset(&g_ace);
+    g_t0 = _hak_now_ns();
+    if (g_trace_fd < 0) open_trace();
+    probe(&g_prev);
+    atomic_store_explicit(&_hak_sampling, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&g_lock);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256u << 10);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    if (pthread_create(&t, &attr, ace_main, NULL) != 0) {
+        atomic_store_explicit(&g_run, 0, memory_order_relaxed);
+        atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
+        _hak_warn("warning: HAKMEM_ACE_ENABLED=1 but the ACE thread could not start");
+    }
+    pthread_attr_destroy(&attr);
+}
+
+bool _hak_ace_wanted(void) { return atomic_load_explicit(&g_run, memory_order_relaxed) == 1; }
+
+void _hak_ace_lock(void) { hak_lock(&g_lock); }
+void _hak_ace_unlock(void) { pthread_mutex_unlock(&g_lock); }
+
+/* In a forked child the thread is gone: it starts again on demand. */
+void _hak_ace_child(void) {
+    if (atomic_load_explicit(&g_run, memory_order_relaxed) == 2 && !g_ace.stopped)
+        atomic_store_explicit(&g_run, 1, memory_order_relaxed);
+    if (g_trace_fd >= 0) {
+        close(g_trace_fd); /* the parent's trace stays the parent's */
+        g_trace_fd = -1;
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* ---- inspection and test hooks ---- */
+
+static size_t state_json(const ace_t *a, char *buf, size_t cap) {
+    static const char *const runs[] = {"off", "wanted", "running", "manual"};
+    size_t n = 0;
+    PUT("{\"run\":\"%s\",\"stopped\":%s,\"reason\":\"%s\",\"ticks\":%llu,\"decisions\":%llu,"
+        "\"llc_source\":\"%s\",\"reward\":%.4f,",
+        runs[atomic_load_explicit(&g_run, memory_order_relaxed)], a->stopped ? "true" : "false",
+        a->reason, (unsigned long long)a->ticks, (unsigned long long)a->decisions,
+        a->llc_from_pmu ? "pmu" : "estimate", a->last_reward);
+    PUT("\"drain\":%u,\"bundle\":%u,\"release\":%u,\"diet_pct\":%u,\"drain_ruled\":%s,"
+        "\"bundle_ruled\":%s,\"calm\":%u,",
+        a->cur.drain, a->cur.bundle, a->cur.release, a->cur.diet_pct,
+        a->drain_ruled ? "true" : "false", a->bundle_ruled ? "true" : "false", a->calm);
+    PUT("\"scavenges\":%llu,\"scavenged_bytes\":%llu,\"last_scavenge\":{\"ns\":%llu,\"bytes\":%llu,"
+        "\"complete\":%s},",
+        (unsigned long long)a->scavenges, (unsigned long long)a->scavenged_bytes,
+        (unsigned long long)a->last_scavenge_ns, (unsigned long long)a->last_scavenge_bytes,
+        a->last_scavenge_complete ? "true" : "false");
+    PUT("\"cap\":[");
+    for (unsigned c = 0; c < HAK_CLASSES; c++) PUT("%s%u", c ? "," : "", a->cur.cap[c]);
+    PUT("],\"bandits\":{");
+    const bandit_t *bs[] = {&a->drain, &a->bundle, &a->release, &a->diet, &a->cap[0]};
+    const char *names[] = {"drain", "bundle", "release", "diet", "cap0"};
+    for (unsigned i = 0; i < COUNT(bs); i++) {
+        PUT("%s\"%s\":{\"total\":%llu,\"arms\":[", i ? "," : "", names[i],
+            (unsigned long long)bs[i]->total);
+        for (unsigned k = 0; k < bs[i]->arms; k++)
+            PUT("%s{\"value\":%u,\"n\":%llu,\"mean\":%.4f}", k ? "," : "", bs[i]->value[k],
+                (unsigned long long)bs[i]->n[k], bs[i]->mean[k]);
+        PUT("]}");
+    }
+    PUT("}}");
+    return n;
+}
+
+/* One line for HAKMEM_STATS. */
+size_t _hak_learn_summary(char *buf, size_t cap) {
+    static const char *const runs[] = {"off", "not started", "running", "manual"};
+    static const char *const states[] = {"off", "learn", "frozen", "canary"};
+    hak_lock(&g_lock);
+    const ace_t *a = &g_ace;
+    size_t n = 0;
+    PUT("learning: ELO %s, threshold %zu KiB; ACE %s, %llu ticks, %llu decisions, %llu KiB "
+        "scavenged, LLC from %s%s%s\n",
+        states[hak_elo_state()], hak_elo_threshold() >> 10,
+        a->stopped ? "stopped" : runs[atomic_load_explicit(&g_run, memory_order_relaxed)],
+        (unsigned long long)a->ticks, (unsigned long long)a->decisions,
+        (unsigned long long)(a->scavenged_bytes >> 10),
+        a->llc_from_pmu ? "the PMU" : "the estimate", a->stopped ? ": " : "", a->reason);
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
+size_t hak_ace_json(char *buf, size_t cap) {
+    hak_ensure_init();
+    hak_lock(&g_lock);
+    size_t n = state_json(&g_ace, buf, cap);
+    pthread_mutex_unlock(&g_lock);
+    if (cap > 0 && n >= cap) buf[cap - 1] = '\0';
+    return n;
+}
+
+int hak_ace_running(void) {
+    hak_ensure_init();
+    return atomic_load_explicit(&g_run, memory_order_relaxed) == 2 && !g_ace.stopped;
+}
+
+void hak_ace_test_reset(void) {
+    hak_ensure_init();
+    atomic_store_explicit(&g_run, 3, memory_order_release); /* a running thread exits */
+    hak_lock(&g_lock);
+    if (g_ace.ticks > 0) restore_defaults(&g_ace, &(hak_ace_metrics_t){0}, "test");
+    controller_reset(&g_ace);
+    g_t0 = _hak_now_ns();
+    pthread_mutex_unlock(&g_lock);
+}
+
+int hak_ace_test_tick(const hak_ace_metrics_t *m, int slow) {
+    hak_ensure_init();
+    if (m == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    hak_lock(&g_lock);
+    int r = slow ? tick_slow(&g_ace, m) : tick_fast(&g_ace, m);
+    pthread_mutex_unlock(&g_lock);
+    return r;
+}
+#undef PUT

@@ -1,0 +1,309 @@
+/* ELO strategy selection for the large tier's cache threshold: large
+ * blocks up to the threshold are BigCache-eligible (kept and reused when
+ * freed), larger ones are mapped fresh and unmapped at free, like glibc's
+ * mmap threshold. Each candidate carries an ELO rating.
+ *
+ * The choice is made before the allocation it steers, per window of
+ * ELO_WINDOW large allocations: LEARN plays the best-rated candidate and
+ * explores another one on 10 % of windows; each measured window is a match
+ * against the leader (or the runner-up, when the leader played), won by the
+ * lower cost. After ELO_LEARN_ALLOCS allocations, and once every candidate
+ * has played, it goes FROZEN on the best rating and measures nothing; after
+ * ELO_FROZEN_ALLOCS it goes CANARY for ELO_CANARY_ALLOCS, trying another
+ * candidate on 5 % of windows, and moves the confirmed choice when a canary
+ * out-rates it. HAKMEM_ELO=frozen keeps the candidate nearest
+ * HAKMEM_BIGCACHE_MAX_BLOCK_MB and never learns.
+ *
+ * Cost of a window, in ns per allocation: time inside the large tier's
+ * allocations plus the strategy's average free time, plus 250 ns per
+ * page fault the process took during the window, plus 20 ns per MiB left
+ * idle in BigCache (resident memory nobody uses). */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define ELO_WINDOW 8
+#define ELO_LEARN_ALLOCS 2048
+#define ELO_FROZEN_ALLOCS 65536
+#define ELO_CANARY_ALLOCS 8192
+#define ELO_MIN_PLAYS 3   /* windows each candidate plays before FROZEN */
+#define ELO_K 32.0
+#define ELO_DRAW 0.03     /* costs within 3 % are a draw */
+#define ELO_FAULT_NS 250.0
+#define ELO_IDLE_NS_PER_MIB 20.0
+
+static const size_t k_threshold[HAK_ELO_CANDIDATES] = {(size_t)1 << 20, (size_t)4 << 20,
+                                                       (size_t)16 << 20, (size_t)64 << 20};
+
+typedef struct elo {
+    int state;                          /* hak_elo_state_t */
+    bool learns;                        /* HAKMEM_ELO=learn */
+    unsigned confirmed;                 /* the frozen choice */
+    double rating[HAK_ELO_CANDIDATES];
+    double cost[HAK_ELO_CANDIDATES];    /* running mean cost, ns per allocation */
+    uint64_t plays[HAK_ELO_CANDIDATES]; /* windows played */
+    double free_ns[HAK_ELO_CANDIDATES]; /* running mean time of a free */
+    uint64_t allocs;                    /* large allocations seen */
+    uint64_t phase_start;               /* allocs when the state was entered */
+    uint64_t rng;
+    unsigned canary;                    /* next candidate a canary window tries */
+    /* the window being played */
+    unsigned win_strategy;
+    unsigned win_left;
+    double win_ns;
+    uint64_t win_faults;
+} elo_t;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static elo_t g_elo;
+static _Atomic unsigned g_confirmed; /* read without the lock while FROZEN */
+static _Atomic int g_state;
+
+/* ---- pure arithmetic ---- */
+
+double hak_elo_expected(double ra, double rb) {
+    return 1.0 / (1.0 + _hak_exp((rb - ra) / 400.0 * 2.302585092994046));
+}
+
+void hak_elo_update(double *ra, double *rb, double score_a, double k) {
+    double ea = hak_elo_expected(*ra, *rb);
+    *ra += k * (score_a - ea);
+    *rb += k * ((1.0 - score_a) - (1.0 - ea));
+}
+
+/* ---- the selector (callers hold g_lock) ---- */
+
+static uint64_t next_rand(elo_t *e) {
+    uint64_t x = e->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return e->rng = x;
+}
+
+static bool chance(elo_t *e, unsigned percent) { return next_rand(e) % 100 < percent; }
+
+/* Highest rating; ties go to the confirmed choice (the default at start). */
+static unsigned best(const elo_t *e, int except) {
+    unsigned b = (int)e->confirmed != except ? e->confirmed : (except == 0 ? 1 : 0);
+    for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
+        if ((int)i != except && e->rating[i] > e->rating[b]) b = i;
+    return b;
+}
+
+static void enter(elo_t *e, int state) {
+    e->state = state;
+    e->phase_start = e->allocs;
+    atomic_store_explicit(&g_confirmed, e->confirmed, memory_order_relaxed);
+    atomic_store_explicit(&g_state, state, memory_order_release);
+}
+
+static unsigned nearest(size_t bytes) {
+    unsigned i = 0;
+    while (i + 1 < HAK_ELO_CANDIDATES && k_threshold[i] < bytes) i++;
+    return i;
+}
+
+static void reset(elo_t *e, bool learns, unsigned confirmed, uint64_t seed) {
+    memset(e, 0, sizeof(*e));
+    e->learns = learns;
+    e->confirmed = confirmed;
+    e->rng = seed | 1;
+    for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++) e->rating[i] = 1500.0;
+    enter(e, learns ? HAK_ELO_STATE_LEARN : HAK_ELO_STATE_FROZEN);
+}
+
+/* Strategy of the next window, chosen before any of its allocations. */
+static unsigned pick(elo_t *e) {
+    unsigned lead = e->state == HAK_ELO_STATE_LEARN ? best(e, -1) : e->confirmed;
+    if (e->state == HAK_ELO_STATE_LEARN && chance(e, 10)) {
+        /* explore: the least-played other candidate, so each gets its turn */
+        unsigned pickd = lead == 0 ? 1 : 0;
+        for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
+            if (i != lead && e->plays[i] < e->plays[pickd]) pickd = i;
+        return pickd;
+    }
+    if (e->state == HAK_ELO_STATE_CANARY && chance(e, 5)) {
+        e->canary = (e->canary + 1) % HAK_ELO_CANDIDATES;
+        if (e->canary == lead) e->canary = (e->canary + 1) % HAK_ELO_CANDIDATES;
+        return e->canary;
+    }
+    return lead;
+}
+
+/* A finished window of strategy s cost `cost` ns per allocation. */
+static void window_done(elo_t *e, unsigned s, double cost) {
+    unsigned lead = best(e, -1);
+    unsigned opp = s == lead ? best(e, (int)s) : lead;
+    if (e->plays[opp] > 0) {
+        double ref = e->cost[opp];
+        double score = cost < ref * (1.0 - ELO_DRAW) ? 1.0 : (cost > ref * (1.0 + ELO_DRAW) ? 0.0 : 0.5);
+        hak_elo_update(&e->rating[s], &e->rating[opp], score, ELO_K);
+    }
+    e->cost[s] = e->plays[s] == 0 ? cost : e->cost[s] * 0.75 + cost * 0.25;
+    e->plays[s]++;
+    uint64_t in_phase = e->allocs - e->phase_start;
+    if (e->state == HAK_ELO_STATE_LEARN) {
+        bool all = true;
+        for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++) all &= e->plays[i] >= ELO_MIN_PLAYS;
+        if (in_phase >= ELO_LEARN_ALLOCS && (all || in_phase >= 4 * ELO_LEARN_ALLOCS)) {
+            e->confirmed = best(e, -1);
+            enter(e, HAK_ELO_STATE_FROZEN);
+        }
+    } else if (e->state == HAK_ELO_STATE_CANARY && in_phase >= ELO_CANARY_ALLOCS) {
+        e->confirmed = best(e, -1);
+        enter(e, HAK_ELO_STATE_FROZEN);
+    }
+}
+
+/* FROZEN counts allocations only to know when the canary is due. */
+static void frozen_tick(elo_t *e, uint64_t allocs) {
+    e->allocs += allocs;
+    if (e->learns && e->allocs - e->phase_start >= ELO_FROZEN_ALLOCS) enter(e, HAK_ELO_STATE_CANARY);
+}
+
+/* ---- the allocator's side ---- */
+
+static uint64_t process_faults(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+}
+
+void _hak_elo_init(void) {
+    int mode = (int)hak_opt(OPT_ELO);
+    unsigned def = nearest((size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20);
+    reset(&g_elo, mode == ELO_LEARN_MODE, def, _hak_free_key);
+}
+
+size_t _hak_elo_threshold(unsigned strategy) { return k_threshold[strategy]; }
+
+unsigned _hak_elo_choose(bool *measure) {
+    *measure = false;
+    if (atomic_load_explicit(&g_state, memory_order_acquire) == HAK_ELO_STATE_FROZEN &&
+        !g_elo.learns)
+        return atomic_load_explicit(&g_confirmed, memory_order_relaxed);
+    hak_lock(&g_lock);
+    elo_t *e = &g_elo;
+    unsigned s;
+    if (e->state == HAK_ELO_STATE_FROZEN) {
+        s = e->confirmed;
+        frozen_tick(e, 1);
+    } else {
+        if (e->win_left == 0) {
+            e->win_strategy = pick(e);
+            e->win_left = ELO_WINDOW;
+            e->win_ns = 0;
+            e->win_faults = process_faults();
+        }
+        s = e->win_strategy;
+        *measure = true;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
+
+void _hak_elo_alloc_done(unsigned s, uint64_t ns) {
+    size_t idle = _hak_large_idle_bytes();
+    hak_lock(&g_lock);
+    elo_t *e = &g_elo;
+    if (e->state != HAK_ELO_STATE_FROZEN && e->win_left > 0 && s == e->win_strategy) {
+        e->allocs++;
+        e->win_ns += (double)ns;
+        if (--e->win_left == 0) {
+            uint64_t faults = process_faults() - e->win_faults;
+            double cost = e->win_ns / ELO_WINDOW + e->free_ns[s] +
+                          ELO_FAULT_NS * (double)faults / ELO_WINDOW +
+                          ELO_IDLE_NS_PER_MIB * (double)idle / (1 << 20);
+            window_done(e, s, cost);
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
+void _hak_elo_free_done(unsigned s, uint64_t ns) {
+    hak_lock(&g_lock);
+    g_elo.free_ns[s] = g_elo.free_ns[s] * 0.875 + (double)ns * 0.125;
+    pthread_mutex_unlock(&g_lock);
+}
+
+void _hak_elo_lock(void) { hak_lock(&g_lock); }
+void _hak_elo_unlock(void) { pthread_mutex_unlock(&g_lock); }
+
+/* ---- inspection and test hooks ---- */
+
+static const char *const k_state_names[] = {"off", "learn", "frozen", "canary"};
+
+static size_t to_json(const elo_t *e, char *buf, size_t cap) {
+#define PUT(...) n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
+    size_t n = 0;
+    PUT("{\"state\":\"%s\",\"allocs\":%llu,\"best\":%zu,\"ratings\":[", k_state_names[e->state],
+        (unsigned long long)e->allocs, k_threshold[e->state == HAK_ELO_STATE_LEARN ? best(e, -1)
+                                                                                 : e->confirmed]);
+    for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
+        PUT("%s{\"threshold\":%zu,\"rating\":%.2f,\"plays\":%llu,\"cost_ns\":%.1f}", i ? "," : "",
+            k_threshold[i], e->rating[i], (unsigned long long)e->plays[i], e->cost[i]);
+    PUT("]}");
+#undef PUT
+    return n;
+}
+
+size_t _hak_elo_trace_json(char *buf, size_t cap) {
+    hak_lock(&g_lock);
+    size_t n = to_json(&g_elo, buf, cap);
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
+int hak_elo_state(void) {
+    hak_ensure_init();
+    if (hak_opt(OPT_ELO) == ELO_OFF) return HAK_ELO_STATE_OFF;
+    return atomic_load_explicit(&g_state, memory_order_acquire);
+}
+
+size_t hak_elo_threshold(void) {
+    hak_ensure_init();
+    if (hak_opt(OPT_ELO) == ELO_OFF) return (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20;
+    hak_lock(&g_lock);
+    size_t t = k_threshold[g_elo.state == HAK_ELO_STATE_LEARN ? best(&g_elo, -1) : g_elo.confirmed];
+    pthread_mutex_unlock(&g_lock);
+    return t;
+}
+
+size_t hak_elo_json(char *buf, size_t cap) {
+    hak_ensure_init();
+    size_t n = _hak_elo_trace_json(buf, cap);
+    if (cap > 0 && n >= cap) buf[cap - 1] = '\0';
+    return n;
+}
+
+void hak_elo_test_reset(int learn, uint64_t seed) {
+    hak_ensure_init();
+    hak_lock(&g_lock);
+    reset(&g_elo, learn != 0, nearest((size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20), seed);
+    pthread_mutex_unlock(&g_lock);
+}
+
+int hak_elo_test_step(const double cost[HAK_ELO_CANDIDATES]) {
+    hak_ensure_init();
+    if (cost == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    hak_lock(&g_lock);
+    elo_t *e = &g_elo;
+    unsigned s;
+    if (e->state == HAK_ELO_STATE_FROZEN) {
+        s = e->confirmed;
+        frozen_tick(e, ELO_WINDOW);
+    } else {
+        s = pick(e); /* before the outcome it will be charged */
+        e->allocs += ELO_WINDOW;
+        window_done(e, s, cost[s]);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return (int)s;
+}

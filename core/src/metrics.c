@@ -1,0 +1,30 @@
+/* Measurements the learning layer reads: time spent waiting on hakmem's
+ * locks and the latency of slow-path operations. Both cost nothing on the
+ * fast path: a lock is timed only when trylock fails, and latencies are
+ * sampled only while ACE runs. */
+#include "internal.h"
+
+#include <time.h>
+
+_Atomic uint64_t _hak_lock_wait_ns;
+_Atomic int _hak_sampling;
+_Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
+
+uint64_t _hak_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void _hak_lock_slow(pthread_mutex_t *m) {
+    uint64_t t0 = _hak_now_ns();
+    pthread_mutex_lock(m);
+    atomic_fetch_add_explicit(&_hak_lock_wait_ns, _hak_now_ns() - t0, memory_order_relaxed);
+}
+
+/* Bucket k holds latencies in [2^k, 2^(k+1)) ns. */
+void _hak_lat_record(uint64_t ns) {
+    unsigned k = ns > 1 ? 63u - (unsigned)__builtin_clzll(ns) : 0;
+    if (k >= HAK_LAT_BUCKETS) k = HAK_LAT_BUCKETS - 1;
+    atomic_fetch_add_explicit(&_hak_lat_hist[k], 1, memory_order_relaxed);
+}
