@@ -46,6 +46,19 @@ export const HAKMEM_SYMBOLS = {
   hak_config_json: { parameters: ["pointer", "usize"], result: "usize" },
   hak_class_knob_set: { parameters: ["u32", "u32", "i64"], result: "i32" },
   hak_class_knob_get: { parameters: ["u32", "u32"], result: "i64" },
+  // ---- learning layer ----
+  hak_elo_expected: { parameters: ["f64", "f64"], result: "f64" },
+  hak_elo_update: { parameters: ["pointer", "pointer", "f64", "f64"], result: "void" },
+  hak_ucb1_score: { parameters: ["f64", "u64", "u64", "f64"], result: "f64" },
+  hak_elo_state: { parameters: [], result: "i32" },
+  hak_elo_threshold: { parameters: [], result: "usize" },
+  hak_elo_json: { parameters: ["pointer", "usize"], result: "usize" },
+  hak_elo_test_reset: { parameters: ["i32", "u64"], result: "void" },
+  hak_elo_test_step: { parameters: ["pointer"], result: "i32" },
+  hak_ace_running: { parameters: [], result: "i32" },
+  hak_ace_json: { parameters: ["pointer", "usize"], result: "usize" },
+  hak_ace_test_reset: { parameters: [], result: "void" },
+  hak_ace_test_tick: { parameters: ["pointer", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The standard allocation symbols libhakmem.so exports as well. */
@@ -419,7 +432,7 @@ function big(n: number | bigint): bigint {
 }
 
 /** Reads a snprintf-convention JSON function into a string. */
-function snprintfString(
+export function snprintfString(
   fn: (buf: Deno.PointerValue, cap: bigint) => bigint,
 ): string {
   for (let attempt = 0; attempt < 8; attempt++) {

@@ -36,6 +36,16 @@ const DEFAULTS: Record<string, number> = {
   HAKMEM_POOL_TLS_ARENA_MB_MAX: 8,
   HAKMEM_POOL_TLS_ARENA_GROWTH_LEVELS: 3,
   HAKMEM_SEGMENT_CACHE: 4,
+  HAKMEM_PARTIAL_RELEASE_UNITS: 4,
+  HAKMEM_ELO: 1,
+  HAKMEM_ACE_ENABLED: 0,
+  HAKMEM_ACE_FAST_INTERVAL_MS: 500,
+  HAKMEM_ACE_SLOW_INTERVAL_MS: 30000,
+  HAKMEM_ACE_LOG_LEVEL: 0,
+  HAKMEM_ACE_MAX_P99_LAT_NS: 10_000_000,
+  HAKMEM_ACE_MAX_RSS_MB: 16384,
+  HAKMEM_ACE_MAX_CPU_PERCENT: 5,
+  HAKMEM_ACE_SCAVENGE_BUDGET_US: 5000,
   HAKMEM_CRASH_NOTE: 1,
 };
 const NAMES = [...Object.keys(DEFAULTS), "HAKMEM_FREE_POLICY", "HAKMEM_POOL_TLS_PREWARM"];
@@ -97,18 +107,60 @@ const GOOD: GoodCase[] = [
   {
     env: { HAKMEM_MODE: "minimal" },
     mode: "minimal",
-    expect: { HAKMEM_MODE: 0, HAKMEM_BIGCACHE: 0, HAKMEM_TCACHE: 0, HAKMEM_THP: 0 },
+    // SPEC §4: ELO off, BigCache off, batch madvise off, tiny pool off, ACE off, THP off
+    expect: {
+      HAKMEM_MODE: 0,
+      HAKMEM_ELO: 0,
+      HAKMEM_BIGCACHE: 0,
+      HAKMEM_MADVISE_BATCH: 1,
+      HAKMEM_TCACHE: 0,
+      HAKMEM_ACE_ENABLED: 0,
+      HAKMEM_THP: 0,
+      HAKMEM_ACE_LOG_LEVEL: 0,
+    },
   },
   {
     env: { HAKMEM_MODE: "fast" },
     mode: "fast",
-    expect: { HAKMEM_MODE: 1, HAKMEM_BIGCACHE: 1, HAKMEM_TCACHE: 1, HAKMEM_THP: 1 },
+    expect: {
+      HAKMEM_MODE: 1,
+      HAKMEM_ELO: 1,
+      HAKMEM_BIGCACHE: 1,
+      HAKMEM_TCACHE: 1,
+      HAKMEM_ACE_ENABLED: 0,
+      HAKMEM_THP: 1,
+    },
   },
-  { env: { HAKMEM_MODE: "learning" }, mode: "learning", expect: { HAKMEM_MODE: 3 } },
+  {
+    env: { HAKMEM_MODE: "learning" },
+    mode: "learning",
+    expect: {
+      HAKMEM_MODE: 3,
+      HAKMEM_ELO: 2,
+      HAKMEM_BIGCACHE: 1,
+      HAKMEM_TCACHE: 1,
+      HAKMEM_ACE_ENABLED: 1,
+      HAKMEM_THP: 1,
+      HAKMEM_ACE_LOG_LEVEL: 1,
+    },
+  },
   {
     env: { HAKMEM_MODE: "research" },
     mode: "research",
-    expect: { HAKMEM_MODE: 4, HAKMEM_THP: 2, HAKMEM_BIGCACHE: 1 },
+    expect: {
+      HAKMEM_MODE: 4,
+      HAKMEM_ELO: 2,
+      HAKMEM_ACE_ENABLED: 1,
+      HAKMEM_THP: 2,
+      HAKMEM_BIGCACHE: 1,
+      HAKMEM_ACE_LOG_LEVEL: 2,
+    },
+  },
+  {
+    // a preset's ACE can be switched off, and any mode's switched on
+    env: { HAKMEM_MODE: "learning", HAKMEM_ACE_ENABLED: "0", HAKMEM_ELO: "frozen" },
+    mode: "learning",
+    expect: { HAKMEM_ACE_ENABLED: 0, HAKMEM_ELO: 1 },
   },
   {
     // an individual variable beats the preset

@@ -133,6 +133,8 @@ const VARIANTS: Record<string, string>[] = [
   { HAKMEM_MODE: "fast" },
   { HAKMEM_MODE: "learning" },
   { HAKMEM_MODE: "research" },
+  // ACE ticking every 10 ms: its thread changes knobs while the program allocates
+  { HAKMEM_MODE: "learning", HAKMEM_ACE_FAST_INTERVAL_MS: "10", HAKMEM_ACE_SLOW_INTERVAL_MS: "50" },
   { HAKMEM_TCACHE: "0" },
   { HAKMEM_BIGCACHE: "0", HAKMEM_FREE_POLICY: "unmap" },
   { HAKMEM_TCACHE_CAP: "1", HAKMEM_REMOTE_DRAIN_THRESHOLD: "1", HAKMEM_BUNDLE: "1" },

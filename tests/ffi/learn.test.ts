@@ -1,0 +1,368 @@
+/** The learning layer through its test hooks: ELO and UCB1 arithmetic, the
+ * ELO selector's life cycle (LEARN -> FROZEN -> CANARY) on synthetic costs,
+ * each ACE fast- and slow-loop reaction on synthetic metrics, the guards,
+ * the scavenger's budget, and (in subprocesses) the real ACE thread with its
+ * trace and its choice of LLC source. Every random input comes from a
+ * printed seed (HAKMEM_TEST_SEED replays it). */
+import assert from "node:assert/strict";
+import {
+  type Flavour,
+  FLAVOURS,
+  HAK_KNOB_TCACHE_CAP,
+  type Hakmem,
+  lazyHakmem,
+  notBuilt,
+  ptrOf,
+  repoRoot,
+  snprintfString,
+} from "./hakmem_ffi.ts";
+
+const CLASSES = 44;
+const HEAD = 11; // scalar fields of hak_ace_metrics_t before the per-class arrays
+const MiB = 1 << 20;
+const THRESHOLDS = [1, 4, 16, 64].map((m) => m * MiB);
+const ELO = { off: 0, learn: 1, frozen: 2, canary: 3 };
+
+function seedOf(): bigint {
+  const env = Deno.env.get("HAKMEM_TEST_SEED");
+  const seed = env ? BigInt(env) : BigInt(Math.floor(Math.random() * 2 ** 48));
+  console.log(`learn: seed ${seed} (HAKMEM_TEST_SEED=${seed} replays)`);
+  return seed;
+}
+
+interface Metrics {
+  ops_per_s?: number;
+  llc_miss_rate?: number;
+  llc_from_pmu?: number;
+  lock_wait_frac?: number;
+  remote_backlog?: number;
+  p99_lat_ns?: number;
+  ace_cpu_percent?: number;
+  frag_ratio?: number;
+  rss_mb?: number;
+  in_use_mb?: number;
+  cls?: Record<number, { ops: number; under: number; over: number }>;
+}
+
+const FIELDS = [
+  "interval_s",
+  "ops_per_s",
+  "llc_miss_rate",
+  "llc_from_pmu",
+  "lock_wait_frac",
+  "remote_backlog",
+  "p99_lat_ns",
+  "ace_cpu_percent",
+  "frag_ratio",
+  "rss_mb",
+  "in_use_mb",
+] as const;
+
+/** A hak_ace_metrics_t (all doubles) from a partial description: calm defaults. */
+function metrics(m: Metrics): Float64Array<ArrayBuffer> {
+  const a = new Float64Array(HEAD + 3 * CLASSES);
+  const { cls: _cls, ...scalars } = m;
+  const v: Record<string, number> = {
+    interval_s: 0.5,
+    ops_per_s: 1e7,
+    p99_lat_ns: 1e4,
+    ace_cpu_percent: 0.1,
+    ...scalars,
+  };
+  FIELDS.forEach((f, i) => (a[i] = v[f] ?? 0));
+  for (const [c, x] of Object.entries(m.cls ?? {})) {
+    a[HEAD + Number(c)] = x.ops;
+    a[HEAD + CLASSES + Number(c)] = x.under;
+    a[HEAD + 2 * CLASSES + Number(c)] = x.over;
+  }
+  return a;
+}
+
+function tick(h: Hakmem, m: Metrics, slow = false): number {
+  return h.sym.hak_ace_test_tick(ptrOf(new Uint8Array(metrics(m).buffer)), slow ? 1 : 0);
+}
+
+// deno-lint-ignore no-explicit-any
+function aceState(h: Hakmem): any {
+  return JSON.parse(snprintfString(h.sym.hak_ace_json));
+}
+
+function option(h: Hakmem, name: string): number {
+  const r = h.optionGet(name);
+  assert.equal(r.rc, 0, name);
+  return Number(r.value);
+}
+
+function cap(h: Hakmem, cls: number): number {
+  return Number(h.sym.hak_class_knob_get(HAK_KNOB_TCACHE_CAP, cls));
+}
+
+function eloStep(h: Hakmem, costs: number[]): number {
+  return h.sym.hak_elo_test_step(ptrOf(new Uint8Array(new Float64Array(costs).buffer)));
+}
+
+for (const flavour of FLAVOURS) {
+  const hak = lazyHakmem(flavour);
+  const ignore = notBuilt(flavour);
+  const test = (name: string, fn: () => void | Promise<void>) =>
+    Deno.test({ name: `learn[${flavour}] ${name}`, ignore, fn });
+
+  test("ELO expected score and update match the formulas", () => {
+    const h = hak();
+    assert.equal(h.sym.hak_elo_expected(1500, 1500), 0.5);
+    const e = h.sym.hak_elo_expected(1900, 1500);
+    assert.ok(Math.abs(e - 1 / (1 + 10 ** (-400 / 400))) < 1e-12, `expected ${e}`);
+    for (const [ra, rb, s] of [[1500, 1500, 1], [1600, 1450, 0], [1400, 1700, 0.5]]) {
+      const a = new Float64Array([ra]), b = new Float64Array([rb]);
+      h.sym.hak_elo_update(Deno.UnsafePointer.of(a), Deno.UnsafePointer.of(b), s, 32);
+      const ea = 1 / (1 + 10 ** ((rb - ra) / 400));
+      assert.ok(Math.abs(a[0] - (ra + 32 * (s - ea))) < 1e-9, `ra after ${ra}/${rb}/${s}: ${a[0]}`);
+      assert.ok(Math.abs(a[0] + b[0] - (ra + rb)) < 1e-9, "ratings are conserved");
+    }
+  });
+
+  test("UCB1 index: untried arms first, then mean + c*sqrt(ln N / n)", () => {
+    const h = hak();
+    assert.equal(h.sym.hak_ucb1_score(0.3, 0n, 10n, Math.SQRT2), Infinity);
+    for (const [mean, n, total] of [[0.5, 10, 100], [0.1, 1, 2], [0.9, 1000, 5000]]) {
+      const got = h.sym.hak_ucb1_score(mean, BigInt(n), BigInt(total), Math.SQRT2);
+      const want = mean + Math.SQRT2 * Math.sqrt(Math.log(total) / n);
+      assert.ok(Math.abs(got - want) < 1e-9, `ucb(${mean}, ${n}, ${total}) = ${got}, want ${want}`);
+    }
+  });
+
+  test("ELO: LEARN converges on the cheapest threshold, FROZEN, then CANARY moves it", () => {
+    const h = hak();
+    h.sym.hak_elo_test_reset(1, seedOf());
+    assert.equal(h.sym.hak_elo_state(), ELO.learn);
+    // 16 MiB is cheapest; the strategy is chosen before its window is charged.
+    const costs = [900, 700, 400, 800];
+    let windows = 0;
+    while (h.sym.hak_elo_state() === ELO.learn && windows < 4000) {
+      eloStep(h, costs);
+      windows++;
+    }
+    assert.equal(h.sym.hak_elo_state(), ELO.frozen, `still learning after ${windows} windows`);
+    const st = JSON.parse(snprintfString(h.sym.hak_elo_json));
+    assert.ok(st.allocs >= 2048 && st.allocs <= 4 * 2048, `froze after ${st.allocs} allocations`);
+    assert.equal(Number(h.sym.hak_elo_threshold()), THRESHOLDS[2]);
+    for (const r of st.ratings) assert.ok(r.plays >= 3, `threshold ${r.threshold} played`);
+    // FROZEN plays the confirmed choice only, until the canary is due.
+    let frozen = 0;
+    while (h.sym.hak_elo_state() === ELO.frozen && frozen < 20000) {
+      assert.equal(eloStep(h, costs), 2);
+      frozen++;
+    }
+    assert.equal(h.sym.hak_elo_state(), ELO.canary, `no canary after ${frozen} frozen windows`);
+    // The workload changes: 1 MiB is now cheapest. Canaries try others on ~5 % of windows.
+    const changed = [200, 700, 900, 800];
+    let canary = 0, tried = 0;
+    while (h.sym.hak_elo_state() === ELO.canary && canary < 5000) {
+      if (eloStep(h, changed) !== 2) tried++;
+      canary++;
+    }
+    assert.equal(h.sym.hak_elo_state(), ELO.frozen);
+    const share = tried / canary;
+    assert.ok(share > 0.01 && share < 0.12, `canary share ${share} (${tried}/${canary})`);
+    assert.equal(Number(h.sym.hak_elo_threshold()), THRESHOLDS[0], "canary moved the choice");
+  });
+
+  test("ELO: frozen mode keeps the configured threshold and never learns", () => {
+    const h = hak();
+    h.sym.hak_elo_test_reset(0, seedOf());
+    for (let i = 0; i < 10000; i++) assert.equal(eloStep(h, [1, 2, 3, 4]), 3);
+    assert.equal(h.sym.hak_elo_state(), ELO.frozen);
+    assert.equal(Number(h.sym.hak_elo_threshold()), 64 * MiB);
+  });
+
+  test("ACE fast loop: UCB1 finds the capacity that stops under/overflows", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    const cls = 3;
+    const seen = new Set<number>();
+    for (let t = 0; t < 60; t++) {
+      const c = cap(h, cls);
+      seen.add(c);
+      const ops = 1e5;
+      const misses = ops * Math.min(1, 16 / c) * 0.5; // larger caches miss less
+      assert.ok(tick(h, { cls: { [cls]: { ops, under: misses, over: misses } } }) >= 0);
+    }
+    for (const c of [4, 8, 16, 32, 64, 128, 256, 512]) assert.ok(seen.has(c), `arm ${c} tried`);
+    assert.equal(cap(h, cls), 512);
+    // a class without traffic keeps its default
+    assert.equal(cap(h, 5), 128);
+    const st = aceState(h);
+    assert.equal(st.cap[cls], 512);
+  });
+
+  test("ACE fast loop: backlog lowers the drain threshold, lock waits widen the bundle", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    const drain0 = option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD");
+    const bundle0 = option(h, "HAKMEM_BUNDLE");
+    assert.equal(drain0, 256);
+    tick(h, { remote_backlog: 1000, lock_wait_frac: 0.3 });
+    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 128);
+    assert.equal(option(h, "HAKMEM_BUNDLE"), 64);
+    tick(h, { remote_backlog: 1000, lock_wait_frac: 0.3 });
+    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 64);
+    assert.equal(option(h, "HAKMEM_BUNDLE"), 128);
+    tick(h, {}); // calm fast ticks: the ruled knobs wait for the slow loop's restore
+    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 64);
+    const st = aceState(h);
+    assert.equal(st.drain_ruled, true);
+    assert.equal(st.bundle_ruled, true);
+    assert.equal(bundle0, 32);
+  });
+
+  test("ACE fast loop: a high LLC miss rate puts the caches on a diet (128 -> 96)", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    tick(h, { llc_miss_rate: 0.4 });
+    assert.equal(cap(h, 0), 96);
+    assert.equal(aceState(h).diet_pct, 75);
+  });
+
+  test("ACE slow loop: two calm ticks restore what the rules changed", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    tick(h, { remote_backlog: 1000, lock_wait_frac: 0.3, llc_miss_rate: 0.4 });
+    assert.notEqual(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
+    const calm = { frag_ratio: 0.9, rss_mb: 20, in_use_mb: 18 };
+    tick(h, calm, true); // the alarm of the fast tick above: not calm yet
+    assert.equal(aceState(h).calm, 0);
+    tick(h, calm, true);
+    assert.equal(aceState(h).calm, 1);
+    assert.notEqual(option(h, "HAKMEM_BUNDLE"), 32, "hysteresis: one calm tick is not enough");
+    tick(h, calm, true);
+    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
+    assert.equal(option(h, "HAKMEM_BUNDLE"), 32);
+    assert.equal(cap(h, 0), 128);
+  });
+
+  test("ACE slow loop: fragmentation triggers a partial release chosen by a bandit", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    const before = aceState(h).bandits.release.total;
+    tick(h, { frag_ratio: 0.2, rss_mb: 20, in_use_mb: 15 }, true);
+    tick(h, { frag_ratio: 0.2, rss_mb: 20, in_use_mb: 15 }, true);
+    const st = aceState(h);
+    assert.equal(st.scavenges, 2);
+    assert.ok(st.bandits.release.total > before, "the release bandit was rewarded");
+    assert.ok([1, 2, 4, 8].includes(option(h, "HAKMEM_PARTIAL_RELEASE_UNITS")));
+  });
+
+  test("ACE scavenge: idle BigCache memory goes back, within the time budget", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    const idle = (n: number) => {
+      const ptrs = [];
+      for (let i = 0; i < n; i++) {
+        const p = h.malloc(MiB)!;
+        new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, MiB)).fill(1);
+        ptrs.push(p);
+      }
+      for (const p of ptrs) h.free(p);
+    };
+    idle(12);
+    tick(h, { frag_ratio: 0.9, rss_mb: 500, in_use_mb: 10 }, true);
+    let st = aceState(h);
+    assert.equal(st.last_scavenge.complete, true);
+    assert.ok(st.last_scavenge.bytes >= 8 * MiB, `scavenged ${st.last_scavenge.bytes}`);
+    // A budget far too small for the work: the scavenger stops early.
+    assert.equal(h.optionSet("HAKMEM_ACE_SCAVENGE_BUDGET_US", 100).rc, 0);
+    try {
+      idle(14);
+      tick(h, { frag_ratio: 0.9, rss_mb: 500, in_use_mb: 10 }, true);
+      st = aceState(h);
+      assert.ok(st.last_scavenge.bytes < 14 * MiB, `budget ignored: ${st.last_scavenge.bytes}`);
+      if (st.last_scavenge.bytes < 13 * MiB) assert.equal(st.last_scavenge.complete, false);
+    } finally {
+      h.optionSet("HAKMEM_ACE_SCAVENGE_BUDGET_US", 5000);
+    }
+  });
+
+  for (
+    const [guard, m, slow] of [
+      ["P99_LAT_NS", { p99_lat_ns: 5e7 }, false],
+      ["CPU_PERCENT", { ace_cpu_percent: 50 }, false],
+      ["RSS_MB", { rss_mb: 20000, frag_ratio: 0.9, in_use_mb: 100 }, true],
+    ] as const
+  ) {
+    test(`ACE guard HAKMEM_ACE_MAX_${guard} stops ACE and restores the defaults`, () => {
+      const h = hak();
+      h.sym.hak_ace_test_reset();
+      tick(h, { remote_backlog: 1000, llc_miss_rate: 0.4 });
+      assert.notEqual(cap(h, 0), 128);
+      assert.equal(tick(h, m, slow), -1); // its one-line notice on stderr is expected
+      const st = aceState(h);
+      assert.equal(st.stopped, true);
+      assert.match(st.reason, new RegExp(`HAKMEM_ACE_MAX_${guard}`));
+      assert.equal(cap(h, 0), 128);
+      assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
+      assert.equal(tick(h, {}), -1, "stays stopped");
+      h.sym.hak_ace_test_reset();
+      assert.equal(aceState(h).stopped, false);
+    });
+  }
+
+  for (const pmu of ["on", "off"]) {
+    test(`ACE thread (HAKMEM_PMU=${pmu}): ticks, traces, picks the LLC source the PMU allows`, async () => {
+      const trace = await Deno.makeTempFile({ suffix: ".jsonl" });
+      try {
+        const out = await runLive(flavour, trace, { HAKMEM_PMU: pmu });
+        assert.equal(out.ace.run, "running");
+        assert.ok(out.ace.ticks >= 3, `only ${out.ace.ticks} ticks`);
+        const kinds = new Set(out.trace.map((l) => l.kind));
+        for (const k of ["start", "tick", "elo"]) assert.ok(kinds.has(k), `trace has ${k} lines`);
+        const want = out.pmu === "read" || out.pmu === "rdpmc" ? "pmu" : "estimate";
+        if (pmu === "off") assert.equal(want, "estimate");
+        for (const l of out.trace.filter((l) => l.kind === "tick")) {
+          assert.equal(l.metrics.llc_source, want, `stats pmu ${out.pmu}`);
+          assert.equal(typeof l.t, "number");
+        }
+        for (const l of out.trace.filter((l) => l.kind === "decision")) {
+          assert.ok(typeof l.knob === "string" && l.old !== l.new, JSON.stringify(l));
+        }
+        const elo = out.trace.filter((l) => l.kind === "elo").at(-1);
+        assert.equal(elo.ratings.length, 4);
+      } finally {
+        await Deno.remove(trace).catch(() => {});
+      }
+    });
+  }
+}
+
+interface Live {
+  // deno-lint-ignore no-explicit-any
+  ace: any;
+  pmu: string;
+  // deno-lint-ignore no-explicit-any
+  trace: any[];
+}
+
+async function runLive(flavour: Flavour, trace: string, extra: Record<string, string>) {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(Deno.env.toObject())) if (!k.startsWith("HAKMEM_")) env[k] = v;
+  Object.assign(env, {
+    HAKMEM_ROOT: repoRoot(),
+    HAKMEM_MODE: "learning",
+    HAKMEM_ACE_FAST_INTERVAL_MS: "20",
+    HAKMEM_ACE_SLOW_INTERVAL_MS: "100",
+    HAKMEM_ACE_LOG_LEVEL: "0",
+    HAKMEM_ACE_TRACE: trace,
+    ...extra,
+  });
+  const fixture = new URL("./fixtures/ace_live.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-config", fixture, flavour, "400", trace],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `ace_live failed:\n${stderr}`);
+  const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  return JSON.parse(line) as Live;
+}
