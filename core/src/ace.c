@@ -19,13 +19,15 @@
  * HAKMEM_ACE_SCAVENGE_BUDGET_US; two calm slow ticks in a row restore what
  * the rules changed. Guards stop ACE and restore every default.
  *
- * Rewards. Per class: 1 / (1 + 4 x (underflows + overflows) / ops) minus
- * 0.05 x min(1, capacity x block size / 1 MiB): what a capacity controls
- * is how often the thread cache runs dry or overflows (each costs a trip
- * to the slabs, about four fast-path operations), against the memory it
- * holds idle. Global knobs: SPEC's throughput - (miss + lock +
- * fragmentation) penalties, throughput normalised by its running mean so
- * that phases of the program do not read as the knob's doing. */
+ * Rewards. Per class: 1 / (1 + blocks moved to or from the slabs per
+ * operation) minus 0.05 x min(1, capacity x block size / 1 MiB): what a
+ * capacity controls is how often the thread cache runs dry or overflows
+ * (each time a bundle of blocks moves), against the memory it holds idle;
+ * this is measured per class, where a throughput reward would mix every
+ * class and every phase of the program. Global knobs: SPEC's throughput -
+ * (miss + lock + fragmentation) penalties, throughput normalised by its
+ * running mean so that phases of the program do not read as the knob's
+ * doing. */
 #include "internal.h"
 
 #include <errno.h>
@@ -58,6 +60,7 @@ typedef struct bandit {
     unsigned order[MAX_ARMS]; /* untried arms are played nearest the default first */
     uint64_t n[MAX_ARMS];
     double mean[MAX_ARMS];
+    double bound[MAX_ARMS]; /* known upper bound of an arm's reward */
     uint64_t total;
     int pulled; /* arm applied since the last reward, -1 none */
 } bandit_t;
@@ -106,6 +109,7 @@ static void bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uin
                         uint32_t max) {
     memset(b, 0, sizeof(*b));
     b->pulled = -1;
+    for (unsigned i = 0; i < MAX_ARMS; i++) b->bound[i] = __builtin_inf();
     for (unsigned i = 0; i < count && i < MAX_ARMS; i++)
         if (values[i] <= max || b->arms == 0) b->value[b->arms++] = values[i];
     /* untried arms go by steps away from the default, the lower one first */
@@ -119,13 +123,21 @@ static void bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uin
     }
 }
 
+/* UCB1, untried arms first; an arm whose known bound is below the best
+ * mean seen cannot win and is not played. */
 static unsigned bandit_select(bandit_t *b) {
+    double best_mean = -1e300;
     for (unsigned i = 0; i < b->arms; i++)
-        if (b->n[b->order[i]] == 0) return b->order[i];
+        if (b->n[i] > 0 && b->mean[i] > best_mean) best_mean = b->mean[i];
+    for (unsigned i = 0; i < b->arms; i++) {
+        unsigned a = b->order[i];
+        if (b->n[a] == 0 && b->bound[a] > best_mean) return a;
+    }
     unsigned best = 0;
     double best_score = -1e300;
     for (unsigned i = 0; i < b->arms; i++) {
         double s = hak_ucb1_score(b->mean[i], b->n[i], b->total, UCB_C);
+        if (s > b->bound[i]) s = b->bound[i];
         if (s > best_score) {
             best_score = s;
             best = i;
@@ -262,11 +274,41 @@ static uint32_t step(const uint32_t *arms, unsigned count, uint32_t cur, int dir
     return arms[i] > cur ? arms[i] : (i + 1 < count ? arms[i + 1] : arms[i]);
 }
 
-static double class_reward(const hak_ace_metrics_t *m, unsigned c, uint32_t cap) {
+/* Blocks moved between the thread cache and the slabs per operation (each
+ * under- or overflow moves up to a bundle) is the work a capacity saves;
+ * idle bytes held are what it costs. */
+static double class_reward(const hak_ace_metrics_t *m, unsigned c, uint32_t cap, uint32_t bundle) {
     double ops = m->cls_ops[c];
-    double rate = ops > 0 ? (m->cls_underflows[c] + m->cls_overflows[c]) / ops : 0;
+    double moves = ops > 0 ? (m->cls_underflows[c] + m->cls_overflows[c]) * bundle / ops : 0;
     double mem = (double)cap * _hak_class_size[c] / (double)(1u << 20);
-    return 1.0 / (1.0 + 4.0 * rate) - 0.05 * (mem < 1.0 ? mem : 1.0);
+    return 1.0 / (1.0 + moves) - 0.05 * (mem < 1.0 ? mem : 1.0);
+}
+
+/* A smaller capacity never moves fewer blocks than a larger one (the
+ * thread cache only holds less), so it can earn at most 1 / (1 + moves
+ * seen at the larger one). */
+static void cap_bound(bandit_t *b, unsigned arm, const hak_ace_metrics_t *m, unsigned c,
+                      uint32_t bundle) {
+    double ops = m->cls_ops[c];
+    if (ops <= 0) return;
+    double ub = 1.0 / (1.0 + (m->cls_underflows[c] + m->cls_overflows[c]) * bundle / ops);
+    for (unsigned i = 0; i < arm; i++)
+        if (ub < b->bound[i]) b->bound[i] = ub;
+}
+
+/* After the default has played once: a class that under/overflows tries
+ * the larger capacities first, a quiet one the smaller (memory) first. */
+static void cap_direction(bandit_t *b, const hak_ace_metrics_t *m, unsigned c) {
+    if (b->total != 1 || b->arms < 3) return;
+    double ops = m->cls_ops[c];
+    bool up = ops > 0 && (m->cls_underflows[c] + m->cls_overflows[c]) / ops > 0.002;
+    unsigned d = b->order[0], k = 1;
+    for (unsigned dist = 1; k < b->arms; dist++) {
+        unsigned lo = d >= dist ? d - dist : UINT32_MAX, hi = d + dist;
+        unsigned first = up ? hi : lo, second = up ? lo : hi;
+        if (first < b->arms) b->order[k++] = first;
+        if (second < b->arms) b->order[k++] = second;
+    }
 }
 
 static double global_reward(ace_t *a, const hak_ace_metrics_t *m) {
@@ -329,8 +371,12 @@ static int tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     a->ticks++;
     a->llc_from_pmu = m->llc_from_pmu != 0.0;
     /* rewards for what the last tick applied */
-    for (unsigned c = 0; c < HAK_CLASSES; c++)
-        if (a->cap[c].pulled >= 0) bandit_reward(&a->cap[c], class_reward(m, c, a->cur.cap[c]));
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        if (a->cap[c].pulled < 0) continue;
+        cap_bound(&a->cap[c], (unsigned)a->cap[c].pulled, m, c, a->cur.bundle);
+        bandit_reward(&a->cap[c], class_reward(m, c, a->cur.cap[c], a->cur.bundle));
+        cap_direction(&a->cap[c], m, c);
+    }
     double r = global_reward(a, m);
     a->last_reward = r;
     bandit_reward(&a->drain, r);

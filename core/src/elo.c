@@ -27,7 +27,7 @@
 
 #define ELO_WINDOW 8
 #define ELO_LEARN_ALLOCS 2048
-#define ELO_FROZEN_ALLOCS 65536
+#define ELO_FROZEN_ALLOCS 262144
 #define ELO_CANARY_ALLOCS 8192
 #define ELO_MIN_PLAYS 3   /* windows each candidate plays before FROZEN */
 #define ELO_K 32.0
@@ -59,8 +59,11 @@ typedef struct elo {
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static elo_t g_elo;
-static _Atomic unsigned g_confirmed; /* read without the lock while FROZEN */
+/* Read without the lock: FROZEN costs one counter, no clock, no lock. */
+static _Atomic unsigned g_confirmed;
 static _Atomic int g_state;
+static _Atomic bool g_learns;
+static _Atomic uint64_t g_frozen_allocs;
 
 /* ---- pure arithmetic ---- */
 
@@ -97,6 +100,8 @@ static unsigned best(const elo_t *e, int except) {
 static void enter(elo_t *e, int state) {
     e->state = state;
     e->phase_start = e->allocs;
+    atomic_store_explicit(&g_frozen_allocs, 0, memory_order_relaxed);
+    atomic_store_explicit(&g_learns, e->learns, memory_order_relaxed);
     atomic_store_explicit(&g_confirmed, e->confirmed, memory_order_relaxed);
     atomic_store_explicit(&g_state, state, memory_order_release);
 }
@@ -162,7 +167,8 @@ static void window_done(elo_t *e, unsigned s, double cost) {
 /* FROZEN counts allocations only to know when the canary is due. */
 static void frozen_tick(elo_t *e, uint64_t allocs) {
     e->allocs += allocs;
-    if (e->learns && e->allocs - e->phase_start >= ELO_FROZEN_ALLOCS) enter(e, HAK_ELO_STATE_CANARY);
+    if (e->learns && e->state == HAK_ELO_STATE_FROZEN && e->allocs - e->phase_start >= ELO_FROZEN_ALLOCS)
+        enter(e, HAK_ELO_STATE_CANARY);
 }
 
 /* ---- the allocator's side ---- */
@@ -181,17 +187,29 @@ void _hak_elo_init(void) {
 
 size_t _hak_elo_threshold(unsigned strategy) { return k_threshold[strategy]; }
 
+bool _hak_elo_measuring(void) {
+    return hak_opt(OPT_ELO) == ELO_LEARN_MODE &&
+           atomic_load_explicit(&g_state, memory_order_relaxed) != HAK_ELO_STATE_FROZEN;
+}
+
 unsigned _hak_elo_choose(bool *measure) {
     *measure = false;
-    if (atomic_load_explicit(&g_state, memory_order_acquire) == HAK_ELO_STATE_FROZEN &&
-        !g_elo.learns)
-        return atomic_load_explicit(&g_confirmed, memory_order_relaxed);
+    if (atomic_load_explicit(&g_state, memory_order_acquire) == HAK_ELO_STATE_FROZEN) {
+        unsigned s = atomic_load_explicit(&g_confirmed, memory_order_relaxed);
+        if (!atomic_load_explicit(&g_learns, memory_order_relaxed)) return s;
+        uint64_t n = atomic_fetch_add_explicit(&g_frozen_allocs, 1, memory_order_relaxed) + 1;
+        if (n % 1024 != 0) return s;
+        /* every 1024 allocations: account them, maybe start the canary */
+        hak_lock(&g_lock);
+        frozen_tick(&g_elo, 1024);
+        pthread_mutex_unlock(&g_lock);
+        return s;
+    }
     hak_lock(&g_lock);
     elo_t *e = &g_elo;
     unsigned s;
     if (e->state == HAK_ELO_STATE_FROZEN) {
         s = e->confirmed;
-        frozen_tick(e, 1);
     } else {
         if (e->win_left == 0) {
             e->win_strategy = pick(e);

@@ -192,7 +192,7 @@ static hak_block_t *refill_from_slabs(hak_heap_t *h, unsigned cls) {
  * ACE samples slow-path latency. */
 static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
     hak_ctr_inc(&h->ctr.misses[cls]);
-    uint64_t t0 = hak_lat_begin();
+    uint64_t t0 = hak_lat_begin(h->ctr.misses[cls]);
     uint32_t epoch = atomic_load_explicit(&_hak_release_epoch, memory_order_relaxed);
     if (unlikely(epoch != h->release_epoch)) {
         h->release_epoch = epoch;

@@ -319,9 +319,12 @@ HAK_INLINE void hak_lock(pthread_mutex_t *m) {
     if (unlikely(pthread_mutex_trylock(m) != 0)) _hak_lock_slow(m);
 }
 
-/* Start of a sampled slow-path operation: 0 when ACE is not sampling. */
-HAK_INLINE uint64_t hak_lat_begin(void) {
-    return atomic_load_explicit(&_hak_sampling, memory_order_relaxed) ? _hak_now_ns() : 0;
+/* Start of a sampled slow-path operation, the n-th of its kind: one in 64
+ * is timed while ACE runs (two clock reads on every refill would cost more
+ * than the fast path); 0 when not sampled. */
+HAK_INLINE uint64_t hak_lat_begin(uint64_t n) {
+    if ((n & 63) != 0 || !atomic_load_explicit(&_hak_sampling, memory_order_relaxed)) return 0;
+    return _hak_now_ns();
 }
 
 HAK_INLINE void hak_lat_end(uint64_t t0) {
@@ -344,6 +347,7 @@ unsigned _hak_elo_choose(bool *measure);
 size_t _hak_elo_threshold(unsigned strategy);
 void _hak_elo_alloc_done(unsigned strategy, uint64_t ns);
 void _hak_elo_free_done(unsigned strategy, uint64_t ns);
+bool _hak_elo_measuring(void); /* LEARN or CANARY: frees are timed */
 size_t _hak_elo_trace_json(char *buf, size_t cap);
 void _hak_elo_lock(void);
 void _hak_elo_unlock(void);

@@ -38,6 +38,7 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_large_t *g_bucket[BUCKETS];
 static age_list_t g_hot, g_pending, g_cold;
 static uint64_t g_allocs, g_frees, g_hits, g_misses, g_in_use, g_reserved;
+static _Atomic uint32_t g_nth; /* large allocations, for latency sampling */
 
 static size_t round_up(size_t v, size_t to) { return (v + to - 1) & ~(to - 1); }
 
@@ -182,7 +183,11 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         errno = ENOMEM;
         return NULL;
     }
-    uint64_t t0 = hak_lat_begin();
+    if (unlikely(_hak_ace_wanted()) && !_hak_init_in_progress_here()) _hak_ace_start();
+    /* a racy count is enough to pick which calls to sample */
+    uint32_t nth = atomic_load_explicit(&g_nth, memory_order_relaxed);
+    atomic_store_explicit(&g_nth, nth + 1, memory_order_relaxed);
+    uint64_t t0 = hak_lat_begin(nth);
     unsigned strategy;
     bool measure;
     bool cacheable = cache_decision(map_size, align, &strategy, &measure);
@@ -263,7 +268,7 @@ static hak_large_t *header_of(const void *p, const char *freed) {
 
 void _hak_large_free(void *p) {
     hak_large_t *e = header_of(p, "double free (large tier)");
-    bool measure = hak_opt(OPT_ELO) == ELO_LEARN_MODE;
+    bool measure = _hak_elo_measuring();
     uint64_t t0 = measure ? _hak_now_ns() : 0;
     unsigned strategy = e->strategy;
     free_block(e);
