@@ -1,7 +1,11 @@
 // `deno task bench`: the benchmark suite. Builds libhakmem (x86_64 release), the workload programs
 // of bench/ and the measuring runner hakrun (bench/runner.c), then runs every bench under every
 // allocator for a number of rounds and writes reports/runs/<timestamp>/results.json (schema 1,
-// tasks/bench_stats.ts) and the report page index.html next to it.
+// tasks/bench_stats.ts) and the report page index.html next to it; the runs of hakmem variants
+// that learn leave their ACE traces under traces/ there.
+//
+// hakmem runs as one or more variants (a name and an environment): the presets of --modes, the
+// feature ladder of --ladder, the large-tier thresholds of --thresholds.
 //
 // Every program binary is the same for every allocator: glibc runs it as is, the others through
 // LD_PRELOAD (set by hakrun in the child only). Within a round each bench runs under every
@@ -18,6 +22,8 @@ import {
   type BenchInfo,
   type MachineInfo,
   type Metric,
+  REFERENCE_GLIBC,
+  REFERENCE_MIMALLOC,
   type Results,
   type Sample,
   summarize,
@@ -133,6 +139,18 @@ const BENCHES: readonly BenchDef[] = [
     description: "Random replacement of small blocks over a working set of hundreds of MiB, far " +
       "larger than the last-level cache: cache and TLB misses of the allocator's metadata.",
     quickScale: 0.2,
+  },
+  {
+    id: "large_mix",
+    program: "large_mix",
+    args: () => [],
+    metric: "ops_per_s",
+    title: "Large blocks, mixed sizes (256 KiB–32 MiB)",
+    description: "Random replacement over 8 live blocks of log-uniform sizes from 256 KiB to " +
+      "32 MiB; each new block gets one write per 4 KiB page, checked before its free. Where " +
+      "the large tier's mmap threshold matters: which blocks are cached for reuse, which are " +
+      "mapped fresh (page faults) and unmapped. One op = free + malloc + page writes.",
+    quickScale: 0.15,
   },
   {
     id: "realloc_heavy",
@@ -284,16 +302,112 @@ async function debVersion(deb: string): Promise<string | null> {
 }
 
 export interface Allocator extends AllocatorInfo {
-  /** Environment of the program (hakmem: HAKMEM_MODE). */
+  /** Environment of the program (hakmem: its variant's variables). */
   env: Record<string, string>;
 }
 
-/** Expands --allocators (hakmem → hakmem-<mode> per mode) in the canonical order. */
-export function allocatorNames(kinds: readonly string[], modes: readonly string[]): string[] {
+/** One way of running hakmem: its allocator name (hakmem-<suffix>), the environment of the
+ * program and a note for the report (the variables, and what the variant shows). */
+export interface HakmemVariant {
+  name: string;
+  env: Record<string, string>;
+  note: string;
+}
+
+function variant(suffix: string, env: Record<string, string>, what?: string): HakmemVariant {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
+  return { name: `hakmem-${suffix}`, env, note: what ? `${vars} (${what})` : vars };
+}
+
+/** hakmem under one preset (--modes). */
+export function modeVariant(mode: string): HakmemVariant {
+  return variant(mode, { HAKMEM_MODE: mode });
+}
+
+/** --ladder: from the bare allocator, the large-tier features switched on one at a time, then the
+ * presets, so each feature's effect shows as one step. */
+export const LADDER: readonly HakmemVariant[] = [
+  modeVariant("minimal"),
+  variant(
+    "minimal+bigcache",
+    { HAKMEM_MODE: "minimal", HAKMEM_BIGCACHE: "1" },
+    "minimal plus BigCache",
+  ),
+  variant(
+    "minimal+bigcache+batch",
+    {
+      HAKMEM_MODE: "minimal",
+      HAKMEM_BIGCACHE: "1",
+      HAKMEM_FREE_POLICY: "batch",
+      HAKMEM_MADVISE_BATCH: "16",
+    },
+    "minimal plus BigCache and batched MADV_DONTNEED",
+  ),
+  modeVariant("balanced"),
+  modeVariant("fast"),
+  modeVariant("learning"),
+];
+
+/** The fixed mmap thresholds of --thresholds, MiB (ELO's candidates). */
+export const THRESHOLDS_MIB: readonly number[] = [1, 4, 16, 64];
+
+/** --thresholds: balanced with each fixed large-tier threshold (ELO off), and with ELO learning
+ * the threshold. */
+export const THRESHOLD_VARIANTS: readonly HakmemVariant[] = [
+  ...THRESHOLDS_MIB.map((mib) =>
+    variant(
+      `thr-${mib}mb`,
+      { HAKMEM_MODE: "balanced", HAKMEM_ELO: "off", HAKMEM_BIGCACHE_MAX_BLOCK_MB: String(mib) },
+      `fixed threshold: large blocks up to ${mib} MiB are cached, larger ones mapped fresh`,
+    )
+  ),
+  variant(
+    "elo-learn",
+    { HAKMEM_MODE: "balanced", HAKMEM_ELO: "learn" },
+    `ELO learns the threshold among ${THRESHOLDS_MIB.join(", ")} MiB`,
+  ),
+];
+
+/** The hakmem variants of a run: the ladder's, then the thresholds', then those of --modes that
+ * are not among them (each name once). Without any of the three: balanced. */
+export function hakmemVariants(
+  o: { modes?: readonly string[]; ladder?: boolean; thresholds?: boolean },
+): HakmemVariant[] {
+  const modes = o.modes && o.modes.length > 0
+    ? o.modes
+    : o.ladder || o.thresholds
+    ? []
+    : ["balanced"];
+  const all = [
+    ...(o.ladder ? LADDER : []),
+    ...(o.thresholds ? THRESHOLD_VARIANTS : []),
+    ...modes.map(modeVariant),
+  ];
+  return all.filter((v, i) => all.findIndex((w) => w.name === v.name) === i);
+}
+
+/** Whether a hakmem run writes an ACE trace: its preset learns (learning, research), or its
+ * environment turns ACE or ELO learning on. */
+export function tracesLearning(env: Readonly<Record<string, string>>): boolean {
+  const mode = env.HAKMEM_MODE ?? "balanced";
+  return mode === "learning" || mode === "research" || env.HAKMEM_ACE_ENABLED === "1" ||
+    env.HAKMEM_ELO === "learn";
+}
+
+/** The ACE trace of one run, relative to the run directory. */
+export function traceFile(bench: string, allocator: string, round: number): string {
+  return `traces/${bench}.${allocator}.r${round}.jsonl`;
+}
+
+/** Expands --allocators (hakmem → one allocator per variant) in the canonical order. */
+export function allocatorNames(
+  kinds: readonly string[],
+  variants: readonly HakmemVariant[],
+): string[] {
   const out: string[] = [];
   for (const k of ALLOCATOR_KINDS) {
     if (!kinds.includes(k)) continue;
-    if (k === "hakmem") out.push(...modes.map((m) => `hakmem-${m}`));
+    if (k === "hakmem") out.push(...variants.map((v) => v.name));
     else out.push(k);
   }
   return out;
@@ -302,7 +416,7 @@ export function allocatorNames(kinds: readonly string[], modes: readonly string[
 /** Resolves the allocators, installing missing peers when we are root on a system with apt. */
 async function resolveAllocators(
   kinds: readonly string[],
-  modes: readonly string[],
+  variants: readonly HakmemVariant[],
 ): Promise<Allocator[]> {
   const peers = PEERS.filter((p) => kinds.includes(p.name));
   const found = new Map<string, string | null>();
@@ -333,19 +447,12 @@ async function resolveAllocators(
   }
   const hakmemSo = libraryFiles(TARGET, FLAVOUR).so;
   const out: Allocator[] = [];
-  for (const name of allocatorNames(kinds, modes)) {
+  for (const name of allocatorNames(kinds, variants)) {
+    const v = variants.find((x) => x.name === name);
     if (name === "glibc") {
       out.push({ name, kind: "glibc", lib: null, available: true, note: null, env: {} });
-    } else if (name.startsWith("hakmem-")) {
-      const mode = name.slice("hakmem-".length);
-      out.push({
-        name,
-        kind: "hakmem",
-        lib: hakmemSo,
-        available: true,
-        note: `HAKMEM_MODE=${mode}`,
-        env: { HAKMEM_MODE: mode },
-      });
+    } else if (v) {
+      out.push({ name, kind: "hakmem", lib: hakmemSo, available: true, note: v.note, env: v.env });
     } else {
       const lib = found.get(name) ?? null;
       const peer = PEERS.find((p) => p.name === name)!;
@@ -437,6 +544,8 @@ interface RunSpec {
   timeoutS: number;
   tmpDir: string;
   seq: number;
+  /** Where hakmem writes its ACE trace (HAKMEM_ACE_TRACE), or null for none. */
+  trace: string | null;
 }
 
 /** The environment of hakrun: ours minus whatever would change the allocators' behaviour. */
@@ -549,6 +658,11 @@ async function runOnce(spec: RunSpec): Promise<Measured> {
   const a = spec.allocator;
   const env = { ...a.env };
   if (a.kind === "hakmem") env.HAKMEM_STATS_FILE = statsFile;
+  if (spec.trace !== null) {
+    // a stale file of an earlier run into the same --out must not pass for this run's trace
+    await Deno.remove(spec.trace).catch(() => {});
+    env.HAKMEM_ACE_TRACE = spec.trace;
+  }
   const args = [
     "--out",
     outFile,
@@ -769,7 +883,8 @@ function fmtKiB(k: number | null): string {
 }
 
 function fmtRatio(r: number | null): string {
-  return r === null ? "—" : `${r.toFixed(2)}x`;
+  if (r === null) return "—";
+  return r < 0.1 ? `${r.toPrecision(2)}x` : `${r.toFixed(2)}x`;
 }
 
 function table(header: string[], rows: string[][], rightFrom = 1): string {
@@ -780,19 +895,28 @@ function table(header: string[], rows: string[][], rightFrom = 1): string {
   return [line(header), w.map((n) => "-".repeat(n)).join("  "), ...rows.map(line)].join("\n");
 }
 
-/** The summary printed at the end of a run: performance, ratios, peak RSS, failures. */
+/** The summary printed at the end of a run: performance, ratios, peak RSS, failures. With more
+ * than two hakmem variants (--ladder, --thresholds) the ratios leave the performance table for
+ * one table per reference, with the variants as columns, so the lines stay readable. */
 export function summaryText(results: Results, summary: Summary = summarize(results)): string {
   const allocs = results.allocators.filter((a) => a.available).map((a) => a.name);
   const hakmems = allocs.filter((a) => a.startsWith("hakmem-"));
   const short = (a: string) => (hakmems.length === 1 && a.startsWith("hakmem-") ? "hakmem" : a);
-  const hasMimalloc = allocs.includes("mimalloc");
-  const hasGlibc = allocs.includes("glibc");
+  const refs = [REFERENCE_GLIBC, REFERENCE_MIMALLOC].filter((r) => allocs.includes(r));
+  const inline = hakmems.length <= 2;
   const benches = summary.benches.filter((b) => summary.rows.some((r) => r.bench === b));
+  const ratio = (b: string, h: string, ref: string) => {
+    const r = summaryRow(summary, b, h);
+    return fmtRatio((ref === REFERENCE_GLIBC ? r?.ratioVsGlibc : r?.ratioVsMimalloc) ?? null);
+  };
+  const geoRatio = (h: string, ref: string) => {
+    const o = summary.overall.find((x) => x.allocator === h);
+    return fmtRatio((ref === REFERENCE_GLIBC ? o?.geomeanVsGlibc : o?.geomeanVsMimalloc) ?? null);
+  };
 
   const perfHeader = ["bench", "metric", ...allocs.map(short)];
-  for (const h of hakmems) {
-    if (hasGlibc) perfHeader.push(`${short(h)}/glibc`);
-    if (hasMimalloc) perfHeader.push(`${short(h)}/mimalloc`);
+  if (inline) {
+    for (const h of hakmems) perfHeader.push(...refs.map((ref) => `${short(h)}/${ref}`));
   }
   perfHeader.push("failures");
   const perfRows: string[][] = [];
@@ -808,24 +932,18 @@ export function summaryText(results: Results, summary: Summary = summarize(resul
       rss.push(fmtKiB(r?.medianMaxRssKiB ?? null));
       if (r && r.failed > 0) fails.push(`${short(a)}:${r.failed}`);
     }
-    for (const h of hakmems) {
-      const r = summaryRow(summary, b, h);
-      if (hasGlibc) cells.push(fmtRatio(r?.ratioVsGlibc ?? null));
-      if (hasMimalloc) cells.push(fmtRatio(r?.ratioVsMimalloc ?? null));
+    if (inline) {
+      for (const h of hakmems) cells.push(...refs.map((ref) => ratio(b, h, ref)));
     }
     cells.push(fails.join(" ") || "0");
     perfRows.push(cells);
     rssRows.push(rss);
   }
-  // geometric means of the ratios
-  const geo = ["geomean", "", ...allocs.map(() => "")];
-  for (const h of hakmems) {
-    const o = summary.overall.find((x) => x.allocator === h);
-    if (hasGlibc) geo.push(fmtRatio(o?.geomeanVsGlibc ?? null));
-    if (hasMimalloc) geo.push(fmtRatio(o?.geomeanVsMimalloc ?? null));
-  }
-  geo.push(String(summary.overall.reduce((s, o) => s + o.failed, 0)));
-  perfRows.push(geo);
+  // geometric means of the ratios (inline), and the failures of the whole run
+  const last = [inline ? "geomean" : "total", "", ...allocs.map(() => "")];
+  if (inline) { for (const h of hakmems) last.push(...refs.map((ref) => geoRatio(h, ref))); }
+  last.push(String(summary.overall.reduce((s, o) => s + o.failed, 0)));
+  perfRows.push(last);
 
   const out: string[] = [];
   out.push(
@@ -834,6 +952,16 @@ export function summaryText(results: Results, summary: Summary = summarize(resul
       "per-round pairs)",
   );
   out.push(table(perfHeader, perfRows, 2));
+  if (!inline) {
+    const variants = hakmems.map((h) => h.slice("hakmem-".length));
+    for (const ref of refs) {
+      const rows = benches.map((b) => [b, ...hakmems.map((h) => ratio(b, h, ref))]);
+      rows.push(["geomean", ...hakmems.map((h) => geoRatio(h, ref))]);
+      out.push("");
+      out.push(`hakmem variants vs ${ref}`);
+      out.push(table(["bench", ...variants], rows, 1));
+    }
+  }
   out.push("");
   out.push("peak RSS (median maxrss per run)");
   out.push(table(["bench", ...allocs.map(short)], rssRows, 1));
@@ -850,11 +978,23 @@ export interface BenchOptions {
   benches?: string[];
   allocators?: string[];
   modes?: string[];
+  /** Add the feature ladder (LADDER) to the hakmem variants. */
+  ladder?: boolean;
+  /** Add the threshold comparison (THRESHOLD_VARIANTS) to the hakmem variants. */
+  thresholds?: boolean;
   repeat?: number;
   threads?: number;
   out?: string;
   seed?: number;
   timeout?: number;
+}
+
+/** The time limit of one run, seconds, when --timeout is not given. hakmem in minimal mode maps
+ * and faults in every large block afresh: the scenario benches take it about a minute each at
+ * the quick scale, where the others take well under a second. */
+export function defaultTimeout(profile: Profile, variants: readonly HakmemVariant[]): number {
+  if (profile === "full") return 600;
+  return variants.some((v) => v.env.HAKMEM_MODE === "minimal") ? 240 : 60;
 }
 
 /** A usage error (bad option value): reported without a stack, exit code 2. */
@@ -881,6 +1021,14 @@ function timestamp(d = new Date()): string {
     `${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`;
 }
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 async function writeResults(outDir: string, results: Results): Promise<string> {
   const p = join(outDir, "results.json");
   const tmp = `${p}.tmp-${Deno.pid}`;
@@ -900,7 +1048,7 @@ async function reportModule(): Promise<ReportModule> {
 }
 
 /** Builds the library, the programs and hakrun; returns the paths of hakrun and each program. */
-async function buildAllBench(programs: readonly string[]): Promise<Map<string, string>> {
+export async function buildAllBench(programs: readonly string[]): Promise<Map<string, string>> {
   await buildLibrary(TARGET, FLAVOUR);
   const paths = new Map<string, string>();
   const one = async (name: string, src: string) => {
@@ -935,13 +1083,18 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const threads = o.threads ?? 2;
   const repeat = o.repeat ?? (profile === "quick" ? 3 : 5);
   const seed = o.seed ?? 42;
-  const timeoutS = o.timeout ?? (profile === "quick" ? 60 : 600);
-  const modes = o.modes && o.modes.length > 0 ? [...new Set(o.modes)] : ["balanced"];
-  checkList("mode", modes, MODES);
+  if (o.modes) checkList("mode", o.modes, MODES);
+  const variants = hakmemVariants(o);
+  const timeoutS = o.timeout ?? defaultTimeout(profile, variants);
   const kinds = o.allocators && o.allocators.length > 0
     ? [...new Set(o.allocators)]
     : [...ALLOCATOR_KINDS];
   checkList("allocator", kinds, ALLOCATOR_KINDS);
+  if ((o.ladder || o.thresholds) && !kinds.includes("hakmem")) {
+    throw new UsageError(
+      "--ladder and --thresholds run hakmem variants: add hakmem to --allocators",
+    );
+  }
   let defs: BenchDef[] = [...BENCHES];
   if (o.benches && o.benches.length > 0) {
     const bad = o.benches.filter((b) => !benchDef(b));
@@ -959,7 +1112,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
 
   console.error(`[bench] building libhakmem (${TARGET}/${FLAVOUR}), the programs and hakrun`);
   const bins = await buildAllBench([...new Set(defs.map((d) => d.program))]);
-  const allocators = await resolveAllocators(kinds, modes);
+  const allocators = await resolveAllocators(kinds, variants);
   const machine = await machineInfo();
 
   const scale = (d: BenchDef) => (profile === "quick" ? d.quickScale : 1);
@@ -990,7 +1143,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
       profile,
       benches: benchInfos.map((b) => b.id),
       allocators: allocators.map((a) => a.name),
-      modes,
+      modes: [...new Set(variants.map((v) => v.env.HAKMEM_MODE))],
       repeat,
       threads,
       seed,
@@ -1000,6 +1153,13 @@ export async function runBench(o: BenchOptions): Promise<number> {
     samples: [],
   };
   const runnable = allocators.filter((a) => a.available);
+  const traced = new Set(
+    runnable.filter((a) => a.kind === "hakmem" && tracesLearning(a.env)).map((a) => a.name),
+  );
+  if (traced.size > 0) {
+    results.traces = [];
+    await Deno.mkdir(join(outDir, "traces"), { recursive: true });
+  }
   for (const a of allocators) {
     console.error(
       `[bench] allocator ${a.name}: ${a.available ? (a.lib ?? "(no preload)") : "NOT AVAILABLE"}` +
@@ -1030,6 +1190,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
         for (const a of order) {
           if (interrupted) break;
           progress.start(round, b.id, a.name);
+          const trace = traced.has(a.name) ? traceFile(b.id, a.name, round) : null;
           const m = await runOnce({
             hakrun: bins.get("hakrun")!,
             program: bins.get(b.program)!,
@@ -1038,10 +1199,15 @@ export async function runBench(o: BenchOptions): Promise<number> {
             timeoutS,
             tmpDir,
             seq: seq++,
+            trace: trace === null ? null : join(outDir, trace),
           });
           if (interrupted) break;
           progress.finish(round, b.id, a.name, m, b.metric);
           results.samples.push({ bench: b.id, allocator: a.name, round, ...m });
+          // the core writes a trace only when its learning layer ran: list the ones that exist
+          if (trace !== null && await isFile(join(outDir, trace))) {
+            results.traces?.push({ bench: b.id, allocator: a.name, round, file: trace });
+          }
         }
       }
       await writeResults(outDir, results);

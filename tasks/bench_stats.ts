@@ -77,6 +77,15 @@ export interface Sample {
   hakmem: Record<string, unknown> | null;
 }
 
+/** The ACE trace (HAKMEM_ACE_TRACE, JSON lines) one hakmem run wrote. */
+export interface TraceRef {
+  bench: string;
+  allocator: string;
+  round: number;
+  /** Relative to the run directory, e.g. "traces/larson.hakmem-learning.r0.jsonl". */
+  file: string;
+}
+
 export interface Results {
   schema: 1;
   created: string;
@@ -85,6 +94,9 @@ export interface Results {
   allocators: AllocatorInfo[];
   benches: BenchInfo[];
   samples: Sample[];
+  /** The traces of the runs whose learning layer was on (absent when no such run was planned;
+   * only files that exist are listed). */
+  traces?: TraceRef[];
 }
 
 /** Statistics of one (bench, allocator). Numbers are null when there is no ok sample. */
@@ -373,6 +385,25 @@ export function validateResults(x: unknown): string[] {
       }
       if (s.ok === true) check(num(s.value), `samples[${i}].value (ok sample)`);
     });
+  }
+  if (x.traces !== undefined) {
+    if (!Array.isArray(x.traces)) errs.push("traces: array");
+    else {
+      x.traces.forEach((t: unknown, i) => {
+        if (!isObj(t)) return errs.push(`traces[${i}]: object`);
+        check(str(t.bench) && str(t.allocator), `traces[${i}].bench/allocator`);
+        check(
+          Number.isInteger(t.round) && (t.round as number) >= 0,
+          `traces[${i}].round`,
+        );
+        // a path inside the run directory: the report reads it
+        check(
+          str(t.file) && t.file !== "" && !(t.file as string).startsWith("/") &&
+            !(t.file as string).split("/").includes(".."),
+          `traces[${i}].file (relative, inside the run directory)`,
+        );
+      });
+    }
   }
   return errs;
 }

@@ -5,11 +5,13 @@ import { buildAll } from "./build.ts";
 import {
   ALLOCATOR_KINDS,
   BENCH_IDS,
+  LADDER,
   MODES,
   type Profile,
   PROFILES,
   runBench,
   runReport,
+  THRESHOLD_VARIANTS,
   UsageError,
 } from "./bench.ts";
 import { runSoak } from "./soak.ts";
@@ -124,14 +126,28 @@ program
     new Option(
       "--allocators <names...>",
       `allocators, comma separated (default: all: ${ALLOCATOR_KINDS.join(", ")}); hakmem ` +
-        "runs once per --modes",
+        "runs once per variant (--ladder, --thresholds, --modes)",
     ).argParser(collect),
   )
   .addOption(
     new Option(
       "--modes <modes...>",
-      `HAKMEM_MODE values for hakmem, comma separated (${MODES.join(", ")}; default: balanced)`,
+      `HAKMEM_MODE values for hakmem, comma separated (${MODES.join(", ")}; default: balanced ` +
+        "unless --ladder or --thresholds is given)",
     ).argParser(collect),
+  )
+  .option(
+    "--ladder",
+    `feature ladder: hakmem as ${LADDER.map((v) => v.name).join(", ")}, so each feature's ` +
+      "effect shows as one step",
+    false,
+  )
+  .option(
+    "--thresholds",
+    "large-tier threshold comparison: hakmem balanced with each fixed threshold (ELO off), " +
+      `then with ELO learning it (${THRESHOLD_VARIANTS.map((v) => v.name).join(", ")}), ` +
+      "next to glibc's adaptive mmap threshold; try --benches large_mix",
+    false,
   )
   .option(
     "--repeat <n>",
@@ -149,7 +165,8 @@ program
   }, 42)
   .option(
     "--timeout <s>",
-    "time limit of one run in seconds (default quick 60, full 600)",
+    "time limit of one run in seconds (default quick 60, 240 when hakmem runs in minimal mode, " +
+      "full 600)",
     positiveInt("--timeout"),
   )
   .action(
@@ -158,6 +175,8 @@ program
       benches?: string[];
       allocators?: string[];
       modes?: string[];
+      ladder: boolean;
+      thresholds: boolean;
       repeat?: number;
       threads: number;
       out?: string;

@@ -1,11 +1,23 @@
 /** `deno task bench` end to end: the quick profile, every bench, glibc and hakmem, one round.
  * Checks that every bench produced a sane sample under both allocators, that results.json has
- * the schema-1 shape and that the report page was written. Timings are never asserted. */
+ * the schema-1 shape and that the report page was written. Also: the hakmem variants of --modes,
+ * --ladder and --thresholds, the ACE traces of learning runs, and large_mix at a tiny scale.
+ * Timings are never asserted. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BENCH_IDS } from "../../tasks/bench.ts";
+import {
+  allocatorNames,
+  BENCH_IDS,
+  buildAllBench,
+  defaultTimeout,
+  hakmemVariants,
+  summaryText,
+  traceFile,
+  tracesLearning,
+} from "../../tasks/bench.ts";
+import { libraryFiles } from "../../tasks/build.ts";
 import { summarize, validateResults } from "../../tasks/bench_stats.ts";
-import type { Results } from "../../tasks/bench_stats.ts";
+import type { Results, Sample } from "../../tasks/bench_stats.ts";
 import { ROOT } from "../../tasks/targets.ts";
 
 const TIMEOUT_MS = 170_000;
@@ -109,6 +121,7 @@ Deno.test("bench: an unknown bench id, allocator or mode is a usage error listin
     [["--benches", "larson,nope"], /unknown bench: nope; valid: larson, tiny_hot_16/],
     [["--allocators", "glibc,ptmalloc"], /unknown allocator: ptmalloc; valid: glibc, hakmem/],
     [["--modes", "turbo"], /unknown mode: turbo; valid: minimal, fast, balanced/],
+    [["--allocators", "glibc", "--ladder"], /--ladder and --thresholds run hakmem variants/],
   ];
   for (const [args, want] of cases) {
     const res = await new Deno.Command(Deno.execPath(), {
@@ -122,4 +135,334 @@ Deno.test("bench: an unknown bench id, allocator or mode is a usage error listin
     assert.equal(res.code, 2, `${args.join(" ")}: exit ${res.code}\n${stderr}`);
     assert.match(stderr, want);
   }
+});
+
+const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
+
+/** name → env of a list of variants. */
+function envs(vs: { name: string; env: Record<string, string> }[]) {
+  return Object.fromEntries(vs.map((v) => [v.name, v.env]));
+}
+
+Deno.test("bench variants: --modes (default balanced) gives hakmem-<mode> with HAKMEM_MODE", () => {
+  assert.deepEqual(envs(hakmemVariants({})), { "hakmem-balanced": { HAKMEM_MODE: "balanced" } });
+  const v = hakmemVariants({ modes: ["fast", "balanced", "fast"] });
+  assert.deepEqual(v.map((x) => x.name), ["hakmem-fast", "hakmem-balanced"]);
+  assert.deepEqual(v[0].env, { HAKMEM_MODE: "fast" });
+  assert.equal(v[0].note, "HAKMEM_MODE=fast");
+  assert.deepEqual(
+    allocatorNames(["tcmalloc", "hakmem", "glibc", "mimalloc"], v),
+    ["glibc", "hakmem-fast", "hakmem-balanced", "mimalloc", "tcmalloc"],
+  );
+  assert.deepEqual(allocatorNames(["glibc"], v), ["glibc"]);
+});
+
+Deno.test("bench variants: --ladder adds the features one at a time, in order", () => {
+  const v = hakmemVariants({ ladder: true });
+  assert.deepEqual(envs(v), {
+    "hakmem-minimal": { HAKMEM_MODE: "minimal" },
+    "hakmem-minimal+bigcache": { HAKMEM_MODE: "minimal", HAKMEM_BIGCACHE: "1" },
+    "hakmem-minimal+bigcache+batch": {
+      HAKMEM_MODE: "minimal",
+      HAKMEM_BIGCACHE: "1",
+      HAKMEM_FREE_POLICY: "batch",
+      HAKMEM_MADVISE_BATCH: "16",
+    },
+    "hakmem-balanced": { HAKMEM_MODE: "balanced" },
+    "hakmem-fast": { HAKMEM_MODE: "fast" },
+    "hakmem-learning": { HAKMEM_MODE: "learning" },
+  });
+  // deepEqual on objects ignores the order: check it apart
+  assert.deepEqual(v.map((x) => x.name), [
+    "hakmem-minimal",
+    "hakmem-minimal+bigcache",
+    "hakmem-minimal+bigcache+batch",
+    "hakmem-balanced",
+    "hakmem-fast",
+    "hakmem-learning",
+  ]);
+  // every note names the variables the variant sets
+  for (const x of v) {
+    for (const [k, val] of Object.entries(x.env)) assert.ok(x.note.includes(`${k}=${val}`), x.note);
+  }
+});
+
+Deno.test("bench variants: --thresholds fixes the threshold (ELO off) or lets ELO learn", () => {
+  const v = hakmemVariants({ thresholds: true });
+  const fixed = (mb: string) => ({
+    HAKMEM_MODE: "balanced",
+    HAKMEM_ELO: "off",
+    HAKMEM_BIGCACHE_MAX_BLOCK_MB: mb,
+  });
+  assert.deepEqual(v.map((x) => x.name), [
+    "hakmem-thr-1mb",
+    "hakmem-thr-4mb",
+    "hakmem-thr-16mb",
+    "hakmem-thr-64mb",
+    "hakmem-elo-learn",
+  ]);
+  assert.deepEqual(envs(v), {
+    "hakmem-thr-1mb": fixed("1"),
+    "hakmem-thr-4mb": fixed("4"),
+    "hakmem-thr-16mb": fixed("16"),
+    "hakmem-thr-64mb": fixed("64"),
+    "hakmem-elo-learn": { HAKMEM_MODE: "balanced", HAKMEM_ELO: "learn" },
+  });
+});
+
+Deno.test("bench variants: ladder, thresholds, then the other --modes, each name once", () => {
+  const v = hakmemVariants({ ladder: true, thresholds: true, modes: ["research", "balanced"] });
+  assert.deepEqual(v.map((x) => x.name), [
+    "hakmem-minimal",
+    "hakmem-minimal+bigcache",
+    "hakmem-minimal+bigcache+batch",
+    "hakmem-balanced",
+    "hakmem-fast",
+    "hakmem-learning",
+    "hakmem-thr-1mb",
+    "hakmem-thr-4mb",
+    "hakmem-thr-16mb",
+    "hakmem-thr-64mb",
+    "hakmem-elo-learn",
+    "hakmem-research",
+  ]);
+});
+
+Deno.test("bench variants: minimal mode gets a longer quick time limit", () => {
+  assert.equal(defaultTimeout("quick", hakmemVariants({})), 60);
+  assert.equal(defaultTimeout("quick", hakmemVariants({ thresholds: true })), 60);
+  assert.equal(defaultTimeout("quick", hakmemVariants({ ladder: true })), 240);
+  assert.equal(defaultTimeout("quick", hakmemVariants({ modes: ["minimal"] })), 240);
+  assert.equal(defaultTimeout("full", hakmemVariants({ ladder: true })), 600);
+});
+
+Deno.test("bench traces: which runs trace their learning layer, and where", () => {
+  const traced = (v: { name: string; env: Record<string, string> }[]) =>
+    v.filter((x) => tracesLearning(x.env)).map((x) => x.name);
+  assert.deepEqual(traced(hakmemVariants({ ladder: true })), ["hakmem-learning"]);
+  assert.deepEqual(traced(hakmemVariants({ thresholds: true })), ["hakmem-elo-learn"]);
+  assert.deepEqual(traced(hakmemVariants({ modes: ["minimal", "research", "fast"] })), [
+    "hakmem-research",
+  ]);
+  assert.equal(tracesLearning({ HAKMEM_MODE: "balanced", HAKMEM_ACE_ENABLED: "1" }), true);
+  assert.equal(tracesLearning({ HAKMEM_MODE: "balanced", HAKMEM_ACE_ENABLED: "0" }), false);
+  assert.equal(
+    traceFile("larson", "hakmem-learning", 2),
+    "traces/larson.hakmem-learning.r2.jsonl",
+  );
+});
+
+/** A one-bench, one-round results file with the given allocators and their values. */
+function tinyResults(values: Record<string, number>): Results {
+  const sample = (allocator: string, value: number): Sample => ({
+    bench: "thr",
+    allocator,
+    round: 0,
+    ok: true,
+    exit: 0,
+    signal: null,
+    timed_out: false,
+    stderr_tail: "",
+    value,
+    result: { value },
+    wall_s: 1,
+    user_s: 1,
+    sys_s: 0,
+    maxrss_kib: 1024,
+    minflt: 1,
+    majflt: 0,
+    hakmem: null,
+  });
+  const names = Object.keys(values);
+  return {
+    schema: 1,
+    created: new Date(0).toISOString(),
+    machine: {
+      cpu: "cpu",
+      cores: 1,
+      kernel: "k",
+      glibc: "g",
+      zig: "z",
+      deno: "d",
+      commit: null,
+    },
+    params: {
+      profile: "quick",
+      benches: ["thr"],
+      allocators: names,
+      modes: [],
+      repeat: 1,
+      threads: 1,
+      seed: 1,
+    },
+    allocators: names.map((name) => ({
+      name,
+      kind: name === "glibc" ? "glibc" : name.startsWith("hakmem-") ? "hakmem" : "peer",
+      lib: null,
+      available: true,
+      note: null,
+    })),
+    benches: [{
+      id: "thr",
+      program: "thr",
+      args: [],
+      metric: "ops_per_s",
+      higher_is_better: true,
+      title: "t",
+      description: "d",
+    }],
+    samples: names.map((n) => sample(n, values[n])),
+  };
+}
+
+Deno.test("bench summary: ratio columns for one hakmem, a table per reference for many", () => {
+  const one = summaryText(tinyResults({ glibc: 100, "hakmem-balanced": 150, mimalloc: 300 }));
+  assert.match(one, /hakmem\/glibc\s+hakmem\/mimalloc/);
+  assert.match(one, /\bthr\s+ops\/s\s+100\.0\s+150\.0\s+300\.0\s+1\.50x\s+0\.50x\s+0$/m);
+  assert.doesNotMatch(one, /hakmem variants vs/);
+
+  const many = summaryText(tinyResults({
+    glibc: 100,
+    "hakmem-minimal": 50,
+    "hakmem-minimal+bigcache": 200,
+    "hakmem-balanced": 100,
+    mimalloc: 400,
+  }));
+  assert.doesNotMatch(many, /\/glibc/);
+  const vsGlibc = many.split("hakmem variants vs glibc\n")[1]?.split("\n\n")[0] ?? "";
+  assert.match(vsGlibc, /^bench\s+minimal\s+minimal\+bigcache\s+balanced$/m);
+  assert.match(vsGlibc, /^thr\s+0\.50x\s+2\.00x\s+1\.00x$/m);
+  assert.match(vsGlibc, /^geomean\s+0\.50x\s+2\.00x\s+1\.00x$/m);
+  const vsMimalloc = many.split("hakmem variants vs mimalloc\n")[1]?.split("\n\n")[0] ?? "";
+  assert.match(vsMimalloc, /^thr\s+0\.13x\s+0\.50x\s+0\.25x$/m);
+});
+
+interface ProgramRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function runProgram(
+  path: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ProgramRun> {
+  const res = await new Deno.Command(path, {
+    args,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: res.code, stdout: dec.decode(res.stdout), stderr: dec.decode(res.stderr) };
+}
+
+Deno.test({
+  name: "large_mix at a tiny scale: same work and checksum under glibc and hakmem, bad args",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  fn: async () => {
+    const bins = await buildAllBench(["large_mix"]);
+    const prog = bins.get("large_mix")!;
+    const so = libraryFiles("x86_64-linux-gnu", "release").so;
+    const args = ["--seed", "7", "--scale", "0.005", "--ws", "4"];
+    const runs: [string, Record<string, string>][] = [
+      ["glibc", {}],
+      ["hakmem-minimal", { LD_PRELOAD: so, HAKMEM_MODE: "minimal" }],
+      ["hakmem-balanced", { LD_PRELOAD: so, HAKMEM_MODE: "balanced" }],
+    ];
+    const lines: Record<string, unknown>[] = [];
+    for (const [name, env] of runs) {
+      const r = await runProgram(prog, args, env);
+      assert.equal(r.code, 0, `${name}: exit ${r.code}\n${r.stderr}`);
+      const line = JSON.parse(r.stdout.trim());
+      assert.equal(line.bench, "large_mix", name);
+      assert.equal(line.metric, "ops_per_s", name);
+      assert.ok(typeof line.value === "number" && line.value > 0, `${name}: value ${line.value}`);
+      assert.equal(line.ops, 20, name);
+      assert.equal(line.ws, 4, name);
+      assert.equal(line.min, 256 << 10, name);
+      assert.equal(line.max, 32 << 20, name);
+      assert.ok(line.mean_size >= line.min && line.mean_size <= line.max, name);
+      lines.push(line);
+    }
+    // the seed fixes the sizes and the contents: every allocator did the same work
+    for (const l of lines.slice(1)) {
+      assert.equal(l.checksum, lines[0].checksum);
+      assert.equal(l.mean_size, lines[0].mean_size);
+    }
+    for (
+      const bad of [
+        ["--min", "1048576", "--max", "65536"],
+        ["--ws", "0"],
+        ["--sizes", "1"],
+      ]
+    ) {
+      const r = await runProgram(prog, bad);
+      assert.equal(r.code, 2, `${bad.join(" ")}: exit ${r.code}`);
+      assert.match(r.stderr, /^large_mix: /, bad.join(" "));
+    }
+  },
+});
+
+Deno.test({
+  name: "bench --modes learning,balanced: each learning run leaves an ACE trace, listed in results",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "hakmem-bench-traces-" });
+    try {
+      const res = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "task",
+          "bench",
+          "--profile",
+          "quick",
+          "--benches",
+          "large_mix",
+          "--allocators",
+          "hakmem",
+          "--modes",
+          "learning,balanced",
+          "--repeat",
+          "2",
+          "--out",
+          out,
+        ],
+        cwd: ROOT,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = tail(new TextDecoder().decode(res.stderr));
+      assert.equal(res.code, 0, `bench exited ${res.code}\n${stderr}`);
+      const raw: unknown = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
+      assert.deepEqual(validateResults(raw), [], "results.json shape");
+      const results = raw as Results;
+      assert.deepEqual(results.params.allocators, ["hakmem-learning", "hakmem-balanced"]);
+      assert.deepEqual(results.params.modes, ["learning", "balanced"]);
+      assert.equal(
+        results.allocators.find((a) => a.name === "hakmem-learning")?.note,
+        "HAKMEM_MODE=learning",
+      );
+      assert.equal(results.samples.length, 4);
+      assert.ok(results.samples.every((s) => s.ok), stderr);
+      // one trace per learning run, none for balanced; each starts with ACE's "start" line
+      assert.deepEqual(
+        results.traces?.map((t) => [t.bench, t.allocator, t.round]).sort(),
+        [["large_mix", "hakmem-learning", 0], ["large_mix", "hakmem-learning", 1]],
+      );
+      for (const t of results.traces!) {
+        assert.equal(t.file, traceFile(t.bench, t.allocator, t.round));
+        const first = (await Deno.readTextFile(join(out, t.file))).split("\n")[0];
+        assert.equal(JSON.parse(first).kind, "start", `${t.file}: ${first}`);
+      }
+    } finally {
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+  },
 });

@@ -240,3 +240,35 @@ Deno.test("validateResults accepts a good file and names what is wrong in a bad 
   assert.ok(errs.includes("samples[1].wall_s"), errs.join("; "));
   assert.deepEqual(validateResults(null), ["results is not an object"]);
 });
+
+Deno.test("validateResults: the optional traces list, with paths inside the run directory", () => {
+  const good = results([sample("thr", "hakmem-balanced", 0, 100)]);
+  assert.deepEqual(validateResults(JSON.parse(JSON.stringify(good))), [], "without traces");
+  good.traces = [];
+  assert.deepEqual(validateResults(JSON.parse(JSON.stringify(good))), [], "empty traces");
+  good.traces = [
+    { bench: "thr", allocator: "hakmem-learning", round: 0, file: "traces/a.jsonl" },
+    { bench: "lat", allocator: "hakmem-learning", round: 2, file: "traces/b.jsonl" },
+  ];
+  assert.deepEqual(validateResults(JSON.parse(JSON.stringify(good))), [], "two traces");
+
+  const bad = JSON.parse(JSON.stringify(good));
+  bad.traces.push(
+    { bench: "thr", allocator: "hakmem-learning", round: -1, file: "/etc/passwd" },
+    { bench: 3, allocator: "hakmem-learning", round: 1.5, file: "traces/../../x.jsonl" },
+    { bench: "thr", allocator: "hakmem-learning", round: 0 },
+    "traces/c.jsonl",
+  );
+  const errs = validateResults(bad);
+  const fileErr = (i: number) => `traces[${i}].file (relative, inside the run directory)`;
+  assert.deepEqual(errs, [
+    "traces[2].round",
+    fileErr(2),
+    "traces[3].bench/allocator",
+    "traces[3].round",
+    fileErr(3),
+    fileErr(4),
+    "traces[5]: object",
+  ]);
+  assert.deepEqual(validateResults({ ...good, traces: {} }), ["traces: array"]);
+});

@@ -1,8 +1,10 @@
 // The bench report in a real browser: build index.html from a synthetic run (and a comparison of
 // two runs), open it from file:// in headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core) with every network request refused, and check that it renders: no console
-// error or page error, the expected number of plotly charts drawn (an SVG inside each), the
-// failed cell and the unavailable peer shown. Screenshots: /tmp/report.png, /tmp/report_compare.png.
+// error or page error, the expected number of plotly charts drawn (an SVG with bars or lines
+// inside each), the failed cell and the unavailable peer shown; a run with a feature ladder of
+// hakmem variants and ACE traces draws the ladder and the Learning section, also after another
+// trace is picked. Screenshots: /tmp/report.png, /tmp/report_compare.png, /tmp/report_learning.png.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,8 +16,10 @@ import { ROOT } from "../../tasks/targets.ts";
 import { writeCompareReport, writeReport } from "../../reports/build_report.ts";
 import {
   FAILED_STDERR,
+  LADDER,
   SYNTHETIC_COMPARE_PLOTS,
   SYNTHETIC_RUN_PLOTS,
+  SYNTHETIC_TRACES_RUN_PLOTS,
   TCMALLOC_NOTE,
   writeSyntheticRun,
 } from "./fixtures/synthetic_results.ts";
@@ -54,9 +58,22 @@ interface PageReport {
 }
 
 type Browser = Awaited<ReturnType<typeof chromium.launchPersistentContext>>;
+type Page = Awaited<ReturnType<Browser["newPage"]>>;
 
 /** Opens `html` (a file path) in `ctx`, waits for the report to finish, returns what it saw. */
 async function openReport(ctx: Browser, html: string, screenshot: string): Promise<PageReport> {
+  const { page, errors, blocked } = await openPage(ctx, html);
+  const info = await inspect(page, screenshot);
+  await page.close();
+  return { errors, blocked, ...info };
+}
+
+/** Opens `html` in a new page of `ctx` and waits for the report to finish; `errors` and `blocked`
+ * keep collecting while the page is open. */
+async function openPage(
+  ctx: Browser,
+  html: string,
+): Promise<{ page: Page; errors: string[]; blocked: string[] }> {
   const page = await ctx.newPage();
   const errors: string[] = [];
   const blocked: string[] = [];
@@ -76,19 +93,28 @@ async function openReport(ctx: Browser, html: string, screenshot: string): Promi
   await page.setViewportSize({ width: 1400, height: 900 });
   await page.goto(pathToFileURL(html).href, { waitUntil: "load", timeout: 60_000 });
   await page.waitForSelector("body[data-render]", { timeout: 60_000 });
-  // evaluated in the page (a string: this module is not type-checked against the DOM)
+  return { page, errors, blocked };
+}
+
+/** What the report in `page` shows once it has finished drawing; takes a screenshot. */
+async function inspect(
+  page: Page,
+  screenshot: string,
+): Promise<Omit<PageReport, "errors" | "blocked">> {
+  await page.waitForSelector("body[data-render]:not([data-render=drawing])", { timeout: 60_000 });
+  // evaluated in the page (a string: this module is not type-checked against the DOM); a chart
+  // is drawn when its SVG holds a bar or a line
   const info = await page.evaluate(`(() => {
     const plots = [...document.querySelectorAll(".js-plotly-plot")];
     return {
       render: document.body.dataset.render ?? null,
       plotsDeclared: Number(document.body.dataset.plots ?? "-1"),
-      plotsDrawn: plots.filter((p) => p.querySelector("svg.main-svg") !== null && p.querySelector(".barlayer .point path") !== null).length,
+      plotsDrawn: plots.filter((p) => p.querySelector("svg.main-svg") !== null && p.querySelector(".barlayer .point path, .scatterlayer .trace path.js-line") !== null).length,
       text: document.body.innerText,
     };
   })()`) as Omit<PageReport, "errors" | "blocked">;
   await page.screenshot({ path: screenshot, fullPage: true });
-  await page.close();
-  return { errors, blocked, ...info };
+  return info;
 }
 
 async function withBrowser(fn: (ctx: Browser) => Promise<void>): Promise<void> {
@@ -130,6 +156,10 @@ Deno.test({
         seed: 3,
         withoutMimalloc: true,
       });
+      const runD = await writeSyntheticRun(join(tmp, "runs", "20260102-000004"), {
+        seed: 4,
+        traces: true,
+      });
       const html = await writeReport(runA);
       assert.deepEqual(html, join(runA, "index.html"));
       const page = await Deno.readTextFile(html);
@@ -166,6 +196,49 @@ Deno.test({
           assert(r.text.includes("B vs A"), "compare section");
           assert(r.text.includes("better"), "a direction-aware verdict");
           assert(r.text.includes("FAILED: killed by signal 11"), "failed cell in the comparison");
+        });
+        await t.step("run report with a feature ladder and ACE traces", async () => {
+          const html = await writeReport(runD);
+          const { page, errors, blocked } = await openPage(ctx, html);
+          try {
+            const r = { errors, blocked, ...await inspect(page, "/tmp/report_learning.png") };
+            assertClean(r, "learning report");
+            assert.deepEqual(r.plotsDeclared, SYNTHETIC_TRACES_RUN_PLOTS, "charts created");
+            assert.deepEqual(r.plotsDrawn, SYNTHETIC_TRACES_RUN_PLOTS, "charts drawn");
+            for (const s of [...LADDER, "Feature ladder", "Learning", "Convergence of the knobs"]) {
+              assert(r.text.includes(s), `page mentions "${s}"`);
+            }
+            // the first trace (larson, round 0) is shown; the summary covers every trace
+            assert(r.text.includes("No guard tripped."), "no guard in larson round 0");
+            assert(
+              r.text.includes(
+                "realloc_heavy × hakmem-learning, round 0: cannot read " +
+                  "traces/realloc_heavy.hakmem-learning.r0.jsonl",
+              ),
+              "the missing trace is a note",
+            );
+            assert(
+              r.text.includes("7 malformed (first: line 6), 2 of unknown kind “hint”"),
+              "skipped lines of the hand-written trace",
+            );
+            // pick the hand-written trace: its charts replace the first one's
+            await page.selectOption("#trace-select", {
+              label: "fragment × hakmem-learning, round 0",
+            });
+            const f = { errors, blocked, ...await inspect(page, "/tmp/report_learning_2.png") };
+            assertClean(f, "learning report, hand-written trace");
+            assert.deepEqual(f.plotsDeclared, SYNTHETIC_TRACES_RUN_PLOTS, "charts after picking");
+            assert.deepEqual(
+              f.plotsDrawn,
+              SYNTHETIC_TRACES_RUN_PLOTS,
+              "charts drawn after picking",
+            );
+            assert(f.text.includes("Guard trips"), "the guard trip is listed");
+            assert(f.text.includes("tcache_cap[3]"), "the per-class knob");
+            assert(!f.text.includes("No guard tripped."), "the first trace's tables are gone");
+          } finally {
+            await page.close();
+          }
         });
         await t.step("run report without mimalloc (normalised to glibc)", async () => {
           const r = await openReport(ctx, await writeReport(runC), "/tmp/report_glibc.png");
