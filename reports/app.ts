@@ -4,7 +4,8 @@
 // (`globalThis.__HAKMEM_RESULTS__`, else `<script type="application/json" id="results">`): one run,
 // or two runs side by side ("compare"). Charts use plotly.js (the global `Plotly`, inlined into the
 // page before this script). Statistics come from tasks/bench_stats.ts, the same module the bench
-// driver prints its table with, so the page and the terminal agree.
+// driver prints its table with, so the page and the terminal agree. ACE traces of the run arrive
+// parsed in the payload (reports/trace.ts, at report-build time) for the Learning section.
 //
 // When everything is drawn, <body> gets data-render="done" and data-plots="<number of charts>";
 // on an error data-render="error" (and the error is shown on the page and in the console).
@@ -12,6 +13,7 @@
 import {
   median,
   normalisedRatio,
+  REFERENCE_GLIBC,
   type Results,
   type Sample,
   summarize,
@@ -19,9 +21,17 @@ import {
   type SummaryRow,
   summaryRow,
 } from "../tasks/bench_stats.ts";
-import { hakmemView, type ReportPayload } from "./schema.ts";
+import { hakmemView, type ReportPayload, type TraceEntry, type TraceRef } from "./schema.ts";
+import {
+  MAX_TRACE_POINTS,
+  METRIC_KEYS,
+  type MetricKey,
+  type Trace,
+  type TraceSummary,
+} from "./trace.ts";
 
 interface PlotlyLike {
+  purge(el: HTMLElement): void;
   newPlot(
     el: HTMLElement,
     data: Record<string, unknown>[],
@@ -105,11 +115,24 @@ const PALETTE: Record<string, string> = {
   tcmalloc: "#9467bd",
 };
 const HAKMEM_SHADES = ["#d62728", "#ff7f0e", "#e377c2", "#bcbd22", "#8c564b", "#17becf"];
+/** Allocators that are neither hakmem nor a known peer. */
+const OTHER_SHADES = ["#aec7e8", "#98df8a", "#c5b0d5", "#c49c94"];
 
+function isHakmem(alloc: string): boolean {
+  return alloc.startsWith("hakmem");
+}
+
+/** The colour of `alloc` among `all` (every allocator of the run, in results order, so that a
+ * colour does not depend on which allocators a chart shows). More hakmem variants than shades get
+ * warm hues spread from magenta through red to orange. */
 function colourOf(alloc: string, all: string[]): string {
   if (PALETTE[alloc]) return PALETTE[alloc];
-  const hak = all.filter((a) => !PALETTE[a]);
-  return HAKMEM_SHADES[Math.max(0, hak.indexOf(alloc)) % HAKMEM_SHADES.length];
+  const group = all.filter((a) => !PALETTE[a] && isHakmem(a) === isHakmem(alloc));
+  const i = Math.max(0, group.indexOf(alloc));
+  if (!isHakmem(alloc)) return OTHER_SHADES[i % OTHER_SHADES.length];
+  if (group.length <= HAKMEM_SHADES.length) return HAKMEM_SHADES[i];
+  const hue = (320 + (90 * i) / (group.length - 1)) % 360;
+  return `hsl(${hue.toFixed(0)}, 80%, ${i % 2 === 0 ? 42 : 56}%)`;
 }
 
 /** How a failed sample ended, in words. */
@@ -161,11 +184,26 @@ function chart(
       font: { family: "system-ui, sans-serif", size: 12 },
       margin: { l: 70, r: 20, t: 70, b: 90 },
       legend: { orientation: "h", y: -0.25 },
+      xaxis: { automargin: true },
       paper_bgcolor: "#fff",
       plot_bgcolor: "#fafafa",
       ...layout,
     }, PLOT_CONFIG),
   );
+}
+
+/** A dotted horizontal line at y = 1 across a ratio chart (a fresh object: plotly keeps state
+ * in the layout it is given). */
+function unitLine(): Record<string, unknown> {
+  return {
+    type: "line",
+    xref: "paper",
+    x0: 0,
+    x1: 1,
+    y0: 1,
+    y1: 1,
+    line: { color: "#444", dash: "dot", width: 1 },
+  };
 }
 
 function title(text: string, sub: string): Record<string, unknown> {
@@ -370,7 +408,7 @@ function overviewSection(v: RunView): HTMLElement {
       const failed = row !== undefined && row.ok === 0;
       // a failed cell: a stub bar in red labelled FAILED
       y.push(failed ? FAILED_STUB : ratio);
-      colours.push(failed ? FAILED_COLOUR : colourOf(alloc, v.allocs));
+      colours.push(failed ? FAILED_COLOUR : colourOf(alloc, v.summary.allocators));
       plus.push(ratio !== null && spread ? Math.max(0, spread.max - ratio) : 0);
       minus.push(ratio !== null && spread ? Math.max(0, ratio - spread.min) : 0);
       text.push(failed ? "FAILED" : ratio === null ? "n/a" : fmtRatio(ratio));
@@ -381,7 +419,8 @@ function overviewSection(v: RunView): HTMLElement {
       x: benches,
       y,
       text,
-      textposition: "auto",
+      // many allocators make the bars too narrow for their labels (the hover still has them)
+      textposition: v.allocs.length > 6 ? "none" : "auto",
       hovertemplate: `${alloc} on %{x}: %{text} vs ${v.reference}<extra></extra>`,
       marker: { color: colours },
       error_y: { type: "data", symmetric: false, array: plus, arrayminus: minus, thickness: 1 },
@@ -396,15 +435,7 @@ function overviewSection(v: RunView): HTMLElement {
     barmode: "group",
     height: 460,
     yaxis: { title: { text: `× ${v.reference} (higher is better)` }, rangemode: "tozero" },
-    shapes: [{
-      type: "line",
-      xref: "paper",
-      x0: 0,
-      x1: 1,
-      y0: 1,
-      y1: 1,
-      line: { color: "#444", dash: "dot", width: 1 },
-    }],
+    shapes: [unitLine()],
   }, "chart wide");
   // overall geometric means
   const ov = v.summary.overall;
@@ -437,13 +468,84 @@ function overviewSection(v: RunView): HTMLElement {
   return sec;
 }
 
+/** The hakmem variants of the run against glibc, in the order of results.allocators (the bench
+ * lists a feature ladder such as hakmem-minimal, hakmem-minimal+bigcache, …); null with fewer
+ * than three variants or without glibc. */
+function ladderSection(v: RunView): HTMLElement | null {
+  const variants = v.allocs.filter(isHakmem);
+  if (variants.length < 3 || !v.allocs.includes(REFERENCE_GLIBC)) return null;
+  const benches = v.summary.benches.filter((b) =>
+    variants.some((a) => summaryRow(v.summary, b, a) !== undefined)
+  );
+  const sec = section(
+    "Feature ladder",
+    "Each hakmem variant against glibc, in the order the run lists them. One line per bench: the ",
+    "median of the per-round ratios (> 1: better than glibc; ns/op inverted). Thick black line: ",
+    "the geometric mean over the benches. A gap is a cell without a ratio; a red cross marks a ",
+    "cell where every sample failed.",
+  );
+  const data: Record<string, unknown>[] = benches.map((b, i) => ({
+    type: "scatter",
+    mode: "lines+markers",
+    name: b,
+    x: variants,
+    y: variants.map((a) => summaryRow(v.summary, b, a)?.ratioVsGlibc ?? null),
+    // plotly's colour cycle has ten colours: later benches are told apart by a dotted line
+    line: { width: 1.5, dash: i < 10 ? "solid" : "dot" },
+    hovertemplate: `${b}, %{x}: ×%{y:.2f} vs glibc<extra></extra>`,
+  }));
+  data.push({
+    type: "scatter",
+    mode: "lines+markers",
+    name: "geometric mean",
+    x: variants,
+    y: variants.map((a) =>
+      v.summary.overall.find((o) => o.allocator === a)?.geomeanVsGlibc ?? null
+    ),
+    line: { width: 4, color: "#222" },
+    hovertemplate: "geometric mean, %{x}: ×%{y:.2f} vs glibc<extra></extra>",
+  });
+  const failed = benches.flatMap((b) =>
+    variants.filter((a) => summaryRow(v.summary, b, a)?.ok === 0).map((a) => ({ b, a }))
+  );
+  if (failed.length > 0) {
+    data.push({
+      type: "scatter",
+      mode: "markers",
+      name: "failed",
+      x: failed.map((f) => f.a),
+      y: failed.map(() => FAILED_STUB),
+      text: failed.map((f) => f.b),
+      marker: { symbol: "x", size: 10, color: FAILED_COLOUR },
+      hovertemplate: "%{text}, %{x}: FAILED<extra></extra>",
+    });
+  }
+  chart(sec, data, {
+    title: title(
+      "Feature ladder — hakmem variants against glibc, higher is better",
+      "median per-round ratio per bench (1 = glibc); thick line: geometric mean over the benches",
+    ),
+    height: 480,
+    xaxis: {
+      automargin: true,
+      type: "category",
+      categoryorder: "array",
+      categoryarray: variants,
+      title: { text: "hakmem variant, in run order" },
+    },
+    yaxis: { title: { text: "× glibc (higher is better)" }, rangemode: "tozero" },
+    shapes: [unitLine()],
+  }, "chart wide");
+  return sec;
+}
+
 function workloadSection(v: RunView): HTMLElement {
   const r = v.results;
   const sec = section(
     "Per workload",
     "Median of the rounds, error bars from the fastest to the slowest sample. Labels give the ",
-    `ratio against ${v.reference} (> 1: better). A failed cell is marked in red on the chart and `,
-    "listed under Failures.",
+    `ratio against ${v.reference} (> 1: better; with more than six allocators only on hover). A `,
+    "failed cell is marked in red on the chart and listed under Failures.",
   );
   const grid = h("div", { class: "charts" });
   sec.append(grid);
@@ -451,6 +553,7 @@ function workloadSection(v: RunView): HTMLElement {
     const info = benchInfo(r, b);
     const allocs = v.allocs.filter((a) => samplesOf(r, b, a).length > 0);
     if (allocs.length === 0) continue;
+    const crowded = allocs.length > 6;
     const rows = allocs.map((a) => summaryRow(v.summary, b, a));
     const y = rows.map((row) => row?.median ?? null);
     const annotations: Record<string, unknown>[] = [];
@@ -472,14 +575,15 @@ function workloadSection(v: RunView): HTMLElement {
       type: "bar",
       x: allocs,
       y,
-      marker: { color: allocs.map((a) => colourOf(a, v.allocs)) },
+      marker: { color: allocs.map((a) => colourOf(a, v.summary.allocators)) },
       text: rows.map((row) => {
         const ratio = refRatio(row, v.reference);
         return row && row.ok > 0
           ? `${fmtNum(row.median)}${ratio !== null ? ` (${fmtRatio(ratio)})` : ""}`
           : "";
       }),
-      textposition: "auto",
+      // with many allocators the bars are too narrow for their labels (the hover has them)
+      textposition: crowded ? "none" : "auto",
       hovertemplate: `%{x}: %{y:.4s} ${metricUnit(info.metric)}<extra></extra>`,
       error_y: {
         type: "data",
@@ -497,7 +601,8 @@ function workloadSection(v: RunView): HTMLElement {
         `${info.title} — ${metricUnit(info.metric)}, ${better(info.higher_is_better)}`,
         `${b}: ${info.description}`.slice(0, 140),
       ),
-      height: 340,
+      // room for the slanted names of many allocators
+      height: crowded ? 440 : 340,
       margin: { l: 70, r: 20, t: 70, b: 40 },
       showlegend: false,
       annotations,
@@ -536,7 +641,7 @@ function latencySection(v: RunView): HTMLElement | null {
       x: allocs,
       y: allocs.map((a) => medianExtra(samplesOf(r, b, a), k)),
       marker: {
-        color: allocs.map((a) => colourOf(a, v.allocs)),
+        color: allocs.map((a) => colourOf(a, v.summary.allocators)),
         opacity: opacity[k],
         pattern: { shape: pattern[k], fgcolor: "#fff", size: 6 },
       },
@@ -581,7 +686,9 @@ function rssSection(v: RunView): HTMLElement {
         text: failed.map((f) => f ? "FAILED" : ""),
         textposition: "outside",
         textfont: { color: FAILED_COLOUR },
-        marker: { color: failed.map((f) => f ? FAILED_COLOUR : colourOf(alloc, v.allocs)) },
+        marker: {
+          color: failed.map((f) => f ? FAILED_COLOUR : colourOf(alloc, v.summary.allocators)),
+        },
         hovertemplate: `${alloc} on %{x}: %{y:.1f} MiB<extra></extra>`,
       };
     }),
@@ -797,14 +904,577 @@ function renderRun(root: HTMLElement, p: Extract<ReportPayload, { kind: "run" }>
     h("p", { class: "hint" }, `source: ${p.source}`),
     headerSection(p.results),
     overviewSection(v),
-    workloadSection(v),
   );
+  const ladder = ladderSection(v);
+  if (ladder) root.append(ladder);
+  root.append(workloadSection(v));
   const lat = latencySection(v);
   if (lat) root.append(lat);
   root.append(rssSection(v), syscallSection(v));
   const hak = hakmemSection(v);
   if (hak) root.append(hak);
+  if (p.traces && p.traces.length > 0) root.append(learningSection(v, p.traces));
   root.append(resultsTableSection(v), failuresSection(p.results));
+}
+
+// ---------------------------------------------------------------------------------------------
+// learning: the ACE traces of the run (parsed by reports/trace.ts at report-build time)
+
+type ParsedEntry = TraceEntry & { trace: Trace };
+
+function fmtSec(t: number | null): string {
+  return t === null ? "—" : `${t.toFixed(1)} s`;
+}
+
+function traceName(e: TraceRef): string {
+  return `${e.bench} × ${e.allocator}, round ${e.round}`;
+}
+
+/** The lines of a trace that were skipped, in words. */
+function skippedText(s: TraceSummary): string {
+  const parts = Object.entries(s.unknownKinds).map(([k, n]) => `${n} of unknown kind “${k}”`);
+  if (s.malformed > 0) {
+    parts.unshift(`${s.malformed} malformed (first: line ${s.firstMalformedLine})`);
+  }
+  return parts.length > 0 ? parts.join(", ") : "none";
+}
+
+const STATE_COLOURS: Record<string, string> = {
+  learn: "#1f77b4",
+  frozen: "#2ca02c",
+  canary: "#ff7f0e",
+};
+
+const METRIC_LABELS: Record<MetricKey, string> = {
+  ops_per_s: "ops/s",
+  llc_miss_rate: "LLC miss rate",
+  lock_wait_frac: "lock wait",
+  remote_backlog: "remote backlog",
+  p99_lat_ns: "p99 ns",
+  ace_cpu_percent: "ACE CPU %",
+  rss_mb: "RSS MiB",
+  frag_ratio: "frag. ratio",
+};
+
+interface TimeMark {
+  t: number;
+  label: string;
+  colour: string;
+}
+
+interface Overlay {
+  shapes: Record<string, unknown>[];
+  annotations: Record<string, unknown>[];
+}
+
+/** Vertical dotted lines, labelled at the top, at the times of `marks` (guard trips) on a time
+ * axis spanning the trace `s`; a label in the right half is written left of its line. */
+function markLayout(marks: TimeMark[], s: TraceSummary): Overlay {
+  const mid = ((s.startT ?? 0) + (s.endT ?? 0)) / 2;
+  return {
+    shapes: marks.map((m) => ({
+      type: "line",
+      xref: "x",
+      yref: "paper",
+      x0: m.t,
+      x1: m.t,
+      y0: 0,
+      y1: 1,
+      line: { color: m.colour, dash: "dot", width: 1.5 },
+    })),
+    annotations: marks.map((m) => ({
+      x: m.t,
+      xref: "x",
+      y: 1,
+      yref: "paper",
+      xanchor: m.t > mid ? "right" : "left",
+      yanchor: "top",
+      text: m.label,
+      showarrow: false,
+      font: { size: 10, color: m.colour },
+    })),
+  };
+}
+
+/** The ELO state over time as shaded bands, each from a state change to the next; labelled
+ * when there are few (a state that keeps flapping would bury the chart under its labels). */
+function stateBands(tr: Trace): Overlay {
+  const x = tr.eloTransitions;
+  const end = tr.summary.endT ?? 0;
+  const colour = (state: string) => STATE_COLOURS[state] ?? "#7f7f7f";
+  return {
+    shapes: x.map((tn, i) => ({
+      type: "rect",
+      xref: "x",
+      yref: "paper",
+      x0: tn.t,
+      x1: i + 1 < x.length ? x[i + 1].t : end,
+      y0: 0,
+      y1: 1,
+      fillcolor: colour(tn.to),
+      opacity: 0.1,
+      line: { width: 0 },
+      layer: "below",
+    })),
+    annotations: x.length > 10 ? [] : x.map((tn) => ({
+      x: tn.t,
+      xref: "x",
+      y: 0,
+      yref: "paper",
+      xanchor: "left",
+      yanchor: "bottom",
+      text: tn.to,
+      showarrow: false,
+      font: { size: 10, color: colour(tn.to) },
+    })),
+  };
+}
+
+function learningSection(v: RunView, traces: TraceEntry[]): HTMLElement {
+  const sec = section(
+    "Learning",
+    "What ACE (the adaptive control engine) and the ELO selector did during the runs that wrote ",
+    "a trace (HAKMEM_ACE_TRACE). The table sums up every trace; pick one below for its curves: ",
+    "knob values set by ACE's decisions, the reward of its fast and slow loops, the metrics it ",
+    "observed, the ELO ratings of the large-block thresholds with their state shaded (blue ",
+    "learn, green frozen, orange canary), and the budgeted scavenges. Guard trips (ACE stops and ",
+    "restores its defaults) are marked in red on every chart.",
+  );
+  const rank = (xs: string[], x: string) => {
+    const i = xs.indexOf(x);
+    return i < 0 ? xs.length : i;
+  };
+  const entries = [...traces].sort((a, b) =>
+    rank(v.summary.benches, a.bench) - rank(v.summary.benches, b.bench) ||
+    rank(v.summary.allocators, a.allocator) - rank(v.summary.allocators, b.allocator) ||
+    a.round - b.round
+  );
+  for (const e of entries) {
+    if (e.note !== null) sec.append(h("div", { class: "notice" }, `${traceName(e)}: ${e.note}`));
+  }
+  const parsed = entries.filter((e): e is ParsedEntry => e.trace !== null);
+  if (parsed.length === 0) {
+    sec.append(h("p", null, "No trace could be read."));
+    return sec;
+  }
+  sec.append(h(
+    "table",
+    { class: "grid traces" },
+    headRow([
+      "bench",
+      "allocator",
+      "round",
+      "lines",
+      "skipped lines",
+      "decisions",
+      "last decision",
+      "ELO frozen at",
+      "ELO at the end",
+      "scavenged",
+      "guard trips",
+    ]),
+    parsed.map((e) => {
+      const s = e.trace.summary;
+      return h(
+        "tr",
+        null,
+        h("td", null, e.bench),
+        h("td", null, e.allocator),
+        h("td", { class: "num" }, e.round),
+        h("td", { class: "num" }, fmtInt(s.lines)),
+        h("td", { class: s.malformed > 0 ? "partial" : "" }, skippedText(s)),
+        h("td", { class: "num" }, fmtInt(s.decisions)),
+        h("td", { class: "num" }, fmtSec(s.lastDecisionT)),
+        h("td", { class: "num" }, s.eloFinalState === null ? "—" : fmtSec(s.eloFrozenT)),
+        h(
+          "td",
+          null,
+          s.eloFinalState === null ? "—" : `${s.eloFinalState}, ${fmtBytes(s.eloFinalBest)}`,
+        ),
+        h(
+          "td",
+          { class: "num" },
+          `${fmtBytes(s.scavengedBytes)} in ${s.scavenges}` +
+            (s.scavengesOverBudget > 0 ? ` (${s.scavengesOverBudget} over budget)` : ""),
+        ),
+        h(
+          "td",
+          { class: e.trace.guards.length > 0 ? "partial" : "" },
+          e.trace.guards.length > 0 ? e.trace.guards.map((g) => g.guard).join(", ") : "none",
+        ),
+      );
+    }),
+  ));
+  const select = h(
+    "select",
+    { id: "trace-select" },
+    parsed.map((e, i) => h("option", { value: String(i) }, traceName(e))),
+  ) as HTMLSelectElement;
+  const block = h("div", { class: "trace" });
+  sec.append(h("p", null, h("label", { for: "trace-select" }, "Trace: "), select), block);
+  traceBlock(block, parsed[0]);
+  select.addEventListener("change", () => void redrawTrace(block, parsed[Number(select.value)]));
+  return sec;
+}
+
+/** Replaces the charts of the trace shown in `block` by those of `e`. */
+async function redrawTrace(block: HTMLElement, e: ParsedEntry): Promise<void> {
+  document.body.dataset.render = "drawing";
+  try {
+    for (const el of block.querySelectorAll<HTMLElement>(".chart")) {
+      globalThis.Plotly?.purge(el);
+      plotCount--;
+    }
+    block.replaceChildren();
+    traceBlock(block, e);
+    await settle();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/** The curves and tables of one trace. */
+function traceBlock(block: HTMLElement, e: ParsedEntry): void {
+  const tr = e.trace;
+  const s = tr.summary;
+  const st = tr.start;
+  block.append(
+    h("h3", null, traceName(e)),
+    h(
+      "p",
+      { class: "hint" },
+      `${e.file}: `,
+      st
+        ? `pid ${st.pid ?? "?"}, mode ${st.mode ?? "?"}, fast loop ${st.fastMs ?? "?"} ms, ` +
+          `slow loop ${st.slowMs ?? "?"} ms; `
+        : "no start line; ",
+      `${fmtSec(s.startT)} to ${fmtSec(s.endT)} after ACE started`,
+      s.downsampled ? `; long series thinned to ${MAX_TRACE_POINTS} points` : "",
+      ".",
+    ),
+  );
+  const grid = h("div", { class: "charts" });
+  block.append(grid);
+  const x0 = s.startT ?? 0;
+  const x1 = s.endT ?? 0;
+  // a fresh axis per chart (plotly keeps state in the layout it is given); the same time range
+  // on every chart of the trace, a little wider on the right so that the last events show
+  const xaxis = (): Record<string, unknown> => ({
+    title: { text: "seconds since ACE started" },
+    automargin: true,
+    ...(x1 > x0 ? { range: [x0, x1 + (x1 - x0) * 0.02] } : {}),
+  });
+  const guards: TimeMark[] = tr.guards.map((g) => ({
+    t: g.t,
+    label: `guard: ${g.guard}`,
+    colour: FAILED_COLOUR,
+  }));
+  const missing: string[] = [];
+
+  if (tr.knobs.length > 0) knobChart(grid, tr, xaxis, guards);
+  else missing.push("knob values (no decision)");
+
+  const loops = (["fast", "slow"] as const).filter((lp) =>
+    tr.reward[lp].reward.some((x) => x !== null)
+  );
+  if (loops.length > 0) {
+    chart(
+      grid,
+      loops.map((lp) => ({
+        type: "scatter",
+        // markers too: a tick between two ticks without a reward is a lone point
+        mode: "lines+markers",
+        marker: { size: lp === "slow" || tr.reward[lp].t.length < 200 ? 6 : 2 },
+        name: `${lp} loop`,
+        x: tr.reward[lp].t,
+        y: tr.reward[lp].reward,
+        hovertemplate: `${lp} loop: reward %{y:.3f} at %{x:.2f} s<extra></extra>`,
+      })),
+      {
+        title: title(
+          "Reward over time — higher is better",
+          "reward of each tick of ACE's fast and slow loops",
+        ),
+        height: 380,
+        xaxis: xaxis(),
+        yaxis: { title: { text: "reward (higher is better)" } },
+        ...markLayout(guards, tr.summary),
+      },
+    );
+  } else missing.push("reward (no tick with a reward)");
+
+  if (tr.elo.thresholds.length > 0) {
+    const elo = tr.elo;
+    const marks = markLayout(guards, s);
+    const bands = stateBands(tr);
+    const changes = s.eloStateChanges;
+    chart(
+      grid,
+      elo.thresholds.map((th, i) => ({
+        type: "scatter",
+        mode: "lines",
+        name: `≤ ${fmtBytes(th)}`,
+        x: elo.t,
+        y: elo.rating[i],
+        text: elo.plays[i].map((p) => (p === null ? "?" : String(p))),
+        hovertemplate: `threshold ${fmtBytes(th)}: rating %{y:.1f} after %{text} plays, ` +
+          `at %{x:.2f} s<extra></extra>`,
+      })),
+      {
+        title: title(
+          "ELO ratings of the large-block thresholds",
+          `one line per threshold; shaded by state; ${changes} change${changes === 1 ? "" : "s"}` +
+            (s.eloFrozenT !== null ? `, first frozen at ${fmtSec(s.eloFrozenT)}` : ""),
+        ),
+        height: 380,
+        xaxis: xaxis(),
+        yaxis: { title: { text: "ELO rating" } },
+        shapes: [...bands.shapes, ...marks.shapes],
+        annotations: [...bands.annotations, ...marks.annotations],
+      },
+    );
+  } else missing.push("ELO ratings (no elo line with ratings)");
+
+  if (tr.scavenges.length > 0) scavengeChart(grid, tr, xaxis, guards);
+  else missing.push("scavenges (none)");
+
+  // stacked panels, one per metric: full width below the others
+  const keys = METRIC_KEYS.filter((k) => tr.metrics.values[k].some((x) => x !== null));
+  if (keys.length > 0) metricsChart(block, tr, keys, xaxis, guards);
+  else missing.push("metrics (no tick with a metric)");
+
+  if (missing.length > 0) {
+    block.append(h("p", { class: "hint" }, `Not drawn: ${missing.join("; ")}.`));
+  }
+  block.append(h("div", { class: "cols" }, knobTable(tr), guardTable(tr)));
+}
+
+function knobChart(
+  grid: HTMLElement,
+  tr: Trace,
+  xaxis: () => Record<string, unknown>,
+  guards: TimeMark[],
+): void {
+  const end = tr.summary.endT;
+  const data = tr.knobs.map((k) => {
+    const t = [...k.t];
+    const y = [...k.v];
+    const rule = [...k.rule];
+    const last = t.length - 1;
+    // the last value holds until the end of the trace (drawn without a marker)
+    if (end !== null && end > t[last]) {
+      t.push(end);
+      y.push(y[last]);
+      rule.push("unchanged");
+    }
+    return {
+      type: "scatter",
+      mode: "lines+markers",
+      name: k.label,
+      x: t,
+      y,
+      text: rule,
+      line: { shape: "hv" },
+      marker: { size: t.map((_, i) => (i > last ? 0 : 6)) },
+      hovertemplate: `${k.label} = %{y} at %{x:.2f} s (%{text})<extra></extra>`,
+    };
+  });
+  const log = tr.knobs.every((k) => k.v.every((x) => x > 0));
+  // on a log axis, ticks at the values the knobs took (when there are few) read better than
+  // plotly's minor decades
+  const values = [...new Set(tr.knobs.flatMap((k) => k.v))].sort((a, b) => a - b);
+  const ticks = log && values.length <= 12 ? { tickmode: "array", tickvals: values } : {};
+  chart(grid, data, {
+    title: title(
+      "Knob values over time",
+      "one step line per knob (per size class: knob[class]); each step is a decision of ACE",
+    ),
+    height: 380,
+    xaxis: xaxis(),
+    yaxis: {
+      type: log ? "log" : "linear",
+      title: { text: log ? "value (log scale)" : "value" },
+      ...ticks,
+    },
+    ...markLayout(guards, tr.summary),
+  });
+}
+
+/** The metrics of the ticks, one stacked panel per metric that has a value. */
+function metricsChart(
+  parent: HTMLElement,
+  tr: Trace,
+  keys: MetricKey[],
+  xaxis: () => Record<string, unknown>,
+  guards: TimeMark[],
+): void {
+  const m = tr.metrics;
+  const n = keys.length;
+  const gap = 0.03;
+  const label = (k: MetricKey) =>
+    k === "llc_miss_rate" && tr.summary.llcSources.length > 0
+      ? `${METRIC_LABELS[k]} (${tr.summary.llcSources.join(", ")})`
+      : METRIC_LABELS[k];
+  const layout: Record<string, unknown> = {
+    title: title(
+      "Metrics observed by ACE",
+      "fast-loop metrics at every tick; RSS and fragmentation from the slow loop",
+    ),
+    height: 140 + 95 * n,
+    showlegend: false,
+    margin: { l: 90, r: 20, t: 70, b: 60 },
+    xaxis: { ...xaxis(), anchor: `y${n === 1 ? "" : n}` },
+    ...markLayout(guards, tr.summary),
+  };
+  keys.forEach((k, i) => {
+    layout[i === 0 ? "yaxis" : `yaxis${i + 1}`] = {
+      domain: [Math.max(0, 1 - (i + 1) / n + gap), 1 - i / n],
+      title: { text: label(k), font: { size: 10 } },
+      automargin: true,
+    };
+  });
+  chart(
+    parent,
+    keys.map((k, i) => ({
+      type: "scatter",
+      mode: "lines+markers",
+      // slow-loop metrics can be a few lone points
+      marker: { size: m.t.length < 200 ? 5 : 2 },
+      name: label(k),
+      x: m.t,
+      y: m.values[k],
+      yaxis: i === 0 ? "y" : `y${i + 1}`,
+      // slow-loop metrics are null at fast ticks: join their points
+      connectgaps: true,
+      ...(k === "llc_miss_rate" ? { text: m.llcSource.map((x) => x ?? "source not given") } : {}),
+      hovertemplate: `${label(k)}: %{y:.4s}${
+        k === "llc_miss_rate" ? " (%{text})" : ""
+      } at %{x:.2f} s<extra></extra>`,
+    })),
+    layout,
+    "chart wide",
+  );
+}
+
+function scavengeChart(
+  grid: HTMLElement,
+  tr: Trace,
+  xaxis: () => Record<string, unknown>,
+  guards: TimeMark[],
+): void {
+  const ev = tr.scavenges;
+  const x = ev.map((e) => e.t);
+  const us = (ns: number | null) => (ns === null ? null : ns / 1000);
+  const span = (tr.summary.endT ?? 0) - (tr.summary.startT ?? 0);
+  const data: Record<string, unknown>[] = [{
+    type: "bar",
+    name: "released (MiB)",
+    x,
+    y: ev.map((e) => e.bytes / (1024 * 1024)),
+    // thin bars: a scavenge is an instant, and the markers on the right axis stay visible
+    ...(span > 0 ? { width: span / 80 } : {}),
+    text: ev.map((e) => (e.complete === false ? "incomplete" : "complete")),
+    textposition: "none",
+    marker: { color: ev.map((e) => (e.complete === false ? "#ff7f0e" : "#4c78a8")) },
+    hovertemplate: "%{y:.2f} MiB released at %{x:.2f} s (%{text})<extra></extra>",
+  }];
+  if (ev.some((e) => e.ns !== null)) {
+    data.push({
+      type: "scatter",
+      mode: "markers",
+      name: "time taken (µs)",
+      x,
+      y: ev.map((e) => us(e.ns)),
+      yaxis: "y2",
+      marker: {
+        symbol: "diamond",
+        size: 8,
+        color: ev.map((e) =>
+          e.ns !== null && e.budgetNs !== null && e.ns > e.budgetNs ? FAILED_COLOUR : "#222"
+        ),
+      },
+      hovertemplate: "took %{y:.0f} µs at %{x:.2f} s<extra></extra>",
+    });
+  }
+  if (ev.some((e) => e.budgetNs !== null)) {
+    data.push({
+      type: "scatter",
+      mode: "lines",
+      name: "budget (µs)",
+      x,
+      y: ev.map((e) => us(e.budgetNs)),
+      yaxis: "y2",
+      line: { dash: "dash", color: "#888", shape: "hv" },
+      hovertemplate: "budget %{y:.0f} µs<extra></extra>",
+    });
+  }
+  chart(grid, data, {
+    title: title(
+      `Scavenges — ${fmtBytes(tr.summary.scavengedBytes)} released in ${tr.summary.scavenges}`,
+      "bars: bytes given back (orange: incomplete); diamonds: time taken (red: over budget)",
+    ),
+    height: 380,
+    margin: { l: 70, r: 70, t: 70, b: 90 },
+    xaxis: xaxis(),
+    yaxis: { title: { text: "MiB released" }, rangemode: "tozero" },
+    yaxis2: {
+      title: { text: "µs (time and budget)" },
+      overlaying: "y",
+      side: "right",
+      rangemode: "tozero",
+    },
+    ...markLayout(guards, tr.summary),
+  });
+}
+
+/** Per knob: the decisions, the first and last value, when it last changed. */
+function knobTable(tr: Trace): HTMLElement {
+  if (tr.knobs.length === 0) return h("p", null, "No decision in this trace.");
+  return h(
+    "div",
+    null,
+    h("h3", null, "Convergence of the knobs"),
+    h(
+      "table",
+      { class: "grid knobs" },
+      headRow(["knob", "decisions", "first → last value", "last decision", "rules"]),
+      tr.knobs.map((k) =>
+        h(
+          "tr",
+          null,
+          h("td", { class: "mono" }, k.label),
+          h("td", { class: "num" }, k.decisions),
+          h("td", { class: "num" }, `${fmtNum(k.v[0])} → ${fmtNum(k.v[k.v.length - 1])}`),
+          h("td", { class: "num" }, fmtSec(k.lastDecisionT)),
+          h("td", null, [...new Set(k.rule.filter((r) => r !== "initial"))].join(", ")),
+        )
+      ),
+    ),
+  );
+}
+
+function guardTable(tr: Trace): HTMLElement {
+  if (tr.guards.length === 0) return h("p", null, "No guard tripped.");
+  return h(
+    "div",
+    null,
+    h("h3", null, "Guard trips (ACE stopped and restored its defaults)"),
+    h(
+      "table",
+      { class: "grid guards" },
+      headRow(["at", "guard", "value", "limit"]),
+      tr.guards.map((g) =>
+        h(
+          "tr",
+          { class: "failed" },
+          h("td", { class: "num" }, fmtSec(g.t)),
+          h("td", { class: "mono" }, g.guard),
+          h("td", { class: "num" }, fmtNum(g.value)),
+          h("td", { class: "num" }, fmtNum(g.limit)),
+        )
+      ),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -891,7 +1561,7 @@ function renderCompare(root: HTMLElement, p: Extract<ReportPayload, { kind: "com
   root.append(sec);
   const allocs = [...new Set(ds.map((d) => d.allocator))];
   const benches = [...new Set(ds.map((d) => d.bench))];
-  const all = [...new Set([...va.allocs, ...vb.allocs])];
+  const all = [...new Set([...va.summary.allocators, ...vb.summary.allocators])];
   /** Grouped bars of one percent field of the deltas, per bench and allocator. */
   const deltaChart = (
     field: "improvement" | "rssChange",
@@ -1020,21 +1690,35 @@ function loadPayload(): ReportPayload {
   };
 }
 
+function appRoot(): HTMLElement {
+  return document.getElementById("app") ?? document.body.appendChild(h("div", { id: "app" }));
+}
+
+/** Waits for every chart, then marks the page as drawn (with the number of charts). */
+async function settle(): Promise<void> {
+  await Promise.all(plotJobs);
+  document.body.dataset.plots = String(plotCount);
+  document.body.dataset.render = "done";
+}
+
+/** Shows `e` on the page and in the console, and marks the page as failed. */
+function showError(e: unknown): void {
+  const msg = e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e);
+  appRoot().prepend(h("pre", { class: "fatal" }, `The report could not be rendered:\n${msg}`));
+  document.body.dataset.render = "error";
+  console.error(e);
+}
+
 async function main(): Promise<void> {
-  const root = document.getElementById("app") ?? document.body.appendChild(h("div", { id: "app" }));
+  const root = appRoot();
   try {
     const p = loadPayload();
     document.title = p.title;
     if (p.kind === "run") renderRun(root, p);
     else renderCompare(root, p);
-    await Promise.all(plotJobs);
-    document.body.dataset.plots = String(plotCount);
-    document.body.dataset.render = "done";
+    await settle();
   } catch (e) {
-    const msg = e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e);
-    root.prepend(h("pre", { class: "fatal" }, `The report could not be rendered:\n${msg}`));
-    document.body.dataset.render = "error";
-    console.error(e);
+    showError(e);
   }
 }
 

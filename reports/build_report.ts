@@ -8,12 +8,17 @@
 // script. plotly.js (npm:plotly.js-dist-min, its dist file plotly.min.js read as text through
 // Deno's npm cache) and the data (a <script type="application/json" id="results">) are inlined
 // next to it, so the page has no external reference at all.
+//
+// ACE traces: when results.json lists `traces` (JSONL files relative to the run directory), each
+// file is parsed (reports/trace.ts) and embedded compacted to at most MAX_TRACE_POINTS points per
+// series; a file that is missing or unreadable becomes a note on the page.
 
 import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Results, validateResults } from "../tasks/bench_stats.ts";
-import type { ReportPayload } from "./schema.ts";
+import type { ReportPayload, TraceEntry } from "./schema.ts";
+import { compactTrace, MAX_TRACE_POINTS, parseTrace } from "./trace.ts";
 
 const PLOTLY_PACKAGE = "plotly.js-dist-min";
 const PLOTLY = "npm:plotly.js-dist-min@4.1.2/plotly.min.js (deno.json imports)";
@@ -44,6 +49,20 @@ export async function readResults(runDir: string): Promise<Results> {
     );
   }
   return data as Results;
+}
+
+/** The ACE traces listed in `results` (files relative to runDir), parsed for the page. Never
+ * throws: a file that cannot be read becomes an entry with a note. */
+export function readTraces(runDir: string, results: Results): Promise<TraceEntry[]> {
+  return Promise.all((results.traces ?? []).map(async (ref) => {
+    try {
+      const text = await Deno.readTextFile(join(runDir, ref.file));
+      return { ...ref, trace: compactTrace(parseTrace(text), MAX_TRACE_POINTS), note: null };
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      return { ...ref, trace: null, note: `cannot read ${ref.file}: ${why}` };
+    }
+  }));
 }
 
 let appBundle: Promise<string> | undefined;
@@ -158,6 +177,8 @@ td.loss { color: #b00020; font-weight: 600; }
 .failure { border-left: 4px solid #b00020; background: #fdecee; padding: 6px 10px; margin: 8px 0; }
 .failure .what { font-weight: 600; color: #b00020; }
 .failure pre { margin: 4px 0 0; white-space: pre-wrap; font-size: 12px; max-height: 220px; overflow: auto; }
+.notice { border-left: 4px solid #8a5a00; background: #fff8e6; padding: 6px 10px; margin: 8px 0; }
+select { font: inherit; padding: 2px 4px; }
 pre.fatal { color: #b00020; background: #fdecee; padding: 8px; white-space: pre-wrap; }
 `;
 
@@ -188,11 +209,13 @@ ${scriptTag(app, "report-app")}
 export async function writeReport(runDir: string): Promise<string> {
   const dir = resolve(runDir);
   const results = await readResults(dir);
+  const traces = await readTraces(dir, results);
   const html = await renderHtml({
     kind: "run",
     title: `hakmem bench report — ${basename(dir)}`,
     source: join(dir, "results.json"),
     results,
+    ...(traces.length > 0 ? { traces } : {}),
   });
   const out = join(dir, "index.html");
   await Deno.writeTextFile(out, html);

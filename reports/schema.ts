@@ -2,13 +2,22 @@
 // tasks/bench_stats.ts) or two runs side by side. Types plus small pure helpers, shared by the
 // Deno side (build_report.ts) and the browser side (app.ts).
 
-import type { Results } from "../tasks/bench_stats.ts";
+import type { Results, TraceRef } from "../tasks/bench_stats.ts";
+import type { Trace } from "./trace.ts";
 
-export type { Results };
+export type { Results, TraceRef };
 
-/** The payload embedded in index.html (`<script type="application/json" id="results">`). */
+/** An ACE trace of the run (an entry of results.json's `traces`) as the page gets it: parsed and
+ * compacted, or a note saying why it could not be read. */
+export interface TraceEntry extends TraceRef {
+  trace: Trace | null;
+  note: string | null;
+}
+
+/** The payload embedded in index.html (`<script type="application/json" id="results">`).
+ * `traces` is there when results.json lists ACE traces. */
 export type ReportPayload =
-  | { kind: "run"; title: string; source: string; results: Results }
+  | { kind: "run"; title: string; source: string; results: Results; traces?: TraceEntry[] }
   | {
     kind: "compare";
     title: string;
