@@ -80,6 +80,17 @@ const BENCHES: readonly BenchDef[] = [
       "tight loop: the cost of one malloc+free pair on the fast path (median ns per pair).",
     quickScale: 0.3,
   })),
+  {
+    id: "tiny_burst",
+    program: "tiny_hot",
+    args: () => ["--size", "32", "--batch", "400"],
+    metric: "ns_per_op",
+    title: "Tiny bursts of 400, 32 B",
+    description: "Bursts of 400 malloc(32), then 400 frees: more blocks than a default thread " +
+      "cache holds (128), so the default configuration moves bundles to and from the slabs on " +
+      "every burst; a workload unlike the defaults, for the learning layer.",
+    quickScale: 0.3,
+  },
   ...[256, 1024].map((ws): BenchDef => ({
     id: `random_mixed_${ws}`,
     program: "random_mixed",
