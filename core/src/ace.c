@@ -417,14 +417,13 @@ static int tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
 }
 
 /* Gives back idle memory within the budget: BigCache's resident blocks,
- * exited threads' free units, and (at their next refill) the free units of
- * every live thread's segments. */
+ * then the free units of every heap's segments (the owners' slab tables
+ * are guarded by their segment locks; a busy owner is skipped). */
 static void scavenge(ace_t *a, uint32_t units) {
     uint64_t budget = (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u;
     uint64_t t0 = _hak_now_ns(), deadline = t0 + budget;
     size_t bytes = _hak_large_scavenge(deadline);
-    if (_hak_now_ns() < deadline) bytes += _hak_heaps_release_pooled(deadline, units);
-    atomic_fetch_add_explicit(&_hak_release_epoch, 1, memory_order_relaxed);
+    if (_hak_now_ns() < deadline) bytes += _hak_heaps_release(deadline, units);
     uint64_t ns = _hak_now_ns() - t0;
     a->scavenges++;
     a->scavenged_bytes += bytes;

@@ -52,6 +52,7 @@ typedef struct elo {
     unsigned canary;                    /* next candidate a canary window tries */
     /* the window being played */
     unsigned win_strategy;
+    bool win_measured;
     unsigned win_left;
     double win_ns;
     uint64_t win_faults;
@@ -89,6 +90,7 @@ static uint64_t next_rand(elo_t *e) {
 
 static bool chance(elo_t *e, unsigned percent) { return next_rand(e) % 100 < percent; }
 
+
 /* Highest rating; ties go to the confirmed choice (the default at start). */
 static unsigned best(const elo_t *e, int except) {
     unsigned b = (int)e->confirmed != except ? e->confirmed : (except == 0 ? 1 : 0);
@@ -121,22 +123,37 @@ static void reset(elo_t *e, bool learns, unsigned confirmed, uint64_t seed) {
     enter(e, learns ? HAK_ELO_STATE_LEARN : HAK_ELO_STATE_FROZEN);
 }
 
-/* Strategy of the next window, chosen before any of its allocations. */
-static unsigned pick(elo_t *e) {
-    unsigned lead = e->state == HAK_ELO_STATE_LEARN ? best(e, -1) : e->confirmed;
-    if (e->state == HAK_ELO_STATE_LEARN && chance(e, 10)) {
+/* Strategy of the next window, chosen before any of its allocations, and
+ * whether the window is measured: every one in LEARN; in CANARY the canary
+ * windows (5 %) and as many reference windows of the confirmed choice. */
+static unsigned pick(elo_t *e, bool *measured) {
+    *measured = true;
+    if (e->state == HAK_ELO_STATE_LEARN) {
+        unsigned lead = best(e, -1);
+        if (!chance(e, 10)) return lead;
         /* explore: the least-played other candidate, so each gets its turn */
         unsigned pickd = lead == 0 ? 1 : 0;
         for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
             if (i != lead && e->plays[i] < e->plays[pickd]) pickd = i;
         return pickd;
     }
-    if (e->state == HAK_ELO_STATE_CANARY && chance(e, 5)) {
+    unsigned r = (unsigned)(next_rand(e) % 100);
+    if (r < 5) {
         e->canary = (e->canary + 1) % HAK_ELO_CANDIDATES;
-        if (e->canary == lead) e->canary = (e->canary + 1) % HAK_ELO_CANDIDATES;
+        if (e->canary == e->confirmed) e->canary = (e->canary + 1) % HAK_ELO_CANDIDATES;
         return e->canary;
     }
-    return lead;
+    *measured = r < 10;
+    return e->confirmed;
+}
+
+/* The canary phase ends after ELO_CANARY_ALLOCS: the best rating is
+ * confirmed. */
+static void canary_check(elo_t *e) {
+    if (e->state == HAK_ELO_STATE_CANARY && e->allocs - e->phase_start >= ELO_CANARY_ALLOCS) {
+        e->confirmed = best(e, -1);
+        enter(e, HAK_ELO_STATE_FROZEN);
+    }
 }
 
 /* A finished window of strategy s cost `cost` ns per allocation. */
@@ -158,9 +175,8 @@ static void window_done(elo_t *e, unsigned s, double cost) {
             e->confirmed = best(e, -1);
             enter(e, HAK_ELO_STATE_FROZEN);
         }
-    } else if (e->state == HAK_ELO_STATE_CANARY && in_phase >= ELO_CANARY_ALLOCS) {
-        e->confirmed = best(e, -1);
-        enter(e, HAK_ELO_STATE_FROZEN);
+    } else {
+        canary_check(e);
     }
 }
 
@@ -197,7 +213,9 @@ unsigned _hak_elo_choose(bool *measure) {
     if (atomic_load_explicit(&g_state, memory_order_acquire) == HAK_ELO_STATE_FROZEN) {
         unsigned s = atomic_load_explicit(&g_confirmed, memory_order_relaxed);
         if (!atomic_load_explicit(&g_learns, memory_order_relaxed)) return s;
-        uint64_t n = atomic_fetch_add_explicit(&g_frozen_allocs, 1, memory_order_relaxed) + 1;
+        /* a racy count: it only says when the canary is due */
+        uint64_t n = atomic_load_explicit(&g_frozen_allocs, memory_order_relaxed) + 1;
+        atomic_store_explicit(&g_frozen_allocs, n, memory_order_relaxed);
         if (n % 1024 != 0) return s;
         /* every 1024 allocations: account them, maybe start the canary */
         hak_lock(&g_lock);
@@ -212,13 +230,17 @@ unsigned _hak_elo_choose(bool *measure) {
         s = e->confirmed;
     } else {
         if (e->win_left == 0) {
-            e->win_strategy = pick(e);
+            e->win_strategy = pick(e, &e->win_measured);
             e->win_left = ELO_WINDOW;
             e->win_ns = 0;
-            e->win_faults = process_faults();
+            if (e->win_measured) e->win_faults = process_faults();
         }
         s = e->win_strategy;
-        *measure = true;
+        *measure = e->win_measured;
+        if (!e->win_measured) {
+            e->allocs++;
+            if (--e->win_left == 0) canary_check(e);
+        }
     }
     pthread_mutex_unlock(&g_lock);
     return s;
@@ -228,7 +250,8 @@ void _hak_elo_alloc_done(unsigned s, uint64_t ns) {
     size_t idle = _hak_large_idle_bytes();
     hak_lock(&g_lock);
     elo_t *e = &g_elo;
-    if (e->state != HAK_ELO_STATE_FROZEN && e->win_left > 0 && s == e->win_strategy) {
+    if (e->state != HAK_ELO_STATE_FROZEN && e->win_measured && e->win_left > 0 &&
+        s == e->win_strategy) {
         e->allocs++;
         e->win_ns += (double)ns;
         if (--e->win_left == 0) {
@@ -318,9 +341,11 @@ int hak_elo_test_step(const double cost[HAK_ELO_CANDIDATES]) {
         s = e->confirmed;
         frozen_tick(e, ELO_WINDOW);
     } else {
-        s = pick(e); /* before the outcome it will be charged */
+        bool measured;
+        s = pick(e, &measured); /* before the outcome it will be charged */
         e->allocs += ELO_WINDOW;
-        window_done(e, s, cost[s]);
+        if (measured) window_done(e, s, cost[s]);
+        else canary_check(e);
     }
     pthread_mutex_unlock(&g_lock);
     return (int)s;

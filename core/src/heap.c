@@ -11,7 +11,6 @@
 __thread hak_heap_t *_hak_tl_heap __attribute__((tls_model("initial-exec")));
 uintptr_t _hak_free_key;
 _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
-_Atomic uint32_t _hak_release_epoch;
 
 /* g_lock guards the heap registry, the pool of abandoned heaps, and every
  * heap that has no owner thread (abandoned ones and g_shared). */
@@ -73,7 +72,9 @@ static void slab_put_chain(hak_heap_t *h, hak_slab_t *s, hak_block_t *first, hak
     s->used -= n;
     if (s->used == 0) {
         if (s->listed) partial_remove(h, s);
+        hak_lock(&h->seg_lock);
         _hak_slab_release(s);
+        pthread_mutex_unlock(&h->seg_lock);
     } else if (!s->listed) {
         partial_push(h, s);
     }
@@ -129,8 +130,6 @@ void _hak_bin_flush(hak_heap_t *h, unsigned cls) {
     }
 }
 
-static size_t purge_segments(hak_heap_t *h, uint32_t units);
-
 /* Takes up to a bundle of blocks from the class's slabs into the bin and
  * returns one more; NULL when the OS refuses memory. */
 static hak_block_t *refill_from_slabs(hak_heap_t *h, unsigned cls) {
@@ -142,7 +141,9 @@ static hak_block_t *refill_from_slabs(hak_heap_t *h, unsigned cls) {
         drain_remote(h);
         s = h->partial[cls];
         if (s == NULL) {
+            hak_lock(&h->seg_lock);
             s = _hak_slab_new(h, cls);
+            pthread_mutex_unlock(&h->seg_lock);
             if (s == NULL) return NULL;
             partial_push(h, s);
         }
@@ -188,16 +189,10 @@ static hak_block_t *refill_from_slabs(hak_heap_t *h, unsigned cls) {
     return first;
 }
 
-/* The refill, where the owner also serves a pending partial release and
- * ACE samples slow-path latency. */
+/* The refill, of which ACE samples the latency. */
 static hak_block_t *refill(hak_heap_t *h, unsigned cls) {
     hak_ctr_inc(&h->ctr.misses[cls]);
     uint64_t t0 = hak_lat_begin(h->ctr.misses[cls]);
-    uint32_t epoch = atomic_load_explicit(&_hak_release_epoch, memory_order_relaxed);
-    if (unlikely(epoch != h->release_epoch)) {
-        h->release_epoch = epoch;
-        purge_segments(h, (uint32_t)hak_opt(OPT_PARTIAL_RELEASE_UNITS));
-    }
     hak_block_t *b = refill_from_slabs(h, cls);
     hak_lat_end(t0);
     return b;
@@ -267,12 +262,14 @@ static hak_heap_t *heap_acquire(void) {
 }
 
 static void release_empty_segments(hak_heap_t *h) {
+    hak_lock(&h->seg_lock);
     hak_segment_t *seg = h->segments;
     while (seg != NULL) {
         hak_segment_t *next = seg->next;
         if (seg->free_units == seg->units - 1) _hak_segment_release(seg);
         seg = next;
     }
+    pthread_mutex_unlock(&h->seg_lock);
 }
 
 static void flush_all(hak_heap_t *h) {
@@ -309,10 +306,20 @@ void _hak_thread_flush(void) {
     if ((uintptr_t)h > 1) flush_all(h);
 }
 
-static size_t purge_segments(hak_heap_t *h, uint32_t units) {
+/* Called with h->seg_lock held; deadline 0: none. */
+static size_t purge_segments(hak_heap_t *h, uint32_t units, uint64_t deadline_ns) {
     size_t bytes = 0;
-    for (hak_segment_t *seg = h->segments; seg != NULL; seg = seg->next)
-        bytes += _hak_segment_purge(seg, units);
+    for (hak_segment_t *seg = h->segments; seg != NULL; seg = seg->next) {
+        if (deadline_ns != 0 && _hak_now_ns() >= deadline_ns) break;
+        bytes += _hak_segment_purge(seg, units, deadline_ns);
+    }
+    return bytes;
+}
+
+static size_t purge_locked(hak_heap_t *h, uint32_t units) {
+    hak_lock(&h->seg_lock);
+    size_t bytes = purge_segments(h, units, 0);
+    pthread_mutex_unlock(&h->seg_lock);
     return bytes;
 }
 
@@ -324,24 +331,30 @@ size_t _hak_heaps_trim(void) {
     hak_heap_t *me = _hak_tl_heap;
     if ((uintptr_t)me > 1) {
         flush_all(me);
-        bytes += purge_segments(me, UINT32_MAX);
+        bytes += purge_locked(me, UINT32_MAX);
     }
     hak_lock(&g_lock);
     for (hak_heap_t *h = g_pool; h != NULL; h = h->next_pool) {
         flush_all(h);
-        bytes += purge_segments(h, UINT32_MAX);
+        bytes += purge_locked(h, UINT32_MAX);
     }
     pthread_mutex_unlock(&g_lock);
     return bytes;
 }
 
-size_t _hak_heaps_release_pooled(uint64_t deadline_ns, uint32_t units) {
+size_t _hak_heaps_release(uint64_t deadline_ns, uint32_t units) {
     size_t bytes = 0;
     hak_lock(&g_lock);
-    for (hak_heap_t *h = g_pool; h != NULL && _hak_now_ns() < deadline_ns; h = h->next_pool) {
-        drain_remote(h);
-        release_empty_segments(h);
-        bytes += purge_segments(h, units);
+    for (hak_heap_t *h = g_all; h != NULL && _hak_now_ns() < deadline_ns; h = h->next_all) {
+        int state = atomic_load_explicit(&h->state, memory_order_acquire);
+        if (state == HEAP_DEAD) continue;
+        if (state == HEAP_ABANDONED) { /* no owner: guarded by g_lock */
+            drain_remote(h);
+            release_empty_segments(h);
+        }
+        if (pthread_mutex_trylock(&h->seg_lock) != 0) continue;
+        bytes += purge_segments(h, units, deadline_ns);
+        pthread_mutex_unlock(&h->seg_lock);
     }
     pthread_mutex_unlock(&g_lock);
     return bytes;

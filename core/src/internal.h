@@ -164,7 +164,7 @@ void _hak_segment_release(hak_segment_t *seg);
 hak_slab_t *_hak_slab_new(struct hak_heap *heap, unsigned cls);
 void _hak_slab_release(hak_slab_t *slab);
 size_t _hak_segment_cache_trim(void);
-size_t _hak_segment_purge(hak_segment_t *seg, uint32_t max_units);
+size_t _hak_segment_purge(hak_segment_t *seg, uint32_t max_units, uint64_t deadline_ns);
 void _hak_segment_lock(void);
 void _hak_segment_unlock(void);
 
@@ -206,7 +206,9 @@ typedef struct hak_heap {
     unsigned seg_level;                   /* arena growth step */
     struct hak_heap *next_all;            /* registry of every heap */
     struct hak_heap *next_pool;           /* pool of abandoned heaps */
-    uint32_t release_epoch;               /* last partial release request served */
+    /* Held by the owner while it changes its slab tables and segment list
+     * (slow paths only), and by ACE while it advises free units away. */
+    pthread_mutex_t seg_lock;
     hak_counters_t ctr;                   /* written by the owner only */
 } hak_heap_t;
 
@@ -268,11 +270,10 @@ void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, ui
 void _hak_thread_flush(void);
 size_t _hak_heaps_trim(void);
 size_t _hak_release_caches(void);
-/* Partial release: owners advise away free units of their segments when
- * they next refill after the epoch moved; exited threads' heaps are done by
- * the caller, within the deadline. */
-extern _Atomic uint32_t _hak_release_epoch;
-size_t _hak_heaps_release_pooled(uint64_t deadline_ns, uint32_t units);
+/* Partial release: free units of every heap's segments advised away, at
+ * most `units` per segment, until the deadline; heaps whose owner is busy
+ * changing its segments are skipped. */
+size_t _hak_heaps_release(uint64_t deadline_ns, uint32_t units);
 /* Bytes idle in thread caches, remote frees queued, heaps with a thread. */
 void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live);
 extern _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];

@@ -185,11 +185,13 @@ size_t _hak_segment_cache_trim(void) {
     return bytes;
 }
 
-/* Advises away runs of free units of a segment its owner holds, at most
- * max_units of them; units already advised are skipped. */
-size_t _hak_segment_purge(hak_segment_t *seg, uint32_t max_units) {
+/* Advises away runs of free units of a segment (its owner's, or under its
+ * owner's segment lock), at most max_units of them, until the deadline
+ * (0: none); units already advised are skipped. */
+size_t _hak_segment_purge(hak_segment_t *seg, uint32_t max_units, uint64_t deadline_ns) {
     size_t bytes = 0;
     for (uint32_t u = 1; u < seg->units && max_units > 0;) {
+        if (deadline_ns != 0 && bytes != 0 && _hak_now_ns() >= deadline_ns) break;
         if (seg->slab[u].kind != SLAB_FREE || seg->slab[u].purged) {
             u += seg->slab[u].kind == SLAB_HEAD ? seg->slab[u].span : 1u;
             continue;
