@@ -201,9 +201,10 @@ typedef struct hak_ace_metrics {
     double remote_backlog;    /* remote frees queued per thread heap */
     double p99_lat_ns;        /* 99th percentile of sampled slow-path latencies */
     double ace_cpu_percent;   /* CPU used by the ACE thread */
-    double frag_ratio;        /* bytes in use / bytes reserved */
+    double frag_ratio;        /* bytes in use / resident bytes */
     double rss_mb;            /* resident set */
     double in_use_mb;         /* bytes in use */
+    double remote_free_rate;  /* share of frees made by another thread than the owner */
     double cls_ops[HAK_ACE_CLASSES];        /* allocations + frees per class */
     double cls_underflows[HAK_ACE_CLASSES]; /* thread-cache refills */
     double cls_overflows[HAK_ACE_CLASSES];  /* thread-cache flushes */

@@ -13,7 +13,7 @@
  * caches on a diet (the factor is a bandit's); lock waits above 5 % of
  * the time widen the bundle one step. Otherwise UCB1 bandits pick the
  * per-class cache capacity, the drain threshold and the bundle width.
- * Slow loop: fragmentation (in use / reserved below 0.5) triggers a
+ * Slow loop: fragmentation (in use / resident below 0.5) triggers a
  * partial release of free units (how many per segment is a bandit's);
  * resident memory far above what is in use triggers a scavenge bounded by
  * HAKMEM_ACE_SCAVENGE_BUDGET_US; two calm slow ticks in a row restore what
@@ -41,6 +41,9 @@
 #define MAX_ARMS 8
 #define UCB_C 1.4142135623730951
 #define MIN_CLASS_OPS 256.0    /* operations in a tick for a class's bandit to play */
+#define IN_PLAY_MOVES 0.002    /* under/overflows per operation that make a knob matter */
+#define IN_PLAY_REMOTE 0.01    /* share of remote frees that makes the drain threshold matter */
+#define IN_PLAY_HELD (256u << 10) /* bytes a class's cache may hold before memory matters */
 #define BACKLOG_FRACTION 0.5   /* backlog high: above this share of the drain threshold */
 #define LLC_HIGH 0.15
 #define LOCK_HIGH 0.05
@@ -82,6 +85,7 @@ typedef struct ace {
     unsigned calm;
     double tput_mean, frag_pen;
     bool stopped;
+    unsigned p99_over; /* consecutive ticks over the p99 limit */
     char reason[128];
     uint64_t ticks, decisions, scavenges, scavenged_bytes, releases;
     uint64_t last_scavenge_ns, last_scavenge_bytes;
@@ -93,6 +97,7 @@ typedef struct ace {
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static ace_t g_ace;
 static int g_trace_fd = -1;
+static bool g_trace_off; /* a forked child whose trace path has no %p */
 static uint64_t g_t0;
 /* 0 off, 1 wanted (started lazily from a slow path), 2 running, 3 manual (tests) */
 static _Atomic int g_run;
@@ -250,16 +255,15 @@ static uint32_t class_budget(unsigned c) {
     return b < 4 ? 4 : b;
 }
 
+/* The knobs as configured at start: what guards and calm ticks restore
+ * (a forked child inherits them, not the parent's tuned values). */
+static knobs_t g_defaults;
+
 static void controller_reset(ace_t *a) {
     memset(a, 0, sizeof(*a));
-    for (unsigned c = 0; c < HAK_CLASSES; c++) {
-        a->def.cap[c] = atomic_load_explicit(&_hak_tcache_cap[c], memory_order_relaxed);
+    a->def = g_defaults;
+    for (unsigned c = 0; c < HAK_CLASSES; c++)
         bandit_init(&a->cap[c], k_cap_arms, COUNT(k_cap_arms), a->def.cap[c], class_budget(c));
-    }
-    a->def.drain = (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD);
-    a->def.bundle = (uint32_t)hak_opt(OPT_BUNDLE);
-    a->def.release = (uint32_t)hak_opt(OPT_PARTIAL_RELEASE_UNITS);
-    a->def.diet_pct = 100;
     a->cur = a->def;
     bandit_init(&a->drain, k_drain_arms, COUNT(k_drain_arms), a->def.drain, UINT32_MAX);
     bandit_init(&a->bundle, k_bundle_arms, COUNT(k_bundle_arms), a->def.bundle, UINT32_MAX);
@@ -332,8 +336,10 @@ static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
         {"rss_mb", m->rss_mb, (double)hak_opt(OPT_ACE_MAX_RSS_MB)},
         {"cpu_percent", m->ace_cpu_percent, (double)hak_opt(OPT_ACE_MAX_CPU_PERCENT)},
     };
+    /* one slow sample is not a trend: p99 must stay over for two ticks */
+    a->p99_over = g[0].value > g[0].limit ? a->p99_over + 1 : 0;
     for (unsigned i = 0; i < COUNT(g); i++) {
-        if (!(g[i].value > g[i].limit)) continue;
+        if (!(g[i].value > g[i].limit) || (i == 0 && a->p99_over < 2)) continue;
         a->stopped = true;
         snprintf(a->reason, sizeof(a->reason), "%s %.0f over HAKMEM_ACE_MAX_%s %.0f", g[i].name,
                  g[i].value,
@@ -373,6 +379,10 @@ static int tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     /* rewards for what the last tick applied */
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         if (a->cap[c].pulled < 0) continue;
+        if (m->cls_ops[c] < MIN_CLASS_OPS) { /* a quiet tick says nothing of the arm */
+            a->cap[c].pulled = -1;
+            continue;
+        }
         cap_bound(&a->cap[c], (unsigned)a->cap[c].pulled, m, c, a->cur.bundle);
         bandit_reward(&a->cap[c], class_reward(m, c, a->cur.cap[c], a->cur.bundle));
         cap_direction(&a->cap[c], m, c);
@@ -387,11 +397,19 @@ static int tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
 
     knobs_t next = a->cur;
     rules_t why = {0};
+    /* A bandit plays only while its knob is in play: exploring a knob the
+     * workload does not exercise costs and teaches nothing. */
+    double ops = 0, moves = 0;
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        ops += m->cls_ops[c];
+        moves += m->cls_underflows[c] + m->cls_overflows[c];
+    }
+    bool caches_move = ops > 0 && moves / ops > IN_PLAY_MOVES;
     if (m->remote_backlog > BACKLOG_FRACTION * a->cur.drain) {
         next.drain = step(k_drain_arms, COUNT(k_drain_arms), a->cur.drain, -1);
         why.drain = "backlog";
         a->drain_ruled = a->alarm = true;
-    } else if (!a->drain_ruled) {
+    } else if (!a->drain_ruled && m->remote_free_rate > IN_PLAY_REMOTE) {
         next.drain = bandit_pull(&a->drain);
         why.drain = "ucb1";
     }
@@ -399,7 +417,7 @@ static int tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
         next.bundle = step(k_bundle_arms, COUNT(k_bundle_arms), a->cur.bundle, 1);
         why.bundle = "bundle";
         a->bundle_ruled = a->alarm = true;
-    } else if (!a->bundle_ruled) {
+    } else if (!a->bundle_ruled && caches_move) {
         next.bundle = bandit_pull(&a->bundle);
         why.bundle = "ucb1";
     }
@@ -410,6 +428,9 @@ static int tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     }
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         if (a->def.cap[c] == 0 || m->cls_ops[c] < MIN_CLASS_OPS) continue;
+        bool moving = (m->cls_underflows[c] + m->cls_overflows[c]) / m->cls_ops[c] > IN_PLAY_MOVES;
+        bool holding = (uint64_t)a->cur.cap[c] * _hak_class_size[c] >= IN_PLAY_HELD;
+        if (!moving && !holding && a->cap[c].total > 0) continue;
         next.cap[c] = bandit_pull(&a->cap[c]);
         why.cap[c] = "ucb1";
     }
@@ -533,12 +554,16 @@ static void measure(hak_ace_metrics_t *m, bool slow) {
     m->interval_s = dt;
     double ops = (double)(now.ops - g_prev.ops);
     m->ops_per_s = ops / dt;
+    double frees = 0, remote = 0;
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         m->cls_ops[c] = (double)(now.c.allocs[c] + now.c.frees[c] - g_prev.c.allocs[c] -
                                  g_prev.c.frees[c]);
         m->cls_underflows[c] = (double)(now.c.misses[c] - g_prev.c.misses[c]);
         m->cls_overflows[c] = (double)(now.c.flushes[c] - g_prev.c.flushes[c]);
+        frees += (double)(now.c.frees[c] - g_prev.c.frees[c]);
+        remote += (double)(now.c.remote_frees[c] - g_prev.c.remote_frees[c]);
     }
+    m->remote_free_rate = frees > 0 ? remote / frees : 0;
     uint64_t cached, backlog, live;
     _hak_heaps_probe(&cached, &backlog, &live);
     if (live == 0) live = 1;
@@ -559,12 +584,12 @@ static void measure(hak_ace_metrics_t *m, bool slow) {
     }
     uint64_t samples = 0;
     for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++) samples += now.lat[k] - g_prev.lat[k];
-    if (samples > 0) {
+    if (samples >= 20) { /* fewer samples make no percentile */
         uint64_t seen = 0;
         for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++) {
             seen += now.lat[k] - g_prev.lat[k];
             if ((double)seen >= 0.99 * (double)samples) {
-                m->p99_lat_ns = (double)((uint64_t)2 << k);
+                m->p99_lat_ns = (double)((uint64_t)1 << k); /* the bucket's lower bound */
                 break;
             }
         }
@@ -573,14 +598,13 @@ static void measure(hak_ace_metrics_t *m, bool slow) {
     if (slow) {
         hak_stats_t s;
         hak_stats_get(&s, sizeof(s));
-        uint64_t in_use = 0, reserved = 0;
-        for (unsigned t = 0; t < HAK_TIER_COUNT; t++) {
-            in_use += s.tier[t].bytes_in_use;
-            reserved += s.tier[t].bytes_reserved;
-        }
-        m->frag_ratio = reserved > 0 ? (double)in_use / (double)reserved : 1.0;
+        uint64_t in_use = 0;
+        for (unsigned t = 0; t < HAK_TIER_COUNT; t++) in_use += s.tier[t].bytes_in_use;
         m->in_use_mb = (double)in_use / (double)(1u << 20);
         m->rss_mb = read_rss_mb();
+        /* in use / resident: what releasing free memory improves */
+        m->frag_ratio = m->rss_mb > 0 ? m->in_use_mb / m->rss_mb : 1.0;
+        if (m->frag_ratio > 1.0) m->frag_ratio = 1.0;
     }
     g_prev = now;
 }
@@ -626,9 +650,6 @@ static void open_trace(void) {
 
 static void *ace_main(void *arg) {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL); /* the program's signals go to its own threads */
     uint64_t fast = (uint64_t)hak_opt(OPT_ACE_FAST_INTERVAL_MS);
     uint64_t slow = (uint64_t)hak_opt(OPT_ACE_SLOW_INTERVAL_MS);
     uint64_t since_slow = 0;
@@ -660,6 +681,12 @@ static void *ace_main(void *arg) {
 
 void _hak_ace_init(void) {
     g_llc_bytes = llc_bytes();
+    for (unsigned c = 0; c < HAK_CLASSES; c++)
+        g_defaults.cap[c] = atomic_load_explicit(&_hak_tcache_cap[c], memory_order_relaxed);
+    g_defaults.drain = (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD);
+    g_defaults.bundle = (uint32_t)hak_opt(OPT_BUNDLE);
+    g_defaults.release = (uint32_t)hak_opt(OPT_PARTIAL_RELEASE_UNITS);
+    g_defaults.diet_pct = 100;
     if (hak_opt(OPT_ACE_ENABLED)) atomic_store_explicit(&g_run, 1, memory_order_release);
 }
 
@@ -671,7 +698,7 @@ void _hak_ace_start(void) {
     hak_lock(&g_lock);
     controller_reset(&g_ace);
     g_t0 = _hak_now_ns();
-    if (g_trace_fd < 0) open_trace();
+    if (g_trace_fd < 0 && !g_trace_off) open_trace();
     probe(&g_prev);
     atomic_store_explicit(&_hak_sampling, 1, memory_order_relaxed);
     pthread_mutex_unlock(&g_lock);
@@ -679,13 +706,20 @@ void _hak_ace_start(void) {
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256u << 10);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* the thread starts with every signal blocked: the program's signals
+     * go to its own threads */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
-    if (pthread_create(&t, &attr, ace_main, NULL) != 0) {
+    int rc = pthread_create(&t, &attr, ace_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
         atomic_store_explicit(&g_run, 0, memory_order_relaxed);
         atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
         _hak_warn("warning: HAKMEM_ACE_ENABLED=1 but the ACE thread could not start");
     }
-    pthread_attr_destroy(&attr);
 }
 
 bool _hak_ace_wanted(void) { return atomic_load_explicit(&g_run, memory_order_relaxed) == 1; }
@@ -698,8 +732,11 @@ void _hak_ace_child(void) {
     if (atomic_load_explicit(&g_run, memory_order_relaxed) == 2 && !g_ace.stopped)
         atomic_store_explicit(&g_run, 1, memory_order_relaxed);
     if (g_trace_fd >= 0) {
-        close(g_trace_fd); /* the parent's trace stays the parent's */
+        /* the parent's trace stays the parent's: a child traces only to
+         * its own file, when the path names the pid */
+        close(g_trace_fd);
         g_trace_fd = -1;
+        g_trace_off = strstr(_hak_opt_str(OPT_ACE_TRACE), "%p") == NULL;
     }
     pthread_mutex_unlock(&g_lock);
 }
@@ -769,14 +806,17 @@ size_t hak_ace_json(char *buf, size_t cap) {
 
 int hak_ace_running(void) {
     hak_ensure_init();
-    return atomic_load_explicit(&g_run, memory_order_relaxed) == 2 && !g_ace.stopped;
+    hak_lock(&g_lock);
+    int running = atomic_load_explicit(&g_run, memory_order_relaxed) == 2 && !g_ace.stopped;
+    pthread_mutex_unlock(&g_lock);
+    return running;
 }
 
 void hak_ace_test_reset(void) {
     hak_ensure_init();
     atomic_store_explicit(&g_run, 3, memory_order_release); /* a running thread exits */
     hak_lock(&g_lock);
-    if (g_ace.ticks > 0) restore_defaults(&g_ace, &(hak_ace_metrics_t){0}, "test");
+    restore_defaults(&g_ace, &(hak_ace_metrics_t){0}, "test");
     controller_reset(&g_ace);
     g_t0 = _hak_now_ns();
     pthread_mutex_unlock(&g_lock);

@@ -46,6 +46,7 @@ typedef struct elo {
     double cost[HAK_ELO_CANDIDATES];    /* running mean cost, ns per allocation */
     uint64_t plays[HAK_ELO_CANDIDATES]; /* windows played */
     double free_ns[HAK_ELO_CANDIDATES]; /* running mean time of a free */
+    uint64_t frees[HAK_ELO_CANDIDATES];
     uint64_t allocs;                    /* large allocations seen */
     uint64_t phase_start;               /* allocs when the state was entered */
     uint64_t rng;
@@ -201,7 +202,9 @@ void _hak_elo_init(void) {
     reset(&g_elo, mode == ELO_LEARN_MODE, def, _hak_free_key);
 }
 
-size_t _hak_elo_threshold(unsigned strategy) { return k_threshold[strategy]; }
+size_t _hak_elo_threshold(unsigned strategy) {
+    return k_threshold[strategy & (HAK_ELO_CANDIDATES - 1)];
+}
 
 bool _hak_elo_measuring(void) {
     return hak_opt(OPT_ELO) == ELO_LEARN_MODE &&
@@ -267,7 +270,8 @@ void _hak_elo_alloc_done(unsigned s, uint64_t ns) {
 
 void _hak_elo_free_done(unsigned s, uint64_t ns) {
     hak_lock(&g_lock);
-    g_elo.free_ns[s] = g_elo.free_ns[s] * 0.875 + (double)ns * 0.125;
+    elo_t *e = &g_elo;
+    e->free_ns[s] = e->frees[s]++ == 0 ? (double)ns : e->free_ns[s] * 0.875 + (double)ns * 0.125;
     pthread_mutex_unlock(&g_lock);
 }
 

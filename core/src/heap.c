@@ -342,21 +342,29 @@ size_t _hak_heaps_trim(void) {
     return bytes;
 }
 
+/* The registry only grows at its head and heaps are never freed, so it is
+ * walked from a head read under g_lock without holding it: threads start,
+ * exit and free into exited threads' heaps while ACE scavenges. */
 size_t _hak_heaps_release(uint64_t deadline_ns, uint32_t units) {
     size_t bytes = 0;
     hak_lock(&g_lock);
-    for (hak_heap_t *h = g_all; h != NULL && _hak_now_ns() < deadline_ns; h = h->next_all) {
+    hak_heap_t *head = g_all;
+    pthread_mutex_unlock(&g_lock);
+    for (hak_heap_t *h = head; h != NULL && _hak_now_ns() < deadline_ns; h = h->next_all) {
         int state = atomic_load_explicit(&h->state, memory_order_acquire);
         if (state == HEAP_DEAD) continue;
-        if (state == HEAP_ABANDONED) { /* no owner: guarded by g_lock */
-            drain_remote(h);
-            release_empty_segments(h);
+        if (state == HEAP_ABANDONED) {
+            hak_lock(&g_lock); /* no owner: guarded by g_lock */
+            if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_ABANDONED) {
+                drain_remote(h);
+                release_empty_segments(h);
+            }
+            pthread_mutex_unlock(&g_lock);
         }
         if (pthread_mutex_trylock(&h->seg_lock) != 0) continue;
         bytes += purge_segments(h, units, deadline_ns);
         pthread_mutex_unlock(&h->seg_lock);
     }
-    pthread_mutex_unlock(&g_lock);
     return bytes;
 }
 

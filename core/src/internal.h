@@ -339,7 +339,7 @@ double _hak_exp(double x); /* |x| < 700 */
 double _hak_sqrt(double x); /* x >= 0 */
 
 /* ---- ELO choice of the large-block cache threshold (elo.c) ---- */
-#define HAK_ELO_CANDIDATES 4
+#define HAK_ELO_CANDIDATES 4 /* a power of two: header values are masked with it */
 enum { ELO_OFF = 0, ELO_FROZEN_ONLY = 1, ELO_LEARN_MODE = 2 }; /* HAKMEM_ELO */
 void _hak_elo_init(void);
 /* Chosen before the allocation it steers: the strategy (candidate index)

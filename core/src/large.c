@@ -184,10 +184,13 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         return NULL;
     }
     if (unlikely(_hak_ace_wanted()) && !_hak_init_in_progress_here()) _hak_ace_start();
-    /* a racy count is enough to pick which calls to sample */
-    uint32_t nth = atomic_load_explicit(&g_nth, memory_order_relaxed);
-    atomic_store_explicit(&g_nth, nth + 1, memory_order_relaxed);
-    uint64_t t0 = hak_lat_begin(nth);
+    uint64_t t0 = 0;
+    if (atomic_load_explicit(&_hak_sampling, memory_order_relaxed)) {
+        /* a racy count is enough to pick which calls to sample */
+        uint32_t nth = atomic_load_explicit(&g_nth, memory_order_relaxed);
+        atomic_store_explicit(&g_nth, nth + 1, memory_order_relaxed);
+        t0 = hak_lat_begin(nth);
+    }
     unsigned strategy;
     bool measure;
     bool cacheable = cache_decision(map_size, align, &strategy, &measure);
@@ -222,7 +225,9 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         pthread_mutex_unlock(&g_lock);
     } else if (chunks > e->chunks) {
         if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
-            _hak_large_free((uint8_t *)e + HAK_LARGE_HEADER);
+            hak_lock(&g_lock);
+            unmap_block(e);
+            pthread_mutex_unlock(&g_lock);
             errno = ENOMEM;
             return NULL;
         }
@@ -234,6 +239,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     e->strategy = (uint8_t)strategy;
     e->cacheable = cacheable;
     uint8_t *p = (uint8_t *)e + offset;
+    hak_lat_end(t0); /* the allocator's latency, not calloc's clearing below */
     if (zero && was != 0) {
         /* Cold blocks are zero past their header page; hot ones are not. */
         size_t dirty = size;
@@ -248,7 +254,6 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     g_in_use += e->map_size - offset;
     pthread_mutex_unlock(&g_lock);
     if (measure) _hak_elo_alloc_done(strategy, _hak_now_ns() - m0);
-    hak_lat_end(t0);
     return p;
 }
 
@@ -270,7 +275,7 @@ void _hak_large_free(void *p) {
     hak_large_t *e = header_of(p, "double free (large tier)");
     bool measure = _hak_elo_measuring();
     uint64_t t0 = measure ? _hak_now_ns() : 0;
-    unsigned strategy = e->strategy;
+    unsigned strategy = e->strategy & (HAK_ELO_CANDIDATES - 1);
     free_block(e);
     if (measure) _hak_elo_free_done(strategy, _hak_now_ns() - t0);
 }
@@ -279,7 +284,11 @@ static void free_block(hak_large_t *e) {
     hak_lock(&g_lock);
     g_frees++;
     g_in_use -= e->map_size - e->offset;
-    if (e->cacheable && hak_opt(OPT_BIGCACHE)) {
+    /* realloc may have grown the block past the threshold it was chosen for */
+    size_t limit = hak_opt(OPT_ELO) == ELO_OFF
+                       ? (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20
+                       : _hak_elo_threshold(e->strategy);
+    if (e->cacheable && hak_opt(OPT_BIGCACHE) && e->map_size <= limit) {
         e->state = L_HOT;
         unsigned b = bucket_of(e->map_size);
         e->bprev = NULL;

@@ -22,6 +22,9 @@ static double scale2(double x, int k) { /* x * 2^k */
 #define LN2 0.6931471805599453
 
 double _hak_exp(double x) {
+    if (x != x) return x; /* NaN */
+    if (x > 709.0) x = 709.0;
+    if (x < -708.0) x = -708.0;
     /* x = k ln2 + r with |r| <= ln2 / 2, then a Taylor series for e^r. */
     int k = (int)(x / LN2 + (x >= 0 ? 0.5 : -0.5));
     double r = x - k * LN2, term = 1.0, sum = 1.0;
