@@ -306,8 +306,8 @@ void _hak_debug_check_block(const struct hak_heap *h, const void *b, unsigned cl
 #endif
 
 /* ---- measurements for the learning layer (metrics.c) ----
- * Lock waits are timed only when the lock is contended; slow-path latency
- * is sampled into a log2 histogram only while ACE runs. */
+ * While ACE runs, lock waits are timed when the lock is contended and
+ * slow-path latency is sampled into a log2 histogram. */
 extern _Atomic uint64_t _hak_lock_wait_ns;
 extern _Atomic int _hak_sampling;
 #define HAK_LAT_BUCKETS 40
@@ -316,8 +316,13 @@ uint64_t _hak_now_ns(void);
 void _hak_lock_slow(pthread_mutex_t *m);
 void _hak_lat_record(uint64_t ns);
 
+/* Waits are timed only while ACE runs: glibc's pthread_mutex_lock skips
+ * the bus lock in a single-threaded process, and trylock does not. */
 HAK_INLINE void hak_lock(pthread_mutex_t *m) {
-    if (unlikely(pthread_mutex_trylock(m) != 0)) _hak_lock_slow(m);
+    if (likely(!atomic_load_explicit(&_hak_sampling, memory_order_relaxed)))
+        pthread_mutex_lock(m);
+    else if (unlikely(pthread_mutex_trylock(m) != 0))
+        _hak_lock_slow(m);
 }
 
 /* Start of a sampled slow-path operation, the n-th of its kind: one in 64

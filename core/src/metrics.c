@@ -1,7 +1,7 @@
 /* Measurements the learning layer reads: time spent waiting on hakmem's
- * locks and the latency of slow-path operations. Both cost nothing on the
- * fast path: a lock is timed only when trylock fails, and latencies are
- * sampled only while ACE runs. */
+ * locks and the latency of slow-path operations. Both are taken only while
+ * ACE runs and cost nothing on the fast path: a lock is timed only when
+ * trylock fails, and one slow path in 64 is timed. */
 #include "internal.h"
 
 #include <time.h>
