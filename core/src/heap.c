@@ -282,6 +282,7 @@ static void flush_all(hak_heap_t *h) {
         }
         bin->count = 0;
     }
+    _hak_large_unstash(h);
     drain_remote(h);
     release_empty_segments(h);
 }
@@ -477,6 +478,10 @@ void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, ui
             out->remote_frees[c] += hak_ctr_get(&h->ctr.remote_frees[c]);
             out->flushes[c] += hak_ctr_get(&h->ctr.flushes[c]);
         }
+        out->large_allocs += hak_ctr_get(&h->ctr.large_allocs);
+        out->large_frees += hak_ctr_get(&h->ctr.large_frees);
+        out->large_bytes_in += hak_ctr_get(&h->ctr.large_bytes_in);
+        out->large_bytes_out += hak_ctr_get(&h->ctr.large_bytes_out);
     }
     *created = g_created;
     *reused = g_reused;

@@ -192,6 +192,8 @@ typedef struct hak_counters {
     uint64_t misses[HAK_CLASSES];
     uint64_t remote_frees[HAK_CLASSES];
     uint64_t flushes[HAK_CLASSES]; /* bin overflows: a bundle went back to slabs */
+    /* large blocks that went through the thread's stash (no lock) */
+    uint64_t large_allocs, large_frees, large_bytes_in, large_bytes_out;
 } hak_counters_t;
 
 enum { HEAP_OWNED = 0, HEAP_ABANDONED = 1, HEAP_SHARED = 2, HEAP_DEAD = 3 };
@@ -209,6 +211,8 @@ typedef struct hak_heap {
     /* Held by the owner while it changes its slab tables and segment list
      * (slow paths only), and by ACE while it advises free units away. */
     pthread_mutex_t seg_lock;
+#define HAK_STASH_SLOTS 2
+    void *large_stash[HAK_STASH_SLOTS];   /* freed large blocks kept for this thread */
     hak_counters_t ctr;                   /* written by the owner only */
 } hak_heap_t;
 
@@ -229,6 +233,12 @@ HAK_INLINE void hak_store_relaxed32(uint32_t *p, uint32_t v) {
 HAK_INLINE void hak_ctr_inc(uint64_t *c) {
     _Atomic uint64_t *a = (_Atomic uint64_t *)c;
     atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+HAK_INLINE void hak_ctr_add(uint64_t *c, uint64_t v) {
+    _Atomic uint64_t *a = (_Atomic uint64_t *)c;
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + v,
                           memory_order_relaxed);
 }
 
@@ -287,6 +297,7 @@ void *_hak_large_realloc(void *p, size_t size);
 size_t _hak_large_trim(void);
 size_t _hak_large_scavenge(uint64_t deadline_ns); /* idle BigCache blocks advised away */
 size_t _hak_large_idle_bytes(void);
+void _hak_large_unstash(struct hak_heap *h); /* the stashed blocks go to BigCache */
 void _hak_large_lock(void);
 void _hak_large_unlock(void);
 void _hak_large_stats(hak_tier_stats_t *out);

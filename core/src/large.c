@@ -3,13 +3,17 @@
  * BigCache for reuse (no syscall, pages still resident); when it is over
  * budget the oldest leave it and are advised away with MADV_DONTNEED in
  * batches, staying mapped so a later hit costs only page faults; past a
- * bound on cold address space they are unmapped. */
+ * bound on cold address space they are unmapped. Before all that, each
+ * thread keeps the last two cacheable blocks (up to 4 MiB) it freed in its
+ * heap's stash: a program that allocates and frees buffers in a loop takes
+ * no lock at all, which matters most once it has several threads. */
 #include "internal.h"
 
 #include <errno.h>
 #include <string.h>
 
-enum { L_USED = 0x55, L_HOT, L_PENDING, L_COLD };
+enum { L_USED = 0x55, L_HOT, L_PENDING, L_COLD, L_STASHED };
+#define STASH_MAX ((size_t)4 << 20) /* largest block a thread keeps for itself */
 #define LARGE_MAGIC ((uintptr_t)0x6c617267656b6168ull)
 #define BUCKETS 128
 #define COLD_FACTOR 4 /* cold address space kept: 4 x the resident budget */
@@ -158,6 +162,24 @@ static hak_large_t *map_block(size_t map_size, size_t offset, size_t align) {
     return (hak_large_t *)base;
 }
 
+/* A block of the calling thread's stash that fits map_size closely. */
+static hak_large_t *stash_take(hak_heap_t *h, size_t map_size) {
+    for (unsigned i = 0; i < HAK_STASH_SLOTS; i++) {
+        hak_large_t *e = h->large_stash[i];
+        if (e == NULL || e->map_size < map_size || e->map_size > map_size + map_size / 4)
+            continue;
+        h->large_stash[i] = NULL;
+        return e;
+    }
+    return NULL;
+}
+
+static void **stash_slot(hak_heap_t *h) {
+    for (unsigned i = 0; i < HAK_STASH_SLOTS; i++)
+        if (h->large_stash[i] == NULL) return &h->large_stash[i];
+    return NULL;
+}
+
 /* Whether a block of map_size may come from and go back to BigCache: the
  * threshold is ELO's choice, made here before the allocation it steers. */
 static bool cache_decision(size_t map_size, size_t align, unsigned *strategy, bool *measure) {
@@ -198,15 +220,22 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     uint32_t chunks = (uint32_t)(offset >> HAK_CHUNK_SHIFT) + 1;
     hak_large_t *e = NULL;
     uint32_t was = 0;
-    hak_lock(&g_lock);
-    if (cacheable) e = cache_take(map_size);
-    if (e != NULL) {
-        was = e->state;
-        g_hits++;
+    hak_heap_t *h = _hak_tl_heap;
+    bool stashed = cacheable && offset == HAK_LARGE_HEADER && (uintptr_t)h > 1 &&
+                   (e = stash_take(h, map_size)) != NULL;
+    if (stashed) {
+        was = L_HOT;
     } else {
-        g_misses++;
+        hak_lock(&g_lock);
+        if (cacheable) e = cache_take(map_size);
+        if (e != NULL) {
+            was = e->state;
+            g_hits++;
+        } else {
+            g_misses++;
+        }
+        pthread_mutex_unlock(&g_lock);
     }
-    pthread_mutex_unlock(&g_lock);
     if (e == NULL) {
         e = map_block(map_size, offset, align);
         if (e == NULL && _hak_release_caches() != 0) e = map_block(map_size, offset, align);
@@ -249,15 +278,21 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         }
         memset(p, 0, dirty);
     }
-    hak_lock(&g_lock);
-    g_allocs++;
-    g_in_use += e->map_size - offset;
-    pthread_mutex_unlock(&g_lock);
+    if (stashed) {
+        hak_ctr_inc(&h->ctr.large_allocs);
+        hak_ctr_add(&h->ctr.large_bytes_in, e->map_size - offset);
+    } else {
+        hak_lock(&g_lock);
+        g_allocs++;
+        g_in_use += e->map_size - offset;
+        pthread_mutex_unlock(&g_lock);
+    }
     if (measure) _hak_elo_alloc_done(strategy, _hak_now_ns() - m0);
     return p;
 }
 
 static void free_block(hak_large_t *e);
+static bool cache_eligible(const hak_large_t *e);
 
 /* The header of a live large block; `freed` names the failure when the
  * block is already free. */
@@ -276,19 +311,49 @@ void _hak_large_free(void *p) {
     bool measure = _hak_elo_measuring();
     uint64_t t0 = measure ? _hak_now_ns() : 0;
     unsigned strategy = e->strategy & (HAK_ELO_CANDIDATES - 1);
-    free_block(e);
+    hak_heap_t *h = _hak_tl_heap;
+    void **slot = (uintptr_t)h > 1 ? stash_slot(h) : NULL;
+    if (slot != NULL && e->offset == HAK_LARGE_HEADER && e->map_size <= STASH_MAX &&
+        cache_eligible(e)) {
+        e->state = L_STASHED;
+        *slot = e;
+        hak_ctr_inc(&h->ctr.large_frees);
+        hak_ctr_add(&h->ctr.large_bytes_out, e->map_size - e->offset);
+    } else {
+        hak_lock(&g_lock);
+        g_frees++;
+        g_in_use -= e->map_size - e->offset;
+        free_block(e);
+        pthread_mutex_unlock(&g_lock);
+    }
     if (measure) _hak_elo_free_done(strategy, _hak_now_ns() - t0);
 }
 
-static void free_block(hak_large_t *e) {
-    hak_lock(&g_lock);
-    g_frees++;
-    g_in_use -= e->map_size - e->offset;
-    /* realloc may have grown the block past the threshold it was chosen for */
+/* A thread's stashed blocks go to BigCache (thread exit, trim); they were
+ * counted as freed when stashed. */
+void _hak_large_unstash(hak_heap_t *h) {
+    for (unsigned i = 0; i < HAK_STASH_SLOTS; i++) {
+        hak_large_t *e = h->large_stash[i];
+        if (e == NULL) continue;
+        h->large_stash[i] = NULL;
+        hak_lock(&g_lock);
+        free_block(e);
+        pthread_mutex_unlock(&g_lock);
+    }
+}
+
+/* Whether a freed block may be cached: realloc may have grown it past the
+ * threshold it was chosen for. */
+static bool cache_eligible(const hak_large_t *e) {
     size_t limit = hak_opt(OPT_ELO) == ELO_OFF
                        ? (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20
                        : _hak_elo_threshold(e->strategy);
-    if (e->cacheable && hak_opt(OPT_BIGCACHE) && e->map_size <= limit) {
+    return e->cacheable && hak_opt(OPT_BIGCACHE) && e->map_size <= limit;
+}
+
+/* Called with the lock held: the block enters BigCache or is unmapped. */
+static void free_block(hak_large_t *e) {
+    if (cache_eligible(e)) {
         e->state = L_HOT;
         unsigned b = bucket_of(e->map_size);
         e->bprev = NULL;
@@ -297,12 +362,10 @@ static void free_block(hak_large_t *e) {
         g_bucket[b] = e;
         age_push(&g_hot, e);
         enforce_budget();
-        pthread_mutex_unlock(&g_lock);
         return;
     }
     e->state = 0;
     unmap_block(e);
-    pthread_mutex_unlock(&g_lock);
 }
 
 size_t _hak_large_usable(const void *p) {

@@ -38,6 +38,11 @@ static void collect(hak_stats_t *s) {
     s->tier[HAK_TIER_MID].bytes_reserved =
         atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_MID], memory_order_relaxed);
     _hak_large_stats(&s->tier[HAK_TIER_LARGE]);
+    hak_tier_stats_t *l = &s->tier[HAK_TIER_LARGE]; /* plus the threads' stashes */
+    l->allocs += c.large_allocs;
+    l->hits += c.large_allocs;
+    l->frees += c.large_frees;
+    l->bytes_in_use += c.large_bytes_in - c.large_bytes_out;
     _hak_os_counts(s->syscalls, &s->bytes_mapped, &s->peak_mapped, &s->madvised_bytes);
     s->segments = atomic_load_explicit(&_hak_segments_live, memory_order_relaxed);
     struct rusage ru;
