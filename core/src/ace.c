@@ -87,7 +87,7 @@ typedef struct ace {
     bool stopped;
     unsigned p99_over; /* consecutive ticks over the p99 limit */
     char reason[128];
-    uint64_t ticks, decisions, scavenges, scavenged_bytes, releases;
+    uint64_t ticks, decisions, scavenges, scavenged_bytes;
     uint64_t last_scavenge_ns, last_scavenge_bytes;
     bool last_scavenge_complete;
     int llc_from_pmu;
@@ -174,16 +174,15 @@ static void trace_line(const char *line, size_t n) {
     if (g_trace_fd >= 0) _hak_write_all(g_trace_fd, line, n);
 }
 
-#define PUT(...) n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
 
 static size_t metrics_json(const hak_ace_metrics_t *m, char *buf, size_t cap) {
     size_t n = 0;
-    PUT("{\"ops_per_s\":%.1f,\"llc_miss_rate\":%.4f,\"llc_source\":\"%s\",\"lock_wait_frac\":%.4f,"
+    HAK_PUT("{\"ops_per_s\":%.1f,\"llc_miss_rate\":%.4f,\"llc_source\":\"%s\",\"lock_wait_frac\":%.4f,"
         "\"remote_backlog\":%.1f,\"p99_lat_ns\":%.0f,\"ace_cpu_percent\":%.3f,",
         m->ops_per_s, m->llc_miss_rate, m->llc_from_pmu != 0.0 ? "pmu" : "estimate",
         m->lock_wait_frac, m->remote_backlog, m->p99_lat_ns, m->ace_cpu_percent);
-    if (m->rss_mb > 0) PUT("\"frag_ratio\":%.4f,\"rss_mb\":%.2f}", m->frag_ratio, m->rss_mb);
-    else PUT("\"frag_ratio\":null,\"rss_mb\":null}");
+    if (m->rss_mb > 0) HAK_PUT("\"frag_ratio\":%.4f,\"rss_mb\":%.2f}", m->frag_ratio, m->rss_mb);
+    else HAK_PUT("\"frag_ratio\":null,\"rss_mb\":null}");
     return n;
 }
 
@@ -200,12 +199,12 @@ static void log_decision(const ace_t *a, const hak_ace_metrics_t *m, const char 
     if (g_trace_fd < 0) return;
     char buf[1024];
     size_t cap = sizeof(buf), n = 0;
-    PUT("{\"t\":%.3f,\"kind\":\"decision\",\"loop\":\"%s\",\"rule\":\"%s\",\"knob\":\"%s\","
+    HAK_PUT("{\"t\":%.3f,\"kind\":\"decision\",\"loop\":\"%s\",\"rule\":\"%s\",\"knob\":\"%s\","
         "\"cls\":%d,\"old\":%llu,\"new\":%llu,\"reward\":%.4f,\"metrics\":",
         since_start(), loop, rule, knob, cls, (unsigned long long)old, (unsigned long long)new_,
         a->last_reward);
     n += metrics_json(m, n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
-    PUT("}\n");
+    HAK_PUT("}\n");
     if (n < cap) trace_line(buf, n);
 }
 
@@ -360,10 +359,10 @@ static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
 static void trace_tick(const ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
     char buf[1024];
     size_t cap = sizeof(buf), n = 0;
-    PUT("{\"t\":%.3f,\"kind\":\"tick\",\"loop\":\"%s\",\"reward\":%.4f,\"metrics\":", since_start(),
+    HAK_PUT("{\"t\":%.3f,\"kind\":\"tick\",\"loop\":\"%s\",\"reward\":%.4f,\"metrics\":", since_start(),
         loop, a->last_reward);
     n += metrics_json(m, n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
-    PUT("}\n");
+    HAK_PUT("}\n");
     if (n < cap) trace_line(buf, n);
     if (hak_opt(OPT_ACE_LOG_LEVEL) >= 2)
         _hak_warn("[ACE] %s tick: %.0f ops/s, llc %.3f (%s), lock %.4f, backlog %.0f, reward %.3f",
@@ -489,7 +488,6 @@ static int tick_slow(ace_t *a, const hak_ace_metrics_t *m) {
     }
     int changes = (int)apply(a, &next, &why, m, "slow");
     if (frag_high || rss_high) {
-        a->releases += frag_high;
         scavenge(a, rss_high ? UINT32_MAX : next.release);
     }
     return changes;
@@ -637,12 +635,11 @@ static void open_trace(void) {
         _hak_warn("warning: HAKMEM_ACE_TRACE=%s cannot be opened; no trace written", file);
         return;
     }
-    static const char *const modes[] = {"minimal", "fast", "balanced", "learning", "research"};
     char buf[256];
     int n = snprintf(buf, sizeof(buf),
                      "{\"t\":0,\"kind\":\"start\",\"pid\":%d,\"mode\":\"%s\",\"fast_ms\":%lld,"
                      "\"slow_ms\":%lld}\n",
-                     (int)getpid(), modes[hak_opt(OPT_MODE)],
+                     (int)getpid(), hak_mode(),
                      (long long)hak_opt(OPT_ACE_FAST_INTERVAL_MS),
                      (long long)hak_opt(OPT_ACE_SLOW_INTERVAL_MS));
     if (n > 0 && (size_t)n < sizeof(buf)) trace_line(buf, (size_t)n);
@@ -746,47 +743,46 @@ void _hak_ace_child(void) {
 static size_t state_json(const ace_t *a, char *buf, size_t cap) {
     static const char *const runs[] = {"off", "wanted", "running", "manual"};
     size_t n = 0;
-    PUT("{\"run\":\"%s\",\"stopped\":%s,\"reason\":\"%s\",\"ticks\":%llu,\"decisions\":%llu,"
+    HAK_PUT("{\"run\":\"%s\",\"stopped\":%s,\"reason\":\"%s\",\"ticks\":%llu,\"decisions\":%llu,"
         "\"llc_source\":\"%s\",\"reward\":%.4f,",
         runs[atomic_load_explicit(&g_run, memory_order_relaxed)], a->stopped ? "true" : "false",
         a->reason, (unsigned long long)a->ticks, (unsigned long long)a->decisions,
         a->llc_from_pmu ? "pmu" : "estimate", a->last_reward);
-    PUT("\"drain\":%u,\"bundle\":%u,\"release\":%u,\"diet_pct\":%u,\"drain_ruled\":%s,"
+    HAK_PUT("\"drain\":%u,\"bundle\":%u,\"release\":%u,\"diet_pct\":%u,\"drain_ruled\":%s,"
         "\"bundle_ruled\":%s,\"calm\":%u,",
         a->cur.drain, a->cur.bundle, a->cur.release, a->cur.diet_pct,
         a->drain_ruled ? "true" : "false", a->bundle_ruled ? "true" : "false", a->calm);
-    PUT("\"scavenges\":%llu,\"scavenged_bytes\":%llu,\"last_scavenge\":{\"ns\":%llu,\"bytes\":%llu,"
+    HAK_PUT("\"scavenges\":%llu,\"scavenged_bytes\":%llu,\"last_scavenge\":{\"ns\":%llu,\"bytes\":%llu,"
         "\"complete\":%s},",
         (unsigned long long)a->scavenges, (unsigned long long)a->scavenged_bytes,
         (unsigned long long)a->last_scavenge_ns, (unsigned long long)a->last_scavenge_bytes,
         a->last_scavenge_complete ? "true" : "false");
-    PUT("\"cap\":[");
-    for (unsigned c = 0; c < HAK_CLASSES; c++) PUT("%s%u", c ? "," : "", a->cur.cap[c]);
-    PUT("],\"bandits\":{");
+    HAK_PUT("\"cap\":[");
+    for (unsigned c = 0; c < HAK_CLASSES; c++) HAK_PUT("%s%u", c ? "," : "", a->cur.cap[c]);
+    HAK_PUT("],\"bandits\":{");
     const bandit_t *bs[] = {&a->drain, &a->bundle, &a->release, &a->diet, &a->cap[0]};
     const char *names[] = {"drain", "bundle", "release", "diet", "cap0"};
     for (unsigned i = 0; i < COUNT(bs); i++) {
-        PUT("%s\"%s\":{\"total\":%llu,\"arms\":[", i ? "," : "", names[i],
+        HAK_PUT("%s\"%s\":{\"total\":%llu,\"arms\":[", i ? "," : "", names[i],
             (unsigned long long)bs[i]->total);
         for (unsigned k = 0; k < bs[i]->arms; k++)
-            PUT("%s{\"value\":%u,\"n\":%llu,\"mean\":%.4f}", k ? "," : "", bs[i]->value[k],
+            HAK_PUT("%s{\"value\":%u,\"n\":%llu,\"mean\":%.4f}", k ? "," : "", bs[i]->value[k],
                 (unsigned long long)bs[i]->n[k], bs[i]->mean[k]);
-        PUT("]}");
+        HAK_PUT("]}");
     }
-    PUT("}}");
+    HAK_PUT("}}");
     return n;
 }
 
 /* One line for HAKMEM_STATS. */
 size_t _hak_learn_summary(char *buf, size_t cap) {
     static const char *const runs[] = {"off", "not started", "running", "manual"};
-    static const char *const states[] = {"off", "learn", "frozen", "canary"};
     hak_lock(&g_lock);
     const ace_t *a = &g_ace;
     size_t n = 0;
-    PUT("learning: ELO %s, threshold %zu KiB; ACE %s, %llu ticks, %llu decisions, %llu KiB "
+    HAK_PUT("learning: ELO %s, threshold %zu KiB; ACE %s, %llu ticks, %llu decisions, %llu KiB "
         "scavenged, LLC from %s%s%s\n",
-        states[hak_elo_state()], hak_elo_threshold() >> 10,
+        _hak_elo_state_name(hak_elo_state()), hak_elo_threshold() >> 10,
         a->stopped ? "stopped" : runs[atomic_load_explicit(&g_run, memory_order_relaxed)],
         (unsigned long long)a->ticks, (unsigned long long)a->decisions,
         (unsigned long long)(a->scavenged_bytes >> 10),
@@ -833,4 +829,3 @@ int hak_ace_test_tick(const hak_ace_metrics_t *m, int slow) {
     pthread_mutex_unlock(&g_lock);
     return r;
 }
-#undef PUT

@@ -203,6 +203,7 @@ void _hak_elo_init(void) {
 }
 
 size_t _hak_elo_threshold(unsigned strategy) {
+    if (hak_opt(OPT_ELO) == ELO_OFF) return (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20;
     return k_threshold[strategy & (HAK_ELO_CANDIDATES - 1)];
 }
 
@@ -282,17 +283,17 @@ void _hak_elo_unlock(void) { pthread_mutex_unlock(&g_lock); }
 
 static const char *const k_state_names[] = {"off", "learn", "frozen", "canary"};
 
+const char *_hak_elo_state_name(int state) { return k_state_names[state]; }
+
 static size_t to_json(const elo_t *e, char *buf, size_t cap) {
-#define PUT(...) n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
     size_t n = 0;
-    PUT("{\"state\":\"%s\",\"allocs\":%llu,\"best\":%zu,\"ratings\":[", k_state_names[e->state],
+    HAK_PUT("{\"state\":\"%s\",\"allocs\":%llu,\"best\":%zu,\"ratings\":[", k_state_names[e->state],
         (unsigned long long)e->allocs, k_threshold[e->state == HAK_ELO_STATE_LEARN ? best(e, -1)
                                                                                  : e->confirmed]);
     for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
-        PUT("%s{\"threshold\":%zu,\"rating\":%.2f,\"plays\":%llu,\"cost_ns\":%.1f}", i ? "," : "",
+        HAK_PUT("%s{\"threshold\":%zu,\"rating\":%.2f,\"plays\":%llu,\"cost_ns\":%.1f}", i ? "," : "",
             k_threshold[i], e->rating[i], (unsigned long long)e->plays[i], e->cost[i]);
-    PUT("]}");
-#undef PUT
+    HAK_PUT("]}");
     return n;
 }
 
@@ -311,11 +312,11 @@ int hak_elo_state(void) {
 
 size_t hak_elo_threshold(void) {
     hak_ensure_init();
-    if (hak_opt(OPT_ELO) == ELO_OFF) return (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20;
+    if (hak_opt(OPT_ELO) == ELO_OFF) return _hak_elo_threshold(0);
     hak_lock(&g_lock);
-    size_t t = k_threshold[g_elo.state == HAK_ELO_STATE_LEARN ? best(&g_elo, -1) : g_elo.confirmed];
+    unsigned s = g_elo.state == HAK_ELO_STATE_LEARN ? best(&g_elo, -1) : g_elo.confirmed;
     pthread_mutex_unlock(&g_lock);
-    return t;
+    return _hak_elo_threshold(s);
 }
 
 size_t hak_elo_json(char *buf, size_t cap) {

@@ -70,6 +70,11 @@ void _hak_write_all(int fd, const char *s, size_t n);
 void _hak_options_init(void);
 size_t _hak_options_json(char *buf, size_t cap);
 
+/* Appends to a JSON or text buffer snprintf-style: `n` (a size_t in scope)
+ * counts what the whole text needs even once `buf` (of `cap` bytes) is full. */
+#define HAK_PUT(...) \
+    n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
+
 HAK_INLINE int64_t hak_opt(hak_opt_id_t id) {
     return atomic_load_explicit(&_hak_opt[id], memory_order_relaxed);
 }
@@ -361,7 +366,10 @@ void _hak_elo_init(void);
 /* Chosen before the allocation it steers: the strategy (candidate index)
  * and whether this allocation is measured. */
 unsigned _hak_elo_choose(bool *measure);
+/* The cache threshold in force for a strategy: HAKMEM_BIGCACHE_MAX_BLOCK_MB
+ * when ELO is off. */
 size_t _hak_elo_threshold(unsigned strategy);
+const char *_hak_elo_state_name(int state);
 void _hak_elo_alloc_done(unsigned strategy, uint64_t ns);
 void _hak_elo_free_done(unsigned strategy, uint64_t ns);
 bool _hak_elo_measuring(void); /* LEARN or CANARY: frees are timed */

@@ -186,14 +186,8 @@ static bool cache_decision(size_t map_size, size_t align, unsigned *strategy, bo
     *strategy = 0;
     *measure = false;
     if (!hak_opt(OPT_BIGCACHE) || align > HAK_CHUNK_SIZE) return false;
-    size_t threshold;
-    if (hak_opt(OPT_ELO) == ELO_OFF) {
-        threshold = (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20;
-    } else {
-        *strategy = _hak_elo_choose(measure);
-        threshold = _hak_elo_threshold(*strategy);
-    }
-    return map_size <= threshold;
+    if (hak_opt(OPT_ELO) != ELO_OFF) *strategy = _hak_elo_choose(measure);
+    return map_size <= _hak_elo_threshold(*strategy);
 }
 
 void *_hak_large_alloc(size_t size, size_t align, bool zero) {
@@ -345,10 +339,7 @@ void _hak_large_unstash(hak_heap_t *h) {
 /* Whether a freed block may be cached: realloc may have grown it past the
  * threshold it was chosen for. */
 static bool cache_eligible(const hak_large_t *e) {
-    size_t limit = hak_opt(OPT_ELO) == ELO_OFF
-                       ? (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20
-                       : _hak_elo_threshold(e->strategy);
-    return e->cacheable && hak_opt(OPT_BIGCACHE) && e->map_size <= limit;
+    return e->cacheable && hak_opt(OPT_BIGCACHE) && e->map_size <= _hak_elo_threshold(e->strategy);
 }
 
 /* Called with the lock held: the block enters BigCache or is unmapped. */

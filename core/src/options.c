@@ -215,24 +215,22 @@ static size_t put_escaped(char *buf, size_t cap, size_t n, const char *s) {
 }
 
 size_t _hak_options_json(char *buf, size_t cap) {
-#define PUT(...) n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
     size_t n = 0;
-    PUT("{");
+    HAK_PUT("{");
     for (int id = 0; id < OPT_COUNT; id++) {
         const opt_def_t *d = &k_opts[id];
-        PUT("%s\"%s\":", id ? "," : "", d->env);
+        HAK_PUT("%s\"%s\":", id ? "," : "", d->env);
         if (d->type == OT_STR) {
-            PUT("\"");
+            HAK_PUT("\"");
             n = put_escaped(buf, cap, n, g_strings[id]);
-            PUT("\"");
+            HAK_PUT("\"");
         } else if (d->type == OT_ENUM) {
-            PUT("\"%s\"", d->choices[hak_opt((hak_opt_id_t)id)]);
+            HAK_PUT("\"%s\"", d->choices[hak_opt((hak_opt_id_t)id)]);
         } else {
-            PUT("%lld", (long long)hak_opt((hak_opt_id_t)id));
+            HAK_PUT("%lld", (long long)hak_opt((hak_opt_id_t)id));
         }
     }
-    PUT("}");
-#undef PUT
+    HAK_PUT("}");
     return n;
 }
 

@@ -63,25 +63,24 @@ int hak_stats_get(hak_stats_t *out, size_t out_size) {
     return 0;
 }
 
-#define PUT(...) n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
 
 static size_t to_json(const hak_stats_t *s, char *buf, size_t cap) {
     size_t n = 0;
-    PUT("{\"version\":%u,\"mode\":\"%s\",\"build\":\"%s\",\"tiers\":{", s->version, hak_mode(),
+    HAK_PUT("{\"version\":%u,\"mode\":\"%s\",\"build\":\"%s\",\"tiers\":{", s->version, hak_mode(),
         HAK_FLAVOUR);
     for (int i = 0; i < HAK_TIER_COUNT; i++) {
         const hak_tier_stats_t *t = &s->tier[i];
-        PUT("%s\"%s\":{\"allocs\":%llu,\"frees\":%llu,\"hits\":%llu,\"misses\":%llu,"
+        HAK_PUT("%s\"%s\":{\"allocs\":%llu,\"frees\":%llu,\"hits\":%llu,\"misses\":%llu,"
             "\"remote_frees\":%llu,\"bytes_in_use\":%llu,\"bytes_reserved\":%llu}",
             i ? "," : "", k_tier_names[i], (unsigned long long)t->allocs,
             (unsigned long long)t->frees, (unsigned long long)t->hits,
             (unsigned long long)t->misses, (unsigned long long)t->remote_frees,
             (unsigned long long)t->bytes_in_use, (unsigned long long)t->bytes_reserved);
     }
-    PUT("},\"syscalls\":{");
+    HAK_PUT("},\"syscalls\":{");
     for (int i = 0; i < HAK_SYS_COUNT; i++)
-        PUT("%s\"%s\":%llu", i ? "," : "", k_sys_names[i], (unsigned long long)s->syscalls[i]);
-    PUT("},\"bytes_mapped\":%llu,\"peak_mapped\":%llu,\"madvised_bytes\":%llu,"
+        HAK_PUT("%s\"%s\":%llu", i ? "," : "", k_sys_names[i], (unsigned long long)s->syscalls[i]);
+    HAK_PUT("},\"bytes_mapped\":%llu,\"peak_mapped\":%llu,\"madvised_bytes\":%llu,"
         "\"minor_faults\":%llu,\"major_faults\":%llu,\"heaps_created\":%llu,"
         "\"heaps_reused\":%llu,\"threads_live\":%llu,\"segments\":%llu,\"llc_misses\":%llu,"
         "\"pmu\":\"%s\"}",
@@ -114,34 +113,34 @@ void _hak_write_all(int fd, const char *s, size_t n) {
 
 static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
     size_t n = 0;
-    PUT("hakmem stats (pid %d, mode %s, %s build)\n", (int)getpid(), hak_mode(), HAK_FLAVOUR);
-    PUT("%-6s %14s %14s %14s %12s %12s %12s %12s\n", "tier", "allocs", "frees", "cache hits",
+    HAK_PUT("hakmem stats (pid %d, mode %s, %s build)\n", (int)getpid(), hak_mode(), HAK_FLAVOUR);
+    HAK_PUT("%-6s %14s %14s %14s %12s %12s %12s %12s\n", "tier", "allocs", "frees", "cache hits",
         "misses", "remote", "in use KiB", "reserved KiB");
     for (int i = 0; i < HAK_TIER_COUNT; i++) {
         const hak_tier_stats_t *t = &s->tier[i];
-        PUT("%-6s %14llu %14llu %14llu %12llu %12llu %12llu %12llu\n", k_tier_names[i],
+        HAK_PUT("%-6s %14llu %14llu %14llu %12llu %12llu %12llu %12llu\n", k_tier_names[i],
             (unsigned long long)t->allocs, (unsigned long long)t->frees,
             (unsigned long long)t->hits, (unsigned long long)t->misses,
             (unsigned long long)t->remote_frees, (unsigned long long)(t->bytes_in_use >> 10),
             (unsigned long long)(t->bytes_reserved >> 10));
     }
-    PUT("syscalls: mmap %llu, munmap %llu, madvise %llu, mremap %llu\n",
+    HAK_PUT("syscalls: mmap %llu, munmap %llu, madvise %llu, mremap %llu\n",
         (unsigned long long)s->syscalls[HAK_SYS_MMAP], (unsigned long long)s->syscalls[HAK_SYS_MUNMAP],
         (unsigned long long)s->syscalls[HAK_SYS_MADVISE],
         (unsigned long long)s->syscalls[HAK_SYS_MREMAP]);
-    PUT("mapped: %llu KiB now, %llu KiB peak, %llu KiB given back with MADV_DONTNEED\n",
+    HAK_PUT("mapped: %llu KiB now, %llu KiB peak, %llu KiB given back with MADV_DONTNEED\n",
         (unsigned long long)(s->bytes_mapped >> 10), (unsigned long long)(s->peak_mapped >> 10),
         (unsigned long long)(s->madvised_bytes >> 10));
-    PUT("page faults: %llu minor, %llu major; LLC misses: %llu (pmu: %s)\n",
+    HAK_PUT("page faults: %llu minor, %llu major; LLC misses: %llu (pmu: %s)\n",
         (unsigned long long)s->minor_faults, (unsigned long long)s->major_faults,
         (unsigned long long)s->llc_misses, k_pmu_names[s->pmu_source]);
-    PUT("heaps: %llu created, %llu reused, %llu live; segments: %llu\n",
+    HAK_PUT("heaps: %llu created, %llu reused, %llu live; segments: %llu\n",
         (unsigned long long)s->heaps_created, (unsigned long long)s->heaps_reused,
         (unsigned long long)s->threads_live, (unsigned long long)s->segments);
     n += _hak_learn_summary(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
-    PUT("config: ");
+    HAK_PUT("config: ");
     n += _hak_options_json(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
-    PUT("\n");
+    HAK_PUT("\n");
     return n;
 }
 
