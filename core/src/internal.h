@@ -51,7 +51,7 @@ HAK_INLINE unsigned hak_size_class(size_t size) { /* size <= HAK_MID_MAX */
 typedef enum hak_opt_id {
 #define HAK_OPT_ENUM(id, env, type, choices, min, max, d_min, d_fast, d_bal, d_learn, d_res, rt, desc) \
     OPT_##id,
-#include "options.def"
+#include "os/options.def"
 #undef HAK_OPT_ENUM
     OPT_COUNT
 } hak_opt_id_t;
