@@ -66,7 +66,6 @@ extern _Atomic uint32_t _hak_prewarm[HAK_CLASSES];
 const char *_hak_opt_str(hak_opt_id_t id); /* text options: "" when unset */
 #define HAK_PATH_MAX 544
 void _hak_expand_pid(char *out, size_t cap, const char *in); /* "%p" -> pid */
-void _hak_write_all(int fd, const char *s, size_t n);
 void _hak_options_init(void);
 size_t _hak_options_json(char *buf, size_t cap);
 
@@ -93,6 +92,20 @@ void _hak_os_counts(uint64_t calls[HAK_SYS_COUNT], uint64_t *mapped, uint64_t *p
                     uint64_t *madvised);
 void _hak_os_lock(void);
 void _hak_os_unlock(void);
+
+/* ---- process services (proc.c) ---- */
+uint64_t _hak_now_ns(void);        /* CLOCK_MONOTONIC */
+uint64_t _hak_thread_cpu_ns(void); /* CPU time of the calling thread */
+bool _hak_os_faults(uint64_t *minor, uint64_t *major); /* page faults of the process */
+uint64_t _hak_os_rss_bytes(void);  /* resident set; 0 when unknown */
+size_t _hak_os_llc_bytes(void);    /* last-level cache size */
+void _hak_write_all(int fd, const char *s, size_t n);
+int _hak_os_create(const char *path, bool append); /* an fd, or -1 with errno */
+void _hak_os_close(int fd);
+int _hak_os_pid(void);
+void _hak_os_sleep_ms(uint64_t ms);
+bool _hak_os_thread_start(void *(*fn)(void *), size_t stack_bytes); /* detached, signals blocked */
+uint64_t _hak_os_random(void);     /* random per process, the same on every call */
 
 /* ---- page map (pagemap.c): owner of an address, lock-free reads ----
  * One byte per 2 MiB chunk: low 2 bits the kind, high 6 bits how many
@@ -328,7 +341,6 @@ extern _Atomic uint64_t _hak_lock_wait_ns;
 extern _Atomic int _hak_sampling;
 #define HAK_LAT_BUCKETS 40
 extern _Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
-uint64_t _hak_now_ns(void);
 void _hak_lock_slow(pthread_mutex_t *m);
 void _hak_lat_record(uint64_t ns);
 

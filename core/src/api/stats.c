@@ -5,11 +5,8 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 static const char *const k_tier_names[HAK_TIER_COUNT] = {"tiny", "mid", "large"};
 static const char *const k_sys_names[HAK_SYS_COUNT] = {"mmap", "munmap", "madvise", "mremap"};
@@ -45,11 +42,7 @@ static void collect(hak_stats_t *s) {
     l->bytes_in_use += c.large_bytes_in - c.large_bytes_out;
     _hak_os_counts(s->syscalls, &s->bytes_mapped, &s->peak_mapped, &s->madvised_bytes);
     s->segments = atomic_load_explicit(&_hak_segments_live, memory_order_relaxed);
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) {
-        s->minor_faults = (uint64_t)ru.ru_minflt;
-        s->major_faults = (uint64_t)ru.ru_majflt;
-    }
+    _hak_os_faults(&s->minor_faults, &s->major_faults);
     s->llc_misses = _hak_pmu_read(&s->pmu_source);
 }
 
@@ -102,18 +95,9 @@ size_t hak_stats_json(char *buf, size_t cap) {
     return n;
 }
 
-void _hak_write_all(int fd, const char *s, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w <= 0) return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
 static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
     size_t n = 0;
-    HAK_PUT("hakmem stats (pid %d, mode %s, %s build)\n", (int)getpid(), hak_mode(), HAK_FLAVOUR);
+    HAK_PUT("hakmem stats (pid %d, mode %s, %s build)\n", _hak_os_pid(), hak_mode(), HAK_FLAVOUR);
     HAK_PUT("%-6s %14s %14s %14s %12s %12s %12s %12s\n", "tier", "allocs", "frees", "cache hits",
         "misses", "remote", "in use KiB", "reserved KiB");
     for (int i = 0; i < HAK_TIER_COUNT; i++) {
@@ -153,23 +137,6 @@ void hak_stats_print(int fd) {
     _hak_write_all(fd, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
 }
 
-/* Copies the stats path with each "%p" replaced by the process id, so each
- * process of a multi-process program writes its own file. */
-void _hak_expand_pid(char *out, size_t cap, const char *in) {
-    size_t n = 0;
-    for (; *in && n + 1 < cap; in++) {
-        if (in[0] == '%' && in[1] == 'p') {
-            int w = snprintf(out + n, cap - n, "%d", (int)getpid());
-            n += w > 0 ? (size_t)w : 0;
-            if (n >= cap) n = cap - 1;
-            in++;
-        } else {
-            out[n++] = *in;
-        }
-    }
-    out[n] = '\0';
-}
-
 /* At exit, after the program's own exit handlers (a preloaded library is
  * finalised last). */
 __attribute__((destructor)) static void stats_at_exit(void) {
@@ -185,13 +152,13 @@ __attribute__((destructor)) static void stats_at_exit(void) {
         buf[n++] = '\n';
         char path[HAK_PATH_MAX];
         _hak_expand_pid(path, sizeof(path), file);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int fd = _hak_os_create(path, false);
         if (fd < 0) {
             _hak_warn("warning: HAKMEM_STATS_FILE=%s cannot be opened; statistics not written",
                       path);
             return;
         }
         _hak_write_all(fd, buf, n);
-        close(fd);
+        _hak_os_close(fd);
     }
 }

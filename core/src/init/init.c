@@ -3,8 +3,6 @@
 #include "internal.h"
 
 #include <sched.h>
-#include <string.h>
-#include <sys/auxv.h>
 
 _Atomic int _hak_init_state;
 static pthread_t g_init_thread;
@@ -41,17 +39,6 @@ static void fork_child(void) {
     _hak_ace_child();
 }
 
-static uintptr_t random_key(void) {
-    uintptr_t key = (uintptr_t)&g_init_thread;
-    const uint8_t *rnd = (const uint8_t *)getauxval(AT_RANDOM);
-    if (rnd != NULL) {
-        uintptr_t r;
-        memcpy(&r, rnd + 8, sizeof(r));
-        key ^= r;
-    }
-    return key | 1;
-}
-
 void _hak_init(void) {
     int expected = 0;
     if (atomic_compare_exchange_strong(&_hak_init_state, &expected, 1)) {
@@ -59,7 +46,7 @@ void _hak_init(void) {
         _hak_os_init();
         _hak_classes_init();
         _hak_options_init();
-        _hak_free_key = random_key();
+        _hak_free_key = (uintptr_t)_hak_os_random() | 1;
         _hak_elo_init();
         _hak_ace_init();
         /* From here allocations are served (by the shared heap while this

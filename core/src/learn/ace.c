@@ -31,12 +31,8 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define MAX_ARMS 8
 #define UCB_C 1.4142135623730951
@@ -49,6 +45,7 @@
 #define LOCK_HIGH 0.05
 #define FRAG_LOW 0.5
 #define CALM_SLOW_TICKS 2
+#define ACE_STACK ((size_t)256 << 10) /* the thread's stack: its deepest frame is a 1 KiB line */
 
 static const uint32_t k_cap_arms[] = {4, 8, 16, 32, 64, 128, 256, 512};
 static const uint32_t k_drain_arms[] = {32, 64, 128, 256, 512, 1024};
@@ -504,17 +501,11 @@ typedef struct probe {
 static probe_t g_prev;
 static double g_llc_bytes;
 
-static uint64_t thread_cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void probe(probe_t *p) {
     uint64_t created, reused, live;
     _hak_heaps_sum(&p->c, &created, &reused, &live);
     p->t = _hak_now_ns();
-    p->cpu = thread_cpu_ns();
+    p->cpu = _hak_thread_cpu_ns();
     p->lock_ns = atomic_load_explicit(&_hak_lock_wait_ns, memory_order_relaxed);
     uint32_t source;
     p->llc = _hak_pmu_read(&source);
@@ -522,25 +513,6 @@ static void probe(probe_t *p) {
     for (unsigned c = 0; c < HAK_CLASSES; c++) p->ops += p->c.allocs[c] + p->c.frees[c];
     for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++)
         p->lat[k] = atomic_load_explicit(&_hak_lat_hist[k], memory_order_relaxed);
-}
-
-static double read_rss_mb(void) {
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    char buf[128];
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    unsigned long long size = 0, resident = 0;
-    if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
-    return (double)resident * (double)_hak_page_size / (double)(1u << 20);
-}
-
-static double llc_bytes(void) {
-    long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    if (v <= 0) v = sysconf(_SC_LEVEL2_CACHE_SIZE);
-    return v > 0 ? (double)v : (double)(8u << 20);
 }
 
 static void measure(hak_ace_metrics_t *m, bool slow) {
@@ -599,7 +571,7 @@ static void measure(hak_ace_metrics_t *m, bool slow) {
         uint64_t in_use = 0;
         for (unsigned t = 0; t < HAK_TIER_COUNT; t++) in_use += s.tier[t].bytes_in_use;
         m->in_use_mb = (double)in_use / (double)(1u << 20);
-        m->rss_mb = read_rss_mb();
+        m->rss_mb = (double)_hak_os_rss_bytes() / (double)(1u << 20);
         /* in use / resident: what releasing free memory improves */
         m->frag_ratio = m->rss_mb > 0 ? m->in_use_mb / m->rss_mb : 1.0;
         if (m->frag_ratio > 1.0) m->frag_ratio = 1.0;
@@ -619,18 +591,12 @@ static void trace_elo(void) {
 
 /* ---- the thread ---- */
 
-static void sleep_ms(uint64_t ms) {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 static void open_trace(void) {
     const char *path = _hak_opt_str(OPT_ACE_TRACE);
     if (path[0] == '\0') return;
     char file[HAK_PATH_MAX];
     _hak_expand_pid(file, sizeof(file), path);
-    g_trace_fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    g_trace_fd = _hak_os_create(file, true);
     if (g_trace_fd < 0) {
         _hak_warn("warning: HAKMEM_ACE_TRACE=%s cannot be opened; no trace written", file);
         return;
@@ -639,7 +605,7 @@ static void open_trace(void) {
     int n = snprintf(buf, sizeof(buf),
                      "{\"t\":0,\"kind\":\"start\",\"pid\":%d,\"mode\":\"%s\",\"fast_ms\":%lld,"
                      "\"slow_ms\":%lld}\n",
-                     (int)getpid(), hak_mode(),
+                     _hak_os_pid(), hak_mode(),
                      (long long)hak_opt(OPT_ACE_FAST_INTERVAL_MS),
                      (long long)hak_opt(OPT_ACE_SLOW_INTERVAL_MS));
     if (n > 0 && (size_t)n < sizeof(buf)) trace_line(buf, (size_t)n);
@@ -651,10 +617,10 @@ static void *ace_main(void *arg) {
     uint64_t slow = (uint64_t)hak_opt(OPT_ACE_SLOW_INTERVAL_MS);
     uint64_t since_slow = 0;
     hak_lock(&g_lock);
-    g_prev.cpu = thread_cpu_ns(); /* the CPU clock is this thread's own */
+    g_prev.cpu = _hak_thread_cpu_ns(); /* the CPU clock is this thread's own */
     pthread_mutex_unlock(&g_lock);
     while (atomic_load_explicit(&g_run, memory_order_acquire) == 2) {
-        sleep_ms(fast);
+        _hak_os_sleep_ms(fast);
         since_slow += fast;
         bool is_slow = since_slow >= slow;
         hak_lock(&g_lock);
@@ -677,7 +643,7 @@ static void *ace_main(void *arg) {
 }
 
 void _hak_ace_init(void) {
-    g_llc_bytes = llc_bytes();
+    g_llc_bytes = (double)_hak_os_llc_bytes();
     for (unsigned c = 0; c < HAK_CLASSES; c++)
         g_defaults.cap[c] = atomic_load_explicit(&_hak_tcache_cap[c], memory_order_relaxed);
     g_defaults.drain = (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD);
@@ -699,20 +665,7 @@ void _hak_ace_start(void) {
     probe(&g_prev);
     atomic_store_explicit(&_hak_sampling, 1, memory_order_relaxed);
     pthread_mutex_unlock(&g_lock);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256u << 10);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    /* the thread starts with every signal blocked: the program's signals
-     * go to its own threads */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, ace_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
+    if (!_hak_os_thread_start(ace_main, ACE_STACK)) {
         atomic_store_explicit(&g_run, 0, memory_order_relaxed);
         atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
         _hak_warn("warning: HAKMEM_ACE_ENABLED=1 but the ACE thread could not start");
@@ -731,7 +684,7 @@ void _hak_ace_child(void) {
     if (g_trace_fd >= 0) {
         /* the parent's trace stays the parent's: a child traces only to
          * its own file, when the path names the pid */
-        close(g_trace_fd);
+        _hak_os_close(g_trace_fd);
         g_trace_fd = -1;
         g_trace_off = strstr(_hak_opt_str(OPT_ACE_TRACE), "%p") == NULL;
     }

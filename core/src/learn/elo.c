@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #define ELO_WINDOW 8
 #define ELO_LEARN_ALLOCS 2048
@@ -191,15 +190,14 @@ static void frozen_tick(elo_t *e, uint64_t allocs) {
 /* ---- the allocator's side ---- */
 
 static uint64_t process_faults(void) {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-    return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+    uint64_t minor, major;
+    return _hak_os_faults(&minor, &major) ? minor + major : 0;
 }
 
 void _hak_elo_init(void) {
     int mode = (int)hak_opt(OPT_ELO);
     unsigned def = nearest((size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20);
-    reset(&g_elo, mode == ELO_LEARN_MODE, def, _hak_free_key);
+    reset(&g_elo, mode == ELO_LEARN_MODE, def, _hak_os_random());
 }
 
 size_t _hak_elo_threshold(unsigned strategy) {

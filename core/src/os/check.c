@@ -8,25 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 _Atomic int _hak_aborting;
-
-static void write_all(const char *s, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(2, s, n);
-        if (w <= 0) return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
 
 void _hak_fail(const char *what, const void *ptr) {
     char line[256];
     int n = snprintf(line, sizeof(line), "hakmem: %s: pointer %p (pid %d, %s build)\n", what, ptr,
-                     (int)getpid(), HAK_FLAVOUR);
+                     _hak_os_pid(), HAK_FLAVOUR);
     atomic_store(&_hak_aborting, 1);
-    write_all(line, n > 0 ? (size_t)n : 0);
+    _hak_write_all(2, line, n > 0 ? (size_t)n : 0);
     abort();
 }
 
@@ -39,7 +29,7 @@ void _hak_warn(const char *fmt, ...) {
     va_end(ap);
     if (n > (int)sizeof(line) - 2) n = (int)sizeof(line) - 2;
     line[n++] = '\n';
-    write_all(line, (size_t)n);
+    _hak_write_all(2, line, (size_t)n);
 }
 
 static void crash_note(int sig, siginfo_t *info, void *ctx) {
@@ -49,8 +39,8 @@ static void crash_note(int sig, siginfo_t *info, void *ctx) {
         int n = snprintf(line, sizeof(line), "hakmem: crash: signal %d (%s) at address %p, pid %d\n",
                          sig, sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS"
                                                          : sig == SIGILL ? "SIGILL" : "SIGABRT",
-                         info ? info->si_addr : NULL, (int)getpid());
-        write_all(line, n > 0 ? (size_t)n : 0);
+                         info ? info->si_addr : NULL, _hak_os_pid());
+        _hak_write_all(2, line, n > 0 ? (size_t)n : 0);
     }
     /* SA_RESETHAND restored the default action: the process ends as it
      * would have without hakmem. */

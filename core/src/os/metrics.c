@@ -4,17 +4,9 @@
  * trylock fails, and one slow path in 64 is timed. */
 #include "internal.h"
 
-#include <time.h>
-
 _Atomic uint64_t _hak_lock_wait_ns;
 _Atomic int _hak_sampling;
 _Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
-
-uint64_t _hak_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void _hak_lock_slow(pthread_mutex_t *m) {
     uint64_t t0 = _hak_now_ns();
