@@ -47,18 +47,29 @@ HAK_INLINE unsigned hak_size_class(size_t size) { /* size <= HAK_MID_MAX */
     return HAK_TINY_CLASSES + (k - 10) * 4 + (unsigned)((s >> (k - 2)) & 3);
 }
 
-/* ---- options (options.c) ---- */
+/* ---- options (options.def, options.c) ---- */
 typedef enum hak_opt_id {
-#define HAK_OPT_ENUM(id, env, type, choices, min, max, d_min, d_fast, d_bal, d_learn, d_res, rt, desc) \
+#define HAK_OPTION(id, env, type, choices, min, max, d_min, d_fast, d_bal, d_learn, d_res, rt, desc) \
     OPT_##id,
 #include "os/options.def"
-#undef HAK_OPT_ENUM
+#undef HAK_OPTION
     OPT_COUNT
 } hak_opt_id_t;
 
-enum { MODE_MINIMAL, MODE_FAST, MODE_BALANCED, MODE_LEARNING, MODE_RESEARCH };
-enum { THP_OFF, THP_AUTO, THP_ON };
-enum { FREE_BATCH, FREE_IMMEDIATE, FREE_UNMAP };
+/* Each option's choices as an enumeration (MODE_BALANCED, THP_OFF, ...)
+ * ending with OPT_<id>_CHOICES, how many there are (0: not enumerated). */
+#define HAK_CHOICE_ENUMERATOR(id, name) id,
+#define HAK_OPTION(id, env, type, choices, min, max, d_min, d_fast, d_bal, d_learn, d_res, rt, desc) \
+    enum { choices(HAK_CHOICE_ENUMERATOR) OPT_##id##_CHOICES };
+#include "os/options.def"
+#undef HAK_OPTION
+
+enum {
+    HAK_CLASS_KNOBS = 0 /* per-class knobs (hak_class_knob_t) */
+#define HAK_CLASS_KNOB(id, name, min, max, desc) +1
+#include "os/options.def"
+#undef HAK_CLASS_KNOB
+};
 
 extern _Atomic int64_t _hak_opt[OPT_COUNT];
 extern _Atomic uint32_t _hak_tcache_cap[HAK_CLASSES];
@@ -68,11 +79,16 @@ const char *_hak_opt_str(hak_opt_id_t id); /* text options: "" when unset */
 void _hak_expand_pid(char *out, size_t cap, const char *in); /* "%p" -> pid */
 void _hak_options_init(void);
 size_t _hak_options_json(char *buf, size_t cap);
+bool _hak_class_knob_valid(unsigned knob);
+bool _hak_class_knob_in_range(unsigned knob, int64_t value);
+const char *_hak_mode_name(void);
 
 /* Appends to a JSON or text buffer snprintf-style: `n` (a size_t in scope)
  * counts what the whole text needs even once `buf` (of `cap` bytes) is full. */
 #define HAK_PUT(...) \
     n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
+
+#define HAK_COUNT(a) (sizeof(a) / sizeof((a)[0])) /* elements of an array */
 
 HAK_INLINE int64_t hak_opt(hak_opt_id_t id) {
     return atomic_load_explicit(&_hak_opt[id], memory_order_relaxed);
@@ -373,7 +389,6 @@ double _hak_sqrt(double x); /* x >= 0 */
 
 /* ---- ELO choice of the large-block cache threshold (elo.c) ---- */
 #define HAK_ELO_CANDIDATES 4 /* a power of two: header values are masked with it */
-enum { ELO_OFF = 0, ELO_FROZEN_ONLY = 1, ELO_LEARN_MODE = 2 }; /* HAKMEM_ELO */
 void _hak_elo_init(void);
 /* Chosen before the allocation it steers: the strategy (candidate index)
  * and whether this allocation is measured. */

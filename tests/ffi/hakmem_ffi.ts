@@ -44,6 +44,7 @@ export const HAKMEM_SYMBOLS = {
   hak_option_get: { parameters: ["pointer", "pointer"], result: "i32" },
   hak_option_set: { parameters: ["pointer", "i64"], result: "i32" },
   hak_config_json: { parameters: ["pointer", "usize"], result: "usize" },
+  hak_options_table_json: { parameters: ["pointer", "usize"], result: "usize" },
   hak_class_knob_set: { parameters: ["u32", "u32", "i64"], result: "i32" },
   hak_class_knob_get: { parameters: ["u32", "u32"], result: "i64" },
   // ---- learning layer ----

@@ -52,7 +52,6 @@ static const uint32_t k_drain_arms[] = {32, 64, 128, 256, 512, 1024};
 static const uint32_t k_release_arms[] = {1, 2, 4, 8};
 static const uint32_t k_diet_pct[] = {50, 66, 75, 90, 100};
 static const uint32_t k_bundle_arms[] = {16, 32, 64, 128};
-#define COUNT(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
 
 typedef struct bandit {
     unsigned arms;
@@ -231,7 +230,7 @@ static unsigned apply(ace_t *a, const knobs_t *next, const rules_t *why, const h
          why->release},
         {a->cur.diet_pct, next->diet_pct, OPT_COUNT, "diet_factor", why->diet},
     };
-    for (unsigned i = 0; i < COUNT(g); i++) {
+    for (unsigned i = 0; i < HAK_COUNT(g); i++) {
         if (g[i].old == g[i].now) continue;
         if (g[i].id != OPT_COUNT)
             atomic_store_explicit(&_hak_opt[g[i].id], g[i].now, memory_order_relaxed);
@@ -259,12 +258,12 @@ static void controller_reset(ace_t *a) {
     memset(a, 0, sizeof(*a));
     a->def = g_defaults;
     for (unsigned c = 0; c < HAK_CLASSES; c++)
-        bandit_init(&a->cap[c], k_cap_arms, COUNT(k_cap_arms), a->def.cap[c], class_budget(c));
+        bandit_init(&a->cap[c], k_cap_arms, HAK_COUNT(k_cap_arms), a->def.cap[c], class_budget(c));
     a->cur = a->def;
-    bandit_init(&a->drain, k_drain_arms, COUNT(k_drain_arms), a->def.drain, UINT32_MAX);
-    bandit_init(&a->bundle, k_bundle_arms, COUNT(k_bundle_arms), a->def.bundle, UINT32_MAX);
-    bandit_init(&a->release, k_release_arms, COUNT(k_release_arms), a->def.release, UINT32_MAX);
-    bandit_init(&a->diet, k_diet_pct, COUNT(k_diet_pct), 75, UINT32_MAX);
+    bandit_init(&a->drain, k_drain_arms, HAK_COUNT(k_drain_arms), a->def.drain, UINT32_MAX);
+    bandit_init(&a->bundle, k_bundle_arms, HAK_COUNT(k_bundle_arms), a->def.bundle, UINT32_MAX);
+    bandit_init(&a->release, k_release_arms, HAK_COUNT(k_release_arms), a->def.release, UINT32_MAX);
+    bandit_init(&a->diet, k_diet_pct, HAK_COUNT(k_diet_pct), 75, UINT32_MAX);
 }
 
 static uint32_t step(const uint32_t *arms, unsigned count, uint32_t cur, int dir) {
@@ -334,7 +333,7 @@ static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
     };
     /* one slow sample is not a trend: p99 must stay over for two ticks */
     a->p99_over = g[0].value > g[0].limit ? a->p99_over + 1 : 0;
-    for (unsigned i = 0; i < COUNT(g); i++) {
+    for (unsigned i = 0; i < HAK_COUNT(g); i++) {
         if (!(g[i].value > g[i].limit) || (i == 0 && a->p99_over < 2)) continue;
         a->stopped = true;
         snprintf(a->reason, sizeof(a->reason), "%s %.0f over HAKMEM_ACE_MAX_%s %.0f", g[i].name,
@@ -402,7 +401,7 @@ static int tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     }
     bool caches_move = ops > 0 && moves / ops > IN_PLAY_MOVES;
     if (m->remote_backlog > BACKLOG_FRACTION * a->cur.drain) {
-        next.drain = step(k_drain_arms, COUNT(k_drain_arms), a->cur.drain, -1);
+        next.drain = step(k_drain_arms, HAK_COUNT(k_drain_arms), a->cur.drain, -1);
         why.drain = "backlog";
         a->drain_ruled = a->alarm = true;
     } else if (!a->drain_ruled && m->remote_free_rate > IN_PLAY_REMOTE) {
@@ -410,7 +409,7 @@ static int tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
         why.drain = "ucb1";
     }
     if (m->lock_wait_frac > LOCK_HIGH) {
-        next.bundle = step(k_bundle_arms, COUNT(k_bundle_arms), a->cur.bundle, 1);
+        next.bundle = step(k_bundle_arms, HAK_COUNT(k_bundle_arms), a->cur.bundle, 1);
         why.bundle = "bundle";
         a->bundle_ruled = a->alarm = true;
     } else if (!a->bundle_ruled && caches_move) {
@@ -715,7 +714,7 @@ static size_t state_json(const ace_t *a, char *buf, size_t cap) {
     HAK_PUT("],\"bandits\":{");
     const bandit_t *bs[] = {&a->drain, &a->bundle, &a->release, &a->diet, &a->cap[0]};
     const char *names[] = {"drain", "bundle", "release", "diet", "cap0"};
-    for (unsigned i = 0; i < COUNT(bs); i++) {
+    for (unsigned i = 0; i < HAK_COUNT(bs); i++) {
         HAK_PUT("%s\"%s\":{\"total\":%llu,\"arms\":[", i ? "," : "", names[i],
             (unsigned long long)bs[i]->total);
         for (unsigned k = 0; k < bs[i]->arms; k++)

@@ -9,29 +9,54 @@
 #include <string.h>
 
 enum { OT_BOOL, OT_INT, OT_ENUM, OT_STR };
+static const char *const k_type_names[] = {"bool", "int", "enum", "string"};
 
-static const char *const k_mode_names[] = {"minimal", "fast", "balanced", "learning", "research",
-                                           NULL};
-static const char *const k_thp_names[] = {"off", "auto", "on", NULL};
-static const char *const k_free_names[] = {"batch", "immediate", "unmap", NULL};
-static const char *const k_pmu_names[] = {"off", "on", NULL};
-static const char *const k_elo_names[] = {"off", "frozen", "learn", NULL};
+/* The choice names of each option, NULL-terminated (just NULL when it is
+ * not enumerated). */
+#define HAK_CHOICE_NAME(id, name) name,
+#define HAK_OPTION(id, env, type, choices, min, max, d0, d1, d2, d3, d4, rt, desc)                \
+    static const char *const k_choices_##id[] = {choices(HAK_CHOICE_NAME) NULL};                  \
+    _Static_assert(type != OT_ENUM || (min == 0 && max == OPT_##id##_CHOICES - 1),               \
+                   env ": an enumeration's range is its choices");
+#include "options.def"
+#undef HAK_OPTION
+
+_Static_assert(OPT_MODE_CHOICES == 5, "each option row has one default per mode");
 
 typedef struct opt_def {
     const char *env;
     int type;
     const char *const *choices;
     int64_t min, max;
-    int64_t def[5]; /* per mode */
+    int64_t def[OPT_MODE_CHOICES];
     bool runtime;
     const char *desc;
 } opt_def_t;
 
 static const opt_def_t k_opts[OPT_COUNT] = {
-#define HAK_OPT_ENUM(id, env, type, choices, min, max, d0, d1, d2, d3, d4, rt, desc) \
-    [OPT_##id] = {env, type, choices, min, max, {d0, d1, d2, d3, d4}, rt, desc},
+#define HAK_OPTION(id, env, type, choices, min, max, d0, d1, d2, d3, d4, rt, desc) \
+    [OPT_##id] = {env, type, k_choices_##id, min, max, {d0, d1, d2, d3, d4}, rt, desc},
 #include "options.def"
-#undef HAK_OPT_ENUM
+#undef HAK_OPTION
+};
+
+typedef struct class_knob_def {
+    unsigned id; /* hak_class_knob_t */
+    const char *name;
+    int64_t min, max;
+    const char *desc;
+} class_knob_def_t;
+
+static const class_knob_def_t k_class_knobs[HAK_CLASS_KNOBS] = {
+#define HAK_CLASS_KNOB(id, name, min, max, desc) [id] = {id, name, min, max, desc},
+#include "options.def"
+#undef HAK_CLASS_KNOB
+};
+
+static const struct { uint32_t size, blocks; } k_prewarm[] = {
+#define HAK_PREWARM_ROW(size, blocks) {size, blocks},
+#include "options.def"
+#undef HAK_PREWARM_ROW
 };
 
 _Atomic int64_t _hak_opt[OPT_COUNT];
@@ -98,11 +123,8 @@ static void derive_class_knobs(void) {
         atomic_store_explicit(&_hak_tcache_cap[c], cap < budget ? cap : budget,
                               memory_order_relaxed);
     }
-    /* SPEC's pre-warm: 8-24 KiB 16/16/12 blocks, 32-40 KiB 8, 48 KiB 4. */
-    static const struct { uint32_t size, count; } warm[] = {
-        {8192, 16}, {16384, 16}, {24576, 12}, {32768, 8}, {40960, 8}, {49152, 4}};
-    for (unsigned i = 0; i < sizeof(warm) / sizeof(warm[0]); i++)
-        atomic_store_explicit(&_hak_prewarm[hak_size_class(warm[i].size)], warm[i].count,
+    for (unsigned i = 0; i < HAK_COUNT(k_prewarm); i++)
+        atomic_store_explicit(&_hak_prewarm[hak_size_class(k_prewarm[i].size)], k_prewarm[i].blocks,
                               memory_order_relaxed);
 }
 
@@ -173,13 +195,19 @@ int hak_option_set(const char *name, int64_t value) {
     return 0;
 }
 
+bool _hak_class_knob_valid(unsigned knob) { return knob < HAK_CLASS_KNOBS; }
+
+bool _hak_class_knob_in_range(unsigned knob, int64_t value) {
+    return value >= k_class_knobs[knob].min && value <= k_class_knobs[knob].max;
+}
+
 int hak_class_knob_set(hak_class_knob_t knob, unsigned cls, int64_t value) {
     hak_ensure_init();
-    if (cls >= HAK_CLASSES || (knob != HAK_KNOB_TCACHE_CAP && knob != HAK_KNOB_PREWARM)) {
+    if (cls >= HAK_CLASSES || !_hak_class_knob_valid(knob)) {
         errno = EINVAL;
         return -1;
     }
-    if (value < 0 || value > 512) {
+    if (!_hak_class_knob_in_range(knob, value)) {
         errno = ERANGE;
         return -1;
     }
@@ -190,7 +218,7 @@ int hak_class_knob_set(hak_class_knob_t knob, unsigned cls, int64_t value) {
 
 int64_t hak_class_knob_get(hak_class_knob_t knob, unsigned cls) {
     hak_ensure_init();
-    if (cls >= HAK_CLASSES || (knob != HAK_KNOB_TCACHE_CAP && knob != HAK_KNOB_PREWARM)) {
+    if (cls >= HAK_CLASSES || !_hak_class_knob_valid(knob)) {
         errno = EINVAL;
         return -1;
     }
@@ -198,18 +226,20 @@ int64_t hak_class_knob_get(hak_class_knob_t knob, unsigned cls) {
     return atomic_load_explicit(slot, memory_order_relaxed);
 }
 
+const char *_hak_mode_name(void) { return k_choices_MODE[hak_opt(OPT_MODE)]; }
+
 const char *hak_mode(void) {
     hak_ensure_init();
-    return k_mode_names[hak_opt(OPT_MODE)];
+    return _hak_mode_name();
 }
 
-/* JSON string escape for the free-text values (paths). */
+/* JSON string escape for free text (paths, descriptions). */
 static size_t put_escaped(char *buf, size_t cap, size_t n, const char *s) {
     for (; *s; s++) {
         char c = *s;
-        if (c == '"' || c == '\\') n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "\\%c", c);
-        else if ((unsigned char)c < 0x20) n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "\\u%04x", c);
-        else n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "%c", c);
+        if (c == '"' || c == '\\') HAK_PUT("\\%c", c);
+        else if ((unsigned char)c < 0x20) HAK_PUT("\\u%04x", c);
+        else HAK_PUT("%c", c);
     }
     return n;
 }
@@ -231,6 +261,51 @@ size_t _hak_options_json(char *buf, size_t cap) {
         }
     }
     HAK_PUT("}");
+    return n;
+}
+
+static size_t choices_json(const opt_def_t *d, char *buf, size_t cap, size_t n) {
+    for (int i = 0; d->choices[i] != NULL; i++) HAK_PUT("%s\"%s\"", i ? "," : "", d->choices[i]);
+    return n;
+}
+
+static size_t option_def_json(const opt_def_t *d, char *buf, size_t cap, size_t n) {
+    HAK_PUT("{\"name\":\"%s\",\"type\":\"%s\",\"choices\":[", d->env, k_type_names[d->type]);
+    n = choices_json(d, buf, cap, n);
+    HAK_PUT("],\"min\":%lld,\"max\":%lld,\"defaults\":{", (long long)d->min, (long long)d->max);
+    for (unsigned m = 0; m < OPT_MODE_CHOICES; m++) {
+        if (d->type == OT_STR) HAK_PUT("%s\"%s\":\"\"", m ? "," : "", k_choices_MODE[m]);
+        else HAK_PUT("%s\"%s\":%lld", m ? "," : "", k_choices_MODE[m], (long long)d->def[m]);
+    }
+    HAK_PUT("},\"runtime\":%s,\"description\":\"", d->runtime ? "true" : "false");
+    n = put_escaped(buf, cap, n, d->desc);
+    HAK_PUT("\"}");
+    return n;
+}
+
+size_t hak_options_table_json(char *buf, size_t cap) {
+    size_t n = 0;
+    HAK_PUT("{\"modes\":[");
+    n = choices_json(&k_opts[OPT_MODE], buf, cap, n);
+    HAK_PUT("],\"options\":[");
+    for (int id = 0; id < OPT_COUNT; id++) {
+        HAK_PUT("%s", id ? "," : "");
+        n = option_def_json(&k_opts[id], buf, cap, n);
+    }
+    HAK_PUT("],\"class_knobs\":[");
+    for (unsigned k = 0; k < HAK_CLASS_KNOBS; k++) {
+        const class_knob_def_t *c = &k_class_knobs[k];
+        HAK_PUT("%s{\"id\":%u,\"name\":\"%s\",\"min\":%lld,\"max\":%lld,\"description\":\"",
+                k ? "," : "", c->id, c->name, (long long)c->min, (long long)c->max);
+        n = put_escaped(buf, cap, n, c->desc);
+        HAK_PUT("\"}");
+    }
+    HAK_PUT("],\"prewarm\":[");
+    for (unsigned i = 0; i < HAK_COUNT(k_prewarm); i++)
+        HAK_PUT("%s{\"size\":%u,\"blocks\":%u}", i ? "," : "", k_prewarm[i].size,
+                k_prewarm[i].blocks);
+    HAK_PUT("]}");
+    if (cap > 0 && n >= cap) buf[cap - 1] = '\0';
     return n;
 }
 

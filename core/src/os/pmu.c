@@ -15,7 +15,7 @@ static pid_t g_tid;
 static uint32_t g_source = HAK_PMU_OFF;
 
 void _hak_pmu_init(void) {
-    if (!hak_opt(OPT_PMU)) return;
+    if (hak_opt(OPT_PMU) != PMU_OPT_ON) return;
     struct perf_event_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.size = sizeof(attr);
