@@ -1,7 +1,7 @@
 /* The allocation API: size dispatch, the fast paths (a pop from or push to
  * the calling thread's bin), pointer validation, and the libc semantics
  * (errno, overflow, alignment rules, realloc). */
-#include "internal.h"
+#include "api.h"
 
 #include <errno.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 #ifdef HAK_DEBUG
 static void check_poison(hak_block_t *b, uint32_t bsize) {
     const uint8_t *p = (const uint8_t *)b;
-    for (uint32_t i = 16; i < bsize; i++)
+    for (uint32_t i = sizeof(hak_block_t); i < bsize; i++)
         if (p[i] != HAK_POISON) _hak_fail("block written after it was freed", b);
 }
 #endif
@@ -17,7 +17,7 @@ static void check_poison(hak_block_t *b, uint32_t bsize) {
 HAK_INLINE void *small_alloc(size_t size) {
     unsigned cls = hak_size_class(size);
     hak_heap_t *h = _hak_tl_heap;
-    if (likely((uintptr_t)h > 1)) {
+    if (likely(hak_heap_owned(h))) {
         hak_bin_t *bin = &h->bin[cls];
         hak_block_t *b = bin->head;
         if (likely(b != NULL)) {
@@ -88,7 +88,7 @@ void hak_free(void *p) {
 static void free_other(void *p, unsigned pm) {
     uintptr_t a = (uintptr_t)p;
     uintptr_t base = hak_region_base(a, pm);
-    switch (pm & 3) {
+    switch (hak_pm_kind(pm)) {
     case PM_SEGMENT: {
         hak_segment_t *seg = (hak_segment_t *)base;
         hak_slab_t *slab = small_locate(a, seg);
@@ -147,8 +147,8 @@ size_t hak_usable_size(const void *p) {
     if (p == NULL) return 0;
     uintptr_t a = (uintptr_t)p;
     unsigned pm = hak_pagemap_get(a);
-    if ((pm & 3) == PM_SEGMENT) return small_usable(a, pm);
-    if ((pm & 3) == PM_LARGE) return _hak_large_usable(p);
+    if (hak_pm_kind(pm) == PM_SEGMENT) return small_usable(a, pm);
+    if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p);
     _hak_fail("usable size of a pointer hakmem did not allocate", p);
 }
 
@@ -201,6 +201,20 @@ void *hak_memalign(size_t alignment, size_t size) {
     return aligned_alloc_pow2(a, size);
 }
 
+/* A small block shrunk to half its size or more stays where it is, and so
+ * does any block of 64 bytes or less: moving would save too little. */
+#define SHRINK_IN_PLACE 2
+#define SHRINK_KEEP_BYTES 64
+
+/* The block moves: a new one, the contents, the old one freed. */
+static void *moved(void *p, size_t size, size_t old, void (*free_old)(void *)) {
+    void *q = hak_malloc(size);
+    if (q == NULL) return NULL;
+    memcpy(q, p, size < old ? size : old);
+    free_old(p);
+    return q;
+}
+
 void *hak_realloc(void *p, size_t size) {
     if (p == NULL) return hak_malloc(size);
     if (size == 0) { /* glibc: frees and returns NULL */
@@ -209,17 +223,17 @@ void *hak_realloc(void *p, size_t size) {
     }
     uintptr_t a = (uintptr_t)p;
     unsigned pm = hak_pagemap_get(a);
-    if ((pm & 3) == PM_LARGE) return _hak_large_realloc(p, size);
-    if ((pm & 3) != PM_SEGMENT) _hak_fail("realloc of a pointer hakmem did not allocate", p);
+    if (hak_pm_kind(pm) == PM_LARGE) {
+        size_t usable;
+        void *r = _hak_large_resize(p, size, &usable);
+        return r != NULL ? r : moved(p, size, usable, _hak_large_free);
+    }
+    if (hak_pm_kind(pm) != PM_SEGMENT) _hak_fail("realloc of a pointer hakmem did not allocate", p);
     size_t old = small_usable(a, pm);
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);
-    if (size <= old && (size >= old / 2 || old <= 64)) return p;
-    void *q = hak_malloc(size);
-    if (q == NULL) return NULL;
-    memcpy(q, p, size < old ? size : old);
-    hak_free(p);
-    return q;
+    if (size <= old && (size >= old / SHRINK_IN_PLACE || old <= SHRINK_KEEP_BYTES)) return p;
+    return moved(p, size, old, hak_free);
 }
 
 void *hak_reallocarray(void *p, size_t count, size_t size) {
@@ -232,10 +246,6 @@ void *hak_reallocarray(void *p, size_t count, size_t size) {
 }
 
 void hak_thread_flush(void) { _hak_thread_flush(); }
-
-/* What is mapped but not in use: BigCache and the empty-segment cache.
- * Also the last resort before an allocation reports ENOMEM. */
-size_t _hak_release_caches(void) { return _hak_large_trim() + _hak_segment_cache_trim(); }
 
 int hak_trim(void) {
     hak_ensure_init();

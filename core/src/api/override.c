@@ -2,7 +2,7 @@
  * makes hakmem serve a whole program. C++ new/delete reach these through
  * libstdc++. HAK_NO_OVERRIDE leaves them out, for test binaries whose
  * sanitizer owns malloc and that call hak_* directly. */
-#include "internal.h"
+#include "api.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * read, the OS boundary's call counts, the large tier's, and rusage. Read
  * as a versioned struct, as JSON, or printed at exit (HAKMEM_STATS=1,
  * HAKMEM_STATS_FILE). */
-#include "internal.h"
+#include "api.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,14 +12,18 @@ static const char *const k_tier_names[HAK_TIER_COUNT] = {"tiny", "mid", "large"}
 static const char *const k_sys_names[HAK_SYS_COUNT] = {"mmap", "munmap", "madvise", "mremap"};
 static const char *const k_pmu_names[] = {"compiled-out", "off", "unavailable", "read", "rdpmc"};
 
-static void collect(hak_stats_t *s) {
+static size_t (*g_summary)(char *buf, size_t cap);
+
+void _hak_stats_on_summary(size_t (*line)(char *buf, size_t cap)) { g_summary = line; }
+
+void _hak_stats_collect(hak_stats_t *s) {
     memset(s, 0, sizeof(*s));
     s->version = HAK_STATS_VERSION;
     s->size = sizeof(*s);
     hak_counters_t c;
     _hak_heaps_sum(&c, &s->heaps_created, &s->heaps_reused, &s->threads_live);
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
-        hak_tier_stats_t *t = &s->tier[cls < HAK_TINY_CLASSES ? HAK_TIER_TINY : HAK_TIER_MID];
+        hak_tier_stats_t *t = &s->tier[hak_class_tier(cls)];
         t->allocs += c.allocs[cls];
         t->frees += c.frees[cls];
         t->misses += c.misses[cls];
@@ -35,11 +39,6 @@ static void collect(hak_stats_t *s) {
     s->tier[HAK_TIER_MID].bytes_reserved =
         atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_MID], memory_order_relaxed);
     _hak_large_stats(&s->tier[HAK_TIER_LARGE]);
-    hak_tier_stats_t *l = &s->tier[HAK_TIER_LARGE]; /* plus the threads' stashes */
-    l->allocs += c.large_allocs;
-    l->hits += c.large_allocs;
-    l->frees += c.large_frees;
-    l->bytes_in_use += c.large_bytes_in - c.large_bytes_out;
     _hak_os_counts(s->syscalls, &s->bytes_mapped, &s->peak_mapped, &s->madvised_bytes);
     s->segments = atomic_load_explicit(&_hak_segments_live, memory_order_relaxed);
     _hak_os_faults(&s->minor_faults, &s->major_faults);
@@ -52,7 +51,7 @@ int hak_stats_get(hak_stats_t *out, size_t out_size) {
         return -1;
     }
     hak_ensure_init();
-    collect(out);
+    _hak_stats_collect(out);
     return 0;
 }
 
@@ -89,10 +88,8 @@ static size_t to_json(const hak_stats_t *s, char *buf, size_t cap) {
 size_t hak_stats_json(char *buf, size_t cap) {
     hak_ensure_init();
     hak_stats_t s;
-    collect(&s);
-    size_t n = to_json(&s, buf, cap);
-    if (cap > 0 && n >= cap) buf[cap - 1] = '\0';
-    return n;
+    _hak_stats_collect(&s);
+    return hak_text_done(buf, cap, to_json(&s, buf, cap));
 }
 
 static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
@@ -121,7 +118,7 @@ static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
     HAK_PUT("heaps: %llu created, %llu reused, %llu live; segments: %llu\n",
         (unsigned long long)s->heaps_created, (unsigned long long)s->heaps_reused,
         (unsigned long long)s->threads_live, (unsigned long long)s->segments);
-    n += _hak_learn_summary(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
+    if (g_summary != NULL) n += g_summary(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
     HAK_PUT("config: ");
     n += _hak_options_json(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
     HAK_PUT("\n");
@@ -131,7 +128,7 @@ static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
 void hak_stats_print(int fd) {
     hak_ensure_init();
     hak_stats_t s;
-    collect(&s);
+    _hak_stats_collect(&s);
     char buf[8192];
     size_t n = human(&s, buf, sizeof(buf));
     _hak_write_all(fd, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
@@ -140,12 +137,12 @@ void hak_stats_print(int fd) {
 /* At exit, after the program's own exit handlers (a preloaded library is
  * finalised last). */
 __attribute__((destructor)) static void stats_at_exit(void) {
-    if (atomic_load_explicit(&_hak_init_state, memory_order_acquire) != 2) return;
+    if (!hak_init_done()) return;
     if (hak_opt(OPT_STATS)) hak_stats_print(2);
     const char *file = _hak_opt_str(OPT_STATS_FILE);
     if (file[0] != '\0') {
         hak_stats_t s;
-        collect(&s);
+        _hak_stats_collect(&s);
         char buf[2048];
         size_t n = to_json(&s, buf, sizeof(buf) - 1);
         if (n >= sizeof(buf) - 1) return;

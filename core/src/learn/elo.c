@@ -18,21 +18,31 @@
  * allocations plus the strategy's average free time, plus 250 ns per
  * page fault the process took during the window, plus 20 ns per MiB left
  * idle in BigCache (resident memory nobody uses). */
-#include "internal.h"
+#include "learn.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#define ELO_WINDOW 8
-#define ELO_LEARN_ALLOCS 2048
-#define ELO_FROZEN_ALLOCS 262144
-#define ELO_CANARY_ALLOCS 8192
-#define ELO_MIN_PLAYS 3   /* windows each candidate plays before FROZEN */
-#define ELO_K 32.0
-#define ELO_DRAW 0.03     /* costs within 3 % are a draw */
-#define ELO_FAULT_NS 250.0
-#define ELO_IDLE_NS_PER_MIB 20.0
+#define ELO_WINDOW 8            /* allocations per window: one strategy, one cost */
+#define ELO_LEARN_ALLOCS 2048   /* LEARN lasts at least this long... */
+#define ELO_LEARN_MAX_FACTOR 4  /* ...and at most 4x as long when a candidate is seldom played */
+#define ELO_FROZEN_ALLOCS 262144 /* FROZEN until the next canary phase */
+#define ELO_CANARY_ALLOCS 8192  /* a canary phase */
+#define ELO_MIN_PLAYS 3         /* windows each candidate plays before FROZEN */
+#define ELO_EXPLORE_PCT 10      /* LEARN windows that play another than the leader */
+#define ELO_CANARY_PCT 5        /* CANARY windows that try another candidate */
+#define ELO_REFERENCE_PCT 5     /* CANARY windows of the confirmed choice that are measured too */
+#define ELO_FROZEN_BATCH 1024   /* FROZEN allocations accounted under the lock at once */
+#define ELO_RATING0 1500.0      /* every candidate's rating at start (any value: only gaps count) */
+#define ELO_SCALE 400.0         /* rating gap at which the odds are 10 to 1 (the chess scale) */
+#define ELO_K 32.0              /* rating points a match moves at most */
+#define ELO_DRAW 0.03           /* costs within 3 % are a draw */
+#define ELO_COST_WEIGHT 0.25    /* weight of the newest window in a candidate's mean cost */
+#define ELO_FREE_WEIGHT 0.125   /* weight of the newest free in a candidate's mean free time */
+#define ELO_FAULT_NS 250.0      /* a page fault's cost: the kernel zeroing a 4 KiB page */
+#define ELO_IDLE_NS_PER_MIB 20.0 /* charge per MiB left idle in BigCache, per allocation */
+#define LN10 2.302585092994046
 
 static const size_t k_threshold[HAK_ELO_CANDIDATES] = {(size_t)1 << 20, (size_t)4 << 20,
                                                        (size_t)16 << 20, (size_t)64 << 20};
@@ -69,7 +79,7 @@ static _Atomic uint64_t g_frozen_allocs;
 /* ---- pure arithmetic ---- */
 
 double hak_elo_expected(double ra, double rb) {
-    return 1.0 / (1.0 + _hak_exp((rb - ra) / 400.0 * 2.302585092994046));
+    return 1.0 / (1.0 + _hak_exp((rb - ra) / ELO_SCALE * LN10));
 }
 
 void hak_elo_update(double *ra, double *rb, double score_a, double k) {
@@ -89,6 +99,7 @@ static uint64_t next_rand(elo_t *e) {
 }
 
 static bool chance(elo_t *e, unsigned percent) { return next_rand(e) % 100 < percent; }
+
 
 
 /* Highest rating; ties go to the confirmed choice (the default at start). */
@@ -119,7 +130,7 @@ static void reset(elo_t *e, bool learns, unsigned confirmed, uint64_t seed) {
     e->learns = learns;
     e->confirmed = confirmed;
     e->rng = seed | 1;
-    for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++) e->rating[i] = 1500.0;
+    for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++) e->rating[i] = ELO_RATING0;
     enter(e, learns ? HAK_ELO_STATE_LEARN : HAK_ELO_STATE_FROZEN);
 }
 
@@ -130,7 +141,7 @@ static unsigned pick(elo_t *e, bool *measured) {
     *measured = true;
     if (e->state == HAK_ELO_STATE_LEARN) {
         unsigned lead = best(e, -1);
-        if (!chance(e, 10)) return lead;
+        if (!chance(e, ELO_EXPLORE_PCT)) return lead;
         /* explore: the least-played other candidate, so each gets its turn */
         unsigned pickd = lead == 0 ? 1 : 0;
         for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
@@ -138,12 +149,12 @@ static unsigned pick(elo_t *e, bool *measured) {
         return pickd;
     }
     unsigned r = (unsigned)(next_rand(e) % 100);
-    if (r < 5) {
+    if (r < ELO_CANARY_PCT) {
         e->canary = (e->canary + 1) % HAK_ELO_CANDIDATES;
         if (e->canary == e->confirmed) e->canary = (e->canary + 1) % HAK_ELO_CANDIDATES;
         return e->canary;
     }
-    *measured = r < 10;
+    *measured = r < ELO_CANARY_PCT + ELO_REFERENCE_PCT;
     return e->confirmed;
 }
 
@@ -165,13 +176,15 @@ static void window_done(elo_t *e, unsigned s, double cost) {
         double score = cost < ref * (1.0 - ELO_DRAW) ? 1.0 : (cost > ref * (1.0 + ELO_DRAW) ? 0.0 : 0.5);
         hak_elo_update(&e->rating[s], &e->rating[opp], score, ELO_K);
     }
-    e->cost[s] = e->plays[s] == 0 ? cost : e->cost[s] * 0.75 + cost * 0.25;
+    e->cost[s] = e->plays[s] == 0 ? cost
+                                  : e->cost[s] * (1.0 - ELO_COST_WEIGHT) + cost * ELO_COST_WEIGHT;
     e->plays[s]++;
     uint64_t in_phase = e->allocs - e->phase_start;
     if (e->state == HAK_ELO_STATE_LEARN) {
         bool all = true;
         for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++) all &= e->plays[i] >= ELO_MIN_PLAYS;
-        if (in_phase >= ELO_LEARN_ALLOCS && (all || in_phase >= 4 * ELO_LEARN_ALLOCS)) {
+        if (in_phase >= ELO_LEARN_ALLOCS &&
+            (all || in_phase >= ELO_LEARN_MAX_FACTOR * ELO_LEARN_ALLOCS)) {
             e->confirmed = best(e, -1);
             enter(e, HAK_ELO_STATE_FROZEN);
         }
@@ -194,23 +207,22 @@ static uint64_t process_faults(void) {
     return _hak_os_faults(&minor, &major) ? minor + major : 0;
 }
 
-void _hak_elo_init(void) {
-    int mode = (int)hak_opt(OPT_ELO);
-    unsigned def = nearest((size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20);
-    reset(&g_elo, mode == ELO_LEARN_MODE, def, _hak_os_random());
+/* The candidate nearest HAKMEM_BIGCACHE_MAX_BLOCK_MB: the choice at start. */
+static unsigned configured(void) {
+    return nearest((size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) * HAK_MIB);
 }
 
-size_t _hak_elo_threshold(unsigned strategy) {
-    if (hak_opt(OPT_ELO) == ELO_OFF) return (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20;
-    return k_threshold[strategy & (HAK_ELO_CANDIDATES - 1)];
-}
+/* Strategies come back from block headers: masked to a candidate. */
+static unsigned candidate(unsigned strategy) { return strategy & (HAK_ELO_CANDIDATES - 1); }
 
-bool _hak_elo_measuring(void) {
+static size_t threshold(unsigned strategy) { return k_threshold[candidate(strategy)]; }
+
+static bool measuring(void) {
     return hak_opt(OPT_ELO) == ELO_LEARN_MODE &&
            atomic_load_explicit(&g_state, memory_order_relaxed) != HAK_ELO_STATE_FROZEN;
 }
 
-unsigned _hak_elo_choose(bool *measure) {
+static unsigned choose(bool *measure) {
     *measure = false;
     if (atomic_load_explicit(&g_state, memory_order_acquire) == HAK_ELO_STATE_FROZEN) {
         unsigned s = atomic_load_explicit(&g_confirmed, memory_order_relaxed);
@@ -218,10 +230,10 @@ unsigned _hak_elo_choose(bool *measure) {
         /* a racy count: it only says when the canary is due */
         uint64_t n = atomic_load_explicit(&g_frozen_allocs, memory_order_relaxed) + 1;
         atomic_store_explicit(&g_frozen_allocs, n, memory_order_relaxed);
-        if (n % 1024 != 0) return s;
-        /* every 1024 allocations: account them, maybe start the canary */
+        if (n % ELO_FROZEN_BATCH != 0) return s;
+        /* every batch: account it, maybe start the canary */
         hak_lock(&g_lock);
-        frozen_tick(&g_elo, 1024);
+        frozen_tick(&g_elo, ELO_FROZEN_BATCH);
         pthread_mutex_unlock(&g_lock);
         return s;
     }
@@ -248,8 +260,8 @@ unsigned _hak_elo_choose(bool *measure) {
     return s;
 }
 
-void _hak_elo_alloc_done(unsigned s, uint64_t ns) {
-    size_t idle = _hak_large_idle_bytes();
+static void alloc_done(unsigned s, uint64_t ns) {
+    size_t idle = _hak_tiers.large_idle();
     hak_lock(&g_lock);
     elo_t *e = &g_elo;
     if (e->state != HAK_ELO_STATE_FROZEN && e->win_measured && e->win_left > 0 &&
@@ -260,18 +272,37 @@ void _hak_elo_alloc_done(unsigned s, uint64_t ns) {
             uint64_t faults = process_faults() - e->win_faults;
             double cost = e->win_ns / ELO_WINDOW + e->free_ns[s] +
                           ELO_FAULT_NS * (double)faults / ELO_WINDOW +
-                          ELO_IDLE_NS_PER_MIB * (double)idle / (1 << 20);
+                          ELO_IDLE_NS_PER_MIB * (double)idle / (double)HAK_MIB;
             window_done(e, s, cost);
         }
     }
     pthread_mutex_unlock(&g_lock);
 }
 
-void _hak_elo_free_done(unsigned s, uint64_t ns) {
+static void free_done(unsigned strategy, uint64_t ns) {
+    unsigned s = candidate(strategy);
     hak_lock(&g_lock);
     elo_t *e = &g_elo;
-    e->free_ns[s] = e->frees[s]++ == 0 ? (double)ns : e->free_ns[s] * 0.875 + (double)ns * 0.125;
+    e->free_ns[s] = e->frees[s]++ == 0
+                        ? (double)ns
+                        : e->free_ns[s] * (1.0 - ELO_FREE_WEIGHT) + (double)ns * ELO_FREE_WEIGHT;
     pthread_mutex_unlock(&g_lock);
+}
+
+static const hak_large_strategy_t k_strategy = {
+    .choose = choose,
+    .threshold = threshold,
+    .alloc_done = alloc_done,
+    .free_done = free_done,
+    .measuring = measuring,
+};
+
+/* The selector starts on the configured threshold; the large tier asks it
+ * for every allocation's threshold unless HAKMEM_ELO=off. */
+void _hak_elo_init(void) {
+    int mode = (int)hak_opt(OPT_ELO);
+    reset(&g_elo, mode == ELO_LEARN_MODE, configured(), _hak_os_random());
+    if (mode != ELO_OFF) _hak_large_set_strategy(&k_strategy);
 }
 
 void _hak_elo_lock(void) { hak_lock(&g_lock); }
@@ -310,24 +341,22 @@ int hak_elo_state(void) {
 
 size_t hak_elo_threshold(void) {
     hak_ensure_init();
-    if (hak_opt(OPT_ELO) == ELO_OFF) return _hak_elo_threshold(0);
+    if (hak_opt(OPT_ELO) == ELO_OFF) return _hak_large_threshold(0);
     hak_lock(&g_lock);
     unsigned s = g_elo.state == HAK_ELO_STATE_LEARN ? best(&g_elo, -1) : g_elo.confirmed;
     pthread_mutex_unlock(&g_lock);
-    return _hak_elo_threshold(s);
+    return _hak_large_threshold(s);
 }
 
 size_t hak_elo_json(char *buf, size_t cap) {
     hak_ensure_init();
-    size_t n = _hak_elo_trace_json(buf, cap);
-    if (cap > 0 && n >= cap) buf[cap - 1] = '\0';
-    return n;
+    return hak_text_done(buf, cap, _hak_elo_trace_json(buf, cap));
 }
 
 void hak_elo_test_reset(int learn, uint64_t seed) {
     hak_ensure_init();
     hak_lock(&g_lock);
-    reset(&g_elo, learn != 0, nearest((size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) << 20), seed);
+    reset(&g_elo, learn != 0, configured(), seed);
     pthread_mutex_unlock(&g_lock);
 }
 

@@ -1,7 +1,7 @@
 /* ln, exp and sqrt for the learning layer (ELO expectations, UCB1 bounds),
  * so that libhakmem needs no libm. Accurate to about 1e-12 relative over
  * the ranges used, which is far below the noise of what they weigh. */
-#include "internal.h"
+#include "learn.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* Failures: one line naming the pointer and the check, then abort; warnings;
  * and a one-line note when the process dies of a crash signal. Nothing here
  * allocates. */
-#include "internal.h"
+#include "os.h"
 
 #include <signal.h>
 #include <stdarg.h>

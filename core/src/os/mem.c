@@ -1,13 +1,16 @@
 /* The OS boundary: every mmap, munmap, mremap and madvise hakmem makes is
  * here, and each is counted by kind. */
-#include "internal.h"
+#include "os.h"
 
 #include <errno.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-size_t _hak_page_size = 4096;
+/* aarch64 kernels use 4, 16 or 64 KiB pages: the page size is read at
+ * start-up; until then (and if nothing answers) the common 4 KiB. */
+#define PAGE_GUESS 4096
+size_t _hak_page_size = PAGE_GUESS;
 
 static _Atomic uint64_t g_calls[HAK_SYS_COUNT];
 static _Atomic uint64_t g_mapped, g_peak, g_madvised;
@@ -19,7 +22,7 @@ static uint8_t *g_meta_cur, *g_meta_end;
 void _hak_os_init(void) {
     unsigned long ps = getauxval(AT_PAGESZ);
     if (ps == 0) ps = (unsigned long)sysconf(_SC_PAGESIZE);
-    _hak_page_size = ps ? ps : 4096;
+    _hak_page_size = ps ? ps : PAGE_GUESS;
 }
 
 static void count(hak_syscall_t kind) {
@@ -51,7 +54,7 @@ void _hak_os_unmap(void *p, size_t size) {
  * Tries the address after the last aligned mapping first (one syscall);
  * otherwise over-maps and trims. */
 void *_hak_os_map_aligned(size_t size, size_t align) {
-    if (size == 0 || size > ((size_t)1 << 46)) {
+    if (size == 0 || size > HAK_MAP_MAX) {
         errno = ENOMEM;
         return NULL;
     }
@@ -115,12 +118,16 @@ void _hak_os_hugepage(void *p, size_t size) {
 #endif
 }
 
-/* Metadata (heaps) comes from 64 KiB mappings carved by a bump pointer. */
+#define META_ALIGN 64            /* a cache line: heaps of two threads never share one */
+#define META_CHUNK HAK_UNIT_SIZE /* mapped at a time: a few heaps' worth */
+
+/* Metadata (heaps, page-map leaves) comes from mappings carved by a bump
+ * pointer. */
 void *_hak_os_meta_alloc(size_t size) {
-    size = (size + 63) & ~(size_t)63;
+    size = (size + META_ALIGN - 1) & ~(size_t)(META_ALIGN - 1);
     pthread_mutex_lock(&g_meta_lock);
     if (g_meta_cur == NULL || (size_t)(g_meta_end - g_meta_cur) < size) {
-        size_t chunk = size > HAK_UNIT_SIZE ? size : HAK_UNIT_SIZE;
+        size_t chunk = size > META_CHUNK ? size : META_CHUNK;
         chunk = (chunk + _hak_page_size - 1) & ~(_hak_page_size - 1);
         uint8_t *p = map(NULL, chunk);
         if (p == NULL) {

@@ -2,7 +2,7 @@
  * locks and the latency of slow-path operations. Both are taken only while
  * ACE runs and cost nothing on the fast path: a lock is timed only when
  * trylock fails, and one slow path in 64 is timed. */
-#include "internal.h"
+#include "os.h"
 
 _Atomic uint64_t _hak_lock_wait_ns;
 _Atomic int _hak_sampling;

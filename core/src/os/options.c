@@ -1,7 +1,8 @@
 /* The options table (options.def) read once at start: HAKMEM_MODE picks a
  * preset, individual variables override it, a bad value warns once and
- * keeps the default. Runtime knobs are atomics that setters may change. */
-#include "internal.h"
+ * keeps the default. Runtime knobs are atomics that setters may change
+ * (api/config.c holds the public calls). */
+#include "os.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ static const class_knob_def_t k_class_knobs[HAK_CLASS_KNOBS] = {
 #undef HAK_CLASS_KNOB
 };
 
+/* The pre-warm rows, for the table's export (heap/cache.c applies them). */
 static const struct { uint32_t size, blocks; } k_prewarm[] = {
 #define HAK_PREWARM_ROW(size, blocks) {size, blocks},
 #include "options.def"
@@ -60,9 +62,8 @@ static const struct { uint32_t size, blocks; } k_prewarm[] = {
 };
 
 _Atomic int64_t _hak_opt[OPT_COUNT];
-_Atomic uint32_t _hak_tcache_cap[HAK_CLASSES];
-_Atomic uint32_t _hak_prewarm[HAK_CLASSES];
-static char g_strings[OPT_COUNT][512]; /* values of the text options (paths) */
+#define OPT_TEXT_MAX 512 /* a text option (a path) as given, before "%p" is expanded */
+static char g_strings[OPT_COUNT][OPT_TEXT_MAX];
 
 const char *_hak_opt_str(hak_opt_id_t id) { return g_strings[id]; }
 
@@ -114,20 +115,6 @@ static void format_value(const opt_def_t *d, int64_t v, char *buf, size_t cap) {
     else snprintf(buf, cap, "%lld", (long long)v);
 }
 
-static void derive_class_knobs(void) {
-    uint32_t cap = hak_opt(OPT_TCACHE) ? (uint32_t)hak_opt(OPT_TCACHE_CAP) : 0;
-    for (unsigned c = 0; c < HAK_CLASSES; c++) {
-        /* Mid classes cache at most 1 MiB of blocks per thread. */
-        uint32_t budget = (uint32_t)((1u << 20) / _hak_class_size[c]);
-        if (budget < 4) budget = 4;
-        atomic_store_explicit(&_hak_tcache_cap[c], cap < budget ? cap : budget,
-                              memory_order_relaxed);
-    }
-    for (unsigned i = 0; i < HAK_COUNT(k_prewarm); i++)
-        atomic_store_explicit(&_hak_prewarm[hak_size_class(k_prewarm[i].size)], k_prewarm[i].blocks,
-                              memory_order_relaxed);
-}
-
 void _hak_options_init(void) {
     /* The mode first: it decides every other default. */
     int64_t mode = MODE_BALANCED;
@@ -149,50 +136,25 @@ void _hak_options_init(void) {
                           d->env, text, acc, def);
                 v = d->def[mode];
             }
-            atomic_store_explicit(&_hak_opt[id], v, memory_order_relaxed);
+            hak_opt_store((hak_opt_id_t)id, v);
             if (id == OPT_MODE) mode = v;
         }
     }
-    derive_class_knobs();
 }
 
-static int find(const char *name) {
+int _hak_opt_find(const char *name) {
     if (name == NULL) return -1;
     for (int id = 0; id < OPT_COUNT; id++)
         if (strcmp(name, k_opts[id].env) == 0) return id;
     return -1;
 }
 
-int hak_option_get(const char *name, int64_t *value) {
-    hak_ensure_init();
-    int id = find(name);
-    if (id < 0 || value == NULL) {
-        errno = ENOENT;
-        return -1;
-    }
-    *value = hak_opt((hak_opt_id_t)id);
-    return 0;
-}
+const char *_hak_opt_env(hak_opt_id_t id) { return k_opts[id].env; }
 
-int hak_option_set(const char *name, int64_t value) {
-    hak_ensure_init();
-    int id = find(name);
-    if (id < 0) {
-        errno = ENOENT;
-        return -1;
-    }
-    const opt_def_t *d = &k_opts[id];
-    if (!d->runtime) {
-        errno = EPERM;
-        return -1;
-    }
-    if (value < d->min || value > d->max) {
-        errno = ERANGE;
-        return -1;
-    }
-    atomic_store_explicit(&_hak_opt[id], value, memory_order_relaxed);
-    if (id == OPT_TCACHE_CAP) derive_class_knobs();
-    return 0;
+bool _hak_opt_runtime(hak_opt_id_t id) { return k_opts[id].runtime; }
+
+bool _hak_opt_in_range(hak_opt_id_t id, int64_t value) {
+    return value >= k_opts[id].min && value <= k_opts[id].max;
 }
 
 bool _hak_class_knob_valid(unsigned knob) { return knob < HAK_CLASS_KNOBS; }
@@ -201,37 +163,7 @@ bool _hak_class_knob_in_range(unsigned knob, int64_t value) {
     return value >= k_class_knobs[knob].min && value <= k_class_knobs[knob].max;
 }
 
-int hak_class_knob_set(hak_class_knob_t knob, unsigned cls, int64_t value) {
-    hak_ensure_init();
-    if (cls >= HAK_CLASSES || !_hak_class_knob_valid(knob)) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (!_hak_class_knob_in_range(knob, value)) {
-        errno = ERANGE;
-        return -1;
-    }
-    _Atomic uint32_t *slot = knob == HAK_KNOB_TCACHE_CAP ? &_hak_tcache_cap[cls] : &_hak_prewarm[cls];
-    atomic_store_explicit(slot, (uint32_t)value, memory_order_relaxed);
-    return 0;
-}
-
-int64_t hak_class_knob_get(hak_class_knob_t knob, unsigned cls) {
-    hak_ensure_init();
-    if (cls >= HAK_CLASSES || !_hak_class_knob_valid(knob)) {
-        errno = EINVAL;
-        return -1;
-    }
-    _Atomic uint32_t *slot = knob == HAK_KNOB_TCACHE_CAP ? &_hak_tcache_cap[cls] : &_hak_prewarm[cls];
-    return atomic_load_explicit(slot, memory_order_relaxed);
-}
-
 const char *_hak_mode_name(void) { return k_choices_MODE[hak_opt(OPT_MODE)]; }
-
-const char *hak_mode(void) {
-    hak_ensure_init();
-    return _hak_mode_name();
-}
 
 /* JSON string escape for free text (paths, descriptions). */
 static size_t put_escaped(char *buf, size_t cap, size_t n, const char *s) {
@@ -283,7 +215,7 @@ static size_t option_def_json(const opt_def_t *d, char *buf, size_t cap, size_t 
     return n;
 }
 
-size_t hak_options_table_json(char *buf, size_t cap) {
+size_t _hak_options_table_json(char *buf, size_t cap) {
     size_t n = 0;
     HAK_PUT("{\"modes\":[");
     n = choices_json(&k_opts[OPT_MODE], buf, cap, n);
@@ -305,13 +237,5 @@ size_t hak_options_table_json(char *buf, size_t cap) {
         HAK_PUT("%s{\"size\":%u,\"blocks\":%u}", i ? "," : "", k_prewarm[i].size,
                 k_prewarm[i].blocks);
     HAK_PUT("]}");
-    if (cap > 0 && n >= cap) buf[cap - 1] = '\0';
-    return n;
-}
-
-size_t hak_config_json(char *buf, size_t cap) {
-    hak_ensure_init();
-    size_t n = _hak_options_json(buf, cap);
-    if (cap > 0 && n >= cap) buf[cap - 1] = '\0';
     return n;
 }

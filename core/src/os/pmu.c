@@ -1,7 +1,7 @@
 /* Last-level cache misses from the PMU: perf_event_open, read in user
  * space with rdpmc when the kernel allows it (x86_64), else with read(2);
  * compiled out without HAK_PMU. Which source ran is reported in stats. */
-#include "internal.h"
+#include "os.h"
 
 #if defined(HAK_PMU) && defined(__x86_64__)
 #include <linux/perf_event.h>

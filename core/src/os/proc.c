@@ -3,7 +3,7 @@
  * thread and the random seed. With mem.c (mappings), pmu.c (the cache-miss
  * counter) and check.c (failures, signals) this is everything hakmem asks
  * of the kernel. */
-#include "internal.h"
+#include "os.h"
 
 #include <errno.h>
 #include <fcntl.h>

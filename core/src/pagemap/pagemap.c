@@ -1,7 +1,7 @@
 /* The page map: which 2 MiB chunks hakmem owns and where their region
  * starts. Two levels so it costs nothing until used; leaves are installed
  * with a compare-and-swap and never freed, so readers take no lock. */
-#include "internal.h"
+#include "pagemap.h"
 
 _Atomic(uint8_t *) _hak_pagemap_top[1u << PM_TOP_BITS];
 
@@ -28,10 +28,10 @@ bool _hak_pagemap_set(uintptr_t base, size_t chunks, unsigned kind) {
             _hak_pagemap_clear(base, i);
             return false;
         }
-        size_t back = i < 63 ? i : 63;
+        size_t back = i < PM_BACK_MAX ? i : PM_BACK_MAX;
         atomic_store_explicit(
             (_Atomic uint8_t *)&leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)],
-            (uint8_t)(kind | (back << 2)), memory_order_relaxed);
+            (uint8_t)(kind | (back << PM_KIND_BITS)), memory_order_relaxed);
     }
     return true;
 }

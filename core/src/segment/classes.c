@@ -4,7 +4,7 @@
  * requests). Every class is a multiple of 16: C17 wants malloc(n) aligned
  * for any object of size <= n (e.g. __int128 in 24 B), and every free
  * block has room for its next pointer and its double-free mark. */
-#include "internal.h"
+#include "segment.h"
 
 uint32_t _hak_class_size[HAK_CLASSES] = {
     16,    32,    48,    64,    80,    96,    112,   128,   160,   192,   224,
@@ -23,21 +23,12 @@ void _hak_classes_init(void) {
     }
 }
 
-/* Units (64 KiB) per slab: at least eight blocks for mid classes. */
+#define SLAB_MIN_BLOCKS 8 /* blocks a mid slab holds at least: fewer would mean a new slab per bundle */
+#define SLAB_MAX_UNITS 8  /* 512 KiB: eight blocks of the largest class */
+
+/* Units (64 KiB) per slab. */
 unsigned _hak_class_units(unsigned cls) {
-    size_t want = (size_t)_hak_class_size[cls] * 8;
+    size_t want = (size_t)_hak_class_size[cls] * SLAB_MIN_BLOCKS;
     unsigned units = (unsigned)((want + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
-    return units < 1 ? 1 : (units > 8 ? 8 : units);
+    return units < 1 ? 1 : (units > SLAB_MAX_UNITS ? SLAB_MAX_UNITS : units);
 }
-
-unsigned hak_class_count(void) { return HAK_CLASSES; }
-
-size_t hak_class_size(unsigned cls) { return cls < HAK_CLASSES ? _hak_class_size[cls] : 0; }
-
-int hak_class_of(size_t size) {
-    hak_ensure_init();
-    return size <= HAK_MID_MAX ? (int)hak_size_class(size) : -1;
-}
-
-size_t hak_tiny_max(void) { return HAK_TINY_MAX; }
-size_t hak_mid_max(void) { return HAK_MID_MAX; }
