@@ -163,8 +163,11 @@ static int aligned_class(size_t size, size_t align) {
     return cls < HAK_CLASSES ? (int)cls : -1;
 }
 
+#define PLAIN_ALIGN 8 /* alignment every malloc result has anyway */
+#define ALIGN_MAX ((size_t)1 << 62) /* memalign rounds up to a power of two: no further */
+
 static void *aligned_alloc_pow2(size_t align, size_t size) {
-    if (align <= 8) return hak_malloc(size);
+    if (align <= PLAIN_ALIGN) return hak_malloc(size);
     hak_ensure_init();
     int cls = aligned_class(size, align);
     if (cls >= 0) return small_alloc(_hak_class_size[cls]);
@@ -192,7 +195,7 @@ int hak_posix_memalign(void **out, size_t alignment, size_t size) {
 }
 
 void *hak_memalign(size_t alignment, size_t size) {
-    if (alignment > ((size_t)1 << 62)) {
+    if (alignment > ALIGN_MAX) {
         errno = EINVAL;
         return NULL;
     }

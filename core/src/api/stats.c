@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const k_tier_names[HAK_TIER_COUNT] = {"tiny", "mid", "large"};
 static const char *const k_sys_names[HAK_SYS_COUNT] = {"mmap", "munmap", "madvise", "mremap"};
@@ -138,7 +139,7 @@ void hak_stats_print(int fd) {
  * finalised last). */
 __attribute__((destructor)) static void stats_at_exit(void) {
     if (!hak_init_done()) return;
-    if (hak_opt(OPT_STATS)) hak_stats_print(2);
+    if (hak_opt(OPT_STATS)) hak_stats_print(STDERR_FILENO);
     const char *file = _hak_opt_str(OPT_STATS_FILE);
     if (file[0] != '\0') {
         hak_stats_t s;

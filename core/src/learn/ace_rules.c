@@ -47,6 +47,7 @@
 #define FRAG_WEIGHT 0.2        /* the fragmentation penalty at in use / resident = 0 */
 #define DIET_NONE 100          /* diet factor, %: none */
 #define DIET_FIRST 75          /* the diet bandit's first factor, % */
+#define DIRECTION_MIN_ARMS 3   /* with fewer arms there is no order of exploration to choose */
 
 static const uint32_t k_cap_arms[] = {4, 8, 16, 32, 64, 128, 256, 512};
 static const uint32_t k_drain_arms[] = {32, 64, 128, 256, 512, 1024};
@@ -159,7 +160,7 @@ static void cap_bound(bandit_t *b, unsigned arm, const hak_ace_metrics_t *m, uns
 /* After the default has played once: a class that under/overflows tries
  * the larger capacities first, a quiet one the smaller (memory) first. */
 static void cap_direction(bandit_t *b, const hak_ace_metrics_t *m, unsigned c) {
-    if (b->total != 1 || b->arms < 3) return;
+    if (b->total != 1 || b->arms < DIRECTION_MIN_ARMS) return;
     double ops = m->cls_ops[c];
     bool up = ops > 0 && (m->cls_underflows[c] + m->cls_overflows[c]) / ops > IN_PLAY_MOVES;
     unsigned d = b->order[0], k = 1;

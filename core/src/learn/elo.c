@@ -44,8 +44,10 @@
 #define ELO_IDLE_NS_PER_MIB 20.0 /* charge per MiB left idle in BigCache, per allocation */
 #define LN10 2.302585092994046
 
-static const size_t k_threshold[HAK_ELO_CANDIDATES] = {(size_t)1 << 20, (size_t)4 << 20,
-                                                       (size_t)16 << 20, (size_t)64 << 20};
+/* The candidate thresholds: powers of 4 from 1 MiB (BigCache for nearly
+ * nothing) to 64 MiB (the configured default). */
+static const size_t k_threshold[HAK_ELO_CANDIDATES] = {1 * HAK_MIB, 4 * HAK_MIB, 16 * HAK_MIB,
+                                                       64 * HAK_MIB};
 
 typedef struct elo {
     int state;                          /* hak_elo_state_t */
@@ -90,6 +92,7 @@ void hak_elo_update(double *ra, double *rb, double score_a, double k) {
 
 /* ---- the selector (callers hold g_lock) ---- */
 
+/* xorshift64 (Marsaglia's shifts 13, 7, 17): enough for picking windows. */
 static uint64_t next_rand(elo_t *e) {
     uint64_t x = e->rng;
     x ^= x << 13;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 _Atomic int _hak_aborting;
 
@@ -16,7 +17,7 @@ void _hak_fail(const char *what, const void *ptr) {
     int n = snprintf(line, sizeof(line), "hakmem: %s: pointer %p (pid %d, %s build)\n", what, ptr,
                      _hak_os_pid(), HAK_FLAVOUR);
     atomic_store(&_hak_aborting, 1);
-    _hak_write_all(2, line, n > 0 ? (size_t)n : 0);
+    _hak_write_all(STDERR_FILENO, line, n > 0 ? (size_t)n : 0);
     abort();
 }
 
@@ -29,7 +30,7 @@ void _hak_warn(const char *fmt, ...) {
     va_end(ap);
     if (n > (int)sizeof(line) - 2) n = (int)sizeof(line) - 2;
     line[n++] = '\n';
-    _hak_write_all(2, line, (size_t)n);
+    _hak_write_all(STDERR_FILENO, line, (size_t)n);
 }
 
 static void crash_note(int sig, siginfo_t *info, void *ctx) {
@@ -40,7 +41,7 @@ static void crash_note(int sig, siginfo_t *info, void *ctx) {
                          sig, sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS"
                                                          : sig == SIGILL ? "SIGILL" : "SIGABRT",
                          info ? info->si_addr : NULL, _hak_os_pid());
-        _hak_write_all(2, line, n > 0 ? (size_t)n : 0);
+        _hak_write_all(STDERR_FILENO, line, n > 0 ? (size_t)n : 0);
     }
     /* SA_RESETHAND restored the default action: the process ends as it
      * would have without hakmem. */

@@ -12,12 +12,12 @@ uint32_t _hak_class_size[HAK_CLASSES] = {
     2048,  2560,  3072,  3584,  4096,  5120,  6144,  7168,  8192,  10240, 12288, 14336,
     16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
 };
-uint8_t _hak_tiny_class[(HAK_TINY_MAX >> 3) + 1];
+uint8_t _hak_tiny_class[(HAK_TINY_MAX >> HAK_TINY_STEP_SHIFT) + 1];
 
 void _hak_classes_init(void) {
     unsigned cls = 0;
-    for (unsigned i = 0; i <= (HAK_TINY_MAX >> 3); i++) {
-        size_t size = (size_t)i << 3;
+    for (unsigned i = 0; i <= (HAK_TINY_MAX >> HAK_TINY_STEP_SHIFT); i++) {
+        size_t size = (size_t)i << HAK_TINY_STEP_SHIFT;
         while (_hak_class_size[cls] < size) cls++;
         _hak_tiny_class[i] = (uint8_t)cls;
     }

@@ -100,7 +100,7 @@ static size_t next_segment_size(const hak_seglist_t *list) {
     size_t max = (size_t)hak_opt(OPT_ARENA_MB_MAX);
     if (mb > max) mb = max;
     if (mb < 1) mb = 1;
-    return mb << 20;
+    return mb * HAK_MIB;
 }
 
 static int find_run(hak_segment_t *seg, unsigned want) {

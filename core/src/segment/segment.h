@@ -10,15 +10,22 @@
 
 /* ---- size classes (classes.c) ---- */
 extern uint32_t _hak_class_size[HAK_CLASSES];
-extern uint8_t _hak_tiny_class[(HAK_TINY_MAX >> 3) + 1];
+/* Tiny classes come from a table with an entry per 8 bytes; mid classes
+ * are four per power of two above 1 KiB (2^10). */
+#define HAK_TINY_STEP_SHIFT 3
+#define HAK_MID_BASE_SHIFT 10
+#define HAK_MID_STEPS_SHIFT 2
+extern uint8_t _hak_tiny_class[(HAK_TINY_MAX >> HAK_TINY_STEP_SHIFT) + 1];
 void _hak_classes_init(void);
 unsigned _hak_class_units(unsigned cls);
 
 HAK_INLINE unsigned hak_size_class(size_t size) { /* size <= HAK_MID_MAX */
-    if (likely(size <= HAK_TINY_MAX)) return _hak_tiny_class[(size + 7) >> 3];
+    if (likely(size <= HAK_TINY_MAX))
+        return _hak_tiny_class[(size + (1u << HAK_TINY_STEP_SHIFT) - 1) >> HAK_TINY_STEP_SHIFT];
     size_t s = size - 1;
     unsigned k = 63u - (unsigned)__builtin_clzll(s); /* 10..15 */
-    return HAK_TINY_CLASSES + (k - 10) * 4 + (unsigned)((s >> (k - 2)) & 3);
+    return HAK_TINY_CLASSES + ((k - HAK_MID_BASE_SHIFT) << HAK_MID_STEPS_SHIFT) +
+           (unsigned)((s >> (k - HAK_MID_STEPS_SHIFT)) & ((1u << HAK_MID_STEPS_SHIFT) - 1));
 }
 
 HAK_INLINE hak_tier_t hak_class_tier(unsigned cls) {
