@@ -38,6 +38,7 @@ export const HAKMEM_SYMBOLS = {
   hak_stats_get: { parameters: ["pointer", "usize"], result: "i32" },
   hak_stats_json: { parameters: ["pointer", "usize"], result: "usize" },
   hak_stats_print: { parameters: ["i32"], result: "void" },
+  hak_stats_layout_json: { parameters: ["pointer", "usize"], result: "usize" },
   // ---- configuration ----
   hak_mode: { parameters: [], result: "pointer" },
   hak_version: { parameters: [], result: "pointer" },

@@ -1,7 +1,8 @@
 /* Statistics from one set of counters: per-heap class counters summed on
  * read, the OS boundary's call counts, the large tier's, and rusage. Read
  * as a versioned struct, as JSON, or printed at exit (HAKMEM_STATS=1,
- * HAKMEM_STATS_FILE). */
+ * HAKMEM_STATS_FILE). The struct, the JSON and the layout the bindings
+ * decode with all come from the lists of hakmem.h. */
 #include "api.h"
 
 #include <errno.h>
@@ -9,9 +10,21 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const k_tier_names[HAK_TIER_COUNT] = {"tiny", "mid", "large"};
-static const char *const k_sys_names[HAK_SYS_COUNT] = {"mmap", "munmap", "madvise", "mremap"};
-static const char *const k_pmu_names[] = {"compiled-out", "off", "unavailable", "read", "rdpmc"};
+#define STATS_LINE_MAX 2048 /* the JSON of HAKMEM_STATS_FILE, with room to spare */
+#define STATS_TEXT_MAX 8192 /* the text of HAKMEM_STATS=1, the configuration included */
+
+/* The struct of HAK_STATS_VERSION 1, the same on every LP64 target: a
+ * layout change is a new version. */
+_Static_assert(sizeof(hak_stats_t) == 296 && offsetof(hak_stats_t, pmu_source) == 288,
+               "hak_stats_t changed: bump HAK_STATS_VERSION");
+
+#define NAME_(id, name) name,
+#define NAME_MEANING_(id, name, meaning) name,
+static const char *const k_tier_names[HAK_TIER_COUNT] = {HAK_TIER_LIST(NAME_)};
+static const char *const k_sys_names[HAK_SYS_COUNT] = {HAK_SYSCALL_LIST(NAME_)};
+static const char *const k_pmu_names[HAK_PMU_SOURCE_COUNT] = {HAK_PMU_SOURCE_LIST(NAME_MEANING_)};
+#undef NAME_
+#undef NAME_MEANING_
 
 static size_t (*g_summary)(char *buf, size_t cap);
 
@@ -57,34 +70,79 @@ int hak_stats_get(hak_stats_t *out, size_t out_size) {
 }
 
 
+/* "a":1,"b":2 for each field of a list, from `from`. */
+#define FIELD_JSON_(field, meaning)                                                \
+    HAK_PUT("%s\"" #field "\":%llu", sep, (unsigned long long)from->field);       \
+    sep = ",";
+
 static size_t to_json(const hak_stats_t *s, char *buf, size_t cap) {
     size_t n = 0;
+    const char *sep;
     HAK_PUT("{\"version\":%u,\"mode\":\"%s\",\"build\":\"%s\",\"tiers\":{", s->version, hak_mode(),
         HAK_FLAVOUR);
     for (int i = 0; i < HAK_TIER_COUNT; i++) {
-        const hak_tier_stats_t *t = &s->tier[i];
-        HAK_PUT("%s\"%s\":{\"allocs\":%llu,\"frees\":%llu,\"hits\":%llu,\"misses\":%llu,"
-            "\"remote_frees\":%llu,\"bytes_in_use\":%llu,\"bytes_reserved\":%llu}",
-            i ? "," : "", k_tier_names[i], (unsigned long long)t->allocs,
-            (unsigned long long)t->frees, (unsigned long long)t->hits,
-            (unsigned long long)t->misses, (unsigned long long)t->remote_frees,
-            (unsigned long long)t->bytes_in_use, (unsigned long long)t->bytes_reserved);
+        const hak_tier_stats_t *from = &s->tier[i];
+        HAK_PUT("%s\"%s\":{", i ? "," : "", k_tier_names[i]);
+        sep = "";
+        HAK_TIER_FIELD_LIST(FIELD_JSON_)
+        HAK_PUT("}");
     }
     HAK_PUT("},\"syscalls\":{");
     for (int i = 0; i < HAK_SYS_COUNT; i++)
         HAK_PUT("%s\"%s\":%llu", i ? "," : "", k_sys_names[i], (unsigned long long)s->syscalls[i]);
-    HAK_PUT("},\"bytes_mapped\":%llu,\"peak_mapped\":%llu,\"madvised_bytes\":%llu,"
-        "\"minor_faults\":%llu,\"major_faults\":%llu,\"heaps_created\":%llu,"
-        "\"heaps_reused\":%llu,\"threads_live\":%llu,\"segments\":%llu,\"llc_misses\":%llu,"
-        "\"pmu\":\"%s\"}",
-        (unsigned long long)s->bytes_mapped, (unsigned long long)s->peak_mapped,
-        (unsigned long long)s->madvised_bytes, (unsigned long long)s->minor_faults,
-        (unsigned long long)s->major_faults, (unsigned long long)s->heaps_created,
-        (unsigned long long)s->heaps_reused, (unsigned long long)s->threads_live,
-        (unsigned long long)s->segments, (unsigned long long)s->llc_misses,
-        k_pmu_names[s->pmu_source]);
+    HAK_PUT("},");
+    const hak_stats_t *from = s;
+    sep = "";
+    HAK_COUNTER_LIST(FIELD_JSON_)
+    HAK_PUT(",\"pmu\":\"%s\"}", k_pmu_names[s->pmu_source]);
     return n;
 }
+
+/* {"name":"a","offset":0,"description":"..."} for each field of a list in `type`. */
+#define FIELD_LAYOUT_(field, meaning)                                                          \
+    HAK_PUT("%s{\"name\":\"" #field "\",\"offset\":%zu,\"description\":\"%s\"}", sep,             \
+            offsetof(LAYOUT_TYPE_, field), meaning);                                           \
+    sep = ",";
+
+/* "key":{"offset":o,"names":[...] of an array of the struct; the caller
+ * closes the object. */
+static size_t array_json(const char *key, size_t offset, const char *const *names, unsigned count,
+                         char *buf, size_t cap, size_t n) {
+    HAK_PUT("\"%s\":{\"offset\":%zu,\"names\":[", key, offset);
+    for (unsigned i = 0; i < count; i++) HAK_PUT("%s\"%s\"", i ? "," : "", names[i]);
+    HAK_PUT("]");
+    return n;
+}
+
+static size_t layout_json(char *buf, size_t cap) {
+    size_t n = 0;
+    const char *sep;
+    HAK_PUT("{\"version\":%u,\"size\":%zu,\"head\":[{\"name\":\"version\",\"offset\":%zu,"
+            "\"type\":\"u32\"},{\"name\":\"size\",\"offset\":%zu,\"type\":\"u32\"}],",
+            HAK_STATS_VERSION, sizeof(hak_stats_t), offsetof(hak_stats_t, version),
+            offsetof(hak_stats_t, size));
+    n = array_json("tiers", offsetof(hak_stats_t, tier), k_tier_names, HAK_TIER_COUNT, buf, cap, n);
+    HAK_PUT(",\"stride\":%zu,\"fields\":[", sizeof(hak_tier_stats_t));
+    sep = "";
+#define LAYOUT_TYPE_ hak_tier_stats_t
+    HAK_TIER_FIELD_LIST(FIELD_LAYOUT_)
+#undef LAYOUT_TYPE_
+    HAK_PUT("]},");
+    n = array_json("syscalls", offsetof(hak_stats_t, syscalls), k_sys_names, HAK_SYS_COUNT, buf,
+                   cap, n);
+    HAK_PUT("},\"counters\":[");
+    sep = "";
+#define LAYOUT_TYPE_ hak_stats_t
+    HAK_COUNTER_LIST(FIELD_LAYOUT_)
+#undef LAYOUT_TYPE_
+    HAK_PUT("],");
+    n = array_json("pmu_source", offsetof(hak_stats_t, pmu_source), k_pmu_names,
+                   HAK_PMU_SOURCE_COUNT, buf, cap, n);
+    HAK_PUT("}}");
+    return n;
+}
+
+size_t hak_stats_layout_json(char *buf, size_t cap) { return hak_text_done(buf, cap, layout_json(buf, cap)); }
 
 size_t hak_stats_json(char *buf, size_t cap) {
     hak_ensure_init();
@@ -106,10 +164,10 @@ static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
             (unsigned long long)t->remote_frees, (unsigned long long)(t->bytes_in_use >> 10),
             (unsigned long long)(t->bytes_reserved >> 10));
     }
-    HAK_PUT("syscalls: mmap %llu, munmap %llu, madvise %llu, mremap %llu\n",
-        (unsigned long long)s->syscalls[HAK_SYS_MMAP], (unsigned long long)s->syscalls[HAK_SYS_MUNMAP],
-        (unsigned long long)s->syscalls[HAK_SYS_MADVISE],
-        (unsigned long long)s->syscalls[HAK_SYS_MREMAP]);
+    HAK_PUT("syscalls:");
+    for (int i = 0; i < HAK_SYS_COUNT; i++)
+        HAK_PUT("%s %s %llu", i ? "," : "", k_sys_names[i], (unsigned long long)s->syscalls[i]);
+    HAK_PUT("\n");
     HAK_PUT("mapped: %llu KiB now, %llu KiB peak, %llu KiB given back with MADV_DONTNEED\n",
         (unsigned long long)(s->bytes_mapped >> 10), (unsigned long long)(s->peak_mapped >> 10),
         (unsigned long long)(s->madvised_bytes >> 10));
@@ -130,7 +188,7 @@ void hak_stats_print(int fd) {
     hak_ensure_init();
     hak_stats_t s;
     _hak_stats_collect(&s);
-    char buf[8192];
+    char buf[STATS_TEXT_MAX];
     size_t n = human(&s, buf, sizeof(buf));
     _hak_write_all(fd, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
 }
@@ -144,7 +202,7 @@ __attribute__((destructor)) static void stats_at_exit(void) {
     if (file[0] != '\0') {
         hak_stats_t s;
         _hak_stats_collect(&s);
-        char buf[2048];
+        char buf[STATS_LINE_MAX];
         size_t n = to_json(&s, buf, sizeof(buf) - 1);
         if (n >= sizeof(buf) - 1) return;
         buf[n++] = '\n';
