@@ -164,7 +164,8 @@ HAK_API int hak_option_set(const char *name, int64_t value);
 /* The effective configuration as JSON (same convention as hak_stats_json). */
 HAK_API size_t hak_config_json(char *buf, size_t cap);
 /* The options table itself as JSON (same convention): "modes" (the
- * HAKMEM_MODE presets in order), "options" (each with name, type, choices,
+ * HAKMEM_MODE presets in order), "default_mode" (when HAKMEM_MODE is
+ * unset), "options" (each with name, type, choices,
  * min, max, defaults per mode, runtime, description), "class_knobs"
  * (hak_class_knob_t ids, names, ranges) and "prewarm" (block size and
  * blocks placed in a new thread's cache). Tools read this instead of

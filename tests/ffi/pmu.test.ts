@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "./hakmem_ffi.ts";
+import { repoRoot } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/pmu_source.ts", import.meta.url).pathname;
 const SYS_PERF_EVENT_OPEN = 298n; // x86_64

@@ -20,8 +20,7 @@ import {
   patternBytes,
   ptrOf,
   Rng,
-  TIERS,
-} from "./hakmem_ffi.ts";
+} from "./helpers.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -302,12 +301,13 @@ for (const flavour of FLAVOURS) {
       );
       const h = hak();
       h.sym.hak_thread_flush();
-      const start = h.readStats();
+      const start = h.stats();
       const counts = runWalk(h, flavour, SEED, steps);
       h.sym.hak_thread_flush();
-      const end = h.readStats();
+      const end = h.stats();
       console.log(`  ops: ${JSON.stringify(counts)}`);
-      for (const t of TIERS) {
+      const tiers = h.statsLayout().tiers.names;
+      for (const t of tiers) {
         assert.equal(
           end.tiers[t].bytes_in_use,
           start.tiers[t].bytes_in_use,
@@ -315,7 +315,7 @@ for (const flavour of FLAVOURS) {
         );
       }
       const balance = (s: typeof start) =>
-        TIERS.reduce((acc, t) => acc + s.tiers[t].allocs - s.tiers[t].frees, 0);
+        tiers.reduce((acc, t) => acc + s.tiers[t].allocs - s.tiers[t].frees, 0);
       assert.equal(
         balance(end),
         balance(start),

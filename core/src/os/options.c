@@ -117,7 +117,7 @@ static void format_value(const opt_def_t *d, int64_t v, char *buf, size_t cap) {
 
 void _hak_options_init(void) {
     /* The mode first: it decides every other default. */
-    int64_t mode = MODE_BALANCED;
+    int64_t mode = HAK_DEFAULT_MODE;
     for (int pass = 0; pass < 2; pass++) {
         for (int id = 0; id < OPT_COUNT; id++) {
             if ((pass == 0) != (id == OPT_MODE)) continue;
@@ -219,7 +219,7 @@ size_t _hak_options_table_json(char *buf, size_t cap) {
     size_t n = 0;
     HAK_PUT("{\"modes\":[");
     n = choices_json(&k_opts[OPT_MODE], buf, cap, n);
-    HAK_PUT("],\"options\":[");
+    HAK_PUT("],\"default_mode\":\"%s\",\"options\":[", k_choices_MODE[HAK_DEFAULT_MODE]);
     for (int id = 0; id < OPT_COUNT; id++) {
         HAK_PUT("%s", id ? "," : "");
         n = option_def_json(&k_opts[id], buf, cap, n);
