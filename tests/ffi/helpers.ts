@@ -181,7 +181,15 @@ export function firstDiff(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? -1 : n;
 }
 
-// ------------------------------------------------------------------------------------- misc ----
+// ------------------------------------------------------------------------------------ seeds ----
+
+/** A test's seed: `env` when set (to replay), else `fixed`; printed either way. */
+export function testSeed(what: string, env: string, fixed: number): number {
+  const given = Deno.env.get(env);
+  const seed = given !== undefined ? Number.parseInt(given, 10) >>> 0 : fixed;
+  console.log(`${what}: seed ${seed} (${env}=${seed} replays; set it to try another)`);
+  return seed;
+}
 
 /** Small fast seeded PRNG (mulberry32 over a 32-bit seed). */
 export class Rng {

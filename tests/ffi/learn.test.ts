@@ -3,7 +3,7 @@
  * each ACE fast- and slow-loop reaction on synthetic metrics, the guards,
  * the scavenger's budget, and (in subprocesses) the real ACE thread with its
  * trace and its choice of LLC source. Every random input comes from a
- * printed seed (HAKMEM_TEST_SEED replays it). */
+ * printed seed (fixed; HAKMEM_TEST_SEED picks another). */
 import assert from "node:assert/strict";
 import { encodeAceMetrics } from "../../bindings/hakmem.ts";
 import {
@@ -15,17 +15,16 @@ import {
   notBuilt,
   ptrOf,
   repoRoot,
+  testSeed,
 } from "./helpers.ts";
 
 const MiB = 1 << 20;
 const THRESHOLDS = [1, 4, 16, 64].map((m) => m * MiB);
 const ELO = { off: 0, learn: 1, frozen: 2, canary: 3 };
+const LIVE_TICKS = 3; // ticks the live ACE thread is asked for: counted, not timed
 
 function seedOf(): bigint {
-  const env = Deno.env.get("HAKMEM_TEST_SEED");
-  const seed = env ? BigInt(env) : BigInt(Math.floor(Math.random() * 2 ** 48));
-  console.log(`learn: seed ${seed} (HAKMEM_TEST_SEED=${seed} replays)`);
-  return seed;
+  return BigInt(testSeed("learn", "HAKMEM_TEST_SEED", 0xe10));
 }
 
 interface Metrics {
@@ -253,7 +252,9 @@ for (const flavour of FLAVOURS) {
     assert.ok([1, 2, 4, 8].includes(option(h, "HAKMEM_PARTIAL_RELEASE_UNITS")));
   });
 
-  test("ACE scavenge: idle BigCache memory goes back, within the time budget", () => {
+  // How long a scavenge takes is the bench's to measure; here what it released is counted, and
+  // its report is checked to say whether it kept to its budget.
+  test("ACE scavenge: idle BigCache memory goes back, and the report says if the budget held", () => {
     const h = hak();
     h.sym.hak_ace_test_reset();
     const idle = (n: number) => {
@@ -265,19 +266,26 @@ for (const flavour of FLAVOURS) {
       }
       for (const p of ptrs) h.free(p);
     };
+    const scavenge = () => {
+      const madvised = h.stats().counters.madvised_bytes;
+      const budgetNs = option(h, "HAKMEM_ACE_SCAVENGE_BUDGET_US") * 1000;
+      tick(h, { frag_ratio: 0.9, rss_mb: 500, in_use_mb: 10 }, true);
+      const st = aceState(h).last_scavenge;
+      assert.equal(st.complete, st.ns < budgetNs, `complete: ${st.ns} ns of ${budgetNs}`);
+      assert.ok(h.stats().counters.madvised_bytes - madvised >= st.bytes, "advised as reported");
+      return st;
+    };
     idle(12);
-    tick(h, { frag_ratio: 0.9, rss_mb: 500, in_use_mb: 10 }, true);
-    let st = aceState(h);
-    assert.equal(st.last_scavenge.complete, true);
-    assert.ok(st.last_scavenge.bytes >= 8 * MiB, `scavenged ${st.last_scavenge.bytes}`);
-    // A budget far too small for the work: the scavenger stops early.
+    const first = scavenge();
+    assert.ok(first.bytes >= 8 * MiB, `scavenged ${first.bytes}`);
+    assert.equal(aceState(h).scavenges, 1);
+    // The smallest budget: what it released was advised away and reported, whether or not the
+    // budget held.
     assert.equal(h.optionSet("HAKMEM_ACE_SCAVENGE_BUDGET_US", 100).rc, 0);
     try {
       idle(14);
-      tick(h, { frag_ratio: 0.9, rss_mb: 500, in_use_mb: 10 }, true);
-      st = aceState(h);
-      assert.ok(st.last_scavenge.bytes < 14 * MiB, `budget ignored: ${st.last_scavenge.bytes}`);
-      if (st.last_scavenge.bytes < 13 * MiB) assert.equal(st.last_scavenge.complete, false);
+      scavenge();
+      assert.equal(aceState(h).scavenges, 2);
     } finally {
       h.optionSet("HAKMEM_ACE_SCAVENGE_BUDGET_US", 5000);
     }
@@ -341,7 +349,7 @@ for (const flavour of FLAVOURS) {
       try {
         const out = await runLive(flavour, trace, { HAKMEM_PMU: pmu });
         assert.equal(out.ace.run, "running");
-        assert.ok(out.ace.ticks >= 3, `only ${out.ace.ticks} ticks`);
+        assert.ok(out.ace.ticks >= LIVE_TICKS, `only ${out.ace.ticks} ticks`);
         const kinds = new Set(out.trace.map((l) => l.kind));
         for (const k of ["start", "tick", "elo"]) assert.ok(kinds.has(k), `trace has ${k} lines`);
         const want = out.pmu === "read" || out.pmu === "rdpmc" ? "pmu" : "estimate";
@@ -386,7 +394,7 @@ async function runLive(flavour: Flavour, trace: string, extra: Record<string, st
   });
   const fixture = new URL("./fixtures/ace_live.ts", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--no-config", fixture, flavour, "400", trace],
+    args: ["run", "-A", "--quiet", "--no-config", fixture, flavour, String(LIVE_TICKS), trace],
     env,
     clearEnv: true,
     stdout: "piped",

@@ -66,7 +66,6 @@ Deno.test("pmu: x86_64 build picks its source at run time", async () => {
   console.log(`perf_event_open here: ${opens ? "allowed" : "refused"}; hakmem chose: ${pmu}`);
   if (opens) {
     assert.ok(pmu === "rdpmc" || pmu === "read", `PMU readable but hakmem chose ${pmu}`);
-    assert.ok(llc >= 0);
   } else {
     assert.equal(pmu, "unavailable", "perf_event_open is refused here: the fallback must run");
     assert.equal(llc, 0);

@@ -1,8 +1,9 @@
 /** Seeded random walk of malloc/calloc/realloc/aligned/free over every tier,
  * checked against a JS model of the live blocks.
  *
- * HAKMEM_SEED=<u32> replays a walk; HAKMEM_WALK_STEPS=<n> changes its length.
- * The seed is always printed, and a failure names the seed and the step. */
+ * The seed is fixed and printed; HAKMEM_SEED=<u32> walks another (or replays
+ * one); HAKMEM_WALK_STEPS=<n> changes its length. A failure names the seed
+ * and the step. */
 import assert from "node:assert/strict";
 import {
   addr,
@@ -20,6 +21,7 @@ import {
   patternBytes,
   ptrOf,
   Rng,
+  testSeed,
 } from "./helpers.ts";
 
 const KiB = 1024;
@@ -32,10 +34,7 @@ const PATTERN_PTR = ptrOf(PATTERN);
 const ZEROS = new Uint8Array(MAX_REQUEST);
 const ZEROS_PTR = ptrOf(ZEROS);
 
-const envSeed = Deno.env.get("HAKMEM_SEED");
-const SEED = envSeed !== undefined
-  ? Number.parseInt(envSeed, 10) >>> 0
-  : crypto.getRandomValues(new Uint32Array(1))[0];
+const SEED = testSeed("random_walk", "HAKMEM_SEED", 0x5eed1);
 const envSteps = Deno.env.get("HAKMEM_WALK_STEPS");
 /** HAKMEM_WALK_PARANOID=1: verify every live block after every step, so a
  * failure names the step that corrupted memory (slow; for replays). */

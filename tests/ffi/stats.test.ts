@@ -206,7 +206,7 @@ for (const flavour of FLAVOURS) {
     const text = new TextDecoder().decode(buf.subarray(0, need));
     const parsed = JSON.parse(text);
     assert.equal(parsed.version, 1);
-    assert.ok(!text.includes("\n") || text.trimEnd().split("\n").length >= 1);
+    assert.ok(!text.includes("\n"), "one line of JSON");
     // truncated: cap bytes written including the NUL, full length returned
     const small = new Uint8Array(16).fill(0xff);
     const got2 = Number(h.sym.hak_stats_json(ptrOf(small), 10n));
