@@ -1,7 +1,7 @@
 /**
- * The Deno binding of libhakmem.so: the one typed symbol table of core/include/hakmem.h (each
- * parameter's and result's C declaration in a comment; tests/ffi/symbols.test.ts checks the table
- * against the header's prototypes and the library's exported symbols), and a class that opens a
+ * The Deno binding of libhakmem.so: the one typed symbol table of core/include/hakmem.h (each entry
+ * under its C prototype; tests/ffi/symbols.test.ts checks the prototypes and the FFI types against
+ * the header and the table against the library's exported symbols), and a class that opens a
  * given library and decodes what the library describes about itself: the statistics
  * (hak_stats_layout_json) and the options table (hak_options_table_json). Nothing here re-types a
  * struct offset, a mode or an option.
@@ -20,195 +20,96 @@
  * pointers and arrays -> "pointer".
  */
 
-/** Every hak_* function of hakmem.h, in header order. */
+/** The JSON calls of hakmem.h share one signature (snprintf's convention). */
+const TEXT_CALL = { parameters: ["pointer", "usize"], result: "usize" } as const;
+
+/** Every hak_* function of hakmem.h, in header order, each under its C prototype. */
 export const HAKMEM_SYMBOLS = {
   // ---- allocation ----
-  hak_malloc: { parameters: ["usize" /* size_t size */], result: "pointer" /* void * */ },
-  hak_free: { parameters: ["pointer" /* void *ptr */], result: "void" /* void */ },
-  hak_calloc: {
-    parameters: [
-      "usize", /* size_t count */
-      "usize", /* size_t size */
-    ],
-    result: "pointer", /* void * */
-  },
-  hak_realloc: {
-    parameters: [
-      "pointer", /* void *ptr */
-      "usize", /* size_t size */
-    ],
-    result: "pointer", /* void * */
-  },
-  hak_reallocarray: {
-    parameters: [
-      "pointer", /* void *ptr */
-      "usize", /* size_t count */
-      "usize", /* size_t size */
-    ],
-    result: "pointer", /* void * */
-  },
-  hak_aligned_alloc: {
-    parameters: [
-      "usize", /* size_t alignment */
-      "usize", /* size_t size */
-    ],
-    result: "pointer", /* void * */
-  },
-  hak_posix_memalign: {
-    parameters: [
-      "pointer", /* void **out */
-      "usize", /* size_t alignment */
-      "usize", /* size_t size */
-    ],
-    result: "i32", /* int */
-  },
-  hak_memalign: {
-    parameters: [
-      "usize", /* size_t alignment */
-      "usize", /* size_t size */
-    ],
-    result: "pointer", /* void * */
-  },
-  hak_usable_size: { parameters: ["pointer" /* const void *ptr */], result: "usize" /* size_t */ },
-  hak_thread_flush: { parameters: [], result: "void" /* void */ },
-  hak_trim: { parameters: [], result: "i32" /* int */ },
+  // void *hak_malloc(size_t size)
+  hak_malloc: { parameters: ["usize"], result: "pointer" },
+  // void hak_free(void *ptr)
+  hak_free: { parameters: ["pointer"], result: "void" },
+  // void *hak_calloc(size_t count, size_t size)
+  hak_calloc: { parameters: ["usize", "usize"], result: "pointer" },
+  // void *hak_realloc(void *ptr, size_t size)
+  hak_realloc: { parameters: ["pointer", "usize"], result: "pointer" },
+  // void *hak_reallocarray(void *ptr, size_t count, size_t size)
+  hak_reallocarray: { parameters: ["pointer", "usize", "usize"], result: "pointer" },
+  // void *hak_aligned_alloc(size_t alignment, size_t size)
+  hak_aligned_alloc: { parameters: ["usize", "usize"], result: "pointer" },
+  // int hak_posix_memalign(void **out, size_t alignment, size_t size)
+  hak_posix_memalign: { parameters: ["pointer", "usize", "usize"], result: "i32" },
+  // void *hak_memalign(size_t alignment, size_t size)
+  hak_memalign: { parameters: ["usize", "usize"], result: "pointer" },
+  // size_t hak_usable_size(const void *ptr)
+  hak_usable_size: { parameters: ["pointer"], result: "usize" },
+  // void hak_thread_flush(void)
+  hak_thread_flush: { parameters: [], result: "void" },
+  // int hak_trim(void)
+  hak_trim: { parameters: [], result: "i32" },
   // ---- size classes ----
-  hak_class_count: { parameters: [], result: "u32" /* unsigned */ },
-  hak_class_size: { parameters: ["u32" /* unsigned cls */], result: "usize" /* size_t */ },
-  hak_class_of: { parameters: ["usize" /* size_t size */], result: "i32" /* int */ },
-  hak_tiny_max: { parameters: [], result: "usize" /* size_t */ },
-  hak_mid_max: { parameters: [], result: "usize" /* size_t */ },
+  // unsigned hak_class_count(void)
+  hak_class_count: { parameters: [], result: "u32" },
+  // size_t hak_class_size(unsigned cls)
+  hak_class_size: { parameters: ["u32"], result: "usize" },
+  // int hak_class_of(size_t size)
+  hak_class_of: { parameters: ["usize"], result: "i32" },
+  // size_t hak_tiny_max(void)
+  hak_tiny_max: { parameters: [], result: "usize" },
+  // size_t hak_mid_max(void)
+  hak_mid_max: { parameters: [], result: "usize" },
   // ---- statistics ----
-  hak_stats_get: {
-    parameters: [
-      "pointer", /* hak_stats_t *out */
-      "usize", /* size_t out_size */
-    ],
-    result: "i32", /* int */
-  },
-  hak_stats_json: {
-    parameters: [
-      "pointer", /* char *buf */
-      "usize", /* size_t cap */
-    ],
-    result: "usize", /* size_t */
-  },
-  hak_stats_print: { parameters: ["i32" /* int fd */], result: "void" /* void */ },
-  hak_stats_layout_json: {
-    parameters: [
-      "pointer", /* char *buf */
-      "usize", /* size_t cap */
-    ],
-    result: "usize", /* size_t */
-  },
+  // int hak_stats_get(hak_stats_t *out, size_t out_size)
+  hak_stats_get: { parameters: ["pointer", "usize"], result: "i32" },
+  // size_t hak_stats_json(char *buf, size_t cap)
+  hak_stats_json: TEXT_CALL,
+  // void hak_stats_print(int fd)
+  hak_stats_print: { parameters: ["i32"], result: "void" },
+  // size_t hak_stats_layout_json(char *buf, size_t cap)
+  hak_stats_layout_json: TEXT_CALL,
   // ---- configuration ----
-  hak_mode: { parameters: [], result: "pointer" /* const char * */ },
-  hak_version: { parameters: [], result: "pointer" /* const char * */ },
-  hak_option_get: {
-    parameters: [
-      "pointer", /* const char *name */
-      "pointer", /* int64_t *value */
-    ],
-    result: "i32", /* int */
-  },
-  hak_option_set: {
-    parameters: [
-      "pointer", /* const char *name */
-      "i64", /* int64_t value */
-    ],
-    result: "i32", /* int */
-  },
-  hak_config_json: {
-    parameters: [
-      "pointer", /* char *buf */
-      "usize", /* size_t cap */
-    ],
-    result: "usize", /* size_t */
-  },
-  hak_options_table_json: {
-    parameters: [
-      "pointer", /* char *buf */
-      "usize", /* size_t cap */
-    ],
-    result: "usize", /* size_t */
-  },
-  hak_class_knob_set: {
-    parameters: [
-      "u32", /* hak_class_knob_t knob */
-      "u32", /* unsigned cls */
-      "i64", /* int64_t value */
-    ],
-    result: "i32", /* int */
-  },
-  hak_class_knob_get: {
-    parameters: [
-      "u32", /* hak_class_knob_t knob */
-      "u32", /* unsigned cls */
-    ],
-    result: "i64", /* int64_t */
-  },
+  // const char *hak_mode(void)
+  hak_mode: { parameters: [], result: "pointer" },
+  // const char *hak_version(void)
+  hak_version: { parameters: [], result: "pointer" },
+  // int hak_option_get(const char *name, int64_t *value)
+  hak_option_get: { parameters: ["pointer", "pointer"], result: "i32" },
+  // int hak_option_set(const char *name, int64_t value)
+  hak_option_set: { parameters: ["pointer", "i64"], result: "i32" },
+  // size_t hak_config_json(char *buf, size_t cap)
+  hak_config_json: TEXT_CALL,
+  // size_t hak_options_table_json(char *buf, size_t cap)
+  hak_options_table_json: TEXT_CALL,
+  // int hak_class_knob_set(hak_class_knob_t knob, unsigned cls, int64_t value)
+  hak_class_knob_set: { parameters: ["u32", "u32", "i64"], result: "i32" },
+  // int64_t hak_class_knob_get(hak_class_knob_t knob, unsigned cls)
+  hak_class_knob_get: { parameters: ["u32", "u32"], result: "i64" },
   // ---- learning layer ----
-  hak_elo_expected: {
-    parameters: [
-      "f64", /* double ra */
-      "f64", /* double rb */
-    ],
-    result: "f64", /* double */
-  },
-  hak_elo_update: {
-    parameters: [
-      "pointer", /* double *ra */
-      "pointer", /* double *rb */
-      "f64", /* double score_a */
-      "f64", /* double k */
-    ],
-    result: "void", /* void */
-  },
-  hak_ucb1_score: {
-    parameters: [
-      "f64", /* double mean */
-      "u64", /* uint64_t n */
-      "u64", /* uint64_t total */
-      "f64", /* double c */
-    ],
-    result: "f64", /* double */
-  },
-  hak_elo_state: { parameters: [], result: "i32" /* int */ },
-  hak_elo_threshold: { parameters: [], result: "usize" /* size_t */ },
-  hak_elo_json: {
-    parameters: [
-      "pointer", /* char *buf */
-      "usize", /* size_t cap */
-    ],
-    result: "usize", /* size_t */
-  },
-  hak_elo_test_reset: {
-    parameters: [
-      "i32", /* int learn */
-      "u64", /* uint64_t seed */
-    ],
-    result: "void", /* void */
-  },
-  hak_elo_test_step: {
-    parameters: ["pointer" /* const double cost[HAK_ELO_CANDIDATE_COUNT] */],
-    result: "i32", /* int */
-  },
-  hak_ace_running: { parameters: [], result: "i32" /* int */ },
-  hak_ace_json: {
-    parameters: [
-      "pointer", /* char *buf */
-      "usize", /* size_t cap */
-    ],
-    result: "usize", /* size_t */
-  },
-  hak_ace_test_reset: { parameters: [], result: "void" /* void */ },
-  hak_ace_test_tick: {
-    parameters: [
-      "pointer", /* const hak_ace_metrics_t *m */
-      "i32", /* int slow */
-    ],
-    result: "i32", /* int */
-  },
+  // double hak_elo_expected(double ra, double rb)
+  hak_elo_expected: { parameters: ["f64", "f64"], result: "f64" },
+  // void hak_elo_update(double *ra, double *rb, double score_a, double k)
+  hak_elo_update: { parameters: ["pointer", "pointer", "f64", "f64"], result: "void" },
+  // double hak_ucb1_score(double mean, uint64_t n, uint64_t total, double c)
+  hak_ucb1_score: { parameters: ["f64", "u64", "u64", "f64"], result: "f64" },
+  // int hak_elo_state(void)
+  hak_elo_state: { parameters: [], result: "i32" },
+  // size_t hak_elo_threshold(void)
+  hak_elo_threshold: { parameters: [], result: "usize" },
+  // size_t hak_elo_json(char *buf, size_t cap)
+  hak_elo_json: TEXT_CALL,
+  // void hak_elo_test_reset(int learn, uint64_t seed)
+  hak_elo_test_reset: { parameters: ["i32", "u64"], result: "void" },
+  // int hak_elo_test_step(const double cost[HAK_ELO_CANDIDATE_COUNT])
+  hak_elo_test_step: { parameters: ["pointer"], result: "i32" },
+  // int hak_ace_running(void)
+  hak_ace_running: { parameters: [], result: "i32" },
+  // size_t hak_ace_json(char *buf, size_t cap)
+  hak_ace_json: TEXT_CALL,
+  // void hak_ace_test_reset(void)
+  hak_ace_test_reset: { parameters: [], result: "void" },
+  // int hak_ace_test_tick(const hak_ace_metrics_t *m, int slow)
+  hak_ace_test_tick: { parameters: ["pointer", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The standard allocation symbols libhakmem.so exports as well (glibc's prototypes). */

@@ -1,6 +1,6 @@
 /** The binding (bindings/hakmem.ts) against the header and the library: every prototype of
- * hakmem.h has an entry whose FFI types follow from the C types and whose comments spell the C
- * declarations; hak_ace_metrics_t's fields are the encoder's; the library exports exactly the
+ * hakmem.h has an entry whose FFI types follow from the C types, under a comment that spells the
+ * prototype; hak_ace_metrics_t's fields are the encoder's; the library exports exactly the
  * table's hak_* symbols and the standard ones, needing no glibc newer than the floor. */
 import assert from "node:assert/strict";
 import { compareVersions, exportedSymbols, requiredGlibcVersions } from "../../tasks/elf.ts";
@@ -34,15 +34,11 @@ function prototypes(header: string): Map<string, Prototype> {
   return out;
 }
 
-/** name -> the comments of the binding's entry (parameters, then the result). */
-function bindingComments(source: string): Map<string, Prototype> {
-  const out = new Map<string, Prototype>();
-  const entry = /(hak_\w+): \{\s*parameters: \[(.*?)\],\s*result: "\w+",?\s*\/\*(.*?)\*\//gs;
-  for (const m of source.matchAll(entry)) {
-    const params = [...m[2].matchAll(/"\w+",?\s*\/\*(.*?)\*\//g)].map((p) => squash(p[1]));
-    out.set(m[1], { result: squash(m[3]), params });
-  }
-  return out;
+/** name -> the C prototype in the comment above the binding's entry, parsed like the header's. */
+function bindingPrototypes(source: string): Map<string, Prototype> {
+  const text = [...source.matchAll(/^\s*\/\/ (.*\bhak_\w+\(.*\))\n\s*hak_\w+:/gm)]
+    .map((m) => `HAK_API ${m[1]};`).join("\n");
+  return prototypes(text);
 }
 
 /** The FFI type of a C declaration (a parameter with its name, or a result type). */
@@ -64,7 +60,7 @@ function ffiType(decl: string): string {
   return t;
 }
 
-Deno.test("symbols: the binding's table is hakmem.h's prototypes, comments included", async () => {
+Deno.test("symbols: the binding's table follows hakmem.h's prototypes, each written above its entry", async () => {
   const header = prototypes(await Deno.readTextFile(HEADER));
   assert.ok(header.size > 10, `parsed only ${header.size} functions from hakmem.h`);
   assert.deepEqual(
@@ -72,7 +68,7 @@ Deno.test("symbols: the binding's table is hakmem.h's prototypes, comments inclu
     [...header.keys()],
     "the header's functions, in order",
   );
-  const comments = bindingComments(await Deno.readTextFile(BINDING));
+  const commented = bindingPrototypes(await Deno.readTextFile(BINDING));
   for (const [name, proto] of header) {
     const entry = HAKMEM_SYMBOLS[name as keyof typeof HAKMEM_SYMBOLS];
     assert.deepEqual(
@@ -80,7 +76,7 @@ Deno.test("symbols: the binding's table is hakmem.h's prototypes, comments inclu
       { params: proto.params.map(ffiType), result: ffiType(proto.result) },
       `FFI types of ${name}`,
     );
-    assert.deepEqual(comments.get(name), proto, `the C declarations in the comments of ${name}`);
+    assert.deepEqual(commented.get(name), proto, `the C prototype above ${name}`);
   }
 });
 
