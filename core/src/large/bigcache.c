@@ -6,9 +6,9 @@
  * lock. */
 #include "block.h"
 
-/* Size buckets: eight per power of two from 64 KiB (map sizes come in
- * eighths of a power of two, see large.c), the last one open-ended. */
-#define BUCKET_STEPS 8
+/* Size buckets: one per mapping-size step from 64 KiB, the last one
+ * open-ended. */
+#define BUCKET_STEPS (1u << LARGE_STEPS_SHIFT)
 #define BUCKET_MIN_SHIFT 16
 #define BUCKETS 128
 #define BUCKETS_SEARCHED 3 /* a request looks at most this many buckets up: waste stays < 40 % */
@@ -28,7 +28,7 @@ static age_list_t g_hot, g_pending, g_cold;
 
 static unsigned bucket_of(size_t map_size) {
     unsigned k = 63u - (unsigned)__builtin_clzll(map_size - 1);
-    unsigned j = (unsigned)((map_size - 1) >> (k - 3)) & (BUCKET_STEPS - 1);
+    unsigned j = (unsigned)((map_size - 1) >> (k - LARGE_STEPS_SHIFT)) & (BUCKET_STEPS - 1);
     unsigned idx = (k - BUCKET_MIN_SHIFT) * BUCKET_STEPS + j;
     return idx < BUCKETS ? idx : BUCKETS - 1;
 }

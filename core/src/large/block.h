@@ -6,6 +6,9 @@
 #include "large.h"
 
 #define LARGE_MAGIC ((uintptr_t)0x6c617267656b6168ull) /* "hakegral": a live header */
+/* Mapping sizes come in 2^3 steps per power of two (large.c), and BigCache
+ * has a bucket per step (bigcache.c): nearby sizes share buckets. */
+#define LARGE_STEPS_SHIFT 3
 
 /* A block's life: handed out (USED); then, once freed, in a thread's stash
  * (STASHED) or in BigCache, resident (HOT), waiting for a batched advice

@@ -13,7 +13,6 @@
 #define STASH_SLOTS 2
 #define STASH_MAX ((size_t)4 << 20) /* largest block a thread keeps for itself */
 #define STASH_SLACK 4 /* a stashed block serves requests down to 1/4 smaller: no more idle */
-#define MAP_STEPS_SHIFT 3 /* mapping sizes: 2^3 steps per power of two, shared by nearby sizes */
 /* HAKMEM_THP=auto: huge pages for blocks from 4 MiB, where fewer TLB misses
  * outweigh faulting in 2 MiB at a time. */
 #define THP_MIN_BYTES ((size_t)4 << 20)
@@ -49,7 +48,7 @@ static size_t map_size_for(size_t offset, size_t size) {
     size_t need;
     if (__builtin_add_overflow(offset, size, &need) || need > HAK_MAP_MAX) return 0;
     unsigned k = 63u - (unsigned)__builtin_clzll(need - 1);
-    size_t gran = (size_t)1 << (k >= MAP_STEPS_SHIFT ? k - MAP_STEPS_SHIFT : 0);
+    size_t gran = (size_t)1 << (k >= LARGE_STEPS_SHIFT ? k - LARGE_STEPS_SHIFT : 0);
     if (gran < _hak_page_size) gran = _hak_page_size;
     return round_up(need, gran);
 }
