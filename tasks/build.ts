@@ -19,6 +19,7 @@ import {
   TARGETS,
 } from "./targets.ts";
 import { runCommand, zigEnv, zigPath, zigVersion } from "./toolchain.ts";
+import { CORE_INCLUDE, coreFiles, coreSources, objectName } from "./layers.ts";
 import {
   aarch64LseInstructions,
   compareVersions,
@@ -30,8 +31,6 @@ import {
   requiredGlibcVersions,
 } from "./elf.ts";
 
-const CORE_SRC = join(ROOT, "core", "src");
-const CORE_INCLUDE = join(ROOT, "core", "include");
 const PUBLIC_HEADER = join(CORE_INCLUDE, "hakmem.h");
 
 /** Flags of every library object, whatever the target and flavour. */
@@ -268,10 +267,11 @@ function rel(p: string): string {
 // ---------------------------------------------------------------------------------------------
 // the library
 
-/** Content hash of every core header (anything in core/src or core/include that is not .c). */
+/** Content hash of every core header (anything in core/src/<layer>/ or core/include that is not
+ * .c). */
 export async function headersHash(): Promise<string> {
   const headers = [
-    ...(await listFiles(CORE_SRC, (n) => !n.endsWith(".c"))),
+    ...(await coreFiles((n) => !n.endsWith(".c"))),
     ...(await listFiles(CORE_INCLUDE, () => true)),
   ];
   const h = createHash("sha256");
@@ -320,8 +320,8 @@ async function verifySharedLibrary(t: TargetInfo, so: string): Promise<string | 
 
 async function buildCombo(target: TargetName, flavour: Flavour): Promise<void> {
   const t = targetInfo(target);
-  const sources = await listFiles(CORE_SRC, (n) => n.endsWith(".c"));
-  if (sources.length === 0) throw new Error(`no C sources in ${rel(CORE_SRC)}`);
+  const sources = await coreSources();
+  if (sources.length === 0) throw new Error("no C sources in core/src/<layer>/");
   const version = await zigVersion();
   const flags = compileFlags(target, flavour);
   const objDir = join(buildDir(target, flavour), "obj");
@@ -333,7 +333,7 @@ async function buildCombo(target: TargetName, flavour: Flavour): Promise<void> {
 
   const hdrs = await headersHash();
   const objects = await Promise.all(sources.map(async (src) => {
-    const obj = join(objDir, basename(src).replace(/\.c$/, ".o"));
+    const obj = join(objDir, objectName(src));
     const stamp = await compileIncremental(src, obj, { version, flags, hdrs }, async () => {
       log(target, flavour, `cc ${rel(src)}`);
       const warnings = await zig(["cc", ...flags, "-c", rel(src), "-o", obj]);

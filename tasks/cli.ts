@@ -6,7 +6,6 @@ import {
   ALLOCATOR_KINDS,
   BENCH_IDS,
   LADDER,
-  MODES,
   type Profile,
   PROFILES,
   runBench,
@@ -14,6 +13,7 @@ import {
   THRESHOLD_VARIANTS,
   UsageError,
 } from "./bench.ts";
+import { modesHelp } from "./options.ts";
 import { runSoak } from "./soak.ts";
 import { runFuzz } from "./fuzz.ts";
 import { runTests } from "./test.ts";
@@ -132,8 +132,8 @@ program
   .addOption(
     new Option(
       "--modes <modes...>",
-      `HAKMEM_MODE values for hakmem, comma separated (${MODES.join(", ")}; default: balanced ` +
-        "unless --ladder or --thresholds is given)",
+      "HAKMEM_MODE values for hakmem, comma separated (the library's modes are listed below; " +
+        "default: balanced unless --ladder or --thresholds is given)",
     ).argParser(collect),
   )
   .option(
@@ -169,6 +169,7 @@ program
       "full 600)",
     positiveInt("--timeout"),
   )
+  .addHelpText("after", modesHelp)
   .action(
     async (opts: {
       profile: Profile;
