@@ -51,7 +51,7 @@ export const TARBALL_FILES = [
 ] as const;
 
 /** "1.0.0" from the HAKMEM_VERSION_MAJOR/MINOR/PATCH defines of a hakmem.h. */
-export async function headerVersion(header: string): Promise<string> {
+async function headerVersion(header: string): Promise<string> {
   const text = await Deno.readTextFile(header);
   const part = (name: string) => {
     const m = new RegExp(`^#define HAKMEM_VERSION_${name}\\s+(\\d+)\\s*$`, "m").exec(text);
@@ -68,7 +68,7 @@ function distVersion(target: TargetName): Promise<string> {
 
 /** The target the launcher preloads on each architecture: the first of that architecture in
  * TARGETS (x86_64-linux-gnu, whose PMU reader falls back at run time; aarch64-linux-gnu). */
-export function launcherTargets(): { arch: string; target: TargetName }[] {
+function launcherTargets(): { arch: string; target: TargetName }[] {
   const out: { arch: string; target: TargetName }[] = [];
   for (const t of TARGETS) {
     if (!out.some((o) => o.arch === t.arch)) out.push({ arch: t.arch, target: t.name });
@@ -79,7 +79,7 @@ export function launcherTargets(): { arch: string; target: TargetName }[] {
 /** tasks/launcher.sh with its placeholders filled: the version, the modes (MODES of
  * tasks/bench.ts, the one TypeScript list; the core's options table is not readable from here
  * yet) and the architecture=target pairs. */
-export async function launcherScript(version: string): Promise<string> {
+async function launcherScript(version: string): Promise<string> {
   const fill: Record<string, string> = {
     "@VERSION@": version,
     "@MODES@": MODES.join(" "),
@@ -94,7 +94,7 @@ export async function launcherScript(version: string): Promise<string> {
 
 /** lib/pkgconfig/hakmem.pc: every path relative to the file itself, so the tree can live
  * anywhere. */
-export function pkgConfigFile(version: string, target: TargetName): string {
+function pkgConfigFile(version: string, target: TargetName): string {
   return [
     "prefix=${pcfiledir}/../..",
     "exec_prefix=${prefix}",
