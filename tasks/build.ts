@@ -231,7 +231,7 @@ export async function listFiles(dir: string, keep: (name: string) => boolean): P
 }
 
 /** Writes `data` to `p` through a temporary file and a rename, so readers never see half. */
-async function writeAtomic(p: string, data: string | Uint8Array): Promise<void> {
+export async function writeAtomic(p: string, data: string | Uint8Array): Promise<void> {
   await Deno.mkdir(dirname(p), { recursive: true });
   const tmp = `${p}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   if (typeof data === "string") await Deno.writeTextFile(tmp, data);
@@ -397,6 +397,16 @@ interface ManifestArtifact {
   sha256: string;
 }
 
+/** A release tarball written by `deno task dist` (tasks/dist.ts). */
+export interface ManifestTarball {
+  /** Path under dist/. */
+  file: string;
+  target: TargetName;
+  version: string;
+  size: number;
+  sha256: string;
+}
+
 interface Manifest {
   schema: 1;
   generatedAt: string;
@@ -405,9 +415,11 @@ interface Manifest {
   zigVersion: string;
   glibcFloor: string;
   artifacts: ManifestArtifact[];
+  /** Only in the manifest `deno task dist` writes: a later build may no longer match them. */
+  tarballs?: ManifestTarball[];
 }
 
-async function gitInfo(): Promise<{ commit: string | null; dirty: boolean | null }> {
+export async function gitInfo(): Promise<{ commit: string | null; dirty: boolean | null }> {
   try {
     const head = await runCommand("git", ["rev-parse", "HEAD"]);
     const commit = head.code === 0 ? head.stdout.trim() : null;
@@ -448,8 +460,9 @@ async function artifactOf(
   return a;
 }
 
-/** Rewrites dist/manifest.json from whatever libraries are present in dist/. */
-export async function writeManifest(): Promise<string> {
+/** Rewrites dist/manifest.json from whatever libraries are present in dist/, plus the tarballs
+ * `deno task dist` made from them when given. */
+export async function writeManifest(tarballs?: ManifestTarball[]): Promise<string> {
   const version = await zigVersion();
   const artifacts: ManifestArtifact[] = [];
   for (const t of TARGETS) {
@@ -476,6 +489,7 @@ export async function writeManifest(): Promise<string> {
     zigVersion: version,
     glibcFloor: GLIBC_FLOOR,
     artifacts,
+    ...(tarballs ? { tarballs } : {}),
   };
   const path = join(ROOT, "dist", "manifest.json");
   await writeAtomic(path, JSON.stringify(manifest, null, 2) + "\n");

@@ -13,6 +13,7 @@ import {
   THRESHOLD_VARIANTS,
   UsageError,
 } from "./bench.ts";
+import { runDist } from "./dist.ts";
 import { modesHelp } from "./options.ts";
 import { runSoak } from "./soak.ts";
 import { runFuzz } from "./fuzz.ts";
@@ -66,6 +67,24 @@ program
     const targets = opts.target?.map((n) => targetInfo(n).name as TargetName);
     const flavours = opts.flavour?.map(flavourOf);
     await buildAll({ targets, flavours, clean: opts.clean });
+  });
+
+program
+  .command("dist")
+  .description(
+    "build the release flavour, then per target a reproducible tarball " +
+      "dist/hakmem-<version>-<target>.tar.gz (libhakmem.so/.a, hakmem.h, hakmem.pc, the " +
+      "launcher bin/hakmem, manifest.json with checksums and glibc floor, README); also " +
+      "dist/bin/hakmem, dist/SHA256SUMS and the tarballs in dist/manifest.json",
+  )
+  .addOption(
+    new Option(
+      "-t, --target <name...>",
+      `targets to pack, repeatable or comma separated (default: all: ${targetList})`,
+    ).argParser(collect),
+  )
+  .action(async (opts: { target?: string[] }) => {
+    await runDist({ targets: opts.target?.map((n) => targetInfo(n).name as TargetName) });
   });
 
 program
