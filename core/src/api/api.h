@@ -34,8 +34,8 @@ typedef struct hak_tier_ops {
     /* resident bytes waiting in BigCache */
     size_t (*large_idle)(void);
     /* idle memory given back until the deadline: BigCache's resident blocks,
-     * then at most `units` free units per segment; bytes released */
-    size_t (*release)(uint64_t deadline_ns, uint32_t units);
+     * then what the heaps hold without a block in use; bytes released */
+    size_t (*release)(uint64_t deadline_ns);
     /* a class's thread-cache capacity, and the most it may be */
     uint32_t (*class_cap)(unsigned cls);
     uint32_t (*class_cap_limit)(unsigned cls);

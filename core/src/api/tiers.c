@@ -2,7 +2,9 @@
  * the release of idle caches that trim and memory pressure use. */
 #include "api.h"
 
-size_t _hak_release_caches(void) { return _hak_large_trim() + _hak_segment_cache_trim(); }
+size_t _hak_release_caches(void) {
+    return _hak_large_trim() + _hak_segment_cache_trim() + _hak_heaps_release(UINT64_MAX, 0);
+}
 
 void _hak_api_init(void) { _hak_on_pressure(_hak_release_caches); }
 
@@ -19,9 +21,9 @@ static uint64_t in_use(void) {
     return bytes;
 }
 
-static size_t release(uint64_t deadline_ns, uint32_t units) {
+static size_t release(uint64_t deadline_ns) {
     size_t bytes = _hak_large_scavenge(deadline_ns);
-    if (_hak_now_ns() < deadline_ns) bytes += _hak_heaps_release(deadline_ns, units);
+    if (_hak_now_ns() < deadline_ns) bytes += _hak_heaps_release(deadline_ns, 0);
     return bytes;
 }
 

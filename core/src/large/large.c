@@ -251,20 +251,52 @@ size_t _hak_large_usable(const void *p) {
     return e->map_size - e->offset;
 }
 
+/* Blocks from this size on grow by moving their pages to a larger mapping
+ * (mremap) instead of being copied: the kernel moves page-table entries,
+ * and the copy's page faults on the new block are not taken either. */
+#define RELOCATE_MIN ((size_t)128 << 10)
+#define GROWTH_HEADROOM 2 /* a block that grows gets half its size more: it grows again */
+
+static void grew(hak_large_t *e, size_t map_size) {
+    hak_lock(&_hak_large_mutex);
+    _hak_large_totals.reserved += map_size - e->map_size;
+    _hak_large_totals.in_use += map_size - e->map_size;
+    pthread_mutex_unlock(&_hak_large_mutex);
+    e->map_size = map_size;
+}
+
+/* A live block moved to a new mapping of map_size bytes; NULL when it
+ * cannot be (its old place is then untouched). */
+static void *relocate(hak_large_t *e, size_t map_size) {
+    if (e->offset != HAK_LARGE_HEADER || e->map_size - e->offset < RELOCATE_MIN) return NULL;
+    uint32_t chunks = e->chunks;
+    /* the old chunks leave the page map first: once the pages are gone,
+     * another mapping may take their place and register itself */
+    _hak_pagemap_clear((uintptr_t)e, chunks);
+    hak_large_t *n = _hak_os_relocate(e, e->map_size, map_size, HAK_CHUNK_SIZE);
+    if (n == NULL) {
+        _hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE);
+        return NULL;
+    }
+    _hak_pagemap_set((uintptr_t)n, chunks, PM_LARGE); /* the OS maps within the map's reach */
+    n->magic = LARGE_MAGIC ^ (uintptr_t)n;
+    grew(n, map_size);
+    return (uint8_t *)n + n->offset;
+}
+
 void *_hak_large_resize(void *p, size_t size, size_t *usable) {
     hak_large_t *e = header_of(p, "realloc of a freed block (large tier)");
     *usable = e->map_size - e->offset;
     if (size > HAK_MID_MAX && size <= *usable && size >= *usable / SHRINK_IN_PLACE) return p;
     if (size > *usable) {
-        size_t grown = map_size_for(e->offset, size);
-        if (grown != 0 && _hak_os_grow_in_place(e, e->map_size, grown)) {
-            hak_lock(&_hak_large_mutex);
-            _hak_large_totals.reserved += grown - e->map_size;
-            _hak_large_totals.in_use += grown - e->map_size;
-            e->map_size = grown;
-            pthread_mutex_unlock(&_hak_large_mutex);
+        size_t roomy = *usable + *usable / GROWTH_HEADROOM;
+        size_t grown = map_size_for(e->offset, roomy > size ? roomy : size);
+        if (grown == 0) return NULL;
+        if (_hak_os_grow_in_place(e, e->map_size, grown)) {
+            grew(e, grown);
             return p;
         }
+        return relocate(e, grown);
     }
     return NULL;
 }

@@ -286,7 +286,8 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
 static void scavenge(ace_t *a, uint32_t units) {
     uint64_t budget = (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u;
     uint64_t t0 = _hak_now_ns();
-    size_t bytes = _hak_tiers.release(t0 + budget, units);
+    (void)units; /* the heaps give back whole idle units and pages now */
+    size_t bytes = _hak_tiers.release(t0 + budget);
     uint64_t ns = _hak_now_ns() - t0;
     a->scavenges++;
     a->scavenged_bytes += bytes;

@@ -8,6 +8,23 @@ _Atomic uint64_t _hak_lock_wait_ns;
 _Atomic int _hak_sampling;
 _Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
 
+/* The holder is usually a few hundred instructions from done: spin that
+ * long, then yield the CPU. */
+#define SPIN_BEFORE_YIELD 128
+
+void _hak_spin_wait(hak_spin_t *l) {
+    uint64_t t0 = atomic_load_explicit(&_hak_sampling, memory_order_relaxed) ? _hak_now_ns() : 0;
+    for (unsigned i = 0;; i++) {
+        if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+            atomic_exchange_explicit(&l->v, 1, memory_order_acquire) == 0)
+            break;
+        if (i < SPIN_BEFORE_YIELD) _hak_os_cpu_relax();
+        else _hak_os_yield();
+    }
+    if (t0 != 0)
+        atomic_fetch_add_explicit(&_hak_lock_wait_ns, _hak_now_ns() - t0, memory_order_relaxed);
+}
+
 void _hak_lock_slow(pthread_mutex_t *m) {
     uint64_t t0 = _hak_now_ns();
     pthread_mutex_lock(m);
