@@ -55,6 +55,8 @@ static void *ace_main(void *arg) {
             _hak_ace_tick_slow(&g_ace, &m);
         }
         _hak_ace_trace_elo();
+        /* the program's threads may be idle: ACE does their decay */
+        _hak_tiers.decay(_hak_now_ns() + (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u);
         pthread_mutex_unlock(&g_lock);
     }
     atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
