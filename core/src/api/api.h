@@ -33,6 +33,8 @@ typedef struct hak_tier_ops {
     uint64_t (*in_use)(void);
     /* resident bytes waiting in BigCache */
     size_t (*large_idle)(void);
+    /* bytes of BigCache blocks reused after their pages were given back */
+    uint64_t (*large_cold_hits)(void);
     /* idle memory given back until the deadline: BigCache's resident blocks,
      * then what the heaps hold without a block in use; bytes released */
     size_t (*release)(uint64_t deadline_ns);

@@ -44,6 +44,7 @@ const hak_tier_ops_t _hak_tiers = {
     .caches = _hak_heaps_probe,
     .in_use = in_use,
     .large_idle = _hak_large_idle_bytes,
+    .large_cold_hits = _hak_large_cold_hits,
     .release = release,
     .decay = decay,
     .class_cap = class_cap,

@@ -19,6 +19,7 @@
 #define DECAY_PERIOD_MS 20
 
 static uint32_t g_last_decay_ms;
+static _Atomic uint64_t g_cold_hit_bytes; /* reused after their pages were given back */
 
 pthread_mutex_t _hak_large_mutex = PTHREAD_MUTEX_INITIALIZER;
 large_totals_t _hak_large_totals;
@@ -117,6 +118,10 @@ hak_large_t *_hak_bigcache_take(size_t map_size) {
         for (hak_large_t *e = g_bucket[i]; e != NULL; e = e->bnext) {
             if (e->map_size >= map_size) {
                 cache_remove(e);
+                _hak_reuse_record(e->map_size, (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) *
+                                                   1000000u);
+                if (e->state == L_COLD)
+                    atomic_fetch_add_explicit(&g_cold_hit_bytes, e->map_size, memory_order_relaxed);
                 return e;
             }
         }
@@ -131,6 +136,7 @@ void _hak_bigcache_put(hak_large_t *e) {
     if (_hak_large_cache_eligible(e)) {
         e->state = L_HOT;
         e->idle_ms = now;
+        hak_idle_record(e->map_size);
         unsigned b = bucket_of(e->map_size);
         e->bprev = NULL;
         e->bnext = g_bucket[b];
@@ -201,6 +207,10 @@ size_t _hak_large_scavenge(uint64_t deadline_ns) {
     }
     pthread_mutex_unlock(&_hak_large_mutex);
     return bytes;
+}
+
+uint64_t _hak_large_cold_hits(void) {
+    return atomic_load_explicit(&g_cold_hit_bytes, memory_order_relaxed);
 }
 
 size_t _hak_large_idle_bytes(void) {
