@@ -99,7 +99,8 @@ HAK_API size_t hak_mid_max(void);
     X(llc_misses, "last-level cache misses (see pmu_source)")                                      \
     X(decay_runs, "passes of decay: idle memory given back (HAKMEM_DECAY_MS)")                     \
     X(decay_bytes, "bytes decay gave back to the OS (slabs, units, pages, BigCache blocks)")      \
-    X(refault_bytes, "bytes given back that were handed out again (page faults decay caused)")
+    X(refault_bytes, "bytes given back that were handed out again (page faults decay caused)")    \
+    X(os_failures, "madvise and mremap calls the OS refused (survived: the memory stays as it was)")
 
 #define HAK_ENUMERATOR_(id, name) HAK_TIER_##id,
 typedef enum hak_tier { HAK_TIER_LIST(HAK_ENUMERATOR_) HAK_TIER_COUNT } hak_tier_t;

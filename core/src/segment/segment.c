@@ -208,12 +208,13 @@ size_t _hak_segment_purge(hak_segment_t *seg, uint64_t older_than) {
         while (end < seg->units) {
             hak_slab_t *e = hak_seg_slab(seg, end);
             if (e->kind != SLAB_FREE || e->purged || e->stamp > older_than) break;
-            e->purged = 1;
             end++;
         }
         size_t len = (size_t)(end - u) << HAK_UNIT_SHIFT;
-        _hak_os_dontneed((uint8_t *)seg + ((size_t)u << HAK_UNIT_SHIFT), len);
-        bytes += len;
+        if (_hak_os_dontneed((uint8_t *)seg + ((size_t)u << HAK_UNIT_SHIFT), len)) {
+            for (uint32_t k = u; k < end; k++) hak_seg_slab(seg, k)->purged = 1;
+            bytes += len;
+        }
         u = end;
     }
     return bytes;
