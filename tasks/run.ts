@@ -18,6 +18,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Standard input text (default: none, /dev/null). */
   input?: string;
+  /** Called with the child's pid once it runs (to signal it, or its children, from outside). */
+  onStart?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -34,7 +36,7 @@ export interface RunResult {
 /** Runs `cmd args` to its end. Never throws for how the child ended (non-zero exit, signal,
  * time-out); throws only when it cannot be started at all (not found, not executable). */
 export async function run(cmd: string, args: readonly string[], o: RunOptions = {}) {
-  const r = await execa(cmd, args, {
+  const child = execa(cmd, args, {
     cwd: o.cwd ?? ROOT,
     env: o.env,
     extendEnv: !o.clearEnv,
@@ -48,6 +50,8 @@ export async function run(cmd: string, args: readonly string[], o: RunOptions = 
     stripFinalNewline: false,
     encoding: "utf8",
   });
+  if (child.pid !== undefined) o.onStart?.(child.pid);
+  const r = await child;
   if (r.exitCode === undefined && r.signal === undefined && !r.timedOut) {
     throw new Error(`cannot run ${cmd}: ${r.originalMessage || r.shortMessage}`);
   }

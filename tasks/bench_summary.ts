@@ -1,0 +1,271 @@
+// What `deno task bench` prints: the progress of the runs (npm:cli-progress on a terminal, one
+// line per run otherwise) and the summary tables at the end (npm:cli-table3): per bench the
+// median of every allocator, its best peer and hakmem's speed and memory ratios; hakmem against
+// each peer (geometric means); the memory figures; the instruction counts; what did not run.
+
+import cliProgress from "cli-progress";
+import process from "node:process";
+import Table from "cli-table3";
+import { relative } from "node:path";
+import {
+  type Metric,
+  overallRatio,
+  REFERENCE_GLIBC,
+  type Results,
+  type Sample,
+  speedRatio,
+  summarize,
+  type Summary,
+  summaryRow,
+} from "./bench_stats.ts";
+import type { Measured } from "./bench_runner.ts";
+import { ROOT } from "./targets.ts";
+
+export function metricUnit(m: Metric): string {
+  return m === "ops_per_s" ? "ops/s" : "ns/op";
+}
+
+export function fmtValue(v: number | null, m: Metric): string {
+  if (v === null) return "—";
+  if (m === "ns_per_op") {
+    return v >= 1e5 ? v.toExponential(2) : v >= 100 ? v.toFixed(0) : v.toPrecision(3);
+  }
+  if (v >= 1e9) return `${(v / 1e9).toFixed(2)}G`;
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
+  return v.toFixed(1);
+}
+
+export function fmtKiB(k: number | null): string {
+  if (k === null) return "—";
+  if (k >= 1024 * 1024) return `${(k / 1024 / 1024).toFixed(2)}G`;
+  if (k >= 1024) return `${(k / 1024).toFixed(1)}M`;
+  return `${k.toFixed(0)}K`;
+}
+
+export function fmtRatio(r: number | null): string {
+  if (r === null) return "—";
+  return r < 0.1 ? `${r.toPrecision(2)}x` : `${r.toFixed(2)}x`;
+}
+
+export function fmtDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return "?";
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, "0")}s`;
+  return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** `p` relative to the repository when it is inside it, else absolute. */
+export function show(p: string): string {
+  const r = relative(ROOT, p);
+  return r === "" ? "." : r.startsWith("..") ? p : r;
+}
+
+/** How a failed sample ended, with the last line of its stderr. */
+export function failureText(
+  s: Pick<Sample, "exit" | "signal" | "timed_out" | "stderr_tail">,
+): string {
+  const lines = s.stderr_tail.split("\n").filter((l) => l.trim() !== "");
+  const ours = lines.filter((l) => l.startsWith("[bench] ")).pop()?.slice("[bench] ".length);
+  const theirs = lines.filter((l) => !l.startsWith("[bench] ")).pop();
+  const what = ours ??
+    (s.timed_out
+      ? "timed out"
+      : s.signal !== null
+      ? `signal ${s.signal}`
+      : s.exit !== null && s.exit !== 0
+      ? `exit ${s.exit}`
+      : "no result");
+  return theirs ? `${what}: ${theirs.slice(0, 160)}` : what;
+}
+
+/** A borderless text table: the header, a rule, the rows; columns from `rightFrom` on are right
+ * aligned. */
+export function table(header: string[], rows: string[][], rightFrom = 1): string {
+  const t = new Table({
+    head: header,
+    chars: {
+      top: "",
+      "top-mid": "",
+      "top-left": "",
+      "top-right": "",
+      bottom: "",
+      "bottom-mid": "",
+      "bottom-left": "",
+      "bottom-right": "",
+      left: "",
+      "left-mid": "",
+      mid: "-",
+      "mid-mid": "--",
+      right: "",
+      "right-mid": "",
+      middle: "  ",
+    },
+    style: { head: [], border: [], "padding-left": 0, "padding-right": 0, compact: true },
+    colAligns: header.map((_, i) => (i >= rightFrom ? "right" : "left")),
+  });
+  t.push(...rows);
+  return t.toString().split("\n").map((l) => l.trimEnd()).join("\n");
+}
+
+/** The progress of a bench run: a bar on a terminal, a line per run otherwise. */
+export class Progress {
+  #bars: cliProgress.MultiBar | null = null;
+  #bar: cliProgress.SingleBar | null = null;
+  #started = performance.now();
+  #done = 0;
+  #failed = 0;
+  constructor(readonly total: number) {
+    if (!Deno.stderr.isTerminal()) return;
+    this.#bars = new cliProgress.MultiBar({
+      format: "[{bar}] {value}/{total} {what}  ETA {eta_formatted}{failed}",
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: true,
+      stream: process.stderr,
+    }, cliProgress.Presets.legacy);
+    this.#bar = this.#bars.create(total, 0, { what: "", failed: "" });
+  }
+
+  start(round: number, bench: string, allocator: string) {
+    this.#bar?.update(this.#done, { what: `r${round} ${bench} · ${allocator}` });
+  }
+
+  finish(round: number, bench: string, allocator: string, s: Measured, metric: Metric) {
+    this.#done++;
+    if (!s.ok) this.#failed++;
+    const what = s.ok
+      ? `${fmtValue(s.value, metric)} ${metricUnit(metric)}, ${s.wall_s.toFixed(2)} s, ` +
+        `maxrss ${fmtKiB(s.maxrss_kib)}`
+      : `FAILED (${failureText(s)})`;
+    const line = `[bench] ${this.#done}/${this.total} r${round} ${bench} ${allocator}: ${what}`;
+    if (!this.#bars) return console.error(line);
+    if (!s.ok) this.#bars.log(`${line}\n`);
+    this.#bar!.update(this.#done, { failed: this.#failed ? `  ${this.#failed} failed` : "" });
+  }
+
+  end() {
+    this.#bars?.stop();
+    console.error(
+      `[bench] ${this.#done} runs in ${fmtDuration((performance.now() - this.#started) / 1000)}` +
+        (this.#failed ? `, ${this.#failed} failed` : ""),
+    );
+  }
+}
+
+/** The summary printed at the end of a run. With more than two hakmem variants (--ladder,
+ * --thresholds) the ratios leave the per-bench table for one table per reference, the variants
+ * as columns, so the lines stay readable. */
+export function summaryText(results: Results, summary: Summary = summarize(results)): string {
+  const allocs = results.allocators.filter((a) => a.available).map((a) => a.name)
+    .filter((a) => summary.rows.some((r) => r.allocator === a));
+  const hakmems = allocs.filter((a) => a.startsWith("hakmem-"));
+  const short = (a: string) => (hakmems.length === 1 && a.startsWith("hakmem-") ? "hakmem" : a);
+  const base = results.params.baseline;
+  const refs = [REFERENCE_GLIBC, base].filter((r) => allocs.includes(r));
+  const inline = hakmems.length <= 2;
+  const benches = summary.benches.filter((b) => summary.rows.some((r) => r.bench === b));
+  const ratio = (b: string, h: string, ref: string) => fmtRatio(speedRatio(summary, b, h, ref));
+  const memRatio = (b: string, h: string, ref: string) =>
+    fmtRatio(summaryRow(summary, b, h)?.memory[ref]?.ratio ?? null);
+
+  const head = ["bench", "metric", ...allocs.map(short), "best peer"];
+  if (inline) {
+    for (const h of hakmems) {
+      head.push(...refs.map((ref) => `${short(h)}/${ref}`));
+      if (allocs.includes(base)) head.push(`mem ${short(h)}/${base}`);
+    }
+  }
+  head.push("failures");
+  const rows = benches.map((b) => {
+    const metric = summary.rows.find((r) => r.bench === b)?.metric ?? "ops_per_s";
+    const cells = [b, metricUnit(metric)];
+    const fails: string[] = [];
+    for (const a of allocs) {
+      const r = summaryRow(summary, b, a);
+      cells.push(r && r.ok === 0 && r.n > 0 ? "FAILED" : fmtValue(r?.median ?? null, metric));
+      if (r && r.failed > 0) fails.push(`${short(a)}:${r.failed}`);
+    }
+    cells.push(summary.bestPeer[b] ?? "—");
+    if (inline) {
+      for (const h of hakmems) {
+        cells.push(...refs.map((ref) => ratio(b, h, ref)));
+        if (allocs.includes(base)) cells.push(memRatio(b, h, base));
+      }
+    }
+    cells.push(fails.join(" ") || "0");
+    return cells;
+  });
+  const geo = (h: string, ref: string, what: "speed" | "memory") =>
+    fmtRatio(overallRatio(summary, h, ref, what));
+  if (inline) {
+    const last = ["geomean", "", ...allocs.map(() => ""), ""];
+    for (const h of hakmems) {
+      last.push(...refs.map((ref) => geo(h, ref, "speed")));
+      if (allocs.includes(base)) last.push(geo(h, base, "memory"));
+    }
+    last.push(String(summary.overall.reduce((s, o) => s + o.failed, 0)));
+    rows.push(last);
+  }
+
+  const p = results.params;
+  const out: string[] = [];
+  out.push(
+    `medians over ${p.repeat} round(s), profile ${p.profile}` +
+      (p.duration_s !== null ? `, runs of about ${p.duration_s} s` : "") +
+      `, ${p.threads} thread(s); ratios > 1 mean hakmem is better (median of per-round pairs; ` +
+      "mem: its memory figure is smaller)",
+  );
+  out.push(table(head, rows, 2));
+  if (!inline) {
+    const variants = hakmems.map((h) => h.slice("hakmem-".length));
+    for (const ref of refs) {
+      const vr = benches.map((b) => [b, ...hakmems.map((h) => ratio(b, h, ref))]);
+      vr.push(["geomean", ...hakmems.map((h) => geo(h, ref, "speed"))]);
+      out.push("", `hakmem variants vs ${ref}`, table(["bench", ...variants], vr, 1));
+    }
+  }
+  const others = allocs.filter((a) => !a.startsWith("hakmem-"));
+  if (hakmems.length > 0 && others.length > 0) {
+    const vh = ["against", ...hakmems.flatMap((h) => [`${short(h)} speed`, `${short(h)} memory`])];
+    const vr = others.map((
+      o,
+    ) => [o, ...hakmems.flatMap((h) => [geo(h, o, "speed"), geo(h, o, "memory")])]);
+    out.push(
+      "",
+      "hakmem against each allocator (geometric means over the benches)",
+      table(vh, vr, 1),
+    );
+  }
+  const memRows = benches.map((b) => [
+    b,
+    ...allocs.map((a) => fmtKiB(summaryRow(summary, b, a)?.medianMemKiB ?? null)),
+  ]);
+  out.push(
+    "",
+    "memory figure (median peak RSS; memory_return: RSS after the light work)",
+    table(["bench", ...allocs.map(short)], memRows, 1),
+  );
+  const ins = results.instructions;
+  if (ins && ins.counts.length > 0) {
+    const ia = allocs.filter((a) => ins.counts.some((c) => c.allocator === a));
+    const ir = ins.workloads.map((w) => [
+      w.id,
+      w.op,
+      ...ia.map((a) => {
+        const c = ins.counts.find((x) => x.workload === w.id && x.allocator === a);
+        return c?.per_op != null ? c.per_op.toFixed(1) : c ? "FAILED" : "—";
+      }),
+    ]);
+    out.push(
+      "",
+      "instructions per op (callgrind)",
+      table(["workload", "op", ...ia.map(short)], ir, 2),
+    );
+  }
+  for (const a of results.allocators.filter((x) => !x.available)) {
+    out.push(`not run: ${a.name}: ${a.note ?? "unavailable"}`);
+  }
+  return out.join("\n");
+}
