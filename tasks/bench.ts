@@ -28,7 +28,6 @@ import {
   BENCHES,
   INSTRUCTION_WORKLOADS,
   type Profile,
-  PROGRAMS,
 } from "./bench_catalogue.ts";
 import {
   ALLOCATOR_KINDS,
@@ -332,7 +331,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
   console.error(`[bench] building libhakmem (${TARGET}/${FLAVOUR}), the programs and hakrun`);
   const programs = [...new Set(defs.map((d) => d.program))];
   if (o.instructions) programs.push(...INSTRUCTION_WORKLOADS.map((w) => w.program));
-  const bins = await buildAllBench([...new Set(programs)].filter((p) => PROGRAMS.includes(p)));
+  const bins = await buildAllBench([...new Set(programs)]);
   const machine = await machineInfo();
   const allocators = await resolveAllocators(kinds, variants, machine.commit);
   const runnable = allocators.filter((a) => a.available);

@@ -242,27 +242,24 @@ export function benchDef(id: string): BenchDef | undefined {
   return undefined;
 }
 
-/** The program names (bench/<name>.c) of the suite. */
-export const PROGRAMS: readonly string[] = [...new Set(BENCHES.map((b) => b.program))];
-
 /** The workloads of --instructions: single-threaded (callgrind runs threads one at a time, so a
  * multi-threaded count would depend on its scheduling), each at a scale that takes a few seconds
- * under callgrind. The tiny pair loop is tiny_hot with batches of one block. */
+ * under callgrind. pairs.c is the bare pair loop (a handful of instructions besides the calls). */
 export const INSTRUCTION_WORKLOADS: readonly InstructionWorkload[] = [
   {
     id: "pair_32",
-    title: "malloc(32) + free, one at a time",
+    title: "malloc(32) + free, one at a time (the tiny pair loop)",
     op: "malloc+free pair",
-    program: "tiny_hot",
-    args: ["--size", "32", "--batch", "1"],
+    program: "pairs",
+    args: ["--size", "32"],
     scale: 0.01,
   },
   {
-    id: "tiny_hot_32",
-    title: "Tiny hot path, 32 B, batches of 100",
+    id: "batch_32",
+    title: "100 × malloc(32), then 100 frees",
     op: "malloc+free pair",
-    program: "tiny_hot",
-    args: ["--size", "32"],
+    program: "pairs",
+    args: ["--size", "32", "--batch", "100"],
     scale: 0.01,
   },
   {

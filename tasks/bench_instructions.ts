@@ -64,7 +64,9 @@ async function measure(
   await Deno.remove(out).catch(() => {});
   const ir = callgrindTotal(text);
   const ops = typeof m.result?.ops === "number" ? m.result.ops : null;
-  if (!m.ok) return { ir: null, ops, why: failureText(m) };
+  // valgrind's own lines (==pid==) would hide the program's last words
+  const own = m.stderr_tail.split("\n").filter((l) => !/^==\d+==/.test(l)).join("\n");
+  if (!m.ok) return { ir: null, ops, why: failureText({ ...m, stderr_tail: own }) };
   if (ir === null) return { ir, ops, why: "callgrind wrote no total" };
   if (ops === null) return { ir, ops, why: 'no "ops" in the result line' };
   return { ir, ops, why: "" };

@@ -154,6 +154,128 @@ export class Progress {
   }
 }
 
+/** What the tables of the summary share. */
+interface Ctx {
+  results: Results;
+  summary: Summary;
+  /** Allocators with samples, in results order. */
+  allocs: string[];
+  hakmems: string[];
+  /** glibc and the baseline, those that ran. */
+  refs: string[];
+  benches: string[];
+  short: (a: string) => string;
+  geo: (h: string, ref: string, what: "speed" | "memory") => string;
+}
+
+/** Per bench: every allocator's median, the best peer, hakmem's ratios (inline when there are
+ * at most two hakmem variants) and the failures. */
+function benchTable(c: Ctx, inline: boolean): string {
+  const { summary, allocs, hakmems, refs, short } = c;
+  const base = c.results.params.baseline;
+  const withMem = allocs.includes(base);
+  const head = ["bench", "metric", ...allocs.map(short), "best peer"];
+  if (inline) {
+    for (const h of hakmems) {
+      head.push(...refs.map((ref) => `${short(h)}/${ref}`));
+      if (withMem) head.push(`mem ${short(h)}/${base}`);
+    }
+  }
+  head.push("failures");
+  const rows = c.benches.map((b) => {
+    const metric = summary.rows.find((r) => r.bench === b)?.metric ?? "ops_per_s";
+    const cells = [b, metricUnit(metric)];
+    const fails: string[] = [];
+    for (const a of allocs) {
+      const r = summaryRow(summary, b, a);
+      cells.push(r && r.ok === 0 ? "FAILED" : fmtValue(r?.median ?? null, metric));
+      if (r && r.failed > 0) fails.push(`${short(a)}:${r.failed}`);
+    }
+    cells.push(summary.bestPeer[b] ?? "—");
+    if (inline) {
+      for (const h of hakmems) {
+        cells.push(...refs.map((ref) => fmtRatio(speedRatio(summary, b, h, ref))));
+        if (withMem) cells.push(fmtRatio(summaryRow(summary, b, h)?.memory[base]?.ratio ?? null));
+      }
+    }
+    cells.push(fails.join(" ") || "0");
+    return cells;
+  });
+  if (inline) {
+    const last = ["geomean", "", ...allocs.map(() => ""), ""];
+    for (const h of hakmems) {
+      last.push(...refs.map((ref) => c.geo(h, ref, "speed")));
+      if (withMem) last.push(c.geo(h, base, "memory"));
+    }
+    last.push(String(summary.overall.reduce((s, o) => s + o.failed, 0)));
+    rows.push(last);
+  }
+  return table(head, rows, 2);
+}
+
+/** With many hakmem variants: one table per reference, the variants as columns. */
+function variantTables(c: Ctx): string[] {
+  const variants = c.hakmems.map((h) => h.slice("hakmem-".length));
+  return c.refs.flatMap((ref) => {
+    const rows = c.benches.map((b) => [
+      b,
+      ...c.hakmems.map((h) => fmtRatio(speedRatio(c.summary, b, h, ref))),
+    ]);
+    rows.push(["geomean", ...c.hakmems.map((h) => c.geo(h, ref, "speed"))]);
+    return ["", `hakmem variants vs ${ref}`, table(["bench", ...variants], rows, 1)];
+  });
+}
+
+/** hakmem against each other allocator: speed and memory geometric means. */
+function versusTable(c: Ctx): string[] {
+  const others = c.allocs.filter((a) => !a.startsWith("hakmem-"));
+  if (c.hakmems.length === 0 || others.length === 0) return [];
+  const head = ["against", ...c.hakmems.flatMap((h) => [`${c.short(h)} speed`, "memory"])];
+  const rows = others.map((o) => [
+    o,
+    ...c.hakmems.flatMap((h) => [c.geo(h, o, "speed"), c.geo(h, o, "memory")]),
+  ]);
+  return [
+    "",
+    "hakmem against each allocator (geometric means over the benches)",
+    table(head, rows),
+  ];
+}
+
+/** Every allocator's memory figure per bench. */
+function memoryTable(c: Ctx): string[] {
+  const rows = c.benches.map((b) => [
+    b,
+    ...c.allocs.map((a) => fmtKiB(summaryRow(c.summary, b, a)?.medianMemKiB ?? null)),
+  ]);
+  return [
+    "",
+    "memory figure (median peak RSS; memory_return: RSS after the light work)",
+    table(["bench", ...c.allocs.map(c.short)], rows, 1),
+  ];
+}
+
+/** The callgrind counts, per workload and allocator. */
+function instructionTable(c: Ctx): string[] {
+  const ins = c.results.instructions;
+  if (!ins || ins.counts.length === 0) return [];
+  const allocs = c.results.allocators.map((a) => a.name)
+    .filter((a) => ins.counts.some((x) => x.allocator === a));
+  const rows = ins.workloads.map((w) => [
+    w.id,
+    w.op,
+    ...allocs.map((a) => {
+      const n = ins.counts.find((x) => x.workload === w.id && x.allocator === a);
+      return n?.per_op != null ? n.per_op.toFixed(1) : n ? "FAILED" : "—";
+    }),
+  ]);
+  return [
+    "",
+    "instructions per op (callgrind; the same program for every allocator)",
+    table(["workload", "op", ...allocs.map(c.short)], rows, 2),
+  ];
+}
+
 /** The summary printed at the end of a run. With more than two hakmem variants (--ladder,
  * --thresholds) the ratios leave the per-bench table for one table per reference, the variants
  * as columns, so the lines stay readable. */
@@ -161,109 +283,32 @@ export function summaryText(results: Results, summary: Summary = summarize(resul
   const allocs = results.allocators.filter((a) => a.available).map((a) => a.name)
     .filter((a) => summary.rows.some((r) => r.allocator === a));
   const hakmems = allocs.filter((a) => a.startsWith("hakmem-"));
-  const short = (a: string) => (hakmems.length === 1 && a.startsWith("hakmem-") ? "hakmem" : a);
-  const base = results.params.baseline;
-  const refs = [REFERENCE_GLIBC, base].filter((r) => allocs.includes(r));
-  const inline = hakmems.length <= 2;
-  const benches = summary.benches.filter((b) => summary.rows.some((r) => r.bench === b));
-  const ratio = (b: string, h: string, ref: string) => fmtRatio(speedRatio(summary, b, h, ref));
-  const memRatio = (b: string, h: string, ref: string) =>
-    fmtRatio(summaryRow(summary, b, h)?.memory[ref]?.ratio ?? null);
-
-  const head = ["bench", "metric", ...allocs.map(short), "best peer"];
-  if (inline) {
-    for (const h of hakmems) {
-      head.push(...refs.map((ref) => `${short(h)}/${ref}`));
-      if (allocs.includes(base)) head.push(`mem ${short(h)}/${base}`);
-    }
-  }
-  head.push("failures");
-  const rows = benches.map((b) => {
-    const metric = summary.rows.find((r) => r.bench === b)?.metric ?? "ops_per_s";
-    const cells = [b, metricUnit(metric)];
-    const fails: string[] = [];
-    for (const a of allocs) {
-      const r = summaryRow(summary, b, a);
-      cells.push(r && r.ok === 0 && r.n > 0 ? "FAILED" : fmtValue(r?.median ?? null, metric));
-      if (r && r.failed > 0) fails.push(`${short(a)}:${r.failed}`);
-    }
-    cells.push(summary.bestPeer[b] ?? "—");
-    if (inline) {
-      for (const h of hakmems) {
-        cells.push(...refs.map((ref) => ratio(b, h, ref)));
-        if (allocs.includes(base)) cells.push(memRatio(b, h, base));
-      }
-    }
-    cells.push(fails.join(" ") || "0");
-    return cells;
-  });
-  const geo = (h: string, ref: string, what: "speed" | "memory") =>
-    fmtRatio(overallRatio(summary, h, ref, what));
-  if (inline) {
-    const last = ["geomean", "", ...allocs.map(() => ""), ""];
-    for (const h of hakmems) {
-      last.push(...refs.map((ref) => geo(h, ref, "speed")));
-      if (allocs.includes(base)) last.push(geo(h, base, "memory"));
-    }
-    last.push(String(summary.overall.reduce((s, o) => s + o.failed, 0)));
-    rows.push(last);
-  }
-
-  const p = results.params;
+  const c: Ctx = {
+    results,
+    summary,
+    allocs,
+    hakmems,
+    refs: [REFERENCE_GLIBC, results.params.baseline].filter((r) => allocs.includes(r)),
+    benches: summary.benches.filter((b) => summary.rows.some((r) => r.bench === b)),
+    short: (a) => (hakmems.length === 1 && a.startsWith("hakmem-") ? "hakmem" : a),
+    geo: (h, ref, what) => fmtRatio(overallRatio(summary, h, ref, what)),
+  };
   const out: string[] = [];
-  out.push(
-    `medians over ${p.repeat} round(s), profile ${p.profile}` +
-      (p.duration_s !== null ? `, runs of about ${p.duration_s} s` : "") +
-      `, ${p.threads} thread(s); ratios > 1 mean hakmem is better (median of per-round pairs; ` +
-      "mem: its memory figure is smaller)",
-  );
-  out.push(table(head, rows, 2));
-  if (!inline) {
-    const variants = hakmems.map((h) => h.slice("hakmem-".length));
-    for (const ref of refs) {
-      const vr = benches.map((b) => [b, ...hakmems.map((h) => ratio(b, h, ref))]);
-      vr.push(["geomean", ...hakmems.map((h) => geo(h, ref, "speed"))]);
-      out.push("", `hakmem variants vs ${ref}`, table(["bench", ...variants], vr, 1));
-    }
-  }
-  const others = allocs.filter((a) => !a.startsWith("hakmem-"));
-  if (hakmems.length > 0 && others.length > 0) {
-    const vh = ["against", ...hakmems.flatMap((h) => [`${short(h)} speed`, `${short(h)} memory`])];
-    const vr = others.map((
-      o,
-    ) => [o, ...hakmems.flatMap((h) => [geo(h, o, "speed"), geo(h, o, "memory")])]);
+  if (c.benches.length > 0) {
+    const p = results.params;
+    const inline = hakmems.length <= 2;
     out.push(
-      "",
-      "hakmem against each allocator (geometric means over the benches)",
-      table(vh, vr, 1),
+      `medians over ${p.repeat} round(s), profile ${p.profile}` +
+        (p.duration_s !== null ? `, runs of about ${p.duration_s} s` : "") +
+        `, ${p.threads} thread(s); ratios > 1 mean hakmem is better (median of per-round pairs; ` +
+        "mem: hakmem's memory figure is the smaller)",
+      benchTable(c, inline),
+      ...(inline ? [] : variantTables(c)),
+      ...versusTable(c),
+      ...memoryTable(c),
     );
   }
-  const memRows = benches.map((b) => [
-    b,
-    ...allocs.map((a) => fmtKiB(summaryRow(summary, b, a)?.medianMemKiB ?? null)),
-  ]);
-  out.push(
-    "",
-    "memory figure (median peak RSS; memory_return: RSS after the light work)",
-    table(["bench", ...allocs.map(short)], memRows, 1),
-  );
-  const ins = results.instructions;
-  if (ins && ins.counts.length > 0) {
-    const ia = allocs.filter((a) => ins.counts.some((c) => c.allocator === a));
-    const ir = ins.workloads.map((w) => [
-      w.id,
-      w.op,
-      ...ia.map((a) => {
-        const c = ins.counts.find((x) => x.workload === w.id && x.allocator === a);
-        return c?.per_op != null ? c.per_op.toFixed(1) : c ? "FAILED" : "—";
-      }),
-    ]);
-    out.push(
-      "",
-      "instructions per op (callgrind)",
-      table(["workload", "op", ...ia.map(short)], ir, 2),
-    );
-  }
+  out.push(...instructionTable(c));
   for (const a of results.allocators.filter((x) => !x.available)) {
     out.push(`not run: ${a.name}: ${a.note ?? "unavailable"}`);
   }
