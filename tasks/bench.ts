@@ -42,7 +42,7 @@ import {
 import { type Allocator, runOnce, stopCurrentRun } from "./bench_runner.ts";
 import { failureText, Progress, show, summaryText } from "./bench_summary.ts";
 import { countInstructions } from "./bench_instructions.ts";
-import { debVersion, glibcVersion, PEER_NAMES, resolvePeers } from "./peers.ts";
+import { debVersion, glibcVersion, PEER_NAMES, resolvePeers, unavailableVerdict } from "./peers.ts";
 
 const TARGET = "x86_64-linux-gnu" as const;
 const FLAVOUR = "release" as const;
@@ -499,12 +499,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
     }
     code = 1;
   }
-  const missing = allocators.filter((a) => !a.available);
-  if (IS_CI && missing.length > 0) {
-    console.error(
-      `[bench] CI=true: ${missing.length} peer(s) unavailable, which fails the run: ` +
-        missing.map((a) => a.name).join(", "),
-    );
+  const verdict = unavailableVerdict(allocators, IS_CI);
+  if (verdict !== null) {
+    console.error(`[bench] ${verdict}`);
     code = 1;
   }
   return code;

@@ -244,13 +244,13 @@ export function normalisedRatio(value: number, reference: number, higherIsBetter
 /** `curve` with at most `max` points: the samples are cut into `max` runs of consecutive ones
  * and each run is kept as its largest sample (so no peak is lost); times and values rounded. */
 export function thinCurve(curve: readonly [number, number][], max: number): [number, number][] {
-  const m = Math.max(2, Math.floor(max));
+  const m = Math.min(curve.length, Math.max(2, Math.floor(max)));
   const out: [number, number][] = [];
-  const per = Math.max(1, curve.length / m);
-  for (let start = 0; start < curve.length; start += per) {
-    const end = Math.min(curve.length, Math.floor(start + per));
-    let best = Math.floor(start);
-    for (let i = best; i < end; i++) if (curve[i][1] > curve[best][1]) best = i;
+  for (let i = 0; i < m; i++) {
+    const start = Math.floor((i * curve.length) / m);
+    const end = Math.floor(((i + 1) * curve.length) / m);
+    let best = start;
+    for (let k = start; k < end; k++) if (curve[k][1] > curve[best][1]) best = k;
     out.push([Number(curve[best][0].toFixed(3)), Math.round(curve[best][1])]);
   }
   return out;

@@ -9,6 +9,7 @@
 
 import { join } from "node:path";
 import pLimit from "p-limit";
+import { DEFAULT_BASELINE } from "./bench_stats.ts";
 import { ensurePackages, installLine } from "./deps.ts";
 import { type BuildContext, buildPeer, expectText, type PeerRecipe, step } from "./peers_build.ts";
 import { runCommand, which } from "./toolchain.ts";
@@ -25,7 +26,7 @@ export const PEER_NAMES = [
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /** The report's baseline: ratios are given against it (and against glibc). */
-export const BASELINE = "mimalloc3";
+export const BASELINE = DEFAULT_BASELINE;
 
 /** What the bench knows of a peer once resolved. */
 export interface ResolvedPeer {
@@ -65,7 +66,7 @@ export async function glibcVersion(): Promise<string> {
 }
 
 /** -target and -mcpu of every peer: libhakmem's baseline CPU, this machine's glibc. */
-function targetFlags(glibc: string): string[] {
+export function targetFlags(glibc: string): string[] {
   return ["-target", `x86_64-linux-gnu.${glibc.split(".").slice(0, 2).join(".")}`, "-mcpu=x86_64"];
 }
 
@@ -322,14 +323,22 @@ async function resolveTcmalloc(): Promise<ResolvedPeer> {
 // ---------------------------------------------------------------------------------------------
 // resolution
 
+export interface ResolveOptions {
+  /** The source recipes (default: sourceRecipes() for this machine). */
+  recipes?: readonly PeerRecipe[];
+  /** The cache (default .cache/peers). */
+  cacheDir?: string;
+  log?: (msg: string) => void;
+}
+
 /** Resolves the peers in `names` (builds run two at a time); never throws for a peer that
  * cannot be had: it comes back with lib null and the reason in `note`. */
 export async function resolvePeers(
   names: readonly string[],
-  recipes?: readonly PeerRecipe[],
-  log: (msg: string) => void = (m) => console.error(m),
+  o: ResolveOptions = {},
 ): Promise<Map<string, ResolvedPeer>> {
-  const all = recipes ?? sourceRecipes(await glibcVersion());
+  const all = o.recipes ?? sourceRecipes(await glibcVersion());
+  const log = o.log ?? ((m: string) => console.error(m));
   const limit = pLimit(2);
   const out = new Map<string, ResolvedPeer>();
   await Promise.all(names.map((name) =>
@@ -340,7 +349,7 @@ export async function resolvePeers(
       const d = describe(r);
       try {
         log(`[peers] ${name} ${r.version}: ${r.crate.crate} ${r.crate.version}`);
-        const built = await buildPeer(r);
+        const built = await buildPeer(r, o.cacheDir);
         const how = built.cached ? "cached" : `built in ${built.seconds} s`;
         log(`[peers] ${name} ready: ${built.lib} (${how})`);
         out.set(name, { name, lib: built.lib, version: r.version, ...d, note: null });
@@ -352,4 +361,16 @@ export async function resolvePeers(
     })
   ));
   return out;
+}
+
+/** Under CI=true a peer that could not be had fails the run: the message saying so, or null. */
+export function unavailableVerdict(
+  allocators: readonly { name: string; available: boolean }[],
+  ci: boolean,
+): string | null {
+  const missing = allocators.filter((a) => !a.available).map((a) => a.name);
+  if (!ci || missing.length === 0) return null;
+  return `CI=true: ${missing.length} peer(s) unavailable, which fails the run: ${
+    missing.join(", ")
+  }`;
 }

@@ -77,16 +77,18 @@ export async function fetchCrate(p: CratePin, cacheDir = PEERS_CACHE): Promise<s
   return file;
 }
 
-/** Unpacks in progress, by destination: two peers of one crate (mimalloc 2 and 3) share it. */
+/** Unpacks in progress, by destination and pin: two peers of one crate (mimalloc 2 and 3) share
+ * one. */
 const unpacking = new Map<string, Promise<string>>();
 
 /** The unpacked sources of `p` (fetched and checked first); returns the crate's top folder. */
 export function crateSources(p: CratePin, cacheDir = PEERS_CACHE): Promise<string> {
   const dest = join(cacheDir, "src", `${p.crate}-${p.version}`);
-  let job = unpacking.get(dest);
+  const key = `${dest} ${p.sha256}`;
+  let job = unpacking.get(key);
   if (!job) {
-    job = unpack(p, dest, cacheDir).finally(() => unpacking.delete(dest));
-    unpacking.set(dest, job);
+    job = unpack(p, dest, cacheDir).finally(() => unpacking.delete(key));
+    unpacking.set(key, job);
   }
   return job;
 }
