@@ -381,6 +381,18 @@ BENCH_UNUSED static void pat_extend(void *ptr, size_t oldn, size_t newn, uint64_
   if (t != SIZE_MAX) pat_put(p, newn, t, pat_word(tag, t));
 }
 
+// After realloc(q0, n) = q of a block that pat_fill(…, old, tag, BENCH_PAGE) described: checks
+// what realloc had to keep (the head word and the old tail word; nothing when old < 8), fatal on a
+// mismatch, then writes the pattern of the n-byte block (pat_extend).
+BENCH_UNUSED static void pat_regrow(void *q, const void *q0, size_t old, size_t n, uint64_t tag) {
+  size_t t = pat_tail(old, BENCH_PAGE);
+  if (old >= 8 && (!pat_ok(q, n, 0, pat_word(tag, 0)) ||
+                   (t != SIZE_MAX && !pat_ok(q, n, t, pat_word(tag, t))))) {
+    fatal("content mismatch after realloc(%p, %zu -> %zu) = %p", q0, old, n, q);
+  }
+  pat_extend(q, old, n, tag, BENCH_PAGE);
+}
+
 // ---------------------------------------------------------------------------------------------
 // latency samples: exact nearest-rank percentiles in little resident memory, so the program's
 // maxrss is the allocator's, not the sample store's. Values below LAT_HIST go into a histogram

@@ -63,13 +63,7 @@ int main(int argc, char **argv) {
     ops++;
     moved += q0 != NULL && q != q0;
     bytes += n - old;
-    // the kept prefix: its head word and its old tail word
-    size_t t = pat_tail(old, BENCH_PAGE);
-    if (old >= 8 && (!pat_ok(q, n, 0, pat_word(b->tag, 0)) ||
-                     (t != SIZE_MAX && !pat_ok(q, n, t, pat_word(b->tag, t))))) {
-      fatal("content mismatch after realloc(%p, %zu -> %zu) = %p", q0, old, n, q);
-    }
-    pat_extend(q, old, n, b->tag, BENCH_PAGE);
+    pat_regrow(q, q0, old, n, b->tag);
     b->p = q;
     b->size = n;
   }

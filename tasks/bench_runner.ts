@@ -15,6 +15,26 @@ export interface Allocator extends AllocatorInfo {
   env: Record<string, string>;
 }
 
+/** An allocator known by its name and library only (calibration, tests). */
+export function bareAllocator(
+  name: string,
+  kind: Allocator["kind"],
+  lib: string | null,
+  env: Record<string, string> = {},
+): Allocator {
+  return {
+    name,
+    kind,
+    lib,
+    available: true,
+    note: null,
+    version: null,
+    source: null,
+    build: null,
+    env,
+  };
+}
+
 export interface RunSpec {
   hakrun: string;
   program: string;

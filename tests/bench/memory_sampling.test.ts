@@ -6,22 +6,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildAllBench } from "../../tasks/bench.ts";
-import { type Allocator, rssRecord, runOnce } from "../../tasks/bench_runner.ts";
+import { bareAllocator, rssRecord, runOnce } from "../../tasks/bench_runner.ts";
 import { run } from "../../tasks/run.ts";
 
 const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
 
-const GLIBC: Allocator = {
-  name: "glibc",
-  kind: "glibc",
-  lib: null,
-  available: true,
-  note: null,
-  version: null,
-  source: null,
-  build: null,
-  env: {},
-};
+const GLIBC = bareAllocator("glibc", "glibc", null);
 
 /** A child whose resident set grows by 32 MiB every 0.1 s, four times, then drops: python3
  * holding filled byte strings (a test package of `deno task test`). */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { libraryFiles } from "../../tasks/build.ts";
 import { callgrindTotal, countInstructions, VALGRIND } from "../../tasks/bench_instructions.ts";
-import type { Allocator } from "../../tasks/bench_runner.ts";
+import { bareAllocator } from "../../tasks/bench_runner.ts";
 import { INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts";
 import { ensurePackages } from "../../tasks/deps.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
@@ -117,24 +117,16 @@ Deno.test({
     } catch (e) {
       return skipOrFail(t, e instanceof Error ? e.message : String(e));
     }
-    const allocator = (name: string, kind: "glibc" | "hakmem", lib: string | null): Allocator => ({
-      name,
-      kind,
-      lib,
-      available: true,
-      note: null,
-      version: null,
-      source: null,
-      build: null,
-      env: kind === "hakmem" ? { HAKMEM_MODE: "balanced" } : {},
-    });
     const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-callgrind-" });
     try {
       const pair = { ...INSTRUCTION_WORKLOADS.find((w) => w.id === "pair_32")!, scale: 0.001 };
       const counts = await countInstructions({
         hakrun: (await buildAllBench([])).get("hakrun")!,
         bins,
-        allocators: [allocator("glibc", "glibc", null), allocator("hakmem-balanced", "hakmem", SO)],
+        allocators: [
+          bareAllocator("glibc", "glibc", null),
+          bareAllocator("hakmem-balanced", "hakmem", SO, { HAKMEM_MODE: "balanced" }),
+        ],
         workloads: [pair],
         seed: 1,
         tmpDir,
@@ -152,7 +144,7 @@ Deno.test({
       const again = await countInstructions({
         hakrun: (await buildAllBench([])).get("hakrun")!,
         bins,
-        allocators: [allocator("glibc", "glibc", null)],
+        allocators: [bareAllocator("glibc", "glibc", null)],
         workloads: [pair],
         seed: 1,
         tmpDir,
