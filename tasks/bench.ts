@@ -287,6 +287,7 @@ function settle(o: BenchOptions) {
   if (!Number.isInteger(repeat) || repeat < (o.instructions ? 0 : 1)) {
     throw new UsageError("--repeat must be >= 1 (0 only with --instructions: counts only)");
   }
+  if (repeat === 0) defs = []; // the instruction counts only
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError("--threads must be >= 1");
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError("--seed must be an integer >= 0");
   if (!(timeoutS > 0)) throw new UsageError("--timeout must be > 0");
@@ -341,7 +342,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const scales = new Map<string, number>();
   for (const d of defs) {
     const base = profile === "quick" ? d.quickScale : 1;
-    if (duration === null || d.memory !== undefined || repeat === 0) {
+    if (duration === null || d.memory !== undefined) {
       scales.set(d.id, base);
       continue;
     }
@@ -395,13 +396,13 @@ export async function runBench(o: BenchOptions): Promise<number> {
       instructions: o.instructions === true,
     },
     allocators: allocators.map(({ env: _env, ...info }) => info),
-    benches: repeat === 0 ? [] : benchInfos,
+    benches: benchInfos,
     samples: [],
   };
   const traced = new Set(
     runnable.filter((a) => a.kind === "hakmem" && tracesLearning(a.env)).map((a) => a.name),
   );
-  if (traced.size > 0 && repeat > 0) {
+  if (traced.size > 0 && benchInfos.length > 0) {
     results.traces = [];
     await Deno.mkdir(join(outDir, "traces"), { recursive: true });
   }
