@@ -212,7 +212,7 @@ export function ratioAxis(
   const xs = [1, ...values.filter((x): x is number => x !== null && x > 0)];
   const lo = Math.log10(Math.min(...xs)) - 0.08;
   const hi = Math.log10(Math.max(...xs)) + 0.08;
-  const fine = [0.2, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 5];
+  const fine = [0.1, 0.2, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 5, 10];
   const coarse = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100];
   const ticks = hi - lo > 1.5 ? coarse : fine;
   return {
