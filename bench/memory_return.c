@@ -9,7 +9,9 @@
 //   idle   nobody allocates for --idle-ms milliseconds (the workers wait on a barrier);
 //   work   light work: every worker churns --work small blocks (16 B – 1 KiB) over 64 slots;
 //   trim   the main thread calls malloc_trim(0) (glibc's when the allocator has none).
-// After each phase the resident set is read (/proc/self/statm): rss_start_kib, rss_peak_kib
+// The process holds still for HOLD_MS after the light work and after the trim, so that the
+// runner's RSS curve shows both levels. After each phase the resident set is read
+// (/proc/self/statm): rss_start_kib, rss_peak_kib
 // (everything allocated), rss_freed_kib, rss_idle_kib, rss_work_kib, rss_trim_kib, with the
 // time each phase ended (t_alloc_s … t_trim_s, seconds since main started) so that the runner's
 // RSS curve can be marked. live_kib: what the survivors hold.
@@ -21,6 +23,7 @@
 
 #define LARGE_ONE_IN 64u
 #define WORK_SLOTS 64u
+#define HOLD_MS 200u // the runner samples every 10 ms: 20 samples of a level
 
 typedef bench_block blk_t;
 
@@ -163,9 +166,11 @@ int main(int argc, char **argv) {
   pthread_barrier_wait(&phase); // worked
   double t_work = since(t0);
   uint64_t rss_work = bench_rss_kib();
+  bench_sleep_ms(HOLD_MS);
   int trimmed = malloc_trim(0);
   double t_trim = since(t0);
   uint64_t rss_trim = bench_rss_kib();
+  bench_sleep_ms(HOLD_MS);
   pthread_barrier_wait(&phase); // survivors go
   join_threads(nt, tids);
   pthread_barrier_destroy(&phase);

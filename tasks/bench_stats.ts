@@ -84,8 +84,8 @@ export interface RssRecord {
   peak_kib: number;
   /** Integral of the samples over the run, MiB × s. */
   mib_s: number;
-  /** [seconds since start, KiB], thinned to MAX_CURVE_POINTS (each kept point the largest of
-   * the samples it stands for). */
+  /** [seconds since start, KiB], thinned to MAX_CURVE_POINTS (each run of samples kept as its
+   * lowest and highest). */
   curve: [number, number][];
 }
 
@@ -241,17 +241,29 @@ export function normalisedRatio(value: number, reference: number, higherIsBetter
   return higherIsBetter ? value / reference : reference / value;
 }
 
-/** `curve` with at most `max` points: the samples are cut into `max` runs of consecutive ones
- * and each run is kept as its largest sample (so no peak is lost); times and values rounded. */
+/** `curve` with at most `max` points: the samples are cut into max/2 runs of consecutive ones
+ * and each run is kept as its lowest and its highest sample, in time order (so neither a peak nor
+ * a dip is lost); times and values rounded. */
 export function thinCurve(curve: readonly [number, number][], max: number): [number, number][] {
-  const m = Math.min(curve.length, Math.max(2, Math.floor(max)));
+  const round = (p: readonly [number, number]): [number, number] => [
+    Number(p[0].toFixed(3)),
+    Math.round(p[1]),
+  ];
+  if (curve.length <= max) return curve.map(round);
+  const runs = Math.max(1, Math.floor(max / 2));
   const out: [number, number][] = [];
-  for (let i = 0; i < m; i++) {
-    const start = Math.floor((i * curve.length) / m);
-    const end = Math.floor(((i + 1) * curve.length) / m);
-    let best = start;
-    for (let k = start; k < end; k++) if (curve[k][1] > curve[best][1]) best = k;
-    out.push([Number(curve[best][0].toFixed(3)), Math.round(curve[best][1])]);
+  for (let i = 0; i < runs; i++) {
+    const start = Math.floor((i * curve.length) / runs);
+    const end = Math.floor(((i + 1) * curve.length) / runs);
+    let lo = start;
+    let hi = start;
+    for (let k = start; k < end; k++) {
+      if (curve[k][1] < curve[lo][1]) lo = k;
+      if (curve[k][1] > curve[hi][1]) hi = k;
+    }
+    for (const k of lo === hi ? [lo] : [Math.min(lo, hi), Math.max(lo, hi)]) {
+      out.push(round(curve[k]));
+    }
   }
   return out;
 }

@@ -312,14 +312,16 @@ Deno.test("summarize: memory ratios, from peak RSS or the bench's own figure, pa
   close(overallRatio(s, "hakmem-balanced", "glibc", "memory"), Math.sqrt(2.5 * 4));
 });
 
-Deno.test("thinCurve keeps at most max points, each the largest of its run, so peaks stay", () => {
-  const curve: [number, number][] = Array.from({ length: 1000 }, (_, i) => [i / 100, i % 7]);
+Deno.test("thinCurve keeps at most max points, each run's lowest and highest: peaks and dips", () => {
+  const curve: [number, number][] = Array.from({ length: 1000 }, (_, i) => [i / 100, 100 + i % 7]);
   curve[555] = [5.55, 999];
+  curve[556] = [5.56, 1];
   const t = thinCurve(curve, 100);
   assert.equal(t.length, 100);
-  assert.equal(thinCurve(curve.slice(0, 299), 100).length, 100, "a length that does not divide");
   assert.ok(t.some((p) => p[1] === 999), "the peak is kept");
+  assert.ok(t.some((p) => p[1] === 1), "the dip next to it too");
   assert.ok(t.every((p, i) => i === 0 || p[0] > t[i - 1][0]), "times increase");
+  assert.ok(thinCurve(curve.slice(0, 299), 100).length <= 100, "a length that does not divide");
   assert.deepEqual(thinCurve([[0, 1], [1, 2]], 100), [[0, 1], [1, 2]]);
 });
 
