@@ -119,17 +119,24 @@ export class Progress {
   constructor(readonly total: number) {
     if (!Deno.stderr.isTerminal()) return;
     this.#bars = new cliProgress.MultiBar({
-      format: "[{bar}] {value}/{total} {what}  ETA {eta_formatted}{failed}",
+      format: "[{bar}] {value}/{total} {what}  ETA {left}{failed}",
       barsize: 24,
       hideCursor: true,
       clearOnComplete: true,
       stream: process.stderr,
     }, cliProgress.Presets.legacy);
-    this.#bar = this.#bars.create(total, 0, { what: "", failed: "" });
+    this.#bar = this.#bars.create(total, 0, { what: "", failed: "", left: "?" });
+  }
+
+  /** The time the remaining runs will take at the pace so far. */
+  #eta(): string {
+    if (this.#done === 0) return "?";
+    const el = (performance.now() - this.#started) / 1000;
+    return fmtDuration((el / this.#done) * (this.total - this.#done));
   }
 
   start(round: number, bench: string, allocator: string) {
-    this.#bar?.update(this.#done, { what: `r${round} ${bench} · ${allocator}` });
+    this.#bar?.update(this.#done, { what: `r${round} ${bench} · ${allocator}`, left: this.#eta() });
   }
 
   finish(round: number, bench: string, allocator: string, s: Measured, metric: Metric) {
