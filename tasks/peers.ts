@@ -8,7 +8,6 @@
 // unavailable with the reason, and the bench goes on without it.
 
 import { join } from "node:path";
-import pLimit from "p-limit";
 import { DEFAULT_BASELINE } from "./bench_stats.ts";
 import { ensurePackages, installLine } from "./deps.ts";
 import { type BuildContext, buildPeer, expectText, type PeerRecipe, step } from "./peers_build.ts";
@@ -331,35 +330,37 @@ export interface ResolveOptions {
   log?: (msg: string) => void;
 }
 
-/** Resolves the peers in `names` (builds run two at a time); never throws for a peer that
- * cannot be had: it comes back with lib null and the reason in `note`. */
+/** Resolves the peers in `names`, one after the other: two zig processes filling a cold cache
+ * for the same target at once can deadlock on its file locks (seen with mimalloc 2 and 3 on a
+ * fresh clone), and each build keeps both cores busy anyway. Never throws for a peer that cannot
+ * be had: it comes back with lib null and the reason in `note`. */
 export async function resolvePeers(
   names: readonly string[],
   o: ResolveOptions = {},
 ): Promise<Map<string, ResolvedPeer>> {
   const all = o.recipes ?? sourceRecipes(await glibcVersion());
   const log = o.log ?? ((m: string) => console.error(m));
-  const limit = pLimit(2);
   const out = new Map<string, ResolvedPeer>();
-  await Promise.all(names.map((name) =>
-    limit(async () => {
-      if (name === "tcmalloc") return out.set(name, await resolveTcmalloc());
-      const r = all.find((x) => x.name === name);
-      if (!r) throw new Error(`no recipe for peer ${name}`);
-      const d = describe(r);
-      try {
-        log(`[peers] ${name} ${r.version}: ${r.crate.crate} ${r.crate.version}`);
-        const built = await buildPeer(r, o.cacheDir);
-        const how = built.cached ? "cached" : `built in ${built.seconds} s`;
-        log(`[peers] ${name} ready: ${built.lib} (${how})`);
-        out.set(name, { name, lib: built.lib, version: r.version, ...d, note: null });
-      } catch (e) {
-        const why = e instanceof Error ? e.message : String(e);
-        log(`[peers] ${name} UNAVAILABLE: ${why}`);
-        out.set(name, { name, lib: null, version: r.version, ...d, note: why });
-      }
-    })
-  ));
+  for (const name of names) {
+    if (name === "tcmalloc") {
+      out.set(name, await resolveTcmalloc());
+      continue;
+    }
+    const r = all.find((x) => x.name === name);
+    if (!r) throw new Error(`no recipe for peer ${name}`);
+    const d = describe(r);
+    try {
+      log(`[peers] ${name} ${r.version}: ${r.crate.crate} ${r.crate.version}`);
+      const built = await buildPeer(r, o.cacheDir);
+      const how = built.cached ? "cached" : `built in ${built.seconds} s`;
+      log(`[peers] ${name} ready: ${built.lib} (${how})`);
+      out.set(name, { name, lib: built.lib, version: r.version, ...d, note: null });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      log(`[peers] ${name} UNAVAILABLE: ${why}`);
+      out.set(name, { name, lib: null, version: r.version, ...d, note: why });
+    }
+  }
   return out;
 }
 
