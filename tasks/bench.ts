@@ -44,6 +44,9 @@ import { failureText, Progress, show, summaryText } from "./bench_summary.ts";
 import { countInstructions } from "./bench_instructions.ts";
 import { debVersion, glibcVersion, PEER_NAMES, resolvePeers, unavailableVerdict } from "./peers.ts";
 
+/** hakmem's presets (bench_variants.ts), also read by tasks/dist.ts. */
+export { MODES };
+
 const TARGET = "x86_64-linux-gnu" as const;
 const FLAVOUR = "release" as const;
 const BENCH_SRC = join(ROOT, "bench");

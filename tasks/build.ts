@@ -20,6 +20,7 @@ import {
   TARGETS,
 } from "./targets.ts";
 import { runCommand, zigEnv, zigPath, zigVersion } from "./toolchain.ts";
+import { CORE_INCLUDE, coreFiles, coreSources, objectName } from "./layers.ts";
 import {
   aarch64LseInstructions,
   compareVersions,
@@ -31,8 +32,6 @@ import {
   requiredGlibcVersions,
 } from "./elf.ts";
 
-const CORE_SRC = join(ROOT, "core", "src");
-const CORE_INCLUDE = join(ROOT, "core", "include");
 const PUBLIC_HEADER = join(CORE_INCLUDE, "hakmem.h");
 
 /** Flags of every library object, whatever the target and flavour. */
@@ -213,7 +212,7 @@ export async function listFiles(dir: string, keep: (name: string) => boolean): P
 }
 
 /** Writes `data` to `p` through a temporary file and a rename, so readers never see half. */
-async function writeAtomic(p: string, data: string | Uint8Array): Promise<void> {
+export async function writeAtomic(p: string, data: string | Uint8Array): Promise<void> {
   await Deno.mkdir(dirname(p), { recursive: true });
   const tmp = `${p}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   if (typeof data === "string") await Deno.writeTextFile(tmp, data);
@@ -249,10 +248,11 @@ function rel(p: string): string {
 // ---------------------------------------------------------------------------------------------
 // the library
 
-/** Content hash of every core header (anything in core/src or core/include that is not .c). */
+/** Content hash of every core header (anything in core/src/<layer>/ or core/include that is not
+ * .c). */
 export async function headersHash(): Promise<string> {
   const headers = [
-    ...(await listFiles(CORE_SRC, (n) => !n.endsWith(".c"))),
+    ...(await coreFiles((n) => !n.endsWith(".c"))),
     ...(await listFiles(CORE_INCLUDE, () => true)),
   ];
   const h = createHash("sha256");
@@ -301,8 +301,8 @@ async function verifySharedLibrary(t: TargetInfo, so: string): Promise<string | 
 
 async function buildCombo(target: TargetName, flavour: Flavour): Promise<void> {
   const t = targetInfo(target);
-  const sources = await listFiles(CORE_SRC, (n) => n.endsWith(".c"));
-  if (sources.length === 0) throw new Error(`no C sources in ${rel(CORE_SRC)}`);
+  const sources = await coreSources();
+  if (sources.length === 0) throw new Error("no C sources in core/src/<layer>/");
   const version = await zigVersion();
   const flags = compileFlags(target, flavour);
   const objDir = join(buildDir(target, flavour), "obj");
@@ -314,7 +314,7 @@ async function buildCombo(target: TargetName, flavour: Flavour): Promise<void> {
 
   const hdrs = await headersHash();
   const objects = await Promise.all(sources.map(async (src) => {
-    const obj = join(objDir, basename(src).replace(/\.c$/, ".o"));
+    const obj = join(objDir, objectName(src));
     const stamp = await compileIncremental(src, obj, { version, flags, hdrs }, async () => {
       log(target, flavour, `cc ${rel(src)}`);
       const warnings = await zig(["cc", ...flags, "-c", rel(src), "-o", obj]);
@@ -378,6 +378,16 @@ interface ManifestArtifact {
   sha256: string;
 }
 
+/** A release tarball written by `deno task dist` (tasks/dist.ts). */
+export interface ManifestTarball {
+  /** Path under dist/. */
+  file: string;
+  target: TargetName;
+  version: string;
+  size: number;
+  sha256: string;
+}
+
 interface Manifest {
   schema: 1;
   generatedAt: string;
@@ -386,9 +396,11 @@ interface Manifest {
   zigVersion: string;
   glibcFloor: string;
   artifacts: ManifestArtifact[];
+  /** Only in the manifest `deno task dist` writes: a later build may no longer match them. */
+  tarballs?: ManifestTarball[];
 }
 
-async function gitInfo(): Promise<{ commit: string | null; dirty: boolean | null }> {
+export async function gitInfo(): Promise<{ commit: string | null; dirty: boolean | null }> {
   try {
     const head = await runCommand("git", ["rev-parse", "HEAD"]);
     const commit = head.code === 0 ? head.stdout.trim() : null;
@@ -429,8 +441,9 @@ async function artifactOf(
   return a;
 }
 
-/** Rewrites dist/manifest.json from whatever libraries are present in dist/. */
-export async function writeManifest(): Promise<string> {
+/** Rewrites dist/manifest.json from whatever libraries are present in dist/, plus the tarballs
+ * `deno task dist` made from them when given. */
+export async function writeManifest(tarballs?: ManifestTarball[]): Promise<string> {
   const version = await zigVersion();
   const artifacts: ManifestArtifact[] = [];
   for (const t of TARGETS) {
@@ -457,6 +470,7 @@ export async function writeManifest(): Promise<string> {
     zigVersion: version,
     glibcFloor: GLIBC_FLOOR,
     artifacts,
+    ...(tarballs ? { tarballs } : {}),
   };
   const path = join(ROOT, "dist", "manifest.json");
   await writeAtomic(path, JSON.stringify(manifest, null, 2) + "\n");

@@ -9,12 +9,13 @@
 //
 // Builds are incremental (a stamp per object and per program: flags, clang version, sources).
 
-import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { createHash } from "node:crypto";
 import { ensurePackages, type PackageNeed, probeOk } from "./deps.ts";
 import { runCommand } from "./toolchain.ts";
 import { ROOT } from "./targets.ts";
-import { compileIncremental, headersHash, listFiles, programInputs, upToDate } from "./build.ts";
+import { compileIncremental, headersHash, programInputs, upToDate } from "./build.ts";
+import { CORE_INCLUDE, coreSources, objectName } from "./layers.ts";
 
 export const CLANG = "clang-19";
 const RT_DIR = "/usr/lib/llvm-19/lib/clang/19/lib/linux";
@@ -114,9 +115,6 @@ async function limited<T>(n: number, tasks: (() => Promise<T>)[]): Promise<T[]> 
   return results;
 }
 
-const CORE_SRC = join(ROOT, "core", "src");
-const CORE_INCLUDE = join(ROOT, "core", "include");
-
 function keyOf(san: Sanitizers): string {
   return san.replaceAll(",", "-");
 }
@@ -128,12 +126,12 @@ async function coreObjects(san: Sanitizers): Promise<string[]> {
   const flags = coreFlags(san);
   const version = await clangVersion();
   const hdrs = await headersHash();
-  const sources = await listFiles(CORE_SRC, (n) => n.endsWith(".c"));
+  const sources = await coreSources();
   const jobs = Math.max(1, navigator.hardwareConcurrency || 2);
   return await limited(
     jobs,
     sources.map((src) => async () => {
-      const obj = join(dir, basename(src).replace(/\.c$/, ".o"));
+      const obj = join(dir, objectName(src));
       await compileIncremental(src, obj, { version, flags, hdrs }, async () => {
         console.error(`[clang ${san}] cc ${relative(ROOT, src)}`);
         await clang([...flags, "-c", relative(ROOT, src), "-o", obj]);

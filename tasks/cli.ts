@@ -4,8 +4,10 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { buildAll } from "./build.ts";
 import { runBench, runReport, UsageError } from "./bench.ts";
 import { BENCH_IDS, INSTRUCTION_IDS, type Profile, PROFILES } from "./bench_catalogue.ts";
-import { ALLOCATOR_KINDS, LADDER, MODES, THRESHOLD_VARIANTS } from "./bench_variants.ts";
+import { ALLOCATOR_KINDS, LADDER, THRESHOLD_VARIANTS } from "./bench_variants.ts";
 import { BASELINE } from "./peers.ts";
+import { runDist } from "./dist.ts";
+import { modesHelp } from "./options.ts";
 import { runSoak } from "./soak.ts";
 import { runFuzz } from "./fuzz.ts";
 import { runTests } from "./test.ts";
@@ -58,6 +60,24 @@ program
     const targets = opts.target?.map((n) => targetInfo(n).name as TargetName);
     const flavours = opts.flavour?.map(flavourOf);
     await buildAll({ targets, flavours, clean: opts.clean });
+  });
+
+program
+  .command("dist")
+  .description(
+    "build the release flavour, then per target a reproducible tarball " +
+      "dist/hakmem-<version>-<target>.tar.gz (libhakmem.so/.a, hakmem.h, hakmem.pc, the " +
+      "launcher bin/hakmem, manifest.json with checksums and glibc floor, README); also " +
+      "dist/bin/hakmem, dist/SHA256SUMS and the tarballs in dist/manifest.json",
+  )
+  .addOption(
+    new Option(
+      "-t, --target <name...>",
+      `targets to pack, repeatable or comma separated (default: all: ${targetList})`,
+    ).argParser(collect),
+  )
+  .action(async (opts: { target?: string[] }) => {
+    await runDist({ targets: opts.target?.map((n) => targetInfo(n).name as TargetName) });
   });
 
 program
@@ -130,8 +150,8 @@ program
   .addOption(
     new Option(
       "--modes <modes...>",
-      `HAKMEM_MODE values for hakmem, comma separated (${MODES.join(", ")}; default: balanced ` +
-        "unless --ladder or --thresholds is given)",
+      "HAKMEM_MODE values for hakmem, comma separated (the library's modes are listed below; " +
+        "default: balanced unless --ladder or --thresholds is given)",
     ).argParser(collect),
   )
   .option(
@@ -186,6 +206,7 @@ program
       "full 600; with --duration at least ten times the duration)",
     positiveInt("--timeout"),
   )
+  .addHelpText("after", modesHelp)
   .action(
     async (opts: {
       profile: Profile;

@@ -165,6 +165,21 @@ export async function exportedSymbols(path: string): Promise<string[]> {
   return [...new Set(names)].sort();
 }
 
+/** The global symbols a relocatable object (.o) defines and those it needs from others. Sorted. */
+export async function objectSymbols(
+  path: string,
+): Promise<{ defined: string[]; needed: string[] }> {
+  const syms = symbolsOf(await readElf(path), SHT_SYMTAB).filter((s) =>
+    s.name !== "" && (s.bind === STB_GLOBAL || s.bind === STB_WEAK)
+  );
+  const names = (keep: (s: ElfSymbol) => boolean) =>
+    [...new Set(syms.filter(keep).map((s) => s.name))].sort();
+  return {
+    defined: names((s) => s.shndx !== SHN_UNDEF),
+    needed: names((s) => s.shndx === SHN_UNDEF),
+  };
+}
+
 /** Names of the undefined symbols `path` needs from other objects. Sorted. */
 export async function importedSymbols(path: string): Promise<string[]> {
   const elf = await readElf(path);

@@ -33,6 +33,8 @@ export const TEST_PACKAGES: PackageNeed[] = [
   },
   { deb: "gcc", why: "preload tests compile C with gcc", probe: "gcc" },
   { deb: "libc6-dev", why: "headers for the gcc preload test", probe: "/usr/include/stdio.h" },
+  { deb: "pkg-config", why: "dist tests read the tarballs' hakmem.pc", probe: "pkg-config" },
+  { deb: "shellcheck", why: "dist tests lint the launcher script", probe: "shellcheck" },
 ];
 
 export interface TestOptions {

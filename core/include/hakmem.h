@@ -58,40 +58,60 @@ HAK_API int hak_class_of(size_t size);
 HAK_API size_t hak_tiny_max(void);
 HAK_API size_t hak_mid_max(void);
 
-/* ---- statistics ---- */
+/* ---- statistics ----
+ * Listed once: the lists below generate the enumerations and hak_stats_t,
+ * and the library writes the JSON of hak_stats_json and the layout of
+ * hak_stats_layout_json from the same lists, so bindings decode the struct
+ * without a copy of it. */
 #define HAK_STATS_VERSION 1u
 
-typedef enum hak_tier {
-    HAK_TIER_TINY = 0,
-    HAK_TIER_MID = 1,
-    HAK_TIER_LARGE = 2,
-    HAK_TIER_COUNT = 3
-} hak_tier_t;
+/* X(enumerator suffix, JSON name) */
+#define HAK_TIER_LIST(X) X(TINY, "tiny") X(MID, "mid") X(LARGE, "large")
+#define HAK_SYSCALL_LIST(X)                                                                        \
+    X(MMAP, "mmap") X(MUNMAP, "munmap") X(MADVISE, "madvise") X(MREMAP, "mremap")
+/* X(enumerator suffix, JSON name, meaning): where llc_misses come from */
+#define HAK_PMU_SOURCE_LIST(X)                                                                     \
+    X(COMPILED_OUT, "compiled-out", "built without the PMU reader")                               \
+    X(OFF, "off", "not requested (HAKMEM_PMU=off)")                                                \
+    X(UNAVAILABLE, "unavailable", "perf_event_open refused: no count")                             \
+    X(READ, "read", "counter read with read(2)")                                                   \
+    X(RDPMC, "rdpmc", "counter read in user space with rdpmc")
+/* X(field, meaning): the counters of each tier */
+#define HAK_TIER_FIELD_LIST(X)                                                                     \
+    X(allocs, "successful allocations")                                                            \
+    X(frees, "frees")                                                                              \
+    X(hits, "served from a cache (thread cache, BigCache)")                                        \
+    X(misses, "had to refill from slabs, segments or the OS")                                      \
+    X(remote_frees, "frees by a thread that does not own the block")                               \
+    X(bytes_in_use, "block bytes handed out and not yet freed")                                    \
+    X(bytes_reserved, "bytes mapped for this tier")
+/* X(field, meaning): the process-wide counters */
+#define HAK_COUNTER_LIST(X)                                                                        \
+    X(bytes_mapped, "currently mapped by hakmem, metadata included")                               \
+    X(peak_mapped, "high-water mark of bytes_mapped")                                              \
+    X(madvised_bytes, "bytes given back with MADV_DONTNEED")                                       \
+    X(minor_faults, "process page faults (getrusage)")                                             \
+    X(major_faults, "process major page faults (getrusage)")                                       \
+    X(heaps_created, "thread heaps made")                                                          \
+    X(heaps_reused, "thread heaps adopted from exited threads")                                    \
+    X(threads_live, "threads currently owning a heap")                                             \
+    X(segments, "live segments (superslabs and arenas)")                                           \
+    X(llc_misses, "last-level cache misses (see pmu_source)")
 
-typedef enum hak_syscall {
-    HAK_SYS_MMAP = 0,
-    HAK_SYS_MUNMAP = 1,
-    HAK_SYS_MADVISE = 2,
-    HAK_SYS_MREMAP = 3,
-    HAK_SYS_COUNT = 4
-} hak_syscall_t;
+#define HAK_ENUMERATOR_(id, name) HAK_TIER_##id,
+typedef enum hak_tier { HAK_TIER_LIST(HAK_ENUMERATOR_) HAK_TIER_COUNT } hak_tier_t;
+#undef HAK_ENUMERATOR_
+#define HAK_ENUMERATOR_(id, name) HAK_SYS_##id,
+typedef enum hak_syscall { HAK_SYSCALL_LIST(HAK_ENUMERATOR_) HAK_SYS_COUNT } hak_syscall_t;
+#undef HAK_ENUMERATOR_
+#define HAK_ENUMERATOR_(id, name, meaning) HAK_PMU_##id,
+typedef enum hak_pmu_source { HAK_PMU_SOURCE_LIST(HAK_ENUMERATOR_) HAK_PMU_SOURCE_COUNT }
+hak_pmu_source_t;
+#undef HAK_ENUMERATOR_
 
-typedef enum hak_pmu_source {
-    HAK_PMU_COMPILED_OUT = 0, /* built without the PMU reader */
-    HAK_PMU_OFF = 1,          /* not requested (HAKMEM_PMU=off) */
-    HAK_PMU_UNAVAILABLE = 2,  /* perf_event_open refused: no count */
-    HAK_PMU_READ = 3,         /* counter read with read(2) */
-    HAK_PMU_RDPMC = 4         /* counter read in user space with rdpmc */
-} hak_pmu_source_t;
-
+#define HAK_U64_FIELD_(field, meaning) uint64_t field;
 typedef struct hak_tier_stats {
-    uint64_t allocs;         /* successful allocations */
-    uint64_t frees;          /* frees */
-    uint64_t hits;           /* served from a cache (thread cache, BigCache) */
-    uint64_t misses;         /* had to refill from slabs, segments or the OS */
-    uint64_t remote_frees;   /* frees by a thread that does not own the block */
-    uint64_t bytes_in_use;   /* block bytes handed out and not yet freed */
-    uint64_t bytes_reserved; /* bytes mapped for this tier */
+    HAK_TIER_FIELD_LIST(HAK_U64_FIELD_)
 } hak_tier_stats_t;
 
 typedef struct hak_stats {
@@ -99,19 +119,11 @@ typedef struct hak_stats {
     uint32_t size;            /* sizeof(hak_stats_t) of the library */
     hak_tier_stats_t tier[HAK_TIER_COUNT];
     uint64_t syscalls[HAK_SYS_COUNT]; /* OS calls by kind */
-    uint64_t bytes_mapped;    /* currently mapped by hakmem, metadata included */
-    uint64_t peak_mapped;     /* high-water mark of bytes_mapped */
-    uint64_t madvised_bytes;  /* bytes given back with MADV_DONTNEED */
-    uint64_t minor_faults;    /* process page faults (getrusage) */
-    uint64_t major_faults;
-    uint64_t heaps_created;   /* thread heaps made */
-    uint64_t heaps_reused;    /* thread heaps adopted from exited threads */
-    uint64_t threads_live;    /* threads currently owning a heap */
-    uint64_t segments;        /* live segments (superslabs and arenas) */
-    uint64_t llc_misses;      /* last-level cache misses (see pmu_source) */
+    HAK_COUNTER_LIST(HAK_U64_FIELD_)
     uint32_t pmu_source;      /* hak_pmu_source_t */
     uint32_t reserved_;
 } hak_stats_t;
+#undef HAK_U64_FIELD_
 
 /* Fills `out` (whose size the caller passes) with a consistent-enough
  * snapshot. Returns 0, or -1 with errno EINVAL when out is NULL or
@@ -122,6 +134,14 @@ HAK_API int hak_stats_get(hak_stats_t *out, size_t out_size);
 HAK_API size_t hak_stats_json(char *buf, size_t cap);
 /* Prints the human-readable statistics to file descriptor fd. */
 HAK_API void hak_stats_print(int fd);
+/* Where each field of hak_stats_t lies, as JSON (same convention as
+ * hak_stats_json): {"version", "size", "head": [{name, offset, type}],
+ * "tiers": {offset, stride, names, fields: [{name, offset, description}]},
+ * "syscalls": {offset, names}, "counters": [{name, offset, description}],
+ * "pmu_source": {offset, names}}; tier fields, syscalls and counters are
+ * u64, the others u32. Bindings decode the struct and check the JSON of
+ * hak_stats_json with it. */
+HAK_API size_t hak_stats_layout_json(char *buf, size_t cap);
 
 /* ---- configuration ----
  * Options are read once from the environment at start (HAKMEM_MODE picks a
@@ -143,6 +163,14 @@ HAK_API int hak_option_get(const char *name, int64_t *value);
 HAK_API int hak_option_set(const char *name, int64_t value);
 /* The effective configuration as JSON (same convention as hak_stats_json). */
 HAK_API size_t hak_config_json(char *buf, size_t cap);
+/* The options table itself as JSON (same convention): "modes" (the
+ * HAKMEM_MODE presets in order), "default_mode" (when HAKMEM_MODE is
+ * unset), "options" (each with name, type, choices,
+ * min, max, defaults per mode, runtime, description), "class_knobs"
+ * (hak_class_knob_t ids, names, ranges) and "prewarm" (block size and
+ * blocks placed in a new thread's cache). Tools read this instead of
+ * re-typing the table. */
+HAK_API size_t hak_options_table_json(char *buf, size_t cap);
 
 /* Per-class runtime knobs. */
 typedef enum hak_class_knob {

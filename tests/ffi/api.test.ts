@@ -20,7 +20,7 @@ import {
   ptrOf,
   SIZE_MAX,
   withErrno,
-} from "./hakmem_ffi.ts";
+} from "./helpers.ts";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -337,13 +337,13 @@ for (const flavour of FLAVOURS) {
     }
     for (const n of [16, 3000, 300000]) {
       const tier = n <= 1024 ? "tiny" : n <= 65536 ? "mid" : "large";
-      const before = h.readStats().tiers[tier];
+      const before = h.stats().tiers[tier];
       const p = nonNull(h.malloc(n), `malloc(${n})`);
-      const mid = h.readStats().tiers[tier];
+      const mid = h.stats().tiers[tier];
       assert.ok(mid.bytes_in_use >= before.bytes_in_use + n);
       const r = h.sym.hak_realloc(p, 0n);
       assert.equal(r, null, `realloc(p, 0) for ${n} should return NULL`);
-      const after = h.readStats().tiers[tier];
+      const after = h.stats().tiers[tier];
       assert.equal(after.frees, mid.frees + 1, `realloc(p,0) freed (${n})`);
       assert.equal(
         after.bytes_in_use,

@@ -1,6 +1,6 @@
 /** Size classes: every boundary, usable sizes, and which tier serves what. */
 import assert from "node:assert/strict";
-import { FLAVOURS, lazyHakmem, notBuilt, type TierName } from "./hakmem_ffi.ts";
+import { FLAVOURS, lazyHakmem, notBuilt } from "./helpers.ts";
 
 for (const flavour of FLAVOURS) {
   const hak = lazyHakmem(flavour);
@@ -63,14 +63,14 @@ for (const flavour of FLAVOURS) {
     for (let i = 0; i < n; i++) {
       const s = h.classSize(i);
       const lo = i > 0 ? h.classSize(i - 1) + 1 : 1;
-      const tier: TierName = s <= tiny ? "tiny" : "mid";
+      const tier = s <= tiny ? "tiny" : "mid";
       for (const req of new Set([lo, (lo + s) >> 1, s])) {
-        const before = h.readStats().tiers;
+        const before = h.stats().tiers;
         const p = h.malloc(req);
         assert.ok(p !== null, `malloc(${req})`);
         assert.equal(h.usable(p), s, `usable(malloc(${req})), class ${i}`);
         new Deno.UnsafePointerView(p).getUint8(s - 1);
-        const after = h.readStats().tiers;
+        const after = h.stats().tiers;
         assert.equal(
           after[tier].allocs,
           before[tier].allocs + 1,
@@ -98,25 +98,25 @@ for (const flavour of FLAVOURS) {
     const h = hak();
     const mid = h.midMax();
     for (const req of [mid + 1, mid + 100, 2 * mid, 1 << 20]) {
-      const before = h.readStats().tiers;
+      const before = h.stats().tiers;
       const p = h.malloc(req);
       assert.ok(p !== null, `malloc(${req})`);
       assert.ok(h.usable(p) >= req);
-      const after = h.readStats().tiers;
+      const after = h.stats().tiers;
       assert.equal(after.large.allocs, before.large.allocs + 1, `${req}`);
       assert.equal(after.mid.allocs, before.mid.allocs, `${req} not mid`);
       assert.equal(after.tiny.allocs, before.tiny.allocs, `${req} not tiny`);
       assert.ok(after.large.bytes_in_use >= before.large.bytes_in_use + req);
       h.free(p);
-      const freed = h.readStats().tiers;
+      const freed = h.stats().tiers;
       assert.equal(freed.large.frees, before.large.frees + 1);
       assert.equal(freed.large.bytes_in_use, before.large.bytes_in_use);
     }
     // and the mid max itself stays in the mid tier
-    const before = h.readStats().tiers;
+    const before = h.stats().tiers;
     const p = h.malloc(mid);
     assert.ok(p !== null);
-    const after = h.readStats().tiers;
+    const after = h.stats().tiers;
     assert.equal(after.mid.allocs, before.mid.allocs + 1, "malloc(mid max)");
     assert.equal(after.large.allocs, before.large.allocs);
     h.free(p);

@@ -1,23 +1,24 @@
 /** Options: environment parsing (each combination in its own subprocess, as
- * options are read once at library start) and the runtime setters. */
+ * options are read once at library start), the runtime setters, and the
+ * exported options table (hak_options_table_json) against both: the modes
+ * and choices come from the table, the contract values below are SPEC's. */
 import assert from "node:assert/strict";
 import {
+  classKnob,
   EINVAL,
   ENOENT,
   EPERM,
   ERANGE,
   type Flavour,
   FLAVOURS,
-  HAK_KNOB_PREWARM,
-  HAK_KNOB_TCACHE_CAP,
   lazyHakmem,
   notBuilt,
+  type OptionsTable,
   repoRoot,
   withErrno,
-} from "./hakmem_ffi.ts";
+} from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/print_config.ts", import.meta.url).pathname;
-const MODES = ["minimal", "fast", "balanced", "learning", "research"];
 
 /** Contract defaults (balanced mode). Enumerations by index. */
 const DEFAULTS: Record<string, number> = {
@@ -214,7 +215,8 @@ const GOOD: GoodCase[] = [
 interface BadCase {
   name: string;
   value: string;
-  /** what the warning must mention besides the name and the value */
+  /** what the warning must mention besides the name and the value (for an
+   * enumeration, its choices from the options table too) */
   mentions: string[];
   /** the default the option falls back to */
   fallback: number;
@@ -225,7 +227,7 @@ const BAD: BadCase[] = [
   {
     name: "HAKMEM_MODE",
     value: "turbo",
-    mentions: MODES,
+    mentions: [],
     fallback: 2,
     defaultText: "balanced",
   },
@@ -287,12 +289,20 @@ const BAD: BadCase[] = [
   },
 ];
 
+function option(table: OptionsTable, name: string) {
+  const o = table.options.find((o) => o.name === name);
+  assert.ok(o, `${name} is not in the options table`);
+  return o;
+}
+
 for (const flavour of FLAVOURS) {
   const ignore = notBuilt(flavour);
   const test = (name: string, fn: () => void | Promise<void>) =>
     Deno.test({ name: `options[${flavour}] ${name}`, ignore, fn });
+  const hak = lazyHakmem(flavour);
 
   test("good values, presets and overrides (subprocesses)", async () => {
+    const table = hak().optionsTable();
     const runs = await Promise.all(GOOD.map((c) => runWith(flavour, c.env)));
     GOOD.forEach((c, i) => {
       const run = runs[i];
@@ -306,10 +316,50 @@ for (const flavour of FLAVOURS) {
       const config = JSON.parse(run.printed.config);
       assert.equal(typeof config, "object");
       assert.ok(run.printed.config.includes(c.mode), `config JSON names mode ${c.mode}`);
+      // a preset alone: every option has the table's default for the mode
+      if (Object.keys(c.env).every((k) => k === "HAKMEM_MODE")) {
+        for (const name of NAMES) {
+          const want = option(table, name).defaults[c.mode];
+          assert.equal(opt(run, name), want, `${name} in ${c.mode}: the table says ${want}`);
+        }
+      }
     });
   });
 
+  test("the options table: modes, choices, ranges and the runtime flag as the library acts", () => {
+    const h = hak();
+    const table = h.optionsTable();
+    assert.deepEqual(option(table, "HAKMEM_MODE").choices, table.modes);
+    assert.equal(table.default_mode, "balanced", "SPEC's default preset");
+    assert.ok(table.modes.includes(h.mode()), `mode ${h.mode()}`);
+    for (const o of table.options) {
+      const got = h.optionGet(o.name);
+      assert.equal(got.rc, 0, `${o.name} readable`);
+      if (o.type === "enum") assert.equal(o.max, o.choices.length - 1, `${o.name} range`);
+      if (o.type === "bool") assert.deepEqual([o.min, o.max], [0, 1], `${o.name} range`);
+      for (const m of table.modes) assert.ok(m in o.defaults, `${o.name} has a default in ${m}`);
+      // start-only options refuse a change; runtime ones accept their own value
+      const set = h.optionSet(o.name, got.value);
+      if (o.runtime) assert.equal(set.rc, 0, `${o.name} is runtime`);
+      else assert.deepEqual([set.rc, set.errno], [-1, EPERM], `${o.name} is read at start only`);
+    }
+    for (const k of table.class_knobs) {
+      const v = BigInt(k.max);
+      const orig = h.sym.hak_class_knob_get(k.id, 0);
+      assert.equal(h.sym.hak_class_knob_set(k.id, 0, v), 0, `${k.name} = its max`);
+      assert.equal(withErrno(() => h.sym.hak_class_knob_set(k.id, 0, v + 1n)).errno, ERANGE);
+      assert.equal(h.sym.hak_class_knob_set(k.id, 0, orig), 0);
+    }
+    // a new thread's cache gets the pre-warm rows (the knob reads them back per class)
+    const prewarm = classKnob(h, "prewarm");
+    for (const row of table.prewarm) {
+      const cls = h.classOf(row.size);
+      assert.equal(Number(h.sym.hak_class_knob_get(prewarm, cls)), row.blocks, `${row.size} B`);
+    }
+  });
+
   test("bad values: one warning line each, defaults used (subprocesses)", async () => {
+    const table = hak().optionsTable();
     const runs = await Promise.all(BAD.map((c) => runWith(flavour, { [c.name]: c.value })));
     BAD.forEach((c, i) => {
       const run = runs[i];
@@ -324,7 +374,9 @@ for (const flavour of FLAVOURS) {
         line.startsWith(`hakmem: warning: ${c.name}=${c.value}`),
         `warning names ${what}: ${line}`,
       );
-      for (const m of c.mentions) assert.ok(line.includes(m), `warning mentions ${m}: ${line}`);
+      for (const m of [...c.mentions, ...option(table, c.name).choices]) {
+        assert.ok(line.includes(m), `warning mentions ${m}: ${line}`);
+      }
       assert.ok(line.includes("accepted"), `warning says what is accepted: ${line}`);
       assert.ok(
         line.includes(`using default ${c.defaultText}`),
@@ -350,7 +402,6 @@ for (const flavour of FLAVOURS) {
   });
 
   // ---- runtime setters (in-process, private instance) ----
-  const hak = lazyHakmem(flavour);
 
   test("hak_option_get/set: unknown names give ENOENT", () => {
     const h = hak();
@@ -415,7 +466,8 @@ for (const flavour of FLAVOURS) {
     const S = h.sym;
     const n = h.classCount();
     for (const cls of [0, Math.floor(n / 2), n - 1]) {
-      for (const [knob, v] of [[HAK_KNOB_TCACHE_CAP, 7], [HAK_KNOB_PREWARM, 3]]) {
+      const knobs = [[classKnob(h, "tcache_cap"), 7], [classKnob(h, "prewarm"), 3]];
+      for (const [knob, v] of knobs) {
         const orig = S.hak_class_knob_get(knob, cls);
         assert.ok(orig >= 0n, `knob ${knob} class ${cls} = ${orig}`);
         assert.equal(S.hak_class_knob_set(knob, cls, BigInt(v)), 0, `set knob ${knob} ${cls}`);
@@ -430,7 +482,7 @@ for (const flavour of FLAVOURS) {
         assert.equal(S.hak_class_knob_get(knob, cls), orig);
       }
     }
-    const tooBig = withErrno(() => S.hak_class_knob_set(HAK_KNOB_TCACHE_CAP, 0, 513n));
+    const tooBig = withErrno(() => S.hak_class_knob_set(classKnob(h, "tcache_cap"), 0, 513n));
     assert.equal(tooBig.value, -1, "tcache cap 513");
     assert.equal(tooBig.errno, ERANGE);
     for (const [knob, cls] of [[2, 0], [99, 0], [0xffffffff, 0], [0, n], [1, n + 1000]]) {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "./hakmem_ffi.ts";
+import { repoRoot } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/pmu_source.ts", import.meta.url).pathname;
 const SYS_PERF_EVENT_OPEN = 298n; // x86_64
@@ -66,7 +66,6 @@ Deno.test("pmu: x86_64 build picks its source at run time", async () => {
   console.log(`perf_event_open here: ${opens ? "allowed" : "refused"}; hakmem chose: ${pmu}`);
   if (opens) {
     assert.ok(pmu === "rdpmc" || pmu === "read", `PMU readable but hakmem chose ${pmu}`);
-    assert.ok(llc >= 0);
   } else {
     assert.equal(pmu, "unavailable", "perf_event_open is refused here: the fallback must run");
     assert.equal(llc, 0);

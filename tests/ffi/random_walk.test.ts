@@ -1,8 +1,9 @@
 /** Seeded random walk of malloc/calloc/realloc/aligned/free over every tier,
  * checked against a JS model of the live blocks.
  *
- * HAKMEM_SEED=<u32> replays a walk; HAKMEM_WALK_STEPS=<n> changes its length.
- * The seed is always printed, and a failure names the seed and the step. */
+ * The seed is fixed and printed; HAKMEM_SEED=<u32> walks another (or replays
+ * one); HAKMEM_WALK_STEPS=<n> changes its length. A failure names the seed
+ * and the step. */
 import assert from "node:assert/strict";
 import {
   addr,
@@ -20,8 +21,8 @@ import {
   patternBytes,
   ptrOf,
   Rng,
-  TIERS,
-} from "./hakmem_ffi.ts";
+  testSeed,
+} from "./helpers.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -33,10 +34,7 @@ const PATTERN_PTR = ptrOf(PATTERN);
 const ZEROS = new Uint8Array(MAX_REQUEST);
 const ZEROS_PTR = ptrOf(ZEROS);
 
-const envSeed = Deno.env.get("HAKMEM_SEED");
-const SEED = envSeed !== undefined
-  ? Number.parseInt(envSeed, 10) >>> 0
-  : crypto.getRandomValues(new Uint32Array(1))[0];
+const SEED = testSeed("random_walk", "HAKMEM_SEED", 0x5eed1);
 const envSteps = Deno.env.get("HAKMEM_WALK_STEPS");
 /** HAKMEM_WALK_PARANOID=1: verify every live block after every step, so a
  * failure names the step that corrupted memory (slow; for replays). */
@@ -302,12 +300,13 @@ for (const flavour of FLAVOURS) {
       );
       const h = hak();
       h.sym.hak_thread_flush();
-      const start = h.readStats();
+      const start = h.stats();
       const counts = runWalk(h, flavour, SEED, steps);
       h.sym.hak_thread_flush();
-      const end = h.readStats();
+      const end = h.stats();
       console.log(`  ops: ${JSON.stringify(counts)}`);
-      for (const t of TIERS) {
+      const tiers = h.statsLayout().tiers.names;
+      for (const t of tiers) {
         assert.equal(
           end.tiers[t].bytes_in_use,
           start.tiers[t].bytes_in_use,
@@ -315,7 +314,7 @@ for (const flavour of FLAVOURS) {
         );
       }
       const balance = (s: typeof start) =>
-        TIERS.reduce((acc, t) => acc + s.tiers[t].allocs - s.tiers[t].frees, 0);
+        tiers.reduce((acc, t) => acc + s.tiers[t].allocs - s.tiers[t].frees, 0);
       assert.equal(
         balance(end),
         balance(start),

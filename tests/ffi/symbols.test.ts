@@ -1,28 +1,94 @@
-/** The FFI symbol table against what libhakmem.so really exports. */
+/** The binding (bindings/hakmem.ts) against the header and the library: every prototype of
+ * hakmem.h has an entry whose FFI types follow from the C types, under a comment that spells the
+ * prototype; hak_ace_metrics_t's fields are the encoder's; the library exports exactly the
+ * table's hak_* symbols and the standard ones, needing no glibc newer than the floor. */
 import assert from "node:assert/strict";
 import { compareVersions, exportedSymbols, requiredGlibcVersions } from "../../tasks/elf.ts";
 import {
-  FLAVOURS,
+  ACE_METRICS_FIELDS,
+  ACE_METRICS_PER_CLASS,
   HAKMEM_SYMBOL_NAMES,
-  libraryPath,
-  notBuilt,
+  HAKMEM_SYMBOLS,
   STD_SYMBOL_NAMES,
-} from "./hakmem_ffi.ts";
+} from "../../bindings/hakmem.ts";
+import { FLAVOURS, libraryPath, notBuilt } from "./helpers.ts";
 
 const GLIBC_FLOOR = "2.17";
+const HEADER = new URL("../../core/include/hakmem.h", import.meta.url);
+const BINDING = new URL("../../bindings/hakmem.ts", import.meta.url);
 
-/** hak_* names declared in the public header (a cross-check of the table). */
-async function headerFunctions(): Promise<string[]> {
-  const header = new URL("../../core/include/hakmem.h", import.meta.url);
-  const text = await Deno.readTextFile(header);
-  const names = [...text.matchAll(/\bHAK_API\s+[^;(]*?\b(hak_\w+)\s*\(/g)].map((m) => m[1]);
-  return [...new Set(names)].sort();
+interface Prototype {
+  result: string;
+  params: string[];
 }
 
-Deno.test("symbols: the FFI table mirrors every function of hakmem.h", async () => {
-  const declared = await headerFunctions();
-  assert.ok(declared.length > 10, `parsed only ${declared.length} functions from hakmem.h`);
-  assert.deepEqual([...HAKMEM_SYMBOL_NAMES].sort(), declared);
+const squash = (s: string) => s.replace(/\s+/g, " ").replace(/\s*\*\s*/g, " *").trim();
+
+/** name -> C result type and parameter declarations, from `HAK_API ret name(params);`. */
+function prototypes(header: string): Map<string, Prototype> {
+  const out = new Map<string, Prototype>();
+  for (const m of header.matchAll(/\bHAK_API\s+([^;(]*?)\b(hak_\w+)\s*\(([^)]*)\)\s*;/g)) {
+    const params = m[3].trim() === "void" ? [] : m[3].split(",").map(squash);
+    out.set(m[2], { result: squash(m[1]), params });
+  }
+  return out;
+}
+
+/** name -> the C prototype in the comment above the binding's entry, parsed like the header's. */
+function bindingPrototypes(source: string): Map<string, Prototype> {
+  const text = [...source.matchAll(/^\s*\/\/ (.*\bhak_\w+\(.*\))\n\s*hak_\w+:/gm)]
+    .map((m) => `HAK_API ${m[1]};`).join("\n");
+  return prototypes(text);
+}
+
+/** The FFI type of a C declaration (a parameter with its name, or a result type). */
+function ffiType(decl: string): string {
+  if (decl.includes("*") || decl.includes("[")) return "pointer";
+  const type = decl.replace(/\s+\w+$/, "").replace(/^const /, "");
+  const map: Record<string, string> = {
+    "void": "void",
+    "size_t": "usize",
+    "int": "i32",
+    "unsigned": "u32",
+    "int64_t": "i64",
+    "uint64_t": "u64",
+    "double": "f64",
+    "hak_class_knob_t": "u32",
+  };
+  const t = map[type] ?? map[decl];
+  if (t === undefined) throw new Error(`no FFI type for C type "${decl}"`);
+  return t;
+}
+
+Deno.test("symbols: the binding's table follows hakmem.h's prototypes, each written above its entry", async () => {
+  const header = prototypes(await Deno.readTextFile(HEADER));
+  assert.ok(header.size > 10, `parsed only ${header.size} functions from hakmem.h`);
+  assert.deepEqual(
+    [...HAKMEM_SYMBOL_NAMES],
+    [...header.keys()],
+    "the header's functions, in order",
+  );
+  const commented = bindingPrototypes(await Deno.readTextFile(BINDING));
+  for (const [name, proto] of header) {
+    const entry = HAKMEM_SYMBOLS[name as keyof typeof HAKMEM_SYMBOLS];
+    assert.deepEqual(
+      { params: [...entry.parameters], result: entry.result },
+      { params: proto.params.map(ffiType), result: ffiType(proto.result) },
+      `FFI types of ${name}`,
+    );
+    assert.deepEqual(commented.get(name), proto, `the C prototype above ${name}`);
+  }
+});
+
+Deno.test("symbols: hak_ace_metrics_t has the encoder's fields, in order", async () => {
+  const header = await Deno.readTextFile(HEADER);
+  const body = /typedef struct hak_ace_metrics \{([^}]*)\} hak_ace_metrics_t;/.exec(header);
+  assert.ok(body, "hak_ace_metrics_t not found in hakmem.h");
+  const fields = [...body[1].matchAll(/^\s*double (\w+)(\[HAK_ACE_CLASSES\])?;/gm)];
+  assert.deepEqual(fields.filter((f) => !f[2]).map((f) => f[1]), [...ACE_METRICS_FIELDS]);
+  assert.deepEqual(fields.filter((f) => f[2]).map((f) => f[1]), [...ACE_METRICS_PER_CLASS]);
+  const last = fields.findIndex((f) => f[2]);
+  assert.ok(fields.slice(last).every((f) => f[2]), "the per-class arrays come last");
 });
 
 for (const flavour of FLAVOURS) {

@@ -9,6 +9,7 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Hakmem } from "../../bindings/hakmem.ts";
 import { buildExecutable } from "../../tasks/build.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
 import { probeOk } from "../../tasks/deps.ts";
@@ -126,13 +127,11 @@ for (const target of TARGET_NAMES) {
   }
 }
 
-// The other modes and a few knobs that change the paths blocks take (thread caches off, no
-// BigCache, immediate unmapping), on the main target.
+// The other modes (from the library's options table) and a few knobs that change the paths
+// blocks take (thread caches off, no BigCache, immediate unmapping), on the main target.
+const table = Hakmem.open((await ensureLibrary("x86_64-linux-gnu", "release")).so).optionsTable();
 const VARIANTS: Record<string, string>[] = [
-  { HAKMEM_MODE: "minimal" },
-  { HAKMEM_MODE: "fast" },
-  { HAKMEM_MODE: "learning" },
-  { HAKMEM_MODE: "research" },
+  ...table.modes.filter((m) => m !== table.default_mode).map((m) => ({ HAKMEM_MODE: m })),
   // ACE ticking every 10 ms: its thread changes knobs while the program allocates
   { HAKMEM_MODE: "learning", HAKMEM_ACE_FAST_INTERVAL_MS: "10", HAKMEM_ACE_SLOW_INTERVAL_MS: "50" },
   { HAKMEM_TCACHE: "0" },

@@ -2,12 +2,11 @@
  * tier, every page written), free everything (half of it from another
  * thread) and exit. Resident memory (/proc/self/statm) is then sampled:
  *   1. right after the frees,
- *   2. while waiting up to WAIT seconds without doing anything (does hakmem
- *      give memory back on its own?),
+ *   2. after one more small allocation and free (a program going on),
  *   3. after hak_trim().
- * `memreturn [wait_s] [slack_mib]` (defaults 5 and 8) prints one JSON line
- * with the figures and exits 0 when RSS after hak_trim() is within slack of
- * the start, else 1. The pointer arrays live in their own mmap, released
+ * `memreturn [slack_mib]` (default 8) prints one JSON line with the figures
+ * and exits 0 when RSS after hak_trim() is within slack of the start, else
+ * 1. The pointer arrays live in their own mmap, released
  * before the measurement, so they do not count. */
 #include "rel.h"
 
@@ -118,9 +117,8 @@ static uint64_t round_trip(int warmup) {
 }
 
 int main(int argc, char **argv) {
-    double wait_s = argc > 1 ? strtod(argv[1], NULL) : 5.0;
-    uint64_t slack_kib = (argc > 2 ? strtoull(argv[2], NULL, 0) : 8) * 1024;
-    worker_trim = argc > 3 && strcmp(argv[3], "worker-trim") == 0;
+    uint64_t slack_kib = (argc > 1 ? strtoull(argv[1], NULL, 0) : 8) * 1024;
+    worker_trim = argc > 2 && strcmp(argv[2], "worker-trim") == 0;
     size_t arr_bytes = MAX_BLOCKS * sizeof(struct blk);
     for (unsigned i = 0; i < THREADS; i++) {
         void *a = mmap(NULL, arr_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -144,19 +142,6 @@ int main(int argc, char **argv) {
     double work_s = now_s() - t0;
     uint64_t freed = rss_now();
 
-    /* No trim: does RSS come back by itself within wait_s? */
-    double waited = 0, back_after = -1;
-    uint64_t after_wait = freed;
-    double w0 = now_s();
-    while (waited < wait_s) {
-        after_wait = rss_now();
-        if (after_wait <= start + slack_kib) {
-            back_after = waited;
-            break;
-        }
-        usleep(100 * 1000);
-        waited = now_s() - w0;
-    }
     /* A fresh allocation/free on this thread (a program going on) may let
      * the allocator give memory back in its normal paths. */
     free(malloc(100));
@@ -181,13 +166,12 @@ int main(int argc, char **argv) {
     hak_stats_get(&st, sizeof st);
     int ok = !failed && trimmed <= start + slack_kib;
     printf("{\"start_kib\":%" PRIu64 ",\"peak_kib\":%" PRIu64 ",\"after_free_kib\":%" PRIu64
-           ",\"wait_s\":%.1f,\"after_wait_kib\":%" PRIu64 ",\"back_without_trim_s\":%.1f"
            ",\"after_activity_kib\":%" PRIu64 ",\"after_trim_kib\":%" PRIu64
            ",\"trim_returned\":%d,\"trim_ms\":%.1f,\"slack_kib\":%" PRIu64
            ",\"mapped_kib\":%" PRIu64 ",\"segments\":%" PRIu64 ",\"reserved_kib\":[%" PRIu64
            ",%" PRIu64 ",%" PRIu64 "]"
            ",\"blocks\":%zu,\"threads\":%d,\"work_s\":%.2f,\"content_ok\":%s,\"ok\":%s}\n",
-           start, peak, freed, waited, after_wait, back_after, after_activity, trimmed,
+           start, peak, freed, after_activity, trimmed,
            released, trim_ms, slack_kib, st.bytes_mapped >> 10, st.segments,
            st.tier[0].bytes_reserved >> 10, st.tier[1].bytes_reserved >> 10,
            st.tier[2].bytes_reserved >> 10, blocks, THREADS, work_s, failed ? "false" : "true",

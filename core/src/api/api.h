@@ -1,0 +1,47 @@
+/* The API layer: the hak_* calls of hakmem.h and the standard allocation
+ * symbols (alloc.c, override.c), the statistics (stats.c), configuration
+ * (config.c), and what the learning layer may do to the tiers (tiers.c).
+ * Calls every tier below; upward only through the summary hook here,
+ * which the learning layer sets at start-up. */
+#ifndef HAKMEM_API_H
+#define HAKMEM_API_H
+
+#include "large/large.h"
+
+/* What is mapped but not in use: BigCache and the empty-segment cache;
+ * also the last resort before an allocation reports ENOMEM (the tiers'
+ * pressure hook). Returns the bytes released. */
+size_t _hak_release_caches(void);
+void _hak_api_init(void); /* registers the pressure hook */
+
+/* ---- statistics (stats.c) ---- */
+void _hak_stats_collect(hak_stats_t *s);
+/* One more line for the printed statistics (HAKMEM_STATS=1): the learning
+ * layer's summary, set at start-up. */
+void _hak_stats_on_summary(size_t (*line)(char *buf, size_t cap));
+
+/* ---- the tiers as the learning layer sees them (tiers.c) ----
+ * What to observe and how to give idle memory back within a time budget:
+ * learning acts on the allocator through this table and the runtime knobs
+ * (hak_opt_store), and reaches into no tier. */
+typedef struct hak_tier_ops {
+    /* per-class counters summed over every heap */
+    void (*counters)(hak_counters_t *out);
+    /* bytes idle in thread caches, remote frees queued, heaps with a thread */
+    void (*caches)(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live);
+    /* bytes handed out and not yet freed, all tiers */
+    uint64_t (*in_use)(void);
+    /* resident bytes waiting in BigCache */
+    size_t (*large_idle)(void);
+    /* idle memory given back until the deadline: BigCache's resident blocks,
+     * then at most `units` free units per segment; bytes released */
+    size_t (*release)(uint64_t deadline_ns, uint32_t units);
+    /* a class's thread-cache capacity, and the most it may be */
+    uint32_t (*class_cap)(unsigned cls);
+    uint32_t (*class_cap_limit)(unsigned cls);
+    void (*set_class_cap)(unsigned cls, uint32_t cap);
+} hak_tier_ops_t;
+
+extern const hak_tier_ops_t _hak_tiers;
+
+#endif

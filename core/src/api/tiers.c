@@ -1,0 +1,45 @@
+/* What the learning layer may do to the tiers (the table in api.h), and
+ * the release of idle caches that trim and memory pressure use. */
+#include "api.h"
+
+size_t _hak_release_caches(void) { return _hak_large_trim() + _hak_segment_cache_trim(); }
+
+void _hak_api_init(void) { _hak_on_pressure(_hak_release_caches); }
+
+static void counters(hak_counters_t *out) {
+    uint64_t created, reused, live;
+    _hak_heaps_sum(out, &created, &reused, &live);
+}
+
+static uint64_t in_use(void) {
+    hak_stats_t s;
+    _hak_stats_collect(&s);
+    uint64_t bytes = 0;
+    for (unsigned t = 0; t < HAK_TIER_COUNT; t++) bytes += s.tier[t].bytes_in_use;
+    return bytes;
+}
+
+static size_t release(uint64_t deadline_ns, uint32_t units) {
+    size_t bytes = _hak_large_scavenge(deadline_ns);
+    if (_hak_now_ns() < deadline_ns) bytes += _hak_heaps_release(deadline_ns, units);
+    return bytes;
+}
+
+static uint32_t class_cap(unsigned cls) {
+    return atomic_load_explicit(&_hak_tcache_cap[cls], memory_order_relaxed);
+}
+
+static void set_class_cap(unsigned cls, uint32_t cap) {
+    atomic_store_explicit(&_hak_tcache_cap[cls], cap, memory_order_relaxed);
+}
+
+const hak_tier_ops_t _hak_tiers = {
+    .counters = counters,
+    .caches = _hak_heaps_probe,
+    .in_use = in_use,
+    .large_idle = _hak_large_idle_bytes,
+    .release = release,
+    .class_cap = class_cap,
+    .class_cap_limit = _hak_class_cap_limit,
+    .set_class_cap = set_class_cap,
+};

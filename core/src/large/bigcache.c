@@ -1,0 +1,184 @@
+/* BigCache: freed large blocks wait here for reuse, resident (no syscall
+ * to reuse them). When it holds more than HAKMEM_BIGCACHE_MB the oldest
+ * leave it: advised away with MADV_DONTNEED in batches, staying mapped so
+ * that a later hit costs only page faults; past a bound on such cold
+ * address space they are unmapped. Everything here runs under the tier's
+ * lock. */
+#include "block.h"
+
+/* Size buckets: one per mapping-size step from 64 KiB, the last one
+ * open-ended. */
+#define BUCKET_STEPS (1u << LARGE_STEPS_SHIFT)
+#define BUCKET_MIN_SHIFT 16
+#define BUCKETS 128
+#define BUCKETS_SEARCHED 3 /* a request looks at most this many buckets up: waste stays < 40 % */
+#define COLD_FACTOR 4      /* cold address space kept: 4 x the resident budget */
+
+pthread_mutex_t _hak_large_mutex = PTHREAD_MUTEX_INITIALIZER;
+large_totals_t _hak_large_totals;
+
+typedef struct age_list {
+    hak_large_t *head, *tail;
+    size_t bytes;
+    size_t count;
+} age_list_t;
+
+static hak_large_t *g_bucket[BUCKETS];
+static age_list_t g_hot, g_pending, g_cold;
+
+static unsigned bucket_of(size_t map_size) {
+    unsigned k = 63u - (unsigned)__builtin_clzll(map_size - 1);
+    unsigned j = (unsigned)((map_size - 1) >> (k - LARGE_STEPS_SHIFT)) & (BUCKET_STEPS - 1);
+    unsigned idx = (k - BUCKET_MIN_SHIFT) * BUCKET_STEPS + j;
+    return idx < BUCKETS ? idx : BUCKETS - 1;
+}
+
+static void age_push(age_list_t *l, hak_large_t *e) {
+    e->anext = NULL;
+    e->aprev = l->tail;
+    if (l->tail) l->tail->anext = e;
+    else l->head = e;
+    l->tail = e;
+    l->bytes += e->map_size;
+    l->count++;
+}
+
+static void age_remove(age_list_t *l, hak_large_t *e) {
+    if (e->aprev) e->aprev->anext = e->anext;
+    else l->head = e->anext;
+    if (e->anext) e->anext->aprev = e->aprev;
+    else l->tail = e->aprev;
+    l->bytes -= e->map_size;
+    l->count--;
+}
+
+static age_list_t *list_of(hak_large_t *e) {
+    return e->state == L_HOT ? &g_hot : (e->state == L_PENDING ? &g_pending : &g_cold);
+}
+
+static void cache_remove(hak_large_t *e) {
+    unsigned b = bucket_of(e->map_size);
+    if (e->bprev) e->bprev->bnext = e->bnext;
+    else g_bucket[b] = e->bnext;
+    if (e->bnext) e->bnext->bprev = e->bprev;
+    age_remove(list_of(e), e);
+}
+
+void _hak_large_unmap(hak_large_t *e) {
+    _hak_large_totals.reserved -= e->map_size;
+    _hak_pagemap_clear((uintptr_t)e, e->chunks);
+    _hak_os_unmap(e, e->map_size);
+}
+
+/* Advises every pending block away at once, keeping each header page. */
+static void flush_pending(void) {
+    while (g_pending.head != NULL) {
+        hak_large_t *e = g_pending.head;
+        age_remove(&g_pending, e);
+        _hak_os_dontneed((uint8_t *)e + _hak_page_size, e->map_size - _hak_page_size);
+        e->state = L_COLD;
+        age_push(&g_cold, e);
+    }
+}
+
+/* After a block entered the cache. */
+static void enforce_budget(void) {
+    size_t budget = (size_t)hak_opt(OPT_BIGCACHE_MB) * HAK_MIB;
+    int policy = (int)hak_opt(OPT_FREE_POLICY);
+    while (g_hot.bytes > budget && g_hot.head != NULL) {
+        hak_large_t *e = g_hot.head;
+        if (policy == FREE_UNMAP) {
+            cache_remove(e);
+            _hak_large_unmap(e);
+            continue;
+        }
+        age_remove(&g_hot, e);
+        e->state = L_PENDING;
+        age_push(&g_pending, e);
+        size_t batch = policy == FREE_IMMEDIATE ? 1 : (size_t)hak_opt(OPT_MADVISE_BATCH);
+        if (g_pending.count >= batch) flush_pending();
+    }
+    while (g_cold.bytes > budget * COLD_FACTOR && g_cold.head != NULL) {
+        hak_large_t *e = g_cold.head;
+        cache_remove(e);
+        _hak_large_unmap(e);
+    }
+}
+
+hak_large_t *_hak_bigcache_take(size_t map_size) {
+    unsigned b = bucket_of(map_size);
+    for (unsigned i = b; i < BUCKETS && i < b + BUCKETS_SEARCHED; i++) {
+        for (hak_large_t *e = g_bucket[i]; e != NULL; e = e->bnext) {
+            if (e->map_size >= map_size) {
+                cache_remove(e);
+                return e;
+            }
+        }
+    }
+    return NULL;
+}
+
+void _hak_bigcache_put(hak_large_t *e) {
+    if (_hak_large_cache_eligible(e)) {
+        e->state = L_HOT;
+        unsigned b = bucket_of(e->map_size);
+        e->bprev = NULL;
+        e->bnext = g_bucket[b];
+        if (e->bnext) e->bnext->bprev = e;
+        g_bucket[b] = e;
+        age_push(&g_hot, e);
+        enforce_budget();
+        return;
+    }
+    e->state = L_GONE;
+    _hak_large_unmap(e);
+}
+
+/* Unmaps every block waiting in BigCache; returns the bytes released. */
+size_t _hak_large_trim(void) {
+    size_t bytes = 0;
+    hak_lock(&_hak_large_mutex);
+    age_list_t *lists[] = {&g_hot, &g_pending, &g_cold};
+    for (unsigned i = 0; i < HAK_COUNT(lists); i++) {
+        while (lists[i]->head != NULL) {
+            hak_large_t *e = lists[i]->head;
+            bytes += e->map_size;
+            cache_remove(e);
+            _hak_large_unmap(e);
+        }
+    }
+    pthread_mutex_unlock(&_hak_large_mutex);
+    return bytes;
+}
+
+/* ACE's scavenger: blocks idle in BigCache (hot, oldest first, then those
+ * pending a batch) are advised away until the deadline; they stay cached
+ * as cold blocks. */
+size_t _hak_large_scavenge(uint64_t deadline_ns) {
+    size_t bytes = 0;
+    hak_lock(&_hak_large_mutex);
+    while (g_hot.head != NULL && _hak_now_ns() < deadline_ns) {
+        hak_large_t *e = g_hot.head;
+        age_remove(&g_hot, e);
+        e->state = L_PENDING;
+        age_push(&g_pending, e);
+        bytes += e->map_size - _hak_page_size;
+        flush_pending();
+    }
+    if (g_pending.head != NULL && _hak_now_ns() < deadline_ns) {
+        bytes += g_pending.bytes - g_pending.count * _hak_page_size;
+        flush_pending();
+    }
+    pthread_mutex_unlock(&_hak_large_mutex);
+    return bytes;
+}
+
+size_t _hak_large_idle_bytes(void) {
+    hak_lock(&_hak_large_mutex);
+    size_t bytes = g_hot.bytes + g_pending.bytes;
+    pthread_mutex_unlock(&_hak_large_mutex);
+    return bytes;
+}
+
+void _hak_large_lock(void) { hak_lock(&_hak_large_mutex); }
+void _hak_large_unlock(void) { pthread_mutex_unlock(&_hak_large_mutex); }

@@ -1,0 +1,51 @@
+/* What the large tier's two files share (private to the layer): the block
+ * header, the tier's lock and totals, and BigCache's calls. */
+#ifndef HAKMEM_LARGE_BLOCK_H
+#define HAKMEM_LARGE_BLOCK_H
+
+#include "large.h"
+
+#define LARGE_MAGIC ((uintptr_t)0x6c617267656b6168ull) /* "hakegral": a live header */
+/* Mapping sizes come in 2^3 steps per power of two (large.c), and BigCache
+ * has a bucket per step (bigcache.c): nearby sizes share buckets. */
+#define LARGE_STEPS_SHIFT 3
+
+/* A block's life: handed out (USED); then, once freed, in a thread's stash
+ * (STASHED) or in BigCache, resident (HOT), waiting for a batched advice
+ * (PENDING) or advised away (COLD); GONE when unmapped. USED is not 0 so
+ * that a stray pointer into zeroed memory does not read as a live block. */
+enum large_state { L_GONE = 0, L_USED = 0x55, L_HOT, L_PENDING, L_COLD, L_STASHED };
+
+typedef struct hak_large {
+    uintptr_t magic;                /* LARGE_MAGIC ^ own address */
+    size_t map_size;                /* bytes mapped from the header on */
+    size_t offset;                  /* user pointer - header */
+    uint16_t state;                 /* enum large_state */
+    uint8_t strategy;               /* the strategy that chose its threshold */
+    uint8_t cacheable;              /* goes to BigCache when freed (chosen at allocation) */
+    uint32_t chunks;                /* chunks marked in the page map */
+    struct hak_large *bnext, *bprev; /* bucket of its size */
+    struct hak_large *anext, *aprev; /* age list of its state, oldest first */
+} hak_large_t;
+
+_Static_assert(sizeof(hak_large_t) <= HAK_LARGE_HEADER, "large header must fit 64 bytes");
+
+/* The tier's lock guards BigCache and these totals (the stashes keep their
+ * own counters, per thread). */
+extern pthread_mutex_t _hak_large_mutex;
+typedef struct large_totals {
+    uint64_t allocs, frees, hits, misses;
+    uint64_t in_use;   /* bytes handed out */
+    uint64_t reserved; /* bytes mapped */
+} large_totals_t;
+extern large_totals_t _hak_large_totals;
+
+/* Whether a freed block may be cached (large.c). */
+bool _hak_large_cache_eligible(const hak_large_t *e);
+
+/* BigCache (bigcache.c), with the lock held. */
+hak_large_t *_hak_bigcache_take(size_t map_size); /* a cached block of at least map_size */
+void _hak_bigcache_put(hak_large_t *e);           /* a freed block: cached, or unmapped */
+void _hak_large_unmap(hak_large_t *e);
+
+#endif

@@ -1,0 +1,293 @@
+/* The large tier: blocks above the mid tier get their own 2 MiB-aligned
+ * mapping with a 64-byte header at its start. Freed blocks go to BigCache
+ * (bigcache.c) when their size is under the cache threshold a strategy
+ * chose for them at allocation (ELO's, or the fixed one). Before that,
+ * each thread keeps the last two cacheable blocks (up to 4 MiB) it freed in
+ * its stash: a program that allocates and frees buffers in a loop takes no
+ * lock at all, which matters most once it has several threads. */
+#include "block.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define STASH_SLOTS 2
+#define STASH_MAX ((size_t)4 << 20) /* largest block a thread keeps for itself */
+#define STASH_SLACK 4 /* a stashed block serves requests down to 1/4 smaller: no more idle */
+/* HAKMEM_THP=auto: huge pages for blocks from 4 MiB, where fewer TLB misses
+ * outweigh faulting in 2 MiB at a time. */
+#define THP_MIN_BYTES ((size_t)4 << 20)
+#define SHRINK_IN_PLACE 2 /* realloc to at least 1/2 of the block keeps it where it is */
+
+/* The tier's per-thread state, kept in the thread heap's tier_local room. */
+typedef struct large_local {
+    hak_large_t *stash[STASH_SLOTS]; /* freed blocks kept for this thread */
+    /* blocks that went through the stash (no lock), written by the owner */
+    uint64_t allocs, frees, bytes_in, bytes_out;
+} large_local_t;
+
+_Static_assert(sizeof(large_local_t) <= sizeof(((hak_heap_t *)0)->tier_local),
+               "the large tier's per-thread state fits the heap's room for it");
+
+static large_local_t *local_of(hak_heap_t *h) { return (large_local_t *)(void *)h->tier_local; }
+
+static const hak_large_strategy_t *g_strategy;
+static _Atomic uint32_t g_nth; /* large allocations, for latency sampling */
+
+void _hak_large_set_strategy(const hak_large_strategy_t *s) { g_strategy = s; }
+
+size_t _hak_large_threshold(unsigned strategy) {
+    if (g_strategy == NULL) return (size_t)hak_opt(OPT_BIGCACHE_MAX_BLOCK_MB) * HAK_MIB;
+    return g_strategy->threshold(strategy);
+}
+
+static size_t round_up(size_t v, size_t to) { return (v + to - 1) & ~(to - 1); }
+
+/* Mapping sizes come in steps of an eighth of a power of two, so blocks of
+ * nearby sizes share BigCache buckets; returns 0 on overflow. */
+static size_t map_size_for(size_t offset, size_t size) {
+    size_t need;
+    if (__builtin_add_overflow(offset, size, &need) || need > HAK_MAP_MAX) return 0;
+    unsigned k = 63u - (unsigned)__builtin_clzll(need - 1);
+    size_t gran = (size_t)1 << (k >= LARGE_STEPS_SHIFT ? k - LARGE_STEPS_SHIFT : 0);
+    if (gran < _hak_page_size) gran = _hak_page_size;
+    return round_up(need, gran);
+}
+
+/* Maps a block whose user pointer (header + offset) is `align`-aligned. */
+static hak_large_t *map_block(size_t map_size, size_t offset, size_t align) {
+    if (align <= HAK_CHUNK_SIZE) return _hak_os_map_aligned(map_size, HAK_CHUNK_SIZE);
+    /* Larger alignments: map align + size aligned, keep the part whose
+     * header sits one chunk before an aligned address. */
+    uint8_t *raw = _hak_os_map_aligned(align + map_size, align);
+    if (raw == NULL) return NULL;
+    uint8_t *base = raw + align - offset;
+    _hak_os_unmap(raw, (size_t)(base - raw));
+    _hak_os_unmap(base + map_size, offset);
+    return (hak_large_t *)base;
+}
+
+/* A block of the calling thread's stash that fits map_size closely. */
+static hak_large_t *stash_take(large_local_t *l, size_t map_size) {
+    for (unsigned i = 0; i < STASH_SLOTS; i++) {
+        hak_large_t *e = l->stash[i];
+        if (e == NULL || e->map_size < map_size || e->map_size > map_size + map_size / STASH_SLACK)
+            continue;
+        l->stash[i] = NULL;
+        return e;
+    }
+    return NULL;
+}
+
+static hak_large_t **stash_slot(large_local_t *l) {
+    for (unsigned i = 0; i < STASH_SLOTS; i++)
+        if (l->stash[i] == NULL) return &l->stash[i];
+    return NULL;
+}
+
+/* Whether a block of map_size may come from and go back to BigCache: the
+ * strategy chooses the threshold here, before the allocation it steers. */
+static bool cache_decision(size_t map_size, size_t align, unsigned *strategy, bool *measure) {
+    *strategy = 0;
+    *measure = false;
+    if (!hak_opt(OPT_BIGCACHE) || align > HAK_CHUNK_SIZE) return false;
+    if (g_strategy != NULL) *strategy = g_strategy->choose(measure);
+    return map_size <= _hak_large_threshold(*strategy);
+}
+
+void *_hak_large_alloc(size_t size, size_t align, bool zero) {
+    size_t offset = align <= HAK_LARGE_HEADER ? HAK_LARGE_HEADER
+                    : (align <= HAK_CHUNK_SIZE ? align : HAK_CHUNK_SIZE);
+    if (size == 0) size = 1; /* the user pointer must lie inside the mapping */
+    size_t map_size = map_size_for(offset, size);
+    if (map_size == 0 || (align > HAK_CHUNK_SIZE && align + map_size < align)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    hak_slow_path_seen();
+    uint64_t t0 = 0;
+    if (atomic_load_explicit(&_hak_sampling, memory_order_relaxed)) {
+        /* a racy count is enough to pick which calls to sample */
+        uint32_t nth = atomic_load_explicit(&g_nth, memory_order_relaxed);
+        atomic_store_explicit(&g_nth, nth + 1, memory_order_relaxed);
+        t0 = hak_lat_begin(nth);
+    }
+    unsigned strategy;
+    bool measure;
+    bool cacheable = cache_decision(map_size, align, &strategy, &measure);
+    uint64_t m0 = measure ? _hak_now_ns() : 0;
+    uint32_t chunks = (uint32_t)(offset >> HAK_CHUNK_SHIFT) + 1;
+    hak_large_t *e = NULL;
+    uint32_t was = L_GONE;
+    hak_heap_t *h = _hak_tl_heap;
+    large_local_t *l = hak_heap_owned(h) ? local_of(h) : NULL;
+    bool stashed = cacheable && offset == HAK_LARGE_HEADER && l != NULL &&
+                   (e = stash_take(l, map_size)) != NULL;
+    if (stashed) {
+        was = L_HOT;
+    } else {
+        hak_lock(&_hak_large_mutex);
+        if (cacheable) e = _hak_bigcache_take(map_size);
+        if (e != NULL) {
+            was = e->state;
+            _hak_large_totals.hits++;
+        } else {
+            _hak_large_totals.misses++;
+        }
+        pthread_mutex_unlock(&_hak_large_mutex);
+    }
+    if (e == NULL) {
+        e = map_block(map_size, offset, align);
+        if (e == NULL && _hak_pressure_release() != 0) e = map_block(map_size, offset, align);
+        if (e == NULL) return NULL;
+        if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
+            _hak_os_unmap(e, map_size);
+            errno = ENOMEM;
+            return NULL;
+        }
+        e->map_size = map_size;
+        e->chunks = chunks;
+        if (hak_opt(OPT_THP) != THP_OFF && map_size >= THP_MIN_BYTES) _hak_os_hugepage(e, map_size);
+        hak_lock(&_hak_large_mutex);
+        _hak_large_totals.reserved += map_size;
+        pthread_mutex_unlock(&_hak_large_mutex);
+    } else if (chunks > e->chunks) {
+        if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
+            hak_lock(&_hak_large_mutex);
+            _hak_large_unmap(e);
+            pthread_mutex_unlock(&_hak_large_mutex);
+            errno = ENOMEM;
+            return NULL;
+        }
+        e->chunks = chunks;
+    }
+    e->magic = LARGE_MAGIC ^ (uintptr_t)e;
+    e->offset = offset;
+    e->state = L_USED;
+    e->strategy = (uint8_t)strategy;
+    e->cacheable = cacheable;
+    uint8_t *p = (uint8_t *)e + offset;
+    hak_lat_end(t0); /* the allocator's latency, not calloc's clearing below */
+    if (zero && was != L_GONE) {
+        /* Cold blocks are zero past their header page; hot ones are not. */
+        size_t dirty = size;
+        if (was == L_COLD) {
+            size_t head = offset < _hak_page_size ? _hak_page_size - offset : 0;
+            dirty = size < head ? size : head;
+        }
+        memset(p, 0, dirty);
+    }
+    if (stashed) {
+        hak_ctr_inc(&l->allocs);
+        hak_ctr_add(&l->bytes_in, e->map_size - offset);
+    } else {
+        hak_lock(&_hak_large_mutex);
+        _hak_large_totals.allocs++;
+        _hak_large_totals.in_use += e->map_size - offset;
+        pthread_mutex_unlock(&_hak_large_mutex);
+    }
+    if (measure) g_strategy->alloc_done(strategy, _hak_now_ns() - m0);
+    return p;
+}
+
+/* The header of a live large block; `freed` names the failure when the
+ * block is already free. */
+static hak_large_t *header_of(const void *p, const char *freed) {
+    uintptr_t a = (uintptr_t)p;
+    uintptr_t base = hak_region_base(a, hak_pagemap_get(a));
+    hak_large_t *e = (hak_large_t *)base;
+    if (e->magic != (LARGE_MAGIC ^ base) || base + e->offset != a)
+        _hak_fail("free of an interior or invalid pointer (large tier)", p);
+    if (e->state != L_USED) _hak_fail(freed, p);
+    return e;
+}
+
+/* Realloc may have grown a block past the threshold it was chosen for. */
+bool _hak_large_cache_eligible(const hak_large_t *e) {
+    return e->cacheable && hak_opt(OPT_BIGCACHE) && e->map_size <= _hak_large_threshold(e->strategy);
+}
+
+void _hak_large_free(void *p) {
+    hak_large_t *e = header_of(p, "double free (large tier)");
+    bool measure = g_strategy != NULL && g_strategy->measuring();
+    uint64_t t0 = measure ? _hak_now_ns() : 0;
+    unsigned strategy = e->strategy;
+    hak_heap_t *h = _hak_tl_heap;
+    large_local_t *l = hak_heap_owned(h) ? local_of(h) : NULL;
+    hak_large_t **slot = l != NULL ? stash_slot(l) : NULL;
+    if (slot != NULL && e->offset == HAK_LARGE_HEADER && e->map_size <= STASH_MAX &&
+        _hak_large_cache_eligible(e)) {
+        e->state = L_STASHED;
+        *slot = e;
+        hak_ctr_inc(&l->frees);
+        hak_ctr_add(&l->bytes_out, e->map_size - e->offset);
+    } else {
+        hak_lock(&_hak_large_mutex);
+        _hak_large_totals.frees++;
+        _hak_large_totals.in_use -= e->map_size - e->offset;
+        _hak_bigcache_put(e);
+        pthread_mutex_unlock(&_hak_large_mutex);
+    }
+    if (measure) g_strategy->free_done(strategy, _hak_now_ns() - t0);
+}
+
+/* A heap's stashed blocks go to BigCache (thread exit, flush, trim); they
+ * were counted as freed when stashed. */
+static void unstash(hak_heap_t *h) {
+    large_local_t *l = local_of(h);
+    for (unsigned i = 0; i < STASH_SLOTS; i++) {
+        hak_large_t *e = l->stash[i];
+        if (e == NULL) continue;
+        l->stash[i] = NULL;
+        hak_lock(&_hak_large_mutex);
+        _hak_bigcache_put(e);
+        pthread_mutex_unlock(&_hak_large_mutex);
+    }
+}
+
+void _hak_large_init(void) { _hak_heap_on_flush(unstash); }
+
+size_t _hak_large_usable(const void *p) {
+    hak_large_t *e = header_of(p, "usable size of a freed block (large tier)");
+    return e->map_size - e->offset;
+}
+
+void *_hak_large_resize(void *p, size_t size, size_t *usable) {
+    hak_large_t *e = header_of(p, "realloc of a freed block (large tier)");
+    *usable = e->map_size - e->offset;
+    if (size > HAK_MID_MAX && size <= *usable && size >= *usable / SHRINK_IN_PLACE) return p;
+    if (size > *usable) {
+        size_t grown = map_size_for(e->offset, size);
+        if (grown != 0 && _hak_os_grow_in_place(e, e->map_size, grown)) {
+            hak_lock(&_hak_large_mutex);
+            _hak_large_totals.reserved += grown - e->map_size;
+            _hak_large_totals.in_use += grown - e->map_size;
+            e->map_size = grown;
+            pthread_mutex_unlock(&_hak_large_mutex);
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void add_local(hak_heap_t *h, void *arg) {
+    hak_tier_stats_t *out = arg;
+    large_local_t *l = local_of(h);
+    uint64_t allocs = hak_ctr_get(&l->allocs);
+    out->allocs += allocs;
+    out->hits += allocs; /* a stash is a cache */
+    out->frees += hak_ctr_get(&l->frees);
+    out->bytes_in_use += hak_ctr_get(&l->bytes_in) - hak_ctr_get(&l->bytes_out);
+}
+
+void _hak_large_stats(hak_tier_stats_t *out) {
+    hak_lock(&_hak_large_mutex);
+    out->allocs = _hak_large_totals.allocs;
+    out->frees = _hak_large_totals.frees;
+    out->hits = _hak_large_totals.hits;
+    out->misses = _hak_large_totals.misses;
+    out->remote_frees = 0;
+    out->bytes_in_use = _hak_large_totals.in_use;
+    out->bytes_reserved = _hak_large_totals.reserved;
+    pthread_mutex_unlock(&_hak_large_mutex);
+    _hak_heaps_each(add_local, out);
+}

@@ -1,0 +1,190 @@
+/* ACE, the adaptive control engine: a background thread (only when
+ * HAKMEM_ACE_ENABLED, on in the learning and research modes) that measures
+ * the allocator every HAKMEM_ACE_FAST_INTERVAL_MS (ace_probe.c), runs the
+ * controller on the metrics (ace_rules.c) and traces what it did
+ * (ace_trace.c). Here: the thread's life, what it shows (hak_ace_json, the
+ * summary line of the statistics) and the test hooks that drive the same
+ * controller with synthetic metrics. */
+#include "ace.h"
+
+#include <errno.h>
+
+#define ACE_STACK ((size_t)256 << 10) /* the thread's stack: its deepest frame is a 1 KiB line */
+
+/* The thread's life: OFF; WANTED (HAKMEM_ACE_ENABLED: it starts from the
+ * first slow path after start-up); RUNNING; MANUAL (the test hooks drive
+ * the controller, no thread). */
+enum ace_run { ACE_OFF, ACE_WANTED, ACE_RUNNING, ACE_MANUAL };
+static const char *const k_run_names[] = {"off", "wanted", "running", "manual"};
+static const char *const k_run_summary[] = {"off", "not started", "running", "manual"};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static ace_t g_ace;
+static _Atomic int g_run; /* enum ace_run */
+
+static void slow_path(void);
+
+/* WANTED arms the tiers' slow-path hook; leaving it disarms it. */
+static void set_run(int run) {
+    atomic_store_explicit(&g_run, run, memory_order_release);
+    _hak_on_slow_path(run == ACE_WANTED ? slow_path : NULL);
+}
+
+static void *ace_main(void *arg) {
+    (void)arg;
+    uint64_t fast = (uint64_t)hak_opt(OPT_ACE_FAST_INTERVAL_MS);
+    uint64_t slow = (uint64_t)hak_opt(OPT_ACE_SLOW_INTERVAL_MS);
+    uint64_t since_slow = 0;
+    hak_lock(&g_lock);
+    _hak_ace_probe_thread();
+    pthread_mutex_unlock(&g_lock);
+    while (atomic_load_explicit(&g_run, memory_order_acquire) == ACE_RUNNING) {
+        _hak_os_sleep_ms(fast);
+        since_slow += fast;
+        bool is_slow = since_slow >= slow;
+        hak_lock(&g_lock);
+        if (atomic_load_explicit(&g_run, memory_order_relaxed) != ACE_RUNNING || g_ace.stopped) {
+            pthread_mutex_unlock(&g_lock);
+            break;
+        }
+        hak_ace_metrics_t m;
+        _hak_ace_measure(&m, is_slow);
+        _hak_ace_tick_fast(&g_ace, &m);
+        if (is_slow) {
+            since_slow = 0;
+            _hak_ace_tick_slow(&g_ace, &m);
+        }
+        _hak_ace_trace_elo();
+        pthread_mutex_unlock(&g_lock);
+    }
+    atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
+    return NULL;
+}
+
+/* Starts the thread, from an allocation's slow path once start-up is over
+ * (never from inside it: creating a thread allocates). */
+static void slow_path(void) {
+    if (_hak_init_in_progress_here()) return;
+    int want = ACE_WANTED;
+    if (!atomic_compare_exchange_strong(&g_run, &want, ACE_RUNNING)) return;
+    _hak_on_slow_path(NULL);
+    hak_lock(&g_lock);
+    _hak_ace_reset(&g_ace);
+    _hak_ace_trace_start();
+    _hak_ace_probe_start();
+    atomic_store_explicit(&_hak_sampling, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&g_lock);
+    if (!_hak_os_thread_start(ace_main, ACE_STACK)) {
+        atomic_store_explicit(&g_run, ACE_OFF, memory_order_relaxed);
+        atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
+        _hak_warn("warning: HAKMEM_ACE_ENABLED=1 but the ACE thread could not start");
+    }
+}
+
+/* One line for HAKMEM_STATS. */
+static size_t summary(char *buf, size_t cap) {
+    hak_lock(&g_lock);
+    const ace_t *a = &g_ace;
+    size_t n = 0;
+    HAK_PUT("learning: ELO %s, threshold %zu KiB; ACE %s, %llu ticks, %llu decisions, %llu KiB "
+        "scavenged, LLC from %s%s%s\n",
+        _hak_elo_state_name(hak_elo_state()), hak_elo_threshold() >> 10,
+        a->stopped ? "stopped" : k_run_summary[atomic_load_explicit(&g_run, memory_order_relaxed)],
+        (unsigned long long)a->ticks, (unsigned long long)a->decisions,
+        (unsigned long long)(a->scavenged_bytes >> 10),
+        a->llc_from_pmu ? "the PMU" : "the estimate", a->stopped ? ": " : "", a->reason);
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
+void _hak_ace_init(void) {
+    _hak_ace_probe_init();
+    _hak_ace_snapshot_defaults();
+    _hak_stats_on_summary(summary);
+    if (hak_opt(OPT_ACE_ENABLED)) set_run(ACE_WANTED);
+}
+
+void _hak_ace_lock(void) { hak_lock(&g_lock); }
+void _hak_ace_unlock(void) { pthread_mutex_unlock(&g_lock); }
+
+/* In a forked child the thread is gone: it starts again on demand. */
+void _hak_ace_child(void) {
+    if (atomic_load_explicit(&g_run, memory_order_relaxed) == ACE_RUNNING && !g_ace.stopped)
+        set_run(ACE_WANTED);
+    _hak_ace_trace_child();
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* ---- inspection and test hooks ---- */
+
+static size_t state_json(const ace_t *a, char *buf, size_t cap) {
+    size_t n = 0;
+    HAK_PUT("{\"run\":\"%s\",\"stopped\":%s,\"reason\":\"%s\",\"ticks\":%llu,\"decisions\":%llu,"
+        "\"llc_source\":\"%s\",\"reward\":%.4f,",
+        k_run_names[atomic_load_explicit(&g_run, memory_order_relaxed)],
+        a->stopped ? "true" : "false", a->reason, (unsigned long long)a->ticks,
+        (unsigned long long)a->decisions, a->llc_from_pmu ? "pmu" : "estimate", a->last_reward);
+    HAK_PUT("\"drain\":%u,\"bundle\":%u,\"release\":%u,\"diet_pct\":%u,\"drain_ruled\":%s,"
+        "\"bundle_ruled\":%s,\"calm\":%u,",
+        a->cur.drain, a->cur.bundle, a->cur.release, a->cur.diet_pct,
+        a->drain_ruled ? "true" : "false", a->bundle_ruled ? "true" : "false", a->calm);
+    HAK_PUT("\"scavenges\":%llu,\"scavenged_bytes\":%llu,\"last_scavenge\":{\"ns\":%llu,\"bytes\":%llu,"
+        "\"complete\":%s},",
+        (unsigned long long)a->scavenges, (unsigned long long)a->scavenged_bytes,
+        (unsigned long long)a->last_scavenge_ns, (unsigned long long)a->last_scavenge_bytes,
+        a->last_scavenge_complete ? "true" : "false");
+    HAK_PUT("\"cap\":[");
+    for (unsigned c = 0; c < HAK_CLASSES; c++) HAK_PUT("%s%u", c ? "," : "", a->cur.cap[c]);
+    HAK_PUT("],\"bandits\":{");
+    const bandit_t *bs[] = {&a->drain, &a->bundle, &a->release, &a->diet, &a->cap[0]};
+    const char *names[] = {"drain", "bundle", "release", "diet", "cap0"};
+    for (unsigned i = 0; i < HAK_COUNT(bs); i++) {
+        HAK_PUT("%s\"%s\":{\"total\":%llu,\"arms\":[", i ? "," : "", names[i],
+            (unsigned long long)bs[i]->total);
+        for (unsigned k = 0; k < bs[i]->arms; k++)
+            HAK_PUT("%s{\"value\":%u,\"n\":%llu,\"mean\":%.4f}", k ? "," : "", bs[i]->value[k],
+                (unsigned long long)bs[i]->n[k], bs[i]->mean[k]);
+        HAK_PUT("]}");
+    }
+    HAK_PUT("}}");
+    return n;
+}
+
+size_t hak_ace_json(char *buf, size_t cap) {
+    hak_ensure_init();
+    hak_lock(&g_lock);
+    size_t n = state_json(&g_ace, buf, cap);
+    pthread_mutex_unlock(&g_lock);
+    return hak_text_done(buf, cap, n);
+}
+
+int hak_ace_running(void) {
+    hak_ensure_init();
+    hak_lock(&g_lock);
+    int running =
+        atomic_load_explicit(&g_run, memory_order_relaxed) == ACE_RUNNING && !g_ace.stopped;
+    pthread_mutex_unlock(&g_lock);
+    return running;
+}
+
+void hak_ace_test_reset(void) {
+    hak_ensure_init();
+    set_run(ACE_MANUAL); /* a running thread exits */
+    hak_lock(&g_lock);
+    _hak_ace_restore(&g_ace, &(hak_ace_metrics_t){0}, "test");
+    _hak_ace_reset(&g_ace);
+    _hak_ace_trace_restart();
+    pthread_mutex_unlock(&g_lock);
+}
+
+int hak_ace_test_tick(const hak_ace_metrics_t *m, int slow) {
+    hak_ensure_init();
+    if (m == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    hak_lock(&g_lock);
+    int r = slow ? _hak_ace_tick_slow(&g_ace, m) : _hak_ace_tick_fast(&g_ace, m);
+    pthread_mutex_unlock(&g_lock);
+    return r;
+}

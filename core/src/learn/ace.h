@@ -1,0 +1,79 @@
+/* What ACE's files share (private to the learning layer): the bandits,
+ * the controller's state, and the calls between the controller
+ * (ace_rules.c), the probe (ace_probe.c), the trace (ace_trace.c) and the
+ * thread (ace.c). */
+#ifndef HAKMEM_ACE_H
+#define HAKMEM_ACE_H
+
+#include "learn.h"
+
+/* ---- UCB1 bandits (bandit.c) ---- */
+#define ACE_MAX_ARMS 8
+
+typedef struct bandit {
+    unsigned arms;
+    uint32_t value[ACE_MAX_ARMS];
+    unsigned order[ACE_MAX_ARMS]; /* untried arms are played nearest the default first */
+    uint64_t n[ACE_MAX_ARMS];
+    double mean[ACE_MAX_ARMS];
+    double bound[ACE_MAX_ARMS]; /* known upper bound of an arm's reward */
+    uint64_t total;
+    int pulled; /* arm applied since the last reward, -1 none */
+} bandit_t;
+
+/* Arms are the values up to `max` (at least one); `def` is played first. */
+void _hak_bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint32_t def,
+                      uint32_t max);
+uint32_t _hak_bandit_pull(bandit_t *b);      /* an arm's value, to be rewarded next */
+void _hak_bandit_reward(bandit_t *b, double r); /* the arm pulled last earned r */
+
+/* ---- the controller (ace_rules.c) ---- */
+typedef struct knobs {
+    uint32_t cap[HAK_CLASSES]; /* before the diet */
+    uint32_t drain, bundle, release, diet_pct;
+} knobs_t;
+
+typedef struct ace {
+    knobs_t def, cur;
+    bandit_t cap[HAK_CLASSES], drain, bundle, release, diet;
+    bool drain_ruled, bundle_ruled; /* set by a rule, until a calm restore */
+    bool alarm;                     /* a fast-loop rule fired since the last slow tick */
+    unsigned calm;
+    double tput_mean, frag_pen;
+    bool stopped;
+    unsigned p99_over; /* consecutive ticks over the p99 limit */
+    char reason[128];
+    uint64_t ticks, decisions, scavenges, scavenged_bytes;
+    uint64_t last_scavenge_ns, last_scavenge_bytes;
+    bool last_scavenge_complete;
+    int llc_from_pmu;
+    double last_reward;
+} ace_t;
+
+void _hak_ace_snapshot_defaults(void); /* the knobs as configured at start-up */
+void _hak_ace_reset(ace_t *a);         /* a fresh controller on those defaults */
+/* One tick on the metrics given, decisions applied: the knob changes made,
+ * or -1 when ACE is stopped. */
+int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m);
+int _hak_ace_tick_slow(ace_t *a, const hak_ace_metrics_t *m);
+void _hak_ace_restore(ace_t *a, const hak_ace_metrics_t *m, const char *loop);
+
+/* ---- metrics of the running process (ace_probe.c) ---- */
+void _hak_ace_probe_init(void);   /* the cache size, at start-up */
+void _hak_ace_probe_start(void);  /* the baseline when the thread starts */
+void _hak_ace_probe_thread(void); /* the CPU baseline, on the ACE thread */
+void _hak_ace_measure(hak_ace_metrics_t *m, bool slow);
+
+/* ---- trace and log (ace_trace.c) ---- */
+void _hak_ace_trace_start(void);  /* opens HAKMEM_ACE_TRACE (once) and restarts the clock */
+void _hak_ace_trace_restart(void); /* restarts the clock (test hooks) */
+void _hak_ace_trace_child(void);  /* a forked child keeps off the parent's trace */
+void _hak_ace_trace_decision(const ace_t *a, const hak_ace_metrics_t *m, const char *loop,
+                             const char *rule, const char *knob, int cls, uint64_t old,
+                             uint64_t now);
+void _hak_ace_trace_tick(const ace_t *a, const hak_ace_metrics_t *m, const char *loop);
+void _hak_ace_trace_guard(const char *name, double value, double limit);
+void _hak_ace_trace_scavenge(size_t bytes, uint64_t ns, uint64_t budget_ns, bool complete);
+void _hak_ace_trace_elo(void);
+
+#endif

@@ -1,0 +1,87 @@
+/* What every layer shares: compiler helpers, the build flavour, the
+ * allocator's geometry, relaxed counters and the append-to-buffer macro.
+ * Nothing here calls anything. Every internal function is hidden
+ * (-fvisibility=hidden) and carries the _hak_ prefix; inline helpers are
+ * hak_*. */
+#ifndef HAKMEM_BASE_H
+#define HAKMEM_BASE_H
+
+#include "hakmem.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define HAK_INLINE static inline __attribute__((always_inline))
+
+#ifdef HAK_DEBUG
+#define HAK_FLAVOUR "debug"
+#else
+#define HAK_FLAVOUR "release"
+#endif
+
+/* ---- geometry ---- */
+#define HAK_CHUNK_SHIFT 21 /* segments and large blocks start 2 MiB aligned */
+#define HAK_CHUNK_SIZE ((uintptr_t)1 << HAK_CHUNK_SHIFT)
+#define HAK_UNIT_SHIFT 16 /* slabs are made of 64 KiB units */
+#define HAK_UNIT_SIZE ((uintptr_t)1 << HAK_UNIT_SHIFT)
+#define HAK_CHUNK_UNITS (HAK_CHUNK_SIZE >> HAK_UNIT_SHIFT)
+#define HAK_TINY_MAX 1024u
+#define HAK_MID_MAX 65536u
+#define HAK_CLASSES 44
+#define HAK_TINY_CLASSES 20
+#define HAK_LARGE_HEADER 64u /* large blocks: user pointer >= base + 64 */
+#define HAK_MAX_ALIGN_SMALL HAK_UNIT_SIZE /* slab starts are unit aligned */
+/* Largest mapping asked of the OS: 64 TiB, beyond any user address space
+ * of today (47 bits), so sizes near SIZE_MAX fail early without overflow. */
+#define HAK_MAP_MAX ((size_t)1 << 46)
+#define HAK_MIB ((size_t)1 << 20)
+#define HAK_PATH_MAX 544 /* paths of the trace and stats files, "%p" expanded */
+
+/* Appends to a JSON or text buffer snprintf-style: `n` (a size_t in scope)
+ * counts what the whole text needs even once `buf` (of `cap` bytes) is full. */
+#define HAK_PUT(...) \
+    n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
+
+/* The end of a public JSON call: the text NUL-terminated where it was cut,
+ * and the length the whole text needs returned, as snprintf does. */
+HAK_INLINE size_t hak_text_done(char *buf, size_t cap, size_t n) {
+    if (cap > 0 && n >= cap) buf[cap - 1] = '\0';
+    return n;
+}
+
+#define HAK_COUNT(a) (sizeof(a) / sizeof((a)[0])) /* elements of an array */
+
+/* Fields one thread writes while others may read them: relaxed atomic
+ * accesses, plain moves on x86_64 and aarch64. */
+HAK_INLINE uint32_t hak_load_relaxed32(const uint32_t *p) {
+    return atomic_load_explicit((_Atomic uint32_t *)p, memory_order_relaxed);
+}
+
+HAK_INLINE void hak_store_relaxed32(uint32_t *p, uint32_t v) {
+    atomic_store_explicit((_Atomic uint32_t *)p, v, memory_order_relaxed);
+}
+
+/* Counters are written by one thread (or under a lock) and read by any:
+ * relaxed load and store, no read-modify-write. */
+HAK_INLINE void hak_ctr_inc(uint64_t *c) {
+    _Atomic uint64_t *a = (_Atomic uint64_t *)c;
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+HAK_INLINE void hak_ctr_add(uint64_t *c, uint64_t v) {
+    _Atomic uint64_t *a = (_Atomic uint64_t *)c;
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+HAK_INLINE uint64_t hak_ctr_get(const uint64_t *c) {
+    return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
+
+#endif

@@ -1,0 +1,166 @@
+/* The OS boundary: every mmap, munmap, mremap and madvise hakmem makes is
+ * here, and each is counted by kind. */
+#include "os.h"
+
+#include <errno.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* aarch64 kernels use 4, 16 or 64 KiB pages: the page size is read at
+ * start-up; until then (and if nothing answers) the common 4 KiB. */
+#define PAGE_GUESS 4096
+size_t _hak_page_size = PAGE_GUESS;
+
+static _Atomic uint64_t g_calls[HAK_SYS_COUNT];
+static _Atomic uint64_t g_mapped, g_peak, g_madvised;
+static _Atomic uintptr_t g_hint; /* next aligned address to try */
+
+static pthread_mutex_t g_meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *g_meta_cur, *g_meta_end;
+
+void _hak_os_init(void) {
+    unsigned long ps = getauxval(AT_PAGESZ);
+    if (ps == 0) ps = (unsigned long)sysconf(_SC_PAGESIZE);
+    _hak_page_size = ps ? ps : PAGE_GUESS;
+}
+
+static void count(hak_syscall_t kind) {
+    atomic_fetch_add_explicit(&g_calls[kind], 1, memory_order_relaxed);
+}
+
+static void account_map(size_t size) {
+    uint64_t now = atomic_fetch_add_explicit(&g_mapped, size, memory_order_relaxed) + size;
+    uint64_t peak = atomic_load_explicit(&g_peak, memory_order_relaxed);
+    while (now > peak &&
+           !atomic_compare_exchange_weak_explicit(&g_peak, &peak, now, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+    }
+}
+
+static void *map(void *hint, size_t size) {
+    count(HAK_SYS_MMAP);
+    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void _hak_os_unmap(void *p, size_t size) {
+    count(HAK_SYS_MUNMAP);
+    munmap(p, size);
+    atomic_fetch_sub_explicit(&g_mapped, size, memory_order_relaxed);
+}
+
+/* A mapping of `size` bytes aligned to `align` (a power of two >= page).
+ * Tries the address after the last aligned mapping first (one syscall);
+ * otherwise over-maps and trims. */
+void *_hak_os_map_aligned(size_t size, size_t align) {
+    if (size == 0 || size > HAK_MAP_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uintptr_t hint = atomic_load_explicit(&g_hint, memory_order_relaxed);
+    if (hint != 0 && (hint & (align - 1)) == 0) {
+        void *p = map((void *)hint, size);
+        if (p == NULL) goto fail;
+        if (((uintptr_t)p & (align - 1)) == 0) {
+            atomic_store_explicit(&g_hint, (uintptr_t)p + ((size + align - 1) & ~(align - 1)),
+                                  memory_order_relaxed);
+            account_map(size);
+            return p;
+        }
+        count(HAK_SYS_MUNMAP);
+        munmap(p, size);
+    }
+    if (size + align < size) goto fail;
+    uint8_t *raw = map(NULL, size + align);
+    if (raw == NULL) goto fail;
+    uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+    size_t lead = start - (uintptr_t)raw, trail = align - lead;
+    if (lead) {
+        count(HAK_SYS_MUNMAP);
+        munmap(raw, lead);
+    }
+    if (trail) {
+        count(HAK_SYS_MUNMAP);
+        munmap((void *)(start + size), trail);
+    }
+    atomic_store_explicit(&g_hint, start + ((size + align - 1) & ~(align - 1)),
+                          memory_order_relaxed);
+    account_map(size);
+    return (void *)start;
+fail:
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* Extends a mapping without moving it, when the pages after it are free. */
+bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size) {
+    count(HAK_SYS_MREMAP);
+    void *q = mremap(p, old_size, new_size, 0);
+    if (q == MAP_FAILED) return false;
+    account_map(new_size - old_size);
+    return true;
+}
+
+void _hak_os_dontneed(void *p, size_t size) {
+    count(HAK_SYS_MADVISE);
+    if (madvise(p, size, MADV_DONTNEED) == 0)
+        atomic_fetch_add_explicit(&g_madvised, size, memory_order_relaxed);
+}
+
+void _hak_os_hugepage(void *p, size_t size) {
+#ifdef MADV_HUGEPAGE
+    count(HAK_SYS_MADVISE);
+    madvise(p, size, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)size;
+#endif
+}
+
+#define META_ALIGN 64            /* a cache line: heaps of two threads never share one */
+#define META_CHUNK HAK_UNIT_SIZE /* mapped at a time: a few heaps' worth */
+
+/* Metadata (heaps, page-map leaves) comes from mappings carved by a bump
+ * pointer. */
+void *_hak_os_meta_alloc(size_t size) {
+    size = (size + META_ALIGN - 1) & ~(size_t)(META_ALIGN - 1);
+    pthread_mutex_lock(&g_meta_lock);
+    if (g_meta_cur == NULL || (size_t)(g_meta_end - g_meta_cur) < size) {
+        size_t chunk = size > META_CHUNK ? size : META_CHUNK;
+        chunk = (chunk + _hak_page_size - 1) & ~(_hak_page_size - 1);
+        uint8_t *p = map(NULL, chunk);
+        if (p == NULL) {
+            pthread_mutex_unlock(&g_meta_lock);
+            errno = ENOMEM;
+            return NULL;
+        }
+        account_map(chunk);
+        g_meta_cur = p;
+        g_meta_end = p + chunk;
+    }
+    void *r = g_meta_cur;
+    g_meta_cur += size;
+    pthread_mutex_unlock(&g_meta_lock);
+    return r;
+}
+
+/* The perf control page of a counter (pmu.c): a kernel interface page,
+ * not memory hakmem hands out, so it is counted but not accounted. */
+void *_hak_os_map_counter_page(int fd) {
+    count(HAK_SYS_MMAP);
+    void *p = mmap(NULL, _hak_page_size, PROT_READ, MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void _hak_os_counts(uint64_t calls[HAK_SYS_COUNT], uint64_t *mapped, uint64_t *peak,
+                    uint64_t *madvised) {
+    for (int i = 0; i < HAK_SYS_COUNT; i++)
+        calls[i] = atomic_load_explicit(&g_calls[i], memory_order_relaxed);
+    *mapped = atomic_load_explicit(&g_mapped, memory_order_relaxed);
+    *peak = atomic_load_explicit(&g_peak, memory_order_relaxed);
+    *madvised = atomic_load_explicit(&g_madvised, memory_order_relaxed);
+}
+
+void _hak_os_lock(void) { pthread_mutex_lock(&g_meta_lock); }
+void _hak_os_unlock(void) { pthread_mutex_unlock(&g_meta_lock); }

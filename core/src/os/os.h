@@ -1,0 +1,116 @@
+/* The OS layer, the lowest: every syscall and process service hakmem uses
+ * (memory mappings, clocks, CPU time, page faults, resident memory, files,
+ * the pid, sleeping, a background thread, the random seed, the page size,
+ * the cache-miss counter, signals), the start-up state, failures and
+ * warnings, the lock-wait and latency measurements, and the options (the
+ * process's environment, read by every layer). Layers above call these;
+ * this layer calls only the C library and the kernel. */
+#ifndef HAKMEM_OS_H
+#define HAKMEM_OS_H
+
+#include "base.h"
+#include "options.h"
+
+#include <pthread.h>
+
+/* ---- memory mappings (mem.c): counted by kind for the statistics ---- */
+extern size_t _hak_page_size;
+void _hak_os_init(void);
+void *_hak_os_map_aligned(size_t size, size_t align); /* NULL + ENOMEM */
+void _hak_os_unmap(void *p, size_t size);
+bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size);
+void _hak_os_dontneed(void *p, size_t size);
+void _hak_os_hugepage(void *p, size_t size);
+void *_hak_os_meta_alloc(size_t size); /* zeroed, never freed */
+void *_hak_os_map_counter_page(int fd);
+void _hak_os_counts(uint64_t calls[HAK_SYS_COUNT], uint64_t *mapped, uint64_t *peak,
+                    uint64_t *madvised);
+void _hak_os_lock(void);
+void _hak_os_unlock(void);
+
+/* ---- process services (proc.c) ---- */
+uint64_t _hak_now_ns(void);        /* CLOCK_MONOTONIC */
+uint64_t _hak_thread_cpu_ns(void); /* CPU time of the calling thread */
+bool _hak_os_faults(uint64_t *minor, uint64_t *major); /* page faults of the process */
+uint64_t _hak_os_rss_bytes(void);  /* resident set; 0 when unknown */
+size_t _hak_os_llc_bytes(void);    /* last-level cache size */
+void _hak_write_all(int fd, const char *s, size_t n);
+int _hak_os_create(const char *path, bool append); /* an fd, or -1 with errno */
+void _hak_os_close(int fd);
+int _hak_os_pid(void);
+void _hak_expand_pid(char *out, size_t cap, const char *in); /* "%p" -> pid */
+void _hak_os_sleep_ms(uint64_t ms);
+bool _hak_os_thread_start(void *(*fn)(void *), size_t stack_bytes); /* detached, signals blocked */
+uint64_t _hak_os_random(void);     /* random per process, the same on every call */
+
+/* ---- last-level cache misses (pmu.c) ---- */
+void _hak_pmu_init(void);
+uint64_t _hak_pmu_read(uint32_t *source); /* source: hak_pmu_source_t */
+
+/* ---- failures and warnings (check.c) ---- */
+extern _Atomic int _hak_aborting;
+__attribute__((noreturn, cold)) void _hak_fail(const char *what, const void *ptr);
+void _hak_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void _hak_crash_handlers_install(void);
+
+#ifdef HAK_DEBUG
+#define HAK_ASSERT(cond, what, ptr) \
+    do { if (unlikely(!(cond))) _hak_fail(what, ptr); } while (0)
+#else
+#define HAK_ASSERT(cond, what, ptr) ((void)0)
+#endif
+
+/* ---- start-up, once (start.c) ----
+ * Lazily on the first call, or from the library constructor, whichever
+ * comes first; other threads wait until it is done. */
+enum hak_init_state { HAK_INIT_NONE, HAK_INIT_RUNNING, HAK_INIT_DONE };
+extern _Atomic int _hak_init_state;
+void _hak_init(void);
+bool _hak_init_in_progress_here(void);
+/* Starts every layer, lowest first. Defined by init/init.c, the top layer:
+ * the one call that goes up, as a C runtime calls main. */
+void _hak_start(void);
+
+HAK_INLINE void hak_ensure_init(void) {
+    if (unlikely(atomic_load_explicit(&_hak_init_state, memory_order_acquire) != HAK_INIT_DONE))
+        _hak_init();
+}
+
+HAK_INLINE bool hak_init_done(void) {
+    return atomic_load_explicit(&_hak_init_state, memory_order_acquire) == HAK_INIT_DONE;
+}
+
+/* ---- measurements for the learning layer (metrics.c) ----
+ * While ACE runs, lock waits are timed when the lock is contended and
+ * slow-path latency is sampled into a log2 histogram. */
+extern _Atomic uint64_t _hak_lock_wait_ns;
+extern _Atomic int _hak_sampling;
+#define HAK_LAT_BUCKETS 40 /* bucket k: [2^k, 2^(k+1)) ns; the last holds 9 min and more */
+#define HAK_LAT_SAMPLE_EVERY 64 /* one slow path in 64 is timed: two clock reads cost a refill */
+extern _Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
+void _hak_lock_slow(pthread_mutex_t *m);
+void _hak_lat_record(uint64_t ns);
+
+/* Waits are timed only while ACE runs: glibc's pthread_mutex_lock skips
+ * the bus lock in a single-threaded process, and trylock does not. */
+HAK_INLINE void hak_lock(pthread_mutex_t *m) {
+    if (likely(!atomic_load_explicit(&_hak_sampling, memory_order_relaxed)))
+        pthread_mutex_lock(m);
+    else if (unlikely(pthread_mutex_trylock(m) != 0))
+        _hak_lock_slow(m);
+}
+
+/* Start of a sampled slow-path operation, the n-th of its kind: 0 when not
+ * sampled. */
+HAK_INLINE uint64_t hak_lat_begin(uint64_t n) {
+    if ((n & (HAK_LAT_SAMPLE_EVERY - 1)) != 0 ||
+        !atomic_load_explicit(&_hak_sampling, memory_order_relaxed))
+        return 0;
+    return _hak_now_ns();
+}
+
+HAK_INLINE void hak_lat_end(uint64_t t0) {
+    if (t0 != 0) _hak_lat_record(_hak_now_ns() - t0);
+}
+
+#endif

@@ -1,0 +1,133 @@
+/* Process services: clocks, CPU time, page faults, resident memory, the
+ * cache size, writing to files, the process id, sleeping, a background
+ * thread and the random seed. With mem.c (mappings), pmu.c (the cache-miss
+ * counter) and check.c (failures, signals) this is everything hakmem asks
+ * of the kernel. */
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NS_PER_S 1000000000u
+#define LLC_GUESS ((size_t)8 << 20) /* when the CPU does not say: a common L3 size */
+
+static uint64_t ns_of(const struct timespec *ts) {
+    return (uint64_t)ts->tv_sec * NS_PER_S + (uint64_t)ts->tv_nsec;
+}
+
+uint64_t _hak_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ns_of(&ts);
+}
+
+uint64_t _hak_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ns_of(&ts);
+}
+
+bool _hak_os_faults(uint64_t *minor, uint64_t *major) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return false;
+    *minor = (uint64_t)ru.ru_minflt;
+    *major = (uint64_t)ru.ru_majflt;
+    return true;
+}
+
+uint64_t _hak_os_rss_bytes(void) {
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    unsigned long long size = 0, resident = 0;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
+    return (uint64_t)resident * _hak_page_size;
+}
+
+size_t _hak_os_llc_bytes(void) {
+    long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (v <= 0) v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return v > 0 ? (size_t)v : LLC_GUESS;
+}
+
+void _hak_write_all(int fd, const char *s, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0) return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+int _hak_os_create(const char *path, bool append) {
+    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (append ? O_APPEND : 0), 0644);
+}
+
+void _hak_os_close(int fd) { close(fd); }
+
+int _hak_os_pid(void) { return (int)getpid(); }
+
+void _hak_os_sleep_ms(uint64_t ms) {
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* The thread starts with every signal blocked: the program's signals go
+ * to its own threads. */
+bool _hak_os_thread_start(void *(*fn)(void *), size_t stack_bytes) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, stack_bytes);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, fn, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return rc == 0;
+}
+
+/* The kernel's 16 random bytes given to every process (AT_RANDOM), mixed
+ * with an address (ASLR); the same value on every call. */
+uint64_t _hak_os_random(void) {
+    static const char anchor = 0;
+    uint64_t key = (uintptr_t)&anchor;
+    const uint8_t *rnd = (const uint8_t *)getauxval(AT_RANDOM);
+    if (rnd != NULL) {
+        uint64_t r;
+        memcpy(&r, rnd + 8, sizeof(r));
+        key ^= r;
+    }
+    return key;
+}
+
+/* Copies a path with each "%p" replaced by the process id, so each
+ * process of a multi-process program writes its own file. */
+void _hak_expand_pid(char *out, size_t cap, const char *in) {
+    size_t n = 0;
+    for (; *in && n + 1 < cap; in++) {
+        if (in[0] == '%' && in[1] == 'p') {
+            int w = snprintf(out + n, cap - n, "%d", _hak_os_pid());
+            n += w > 0 ? (size_t)w : 0;
+            if (n >= cap) n = cap - 1;
+            in++;
+        } else {
+            out[n++] = *in;
+        }
+    }
+    out[n] = '\0';
+}

@@ -1,0 +1,34 @@
+/* Size classes: tiny (<= 1 KiB) spaced 16 up to 128 then four per power of
+ * two, mid (<= 64 KiB) four per power of two, so internal waste stays
+ * <= 25 % and every power of two up to 64 KiB is a class (aligned
+ * requests). Every class is a multiple of 16: C17 wants malloc(n) aligned
+ * for any object of size <= n (e.g. __int128 in 24 B), and every free
+ * block has room for its next pointer and its double-free mark. */
+#include "segment.h"
+
+uint32_t _hak_class_size[HAK_CLASSES] = {
+    16,    32,    48,    64,    80,    96,    112,   128,   160,   192,   224,
+    256,   320,   384,   448,   512,   640,   768,   896,   1024,  1280,  1536,  1792,
+    2048,  2560,  3072,  3584,  4096,  5120,  6144,  7168,  8192,  10240, 12288, 14336,
+    16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
+};
+uint8_t _hak_tiny_class[(HAK_TINY_MAX >> HAK_TINY_STEP_SHIFT) + 1];
+
+void _hak_classes_init(void) {
+    unsigned cls = 0;
+    for (unsigned i = 0; i <= (HAK_TINY_MAX >> HAK_TINY_STEP_SHIFT); i++) {
+        size_t size = (size_t)i << HAK_TINY_STEP_SHIFT;
+        while (_hak_class_size[cls] < size) cls++;
+        _hak_tiny_class[i] = (uint8_t)cls;
+    }
+}
+
+#define SLAB_MIN_BLOCKS 8 /* blocks a mid slab holds at least: fewer would mean a new slab per bundle */
+#define SLAB_MAX_UNITS 8  /* 512 KiB: eight blocks of the largest class */
+
+/* Units (64 KiB) per slab. */
+unsigned _hak_class_units(unsigned cls) {
+    size_t want = (size_t)_hak_class_size[cls] * SLAB_MIN_BLOCKS;
+    unsigned units = (unsigned)((want + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
+    return units < 1 ? 1 : (units > SLAB_MAX_UNITS ? SLAB_MAX_UNITS : units);
+}
