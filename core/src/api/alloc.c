@@ -1,5 +1,5 @@
-/* The allocation API: size dispatch, the fast paths (a pop from or push to
- * the calling thread's bin), pointer validation, and the libc semantics
+/* The allocation API: size dispatch, the fast paths (a pop from the
+ * current slab, a push onto the block's slab), pointer validation, and the libc semantics
  * (errno, overflow, alignment rules, realloc). */
 #include "api.h"
 
@@ -14,110 +14,86 @@ static void check_poison(hak_block_t *b, uint32_t bsize) {
 }
 #endif
 
-HAK_INLINE void *small_alloc(size_t size) {
-    unsigned cls = hak_size_class(size);
-    hak_heap_t *h = _hak_tl_heap;
-    if (likely(hak_heap_owned(h))) {
-        hak_bin_t *bin = &h->bin[cls];
-        hak_block_t *b = bin->head;
-        if (likely(b != NULL)) {
-            bin->head = b->next;
-            bin->count--;
+/* malloc's fast path: a pop from the current slab of the size's class. A
+ * thread without a heap sees the empty heap, whose slabs hold nothing, so
+ * its first call goes to the slow path, which gives it a heap. */
+HAK_INLINE void *slab_pop(hak_slab_t *s, size_t size) {
+    hak_block_t *b = s->free;
+    if (unlikely(b == NULL)) return _hak_small_alloc_slow(size);
 #ifdef HAK_DEBUG
-            _hak_debug_check_block(h, b, cls);
-            check_poison(b, _hak_class_size[cls]);
+    _hak_debug_check_block(s, b);
+    check_poison(b, s->bsize);
 #endif
-            b->mark = 0;
-            hak_ctr_inc(&h->ctr.allocs[cls]);
-            return b;
-        }
-    }
-    return _hak_small_alloc_slow(size, cls);
+    return hak_slab_take(s, b);
 }
 
-/* Locates the slab of a small block, or fails: the pointer must lie in a
- * live slab at the start of a block that was handed out. */
-HAK_INLINE hak_slab_t *small_locate(uintptr_t a, hak_segment_t *seg) {
-    uintptr_t unit = (a - (uintptr_t)seg) >> HAK_UNIT_SHIFT;
-    if (unlikely(unit >= HAK_CHUNK_UNITS && unit >= seg->units))
-        _hak_fail("free of a pointer hakmem did not allocate", (void *)a);
-    hak_slab_t *slab = &seg->slab[unit];
-    if (slab->kind != SLAB_HEAD) {
-        if (unlikely(slab->kind != SLAB_TAIL))
-            _hak_fail("free of a pointer hakmem did not allocate (no live slab)", (void *)a);
-        slab -= slab->span;
-    }
-    /* Handed-out blocks are the first `carved`; anything else is interior. */
-    if (unlikely(hak_block_index(slab, a - slab->start) >= hak_load_relaxed32(&slab->carved)))
-        _hak_fail("free of an interior or invalid pointer", (void *)a);
-    return slab;
-}
+#define DIRECT_SHIFT 4 /* malloc's table has a slot per 16 bytes of size */
 
-static void free_other(void *p, unsigned pm);
-
-void hak_free(void *p) {
-    if (unlikely(p == NULL)) return;
-    uintptr_t a = (uintptr_t)p;
-    unsigned pm = hak_pagemap_get(a);
-    if (unlikely(pm != PM_SEGMENT)) {
-        free_other(p, pm);
-        return;
-    }
-    hak_segment_t *seg = (hak_segment_t *)(a & ~(HAK_CHUNK_SIZE - 1));
-    hak_slab_t *slab = small_locate(a, seg);
-    hak_block_t *b = p;
-    uint32_t bsize = slab->bsize;
-    if (unlikely(hak_is_marked_free(b))) _hak_fail("double free", p);
+HAK_INLINE void *tiny_alloc(size_t size) { /* size <= HAK_TINY_MAX */
     hak_heap_t *h = _hak_tl_heap;
-    if (likely(seg->heap == h)) {
-        unsigned cls = slab->cls;
-        hak_bin_t *bin = &h->bin[cls];
-        hak_mark_free(b, bsize);
-        b->next = bin->head;
-        bin->head = b;
-        hak_ctr_inc(&h->ctr.frees[cls]);
-        if (unlikely(++bin->count >
-                     atomic_load_explicit(&_hak_tcache_cap[cls], memory_order_relaxed)))
-            _hak_bin_flush(h, cls);
-        return;
-    }
-    _hak_small_free_slow(seg, slab, b);
+    return slab_pop(h->direct[(size + (1u << DIRECT_SHIFT) - 1) >> DIRECT_SHIFT], size);
 }
 
-/* Pointers in a segment's later chunks, large blocks, and foreign ones. */
-static void free_other(void *p, unsigned pm) {
-    uintptr_t a = (uintptr_t)p;
-    uintptr_t base = hak_region_base(a, pm);
-    switch (hak_pm_kind(pm)) {
-    case PM_SEGMENT: {
-        hak_segment_t *seg = (hak_segment_t *)base;
-        hak_slab_t *slab = small_locate(a, seg);
-        hak_block_t *b = p;
-        if (hak_is_marked_free(b)) _hak_fail("double free", p);
-        if (seg->heap == _hak_tl_heap) {
-            hak_heap_t *h = seg->heap;
-            unsigned cls = slab->cls;
-            hak_mark_free(b, slab->bsize);
-            b->next = h->bin[cls].head;
-            h->bin[cls].head = b;
-            hak_ctr_inc(&h->ctr.frees[cls]);
-            if (++h->bin[cls].count >
-                atomic_load_explicit(&_hak_tcache_cap[cls], memory_order_relaxed))
-                _hak_bin_flush(h, cls);
-        } else {
-            _hak_small_free_slow(seg, slab, b);
-        }
-        return;
-    }
-    case PM_LARGE:
+HAK_INLINE void *small_alloc(size_t size) { /* size <= HAK_MID_MAX */
+    if (likely(size <= HAK_TINY_MAX)) return tiny_alloc(size);
+    hak_heap_t *h = _hak_tl_heap;
+    return slab_pop(h->cur[hak_size_class(size)], size);
+}
+
+/* Blocks outside every segment: large ones, NULL, and foreign pointers. */
+static void free_other(void *p) {
+    if (p == NULL) return;
+    if (hak_pm_kind(hak_pagemap_get((uintptr_t)p)) == PM_LARGE) {
         _hak_large_free(p);
         return;
-    default:
-        _hak_fail("free of a pointer hakmem did not allocate", p);
     }
+    _hak_fail("free of a pointer hakmem did not allocate", p);
+}
+
+/* free's fast path: the block's slab from its address, the checks (a
+ * pointer hakmem handed out, not an interior one, not free already), then
+ * a push on the slab's local list. Anything else — another thread's block,
+ * an emptied or full slab, large blocks, foreign pointers — goes to a slow
+ * path, which tells them apart. */
+void hak_free(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (unlikely(hak_pagemap_get(a) != PM_SEGMENT)) {
+        free_other(p);
+        return;
+    }
+    hak_slab_t *s = hak_slab_at(a);
+    if (unlikely(hak_block_index(s, a & (HAK_UNIT_SIZE - 1)) >= hak_load_racy32(&s->carved))) {
+        /* a block in a later unit of a mid slab: its head's descriptor */
+        if (s->kind != SLAB_TAIL) {
+            _hak_free_slow(p, s);
+            return;
+        }
+        s -= s->span;
+        if (hak_block_index(s, a - s->start) >= hak_load_racy32(&s->carved)) {
+            _hak_free_slow(p, s);
+            return;
+        }
+    }
+    hak_block_t *b = p;
+    uintptr_t mark = _hak_free_key ^ a;
+    /* a double free, or another thread's block: the slow path tells */
+    if (unlikely(b->mark == mark ||
+                 atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id())) {
+        _hak_free_slow(p, s);
+        return;
+    }
+#ifdef HAK_DEBUG
+    hak_mark_free(b, s->bsize);
+#else
+    b->mark = mark;
+#endif
+    b->next = s->local_free;
+    s->local_free = b;
+    if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
 }
 
 void *hak_malloc(size_t size) {
+    if (likely(size <= HAK_TINY_MAX)) return tiny_alloc(size);
     if (likely(size <= HAK_MID_MAX)) return small_alloc(size);
     hak_ensure_init();
     return _hak_large_alloc(size, 0, false);
@@ -138,16 +114,19 @@ void *hak_calloc(size_t count, size_t size) {
     return p;
 }
 
-static size_t small_usable(uintptr_t a, unsigned pm) {
-    uintptr_t base = hak_region_base(a, pm);
-    return small_locate(a, (hak_segment_t *)base)->bsize;
+/* Bytes usable in a small block, or fails naming `what`. */
+static size_t small_usable(uintptr_t a, const char *what) {
+    hak_slab_t *s = hak_small_locate(a);
+    if (s == NULL) _hak_fail(what, (void *)a);
+    return s->bsize;
 }
 
 size_t hak_usable_size(const void *p) {
     if (p == NULL) return 0;
     uintptr_t a = (uintptr_t)p;
     unsigned pm = hak_pagemap_get(a);
-    if (hak_pm_kind(pm) == PM_SEGMENT) return small_usable(a, pm);
+    if (hak_pm_kind(pm) == PM_SEGMENT)
+        return small_usable(a, "usable size of an interior or invalid pointer");
     if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p);
     _hak_fail("usable size of a pointer hakmem did not allocate", p);
 }
@@ -209,6 +188,15 @@ void *hak_memalign(size_t alignment, size_t size) {
 #define SHRINK_IN_PLACE 2
 #define SHRINK_KEEP_BYTES 64
 
+/* A block that grows is likely to grow again (string builders append a
+ * little at a time): it moves to at least 1.5 times its size, so moves and
+ * copies stay logarithmic in its final size. */
+#define GROWTH_HEADROOM 2 /* old / 2 more */
+static size_t grown(size_t size, size_t old) {
+    size_t roomy = old + old / GROWTH_HEADROOM;
+    return size > old && roomy > size ? roomy : size;
+}
+
 /* The block moves: a new one, the contents, the old one freed. */
 static void *moved(void *p, size_t size, size_t old, void (*free_old)(void *)) {
     void *q = hak_malloc(size);
@@ -229,14 +217,14 @@ void *hak_realloc(void *p, size_t size) {
     if (hak_pm_kind(pm) == PM_LARGE) {
         size_t usable;
         void *r = _hak_large_resize(p, size, &usable);
-        return r != NULL ? r : moved(p, size, usable, _hak_large_free);
+        return r != NULL ? r : moved(p, grown(size, usable), usable, _hak_large_free);
     }
     if (hak_pm_kind(pm) != PM_SEGMENT) _hak_fail("realloc of a pointer hakmem did not allocate", p);
-    size_t old = small_usable(a, pm);
+    size_t old = small_usable(a, "realloc of an interior or invalid pointer");
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);
     if (size <= old && (size >= old / SHRINK_IN_PLACE || old <= SHRINK_KEEP_BYTES)) return p;
-    return moved(p, size, old, hak_free);
+    return moved(p, grown(size, old), old, hak_free);
 }
 
 void *hak_reallocarray(void *p, size_t count, size_t size) {
@@ -255,3 +243,10 @@ int hak_trim(void) {
     size_t bytes = _hak_heaps_trim() + _hak_release_caches();
     return bytes != 0;
 }
+
+#ifndef HAK_NO_OVERRIDE
+/* The libc names of the two hottest calls are these functions themselves
+ * (no extra jump); the other names are in override.c. */
+__attribute__((visibility("default"), alias("hak_malloc"))) void *malloc(size_t size);
+__attribute__((visibility("default"), alias("hak_free"))) void free(void *p);
+#endif

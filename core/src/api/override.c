@@ -10,8 +10,6 @@
 #ifndef HAK_NO_OVERRIDE
 #define HAK_EXPORT __attribute__((visibility("default")))
 
-HAK_EXPORT void *malloc(size_t size) { return hak_malloc(size); }
-HAK_EXPORT void free(void *p) { hak_free(p); }
 HAK_EXPORT void *calloc(size_t n, size_t size) { return hak_calloc(n, size); }
 HAK_EXPORT void *realloc(void *p, size_t size) { return hak_realloc(p, size); }
 HAK_EXPORT void *reallocarray(void *p, size_t n, size_t size) {

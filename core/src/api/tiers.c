@@ -2,7 +2,9 @@
  * the release of idle caches that trim and memory pressure use. */
 #include "api.h"
 
-size_t _hak_release_caches(void) { return _hak_large_trim() + _hak_segment_cache_trim(); }
+size_t _hak_release_caches(void) {
+    return _hak_large_trim() + _hak_segment_cache_trim() + _hak_heaps_release(UINT64_MAX, 0);
+}
 
 void _hak_api_init(void) { _hak_on_pressure(_hak_release_caches); }
 
@@ -19,10 +21,14 @@ static uint64_t in_use(void) {
     return bytes;
 }
 
-static size_t release(uint64_t deadline_ns, uint32_t units) {
+static size_t release(uint64_t deadline_ns) {
     size_t bytes = _hak_large_scavenge(deadline_ns);
-    if (_hak_now_ns() < deadline_ns) bytes += _hak_heaps_release(deadline_ns, units);
+    if (_hak_now_ns() < deadline_ns) bytes += _hak_heaps_release(deadline_ns, 0);
     return bytes;
+}
+
+static size_t decay(uint64_t deadline_ns) {
+    return _hak_heaps_release(deadline_ns, (uint64_t)hak_opt(OPT_DECAY_MS) * 1000000u);
 }
 
 static uint32_t class_cap(unsigned cls) {
@@ -38,7 +44,9 @@ const hak_tier_ops_t _hak_tiers = {
     .caches = _hak_heaps_probe,
     .in_use = in_use,
     .large_idle = _hak_large_idle_bytes,
+    .large_cold_hits = _hak_large_cold_hits,
     .release = release,
+    .decay = decay,
     .class_cap = class_cap,
     .class_cap_limit = _hak_class_cap_limit,
     .set_class_cap = set_class_cap,

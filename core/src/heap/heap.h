@@ -1,71 +1,131 @@
-/* Thread heaps: each thread's cache of free tiny and mid blocks (a bin per
- * class), its refill from slabs and flush back to them, frees from other
- * threads (the remote queue), and the life of a heap (acquired by a
- * thread, abandoned at thread exit, adopted by a new thread): cache.c and
- * heap.c. Calls the
- * segment layer and those below; upward only through the hooks here (the
- * slow-path hook, the flush hook), which upper layers set at start-up. */
+/* Thread heaps. Each thread allocates from the current slab of each size
+ * class of its own heap and frees onto the block's slab (free-list
+ * sharding: a slab's `free` list is what malloc pops, its `local_free`
+ * what its owner's frees push), so neither fast path takes a lock or an
+ * atomic read-modify-write; api/alloc.c inlines both. This layer holds the
+ * slow path of malloc (refill.c: the current slab ran dry), the slab
+ * events of free (a slab emptied, or a full one got blocks back), frees of
+ * other threads' blocks batched per owner (remote.c), the return of idle
+ * memory to the OS (decay.c), the life of a heap (heap.c: acquired by a
+ * thread, abandoned at thread exit, adopted by a new thread) and what the
+ * statistics read (census.c). Calls the segment layer and those below;
+ * upward only through the hooks at the end, which upper layers set at
+ * start-up. */
 #ifndef HAKMEM_HEAP_H
 #define HAKMEM_HEAP_H
 
 #include "segment/segment.h"
 
-typedef struct hak_bin {
-    hak_block_t *head;
-    uint32_t count;
-    uint32_t pad_;
-} hak_bin_t;
-
 typedef struct hak_counters {
-    uint64_t allocs[HAK_CLASSES];
-    uint64_t frees[HAK_CLASSES];
-    uint64_t misses[HAK_CLASSES];
-    uint64_t remote_frees[HAK_CLASSES];
-    uint64_t flushes[HAK_CLASSES]; /* bin overflows: a bundle went back to slabs */
+    uint64_t allocs[HAK_CLASSES];       /* of slabs no longer live (live ones count their own) */
+    uint64_t frees[HAK_CLASSES];        /* likewise */
+    uint64_t misses[HAK_CLASSES];       /* slow-path refills: the current slab ran dry */
+    uint64_t remote_frees[HAK_CLASSES]; /* frees of other threads' blocks, by the freeing thread */
+    uint64_t flushes[HAK_CLASSES];      /* empty slabs given back to their segment */
 } hak_counters_t;
 
 /* Who may touch a heap: its thread (OWNED); anyone holding the registry
  * lock (ABANDONED: its thread exited, SHARED: the heap of threads without
- * one); nobody (DEAD: its thread did not survive a fork). */
-enum hak_heap_state { HEAP_OWNED = 0, HEAP_ABANDONED = 1, HEAP_SHARED = 2, HEAP_DEAD = 3 };
+ * one); nobody (DEAD: its thread did not survive a fork); EMPTY: the
+ * heaps with no slab a thread sees before it has one and after its exit. */
+enum hak_heap_state {
+    HEAP_OWNED = 0, HEAP_ABANDONED = 1, HEAP_SHARED = 2, HEAP_DEAD = 3, HEAP_EMPTY = 4
+};
 
 /* Room the heap keeps for the large tier's per-thread state (large.c: its
  * stash of freed blocks and their counters), so that one TLS pointer
  * reaches both; this layer never reads it. */
 #define HAK_HEAP_TIER_WORDS 6
+#define HAK_DIRECT_SLOTS ((HAK_TINY_MAX >> 4) + 1) /* malloc's table: (size + 15) / 16 */
+#define HAK_REMOTE_SLOTS 8 /* owners a thread batches its remote frees for at once */
+
+typedef struct hak_remote_buf {
+    struct hak_heap *to;
+    hak_block_t *head, *tail;
+    uint32_t count;
+    uint32_t pad_;
+} hak_remote_buf_t;
 
 typedef struct hak_heap {
-    hak_bin_t bin[HAK_CLASSES];           /* the thread cache */
-    hak_slab_t *partial[HAK_CLASSES];     /* slabs with free or uncarved blocks */
-    _Atomic(hak_block_t *) remote;        /* frees from other threads */
+    hak_slab_t *direct[HAK_DIRECT_SLOTS]; /* current slab by (size + 15) / 16, sizes <= 1 KiB */
+    hak_slab_t *cur[HAK_CLASSES];         /* current slab of each class */
+    hak_slab_t *queue[HAK_CLASSES];       /* other slabs of the class with blocks to give */
+    hak_slab_t *empty[HAK_CLASSES];       /* empty slabs kept for reuse */
+    uint32_t empty_count[HAK_CLASSES];
+    _Atomic(hak_block_t *) remote;        /* other threads' frees, in batches */
     _Atomic uint32_t remote_count;
     _Atomic int state;                    /* enum hak_heap_state */
+    uintptr_t owner;                      /* thread pointer of its thread, 0 when none */
     hak_seglist_t segs;                   /* the heap's segments */
+    uint32_t slow_events;                 /* slow paths since the clock was last read */
+    uint32_t rbuf_pending;                /* blocks waiting in rbuf */
+    uint32_t rbuf_ticks;                  /* slow paths since rbuf was last sent in full */
+    uint64_t next_decay;                  /* ns: this heap's next decay pass */
     struct hak_heap *next_all;            /* registry of every heap */
     struct hak_heap *next_pool;           /* pool of abandoned heaps */
-    /* Held by the owner while it changes its slab tables and segment list
-     * (slow paths only), and by ACE while it advises free units away. */
-    pthread_mutex_t seg_lock;
+    hak_remote_buf_t rbuf[HAK_REMOTE_SLOTS]; /* this thread's frees of other heaps' blocks */
+    /* Held by the owner while it changes its slabs' lists, descriptors or
+     * segments (slow paths only), by threads that give its idle memory
+     * back, and by the statistics' census. */
+    hak_spin_t lock;
     void *tier_local[HAK_HEAP_TIER_WORDS]; /* the large tier's; opaque here */
-    hak_counters_t ctr;                    /* written by the owner only */
+    hak_counters_t ctr;                    /* written by the owner (or under the lock) */
 } hak_heap_t;
 
-/* The calling thread's heap: NULL before its first allocation,
- * HAK_HEAP_EXITED once its exit hook ran. */
+/* The calling thread's heap: the empty heap before its first allocation,
+ * the exited heap once its exit hook ran; never NULL, so malloc's fast
+ * path needs no test (the empty heaps' slabs hold nothing). */
 extern __thread hak_heap_t *_hak_tl_heap __attribute__((tls_model("initial-exec")));
-#define HAK_HEAP_EXITED ((hak_heap_t *)(uintptr_t)1)
 
-/* A heap the thread owns: neither NULL nor HAK_HEAP_EXITED. */
+/* The calling thread's own heap (not an empty, exited or shared one). */
 HAK_INLINE bool hak_heap_owned(const hak_heap_t *h) {
-    return (uintptr_t)h > (uintptr_t)HAK_HEAP_EXITED;
+    return atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_OWNED;
 }
 
-/* ---- per-class knobs (cache.c): runtime variables ACE and
+/* The calling thread's identity without a TLS lookup: the thread pointer,
+ * which slabs keep as their owner. */
+HAK_INLINE uintptr_t hak_thread_id(void) {
+#if defined(__x86_64__)
+    /* the TCB's first word points to itself (x86_64 TLS ABI): a load the
+     * compiler may fold into a compare */
+    return *(const uintptr_t __attribute__((address_space(257))) *)0;
+#elif defined(__aarch64__)
+    uintptr_t tp;
+    __asm__("mrs %0, tpidr_el0" : "=r"(tp));
+    return tp;
+#else
+#error "hakmem: no thread pointer for this architecture"
+#endif
+}
+
+/* --*count <= 0 as one decrement and its flags: the count never overflows,
+ * which the compiler cannot know. */
+HAK_INLINE bool hak_dec_le0(int32_t *count) {
+#if defined(__x86_64__)
+    __asm__ goto("decl %0\n\tjle %l[yes]" : "+m"(*count) : : "cc" : yes);
+    return false;
+yes:
+    return true;
+#else
+    return --*count <= 0;
+#endif
+}
+
+/* Hands out block b, the first of the slab's free list. */
+HAK_INLINE void *hak_slab_take(hak_slab_t *s, hak_block_t *b) {
+    s->free = b->next;
+    s->used++;
+    s->allocs++;
+    b->mark = 0;
+    return b;
+}
+
+/* ---- per-class knobs (refill.c): runtime variables ACE and
  * hak_class_knob_set change ---- */
 extern _Atomic uint32_t _hak_tcache_cap[HAK_CLASSES];
 extern _Atomic uint32_t _hak_prewarm[HAK_CLASSES];
-/* Mid classes cache at most 1 MiB of blocks per thread (and 4 blocks at
- * least): the most a capacity of the class may be. */
+/* Empty slabs a class keeps hold at most 1 MiB of blocks per thread (and 4
+ * blocks at least): the most a capacity of the class may be. */
 #define HAK_CLASS_CACHE_BYTES HAK_MIB
 #define HAK_CLASS_CACHE_MIN 4
 uint32_t _hak_class_cap_limit(unsigned cls);
@@ -73,37 +133,46 @@ uint32_t _hak_class_cap_limit(unsigned cls);
  * rows: at start-up and when HAKMEM_TCACHE_CAP changes. */
 void _hak_class_knobs_derive(void);
 
-/* ---- the thread cache (cache.c) ---- */
-void *_hak_small_alloc_slow(size_t size, unsigned cls); /* NULL + ENOMEM: no memory */
-void _hak_bin_flush(hak_heap_t *h, unsigned cls);
-void _hak_heap_prewarm(hak_heap_t *h);
-void _hak_heap_slab_put(hak_heap_t *h, hak_block_t *b); /* one block back to its slab */
+/* ---- the slow paths (refill.c, remote.c) ---- */
+void *_hak_small_alloc_slow(size_t size); /* NULL + ENOMEM: no memory */
+/* A free the fast path did not finish: another thread's block, a double
+ * free, a foreign or interior pointer, a large block; `s` is the unit's
+ * descriptor, NULL outside every segment. */
+void _hak_free_slow(void *p, hak_slab_t *s);
+void _hak_slab_event(hak_slab_t *s); /* a free took `used` to 0 */
 #ifdef HAK_DEBUG
-void _hak_debug_check_block(const hak_heap_t *h, const void *b, unsigned cls);
+void _hak_debug_check_block(const hak_slab_t *s, const void *b);
 #endif
 
-/* ---- heaps and remote frees (heap.c) ---- */
-hak_heap_t *_hak_heap_acquire(void); /* for the calling thread; NULL: no memory */
-void _hak_heap_drain_remote(hak_heap_t *h);
-/* Frees a block of a heap that is not the caller's. */
-void _hak_small_free_slow(hak_segment_t *seg, hak_slab_t *slab, hak_block_t *b);
+/* ---- heaps (heap.c) ---- */
 void _hak_heaps_init(void);
 void _hak_heap_thread_exit(void *heap);
 void _hak_heaps_lock(void);
 void _hak_heaps_unlock(void);
 void _hak_heaps_child_reset(void);
 hak_heap_t *_hak_heap_shared(void); /* threads without a heap: guarded by the registry lock */
-void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live);
 /* Calls fn on every heap under the registry lock (the large tier sums its
  * per-thread counters so). */
 void _hak_heaps_each(void (*fn)(hak_heap_t *h, void *arg), void *arg);
 void _hak_thread_flush(void);
+
+/* ---- idle memory back to the OS (decay.c) ---- */
+/* hak_trim: the caller's heap flushed, then everything idle released. */
 size_t _hak_heaps_trim(void);
-/* Partial release: free units of every heap's segments advised away, at
- * most `units` per segment, until the deadline; heaps whose owner is busy
- * changing its segments are skipped. */
-size_t _hak_heaps_release(uint64_t deadline_ns, uint32_t units);
-/* Bytes idle in thread caches, remote frees queued, heaps with a thread. */
+/* Memory idle for at least `delay_ns` (0: all of it) given back to the OS in
+ * every heap whose lock is free, until the deadline: empty slabs kept,
+ * free units, segments without a slab, and the pages of partly used slabs
+ * whose blocks are all free. */
+size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay_ns);
+void _hak_release_lock(void); /* held by releases across heaps; fork takes it */
+void _hak_release_unlock(void);
+/* What decay did: passes, bytes given back, purged bytes handed out again. */
+extern _Atomic uint64_t _hak_decay_runs, _hak_decay_bytes;
+
+/* ---- what the statistics and ACE read (census.c) ---- */
+void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live);
+/* Bytes idle in the empty slabs heaps keep, remote frees queued, heaps
+ * with a thread. */
 void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live);
 
 /* ---- upward hooks, set at start-up ---- */
@@ -122,5 +191,10 @@ HAK_INLINE void hak_slow_path_seen(void) {
 /* Called with every heap that flushes its caches (thread exit,
  * hak_thread_flush, trim): the large tier empties its stash so. */
 void _hak_heap_on_flush(void (*fn)(hak_heap_t *h));
+/* Called when the heaps decay: with the owner's heap from its slow path,
+ * with NULL from a pass over every heap; the large tier decays its stash
+ * and BigCache so, with the same delay. */
+typedef size_t (*hak_decay_fn)(hak_heap_t *h, uint64_t delay_ns); /* returns bytes released */
+void _hak_heap_on_decay(hak_decay_fn fn);
 
 #endif

@@ -6,6 +6,7 @@
 
 static void fork_prepare(void) {
     _hak_ace_lock();
+    _hak_release_lock();
     _hak_heaps_lock();
     _hak_large_lock();
     _hak_segment_lock();
@@ -23,6 +24,7 @@ static void unlock_allocator(void) {
 
 static void fork_parent(void) {
     unlock_allocator();
+    _hak_release_unlock();
     _hak_ace_unlock();
 }
 
@@ -33,11 +35,13 @@ static void fork_parent(void) {
 static void fork_child(void) {
     _hak_heaps_child_reset();
     unlock_allocator();
+    _hak_release_unlock();
     _hak_ace_child();
 }
 
 void _hak_start(void) {
     _hak_os_init();
+    _hak_pagemap_init();
     _hak_classes_init();
     _hak_options_init();
     _hak_free_key = (uintptr_t)_hak_os_random() | 1;

@@ -115,7 +115,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     bool measure;
     bool cacheable = cache_decision(map_size, align, &strategy, &measure);
     uint64_t m0 = measure ? _hak_now_ns() : 0;
-    uint32_t chunks = (uint32_t)(offset >> HAK_CHUNK_SHIFT) + 1;
+    uint16_t chunks = (uint16_t)((offset >> HAK_CHUNK_SHIFT) + 1);
     hak_large_t *e = NULL;
     uint32_t was = L_GONE;
     hak_heap_t *h = _hak_tl_heap;
@@ -130,6 +130,9 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         if (e != NULL) {
             was = e->state;
             _hak_large_totals.hits++;
+            if (was == L_COLD) /* its pages were given back: they fault in again */
+                atomic_fetch_add_explicit(&_hak_refault_bytes, e->map_size - _hak_page_size,
+                                          memory_order_relaxed);
         } else {
             _hak_large_totals.misses++;
         }
@@ -161,7 +164,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         e->chunks = chunks;
     }
     e->magic = LARGE_MAGIC ^ (uintptr_t)e;
-    e->offset = offset;
+    e->offset = (uint32_t)offset;
     e->state = L_USED;
     e->strategy = (uint8_t)strategy;
     e->cacheable = cacheable;
@@ -217,6 +220,7 @@ void _hak_large_free(void *p) {
     if (slot != NULL && e->offset == HAK_LARGE_HEADER && e->map_size <= STASH_MAX &&
         _hak_large_cache_eligible(e)) {
         e->state = L_STASHED;
+        e->idle_ms = hak_ms_now();
         *slot = e;
         hak_ctr_inc(&l->frees);
         hak_ctr_add(&l->bytes_out, e->map_size - e->offset);
@@ -230,13 +234,13 @@ void _hak_large_free(void *p) {
     if (measure) g_strategy->free_done(strategy, _hak_now_ns() - t0);
 }
 
-/* A heap's stashed blocks go to BigCache (thread exit, flush, trim); they
- * were counted as freed when stashed. */
-static void unstash(hak_heap_t *h) {
+/* A heap's stashed blocks idle since `older_ms` or before go to BigCache;
+ * they were counted as freed when stashed. */
+static void unstash_older(hak_heap_t *h, uint32_t now_ms, uint32_t delay_ms) {
     large_local_t *l = local_of(h);
     for (unsigned i = 0; i < STASH_SLOTS; i++) {
         hak_large_t *e = l->stash[i];
-        if (e == NULL) continue;
+        if (e == NULL || (uint32_t)(now_ms - e->idle_ms) < delay_ms) continue;
         l->stash[i] = NULL;
         hak_lock(&_hak_large_mutex);
         _hak_bigcache_put(e);
@@ -244,11 +248,61 @@ static void unstash(hak_heap_t *h) {
     }
 }
 
-void _hak_large_init(void) { _hak_heap_on_flush(unstash); }
+/* Thread exit, flush, trim: the whole stash goes. */
+static void unstash(hak_heap_t *h) { unstash_older(h, 0, 0); }
+
+/* The heaps' decay (an owner's slow path with its own heap, or a pass over
+ * every heap with NULL): the owner's stash and BigCache's idle blocks. */
+static size_t decay(hak_heap_t *h, uint64_t delay_ns) {
+    uint32_t now = hak_ms_now(), delay = (uint32_t)(delay_ns / 1000000u);
+    if (h != NULL) unstash_older(h, now, delay);
+    hak_lock(&_hak_large_mutex);
+    size_t bytes = _hak_bigcache_decay(now, delay);
+    pthread_mutex_unlock(&_hak_large_mutex);
+    return bytes;
+}
+
+void _hak_large_init(void) {
+    _hak_heap_on_flush(unstash);
+    _hak_heap_on_decay(decay);
+}
 
 size_t _hak_large_usable(const void *p) {
     hak_large_t *e = header_of(p, "usable size of a freed block (large tier)");
     return e->map_size - e->offset;
+}
+
+/* Blocks from this size on grow by moving their pages to a larger mapping
+ * (mremap) instead of being copied: the kernel moves page-table entries,
+ * and the copy's page faults on the new block are not taken either. */
+#define RELOCATE_MIN ((size_t)128 << 10)
+#define GROWTH_HEADROOM 2 /* a block that grows gets half its size more: it grows again */
+
+static void grew(hak_large_t *e, size_t map_size) {
+    hak_lock(&_hak_large_mutex);
+    _hak_large_totals.reserved += map_size - e->map_size;
+    _hak_large_totals.in_use += map_size - e->map_size;
+    pthread_mutex_unlock(&_hak_large_mutex);
+    e->map_size = map_size;
+}
+
+/* A live block moved to a new mapping of map_size bytes; NULL when it
+ * cannot be (its old place is then untouched). */
+static void *relocate(hak_large_t *e, size_t map_size) {
+    if (e->offset != HAK_LARGE_HEADER || e->map_size - e->offset < RELOCATE_MIN) return NULL;
+    uint32_t chunks = e->chunks;
+    /* the old chunks leave the page map first: once the pages are gone,
+     * another mapping may take their place and register itself */
+    _hak_pagemap_clear((uintptr_t)e, chunks);
+    hak_large_t *n = _hak_os_relocate(e, e->map_size, map_size, HAK_CHUNK_SIZE);
+    if (n == NULL) {
+        _hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE);
+        return NULL;
+    }
+    _hak_pagemap_set((uintptr_t)n, chunks, PM_LARGE); /* the OS maps within the map's reach */
+    n->magic = LARGE_MAGIC ^ (uintptr_t)n;
+    grew(n, map_size);
+    return (uint8_t *)n + n->offset;
 }
 
 void *_hak_large_resize(void *p, size_t size, size_t *usable) {
@@ -256,15 +310,14 @@ void *_hak_large_resize(void *p, size_t size, size_t *usable) {
     *usable = e->map_size - e->offset;
     if (size > HAK_MID_MAX && size <= *usable && size >= *usable / SHRINK_IN_PLACE) return p;
     if (size > *usable) {
-        size_t grown = map_size_for(e->offset, size);
-        if (grown != 0 && _hak_os_grow_in_place(e, e->map_size, grown)) {
-            hak_lock(&_hak_large_mutex);
-            _hak_large_totals.reserved += grown - e->map_size;
-            _hak_large_totals.in_use += grown - e->map_size;
-            e->map_size = grown;
-            pthread_mutex_unlock(&_hak_large_mutex);
+        size_t roomy = *usable + *usable / GROWTH_HEADROOM;
+        size_t grown = map_size_for(e->offset, roomy > size ? roomy : size);
+        if (grown == 0) return NULL;
+        if (_hak_os_grow_in_place(e, e->map_size, grown)) {
+            grew(e, grown);
             return p;
         }
+        return relocate(e, grown);
     }
     return NULL;
 }

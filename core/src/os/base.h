@@ -14,6 +14,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Internal variables the fast paths read: hidden, so they are addressed
+ * directly and not through the GOT (functions are hidden by the flag). */
+#define HAK_HIDDEN __attribute__((visibility("hidden")))
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define HAK_INLINE static inline __attribute__((always_inline))
@@ -29,7 +33,8 @@
 #define HAK_CHUNK_SIZE ((uintptr_t)1 << HAK_CHUNK_SHIFT)
 #define HAK_UNIT_SHIFT 16 /* slabs are made of 64 KiB units */
 #define HAK_UNIT_SIZE ((uintptr_t)1 << HAK_UNIT_SHIFT)
-#define HAK_CHUNK_UNITS (HAK_CHUNK_SIZE >> HAK_UNIT_SHIFT)
+#define HAK_CHUNK_UNITS (HAK_CHUNK_SIZE >> HAK_UNIT_SHIFT) /* units per segment (32) */
+#define HAK_DESC_SHIFT 7 /* slab descriptors are 128 bytes, one per unit, in unit 0 */
 #define HAK_TINY_MAX 1024u
 #define HAK_MID_MAX 65536u
 #define HAK_CLASSES 44

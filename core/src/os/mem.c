@@ -15,6 +15,7 @@ size_t _hak_page_size = PAGE_GUESS;
 static _Atomic uint64_t g_calls[HAK_SYS_COUNT];
 static _Atomic uint64_t g_mapped, g_peak, g_madvised;
 static _Atomic uintptr_t g_hint; /* next aligned address to try */
+static uintptr_t g_ceiling = UINTPTR_MAX; /* mappings end below it: the page map's reach */
 
 static pthread_mutex_t g_meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *g_meta_cur, *g_meta_end;
@@ -44,6 +45,24 @@ static void *map(void *hint, size_t size) {
     return p == MAP_FAILED ? NULL : p;
 }
 
+void *_hak_os_reserve(size_t size) {
+    count(HAK_SYS_MMAP);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Where mmap would place mappings above the page map's reach (a process
+ * under RLIMIT_AS gets a smaller map), they start low instead. */
+#define HINT_BELOW_CEILING 4 /* first hint: a quarter of the way up */
+void _hak_os_set_ceiling(uintptr_t ceiling) {
+    g_ceiling = ceiling;
+    if (ceiling < ((uintptr_t)1 << 47))
+        atomic_store_explicit(&g_hint, ceiling / HINT_BELOW_CEILING, memory_order_relaxed);
+}
+
+static bool below_ceiling(uintptr_t start, size_t size) { return start + size <= g_ceiling; }
+
 void _hak_os_unmap(void *p, size_t size) {
     count(HAK_SYS_MUNMAP);
     munmap(p, size);
@@ -62,7 +81,7 @@ void *_hak_os_map_aligned(size_t size, size_t align) {
     if (hint != 0 && (hint & (align - 1)) == 0) {
         void *p = map((void *)hint, size);
         if (p == NULL) goto fail;
-        if (((uintptr_t)p & (align - 1)) == 0) {
+        if (((uintptr_t)p & (align - 1)) == 0 && below_ceiling((uintptr_t)p, size)) {
             atomic_store_explicit(&g_hint, (uintptr_t)p + ((size + align - 1) & ~(align - 1)),
                                   memory_order_relaxed);
             account_map(size);
@@ -76,6 +95,11 @@ void *_hak_os_map_aligned(size_t size, size_t align) {
     if (raw == NULL) goto fail;
     uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
     size_t lead = start - (uintptr_t)raw, trail = align - lead;
+    if (!below_ceiling(start, size)) {
+        count(HAK_SYS_MUNMAP);
+        munmap(raw, size + align);
+        goto fail;
+    }
     if (lead) {
         count(HAK_SYS_MUNMAP);
         munmap(raw, lead);
@@ -100,6 +124,32 @@ bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size) {
     if (q == MAP_FAILED) return false;
     account_map(new_size - old_size);
     return true;
+}
+
+void *_hak_os_relocate(void *p, size_t old_size, size_t new_size, size_t align) {
+    void *dst = _hak_os_map_aligned(new_size, align);
+    if (dst == NULL) return NULL;
+    count(HAK_SYS_MREMAP);
+    void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+    if (q == MAP_FAILED) {
+        _hak_os_unmap(dst, new_size);
+        return NULL;
+    }
+    atomic_fetch_sub_explicit(&g_mapped, old_size, memory_order_relaxed);
+    return q;
+}
+
+#define FAULT_PROBE_BYTES ((size_t)1 << 20) /* the mapping touched to time page faults */
+
+uint64_t _hak_os_fault_cost(void) {
+    uint8_t *p = map(NULL, FAULT_PROBE_BYTES);
+    if (p == NULL) return 0;
+    uint64_t t0 = _hak_now_ns();
+    for (size_t i = 0; i < FAULT_PROBE_BYTES; i += _hak_page_size) ((volatile uint8_t *)p)[i] = 1;
+    uint64_t ns = _hak_now_ns() - t0;
+    count(HAK_SYS_MUNMAP);
+    munmap(p, FAULT_PROBE_BYTES);
+    return ns * HAK_MIB / FAULT_PROBE_BYTES;
 }
 
 void _hak_os_dontneed(void *p, size_t size) {

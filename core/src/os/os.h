@@ -19,6 +19,15 @@ void _hak_os_init(void);
 void *_hak_os_map_aligned(size_t size, size_t align); /* NULL + ENOMEM */
 void _hak_os_unmap(void *p, size_t size);
 bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size);
+/* Moves a mapping, pages and all, to a new `align`-aligned range of
+ * new_size bytes; NULL when it cannot (the old one is then untouched). */
+void *_hak_os_relocate(void *p, size_t old_size, size_t new_size, size_t align);
+void *_hak_os_reserve(size_t size); /* address space only (the page map) */
+/* What faulting in fresh memory costs here, ns per MiB (measured on a
+ * small mapping); 0 when it cannot be measured. */
+uint64_t _hak_os_fault_cost(void);
+/* Mappings must end below `ceiling` (the page map's reach). */
+void _hak_os_set_ceiling(uintptr_t ceiling);
 void _hak_os_dontneed(void *p, size_t size);
 void _hak_os_hugepage(void *p, size_t size);
 void *_hak_os_meta_alloc(size_t size); /* zeroed, never freed */
@@ -30,6 +39,7 @@ void _hak_os_unlock(void);
 
 /* ---- process services (proc.c) ---- */
 uint64_t _hak_now_ns(void);        /* CLOCK_MONOTONIC */
+uint64_t _hak_coarse_ns(void);     /* CLOCK_MONOTONIC_COARSE: a few ms resolution, cheaper */
 uint64_t _hak_thread_cpu_ns(void); /* CPU time of the calling thread */
 bool _hak_os_faults(uint64_t *minor, uint64_t *major); /* page faults of the process */
 uint64_t _hak_os_rss_bytes(void);  /* resident set; 0 when unknown */
@@ -40,6 +50,8 @@ void _hak_os_close(int fd);
 int _hak_os_pid(void);
 void _hak_expand_pid(char *out, size_t cap, const char *in); /* "%p" -> pid */
 void _hak_os_sleep_ms(uint64_t ms);
+void _hak_os_yield(void);          /* sched_yield */
+void _hak_os_cpu_relax(void);      /* a spin-wait hint to the CPU */
 bool _hak_os_thread_start(void *(*fn)(void *), size_t stack_bytes); /* detached, signals blocked */
 uint64_t _hak_os_random(void);     /* random per process, the same on every call */
 
@@ -90,6 +102,44 @@ extern _Atomic int _hak_sampling;
 extern _Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
 void _hak_lock_slow(pthread_mutex_t *m);
 void _hak_lat_record(uint64_t ns);
+
+/* How long memory sat idle before it was reused (a free unit taken by a new
+ * slab, an empty slab kept, a BigCache block), by bytes, in buckets of
+ * [2^k, 2^(k+1)) ms (the first also under 1 ms, the last beyond), and the
+ * bytes that became idle: what ACE's decay controller weighs. Recorded on
+ * slow paths while ACE runs. */
+#define HAK_REUSE_BUCKETS HAK_ACE_REUSE_BUCKETS
+extern _Atomic uint64_t _hak_reuse_hist[HAK_REUSE_BUCKETS];
+extern _Atomic uint64_t _hak_idle_in_bytes;
+void _hak_reuse_record(uint64_t bytes, uint64_t idle_ns);
+
+HAK_INLINE void hak_idle_record(uint64_t bytes) {
+    if (atomic_load_explicit(&_hak_sampling, memory_order_relaxed))
+        atomic_fetch_add_explicit(&_hak_idle_in_bytes, bytes, memory_order_relaxed);
+}
+
+/* A heap's lock: its owner takes it on slow paths that change its slab
+ * lists; threads that release its idle memory or read its slabs take it
+ * too. One exchange when it is free, which is nearly always. */
+typedef struct hak_spin {
+    _Atomic uint32_t v;
+} hak_spin_t;
+
+void _hak_spin_wait(hak_spin_t *l); /* spins, then yields; timed while ACE runs */
+
+HAK_INLINE void hak_spin_lock(hak_spin_t *l) {
+    if (likely(atomic_exchange_explicit(&l->v, 1, memory_order_acquire) == 0)) return;
+    _hak_spin_wait(l);
+}
+
+HAK_INLINE bool hak_spin_trylock(hak_spin_t *l) {
+    return atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+           atomic_exchange_explicit(&l->v, 1, memory_order_acquire) == 0;
+}
+
+HAK_INLINE void hak_spin_unlock(hak_spin_t *l) {
+    atomic_store_explicit(&l->v, 0, memory_order_release);
+}
 
 /* Waits are timed only while ACE runs: glibc's pthread_mutex_lock skips
  * the bus lock in a single-threaded process, and trylock does not. */

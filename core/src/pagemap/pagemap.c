@@ -1,49 +1,49 @@
-/* The page map: which 2 MiB chunks hakmem owns and where their region
- * starts. Two levels so it costs nothing until used; leaves are installed
- * with a compare-and-swap and never freed, so readers take no lock. */
+/* The flat page map. Entries are written by the thread that maps a chunk
+ * (after mapping it) or unmaps it (before unmapping it) and read by anyone
+ * without a lock. */
 #include "pagemap.h"
 
-_Atomic(uint8_t *) _hak_pagemap_top[1u << PM_TOP_BITS];
+uint8_t *_hak_pagemap;
+uintptr_t _hak_pagemap_chunks;
 
-static uint8_t *leaf_for(uintptr_t chunk_addr) {
-    _Atomic(uint8_t *) *slot = &_hak_pagemap_top[chunk_addr >> (HAK_CHUNK_SHIFT + PM_LEAF_BITS)];
-    uint8_t *leaf = atomic_load_explicit(slot, memory_order_acquire);
-    if (leaf != NULL) return leaf;
-    uint8_t *fresh = _hak_os_meta_alloc(1u << PM_LEAF_BITS);
-    if (fresh == NULL) return NULL;
-    /* A lost race leaks one 16 KiB leaf: rare and bounded by the top size. */
-    if (atomic_compare_exchange_strong_explicit(slot, &leaf, fresh, memory_order_acq_rel,
-                                                memory_order_acquire))
-        return fresh;
-    return leaf;
+/* User address bits: 47 on x86_64 (4-level paging, what mmap returns
+ * without a hint above it), 48 on aarch64. */
+#if defined(__x86_64__)
+#define PM_ADDRESS_BITS 47
+#else
+#define PM_ADDRESS_BITS 48
+#endif
+/* A process whose address space is limited (RLIMIT_AS) gets a map of the
+ * lower part only, down to this many address bits; the OS layer then
+ * keeps its mappings below it. */
+#define PM_MIN_ADDRESS_BITS 40
+
+void _hak_pagemap_init(void) {
+    for (unsigned bits = PM_ADDRESS_BITS; bits >= PM_MIN_ADDRESS_BITS; bits--) {
+        uintptr_t chunks = (uintptr_t)1 << (bits - HAK_CHUNK_SHIFT);
+        uint8_t *map = _hak_os_reserve(chunks);
+        if (map == NULL) continue;
+        _hak_pagemap = map;
+        atomic_store_explicit((_Atomic uintptr_t *)&_hak_pagemap_chunks, chunks,
+                              memory_order_release);
+        _hak_os_set_ceiling(chunks << HAK_CHUNK_SHIFT);
+        return;
+    }
 }
 
 bool _hak_pagemap_set(uintptr_t base, size_t chunks, unsigned kind) {
-    if ((base + (chunks << HAK_CHUNK_SHIFT)) >> (HAK_CHUNK_SHIFT + PM_TOP_BITS + PM_LEAF_BITS))
-        return false;
+    uintptr_t first = base >> HAK_CHUNK_SHIFT;
+    if (chunks == 0 || first + chunks > _hak_pagemap_chunks) return false;
     for (size_t i = 0; i < chunks; i++) {
-        uintptr_t a = base + (i << HAK_CHUNK_SHIFT);
-        uint8_t *leaf = leaf_for(a);
-        if (leaf == NULL) {
-            _hak_pagemap_clear(base, i);
-            return false;
-        }
         size_t back = i < PM_BACK_MAX ? i : PM_BACK_MAX;
-        atomic_store_explicit(
-            (_Atomic uint8_t *)&leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)],
-            (uint8_t)(kind | (back << PM_KIND_BITS)), memory_order_relaxed);
+        atomic_store_explicit((_Atomic uint8_t *)&_hak_pagemap[first + i],
+                              (uint8_t)(kind | (back << PM_KIND_BITS)), memory_order_relaxed);
     }
     return true;
 }
 
 void _hak_pagemap_clear(uintptr_t base, size_t chunks) {
-    for (size_t i = 0; i < chunks; i++) {
-        uintptr_t a = base + (i << HAK_CHUNK_SHIFT);
-        uint8_t *leaf = atomic_load_explicit(
-            &_hak_pagemap_top[a >> (HAK_CHUNK_SHIFT + PM_LEAF_BITS)], memory_order_acquire);
-        if (leaf)
-            atomic_store_explicit(
-                (_Atomic uint8_t *)&leaf[(a >> HAK_CHUNK_SHIFT) & ((1u << PM_LEAF_BITS) - 1)], 0,
-                memory_order_relaxed);
-    }
+    uintptr_t first = base >> HAK_CHUNK_SHIFT;
+    for (size_t i = 0; i < chunks && first + i < _hak_pagemap_chunks; i++)
+        atomic_store_explicit((_Atomic uint8_t *)&_hak_pagemap[first + i], 0, memory_order_relaxed);
 }

@@ -1,8 +1,7 @@
-/* Segments (2 MiB-aligned regions of 1-32 MiB owned by one thread heap)
- * and the slabs carved from their 64 KiB units. Only the owning thread
- * touches a segment's slab table (or another under the owner's segment
- * lock), so nothing here takes a lock except the small cache of empty
- * segments. */
+/* Segments (2 MiB-aligned chunks of 1 or 2 MiB owned by one thread heap)
+ * and the slabs carved from their 64 KiB units. A segment's descriptors
+ * are changed by its owner, or by another thread under the owner's lock;
+ * the only lock here guards the small cache of empty segments. */
 #include "segment.h"
 
 #include <string.h>
@@ -10,6 +9,7 @@
 uintptr_t _hak_free_key;
 _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
 _Atomic uint64_t _hak_segments_live;
+_Atomic uint64_t _hak_refault_bytes;
 static size_t (*g_pressure)(void);
 
 void _hak_on_pressure(size_t (*release)(void)) { g_pressure = release; }
@@ -17,10 +17,8 @@ void _hak_on_pressure(size_t (*release)(void)) { g_pressure = release; }
 size_t _hak_pressure_release(void) { return g_pressure != NULL ? g_pressure() : 0; }
 
 static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static hak_segment_t *g_cache; /* empty segments kept mapped */
+static hak_segment_t *g_cache; /* empty segments kept mapped, pages advised away */
 static unsigned g_cache_count;
-
-static size_t chunks_of(size_t size) { return (size + HAK_CHUNK_SIZE - 1) >> HAK_CHUNK_SHIFT; }
 
 static hak_segment_t *cache_take(size_t size) {
     hak_lock(&g_cache_lock);
@@ -38,7 +36,7 @@ static hak_segment_t *cache_take(size_t size) {
     return seg;
 }
 
-static hak_segment_t *segment_new(hak_seglist_t *list, struct hak_heap *owner, size_t size) {
+static hak_segment_t *segment_new(hak_seglist_t *list, struct hak_heap *heap, size_t size) {
     hak_segment_t *seg = cache_take(size);
     if (seg == NULL) {
         seg = _hak_os_map_aligned(size, HAK_CHUNK_SIZE);
@@ -47,20 +45,20 @@ static hak_segment_t *segment_new(hak_seglist_t *list, struct hak_heap *owner, s
         if (seg == NULL && _hak_pressure_release() != 0)
             seg = _hak_os_map_aligned(size, HAK_CHUNK_SIZE);
         if (seg == NULL) return NULL;
-        if (!_hak_pagemap_set((uintptr_t)seg, chunks_of(size), PM_SEGMENT)) {
+        if (!_hak_pagemap_set((uintptr_t)seg, 1, PM_SEGMENT)) {
             _hak_os_unmap(seg, size);
             return NULL;
         }
         if (hak_opt(OPT_THP) == THP_ON) _hak_os_hugepage(seg, size);
     }
     uint32_t units = (uint32_t)(size >> HAK_UNIT_SHIFT);
-    uint32_t entries = units > HAK_CHUNK_UNITS ? units : (uint32_t)HAK_CHUNK_UNITS;
-    memset(seg, 0, sizeof(hak_segment_t) + entries * sizeof(hak_slab_t));
-    seg->heap = owner;
+    /* every descriptor of the chunk, so a pointer anywhere in it finds one */
+    memset(seg, 0, (size_t)HAK_CHUNK_UNITS << HAK_DESC_SHIFT);
+    seg->heap = heap;
     seg->size = size;
     seg->units = units;
     seg->free_units = units - 1;
-    seg->slab[0].kind = SLAB_META;
+    for (uint32_t u = 1; u < units; u++) hak_seg_slab(seg, u)->purged = 1; /* never touched */
     seg->next = list->head;
     if (list->head) list->head->prev = seg;
     list->head = seg;
@@ -68,7 +66,7 @@ static hak_segment_t *segment_new(hak_seglist_t *list, struct hak_heap *owner, s
     return seg;
 }
 
-static void segment_release(hak_seglist_t *list, hak_segment_t *seg) {
+void _hak_segment_release(hak_seglist_t *list, hak_segment_t *seg) {
     if (seg->prev) seg->prev->next = seg->next;
     else list->head = seg->next;
     if (seg->next) seg->next->prev = seg->prev;
@@ -76,9 +74,8 @@ static void segment_release(hak_seglist_t *list, hak_segment_t *seg) {
     seg->heap = NULL;
     hak_lock(&g_cache_lock);
     if (g_cache_count < (unsigned)hak_opt(OPT_SEGMENT_CACHE)) {
-        /* Cached segments keep their address space, not their pages: the
-         * header unit stays, the rest is advised away. */
-        _hak_os_dontneed((uint8_t *)seg + HAK_UNIT_SIZE, seg->size - HAK_UNIT_SIZE);
+        /* cached segments keep their address space, not their pages */
+        _hak_segment_purge(seg, UINT64_MAX);
         seg->next = g_cache;
         g_cache = seg;
         g_cache_count++;
@@ -86,106 +83,102 @@ static void segment_release(hak_seglist_t *list, hak_segment_t *seg) {
         return;
     }
     pthread_mutex_unlock(&g_cache_lock);
-    _hak_pagemap_clear((uintptr_t)seg, chunks_of(seg->size));
+    _hak_pagemap_clear((uintptr_t)seg, 1);
     _hak_os_unmap(seg, seg->size);
 }
 
-/* Next segment size of an owner: ARENA_MB_INIT doubled per growth level up
- * to ARENA_MB_MAX (1 -> 2 -> 4 -> 8 MiB by default). */
+/* Size of an owner's next segment: HAKMEM_POOL_TLS_ARENA_MB_INIT for the
+ * first, doubling per growth level up to ARENA_MB_MAX; a segment is one
+ * page-map chunk, so between 1 MiB and 2 MiB. */
+#define SEGMENT_MIN HAK_MIB
 static size_t next_segment_size(const hak_seglist_t *list) {
     size_t mb = (size_t)hak_opt(OPT_ARENA_MB_INIT);
     unsigned levels = (unsigned)hak_opt(OPT_ARENA_GROWTH_LEVELS);
     unsigned level = list->level < levels ? list->level : levels;
     mb <<= level;
     size_t max = (size_t)hak_opt(OPT_ARENA_MB_MAX);
-    if (mb > max) mb = max;
-    if (mb < 1) mb = 1;
-    return mb * HAK_MIB;
+    size_t bytes = (mb > max ? max : mb) * HAK_MIB;
+    return bytes < SEGMENT_MIN ? SEGMENT_MIN : (bytes > HAK_CHUNK_SIZE ? HAK_CHUNK_SIZE : bytes);
 }
 
-static int find_run(hak_segment_t *seg, unsigned want) {
+/* First run of `want` free units; with resident_only, one whose pages are
+ * still resident (freed recently, not advised away). */
+static int find_run(hak_segment_t *seg, unsigned want, bool resident_only) {
     unsigned run = 0;
     for (unsigned u = 1; u < seg->units; u++) {
-        if (seg->slab[u].kind == SLAB_FREE) {
+        hak_slab_t *d = hak_seg_slab(seg, u);
+        if (d->kind == SLAB_FREE && !(resident_only && d->purged)) {
             if (++run == want) return (int)(u + 1 - want);
         } else {
             run = 0;
-            if (seg->slab[u].kind == SLAB_HEAD) u += seg->slab[u].span - 1u;
+            if (d->kind == SLAB_HEAD) u += d->span - 1u;
         }
     }
     return -1;
 }
 
-/* Newton's iteration x = x (2 - odd x) doubles the correct low bits of
- * the inverse mod 2^32; odd is its own inverse mod 8 (3 bits): 5 steps give
- * 3 * 2^5 = 96 >= 32. */
-#define NEWTON_STEPS 5
-
 static uint32_t odd_inverse(uint32_t odd) {
-    uint32_t x = odd;
-    for (int i = 0; i < NEWTON_STEPS; i++) x *= 2u - odd * x;
+    uint32_t x = odd; /* Newton's iteration doubles the correct low bits */
+    for (int i = 0; i < 5; i++) x *= 2u - odd * x;
     return x;
 }
 
-hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *owner, unsigned cls) {
-    unsigned want = _hak_class_units(cls);
-    hak_segment_t *seg;
+hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t owner_tp,
+                          unsigned cls, uint32_t units) {
+    hak_segment_t *seg = NULL;
     int u = -1;
-    for (seg = list->head; seg != NULL; seg = seg->next) {
-        if (seg->free_units >= want && (u = find_run(seg, want)) >= 0) break;
+    /* resident free units first: reusing them costs no page faults */
+    for (int pass = 0; pass < 2 && u < 0; pass++) {
+        for (seg = list->head; seg != NULL; seg = seg->next)
+            if (seg->free_units >= units && (u = find_run(seg, units, pass == 0)) >= 0) break;
     }
-    if (seg == NULL) {
-        seg = segment_new(list, owner, next_segment_size(list));
+    if (u < 0) {
+        seg = segment_new(list, heap, next_segment_size(list));
         if (seg == NULL) return NULL;
         list->level++;
         u = 1;
     }
-    hak_slab_t *slab = &seg->slab[u];
+    hak_slab_t *slab = hak_seg_slab(seg, (unsigned)u);
+    size_t refault = 0;
+    uint64_t now = _hak_coarse_ns();
+    for (unsigned i = 0; i < units; i++) {
+        hak_slab_t *d = slab + i;
+        if (d->stamp != 0) _hak_reuse_record(HAK_UNIT_SIZE, now - d->stamp); /* idle since */
+        if (d->purged && d->stamp != 0) refault += HAK_UNIT_SIZE; /* advised away after use */
+        memset(d, 0, sizeof(*d));
+        d->kind = SLAB_TAIL;
+        d->span = (uint16_t)i;
+    }
+    if (refault) atomic_fetch_add_explicit(&_hak_refault_bytes, refault, memory_order_relaxed);
     uint32_t bsize = _hak_class_size[cls];
-    memset(slab, 0, sizeof(*slab));
     slab->kind = SLAB_HEAD;
-    slab->span = (uint16_t)want;
+    slab->span = (uint16_t)units;
     slab->cls = (uint8_t)cls;
     slab->bsize = bsize;
     slab->shift = (uint8_t)__builtin_ctz(bsize);
-    uint32_t odd = bsize >> slab->shift;
-    slab->inv = odd_inverse(odd);
-    slab->capacity = (uint32_t)(((size_t)want << HAK_UNIT_SHIFT) / bsize);
+    slab->inv = odd_inverse(bsize >> slab->shift);
+    slab->capacity = (uint32_t)(((size_t)units << HAK_UNIT_SHIFT) / bsize);
     slab->start = (uintptr_t)seg + ((uintptr_t)u << HAK_UNIT_SHIFT);
-    for (unsigned i = 1; i < want; i++) {
-        seg->slab[u + i].kind = SLAB_TAIL;
-        seg->slab[u + i].span = (uint16_t)i;
-        seg->slab[u + i].purged = 0;
-    }
-    seg->free_units -= want;
+    slab->heap = heap;
+    atomic_store_explicit(&slab->owner, owner_tp, memory_order_relaxed);
+    seg->free_units -= units;
     atomic_fetch_add_explicit(&_hak_tier_reserved[hak_class_tier(cls)],
-                              (uint64_t)want << HAK_UNIT_SHIFT, memory_order_relaxed);
+                              (uint64_t)units << HAK_UNIT_SHIFT, memory_order_relaxed);
     return slab;
 }
 
-static bool segment_empty(const hak_segment_t *seg) { return seg->free_units == seg->units - 1; }
-
-void _hak_slab_release(hak_seglist_t *list, hak_slab_t *slab) {
-    hak_segment_t *seg = hak_segment_of((uintptr_t)slab);
+void _hak_slab_free_units(hak_slab_t *slab, uint64_t now) {
+    hak_segment_t *seg = hak_segment_base((uintptr_t)slab);
     unsigned span = slab->span;
     atomic_fetch_sub_explicit(&_hak_tier_reserved[hak_class_tier(slab->cls)],
                               (uint64_t)span << HAK_UNIT_SHIFT, memory_order_relaxed);
-    for (unsigned i = 0; i < span; i++) slab[i].kind = SLAB_FREE;
-    seg->free_units += span;
-    if (segment_empty(seg) && (list->head != seg || seg->next != NULL))
-        segment_release(list, seg);
-}
-
-void _hak_segments_release_empty(hak_seglist_t *list) {
-    hak_segment_t *seg = list->head;
-    while (seg != NULL) {
-        hak_segment_t *next = seg->next;
-        if (segment_empty(seg)) segment_release(list, seg);
-        seg = next;
+    for (unsigned i = 0; i < span; i++) {
+        memset(slab + i, 0, sizeof(*slab));
+        slab[i].stamp = now;
     }
+    seg->free_units += span;
 }
 
-/* Unmaps every cached empty segment; returns the bytes released. */
 size_t _hak_segment_cache_trim(void) {
     hak_lock(&g_cache_lock);
     hak_segment_t *seg = g_cache;
@@ -196,41 +189,32 @@ size_t _hak_segment_cache_trim(void) {
     while (seg != NULL) {
         hak_segment_t *next = seg->next;
         bytes += seg->size;
-        _hak_pagemap_clear((uintptr_t)seg, chunks_of(seg->size));
+        _hak_pagemap_clear((uintptr_t)seg, 1);
         _hak_os_unmap(seg, seg->size);
         seg = next;
     }
     return bytes;
 }
 
-/* Advises away runs of free units of a segment, at most max_units of them,
- * until the deadline (0: none); units already advised are skipped. */
-static size_t segment_purge(hak_segment_t *seg, uint32_t max_units, uint64_t deadline_ns) {
+size_t _hak_segment_purge(hak_segment_t *seg, uint64_t older_than) {
     size_t bytes = 0;
-    for (uint32_t u = 1; u < seg->units && max_units > 0;) {
-        if (deadline_ns != 0 && bytes != 0 && _hak_now_ns() >= deadline_ns) break;
-        if (seg->slab[u].kind != SLAB_FREE || seg->slab[u].purged) {
-            u += seg->slab[u].kind == SLAB_HEAD ? seg->slab[u].span : 1u;
+    for (uint32_t u = 1; u < seg->units;) {
+        hak_slab_t *d = hak_seg_slab(seg, u);
+        if (d->kind != SLAB_FREE || d->purged || d->stamp > older_than) {
+            u += d->kind == SLAB_HEAD ? d->span : 1u;
             continue;
         }
         uint32_t end = u;
-        while (end < seg->units && end - u < max_units && seg->slab[end].kind == SLAB_FREE &&
-               !seg->slab[end].purged)
-            seg->slab[end++].purged = 1;
+        while (end < seg->units) {
+            hak_slab_t *e = hak_seg_slab(seg, end);
+            if (e->kind != SLAB_FREE || e->purged || e->stamp > older_than) break;
+            e->purged = 1;
+            end++;
+        }
         size_t len = (size_t)(end - u) << HAK_UNIT_SHIFT;
         _hak_os_dontneed((uint8_t *)seg + ((size_t)u << HAK_UNIT_SHIFT), len);
         bytes += len;
-        max_units -= end - u;
         u = end;
-    }
-    return bytes;
-}
-
-size_t _hak_segments_purge(hak_seglist_t *list, uint32_t units, uint64_t deadline_ns) {
-    size_t bytes = 0;
-    for (hak_segment_t *seg = list->head; seg != NULL; seg = seg->next) {
-        if (deadline_ns != 0 && _hak_now_ns() >= deadline_ns) break;
-        bytes += segment_purge(seg, units, deadline_ns);
     }
     return bytes;
 }

@@ -1,4 +1,4 @@
-/* Segments and slabs: 2 MiB-aligned regions of 1-32 MiB, each owned by one
+/* Segments and slabs: 2 MiB-aligned chunks of 1 or 2 MiB, each owned by one
  * thread heap, cut into 64 KiB units; a slab is a run of units carved into
  * blocks of one size class. Also the size classes and the free-block mark.
  * Calls the page map and the OS layer; under memory pressure, the hook the
@@ -38,7 +38,7 @@ typedef struct hak_block {
     uintptr_t mark; /* _hak_free_key ^ address while free */
 } hak_block_t;
 
-extern uintptr_t _hak_free_key; /* random, odd: set at start-up */
+extern uintptr_t _hak_free_key HAK_HIDDEN; /* random, odd: set at start-up */
 #define HAK_POISON 0xDF
 
 /* Every free block carries a keyed mark in its second word, so freeing it
@@ -59,24 +59,48 @@ HAK_INLINE bool hak_is_marked_free(const hak_block_t *b) {
 }
 
 /* ---- slabs ---- */
-enum hak_slab_kind { SLAB_FREE = 0, SLAB_HEAD = 1, SLAB_TAIL = 2, SLAB_META = 3 };
+enum hak_slab_kind { SLAB_FREE = 0, SLAB_HEAD = 1, SLAB_TAIL = 2 };
+/* The list of its heap a slab is on (the heap layer's lists). */
+enum hak_slab_list { SLAB_IN_NONE = 0, SLAB_IN_QUEUE = 1, SLAB_IN_EMPTY = 2 };
+#define HAK_SLAB_MAX_PAGES 128 /* OS pages of a slab its released-page mask covers */
 
+/* One descriptor per 64 KiB unit, in the segment's first unit. The free
+ * fast path reads the first half line (carved, inv, shift, owner) and
+ * writes local_free and used; malloc's reads free and writes used and
+ * allocs. */
 typedef struct hak_slab {
-    hak_block_t *free;      /* blocks returned to the slab */
-    uint32_t used;          /* blocks out: in use or in a thread cache */
-    uint32_t carved;        /* blocks carved so far (owner writes, any thread reads) */
-    uint32_t capacity;      /* blocks the slab holds */
-    uint32_t bsize;         /* block size */
-    uint32_t inv;           /* inverse of bsize's odd part mod 2^32 */
-    uint8_t shift;          /* trailing zero bits of bsize */
-    uint8_t cls;            /* size class */
-    uint8_t kind;           /* enum hak_slab_kind */
-    uint8_t listed;         /* on its heap's partial list */
-    uint16_t span;          /* HEAD: units spanned; TAIL: units back to head */
-    uint16_t purged;        /* FREE units: pages already advised away */
-    uintptr_t start;        /* first block */
-    struct hak_slab *next, *prev; /* heap partial list of the class */
+    hak_block_t *free;          /* blocks malloc hands out (the owner's thread only) */
+    hak_block_t *local_free;    /* the owner's frees; become `free` when it runs dry */
+    int32_t used;               /* blocks out (+1 while current); while full, see `full` */
+    uint32_t carved;            /* blocks carved so far; 0 in tail and free units */
+    uint32_t inv;               /* inverse of bsize's odd part mod 2^32 */
+    uint8_t shift;              /* trailing zero bits of bsize */
+    uint8_t cls;                /* size class */
+    uint8_t kind;               /* enum hak_slab_kind */
+    uint8_t current;            /* its heap allocates from it */
+    _Atomic uintptr_t owner;    /* thread pointer of its heap's thread; 0: none */
+    uint64_t allocs;            /* blocks handed out in the slab's life (statistics) */
+    uint32_t capacity;          /* blocks the slab holds */
+    uint32_t bsize;             /* block size */
+    uint16_t span;              /* HEAD: units spanned; TAIL: units back to the head */
+    uint8_t list;               /* enum hak_slab_list */
+    uint8_t purged;             /* FREE unit: its pages were advised away */
+    uint32_t released;          /* blocks out of every list: a page of theirs was released */
+    uintptr_t start;            /* first block */
+    struct hak_slab *next, *prev; /* its heap's list */
+    uint64_t page_mask[HAK_SLAB_MAX_PAGES / 64]; /* OS pages released while in use */
+    uint64_t stamp;             /* ns: idle since (queued, emptied, or a free unit) */
+    struct hak_heap *heap;      /* owner; never looked into here */
+    /* A slab whose every block is out is full: off every list, its `used`
+     * counts down the frees it waits for before it is worth queueing
+     * again, so a class whose slabs are nearly full does not switch slabs
+     * on every malloc. Blocks out = used + capacity - requeue. */
+    uint32_t requeue;
+    uint8_t full;
+    uint8_t pad_[3];
 } hak_slab_t;
+
+_Static_assert(sizeof(hak_slab_t) == (1u << HAK_DESC_SHIFT), "a slab descriptor is 128 bytes");
 
 /* Index of the block at byte offset `off` of a slab, or a number >= the
  * slab's capacity when `off` is not a multiple of the block size: with
@@ -88,53 +112,94 @@ HAK_INLINE uint32_t hak_block_index(const hak_slab_t *s, uintptr_t off) {
     return (x >> k) | (x << ((32 - k) & 31)); /* a rotate; k = 0 gives x | x */
 }
 
-/* ---- segments (segment.c) ---- */
+/* The `carved` bound read on the free fast path, where the load must fold
+ * into a compare: a plain load of an aligned word, which the hardware makes
+ * single-copy atomic (what a relaxed load is); an atomic load where
+ * ThreadSanitizer checks. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HAK_TSAN 1
+#endif
+#endif
+#ifdef HAK_TSAN
+#define hak_load_racy32(p) hak_load_relaxed32(p)
+#else
+#define hak_load_racy32(p) (*(const volatile uint32_t *)(p))
+#endif
+
+/* ---- segments (segment.c) ----
+ * A segment is one 2 MiB-aligned chunk (1 or 2 MiB) owned by one heap.
+ * Its first unit holds the segment header and the units' descriptors;
+ * every chunk describes itself, so free finds a block's descriptor with a
+ * mask and a shift. */
 struct hak_heap; /* the owner: a thread heap, never looked into here */
 
 typedef struct hak_segment {
-    struct hak_heap *heap; /* owner */
-    size_t size;           /* bytes mapped */
-    uint32_t units;        /* units in the segment, the header unit included */
+    struct hak_heap *heap;       /* owner */
+    size_t size;                 /* bytes mapped */
+    uint32_t units;              /* units in the segment, the header unit included */
+    uint32_t zero_;              /* where a descriptor has `carved`: the header is no block */
     uint32_t free_units;
+    uint32_t pad_;
     struct hak_segment *next, *prev; /* owner's segment list, or the cache */
-    /* Slab-table entries, one per unit: every unit of the first chunk has
-     * one (unused ones stay SLAB_FREE), so the free path indexes it without
-     * a bounds check. */
-    hak_slab_t slab[];
 } hak_segment_t;
+
+_Static_assert(offsetof(hak_segment_t, zero_) == offsetof(hak_slab_t, carved),
+               "a pointer into the header unit fails the free path's check");
 
 /* The segments of one owner, which keeps this list in itself. */
 typedef struct hak_seglist {
     hak_segment_t *head;
-    unsigned level; /* growth step: each new segment is larger, up to the arena maximum */
+    unsigned level; /* growth step: the first segment may be smaller */
 } hak_seglist_t;
 
-/* The segment of a block known to be in one (any of its chunks). */
-HAK_INLINE hak_segment_t *hak_segment_of(uintptr_t a) {
-    return (hak_segment_t *)hak_region_base(a, hak_pagemap_get(a));
+HAK_INLINE hak_segment_t *hak_segment_base(uintptr_t a) {
+    return (hak_segment_t *)(a & ~(HAK_CHUNK_SIZE - 1));
 }
 
-/* The slab (its head entry) of a block known to be in a segment. */
-static inline hak_slab_t *hak_slab_of(uintptr_t a) {
-    hak_segment_t *seg = hak_segment_of(a);
-    hak_slab_t *slab = &seg->slab[(a - (uintptr_t)seg) >> HAK_UNIT_SHIFT];
-    return slab->kind == SLAB_TAIL ? slab - slab->span : slab;
+/* Descriptor of the unit holding `a` (the segment header for unit 0). */
+HAK_INLINE hak_slab_t *hak_slab_at(uintptr_t a) {
+    return (hak_slab_t *)((a & ~(HAK_CHUNK_SIZE - 1)) |
+                          ((a >> (HAK_UNIT_SHIFT - HAK_DESC_SHIFT)) &
+                           ((uintptr_t)(HAK_CHUNK_UNITS - 1) << HAK_DESC_SHIFT)));
 }
 
-/* A slab of class `cls` from the owner's segments (a new segment when none
- * has room); NULL when the OS refuses memory. */
-hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *owner, unsigned cls);
-/* An empty slab's units go back to its segment, and the segment to the
- * cache or the OS once it is empty and not the owner's last. */
-void _hak_slab_release(hak_seglist_t *list, hak_slab_t *slab);
-/* Every empty segment of the list goes to the cache or the OS. */
-void _hak_segments_release_empty(hak_seglist_t *list);
-/* Runs of free units advised away, at most `units` per segment, until the
- * deadline (0: none); the caller holds the owner's segment lock. */
-size_t _hak_segments_purge(hak_seglist_t *list, uint32_t units, uint64_t deadline_ns);
+HAK_INLINE hak_slab_t *hak_seg_slab(hak_segment_t *seg, unsigned u) {
+    return (hak_slab_t *)((uintptr_t)seg + ((uintptr_t)u << HAK_DESC_SHIFT));
+}
+
+HAK_INLINE unsigned hak_unit_of(uintptr_t a) {
+    return (unsigned)((a >> HAK_UNIT_SHIFT) & (HAK_CHUNK_UNITS - 1));
+}
+
+/* The head slab of a small block, or NULL when `a` is not the start of a
+ * block that was handed out (the caller names the failure). */
+HAK_INLINE hak_slab_t *hak_small_locate(uintptr_t a) {
+    hak_slab_t *s = hak_slab_at(a);
+    if (s->kind == SLAB_TAIL) s -= s->span;
+    else if (s->kind != SLAB_HEAD || hak_unit_of(a) == 0) return NULL;
+    if (hak_block_index(s, a - s->start) >= hak_load_relaxed32(&s->carved)) return NULL;
+    return s;
+}
+
+/* A new slab of `units` units for class cls from the owner's segments (a
+ * new segment when none has room), its descriptor set up, nothing carved;
+ * NULL when the OS refuses memory. `owner_tp` is the owning thread's
+ * pointer (0: none). */
+hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t owner_tp,
+                          unsigned cls, uint32_t units);
+/* An empty slab's units go back to its segment, dated `now` for decay. */
+void _hak_slab_free_units(hak_slab_t *slab, uint64_t now);
+/* A segment without a slab leaves its list for the cache or the OS. */
+void _hak_segment_release(hak_seglist_t *list, hak_segment_t *seg);
+/* Free units freed at or before `older_than` (ns) advised away; returns the
+ * bytes. The caller owns the list or holds its owner's lock. */
+size_t _hak_segment_purge(hak_segment_t *seg, uint64_t older_than);
 size_t _hak_segment_cache_trim(void); /* cached empty segments unmapped: bytes */
 void _hak_segment_lock(void);
 void _hak_segment_unlock(void);
+/* Purged memory handed out again (the page faults decay caused), bytes. */
+extern _Atomic uint64_t _hak_refault_bytes;
 
 /* ---- what the statistics read ---- */
 extern _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT]; /* slab bytes per tier */

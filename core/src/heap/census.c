@@ -1,0 +1,80 @@
+/* What the heaps hold, for statistics and ACE: each heap's counters plus
+ * those its live slabs keep themselves (the fast paths count per slab, so
+ * nothing is counted twice). Slab counters are read without the owner's
+ * cooperation: exact for the calling thread, an estimate for others. */
+#include "heap_internal.h"
+
+#include <string.h>
+
+#ifdef HAK_TSAN
+/* the owner's fast paths count without atomics; a racy read is the point */
+#define HAK_RACY_READ __attribute__((no_sanitize("thread")))
+#else
+#define HAK_RACY_READ
+#endif
+
+/* Blocks of a live slab handed out and not yet freed. */
+HAK_RACY_READ static uint64_t slab_out(const hak_slab_t *s) {
+    int32_t used = *(volatile const int32_t *)&s->used;
+    if (*(volatile const uint8_t *)&s->full) return (uint64_t)(s->capacity - s->requeue) + (uint64_t)used;
+    int32_t cur = *(volatile const uint8_t *)&s->current;
+    return used > cur ? (uint64_t)(used - cur) : 0;
+}
+
+HAK_RACY_READ static uint64_t slab_allocs(const hak_slab_t *s) {
+    return *(volatile const uint64_t *)&s->allocs;
+}
+
+static void add_heap(hak_counters_t *out, hak_heap_t *h) {
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        out->allocs[c] += hak_ctr_get(&h->ctr.allocs[c]);
+        out->frees[c] += hak_ctr_get(&h->ctr.frees[c]);
+        out->misses[c] += hak_ctr_get(&h->ctr.misses[c]);
+        out->remote_frees[c] += hak_ctr_get(&h->ctr.remote_frees[c]);
+        out->flushes[c] += hak_ctr_get(&h->ctr.flushes[c]);
+    }
+    if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_DEAD) return;
+    hak_spin_lock(&h->lock); /* the segment list and slab tables stay put */
+    for (hak_segment_t *seg = h->segs.head; seg != NULL; seg = seg->next) {
+        for (uint32_t u = 1; u < seg->units; u++) {
+            const hak_slab_t *s = hak_seg_slab(seg, u);
+            if (s->kind != SLAB_HEAD) continue;
+            uint64_t allocs = slab_allocs(s), out_now = slab_out(s);
+            out->allocs[s->cls] += allocs;
+            out->frees[s->cls] += allocs > out_now ? allocs - out_now : 0;
+            u += s->span - 1u;
+        }
+    }
+    hak_spin_unlock(&h->lock);
+}
+
+void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live) {
+    memset(out, 0, sizeof(*out));
+    /* The registry only grows at its head and heaps are never freed: it is
+     * walked without g_lock, so no heap's lock is waited for under
+     * it (an owner may hold its own and want g_lock). */
+    hak_lock(&_hak_heaps_lock_);
+    hak_heap_t *head = _hak_heaps_all;
+    _hak_heaps_counts(created, reused, live);
+    pthread_mutex_unlock(&_hak_heaps_lock_);
+    for (hak_heap_t *h = head; h != NULL; h = h->next_all) add_heap(out, h);
+}
+
+/* Bytes idle in empty slabs the heaps keep, remote frees queued, heaps with
+ * a thread; read racily: an estimate is all ACE needs. */
+void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live) {
+    uint64_t bytes = 0, queued = 0, created, reused;
+    hak_lock(&_hak_heaps_lock_);
+    for (hak_heap_t *h = _hak_heaps_all; h != NULL; h = h->next_all) {
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) != HEAP_OWNED) continue;
+        for (unsigned c = 0; c < HAK_CLASSES; c++)
+            bytes += (uint64_t)hak_load_relaxed32(&h->empty_count[c]) *
+                     ((uint64_t)_hak_class_units(c) << HAK_UNIT_SHIFT);
+        int32_t q = (int32_t)atomic_load_explicit(&h->remote_count, memory_order_relaxed);
+        queued += q > 0 ? (uint64_t)q : 0;
+    }
+    _hak_heaps_counts(&created, &reused, live);
+    pthread_mutex_unlock(&_hak_heaps_lock_);
+    *cached_bytes = bytes;
+    *backlog = queued;
+}

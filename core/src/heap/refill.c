@@ -1,0 +1,301 @@
+/* The slow path of malloc — the current slab of the class ran dry: its
+ * local frees, its released pages or uncarved blocks refill it, else the
+ * next slab with blocks takes its place (queued, then an empty one kept,
+ * then a new one) — the slab events of free, and the per-class knobs. */
+#include "heap_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+_Atomic uint32_t _hak_tcache_cap[HAK_CLASSES];
+_Atomic uint32_t _hak_prewarm[HAK_CLASSES];
+hak_slab_t _hak_no_slab;
+/* Direct slots [lo, hi] of each tiny class: sizes (k - 1) * 16 + 1 .. k * 16. */
+static uint8_t g_direct_lo[HAK_TINY_CLASSES], g_direct_hi[HAK_TINY_CLASSES];
+
+uint32_t _hak_class_cap_limit(unsigned cls) {
+    uint32_t limit = (uint32_t)(HAK_CLASS_CACHE_BYTES / _hak_class_size[cls]);
+    return limit < HAK_CLASS_CACHE_MIN ? HAK_CLASS_CACHE_MIN : limit;
+}
+
+void _hak_class_knobs_derive(void) {
+    uint32_t cap = hak_opt(OPT_TCACHE) ? (uint32_t)hak_opt(OPT_TCACHE_CAP) : 0;
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        uint32_t limit = _hak_class_cap_limit(c);
+        atomic_store_explicit(&_hak_tcache_cap[c], cap < limit ? cap : limit,
+                              memory_order_relaxed);
+    }
+#define HAK_PREWARM_ROW(size, blocks) \
+    atomic_store_explicit(&_hak_prewarm[hak_size_class(size)], blocks, memory_order_relaxed);
+#include "os/options.def"
+#undef HAK_PREWARM_ROW
+}
+
+void _hak_refill_init(void) {
+    for (unsigned k = 0; k < HAK_DIRECT_SLOTS; k++) {
+        unsigned cls = hak_size_class(k ? (size_t)k << 4 : 1);
+        if (k == 0 || g_direct_hi[cls] == 0) g_direct_lo[cls] = (uint8_t)k;
+        g_direct_hi[cls] = (uint8_t)k;
+    }
+}
+
+#ifdef HAK_DEBUG
+/* Debug builds check every block leaving a free list: it must be the start
+ * of a block carved from the slab, so a corrupted next pointer stops the
+ * process where it is first used. */
+void _hak_debug_check_block(const hak_slab_t *s, const void *b) {
+    uintptr_t a = (uintptr_t)b;
+    if (hak_pm_kind(hak_pagemap_get(a)) != PM_SEGMENT)
+        _hak_fail("free list points outside every segment", b);
+    if (hak_small_locate(a) != s) _hak_fail("free list holds a block of another slab", b);
+}
+#endif
+
+/* ---- a heap's lists of slabs (its lock held, or g_lock for an unowned heap) ---- */
+
+void _hak_list_push(hak_slab_t **head, hak_slab_t *s) {
+    s->prev = NULL;
+    s->next = *head;
+    if (s->next) s->next->prev = s;
+    *head = s;
+}
+
+void _hak_list_remove(hak_slab_t **head, hak_slab_t *s) {
+    if (s->prev) s->prev->next = s->next;
+    else *head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s) {
+    _hak_list_push(&h->queue[s->cls], s);
+    s->list = SLAB_IN_QUEUE;
+    s->stamp = _hak_coarse_ns();
+}
+
+/* Empty slabs a class keeps: HAKMEM_TCACHE_CAP blocks' worth (the
+ * per-class knob ACE tunes), rounded up to whole slabs. */
+static uint32_t retain_limit(const hak_slab_t *s) {
+    uint64_t cap = atomic_load_explicit(&_hak_tcache_cap[s->cls], memory_order_relaxed);
+    uint64_t slab_bytes = (uint64_t)s->span << HAK_UNIT_SHIFT;
+    return (uint32_t)((cap * s->bsize + slab_bytes - 1) / slab_bytes);
+}
+
+/* Every block of an empty slab that had pages released must be on its
+ * lists or released: otherwise one was freed twice. */
+static void verify_empty(const hak_slab_t *s) {
+    uint64_t n = s->released;
+    for (const hak_block_t *b = s->free; b != NULL && n <= s->carved; b = b->next) n++;
+    for (const hak_block_t *b = s->local_free; b != NULL && n <= s->carved; b = b->next) n++;
+    if (n != s->carved) _hak_fail("double free (a block of a slab with released pages)", s);
+}
+
+void _hak_slab_retire(hak_heap_t *h, hak_slab_t *s, uint64_t now) {
+    unsigned cls = s->cls;
+    hak_ctr_add(&h->ctr.allocs[cls], s->allocs);
+    hak_ctr_add(&h->ctr.frees[cls], s->allocs);
+    hak_ctr_inc(&h->ctr.flushes[cls]);
+    _hak_slab_free_units(s, now);
+}
+
+/* A slab, not current, whose blocks all came back. */
+static void slab_empty(hak_heap_t *h, hak_slab_t *s) {
+    unsigned cls = s->cls;
+    if (s->list == SLAB_IN_QUEUE) _hak_list_remove(&h->queue[cls], s);
+    s->list = SLAB_IN_NONE;
+    if (s->released != 0) verify_empty(s);
+    hak_idle_record((uint64_t)s->span << HAK_UNIT_SHIFT);
+    if (h->empty_count[cls] < retain_limit(s)) {
+        _hak_list_push(&h->empty[cls], s);
+        s->list = SLAB_IN_EMPTY;
+        s->stamp = _hak_coarse_ns();
+        h->empty_count[cls]++;
+        return;
+    }
+    _hak_slab_retire(h, s, _hak_coarse_ns());
+}
+
+#define REQUEUE_FRACTION 8 /* a full slab is queued again once this share of it is free */
+static void set_full(hak_slab_t *s) {
+    uint32_t k = s->capacity / REQUEUE_FRACTION;
+    s->requeue = k ? k : 1;
+    s->full = 1;
+    s->used = (int32_t)s->requeue;
+}
+
+void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s) {
+    if (s->full) {
+        s->full = 0;
+        s->used += (int32_t)(s->capacity - s->requeue);
+        if (s->used != 0) {
+            _hak_slab_queue(h, s);
+            return;
+        }
+    }
+    if (s->used == 0 && !s->current) slab_empty(h, s);
+}
+
+void _hak_slab_event(hak_slab_t *s) {
+    hak_heap_t *h = s->heap;
+    hak_spin_lock(&h->lock);
+    _hak_slab_event_locked(h, s);
+    hak_spin_unlock(&h->lock);
+    _hak_heap_tick(h);
+}
+
+/* ---- refilling ---- */
+
+/* Carves the next blocks of a slab onto its free list: about one OS page
+ * worth, at least CARVE_MIN, in address order. */
+#define CARVE_MIN 4
+static void carve(hak_slab_t *s) {
+    uint32_t bsize = s->bsize, left = s->capacity - s->carved;
+    uint32_t n = (uint32_t)(_hak_page_size / bsize);
+    if (n < CARVE_MIN) n = CARVE_MIN;
+    if (n > left) n = left;
+    hak_block_t *first = (hak_block_t *)(s->start + (uintptr_t)s->carved * bsize), *b = first;
+    for (uint32_t i = 1; i < n; i++) {
+        hak_block_t *next = (hak_block_t *)((uintptr_t)b + bsize);
+        hak_mark_free(b, bsize);
+        b->next = next;
+        b = next;
+    }
+    hak_mark_free(b, bsize);
+    b->next = s->free;
+    s->free = first;
+    hak_store_relaxed32(&s->carved, s->carved + n);
+}
+
+/* Gives the slab blocks to hand out, if it has any: its local frees, its
+ * released pages' blocks (before any new carving, so a page is never
+ * carved into twice), or uncarved ones. */
+static bool slab_refill(hak_slab_t *s) {
+    if (s->free != NULL) return true;
+    if (s->local_free != NULL) {
+        s->free = s->local_free;
+        s->local_free = NULL;
+        return true;
+    }
+    if (s->released != 0) _hak_slab_recarve(s);
+    else if (s->carved < s->capacity) carve(s);
+    return s->free != NULL;
+}
+
+static void set_current(hak_heap_t *h, unsigned cls, hak_slab_t *s) {
+    h->cur[cls] = s;
+    if (cls < HAK_TINY_CLASSES)
+        for (unsigned k = g_direct_lo[cls]; k <= g_direct_hi[cls]; k++) h->direct[k] = s;
+}
+
+/* The current slab of cls ran dry: the next with blocks takes its place.
+ * Heap lock held. */
+static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
+    _hak_remote_drain(h);
+    hak_slab_t *s = h->cur[cls];
+    if (s != &_hak_no_slab) {
+        if (slab_refill(s)) return s; /* the drain brought blocks back */
+        s->current = 0;
+        set_full(s);
+    }
+    hak_slab_t *next;
+    while ((next = h->queue[cls]) != NULL) {
+        _hak_list_remove(&h->queue[cls], next);
+        next->list = SLAB_IN_NONE;
+        if (slab_refill(next)) goto found;
+        set_full(next);
+    }
+    if ((next = h->empty[cls]) != NULL) {
+        _hak_list_remove(&h->empty[cls], next);
+        next->list = SLAB_IN_NONE;
+        h->empty_count[cls]--;
+        _hak_reuse_record((uint64_t)next->span << HAK_UNIT_SHIFT, _hak_coarse_ns() - next->stamp);
+        if (!slab_refill(next)) _hak_fail("an empty slab holds no block", next);
+        goto found;
+    }
+    uint32_t units = _hak_class_units(cls);
+    next = _hak_slab_new(&h->segs, h, h->owner, cls, units);
+    if (next == NULL && _hak_heap_release_unused(h) != 0)
+        next = _hak_slab_new(&h->segs, h, h->owner, cls, units);
+    if (next == NULL) {
+        set_current(h, cls, &_hak_no_slab);
+        return NULL;
+    }
+    slab_refill(next);
+found:
+    next->current = 1;
+    next->used++; /* the current slab never looks empty to free */
+    set_current(h, cls, next);
+    return next;
+}
+
+void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
+    hak_ctr_inc(&h->ctr.misses[cls]);
+    uint64_t t0 = hak_lat_begin(h->ctr.misses[cls]);
+    /* a backlog of other threads' frees past the threshold goes back now,
+     * before the slabs hold on to memory that is free already */
+    if (atomic_load_explicit(&h->remote_count, memory_order_relaxed) >=
+        (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD)) {
+        hak_spin_lock(&h->lock);
+        _hak_remote_drain(h);
+        hak_spin_unlock(&h->lock);
+    }
+    hak_slab_t *s = h->cur[cls];
+    /* the current slab is the owner's alone: refilled without the lock */
+    if (s == &_hak_no_slab || !slab_refill(s)) {
+        hak_spin_lock(&h->lock);
+        s = switch_slab(h, cls);
+        hak_spin_unlock(&h->lock);
+    }
+    hak_lat_end(t0);
+    if (s == NULL) return NULL;
+#ifdef HAK_DEBUG
+    _hak_debug_check_block(s, s->free);
+#endif
+    return hak_slab_take(s, s->free);
+}
+
+void _hak_heap_uncurrent(hak_heap_t *h) {
+    for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
+        hak_slab_t *s = h->cur[cls];
+        if (s == &_hak_no_slab) continue;
+        set_current(h, cls, &_hak_no_slab);
+        s->current = 0;
+        s->used--;
+        if (s->used == 0) slab_empty(h, s);
+        else _hak_slab_queue(h, s);
+    }
+}
+
+void _hak_heap_prewarm(hak_heap_t *h) {
+    for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
+        uint32_t want = atomic_load_explicit(&_hak_prewarm[cls], memory_order_relaxed);
+        if (want == 0) continue;
+        hak_spin_lock(&h->lock);
+        hak_slab_t *s = switch_slab(h, cls);
+        while (s != NULL && s->carved < want && s->carved < s->capacity) carve(s);
+        hak_spin_unlock(&h->lock);
+    }
+}
+
+void *_hak_small_alloc_slow(size_t size) {
+    hak_ensure_init();
+    hak_slow_path_seen();
+    unsigned cls = hak_size_class(size); /* the class table may have been empty before init */
+    hak_heap_t *h = _hak_tl_heap;
+    if (h == &_hak_empty_heap && hak_opt(OPT_TCACHE) && !_hak_init_in_progress_here()) {
+        hak_heap_t *mine = _hak_heap_acquire();
+        if (mine != NULL) h = mine;
+    }
+    void *p;
+    if (hak_heap_owned(h)) {
+        p = _hak_heap_alloc(h, cls);
+        _hak_remote_flush_some(h);
+        _hak_heap_tick(h);
+    } else {
+        _hak_heaps_lock();
+        p = _hak_heap_alloc(_hak_heap_shared(), cls);
+        _hak_heaps_unlock();
+    }
+    if (p == NULL) errno = ENOMEM;
+    return p;
+}

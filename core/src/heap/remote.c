@@ -1,0 +1,141 @@
+/* Frees of small blocks that the fast path does not finish — other
+ * threads' blocks, double frees, interior and foreign pointers into a
+ * segment — and the owner's side of remote frees. A thread batches its frees of another heap's blocks per
+ * owner (snmalloc's message passing): a batch is a chain built without
+ * atomics and sent with one compare-and-swap onto the owner's queue, which
+ * the owner drains on its slow path. */
+#include "heap_internal.h"
+
+/* Slow paths between sends of a thread's partial batches: a batch that is
+ * not filling up still reaches its owner soon. */
+#define REMOTE_FLUSH_TICKS 64
+
+static unsigned slot_of(const hak_heap_t *owner) {
+    uintptr_t x = (uintptr_t)owner;
+    return (unsigned)((x >> 6) ^ (x >> 12)) & (HAK_REMOTE_SLOTS - 1);
+}
+
+/* A block goes back onto its slab: the slab's thread, or g_lock's holder
+ * for an unowned heap, with the heap's lock held. */
+static void slab_put(hak_heap_t *h, hak_block_t *b) {
+    hak_slab_t *s = hak_small_locate((uintptr_t)b);
+    HAK_ASSERT(s != NULL && s->heap == h, "remote queue holds a block of no slab of the heap", b);
+    b->next = s->local_free;
+    s->local_free = b;
+    if (--s->used <= 0) _hak_slab_event_locked(h, s);
+}
+
+void _hak_remote_drain(hak_heap_t *h) {
+    if (atomic_load_explicit(&h->remote, memory_order_relaxed) == NULL) return;
+    hak_block_t *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
+    uint32_t n = 0;
+    while (b != NULL) {
+        hak_block_t *next = b->next;
+        slab_put(h, b);
+        b = next;
+        n++;
+    }
+    atomic_fetch_sub_explicit(&h->remote_count, n, memory_order_relaxed);
+}
+
+/* Blocks first..last (n of them) go to their owner: onto its queue when a
+ * thread owns it, else straight onto their slabs under the lock. */
+static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, uint32_t n) {
+    if (atomic_load_explicit(&owner->state, memory_order_acquire) != HEAP_OWNED) {
+        hak_lock(&_hak_heaps_lock_);
+        int state = atomic_load_explicit(&owner->state, memory_order_acquire);
+        if (state != HEAP_OWNED) {
+            /* A dead heap (another thread's, in a forked child) may be
+             * mid-update: its blocks are left alone. */
+            if (state != HEAP_DEAD) {
+                hak_spin_lock(&owner->lock);
+                last->next = NULL;
+                while (first != NULL) {
+                    hak_block_t *next = first->next;
+                    slab_put(owner, first);
+                    first = next;
+                }
+                hak_spin_unlock(&owner->lock);
+            }
+            pthread_mutex_unlock(&_hak_heaps_lock_);
+            return;
+        }
+        pthread_mutex_unlock(&_hak_heaps_lock_);
+    }
+    hak_block_t *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
+    do {
+        last->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, first,
+                                                    memory_order_release, memory_order_relaxed));
+    atomic_fetch_add_explicit(&owner->remote_count, n, memory_order_relaxed);
+}
+
+static void send(hak_heap_t *me, hak_remote_buf_t *r) {
+    deliver(r->to, r->head, r->tail, r->count);
+    me->rbuf_pending -= r->count;
+    r->to = NULL;
+    r->head = r->tail = NULL;
+    r->count = 0;
+}
+
+void _hak_remote_flush_all(hak_heap_t *h) {
+    for (unsigned i = 0; i < HAK_REMOTE_SLOTS; i++)
+        if (h->rbuf[i].count != 0) send(h, &h->rbuf[i]);
+    h->rbuf_ticks = 0;
+}
+
+void _hak_remote_flush_some(hak_heap_t *h) {
+    if (h->rbuf_pending != 0 && ++h->rbuf_ticks >= REMOTE_FLUSH_TICKS) _hak_remote_flush_all(h);
+}
+
+/* A free of another heap's block, marked free already. */
+static void free_remote(hak_slab_t *s, hak_block_t *b) {
+    hak_heap_t *owner = s->heap, *me = _hak_tl_heap;
+    unsigned cls = s->cls;
+    if (!hak_heap_owned(me)) {
+        /* A thread without a heap: counted on the shared heap, atomically
+         * since any number of such threads may free at once. */
+        atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_frees[cls], 1,
+                                  memory_order_relaxed);
+        deliver(owner, b, b, 1);
+        return;
+    }
+    hak_ctr_inc(&me->ctr.remote_frees[cls]);
+    hak_remote_buf_t *r = &me->rbuf[slot_of(owner)];
+    if (r->to != owner) {
+        if (r->to != NULL) send(me, r);
+        r->to = owner;
+        r->tail = b;
+    }
+    b->next = r->head;
+    r->head = b;
+    r->count++;
+    me->rbuf_pending++;
+    if (r->count >= (uint32_t)hak_opt(OPT_BUNDLE)) send(me, r);
+}
+
+/* Tells apart what a pointer that failed the fast checks is. */
+static hak_slab_t *locate_or_fail(uintptr_t a) {
+    hak_slab_t *s = hak_small_locate(a);
+    if (s != NULL) return s;
+    hak_slab_t *d = hak_slab_at(a);
+    if (hak_unit_of(a) == 0 || d->kind == SLAB_FREE)
+        _hak_fail("free of a pointer hakmem did not allocate (no live slab)", (void *)a);
+    _hak_fail("free of an interior or invalid pointer", (void *)a);
+}
+
+void _hak_free_slow(void *p, hak_slab_t *fast) {
+    (void)fast; /* the unit's descriptor: the block's head is looked up again */
+    uintptr_t a = (uintptr_t)p;
+    hak_slab_t *s = locate_or_fail(a);
+    hak_block_t *b = p;
+    if (hak_is_marked_free(b)) _hak_fail("double free", p);
+    hak_mark_free(b, s->bsize);
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id()) {
+        free_remote(s, b);
+        return;
+    }
+    b->next = s->local_free; /* a block the fast path passed on */
+    s->local_free = b;
+    if (--s->used <= 0) _hak_slab_event(s);
+}
