@@ -129,6 +129,28 @@ hak_large_t *_hak_bigcache_take(size_t map_size) {
     return NULL;
 }
 
+/* Of the resident blocks, the one to make fit map_size: the smallest
+ * larger one (split to size), else the largest smaller one (grown to
+ * size), so freed memory of another size is reused without faulting its
+ * pages in again. */
+hak_large_t *_hak_bigcache_take_fit(size_t map_size) {
+    hak_large_t *above = NULL, *below = NULL;
+    for (hak_large_t *e = g_hot.head; e != NULL; e = e->anext) {
+        if (e->offset != HAK_LARGE_HEADER) continue;
+        if (e->map_size >= map_size) {
+            if (above == NULL || e->map_size < above->map_size) above = e;
+        } else if (below == NULL || e->map_size > below->map_size) {
+            below = e;
+        }
+    }
+    hak_large_t *e = above != NULL ? above : below;
+    if (e == NULL) return NULL;
+    cache_remove(e);
+    _hak_reuse_record(e->map_size < map_size ? e->map_size : map_size,
+                      (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) * 1000000u);
+    return e;
+}
+
 void _hak_bigcache_put(hak_large_t *e) {
     uint32_t now = hak_ms_now();
     if ((uint32_t)(now - g_last_decay_ms) >= DECAY_PERIOD_MS)
