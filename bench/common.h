@@ -12,12 +12,14 @@
 //            histogram + overflow; nothing from the allocator under test).
 //   output   json_*: the one JSON result line on stdout.
 //   threads  run_threads / barriers.
+//   memory   bench_rss_kib(): the process's resident set, for programs that report it by phase.
 //
 // Only libc and pthreads. C11 + _GNU_SOURCE, -Wall -Wextra -Werror clean under zig cc (clang).
 #ifndef HAKMEM_BENCH_COMMON_H
 #define HAKMEM_BENCH_COMMON_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -379,6 +381,18 @@ BENCH_UNUSED static void pat_extend(void *ptr, size_t oldn, size_t newn, uint64_
   if (t != SIZE_MAX) pat_put(p, newn, t, pat_word(tag, t));
 }
 
+// After realloc(q0, n) = q of a block that pat_fill(…, old, tag, BENCH_PAGE) described: checks
+// what realloc had to keep (the head word and the old tail word; nothing when old < 8), fatal on a
+// mismatch, then writes the pattern of the n-byte block (pat_extend).
+BENCH_UNUSED static void pat_regrow(void *q, const void *q0, size_t old, size_t n, uint64_t tag) {
+  size_t t = pat_tail(old, BENCH_PAGE);
+  if (old >= 8 && (!pat_ok(q, n, 0, pat_word(tag, 0)) ||
+                   (t != SIZE_MAX && !pat_ok(q, n, t, pat_word(tag, t))))) {
+    fatal("content mismatch after realloc(%p, %zu -> %zu) = %p", q0, old, n, q);
+  }
+  pat_extend(q, old, n, tag, BENCH_PAGE);
+}
+
 // ---------------------------------------------------------------------------------------------
 // latency samples: exact nearest-rank percentiles in little resident memory, so the program's
 // maxrss is the allocator's, not the sample store's. Values below LAT_HIST go into a histogram
@@ -612,6 +626,31 @@ BENCH_UNUSED static uint64_t run_threads_timed(int n, bench_thread_fn fn, void *
   pthread_barrier_destroy(&s->start);
   pthread_barrier_destroy(&s->stop);
   return t1 - t0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// memory
+
+// The process's resident set in KiB (/proc/self/statm, read with open/read so that measuring
+// allocates nothing), or 0 when it cannot be read.
+BENCH_UNUSED static uint64_t bench_rss_kib(void) {
+  char buf[128];
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  unsigned long long size = 0, resident = 0;
+  if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
+  return (uint64_t)resident * ((uint64_t)sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// Sleeps `ms` milliseconds (resumed after a signal).
+BENCH_UNUSED static void bench_sleep_ms(uint64_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }
 
 #endif

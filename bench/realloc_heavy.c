@@ -61,13 +61,7 @@ int main(int argc, char **argv) {
     bench_escape(q);
     lat_add(&lat, c1 - c0);
     moved += q != q0;
-    // the kept prefix: its head word and its old tail word (every buffer has >= 16 bytes)
-    size_t t = pat_tail(old, BENCH_PAGE);
-    if (!pat_ok(q, n, 0, pat_word(b->tag, 0)) ||
-        (t != SIZE_MAX && !pat_ok(q, n, t, pat_word(b->tag, t)))) {
-      fatal("content mismatch after realloc(%p, %zu -> %zu) = %p", q0, old, n, q);
-    }
-    pat_extend(q, old, n, b->tag, BENCH_PAGE);
+    pat_regrow(q, q0, old, n, b->tag); // every buffer has >= 16 bytes: its prefix is checked
     b->p = q;
     b->size = n;
   }

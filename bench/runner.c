@@ -1,6 +1,7 @@
 // hakrun — runs one workload program and records what it cost.
 //
-//   hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--env K=V]... -- prog args...
+//   hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--sample-ms MS] [--env K=V]... -- prog
+//          args...
 //
 // Forks; the child becomes its own process group leader, gets LD_PRELOAD=LIB and the --env
 // variables and execs prog with stdout/stderr inherited. Only the child is preloaded: the runner
@@ -8,14 +9,23 @@
 // the environment is removed. The parent waits with wait4 (SIGCHLD through sigtimedwait, so the
 // wall time is not rounded to a polling interval); on timeout it sends SIGKILL to the child's
 // process group, as it does when the runner itself gets SIGINT, SIGTERM or SIGHUP (it then dies
-// of that signal). It writes one JSON object to FILE (through a temporary file and a rename):
+// of that signal). While it waits it samples the child's resident set every --sample-ms
+// milliseconds (default 10; 0 = never) from /proc/<pid>/statm, a read of a few counters that
+// does not walk the child's page tables. It writes one JSON object to FILE (through a temporary
+// file and a rename):
 //
 //   {"exit":<int|null>,"signal":<int|null>,"timed_out":bool,"wall_s":..,"user_s":..,"sys_s":..,
-//    "maxrss_kib":..,"minflt":..,"majflt":..}
+//    "maxrss_kib":..,"minflt":..,"majflt":..,"rss_sample_ms":..,"rss_peak_kib":..,
+//    "rss_mib_s":..,"rss_curve":[[t_s,kib],...]}
+//
+// maxrss_kib is the kernel's high-water mark (exact); rss_peak_kib the largest sample,
+// rss_mib_s the integral of the samples over time (each sample held until the next) and
+// rss_curve every sample (seconds since the fork, KiB).
 //
 // Exit status: 0 when the run was recorded, whatever the child did (a failed exec shows as
 // exit 127); 2 on a usage error; 1 when the child could not be started or FILE not written.
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +38,52 @@
 #include <unistd.h>
 
 #define MAX_ENV 64
+#define DEFAULT_SAMPLE_MS 10.0
+
+// The resident-set samples of the child.
+typedef struct {
+  double *t;  // seconds since the fork
+  long *kib;  // resident KiB
+  size_t n, cap;
+  int fd;     // /proc/<pid>/statm, or -1
+  long page_kib;
+} rss_log;
+
+// Reads the child's resident KiB now; -1 when it cannot be read (gone, reaped, no /proc). A
+// zombie has no memory left: 0 is returned as -1 too, so a run's last sample is a real one.
+static long rss_now(const rss_log *l) {
+  char buf[128];
+  if (l->fd < 0) return -1;
+  ssize_t r = pread(l->fd, buf, sizeof buf - 1, 0);
+  if (r <= 0) return -1;
+  buf[r] = '\0';
+  long size = 0, resident = 0;
+  if (sscanf(buf, "%ld %ld", &size, &resident) != 2 || resident <= 0) return -1;
+  return resident * l->page_kib;
+}
+
+static void rss_sample(rss_log *l, double t) {
+  long kib = rss_now(l);
+  if (kib < 0) return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 1024;
+    double *nt = realloc(l->t, cap * sizeof *nt);
+    if (nt == NULL) return;
+    l->t = nt;
+    long *nk = realloc(l->kib, cap * sizeof *nk);
+    if (nk == NULL) return;
+    l->kib = nk;
+    l->cap = cap;
+  }
+  l->t[l->n] = t;
+  l->kib[l->n] = kib;
+  l->n++;
+}
 
 static void usage(int code) {
   fprintf(code == 0 ? stdout : stderr,
-          "usage: hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--env K=V]... -- prog "
-          "[args...]\n");
+          "usage: hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--sample-ms MS] "
+          "[--env K=V]... -- prog [args...]\n");
   exit(code);
 }
 
@@ -49,6 +100,7 @@ static double tv_s(struct timeval tv) {
 int main(int argc, char **argv) {
   const char *out = NULL, *preload = NULL;
   double timeout = 0; // 0 = none
+  double sample_ms = DEFAULT_SAMPLE_MS;
   const char *envs[MAX_ENV];
   int nenv = 0, i = 1;
 
@@ -73,6 +125,13 @@ int main(int argc, char **argv) {
       timeout = strtod(v, &end);
       if (end == v || *end != '\0' || !(timeout > 0)) {
         fprintf(stderr, "hakrun: --timeout expects a positive number of seconds, got '%s'\n", v);
+        return 2;
+      }
+    } else if (strcmp(a, "--sample-ms") == 0) {
+      char *end;
+      sample_ms = strtod(v, &end);
+      if (end == v || *end != '\0' || !(sample_ms >= 0) || sample_ms > 60000) {
+        fprintf(stderr, "hakrun: --sample-ms expects milliseconds in 0..60000, got '%s'\n", v);
         return 2;
       }
     } else if (strcmp(a, "--env") == 0) {
@@ -142,6 +201,15 @@ int main(int argc, char **argv) {
   }
   setpgid(pid, pid); // also from the parent: no window where a kill(-pid) would miss
 
+  // statm is opened once: it names the task, so it follows the child through its exec
+  rss_log rss = {NULL, NULL, 0, 0, -1, sysconf(_SC_PAGESIZE) / 1024};
+  if (sample_ms > 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
+    rss.fd = open(path, O_RDONLY | O_CLOEXEC);
+  }
+  double interval = sample_ms / 1000.0, next_sample = t0 + interval;
+
   int status = 0, timed_out = 0, interrupted = 0;
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
@@ -153,18 +221,23 @@ int main(int argc, char **argv) {
       fprintf(stderr, "hakrun: wait4: %s\n", strerror(errno));
       return 1;
     }
-    int sig;
-    if (deadline > 0) {
-      double left = deadline - mono_s();
-      if (left <= 0) {
-        timed_out = 1;
-        sig = SIGKILL;
-      } else {
-        struct timespec ts;
-        ts.tv_sec = (time_t)left;
-        ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-        sig = sigtimedwait(&waitset, NULL, &ts);
-      }
+    int sig = -1;
+    double now = mono_s();
+    if (rss.fd >= 0 && now >= next_sample) {
+      rss_sample(&rss, now - t0);
+      // the next tick on the grid, skipping ticks missed while descheduled
+      while (next_sample <= now) next_sample += interval;
+    }
+    double until = rss.fd >= 0 ? next_sample : 0;
+    if (deadline > 0 && (until == 0 || deadline < until)) until = deadline;
+    if (deadline > 0 && now >= deadline) {
+      timed_out = 1;
+    } else if (until > 0) {
+      double left = until - now;
+      struct timespec ts;
+      ts.tv_sec = (time_t)left;
+      ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+      sig = sigtimedwait(&waitset, NULL, &ts);
     } else {
       sig = sigwaitinfo(&waitset, NULL);
     }
@@ -178,6 +251,14 @@ int main(int argc, char **argv) {
     }
   }
   double wall = mono_s() - t0;
+  if (rss.fd >= 0) close(rss.fd);
+  long peak = 0;
+  double mib_s = 0;
+  for (size_t k = 0; k < rss.n; k++) {
+    if (rss.kib[k] > peak) peak = rss.kib[k];
+    double until = k + 1 < rss.n ? rss.t[k + 1] : wall;
+    mib_s += (double)rss.kib[k] / 1024.0 * (until - rss.t[k]);
+  }
 
   char exitbuf[16] = "null", sigbuf[16] = "null";
   if (WIFEXITED(status)) snprintf(exitbuf, sizeof exitbuf, "%d", WEXITSTATUS(status));
@@ -194,9 +275,16 @@ int main(int argc, char **argv) {
   }
   fprintf(f,
           "{\"exit\":%s,\"signal\":%s,\"timed_out\":%s,\"wall_s\":%.6f,\"user_s\":%.6f,"
-          "\"sys_s\":%.6f,\"maxrss_kib\":%ld,\"minflt\":%ld,\"majflt\":%ld}\n",
+          "\"sys_s\":%.6f,\"maxrss_kib\":%ld,\"minflt\":%ld,\"majflt\":%ld,"
+          "\"rss_sample_ms\":%g,\"rss_peak_kib\":%ld,\"rss_mib_s\":%.6f,\"rss_curve\":[",
           exitbuf, sigbuf, timed_out ? "true" : "false", wall, tv_s(ru.ru_utime),
-          tv_s(ru.ru_stime), ru.ru_maxrss, ru.ru_minflt, ru.ru_majflt);
+          tv_s(ru.ru_stime), ru.ru_maxrss, ru.ru_minflt, ru.ru_majflt, sample_ms, peak, mib_s);
+  for (size_t k = 0; k < rss.n; k++) {
+    fprintf(f, "%s[%.4f,%ld]", k ? "," : "", rss.t[k], rss.kib[k]);
+  }
+  fprintf(f, "]}\n");
+  free(rss.t);
+  free(rss.kib);
   if (fclose(f) != 0 || rename(tmp, out) != 0) {
     fprintf(stderr, "hakrun: cannot write %s: %s\n", out, strerror(errno));
     unlink(tmp);

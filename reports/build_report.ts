@@ -43,7 +43,7 @@ export async function readResults(runDir: string): Promise<Results> {
   if (errs.length > 0) {
     const more = errs.length > 10 ? `\n  … and ${errs.length - 10} more` : "";
     throw new Error(
-      `${file}: not a hakmem bench results file (schema 1):\n  ${
+      `${file}: not a hakmem bench results file (schema 2):\n  ${
         errs.slice(0, 10).join("\n  ")
       }${more}`,
     );
@@ -169,6 +169,8 @@ tr.unavailable td { color: #8a5a00; background: #fff8e6; }
 .failed, tr.failed td { color: #b00020; background: #fdecee; font-weight: 600; }
 td.partial { background: #fff8e6; }
 td.gain { color: #0a7a2f; font-weight: 600; }
+td.best { outline: 2px solid #222; outline-offset: -2px; }
+details summary { cursor: pointer; color: #555; }
 td.loss { color: #b00020; font-weight: 600; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 12px; }

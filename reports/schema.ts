@@ -1,11 +1,11 @@
-// What the report page is built from: one bench run (results.json, schema 1, whose types live in
+// What the report page is built from: one bench run (results.json, schema 2, whose types live in
 // tasks/bench_stats.ts) or two runs side by side. Types plus small pure helpers, shared by the
 // Deno side (build_report.ts) and the browser side (app.ts).
 
-import type { Results, TraceRef } from "../tasks/bench_stats.ts";
+import type { Results, Sample, TraceRef } from "../tasks/bench_stats.ts";
 import type { Trace } from "./trace.ts";
 
-export type { Results, TraceRef };
+export type { Results, Sample, TraceRef };
 
 /** An ACE trace of the run (an entry of results.json's `traces`) as the page gets it: parsed and
  * compacted, or a note saying why it could not be read. */

@@ -1,15 +1,25 @@
-// The results.json format of `deno task bench` (schema 1) and its summary statistics. Shared by the
-// driver (tasks/bench.ts: the table printed at the end) and the report page (reports/), so both
-// show the same numbers. Pure computation: no Deno API, so it also bundles for the browser.
+// The results.json format of `deno task bench` (schema 2) and its summary statistics: the one
+// schema the driver (tasks/bench.ts: the table printed at the end), the report page (reports/) and
+// the tests share, so all show the same numbers. Pure computation: no Deno API, so it also bundles
+// for the browser.
 //
 // Ratios are computed pair by pair: in round r, the sample of allocator A and the sample of the
-// reference (glibc, mimalloc) of the same bench form one pair; the ratio is normalised so that
-// > 1 means A did better than the reference, whatever the metric direction:
-//   ops_per_s (higher is better): A / ref      ns_per_op (lower is better): ref / A
+// reference R of the same bench form one pair; the ratio is normalised so that > 1 means A did
+// better than R, whatever the direction:
+//   speed   ops_per_s (higher is better): A / R      ns_per_op (lower is better): R / A
+//   memory  the bench's memory figure (KiB, lower is better): R / A
 // The reported ratio is the median of those per-round ratios. Pairing within a round cancels
 // slow drifts of the machine (thermal, noisy neighbours) that hit both members of a pair alike.
+// Every allocator that ran is a reference: the summary holds each allocator's ratios against every
+// other one, and their geometric means over the benches.
 
 export type Metric = "ops_per_s" | "ns_per_op";
+
+/** The report's default baseline peer (tasks/peers.ts builds it). */
+export const DEFAULT_BASELINE = "mimalloc3";
+export const REFERENCE_GLIBC = "glibc";
+/** Points kept of a run's RSS curve in results.json. */
+export const MAX_CURVE_POINTS = 300;
 
 export interface MachineInfo {
   cpu: string;
@@ -29,6 +39,12 @@ export interface RunParams {
   repeat: number;
   threads: number;
   seed: number;
+  /** --duration: the target seconds of one run (scales calibrated under glibc), or null. */
+  duration_s: number | null;
+  /** The allocator ratios are given against besides glibc. */
+  baseline: string;
+  /** --instructions: the callgrind counts were taken. */
+  instructions: boolean;
 }
 
 export interface AllocatorInfo {
@@ -37,8 +53,14 @@ export interface AllocatorInfo {
   /** Library preloaded (absolute path), null for glibc. */
   lib: string | null;
   available: boolean;
-  /** Why it is unavailable (with the install line), or other remarks. */
+  /** Why it is unavailable, or other remarks (hakmem: its variables). */
   note: string | null;
+  /** Its version ("3.3.2"; glibc's; hakmem: the commit), null when unknown. */
+  version: string | null;
+  /** Where it came from (crate name, version and sha256; Debian package and version). */
+  source: string | null;
+  /** How it was built (compiler and flags), for source-built peers. */
+  build: string | null;
 }
 
 export interface BenchInfo {
@@ -51,6 +73,20 @@ export interface BenchInfo {
   higher_is_better: boolean;
   title: string;
   description: string;
+  /** The result-line key (KiB) that is the bench's memory figure; null: peak RSS (maxrss). */
+  memory_key: string | null;
+}
+
+/** The child's resident set over the run, sampled by hakrun. */
+export interface RssRecord {
+  sample_ms: number;
+  /** Largest sample, KiB. */
+  peak_kib: number;
+  /** Integral of the samples over the run, MiB × s. */
+  mib_s: number;
+  /** [seconds since start, KiB], thinned to MAX_CURVE_POINTS (each run of samples kept as its
+   * lowest and highest). */
+  curve: [number, number][];
 }
 
 export interface Sample {
@@ -73,6 +109,8 @@ export interface Sample {
   maxrss_kib: number;
   minflt: number;
   majflt: number;
+  /** The sampled RSS (null when the run was not sampled). */
+  rss: RssRecord | null;
   /** hakmem's statistics (HAKMEM_STATS_FILE) for hakmem allocators, else null. */
   hakmem: Record<string, unknown> | null;
 }
@@ -86,8 +124,35 @@ export interface TraceRef {
   file: string;
 }
 
+/** A workload counted under callgrind (--instructions). */
+export interface InstructionWorkload {
+  id: string;
+  title: string;
+  /** What one op is. */
+  op: string;
+  program: string;
+  /** Arguments besides --seed and --scale. */
+  args: string[];
+  /** --scale of the smaller run; the larger one runs at twice this. */
+  scale: number;
+}
+
+/** Instructions of one workload under one allocator: Ir of a run with N ops and of one with 2N,
+ * so start-up, set-up and the allocator's initialisation cancel: per_op = ΔIr / Δops. */
+export interface InstructionCount {
+  workload: string;
+  allocator: string;
+  ok: boolean;
+  per_op: number | null;
+  /** Ir of the two runs (null when a run failed). */
+  ir: [number | null, number | null];
+  ops: [number | null, number | null];
+  /** Why it failed (with the last lines of valgrind's output), else "". */
+  note: string;
+}
+
 export interface Results {
-  schema: 1;
+  schema: 2;
   created: string;
   machine: MachineInfo;
   params: RunParams;
@@ -97,6 +162,14 @@ export interface Results {
   /** The traces of the runs whose learning layer was on (absent when no such run was planned;
    * only files that exist are listed). */
   traces?: TraceRef[];
+  /** Callgrind counts (with --instructions). */
+  instructions?: { workloads: InstructionWorkload[]; counts: InstructionCount[] };
+}
+
+/** A paired ratio and how many rounds formed a pair. */
+export interface PairedRatio {
+  ratio: number | null;
+  pairs: number;
 }
 
 /** Statistics of one (bench, allocator). Numbers are null when there is no ok sample. */
@@ -114,27 +187,24 @@ export interface SummaryRow {
   median: number | null;
   min: number | null;
   max: number | null;
-  /** Median over rounds of the per-round ratio against glibc (> 1: better than glibc). */
-  ratioVsGlibc: number | null;
-  /** The same against mimalloc (null when mimalloc did not run). */
-  ratioVsMimalloc: number | null;
-  /** Number of rounds that formed a pair with glibc / mimalloc. */
-  pairsVsGlibc: number;
-  pairsVsMimalloc: number;
+  /** Speed against every reference that ran (> 1: better than it). */
+  speed: Record<string, PairedRatio>;
+  /** Memory against every reference (> 1: this allocator used less). */
+  memory: Record<string, PairedRatio>;
+  /** Median of the bench's memory figure (KiB). */
+  medianMemKiB: number | null;
   medianMaxRssKiB: number | null;
+  medianMibS: number | null;
   medianMinflt: number | null;
   medianMajflt: number | null;
   medianWallS: number | null;
 }
 
-/** Per allocator over all benches: geometric mean of its ratios (benches with a ratio only). */
+/** Per allocator over all benches: geometric means of its ratios against each reference. */
 export interface OverallRow {
   allocator: string;
-  geomeanVsGlibc: number | null;
-  geomeanVsMimalloc: number | null;
-  /** Benches that entered each geometric mean. */
-  benchesVsGlibc: number;
-  benchesVsMimalloc: number;
+  speed: Record<string, { geomean: number | null; benches: number }>;
+  memory: Record<string, { geomean: number | null; benches: number }>;
   failed: number;
 }
 
@@ -146,10 +216,9 @@ export interface Summary {
   /** One row per (bench, allocator) that has samples, benches outer, allocators inner. */
   rows: SummaryRow[];
   overall: OverallRow[];
+  /** Per bench, the peer (neither hakmem nor glibc) with the best median, or null. */
+  bestPeer: Record<string, string | null>;
 }
-
-export const REFERENCE_GLIBC = "glibc";
-export const REFERENCE_MIMALLOC = "mimalloc";
 
 /** Median of the finite numbers in `xs` (mean of the two middle ones for an even count), or null
  * when there are none. */
@@ -172,10 +241,42 @@ export function normalisedRatio(value: number, reference: number, higherIsBetter
   return higherIsBetter ? value / reference : reference / value;
 }
 
+/** `curve` with at most `max` points: the samples are cut into max/2 runs of consecutive ones
+ * and each run is kept as its lowest and its highest sample, in time order (so neither a peak nor
+ * a dip is lost); times and values rounded. */
+export function thinCurve(curve: readonly [number, number][], max: number): [number, number][] {
+  const round = (p: readonly [number, number]): [number, number] => [
+    Number(p[0].toFixed(3)),
+    Math.round(p[1]),
+  ];
+  if (curve.length <= max) return curve.map(round);
+  const runs = Math.max(1, Math.floor(max / 2));
+  const out: [number, number][] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = Math.floor((i * curve.length) / runs);
+    const end = Math.floor(((i + 1) * curve.length) / runs);
+    let lo = start;
+    let hi = start;
+    for (let k = start; k < end; k++) {
+      if (curve[k][1] < curve[lo][1]) lo = k;
+      if (curve[k][1] > curve[hi][1]) hi = k;
+    }
+    for (const k of lo === hi ? [lo] : [Math.min(lo, hi), Math.max(lo, hi)]) {
+      out.push(round(curve[k]));
+    }
+  }
+  return out;
+}
+
 /** What summarize() reads: any results-like object (the report's own types fit too). */
 export interface SummaryInput {
-  benches: readonly { id: string; metric: string; higher_is_better: boolean }[];
-  allocators: readonly { name: string }[];
+  benches: readonly {
+    id: string;
+    metric: string;
+    higher_is_better: boolean;
+    memory_key?: string | null;
+  }[];
+  allocators: readonly { name: string; kind?: string }[];
   samples: readonly SampleLike[];
 }
 
@@ -191,33 +292,42 @@ export interface SampleLike {
   maxrss_kib: number;
   minflt: number;
   majflt: number;
+  rss?: { mib_s: number } | null;
 }
 
 function usable(s: SampleLike): s is SampleLike & { value: number } {
   return s.ok && typeof s.value === "number" && Number.isFinite(s.value) && s.value > 0;
 }
 
-/** Median of the per-round normalised ratios of `mine` against `ref` (samples of one bench). */
-function pairedRatio(
+/** The memory figure of an ok sample (KiB): result[memoryKey], else its peak RSS. */
+export function memoryOf(s: SampleLike, memoryKey: string | null | undefined): number | null {
+  if (!usable(s)) return null;
+  const v = memoryKey ? s.result?.[memoryKey] : s.maxrss_kib;
+  return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
+}
+
+/** Median of the per-round normalised ratios of `mine` against `ref` (samples of one bench),
+ * each sample's number read by `value` (null: left out). */
+export function pairedRatio(
   mine: readonly SampleLike[],
   ref: readonly SampleLike[],
   higherIsBetter: boolean,
-): { ratio: number | null; pairs: number } {
+  value: (s: SampleLike) => number | null = (s) => (usable(s) ? s.value : null),
+): PairedRatio {
   const refByRound = new Map<number, number[]>();
   for (const s of ref) {
-    if (!usable(s)) continue;
-    const l = refByRound.get(s.round) ?? [];
-    l.push(s.value);
-    refByRound.set(s.round, l);
+    const v = value(s);
+    if (v === null) continue;
+    refByRound.set(s.round, [...(refByRound.get(s.round) ?? []), v]);
   }
   const ratios: number[] = [];
   for (const s of mine) {
-    if (!usable(s)) continue;
+    const v = value(s);
     const r = refByRound.get(s.round);
-    if (!r) continue;
+    if (v === null || !r) continue;
     const refValue = median(r);
     if (refValue === null || refValue <= 0) continue;
-    ratios.push(normalisedRatio(s.value, refValue, higherIsBetter));
+    ratios.push(normalisedRatio(v, refValue, higherIsBetter));
   }
   return { ratio: median(ratios), pairs: ratios.length };
 }
@@ -226,21 +336,29 @@ function metricOf(
   results: SummaryInput,
   bench: string,
   samples: readonly SampleLike[],
-): { metric: Metric; higherIsBetter: boolean } {
+): { metric: Metric; higherIsBetter: boolean; memoryKey: string | null } {
   const b = results.benches.find((x) => x.id === bench);
   if (b) {
     return {
       metric: b.metric === "ns_per_op" ? "ns_per_op" : "ops_per_s",
       higherIsBetter: b.higher_is_better,
+      memoryKey: b.memory_key ?? null,
     };
   }
   const m = samples.map((s) => s.result?.metric).find((x) => typeof x === "string");
   const metric: Metric = m === "ns_per_op" ? "ns_per_op" : "ops_per_s";
-  return { metric, higherIsBetter: metric === "ops_per_s" };
+  return { metric, higherIsBetter: metric === "ops_per_s", memoryKey: null };
 }
 
-function numbers(samples: readonly SampleLike[], f: (s: SampleLike) => number): number[] {
-  return samples.map(f).filter((x) => typeof x === "number" && Number.isFinite(x));
+function numbers(samples: readonly SampleLike[], f: (s: SampleLike) => number | null | undefined) {
+  return samples.map(f).filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+}
+
+/** Whether `name` is a peer: neither glibc nor a hakmem variant. */
+export function isPeer(results: SummaryInput, name: string): boolean {
+  const a = results.allocators.find((x) => x.name === name);
+  if (a?.kind) return a.kind === "peer";
+  return name !== REFERENCE_GLIBC && !name.startsWith("hakmem");
 }
 
 /** Summary statistics of a results.json (see the header of this file for the ratios). */
@@ -251,20 +369,26 @@ export function summarize(results: SummaryInput): Summary {
     if (!benches.includes(s.bench)) benches.push(s.bench);
     if (!allocators.includes(s.allocator)) allocators.push(s.allocator);
   }
+  const ran = allocators.filter((a) => results.samples.some((s) => s.allocator === a));
   const rows: SummaryRow[] = [];
+  const bestPeer: Record<string, string | null> = {};
   for (const bench of benches) {
     const ofBench = results.samples.filter((s) => s.bench === bench);
     if (ofBench.length === 0) continue;
-    const { metric, higherIsBetter } = metricOf(results, bench, ofBench);
-    const glibc = ofBench.filter((s) => s.allocator === REFERENCE_GLIBC);
-    const mimalloc = ofBench.filter((s) => s.allocator === REFERENCE_MIMALLOC);
-    for (const allocator of allocators) {
-      const mine = ofBench.filter((s) => s.allocator === allocator);
+    const { metric, higherIsBetter, memoryKey } = metricOf(results, bench, ofBench);
+    const mem = (s: SampleLike) => memoryOf(s, memoryKey);
+    const by = new Map(ran.map((a) => [a, ofBench.filter((s) => s.allocator === a)]));
+    for (const allocator of ran) {
+      const mine = by.get(allocator)!;
       if (mine.length === 0) continue;
       const good = mine.filter(usable);
       const values = good.map((s) => s.value);
-      const vsGlibc = pairedRatio(mine, glibc, higherIsBetter);
-      const vsMimalloc = pairedRatio(mine, mimalloc, higherIsBetter);
+      const speed: Record<string, PairedRatio> = {};
+      const memory: Record<string, PairedRatio> = {};
+      for (const ref of ran) {
+        speed[ref] = pairedRatio(mine, by.get(ref)!, higherIsBetter);
+        memory[ref] = pairedRatio(mine, by.get(ref)!, false, mem);
+      }
       rows.push({
         bench,
         allocator,
@@ -276,33 +400,37 @@ export function summarize(results: SummaryInput): Summary {
         median: median(values),
         min: values.length ? Math.min(...values) : null,
         max: values.length ? Math.max(...values) : null,
-        ratioVsGlibc: vsGlibc.ratio,
-        ratioVsMimalloc: vsMimalloc.ratio,
-        pairsVsGlibc: vsGlibc.pairs,
-        pairsVsMimalloc: vsMimalloc.pairs,
+        speed,
+        memory,
+        medianMemKiB: median(numbers(good, mem)),
         medianMaxRssKiB: median(numbers(good, (s) => s.maxrss_kib)),
+        medianMibS: median(numbers(good, (s) => s.rss?.mib_s)),
         medianMinflt: median(numbers(good, (s) => s.minflt)),
         medianMajflt: median(numbers(good, (s) => s.majflt)),
         medianWallS: median(numbers(good, (s) => s.wall_s)),
       });
     }
+    const peers = rows.filter((r) =>
+      r.bench === bench && r.median !== null && isPeer(results, r.allocator)
+    );
+    peers.sort((a, b) => (higherIsBetter ? b.median! - a.median! : a.median! - b.median!));
+    bestPeer[bench] = peers[0]?.allocator ?? null;
   }
   const overall: OverallRow[] = [];
-  for (const allocator of allocators) {
+  for (const allocator of ran) {
     const mine = rows.filter((r) => r.allocator === allocator);
     if (mine.length === 0) continue;
-    const g = mine.map((r) => r.ratioVsGlibc).filter((x): x is number => x !== null);
-    const m = mine.map((r) => r.ratioVsMimalloc).filter((x): x is number => x !== null);
-    overall.push({
-      allocator,
-      geomeanVsGlibc: geomean(g),
-      geomeanVsMimalloc: geomean(m),
-      benchesVsGlibc: g.length,
-      benchesVsMimalloc: m.length,
-      failed: mine.reduce((s, r) => s + r.failed, 0),
-    });
+    const speed: OverallRow["speed"] = {};
+    const memory: OverallRow["memory"] = {};
+    for (const ref of ran) {
+      const s = mine.map((r) => r.speed[ref]?.ratio).filter((x): x is number => x != null);
+      const m = mine.map((r) => r.memory[ref]?.ratio).filter((x): x is number => x != null);
+      speed[ref] = { geomean: geomean(s), benches: s.length };
+      memory[ref] = { geomean: geomean(m), benches: m.length };
+    }
+    overall.push({ allocator, speed, memory, failed: mine.reduce((s, r) => s + r.failed, 0) });
   }
-  return { benches, allocators, rows, overall };
+  return { benches, allocators, rows, overall, bestPeer };
 }
 
 /** The row of (bench, allocator), if it has samples. */
@@ -314,96 +442,24 @@ export function summaryRow(
   return summary.rows.find((r) => r.bench === bench && r.allocator === allocator);
 }
 
-/** Problems with the shape of a parsed results.json (empty when it is a valid schema-1 file). */
-export function validateResults(x: unknown): string[] {
-  const errs: string[] = [];
-  const isObj = (v: unknown): v is Record<string, unknown> =>
-    typeof v === "object" && v !== null && !Array.isArray(v);
-  const num = (v: unknown) => typeof v === "number" && Number.isFinite(v);
-  const numOrNull = (v: unknown) => v === null || num(v);
-  const str = (v: unknown) => typeof v === "string";
-  const check = (cond: boolean, what: string) => {
-    if (!cond) errs.push(what);
-  };
-  if (!isObj(x)) return ["results is not an object"];
-  check(x.schema === 1, "schema must be 1");
-  check(str(x.created) && !Number.isNaN(Date.parse(x.created as string)), "created: ISO date");
-  const m = x.machine;
-  if (!isObj(m)) errs.push("machine: object");
-  else {
-    for (const k of ["cpu", "kernel", "glibc", "zig", "deno"]) check(str(m[k]), `machine.${k}`);
-    check(Number.isInteger(m.cores) && (m.cores as number) > 0, "machine.cores");
-    check(m.commit === null || str(m.commit), "machine.commit");
-  }
-  const p = x.params;
-  if (!isObj(p)) errs.push("params: object");
-  else {
-    check(p.profile === "quick" || p.profile === "full", "params.profile");
-    for (const k of ["benches", "allocators", "modes"]) {
-      check(Array.isArray(p[k]) && (p[k] as unknown[]).every(str), `params.${k}: string[]`);
-    }
-    for (const k of ["repeat", "threads", "seed"]) check(Number.isInteger(p[k]), `params.${k}`);
-  }
-  if (!Array.isArray(x.allocators)) errs.push("allocators: array");
-  else {
-    x.allocators.forEach((a: unknown, i) => {
-      if (!isObj(a)) return errs.push(`allocators[${i}]: object`);
-      check(str(a.name), `allocators[${i}].name`);
-      check(["glibc", "hakmem", "peer"].includes(a.kind as string), `allocators[${i}].kind`);
-      check(a.lib === null || str(a.lib), `allocators[${i}].lib`);
-      check(typeof a.available === "boolean", `allocators[${i}].available`);
-      check(a.note === null || str(a.note), `allocators[${i}].note`);
-    });
-  }
-  if (!Array.isArray(x.benches)) errs.push("benches: array");
-  else {
-    x.benches.forEach((b: unknown, i) => {
-      if (!isObj(b)) return errs.push(`benches[${i}]: object`);
-      for (const k of ["id", "program", "title", "description"]) {
-        check(str(b[k]), `benches[${i}].${k}`);
-      }
-      check(Array.isArray(b.args) && (b.args as unknown[]).every(str), `benches[${i}].args`);
-      check(b.metric === "ops_per_s" || b.metric === "ns_per_op", `benches[${i}].metric`);
-      check(typeof b.higher_is_better === "boolean", `benches[${i}].higher_is_better`);
-    });
-  }
-  if (!Array.isArray(x.samples)) errs.push("samples: array");
-  else {
-    x.samples.forEach((s: unknown, i) => {
-      if (!isObj(s)) return errs.push(`samples[${i}]: object`);
-      check(str(s.bench) && str(s.allocator), `samples[${i}].bench/allocator`);
-      check(Number.isInteger(s.round), `samples[${i}].round`);
-      check(typeof s.ok === "boolean" && typeof s.timed_out === "boolean", `samples[${i}].ok`);
-      check(s.exit === null || Number.isInteger(s.exit), `samples[${i}].exit`);
-      check(s.signal === null || Number.isInteger(s.signal), `samples[${i}].signal`);
-      check(str(s.stderr_tail), `samples[${i}].stderr_tail`);
-      check(numOrNull(s.value), `samples[${i}].value`);
-      check(s.result === null || isObj(s.result), `samples[${i}].result`);
-      check(s.hakmem === null || isObj(s.hakmem), `samples[${i}].hakmem`);
-      for (const k of ["wall_s", "user_s", "sys_s", "maxrss_kib", "minflt", "majflt"]) {
-        check(num(s[k]), `samples[${i}].${k}`);
-      }
-      if (s.ok === true) check(num(s.value), `samples[${i}].value (ok sample)`);
-    });
-  }
-  if (x.traces !== undefined) {
-    if (!Array.isArray(x.traces)) errs.push("traces: array");
-    else {
-      x.traces.forEach((t: unknown, i) => {
-        if (!isObj(t)) return errs.push(`traces[${i}]: object`);
-        check(str(t.bench) && str(t.allocator), `traces[${i}].bench/allocator`);
-        check(
-          Number.isInteger(t.round) && (t.round as number) >= 0,
-          `traces[${i}].round`,
-        );
-        // a path inside the run directory: the report reads it
-        check(
-          str(t.file) && t.file !== "" && !(t.file as string).startsWith("/") &&
-            !(t.file as string).split("/").includes(".."),
-          `traces[${i}].file (relative, inside the run directory)`,
-        );
-      });
-    }
-  }
-  return errs;
+/** The speed ratio of (bench, allocator) against `ref`, or null. */
+export function speedRatio(summary: Summary, bench: string, alloc: string, ref: string) {
+  return summaryRow(summary, bench, alloc)?.speed[ref]?.ratio ?? null;
 }
+
+/** The memory ratio of (bench, allocator) against `ref`, or null. */
+export function memoryRatio(summary: Summary, bench: string, alloc: string, ref: string) {
+  return summaryRow(summary, bench, alloc)?.memory[ref]?.ratio ?? null;
+}
+
+/** The geometric mean of `alloc`'s speed or memory ratios against `ref`, or null. */
+export function overallRatio(
+  summary: Summary,
+  alloc: string,
+  ref: string,
+  what: "speed" | "memory",
+): number | null {
+  return summary.overall.find((o) => o.allocator === alloc)?.[what][ref]?.geomean ?? null;
+}
+
+export { validateResults } from "./bench_schema.ts";

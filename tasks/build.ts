@@ -6,6 +6,7 @@
 
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { createHash } from "node:crypto";
+import pLimit from "p-limit";
 import {
   buildDir,
   distDir,
@@ -117,28 +118,8 @@ export function libraryFiles(target: TargetName, flavour: Flavour): LibraryFiles
 // ---------------------------------------------------------------------------------------------
 // small helpers
 
-/** Runs at most `n` tasks at once. */
-class Limiter {
-  #free: number;
-  #waiting: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
-}
-
 /** zig processes run at most one per core (all builds of this process share it). */
-const jobs = new Limiter(Math.max(1, navigator.hardwareConcurrency || 2));
+const jobs = pLimit(Math.max(1, navigator.hardwareConcurrency || 2));
 
 export function sha256(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
@@ -250,7 +231,7 @@ async function removeIfExists(p: string): Promise<void> {
 /** Runs zig with its caches under .cache/; throws with the output on failure. */
 async function zig(args: string[]): Promise<string> {
   const bin = await zigPath();
-  return await jobs.run(async () => {
+  return await jobs(async () => {
     const res = await runCommand(bin, args, { env: zigEnv() });
     const out = (res.stderr + res.stdout).trim();
     if (res.code !== 0) {

@@ -2,17 +2,10 @@
 
 import { Command, InvalidArgumentError, Option } from "commander";
 import { buildAll } from "./build.ts";
-import {
-  ALLOCATOR_KINDS,
-  BENCH_IDS,
-  LADDER,
-  type Profile,
-  PROFILES,
-  runBench,
-  runReport,
-  THRESHOLD_VARIANTS,
-  UsageError,
-} from "./bench.ts";
+import { runBench, runReport, UsageError } from "./bench.ts";
+import { BENCH_IDS, INSTRUCTION_IDS, type Profile, PROFILES } from "./bench_catalogue.ts";
+import { ALLOCATOR_KINDS, LADDER, THRESHOLD_VARIANTS } from "./bench_variants.ts";
+import { BASELINE } from "./peers.ts";
 import { runDist } from "./dist.ts";
 import { modesHelp } from "./options.ts";
 import { runSoak } from "./soak.ts";
@@ -111,26 +104,31 @@ program
     },
   );
 
-function positiveInt(name: string): (v: string) => number {
+function intAtLeast(name: string, min: number): (v: string) => number {
   return (v: string) => {
     const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) {
-      throw new InvalidArgumentError(`${name} takes an integer >= 1 (got "${v}")`);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} takes an integer >= ${min} (got "${v}")`);
     }
     return n;
   };
 }
 
+function positiveInt(name: string): (v: string) => number {
+  return intAtLeast(name, 1);
+}
+
 program
   .command("bench")
   .description(
-    "build libhakmem (x86_64 release), the workloads of bench/ and hakrun, then run every bench " +
-      "under glibc, hakmem and the peer allocators (installed with apt when root) for a number " +
-      "of interleaved rounds; writes results.json and index.html to the output directory and " +
-      "prints a summary. Exits non-zero only when a hakmem run failed",
+    "build libhakmem (x86_64 release), the workloads of bench/ and hakrun, build the peer " +
+      "allocators from their pinned sources (cached in .cache/peers), then run every bench under " +
+      "glibc, hakmem and the peers for a number of interleaved rounds, sampling each run's RSS; " +
+      "writes results.json and index.html to the output directory and prints a summary. Exits " +
+      "non-zero when a hakmem run failed, or under CI=true when a peer was unavailable",
   )
   .addOption(
-    new Option("--profile <name>", "quick: reduced scale, ~2 min on 2 cores; full: scale 1")
+    new Option("--profile <name>", "quick: reduced scale, a few minutes on 2 cores; full: scale 1")
       .choices([...PROFILES])
       .default("full"),
   )
@@ -144,8 +142,9 @@ program
   .addOption(
     new Option(
       "--allocators <names...>",
-      `allocators, comma separated (default: all: ${ALLOCATOR_KINDS.join(", ")}); hakmem ` +
-        "runs once per variant (--ladder, --thresholds, --modes)",
+      `allocators, comma separated (default: all: ${ALLOCATOR_KINDS.join(", ")}; ratios are ` +
+        `given against glibc and ${BASELINE}); hakmem runs once per variant (--ladder, ` +
+        "--thresholds, --modes)",
     ).argParser(collect),
   )
   .addOption(
@@ -170,8 +169,27 @@ program
   )
   .option(
     "--repeat <n>",
-    "rounds (each bench under each allocator once per round; default quick 3, full 5)",
-    positiveInt("--repeat"),
+    "rounds (each bench under each allocator once per round; default quick 3, full 5; 0 with " +
+      "--instructions: the instruction counts only)",
+    intAtLeast("--repeat", 0),
+  )
+  .option(
+    "--duration <s>",
+    "seconds one run should take: each bench's scale is calibrated under glibc first (for " +
+      "judging learning on runs of realistic length, e.g. 20; memory_return keeps its size)",
+    (v: string) => {
+      const n = Number(v);
+      if (!(n > 0) || !Number.isFinite(n)) {
+        throw new InvalidArgumentError(`--duration takes a number of seconds > 0 (got "${v}")`);
+      }
+      return n;
+    },
+  )
+  .option(
+    "--instructions",
+    "also count instructions per operation under callgrind (valgrind) for every allocator: " +
+      `${INSTRUCTION_IDS.join(", ")}`,
+    false,
   )
   .option("--threads <n>", "threads of the multi-threaded benches", positiveInt("--threads"), 2)
   .option("--out <dir>", "output directory (default: reports/runs/<timestamp>)")
@@ -185,7 +203,7 @@ program
   .option(
     "--timeout <s>",
     "time limit of one run in seconds (default quick 60, 240 when hakmem runs in minimal mode, " +
-      "full 600)",
+      "full 600; with --duration at least ten times the duration)",
     positiveInt("--timeout"),
   )
   .addHelpText("after", modesHelp)
@@ -198,6 +216,8 @@ program
       ladder: boolean;
       thresholds: boolean;
       repeat?: number;
+      duration?: number;
+      instructions: boolean;
       threads: number;
       out?: string;
       seed: number;

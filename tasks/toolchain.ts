@@ -2,18 +2,14 @@
 // plus small process helpers shared by the other tasks.
 
 import { join } from "node:path";
+import { constants } from "node:os";
 import { ROOT } from "./targets.ts";
+import { run } from "./run.ts";
 
 export const ZIG_VERSION = "0.15.2";
 /** Where the workbench provisions its own zig (the PyPI "ziglang" wheel unpacked with pip). */
 export const ZIG_CACHE_DIR = join(ROOT, ".cache", "zig", ZIG_VERSION);
 const ZIG_CACHED_BIN = join(ZIG_CACHE_DIR, "ziglang", "zig");
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface RunOptions {
   cwd?: string;
@@ -22,31 +18,22 @@ export interface RunOptions {
   inherit?: boolean;
 }
 
-/** Runs a command to completion; never throws for a non-zero exit (only when it cannot start). */
+/** Runs a command to completion (tasks/run.ts); never throws for a non-zero exit (only when it
+ * cannot start). A child killed by a signal reports code 128 + its number, as a shell would. */
 export async function runCommand(
   cmd: string,
   args: string[],
   opts: RunOptions = {},
-): Promise<RunResult> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd: opts.cwd ?? ROOT,
-    env: opts.env,
-    stdin: "null",
-    stdout: opts.inherit ? "inherit" : "piped",
-    stderr: opts.inherit ? "inherit" : "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: opts.inherit ? "" : dec.decode(out.stdout),
-    stderr: opts.inherit ? "" : dec.decode(out.stderr),
-  };
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await run(cmd, args, opts);
+  const signals = constants.signals as Record<string, number>;
+  const code = r.code ?? 128 + (r.signal ? signals[r.signal] ?? 0 : 0);
+  return { code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Runs a command and throws (with its output) unless it exits 0. Returns stdout. */
 export async function runChecked(cmd: string, args: string[], opts: RunOptions = {}) {
-  let res: RunResult;
+  let res: Awaited<ReturnType<typeof runCommand>>;
   try {
     res = await runCommand(cmd, args, opts);
   } catch (e) {
@@ -110,7 +97,7 @@ async function provisionZig(): Promise<void> {
   // leaves a half-filled cache behind.
   const tmp = `${ZIG_CACHE_DIR}.tmp-${Deno.pid}`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  let res: RunResult;
+  let res: Awaited<ReturnType<typeof runCommand>>;
   try {
     res = await runCommand("python3", [
       "-m",

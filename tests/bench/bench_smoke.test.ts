@@ -1,34 +1,35 @@
-/** `deno task bench` end to end: the quick profile, every bench, glibc and hakmem, one round.
- * Checks that every bench produced a sane sample under both allocators, that results.json has
- * the schema-1 shape and that the report page was written. Also: the hakmem variants of --modes,
- * --ladder and --thresholds, the ACE traces of learning runs, and large_mix at a tiny scale.
- * Timings are never asserted. */
+/** `deno task bench` end to end: the quick profile, every bench, glibc, hakmem and mimalloc 3
+ * (built from its pinned crate: the source-built peer of CI), one round. Checks that every bench
+ * produced a sane sample under each allocator with its RSS sampled, that results.json has the
+ * schema-2 shape with every allocator's version and source, and that the report page was
+ * written. Also: the hakmem variants of --modes, --ladder and --thresholds, the ACE traces of
+ * learning runs, and large_mix at a tiny scale. Timings are never asserted. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { buildAllBench } from "../../tasks/bench.ts";
+import { BENCH_IDS } from "../../tasks/bench_catalogue.ts";
 import {
   allocatorNames,
-  BENCH_IDS,
-  buildAllBench,
   defaultTimeout,
   hakmemVariants,
-  summaryText,
   traceFile,
   tracesLearning,
-} from "../../tasks/bench.ts";
+} from "../../tasks/bench_variants.ts";
+import { summaryText } from "../../tasks/bench_summary.ts";
 import { libraryFiles } from "../../tasks/build.ts";
 import { summarize, validateResults } from "../../tasks/bench_stats.ts";
 import type { Results, Sample } from "../../tasks/bench_stats.ts";
 import { ROOT } from "../../tasks/targets.ts";
 
-const TIMEOUT_MS = 170_000;
-const ALLOCATORS = ["glibc", "hakmem-balanced"];
+const TIMEOUT_MS = 300_000;
+const ALLOCATORS = ["glibc", "hakmem-balanced", "mimalloc3"];
 
 function tail(s: string, n = 60): string {
   return s.trimEnd().split("\n").slice(-n).join("\n");
 }
 
 Deno.test({
-  name: "bench --profile quick (glibc, hakmem): a sane sample of every bench, results, report",
+  name: "bench --profile quick (glibc, hakmem, mimalloc3): every bench sampled, results, report",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -45,7 +46,7 @@ Deno.test({
           "--profile",
           "quick",
           "--allocators",
-          "glibc,hakmem",
+          "glibc,hakmem,mimalloc3",
           "--repeat",
           "1",
           "--out",
@@ -78,6 +79,16 @@ Deno.test({
       const ids = results.benches.map((b) => b.id);
       assert.equal(ids.length, BENCH_IDS.length, `benches: ${ids.join(", ")}`);
       assert.ok(results.machine.cores >= 1 && results.machine.cpu.length > 0);
+      assert.equal(results.params.baseline, "mimalloc3");
+      // every allocator ran, with its version and where it came from
+      for (const a of results.allocators) {
+        assert.ok(a.available, `${a.name}: ${a.note}`);
+        assert.ok(a.version && a.source, `${a.name}: version ${a.version}, source ${a.source}`);
+      }
+      const mi = results.allocators.find((a) => a.name === "mimalloc3")!;
+      assert.equal(mi.version, "3.3.2");
+      assert.match(mi.source!, /^crate libmimalloc-sys 0\.1\.49 \(sha256 [0-9a-f]{64}\)$/);
+      assert.match(mi.lib!, /\.cache\/peers\/mimalloc3-3\.3\.2-[0-9a-f]{12}\/libmimalloc3\.so$/);
 
       for (const b of results.benches) {
         for (const a of ALLOCATORS) {
@@ -94,6 +105,9 @@ Deno.test({
               );
             }
             assert.equal(s.exit, 0, what);
+            // hakrun sampled the resident set (every run lasts more than a few samples)
+            assert.ok(s.rss && s.rss.curve.length > 0 && s.rss.peak_kib > 0, `${what}: rss`);
+            assert.ok(s.rss.mib_s > 0 && s.rss.curve.length <= 300, `${what}: rss`);
             assert.equal(s.result?.bench !== undefined, true, `${what}: result line`);
             assert.equal(s.result?.metric, b.metric, `${what}: metric of the program`);
             if (a.startsWith("hakmem-")) assert.ok(s.hakmem !== null, `${what}: hakmem stats`);
@@ -106,6 +120,19 @@ Deno.test({
       for (const id of ids) assert.ok(stdout.includes(id), `summary table lacks ${id}`);
       assert.equal(summary.rows.length, ids.length * ALLOCATORS.length);
       assert.ok(summary.rows.every((r) => r.failed === 0 && r.median !== null));
+      assert.ok(summary.rows.every((r) => r.medianMemKiB !== null && r.medianMemKiB > 0));
+      assert.ok(ids.every((b) => summary.bestPeer[b] === "mimalloc3"), "the only peer is best");
+      assert.match(stdout, /hakmem against each allocator/);
+      // memory_return went through its phases in order, and its memory figure is its own
+      const mr = results.samples.find((s) => s.bench === "memory_return" && s.ok)!;
+      const t = ["t_alloc_s", "t_freed_s", "t_idle_s", "t_work_s", "t_trim_s"]
+        .map((k) => mr.result![k] as number);
+      assert.ok(t.every((x, i) => i === 0 || x >= t[i - 1]), `phases in order: ${t}`);
+      assert.equal(
+        summary.rows.find((r) => r.bench === "memory_return" && r.allocator === mr.allocator)
+          ?.medianMemKiB,
+        mr.result!.rss_work_kib,
+      );
 
       const html = await Deno.readTextFile(join(out, "index.html"));
       assert.ok(html.length > 10_000, `index.html is only ${html.length} bytes`);
@@ -119,7 +146,11 @@ Deno.test({
 Deno.test("bench: an unknown bench id, allocator or mode is a usage error listing the valid ones", async () => {
   const cases: [string[], RegExp][] = [
     [["--benches", "larson,nope"], /unknown bench: nope; valid: larson, tiny_hot_16/],
-    [["--allocators", "glibc,ptmalloc"], /unknown allocator: ptmalloc; valid: glibc, hakmem/],
+    [
+      ["--allocators", "glibc,ptmalloc"],
+      /unknown allocator: ptmalloc; valid: glibc, hakmem, mimalloc3, mimalloc2, jemalloc, tcmalloc, snmalloc, rpmalloc\n/,
+    ],
+    [["--allocators", "mimalloc"], /unknown allocator: mimalloc; valid: glibc, hakmem, mimalloc3/],
     [["--modes", "turbo"], /unknown mode: turbo; valid: minimal, fast, balanced/],
     [["--allocators", "glibc", "--ladder"], /--ladder and --thresholds run hakmem variants/],
   ];
@@ -151,8 +182,8 @@ Deno.test("bench variants: --modes (default balanced) gives hakmem-<mode> with H
   assert.deepEqual(v[0].env, { HAKMEM_MODE: "fast" });
   assert.equal(v[0].note, "HAKMEM_MODE=fast");
   assert.deepEqual(
-    allocatorNames(["tcmalloc", "hakmem", "glibc", "mimalloc"], v),
-    ["glibc", "hakmem-fast", "hakmem-balanced", "mimalloc", "tcmalloc"],
+    allocatorNames(["tcmalloc", "hakmem", "glibc", "mimalloc3"], v),
+    ["glibc", "hakmem-fast", "hakmem-balanced", "mimalloc3", "tcmalloc"],
   );
   assert.deepEqual(allocatorNames(["glibc"], v), ["glibc"]);
 });
@@ -234,6 +265,9 @@ Deno.test("bench variants: minimal mode gets a longer quick time limit", () => {
   assert.equal(defaultTimeout("quick", hakmemVariants({ ladder: true })), 240);
   assert.equal(defaultTimeout("quick", hakmemVariants({ modes: ["minimal"] })), 240);
   assert.equal(defaultTimeout("full", hakmemVariants({ ladder: true })), 600);
+  // --duration: ten times the target, at least the profile's limit
+  assert.equal(defaultTimeout("quick", hakmemVariants({}), 20), 200);
+  assert.equal(defaultTimeout("full", hakmemVariants({}), 20), 600);
 });
 
 Deno.test("bench traces: which runs trace their learning layer, and where", () => {
@@ -271,11 +305,12 @@ function tinyResults(values: Record<string, number>): Results {
     maxrss_kib: 1024,
     minflt: 1,
     majflt: 0,
+    rss: null,
     hakmem: null,
   });
   const names = Object.keys(values);
   return {
-    schema: 1,
+    schema: 2,
     created: new Date(0).toISOString(),
     machine: {
       cpu: "cpu",
@@ -294,6 +329,9 @@ function tinyResults(values: Record<string, number>): Results {
       repeat: 1,
       threads: 1,
       seed: 1,
+      duration_s: null,
+      baseline: "mimalloc3",
+      instructions: false,
     },
     allocators: names.map((name) => ({
       name,
@@ -301,6 +339,9 @@ function tinyResults(values: Record<string, number>): Results {
       lib: null,
       available: true,
       note: null,
+      version: null,
+      source: null,
+      build: null,
     })),
     benches: [{
       id: "thr",
@@ -310,31 +351,38 @@ function tinyResults(values: Record<string, number>): Results {
       higher_is_better: true,
       title: "t",
       description: "d",
+      memory_key: null,
     }],
     samples: names.map((n) => sample(n, values[n])),
   };
 }
 
 Deno.test("bench summary: ratio columns for one hakmem, a table per reference for many", () => {
-  const one = summaryText(tinyResults({ glibc: 100, "hakmem-balanced": 150, mimalloc: 300 }));
-  assert.match(one, /hakmem\/glibc\s+hakmem\/mimalloc/);
-  assert.match(one, /\bthr\s+ops\/s\s+100\.0\s+150\.0\s+300\.0\s+1\.50x\s+0\.50x\s+0$/m);
+  const one = summaryText(tinyResults({ glibc: 100, "hakmem-balanced": 150, mimalloc3: 300 }));
+  assert.match(one, /hakmem\/glibc\s+hakmem\/mimalloc3\s+mem hakmem\/mimalloc3/);
+  assert.match(
+    one,
+    /^thr\s+ops\/s\s+100\.0\s+150\.0\s+300\.0\s+mimalloc3\s+1\.50x\s+0\.50x\s+1\.00x\s+0$/m,
+  );
   assert.doesNotMatch(one, /hakmem variants vs/);
+  const versus = one.split("hakmem against each allocator")[1]?.split("\n\n")[0] ?? "";
+  assert.match(versus, /^glibc\s+1\.50x\s+1\.00x$/m);
+  assert.match(versus, /^mimalloc3\s+0\.50x\s+1\.00x$/m);
 
   const many = summaryText(tinyResults({
     glibc: 100,
     "hakmem-minimal": 50,
     "hakmem-minimal+bigcache": 200,
     "hakmem-balanced": 100,
-    mimalloc: 400,
+    mimalloc3: 400,
   }));
   assert.doesNotMatch(many, /\/glibc/);
   const vsGlibc = many.split("hakmem variants vs glibc\n")[1]?.split("\n\n")[0] ?? "";
   assert.match(vsGlibc, /^bench\s+minimal\s+minimal\+bigcache\s+balanced$/m);
   assert.match(vsGlibc, /^thr\s+0\.50x\s+2\.00x\s+1\.00x$/m);
   assert.match(vsGlibc, /^geomean\s+0\.50x\s+2\.00x\s+1\.00x$/m);
-  const vsMimalloc = many.split("hakmem variants vs mimalloc\n")[1]?.split("\n\n")[0] ?? "";
-  assert.match(vsMimalloc, /^thr\s+0\.13x\s+0\.50x\s+0\.25x$/m);
+  const vsBase = many.split("hakmem variants vs mimalloc3\n")[1]?.split("\n\n")[0] ?? "";
+  assert.match(vsBase, /^thr\s+0\.13x\s+0\.50x\s+0\.25x$/m);
 });
 
 interface ProgramRun {

@@ -1,14 +1,19 @@
 /** tasks/bench_stats.ts on synthetic results: medians, per-round paired ratios normalised so that
- * > 1 means better (for both metric directions), failures, geometric means, validation. */
+ * > 1 means better (for both metric directions, speed and memory), failures, geometric means,
+ * the best peer per bench, curve thinning, validation of schema 2. */
 import assert from "node:assert/strict";
 import {
   geomean,
   median,
+  memoryRatio,
   normalisedRatio,
+  overallRatio,
   type Results,
   type Sample,
+  speedRatio,
   summarize,
   summaryRow,
+  thinCurve,
   validateResults,
 } from "../../tasks/bench_stats.ts";
 
@@ -37,6 +42,7 @@ function sample(
     maxrss_kib: 1000,
     minflt: 10,
     majflt: 0,
+    rss: null,
     hakmem: null,
     ...extra,
   };
@@ -44,7 +50,7 @@ function sample(
 
 function results(samples: Sample[]): Results {
   return {
-    schema: 1,
+    schema: 2,
     created: new Date(0).toISOString(),
     machine: {
       cpu: "test cpu",
@@ -63,11 +69,14 @@ function results(samples: Sample[]): Results {
       repeat: 3,
       threads: 2,
       seed: 1,
+      duration_s: null,
+      baseline: "mimalloc",
+      instructions: false,
     },
     allocators: [
-      { name: "glibc", kind: "glibc", lib: null, available: true, note: null },
-      { name: "hakmem-balanced", kind: "hakmem", lib: "/x.so", available: true, note: null },
-      { name: "mimalloc", kind: "peer", lib: "/m.so", available: true, note: null },
+      allocator("glibc", "glibc", null),
+      allocator("hakmem-balanced", "hakmem", "/x.so"),
+      allocator("mimalloc", "peer", "/m.so"),
     ],
     benches: [
       {
@@ -78,6 +87,7 @@ function results(samples: Sample[]): Results {
         higher_is_better: true,
         title: "t",
         description: "d",
+        memory_key: null,
       },
       {
         id: "lat",
@@ -87,10 +97,15 @@ function results(samples: Sample[]): Results {
         higher_is_better: false,
         title: "l",
         description: "d",
+        memory_key: "kept_kib",
       },
     ],
     samples,
   };
+}
+
+function allocator(name: string, kind: "glibc" | "hakmem" | "peer", lib: string | null) {
+  return { name, kind, lib, available: true, note: null, version: "1", source: "s", build: null };
 }
 
 const close = (a: number | null, b: number, eps = 1e-12) =>
@@ -148,25 +163,27 @@ Deno.test("summarize: medians, min/max, ratios paired within rounds", () => {
   assert.equal(ht.median, 150);
   assert.equal(ht.min, 150);
   assert.equal(ht.max, 300);
-  close(ht.ratioVsGlibc, 1.5); // the unpaired medians would give 150/100 too, but…
-  close(ht.ratioVsMimalloc, 0.5);
-  assert.equal(ht.pairsVsGlibc, 3);
+  close(speedRatio(s, "thr", "hakmem-balanced", "glibc"), 1.5); // the medians would too, but…
+  close(ht.speed.mimalloc.ratio, 0.5);
+  assert.equal(ht.speed.glibc.pairs, 3);
 
   const hl = summaryRow(s, "lat", "hakmem-balanced")!;
   assert.equal(hl.metric, "ns_per_op");
   assert.equal(hl.higherIsBetter, false);
-  close(hl.ratioVsGlibc, 2); // half the ns per op: twice as good
-  close(hl.ratioVsMimalloc, 4);
+  close(hl.speed.glibc.ratio, 2); // half the ns per op: twice as good
+  close(hl.speed.mimalloc.ratio, 4);
   assert.equal(hl.medianMaxRssKiB, 600);
 
   const gl = summaryRow(s, "lat", "glibc")!;
-  close(gl.ratioVsGlibc, 1);
-  close(gl.ratioVsMimalloc, 2);
+  close(gl.speed.glibc.ratio, 1);
+  close(gl.speed.mimalloc.ratio, 2);
 
   const o = s.overall.find((x) => x.allocator === "hakmem-balanced")!;
-  close(o.geomeanVsGlibc, Math.sqrt(1.5 * 2));
-  close(o.geomeanVsMimalloc, Math.sqrt(0.5 * 4));
-  assert.equal(o.benchesVsGlibc, 2);
+  close(overallRatio(s, "hakmem-balanced", "glibc", "speed"), Math.sqrt(1.5 * 2));
+  close(o.speed.mimalloc.geomean, Math.sqrt(0.5 * 4));
+  assert.equal(o.speed.glibc.benches, 2);
+  // the best peer: the only peer, mimalloc, on both benches
+  assert.deepEqual(s.bestPeer, { thr: "mimalloc", lat: "mimalloc" });
 });
 
 Deno.test("summarize: pairing differs from a ratio of medians under drift", () => {
@@ -179,9 +196,9 @@ Deno.test("summarize: pairing differs from a ratio of medians under drift", () =
     sample("thr", "hakmem-balanced", 1, 110),
     sample("thr", "hakmem-balanced", 2, 420),
   ]));
-  close(summaryRow(s, "thr", "hakmem-balanced")!.ratioVsGlibc, 1.1);
+  close(speedRatio(s, "thr", "hakmem-balanced", "glibc"), 1.1);
   // no mimalloc samples: no ratio against it
-  assert.equal(summaryRow(s, "thr", "hakmem-balanced")!.ratioVsMimalloc, null);
+  assert.equal(speedRatio(s, "thr", "hakmem-balanced", "mimalloc"), null);
 });
 
 Deno.test("summarize: failed samples are counted and left out of every statistic", () => {
@@ -200,15 +217,16 @@ Deno.test("summarize: failed samples are counted and left out of every statistic
   assert.equal(h.ok, 2);
   assert.equal(h.failed, 1);
   assert.equal(h.median, 300);
-  close(h.ratioVsGlibc, 2); // only round 0 pairs
-  assert.equal(h.pairsVsGlibc, 1);
-  assert.equal(h.ratioVsMimalloc, null);
+  close(h.speed.glibc.ratio, 2); // only round 0 pairs
+  assert.equal(h.speed.glibc.pairs, 1);
+  assert.equal(h.speed.mimalloc.ratio, null);
   assert.equal(h.medianMaxRssKiB, 20); // the failed run's RSS is not counted
   const m = summaryRow(s, "thr", "mimalloc")!;
   assert.equal(m.ok, 0);
   assert.equal(m.median, null);
   assert.equal(m.min, null);
-  assert.equal(m.ratioVsGlibc, null);
+  assert.equal(m.speed.glibc.ratio, null);
+  assert.equal(s.bestPeer.thr, null, "a peer without an ok sample is nobody's best");
   assert.equal(summaryRow(s, "lat", "glibc"), undefined);
   assert.equal(s.overall.find((x) => x.allocator === "mimalloc")!.failed, 2);
 });
@@ -222,23 +240,24 @@ Deno.test("summarize: a bench missing from results.benches takes the metric of i
   assert.ok(s.benches.includes("other"));
   const h = summaryRow(s, "other", "hakmem-balanced")!;
   assert.equal(h.higherIsBetter, false);
-  close(h.ratioVsGlibc, 2);
+  close(h.speed.glibc.ratio, 2);
 });
 
 Deno.test("validateResults accepts a good file and names what is wrong in a bad one", () => {
   const good = results([sample("thr", "glibc", 0, 100), sample("thr", "glibc", 1, null)]);
   assert.deepEqual(validateResults(JSON.parse(JSON.stringify(good))), []);
   const bad = JSON.parse(JSON.stringify(good));
-  bad.schema = 2;
+  bad.schema = 3;
   bad.machine.cores = "two";
   bad.samples[0].value = null; // ok sample without a value
   delete bad.samples[1].wall_s;
   const errs = validateResults(bad);
-  assert.ok(errs.includes("schema must be 1"), errs.join("; "));
+  assert.ok(errs.includes("schema must be 2"), errs.join("; "));
   assert.ok(errs.includes("machine.cores"), errs.join("; "));
   assert.ok(errs.includes("samples[0].value (ok sample)"), errs.join("; "));
   assert.ok(errs.includes("samples[1].wall_s"), errs.join("; "));
   assert.deepEqual(validateResults(null), ["results is not an object"]);
+  assert.match(validateResults({ schema: 1 })[0], /^schema 1 .*run the bench again/);
 });
 
 Deno.test("validateResults: the optional traces list, with paths inside the run directory", () => {
@@ -271,4 +290,78 @@ Deno.test("validateResults: the optional traces list, with paths inside the run 
     "traces[5]: object",
   ]);
   assert.deepEqual(validateResults({ ...good, traces: {} }), ["traces: array"]);
+});
+
+Deno.test("summarize: memory ratios, from peak RSS or the bench's own figure, paired by round", () => {
+  const s = summarize(results([
+    // thr: peak RSS; hakmem uses half of glibc's in round 0 and a third in round 1
+    sample("thr", "glibc", 0, 100, { maxrss_kib: 1000 }),
+    sample("thr", "glibc", 1, 100, { maxrss_kib: 3000 }),
+    sample("thr", "hakmem-balanced", 0, 100, { maxrss_kib: 500 }),
+    sample("thr", "hakmem-balanced", 1, 100, { maxrss_kib: 1000 }),
+    // lat: the program's kept_kib, not the peak RSS
+    sample("lat", "glibc", 0, 10, { result: { value: 10, kept_kib: 800 } }),
+    sample("lat", "hakmem-balanced", 0, 10, { result: { value: 10, kept_kib: 200 } }),
+    sample("lat", "mimalloc", 0, 10, { result: { value: 10, kept_kib: 400 } }),
+  ]));
+  close(memoryRatio(s, "thr", "hakmem-balanced", "glibc"), 2.5); // median of 2 and 3
+  close(memoryRatio(s, "lat", "hakmem-balanced", "glibc"), 4);
+  close(memoryRatio(s, "lat", "hakmem-balanced", "mimalloc"), 2);
+  assert.equal(summaryRow(s, "lat", "mimalloc")!.medianMemKiB, 400);
+  assert.equal(summaryRow(s, "thr", "hakmem-balanced")!.medianMemKiB, 750);
+  close(overallRatio(s, "hakmem-balanced", "glibc", "memory"), Math.sqrt(2.5 * 4));
+});
+
+Deno.test("thinCurve keeps at most max points, each run's lowest and highest: peaks and dips", () => {
+  const curve: [number, number][] = Array.from({ length: 1000 }, (_, i) => [i / 100, 100 + i % 7]);
+  curve[555] = [5.55, 999];
+  curve[556] = [5.56, 1];
+  const t = thinCurve(curve, 100);
+  assert.equal(t.length, 100);
+  assert.ok(t.some((p) => p[1] === 999), "the peak is kept");
+  assert.ok(t.some((p) => p[1] === 1), "the dip next to it too");
+  assert.ok(t.every((p, i) => i === 0 || p[0] > t[i - 1][0]), "times increase");
+  assert.ok(thinCurve(curve.slice(0, 299), 100).length <= 100, "a length that does not divide");
+  assert.deepEqual(thinCurve([[0, 1], [1, 2]], 100), [[0, 1], [1, 2]]);
+});
+
+Deno.test("validateResults: RSS records and instruction counts", () => {
+  const good = results([
+    sample("thr", "glibc", 0, 100, {
+      rss: { sample_ms: 10, peak_kib: 2000, mib_s: 1.5, curve: [[0.01, 1000], [0.02, 2000]] },
+    }),
+  ]);
+  good.instructions = {
+    workloads: [{ id: "pair_32", title: "t", op: "pair", program: "pairs", args: [], scale: 0.01 }],
+    counts: [
+      {
+        workload: "pair_32",
+        allocator: "glibc",
+        ok: true,
+        per_op: 150,
+        ir: [1e6, 2e6],
+        ops: [1, 2],
+        note: "",
+      },
+      {
+        workload: "pair_32",
+        allocator: "mimalloc",
+        ok: false,
+        per_op: null,
+        ir: [null, null],
+        ops: [null, null],
+        note: "killed by signal 6",
+      },
+    ],
+  };
+  assert.deepEqual(validateResults(JSON.parse(JSON.stringify(good))), []);
+  const bad = JSON.parse(JSON.stringify(good));
+  bad.samples[0].rss.curve = [[1]];
+  bad.instructions.counts[0].per_op = null;
+  bad.instructions.workloads[0].scale = 0;
+  assert.deepEqual(validateResults(bad), [
+    "samples[0].rss (null or {sample_ms, peak_kib, mib_s, curve: [t, KiB][]})",
+    "instructions.workloads[0].scale",
+    "instructions.counts[0].per_op (ok count)",
+  ]);
 });

@@ -2,7 +2,9 @@
 // two runs), open it from file:// in headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core) with every network request refused, and check that it renders: no console
 // error or page error, the expected number of plotly charts drawn (an SVG with bars or lines
-// inside each), the failed cell and the unavailable peer shown; a run with a feature ladder of
+// inside each), the failed cell and the unavailable peer shown, every peer's version and source,
+// the memory section (RSS curves, memory_return's phases) and the instruction counts (a failed
+// one with its reason); a run with a feature ladder of
 // hakmem variants and ACE traces draws the ladder and the Learning section, also after another
 // trace is picked. Screenshots: /tmp/report.png, /tmp/report_compare.png, /tmp/report_learning.png.
 
@@ -15,8 +17,11 @@ import { ensurePackages, probeOk } from "../../tasks/deps.ts";
 import { ROOT } from "../../tasks/targets.ts";
 import { writeCompareReport, writeReport } from "../../reports/build_report.ts";
 import {
+  BASELINE_NOTE,
   FAILED_STDERR,
+  INSTRUCTION_FAILURE,
   LADDER,
+  MIMALLOC_SOURCE,
   SYNTHETIC_COMPARE_PLOTS,
   SYNTHETIC_RUN_PLOTS,
   SYNTHETIC_TRACES_RUN_PLOTS,
@@ -154,7 +159,7 @@ Deno.test({
       });
       const runC = await writeSyntheticRun(join(tmp, "runs", "20260102-000003"), {
         seed: 3,
-        withoutMimalloc: true,
+        withoutBaseline: true,
       });
       const runD = await writeSyntheticRun(join(tmp, "runs", "20260102-000004"), {
         seed: 4,
@@ -184,7 +189,28 @@ Deno.test({
           // the unavailable peer with its install line
           assert(r.text.includes("unavailable"), "unavailable peer");
           assert(r.text.includes(TCMALLOC_NOTE), "install note of the unavailable peer");
-          for (const s of ["higher is better", "lower is better", "tiny hit rate", "mmap"]) {
+          for (
+            const s of [
+              "higher is better",
+              "lower is better",
+              "tiny hit rate",
+              "mmap",
+              // versions and sources of the peers
+              "3.3.2",
+              "5.3.1",
+              MIMALLOC_SOURCE,
+              // memory as a result
+              "Memory relative to mimalloc3",
+              "RSS over time, where memory moves",
+              "after malloc_trim",
+              "MiB·s",
+              "best peer: mimalloc3",
+              // instruction counts, the failed one with its reason
+              "Instructions per operation",
+              `FAILED: ${INSTRUCTION_FAILURE}`,
+              "hakmem against each allocator",
+            ]
+          ) {
             assert(r.text.includes(s), `page mentions "${s}"`);
           }
         });
@@ -240,12 +266,12 @@ Deno.test({
             await page.close();
           }
         });
-        await t.step("run report without mimalloc (normalised to glibc)", async () => {
+        await t.step("run report without the baseline (normalised to glibc)", async () => {
           const r = await openReport(ctx, await writeReport(runC), "/tmp/report_glibc.png");
-          assertClean(r, "run report without mimalloc");
+          assertClean(r, "run report without the baseline");
           assert.deepEqual(r.plotsDrawn, SYNTHETIC_RUN_PLOTS, "charts drawn (with an SVG)");
           assert(r.text.includes("relative to glibc"), "normalised to glibc");
-          assert(r.text.includes("libmimalloc2.0"), "install note of mimalloc");
+          assert(r.text.includes(BASELINE_NOTE), "why the baseline is unavailable");
         });
         // optional: the newest real run, when the bench has produced one on this machine
         const real = await newestRealRun();

@@ -1,0 +1,297 @@
+// One run of the bench: a program under an allocator, through hakrun (bench/runner.c), which
+// preloads the allocator in the child only, enforces the time limit, samples the child's RSS and
+// records its rusage. runOnce() turns what hakrun wrote, the program's JSON line and (for hakmem)
+// its statistics file into a sample; it never throws for a program that failed: a run killed by
+// its time limit or a signal is a failed sample with the reason, never a number.
+
+import { join } from "node:path";
+import type { AllocatorInfo, RssRecord, Sample } from "./bench_stats.ts";
+import { MAX_CURVE_POINTS, thinCurve } from "./bench_stats.ts";
+import { run } from "./run.ts";
+import { which } from "./toolchain.ts";
+
+export interface Allocator extends AllocatorInfo {
+  /** Environment of the program (hakmem: its variant's variables). */
+  env: Record<string, string>;
+}
+
+/** An allocator known by its name and library only (calibration, tests). */
+export function bareAllocator(
+  name: string,
+  kind: Allocator["kind"],
+  lib: string | null,
+  env: Record<string, string> = {},
+): Allocator {
+  return {
+    name,
+    kind,
+    lib,
+    available: true,
+    note: null,
+    version: null,
+    source: null,
+    build: null,
+    env,
+  };
+}
+
+export interface RunSpec {
+  hakrun: string;
+  program: string;
+  args: string[];
+  allocator: Allocator;
+  timeoutS: number;
+  tmpDir: string;
+  seq: number;
+  /** Where hakmem writes its ACE trace (HAKMEM_ACE_TRACE), or null for none. */
+  trace: string | null;
+  /** hakrun's RSS sampling interval, ms (0: none). */
+  sampleMs?: number;
+  /** Runs `prefix… program args` instead (e.g. valgrind): the allocator still preloaded. */
+  prefix?: string[];
+}
+
+export type Measured = Omit<Sample, "bench" | "allocator" | "round">;
+
+/** The environment of hakrun: ours minus whatever would change the allocators' behaviour. */
+export function cleanEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const k of Object.keys(env)) {
+    if (
+      k === "LD_PRELOAD" || k === "GLIBC_TUNABLES" || k === "MALLOC_CONF" ||
+      k.startsWith("HAKMEM_") || k.startsWith("MALLOC_") || k.startsWith("MIMALLOC_") ||
+      k.startsWith("JEMALLOC_") || k.startsWith("TCMALLOC_") || k.startsWith("_RJEM_") ||
+      k.startsWith("SNMALLOC_") || k.startsWith("RPMALLOC_")
+    ) {
+      delete env[k];
+    }
+  }
+  return env;
+}
+
+const STDERR_TAIL_LINES = 20;
+const STDERR_TAIL_CHARS = 4000;
+
+/** The last lines of `text` (at most STDERR_TAIL_CHARS). */
+export function tail(text: string): string {
+  const lines = text.replace(/\s+$/, "").split("\n");
+  const t = lines.slice(-STDERR_TAIL_LINES).join("\n");
+  return t.length > STDERR_TAIL_CHARS ? t.slice(-STDERR_TAIL_CHARS) : t;
+}
+
+/** The last line of `stdout` that is a JSON object with a "value". */
+export function resultLine(stdout: string): Record<string, unknown> | null {
+  const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("{"));
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const v = JSON.parse(lines[i]);
+      if (typeof v === "object" && v !== null && !Array.isArray(v) && "value" in v) return v;
+    } catch {
+      // not JSON
+    }
+  }
+  return null;
+}
+
+async function readJson(path: string): Promise<Record<string, unknown> | null> {
+  try {
+    const v = JSON.parse(await Deno.readTextFile(path));
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function num(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : 0;
+}
+
+function intOrNull(v: unknown): number | null {
+  return typeof v === "number" && Number.isInteger(v) ? v : null;
+}
+
+/** The sampled RSS of hakrun's record, its curve thinned; null when nothing was sampled. */
+export function rssRecord(ru: Record<string, unknown> | null): RssRecord | null {
+  const curve = ru?.rss_curve;
+  if (!Array.isArray(curve) || curve.length === 0) return null;
+  const points = curve.filter((p): p is [number, number] =>
+    Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === "number")
+  );
+  return {
+    sample_ms: num(ru?.rss_sample_ms),
+    peak_kib: num(ru?.rss_peak_kib),
+    mib_s: Number(num(ru?.rss_mib_s).toFixed(3)),
+    curve: thinCurve(points, MAX_CURVE_POINTS),
+  };
+}
+
+const SIGNALS: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  13: "SIGPIPE",
+  15: "SIGTERM",
+};
+
+/** The pid of the hakrun process running now (so an interrupt can stop it). */
+let current: number | null = null;
+
+/** Kills a hakrun process and the program it runs (which hakrun put in a process group of its
+ * own, so signals to hakrun do not reach it). */
+function killRun(pid: number): void {
+  try {
+    const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`)
+      .trim().split(/\s+/).filter((x) => x !== "").map(Number);
+    for (const k of kids) {
+      try {
+        Deno.kill(-k, "SIGKILL");
+      } catch {
+        try {
+          Deno.kill(k, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    }
+  } catch {
+    // hakrun is gone, or no /proc
+  }
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    // gone
+  }
+}
+
+/** Stops the run in progress, if any (the bench's SIGINT handler). */
+export function stopCurrentRun(): void {
+  if (current !== null) killRun(current);
+}
+
+let setsidPath: Promise<string | null> | undefined;
+
+/** Why a run failed, in words. */
+function failureWhy(
+  ru: Record<string, unknown> | null,
+  hakrun: { code: number | null; signal: string | null; watchdog: boolean },
+  result: Record<string, unknown> | null,
+  timeoutS: number,
+): string {
+  if (ru === null) {
+    return `hakrun ${hakrun.signal ? `killed by ${hakrun.signal}` : `exit ${hakrun.code}`}` +
+      `${hakrun.watchdog ? " (watchdog)" : ""}, no rusage record`;
+  }
+  const signal = intOrNull(ru.signal);
+  const exit = intOrNull(ru.exit);
+  if (ru.timed_out === true) return `timed out after ${timeoutS} s (killed)`;
+  if (signal !== null) {
+    return `killed by signal ${signal}${SIGNALS[signal] ? ` (${SIGNALS[signal]})` : ""}`;
+  }
+  if (exit !== 0) return `exit ${exit}`;
+  return result === null
+    ? 'no result line (JSON with "value") on stdout'
+    : `bad value ${JSON.stringify(result.value)}`;
+}
+
+/** Runs one program under one allocator through hakrun. Never throws for a failing program. */
+export async function runOnce(spec: RunSpec): Promise<Measured> {
+  const outFile = join(spec.tmpDir, `run-${spec.seq}.json`);
+  const statsFile = join(spec.tmpDir, `stats-${spec.seq}.json`);
+  const a = spec.allocator;
+  const env = { ...a.env };
+  if (a.kind === "hakmem") env.HAKMEM_STATS_FILE = statsFile;
+  if (spec.trace !== null) {
+    // a stale file of an earlier run into the same --out must not pass for this run's trace
+    await Deno.remove(spec.trace).catch(() => {});
+    env.HAKMEM_ACE_TRACE = spec.trace;
+  }
+  const args = [
+    "--out",
+    outFile,
+    ...(a.lib ? ["--preload", a.lib] : []),
+    "--timeout",
+    String(spec.timeoutS),
+    "--sample-ms",
+    String(spec.sampleMs ?? 10),
+    ...Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+    "--",
+    ...(spec.prefix ?? []),
+    spec.program,
+    ...spec.args,
+  ];
+  let stdout = "";
+  let stderr = "";
+  const hakrun = { code: null as number | null, signal: null as string | null, watchdog: false };
+  try {
+    // hakrun runs in a session of its own (setsid): a Ctrl-C on the terminal then reaches only
+    // us, and we stop hakrun and its program together (killRun) instead of hakrun dying alone
+    // and leaving the program running.
+    setsidPath ??= which("setsid");
+    const setsid = await setsidPath;
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const r = await run(setsid ?? spec.hakrun, setsid ? [spec.hakrun, ...args] : args, {
+        cwd: spec.tmpDir,
+        env: cleanEnv(),
+        clearEnv: true,
+        onStart: (pid) => {
+          current = pid;
+          // hakrun enforces the time limit itself; this is only the net under it
+          watchdog = setTimeout(() => {
+            hakrun.watchdog = true;
+            killRun(pid);
+          }, (spec.timeoutS + 30) * 1000);
+        },
+      });
+      stdout = r.stdout;
+      stderr = r.stderr;
+      hakrun.code = r.code;
+      hakrun.signal = r.signal;
+    } finally {
+      clearTimeout(watchdog);
+      current = null;
+    }
+  } catch (e) {
+    stderr = `cannot run ${spec.hakrun}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  const ru = await readJson(outFile);
+  const hakmem = a.kind === "hakmem" ? await readJson(statsFile) : null;
+  await Deno.remove(outFile).catch(() => {});
+  await Deno.remove(statsFile).catch(() => {});
+  const result = resultLine(stdout);
+  const value = result && typeof result.value === "number" && Number.isFinite(result.value)
+    ? result.value
+    : null;
+  const exit = ru ? intOrNull(ru.exit) : null;
+  const signal = ru ? intOrNull(ru.signal) : null;
+  const timedOut = ru ? ru.timed_out === true : hakrun.watchdog;
+  const ok = ru !== null && hakrun.code === 0 && exit === 0 && signal === null && !timedOut &&
+    value !== null && value > 0;
+  const why = ok ? "" : failureWhy(ru, hakrun, result, spec.timeoutS);
+  const stderrTail = ok
+    ? ""
+    : tail([stderr.trimEnd(), why ? `[bench] ${why}` : ""].filter(Boolean).join("\n"));
+  return {
+    ok,
+    exit,
+    signal,
+    timed_out: timedOut,
+    stderr_tail: stderrTail,
+    value: ok ? value : null,
+    result,
+    wall_s: num(ru?.wall_s),
+    user_s: num(ru?.user_s),
+    sys_s: num(ru?.sys_s),
+    maxrss_kib: num(ru?.maxrss_kib),
+    minflt: num(ru?.minflt),
+    majflt: num(ru?.majflt),
+    rss: rssRecord(ru),
+    hakmem,
+  };
+}

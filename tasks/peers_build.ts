@@ -1,0 +1,213 @@
+// How a source-built peer allocator gets from the Rust package registry to a preloadable .so:
+//
+//   .cache/peers/crates/<crate>-<version>.crate   the archive, kept once its sha256 matched the pin
+//   .cache/peers/src/<crate>-<version>/           the archive unpacked (tar)
+//   .cache/peers/<peer>-<version>-<key>/          lib<peer>.so and build.json; <key> hashes
+//                                                 everything the build depends on (sources' pin,
+//                                                 flags, zig version), so a change rebuilds
+//
+// The recipes themselves (flags, sources) live in tasks/peers.ts. Every failure is an Error whose
+// message says what to do; the caller marks the peer unavailable with it.
+
+import { join } from "node:path";
+import { exists, sha256 } from "./build.ts";
+import { ROOT } from "./targets.ts";
+import { run } from "./run.ts";
+import { zigEnv, zigPath, zigVersion } from "./toolchain.ts";
+
+export const PEERS_CACHE = join(ROOT, ".cache", "peers");
+const CRATES_URL = "https://static.crates.io/crates";
+/** A download or a build step taking longer than this is a failure. */
+const FETCH_TIMEOUT_MS = 120_000;
+const STEP_TIMEOUT_MS = 900_000;
+
+/** A crate of the Rust package registry, pinned. */
+export interface CratePin {
+  crate: string;
+  version: string;
+  sha256: string;
+}
+
+/** Where a pinned crate is downloaded from. */
+export function crateUrl(p: CratePin): string {
+  return `${CRATES_URL}/${p.crate}/${p.crate}-${encodeURIComponent(p.version)}.crate`;
+}
+
+/** Throws unless `bytes` hash to the pinned sha256. */
+export function verifyCrate(p: CratePin, bytes: Uint8Array, from: string): void {
+  const got = sha256(bytes);
+  if (got !== p.sha256) {
+    throw new Error(
+      `${p.crate} ${p.version} from ${from}: sha256 ${got}, expected ${p.sha256} ` +
+        "(pinned in tasks/peers.ts); the archive was not used",
+    );
+  }
+}
+
+function tmpName(path: string): string {
+  return `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = tmpName(path);
+  await (typeof data === "string" ? Deno.writeTextFile(tmp, data) : Deno.writeFile(tmp, data));
+  await Deno.rename(tmp, path);
+}
+
+/** The .crate archive of `p`, downloaded when it is not cached yet, its sha256 checked. */
+export async function fetchCrate(p: CratePin, cacheDir = PEERS_CACHE): Promise<string> {
+  const dir = join(cacheDir, "crates");
+  const file = join(dir, `${p.crate}-${p.version}.crate`);
+  if (await exists(file)) {
+    verifyCrate(p, await Deno.readFile(file), file);
+    return file;
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  const url = crateUrl(p);
+  let bytes: Uint8Array;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+    bytes = new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    throw new Error(`cannot download ${url}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  verifyCrate(p, bytes, url);
+  await writeFileAtomic(file, bytes);
+  return file;
+}
+
+/** Unpacks in progress, by destination and pin: two peers of one crate (mimalloc 2 and 3) share
+ * one. */
+const unpacking = new Map<string, Promise<string>>();
+
+/** The unpacked sources of `p` (fetched and checked first); returns the crate's top folder. */
+export function crateSources(p: CratePin, cacheDir = PEERS_CACHE): Promise<string> {
+  const dest = join(cacheDir, "src", `${p.crate}-${p.version}`);
+  const key = `${dest} ${p.sha256}`;
+  let job = unpacking.get(key);
+  if (!job) {
+    job = unpack(p, dest, cacheDir).finally(() => unpacking.delete(key));
+    unpacking.set(key, job);
+  }
+  return job;
+}
+
+async function unpack(p: CratePin, dest: string, cacheDir: string): Promise<string> {
+  const archive = await fetchCrate(p, cacheDir);
+  const done = join(dest, ".unpacked");
+  if ((await Deno.readTextFile(done).catch(() => "")) === p.sha256) return dest;
+  const tmp = tmpName(dest);
+  await Deno.mkdir(tmp, { recursive: true });
+  // a .crate is a gzipped tar holding one folder <crate>-<version>/
+  await step("tar", ["-xzf", archive, "-C", tmp, "--strip-components=1"], {}, "unpack");
+  await Deno.writeTextFile(join(tmp, ".unpacked"), p.sha256);
+  await Deno.remove(dest, { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, dest);
+  return dest;
+}
+
+/** Runs one build step; throws with the tail of its output when it fails. */
+export async function step(
+  cmd: string,
+  args: string[],
+  o: { cwd?: string; env?: Record<string, string> },
+  what: string,
+): Promise<string> {
+  const r = await run(cmd, args, { ...o, timeoutMs: STEP_TIMEOUT_MS });
+  if (r.code !== 0) {
+    const out = (r.stderr + r.stdout).trim().split("\n").slice(-15).join("\n");
+    const how = r.timedOut ? "timed out" : r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
+    throw new Error(`${what} failed (${how}): ${cmd} ${args.join(" ")}\n${out}`);
+  }
+  return r.stdout;
+}
+
+/** What a recipe gets: the unpacked crate, the folder to build in and zig. */
+export interface BuildContext {
+  src: string;
+  /** An empty folder of the build, inside the cache entry. */
+  work: string;
+  /** Where the recipe leaves the library. */
+  out: string;
+  zig: string;
+  /** zig's cache variables (and nothing else). */
+  env: Record<string, string>;
+  cores: number;
+}
+
+/** A build of a source peer: its pin, what its cache key covers, and how to build. */
+export interface PeerRecipe {
+  name: string;
+  version: string;
+  crate: CratePin;
+  /** Everything besides the pin and zig that decides the output (flags, sub-folder). */
+  key: unknown;
+  /** Throws when the unpacked sources do not carry `version` (a pin that lies). */
+  check?(src: string): Promise<void>;
+  build(ctx: BuildContext): Promise<void>;
+}
+
+/** What build.json records next to a built library. */
+export interface BuiltPeer {
+  name: string;
+  version: string;
+  crate: CratePin;
+  zig: string;
+  key: unknown;
+  lib: string;
+  seconds: number;
+  /** True when the library came from the cache (not written to build.json). */
+  cached?: boolean;
+}
+
+/** The cache folder of `r` under `cacheDir` (the key hashes pin, recipe key and zig version). */
+export function peerDir(r: PeerRecipe, zig: string, cacheDir = PEERS_CACHE): string {
+  const key = sha256(JSON.stringify({ crate: r.crate, key: r.key, zig })).slice(0, 12);
+  return join(cacheDir, `${r.name}-${r.version}-${key}`);
+}
+
+/** The library of `r`, built (once per key) from its pinned crate. */
+export async function buildPeer(r: PeerRecipe, cacheDir = PEERS_CACHE): Promise<BuiltPeer> {
+  const zig = await zigVersion();
+  const dir = peerDir(r, zig, cacheDir);
+  const lib = join(dir, `lib${r.name}.so`);
+  const meta = join(dir, "build.json");
+  try {
+    const built = JSON.parse(await Deno.readTextFile(meta)) as BuiltPeer;
+    if (built.lib === lib && (await exists(lib))) return { ...built, cached: true };
+  } catch {
+    // not built yet, or an interrupted build: build again
+  }
+  const src = await crateSources(r.crate, cacheDir);
+  await r.check?.(src);
+  const started = performance.now();
+  const work = join(dir, "work");
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(work, { recursive: true });
+  const cores = Math.max(1, navigator.hardwareConcurrency || 1);
+  await r.build({ src, work, out: lib, zig: await zigPath(), env: zigEnv(), cores });
+  if (!(await exists(lib))) throw new Error(`the build of ${r.name} left no ${lib}`);
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+  const built: BuiltPeer = {
+    name: r.name,
+    version: r.version,
+    crate: r.crate,
+    zig,
+    key: r.key,
+    lib,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+  };
+  await writeFileAtomic(meta, JSON.stringify(built, null, 1) + "\n");
+  return built;
+}
+
+/** Throws unless `file` (relative to `src`) matches `text` (a substring or a pattern). */
+export async function expectText(src: string, file: string, text: string | RegExp): Promise<void> {
+  const body = await Deno.readTextFile(join(src, file)).catch((e) => {
+    throw new Error(`${file} missing in ${src}: ${e instanceof Error ? e.message : e}`);
+  });
+  if (typeof text === "string" ? !body.includes(text) : !text.test(body)) {
+    throw new Error(`${file} in ${src} does not carry ${text}: the pinned version is wrong`);
+  }
+}

@@ -1,0 +1,140 @@
+/** hakrun's RSS sampling (bench/runner.c) and what the bench makes of a run (tasks/bench_runner.ts):
+ * a child that grows its resident set in steps shows the steps in the curve, the sampled peak
+ * agrees with the kernel's maxrss and MiB·s with the integral of the samples; --sample-ms 0
+ * samples nothing; a run killed by its time limit or by a signal is a failed sample with the
+ * reason, never a number. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { buildAllBench } from "../../tasks/bench.ts";
+import { bareAllocator, rssRecord, runOnce } from "../../tasks/bench_runner.ts";
+import { run } from "../../tasks/run.ts";
+
+const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
+
+const GLIBC = bareAllocator("glibc", "glibc", null);
+
+/** A child whose resident set grows by 32 MiB every 0.1 s, four times, then drops: python3
+ * holding filled byte strings (a test package of `deno task test`). */
+const STEPS = 4;
+const STEP_MIB = 32;
+const GROW = "import time\na = []\nfor i in range(" + STEPS + "):\n" +
+  "    a.append(b'x' * (" + STEP_MIB + " << 20))\n    time.sleep(0.1)\n" +
+  "a = None\ntime.sleep(0.2)\n";
+
+async function hakrun(): Promise<string> {
+  return (await buildAllBench([])).get("hakrun")!;
+}
+
+Deno.test({
+  name: "hakrun samples the child's RSS: steps in the curve, peak, MiB·s",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  fn: async () => {
+    const bin = await hakrun();
+    const dir = await Deno.makeTempDir({ prefix: "hakmem-rss-" });
+    try {
+      const out = join(dir, "run.json");
+      const r = await run(bin, ["--out", out, "--sample-ms", "5", "--", "python3", "-c", GROW], {
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const ru = JSON.parse(await Deno.readTextFile(out));
+      assert.equal(ru.exit, 0);
+      assert.equal(ru.rss_sample_ms, 5);
+      const curve: [number, number][] = ru.rss_curve;
+      // about one sample per 5 ms of the run
+      assert.ok(curve.length >= ru.wall_s * 1000 / 5 * 0.5, `${curve.length} samples`);
+      assert.ok(curve.every((p, i) => i === 0 || p[0] > curve[i - 1][0]), "times increase");
+      const peak = Math.max(...curve.map((p) => p[1]));
+      assert.equal(ru.rss_peak_kib, peak);
+      // the shell held at least STEPS × STEP_MIB at its peak; the kernel's maxrss agrees
+      assert.ok(peak >= STEPS * STEP_MIB * 1024 * 0.9, `peak ${peak} KiB`);
+      assert.ok(
+        Math.abs(ru.maxrss_kib - peak) <= ru.maxrss_kib * 0.1,
+        `${ru.maxrss_kib} vs ${peak}`,
+      );
+      // it went up in steps and came back down at the end
+      const last = curve[curve.length - 1][1];
+      assert.ok(last < peak / 2, `the end (${last} KiB) is below half the peak`);
+      const firstBig = curve.find((p) => p[1] >= STEP_MIB * 1024)!;
+      const firstPeak = curve.find((p) => p[1] >= peak * 0.95)!;
+      assert.ok(firstPeak[0] - firstBig[0] >= 0.25, "the peak came steps after the first step");
+      // MiB·s: each sample held until the next one (the last until the end)
+      let integral = 0;
+      for (let i = 0; i < curve.length; i++) {
+        const until = i + 1 < curve.length ? curve[i + 1][0] : ru.wall_s;
+        integral += curve[i][1] / 1024 * (until - curve[i][0]);
+      }
+      assert.ok(Math.abs(ru.rss_mib_s - integral) < 0.01 * integral + 0.01, `${ru.rss_mib_s}`);
+      // the record the bench keeps: thinned, the peak kept
+      const rec = rssRecord(ru)!;
+      assert.ok(rec.curve.length <= 300 && rec.curve.length > 0);
+      assert.equal(Math.max(...rec.curve.map((p) => p[1])), peak);
+
+      // --sample-ms 0: no samples
+      const r0 = await run(bin, ["--out", out, "--sample-ms", "0", "--", "true"], {
+        timeoutMs: 60_000,
+      });
+      assert.equal(r0.code, 0, r0.stderr);
+      const ru0 = JSON.parse(await Deno.readTextFile(out));
+      assert.deepEqual(ru0.rss_curve, []);
+      assert.equal(rssRecord(ru0), null);
+      const bad = await run(bin, ["--out", out, "--sample-ms", "-1", "--", "true"]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--sample-ms expects milliseconds in 0\.\.60000, got '-1'/);
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "a run killed by its time limit or a signal is a failed sample, never a number",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  fn: async () => {
+    const bin = await hakrun();
+    const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-fail-" });
+    try {
+      const base = { hakrun: bin, allocator: GLIBC, tmpDir, trace: null };
+      // prints a result line, then outlives its time limit
+      const slow = await runOnce({
+        ...base,
+        program: "bash",
+        args: ["-c", "echo '{\"value\": 5}'; sleep 30"],
+        timeoutS: 1,
+        seq: 0,
+      });
+      assert.equal(slow.ok, false);
+      assert.equal(slow.timed_out, true);
+      assert.equal(slow.value, null, "a killed run has no value, whatever it printed");
+      assert.match(slow.stderr_tail, /\[bench\] timed out after 1 s \(killed\)/);
+      assert.ok(slow.wall_s >= 1 && slow.wall_s < 10, `wall ${slow.wall_s}`);
+      // prints a result line, then dies of a signal
+      const killed = await runOnce({
+        ...base,
+        program: "bash",
+        args: ["-c", "echo '{\"value\": 5}'; kill -SEGV $$"],
+        timeoutS: 30,
+        seq: 1,
+      });
+      assert.equal(killed.ok, false);
+      assert.equal(killed.signal, 11);
+      assert.equal(killed.value, null);
+      assert.match(killed.stderr_tail, /killed by signal 11 \(SIGSEGV\)/);
+      // a good run for contrast
+      const good = await runOnce({
+        ...base,
+        program: "bash",
+        args: ["-c", "sleep 0.1; echo '{\"value\": 5}'"],
+        timeoutS: 30,
+        seq: 2,
+      });
+      assert.equal(good.ok, true, good.stderr_tail);
+      assert.equal(good.value, 5);
+      assert.ok(good.rss !== null && good.rss.curve.length > 0, "sampled");
+    } finally {
+      await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -1,0 +1,158 @@
+/** The workloads added with memory as a result, at smoke scale: memory_return (its phases and the
+ * RSS it read at each), realloc_growth, survivors and the bare pair loop of --instructions. Under
+ * glibc and hakmem each does the same work (same checksum), reports what it measured, and
+ * rejects bad arguments with exit 2. Then the instruction count of the pair loop under callgrind
+ * (valgrind, installed with apt when missing), deterministic per op. No timing is asserted. */
+import assert from "node:assert/strict";
+import { buildAllBench } from "../../tasks/bench.ts";
+import { libraryFiles } from "../../tasks/build.ts";
+import { callgrindTotal, countInstructions, VALGRIND } from "../../tasks/bench_instructions.ts";
+import { bareAllocator } from "../../tasks/bench_runner.ts";
+import { INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts";
+import { ensurePackages } from "../../tasks/deps.ts";
+import { skipOrFail } from "../../tasks/ci.ts";
+import { run } from "../../tasks/run.ts";
+
+const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
+const SO = libraryFiles("x86_64-linux-gnu", "release").so;
+const RUNS: [string, Record<string, string>][] = [
+  ["glibc", {}],
+  ["hakmem", { LD_PRELOAD: SO, HAKMEM_MODE: "balanced" }],
+];
+
+/** Runs `prog args` under glibc and hakmem; returns each parsed result line (exit 0 checked). */
+async function both(prog: string, args: string[]): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (const [name, env] of RUNS) {
+    const r = await run(prog, args, { env, clearEnv: true, timeoutMs: 120_000 });
+    assert.equal(r.code, 0, `${name}: ${prog} ${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
+    out.push(JSON.parse(r.stdout.trim()));
+  }
+  assert.equal(out[0].checksum, out[1].checksum, "the same work under both allocators");
+  return out;
+}
+
+async function badArgs(prog: string, name: string, cases: string[][]): Promise<void> {
+  for (const args of cases) {
+    const r = await run(prog, args, { timeoutMs: 30_000 });
+    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}`);
+    assert.match(r.stderr, new RegExp(`^${name}: `), args.join(" "));
+  }
+}
+
+Deno.test({
+  name: "memory_return at smoke scale: phases in order, the RSS of each, bad args",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  fn: async () => {
+    const prog = (await buildAllBench(["memory_return"])).get("memory_return")!;
+    const args = ["--seed", "3", "--threads", "2", "--mib", "64", "--idle-ms", "50"];
+    for (const l of await both(prog, [...args, "--work", "1000"])) {
+      assert.equal(l.bench, "memory_return");
+      assert.equal(l.metric, "ops_per_s");
+      assert.equal(l.total_kib, 64 * 1024);
+      const n = (k: string) => l[k] as number;
+      assert.ok(n("value") > 0 && n("blocks") > 100, JSON.stringify(l));
+      // phases in order, idle at least as long as asked
+      const t = ["t_alloc_s", "t_freed_s", "t_idle_s", "t_work_s", "t_trim_s"].map(n);
+      assert.ok(t.every((x, i) => i === 0 || x >= t[i - 1]), `phases ${t}`);
+      assert.ok(t[2] - t[1] >= 0.05, "idle lasted --idle-ms");
+      // everything allocated was resident (every page written); survivors are about 1 %
+      assert.ok(n("rss_peak_kib") - n("rss_start_kib") >= 64 * 1024 * 0.9, JSON.stringify(l));
+      assert.ok(n("live_kib") > 0 && n("live_kib") < 64 * 1024 * 0.05, `live ${n("live_kib")}`);
+      for (const k of ["rss_freed_kib", "rss_idle_kib", "rss_work_kib", "rss_trim_kib"]) {
+        assert.ok(n(k) > 0 && n(k) <= n("rss_peak_kib") * 1.1, `${k} ${n(k)}`);
+      }
+    }
+    await badArgs(prog, "memory_return", [["--keep", "1"], ["--mib", "0"], ["--idle-ms", "x"]]);
+  },
+});
+
+Deno.test({
+  name: "realloc_growth and survivors at smoke scale: same work, what they report, bad args",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  fn: async () => {
+    const bins = await buildAllBench(["realloc_growth", "survivors"]);
+    const growth = bins.get("realloc_growth")!;
+    for (const l of await both(growth, ["--seed", "5", "--scale", "0.002"])) {
+      assert.equal(l.bench, "realloc_growth");
+      assert.equal(l.ops as number >= 10000, true, `ops ${l.ops}`);
+      assert.ok((l.lives as number) > 0, "some buffers reached their limit");
+      assert.ok((l.mib_grown as number) > 0);
+      assert.equal(l.max_kib, 512);
+    }
+    await badArgs(growth, "realloc_growth", [["--max-kib", "8"], ["--buffers", "0"]]);
+
+    const surv = bins.get("survivors")!;
+    for (const l of await both(surv, ["--seed", "5", "--scale", "0.02", "--cycle-kib", "2048"])) {
+      assert.equal(l.bench, "survivors");
+      assert.equal(l.cycles, 4);
+      assert.ok((l.live_end_kib as number) > 0, "the survivors are live at the end");
+      assert.ok((l.rss_end_kib as number) >= (l.live_end_kib as number), "RSS holds them");
+      assert.ok((l.frag_max as number) >= (l.frag_end as number) && (l.frag_end as number) >= 1);
+    }
+    await badArgs(surv, "survivors", [["--keep", "1"], ["--lifetime", "0"]]);
+  },
+});
+
+Deno.test({
+  name: "pairs and --instructions: the pair loop counted under callgrind, per pair",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const bins = await buildAllBench(["pairs"]);
+    const pairs = bins.get("pairs")!;
+    const [g] = await both(pairs, ["--scale", "0.001", "--batch", "10"]);
+    assert.equal(g.ops, 100000);
+    assert.equal(g.batch, 10);
+    await badArgs(pairs, "pairs", [["--batch", "0"], ["--batch", "5000"], ["--size", "0"]]);
+    assert.equal(callgrindTotal("events: Ir\nsummary: 12345\n"), 12345);
+    assert.equal(callgrindTotal("events: Ir\ntotals: 678\n"), 678);
+    assert.equal(callgrindTotal("nothing"), null);
+
+    try {
+      await ensurePackages([VALGRIND]);
+    } catch (e) {
+      return skipOrFail(t, e instanceof Error ? e.message : String(e));
+    }
+    const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-callgrind-" });
+    try {
+      const pair = { ...INSTRUCTION_WORKLOADS.find((w) => w.id === "pair_32")!, scale: 0.001 };
+      const counts = await countInstructions({
+        hakrun: (await buildAllBench([])).get("hakrun")!,
+        bins,
+        allocators: [
+          bareAllocator("glibc", "glibc", null),
+          bareAllocator("hakmem-balanced", "hakmem", SO, { HAKMEM_MODE: "balanced" }),
+        ],
+        workloads: [pair],
+        seed: 1,
+        tmpDir,
+        log: () => {},
+      });
+      assert.equal(counts.length, 2);
+      for (const c of counts) {
+        assert.ok(c.ok, `${c.allocator}: ${c.note}`);
+        assert.deepEqual(c.ops, [100000, 200000], "the 2s run did twice the pairs");
+        // a malloc+free pair and the loop around it: tens to hundreds of instructions
+        assert.ok(c.per_op! > 10 && c.per_op! < 2000, `${c.allocator}: ${c.per_op} per pair`);
+        assert.ok(c.ir[1]! > c.ir[0]!);
+      }
+      // deterministic: a second count of glibc gives the same number
+      const again = await countInstructions({
+        hakrun: (await buildAllBench([])).get("hakrun")!,
+        bins,
+        allocators: [bareAllocator("glibc", "glibc", null)],
+        workloads: [pair],
+        seed: 1,
+        tmpDir,
+        log: () => {},
+      });
+      assert.ok(Math.abs(again[0].per_op! - counts[0].per_op!) < 0.5, `${again[0].per_op}`);
+    } finally {
+      await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
