@@ -53,6 +53,14 @@ void _hak_stats_collect(hak_stats_t *s) {
     s->tier[HAK_TIER_MID].bytes_reserved =
         atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_MID], memory_order_relaxed);
     _hak_large_stats(&s->tier[HAK_TIER_LARGE]);
+    /* spans are large blocks served from the threads' segments */
+    hak_tier_stats_t *l = &s->tier[HAK_TIER_LARGE];
+    l->allocs += c.span_allocs;
+    l->hits += c.span_allocs;
+    l->frees += c.span_frees;
+    l->bytes_in_use += c.span_bytes_in_use;
+    l->bytes_reserved +=
+        atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_LARGE], memory_order_relaxed);
     _hak_os_counts(s->syscalls, &s->bytes_mapped, &s->peak_mapped, &s->madvised_bytes);
     s->segments = atomic_load_explicit(&_hak_segments_live, memory_order_relaxed);
     _hak_os_faults(&s->minor_faults, &s->major_faults);

@@ -171,6 +171,7 @@ void _hak_slab_recarve(hak_slab_t *s) {
  * held; the owner's, or another thread's for a heap it does not own). */
 static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
     size_t bytes = 0;
+    _hak_spans_decay(h, older_than);
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         hak_slab_t *s = h->empty[cls];
         while (s != NULL) {
