@@ -12,10 +12,14 @@
  * also the last resort before an allocation reports ENOMEM (the tiers'
  * pressure hook). Returns the bytes released. */
 size_t _hak_release_caches(void);
-void _hak_api_init(void); /* registers the pressure hook */
+void _hak_api_init(void); /* registers the pressure hook, starts the statistics */
 
 /* ---- statistics (stats.c) ---- */
 void _hak_stats_collect(hak_stats_t *s);
+/* The text of hak_stats_print, cut to fit; its length. */
+size_t _hak_stats_text(char *buf, size_t cap);
+/* Keeps the stderr of the start for HAKMEM_STATS=1 (at start-up). */
+void _hak_stats_init(void);
 /* One more line for the printed statistics (HAKMEM_STATS=1): the learning
  * layer's summary, set at start-up. */
 void _hak_stats_on_summary(size_t (*line)(char *buf, size_t cap));
