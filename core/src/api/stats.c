@@ -184,7 +184,9 @@ static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
     return n;
 }
 
-size_t _hak_stats_text(char *buf, size_t cap) {
+const char *_hak_tier_name(unsigned tier) { return k_tier_names[tier]; }
+
+static size_t stats_text(char *buf, size_t cap) {
     hak_ensure_init();
     hak_stats_t s;
     _hak_stats_collect(&s);
@@ -194,7 +196,12 @@ size_t _hak_stats_text(char *buf, size_t cap) {
 
 void hak_stats_print(int fd) {
     char buf[STATS_TEXT_MAX];
-    _hak_write_all(fd, buf, _hak_stats_text(buf, sizeof(buf)));
+    _hak_write_all(fd, buf, stats_text(buf, sizeof(buf)));
+}
+
+void _hak_stats_fprint(FILE *f) {
+    char buf[STATS_TEXT_MAX];
+    fwrite(buf, 1, stats_text(buf, sizeof(buf)), f);
 }
 
 /* HAKMEM_STATS=1: a duplicate of the stderr the process started with, so
@@ -214,7 +221,7 @@ static void print_at_exit(void) {
                                                        : -1;
     if (fd < 0) return;
     char buf[STATS_TEXT_MAX];
-    _hak_write_all(fd, buf, _hak_stats_text(buf, sizeof(buf)));
+    _hak_write_all(fd, buf, stats_text(buf, sizeof(buf)));
 }
 
 /* At exit, after the program's own exit handlers (a preloaded library is
