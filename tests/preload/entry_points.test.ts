@@ -6,11 +6,9 @@
  * free every tier, and the debug build aborts with one line on a size larger than the block or an
  * alignment the pointer lacks. */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { buildExecutable } from "../../tasks/build.ts";
-import { buildDir, type Flavour } from "../../tasks/targets.ts";
+import type { Flavour } from "../../tasks/targets.ts";
 import { describeRun, run, type RunResult } from "../native/proc.ts";
-import { baseEnv, setup, stderrStats } from "./harness.ts";
+import { baseEnv, fixtureTest, stderrStats } from "./harness.ts";
 import { type Mallinfo, MALLINFO_FIELDS, mallinfoOf, parseMallocInfo } from "./malloc_info.ts";
 
 const FIXTURE = new URL("./fixtures/introspect.c", import.meta.url).pathname;
@@ -43,25 +41,15 @@ function assertExit0(r: RunResult, what: string): void {
 type Run = (args: string[], preload: boolean) => Promise<RunResult>;
 
 function entryTest(name: string, flavour: Flavour, fn: (run: Run) => Promise<void>): void {
-  Deno.test(`entry points (${flavour}): ${name}`, async (t) => {
-    const s = await setup(t, flavour);
-    if (!s) return;
-    try {
-      const exe = await buildExecutable({
-        target: s.target,
-        flavour: "release",
-        sources: [FIXTURE],
-        out: join(buildDir(s.target, "release"), "bin", "preload", "introspect"),
-        link: "none",
-        extraFlags: ["-Werror", "-ldl"],
-      });
-      await fn((args, preload) =>
-        run([exe, ...args], { env: baseEnv(preload ? { LD_PRELOAD: s.so } : {}) })
-      );
-    } finally {
-      await Deno.remove(s.tmp, { recursive: true });
-    }
-  });
+  fixtureTest(
+    `entry points (${flavour}): ${name}`,
+    flavour,
+    FIXTURE,
+    (c) =>
+      fn((args, preload) =>
+        run([c.exe, ...args], { env: baseEnv(preload ? { LD_PRELOAD: c.so } : {}) })
+      ),
+  );
 }
 
 /** Every field of hakmem's mallinfo2 is the README's mapping of the statistics of that instant;
