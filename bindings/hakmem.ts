@@ -343,8 +343,8 @@ export interface OptionDef {
 }
 
 /** hak_ace_metrics_t, all doubles: these scalars in order, then one array of hak_class_count()
- * entries per name of ACE_METRICS_PER_CLASS (tests/ffi/symbols.test.ts checks both lists against
- * hakmem.h). */
+ * entries per name of ACE_METRICS_PER_CLASS, then ACE_REUSE_BUCKETS entries of reuse_mb
+ * (tests/ffi/symbols.test.ts checks the lists against hakmem.h). */
 export const ACE_METRICS_FIELDS = [
   "interval_s",
   "ops_per_s",
@@ -358,21 +358,29 @@ export const ACE_METRICS_FIELDS = [
   "rss_mb",
   "in_use_mb",
   "remote_free_rate",
+  "idle_in_mb",
+  "large_cold_mb",
+  "large_idle_mb",
 ] as const;
 export const ACE_METRICS_PER_CLASS = ["cls_ops", "cls_underflows", "cls_overflows"] as const;
+/** HAK_ACE_REUSE_BUCKETS: reuse_mb[k] is MiB reused after [2^k, 2^(k+1)) ms idle. */
+export const ACE_REUSE_BUCKETS = 18;
 
 export type AceMetrics =
   & Partial<Record<typeof ACE_METRICS_FIELDS[number], number>>
-  & Partial<Record<typeof ACE_METRICS_PER_CLASS[number], Record<number, number>>>;
+  & Partial<Record<typeof ACE_METRICS_PER_CLASS[number], Record<number, number>>>
+  & { reuse_mb?: Record<number, number> };
 
 /** A hak_ace_metrics_t for `classes` size classes (fields left out are 0). */
 export function encodeAceMetrics(m: AceMetrics, classes: number): Float64Array<ArrayBuffer> {
   const head = ACE_METRICS_FIELDS.length;
-  const a = new Float64Array(head + ACE_METRICS_PER_CLASS.length * classes);
+  const perClass = ACE_METRICS_PER_CLASS.length * classes;
+  const a = new Float64Array(head + perClass + ACE_REUSE_BUCKETS);
   ACE_METRICS_FIELDS.forEach((f, i) => (a[i] = m[f] ?? 0));
   ACE_METRICS_PER_CLASS.forEach((f, k) => {
     for (const [cls, v] of Object.entries(m[f] ?? {})) a[head + k * classes + Number(cls)] = v;
   });
+  for (const [k, v] of Object.entries(m.reuse_mb ?? {})) a[head + perClass + Number(k)] = v;
   return a;
 }
 

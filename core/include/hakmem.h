@@ -76,7 +76,7 @@ HAK_API size_t hak_mid_max(void);
  * and the library writes the JSON of hak_stats_json and the layout of
  * hak_stats_layout_json from the same lists, so bindings decode the struct
  * without a copy of it. */
-#define HAK_STATS_VERSION 1u
+#define HAK_STATS_VERSION 2u
 
 /* X(enumerator suffix, JSON name) */
 #define HAK_TIER_LIST(X) X(TINY, "tiny") X(MID, "mid") X(LARGE, "large")
@@ -109,7 +109,10 @@ HAK_API size_t hak_mid_max(void);
     X(heaps_reused, "thread heaps adopted from exited threads")                                    \
     X(threads_live, "threads currently owning a heap")                                             \
     X(segments, "live segments (superslabs and arenas)")                                           \
-    X(llc_misses, "last-level cache misses (see pmu_source)")
+    X(llc_misses, "last-level cache misses (see pmu_source)")                                      \
+    X(decay_runs, "passes of decay: idle memory given back (HAKMEM_DECAY_MS)")                     \
+    X(decay_bytes, "bytes decay gave back to the OS (slabs, units, pages, BigCache blocks)")      \
+    X(refault_bytes, "bytes given back that were handed out again (page faults decay caused)")
 
 #define HAK_ENUMERATOR_(id, name) HAK_TIER_##id,
 typedef enum hak_tier { HAK_TIER_LIST(HAK_ENUMERATOR_) HAK_TIER_COUNT } hak_tier_t;
@@ -230,9 +233,11 @@ HAK_API void hak_elo_test_reset(int learn, uint64_t seed);
 HAK_API int hak_elo_test_step(const double cost[HAK_ELO_CANDIDATE_COUNT]);
 
 /* What ACE observes in one tick (all doubles, so bindings can fill it as
- * an array). frag_ratio, rss_mb and in_use_mb are measured on slow ticks
- * only (0 otherwise). */
+ * an array). frag_ratio and in_use_mb are measured on slow ticks only (0
+ * otherwise). reuse_mb[k]: MiB of idle memory reused this tick after it
+ * sat idle [2^k, 2^(k+1)) ms (k = 0 also under 1 ms, the last beyond). */
 #define HAK_ACE_CLASSES 44
+#define HAK_ACE_REUSE_BUCKETS 18
 typedef struct hak_ace_metrics {
     double interval_s;
     double ops_per_s;         /* allocations + frees per second */
@@ -246,9 +251,13 @@ typedef struct hak_ace_metrics {
     double rss_mb;            /* resident set */
     double in_use_mb;         /* bytes in use */
     double remote_free_rate;  /* share of frees made by another thread than the owner */
+    double idle_in_mb;        /* memory that went idle (empty slabs, BigCache blocks) */
+    double large_cold_mb;     /* BigCache blocks reused after their pages were given back */
+    double large_idle_mb;     /* resident memory idle in BigCache now */
     double cls_ops[HAK_ACE_CLASSES];        /* allocations + frees per class */
-    double cls_underflows[HAK_ACE_CLASSES]; /* thread-cache refills */
-    double cls_overflows[HAK_ACE_CLASSES];  /* thread-cache flushes */
+    double cls_underflows[HAK_ACE_CLASSES]; /* slow-path refills */
+    double cls_overflows[HAK_ACE_CLASSES];  /* empty slabs given back */
+    double reuse_mb[HAK_ACE_REUSE_BUCKETS]; /* idle memory reused, by how long it was idle */
 } hak_ace_metrics_t;
 
 /* 1 while the ACE thread runs (not stopped by a guard). */

@@ -7,6 +7,7 @@ import { compareVersions, exportedSymbols, requiredGlibcVersions } from "../../t
 import {
   ACE_METRICS_FIELDS,
   ACE_METRICS_PER_CLASS,
+  ACE_REUSE_BUCKETS,
   HAKMEM_SYMBOL_NAMES,
   HAKMEM_SYMBOLS,
   STD_SYMBOL_NAMES,
@@ -84,11 +85,24 @@ Deno.test("symbols: hak_ace_metrics_t has the encoder's fields, in order", async
   const header = await Deno.readTextFile(HEADER);
   const body = /typedef struct hak_ace_metrics \{([^}]*)\} hak_ace_metrics_t;/.exec(header);
   assert.ok(body, "hak_ace_metrics_t not found in hakmem.h");
-  const fields = [...body[1].matchAll(/^\s*double (\w+)(\[HAK_ACE_CLASSES\])?;/gm)];
+  const fields = [...body[1].matchAll(/^\s*double (\w+)(\[HAK_ACE_(\w+)\])?;/gm)];
   assert.deepEqual(fields.filter((f) => !f[2]).map((f) => f[1]), [...ACE_METRICS_FIELDS]);
-  assert.deepEqual(fields.filter((f) => f[2]).map((f) => f[1]), [...ACE_METRICS_PER_CLASS]);
-  const last = fields.findIndex((f) => f[2]);
-  assert.ok(fields.slice(last).every((f) => f[2]), "the per-class arrays come last");
+  assert.deepEqual(
+    fields.filter((f) => f[3] === "CLASSES").map((f) => f[1]),
+    [...ACE_METRICS_PER_CLASS],
+  );
+  assert.deepEqual(fields.filter((f) => f[3] === "REUSE_BUCKETS").map((f) => f[1]), ["reuse_mb"]);
+  const kinds = fields.map((f) => f[3] ?? "");
+  assert.deepEqual(
+    kinds,
+    [...kinds].sort((a, b) =>
+      (a === "" ? 0 : a === "CLASSES" ? 1 : 2) -
+      (b === "" ? 0 : b === "CLASSES" ? 1 : 2)
+    ),
+    "scalars, then per-class arrays, then reuse_mb",
+  );
+  const buckets = /#define HAK_ACE_REUSE_BUCKETS (\d+)/.exec(header);
+  assert.equal(Number(buckets?.[1]), ACE_REUSE_BUCKETS);
 });
 
 for (const flavour of FLAVOURS) {

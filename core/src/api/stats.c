@@ -13,9 +13,9 @@
 #define STATS_LINE_MAX 2048 /* the JSON of HAKMEM_STATS_FILE, with room to spare */
 #define STATS_TEXT_MAX 8192 /* the text of HAKMEM_STATS=1, the configuration included */
 
-/* The struct of HAK_STATS_VERSION 1, the same on every LP64 target: a
+/* The struct of HAK_STATS_VERSION 2, the same on every LP64 target: a
  * layout change is a new version. */
-_Static_assert(sizeof(hak_stats_t) == 296 && offsetof(hak_stats_t, pmu_source) == 288,
+_Static_assert(sizeof(hak_stats_t) == 320 && offsetof(hak_stats_t, pmu_source) == 312,
                "hak_stats_t changed: bump HAK_STATS_VERSION");
 
 #define NAME_(id, name) name,
@@ -57,6 +57,9 @@ void _hak_stats_collect(hak_stats_t *s) {
     s->segments = atomic_load_explicit(&_hak_segments_live, memory_order_relaxed);
     _hak_os_faults(&s->minor_faults, &s->major_faults);
     s->llc_misses = _hak_pmu_read(&s->pmu_source);
+    s->decay_runs = atomic_load_explicit(&_hak_decay_runs, memory_order_relaxed);
+    s->decay_bytes = atomic_load_explicit(&_hak_decay_bytes, memory_order_relaxed);
+    s->refault_bytes = atomic_load_explicit(&_hak_refault_bytes, memory_order_relaxed);
 }
 
 int hak_stats_get(hak_stats_t *out, size_t out_size) {
@@ -177,6 +180,9 @@ static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
     HAK_PUT("heaps: %llu created, %llu reused, %llu live; segments: %llu\n",
         (unsigned long long)s->heaps_created, (unsigned long long)s->heaps_reused,
         (unsigned long long)s->threads_live, (unsigned long long)s->segments);
+    HAK_PUT("decay: %llu passes, %llu KiB given back, %llu KiB of it handed out again\n",
+        (unsigned long long)s->decay_runs, (unsigned long long)(s->decay_bytes >> 10),
+        (unsigned long long)(s->refault_bytes >> 10));
     if (g_summary != NULL) n += g_summary(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
     HAK_PUT("config: ");
     n += _hak_options_json(n < cap ? buf + n : NULL, n < cap ? cap - n : 0);

@@ -30,6 +30,10 @@ static size_t release(uint64_t deadline_ns) {
     return bytes;
 }
 
+static size_t decay(uint64_t deadline_ns) {
+    return _hak_heaps_release(deadline_ns, (uint64_t)hak_opt(OPT_DECAY_MS) * 1000000u);
+}
+
 static uint32_t class_cap(unsigned cls) {
     return atomic_load_explicit(&_hak_tcache_cap[cls], memory_order_relaxed);
 }
@@ -43,7 +47,9 @@ const hak_tier_ops_t _hak_tiers = {
     .caches = _hak_heaps_probe,
     .in_use = in_use,
     .large_idle = _hak_large_idle_bytes,
+    .large_cold_hits = _hak_large_cold_hits,
     .release = release,
+    .decay = decay,
     .class_cap = class_cap,
     .class_cap_limit = _hak_class_cap_limit,
     .set_class_cap = set_class_cap,

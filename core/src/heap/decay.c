@@ -185,6 +185,14 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
     return bytes;
 }
 
+/* The tiers above decay with the heaps (the large tier: stash, BigCache). */
+static size_t decay_hook(hak_heap_t *h, uint64_t delay) {
+    if (_hak_heap_decay_hook == NULL) return 0;
+    size_t bytes = _hak_heap_decay_hook(h, delay);
+    atomic_fetch_add_explicit(&_hak_decay_bytes, bytes, memory_order_relaxed);
+    return bytes;
+}
+
 size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
     size_t bytes = 0;
     hak_lock(&g_release_lock);
@@ -212,6 +220,7 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
         hak_spin_unlock(&h->lock);
     }
     pthread_mutex_unlock(&g_release_lock);
+    bytes += decay_hook(NULL, delay);
     return bytes;
 }
 
@@ -227,6 +236,7 @@ void _hak_heap_tick(hak_heap_t *h) {
     hak_spin_lock(&h->lock);
     decay_heap(h, now > delay ? now - delay : 0, now);
     hak_spin_unlock(&h->lock);
+    decay_hook(h, delay);
     uint64_t due = atomic_load_explicit(&g_next_global, memory_order_relaxed);
     if (now >= due && atomic_compare_exchange_strong(&g_next_global, &due, now + period))
         _hak_heaps_release(now + DECAY_PASS_BUDGET_NS, delay);

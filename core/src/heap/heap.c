@@ -136,6 +136,8 @@ void _hak_heaps_lock(void) { hak_lock(&_hak_heaps_lock_); }
 void _hak_heaps_unlock(void) { pthread_mutex_unlock(&_hak_heaps_lock_); }
 hak_heap_t *_hak_heap_shared(void) { return &g_shared; }
 void _hak_heap_on_flush(void (*fn)(hak_heap_t *h)) { g_on_flush = fn; }
+hak_decay_fn _hak_heap_decay_hook;
+void _hak_heap_on_decay(hak_decay_fn fn) { _hak_heap_decay_hook = fn; }
 
 void _hak_on_slow_path(hak_hook_fn fn) {
     atomic_store_explicit(&_hak_slow_path_hook, fn, memory_order_relaxed);

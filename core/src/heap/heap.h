@@ -191,5 +191,10 @@ HAK_INLINE void hak_slow_path_seen(void) {
 /* Called with every heap that flushes its caches (thread exit,
  * hak_thread_flush, trim): the large tier empties its stash so. */
 void _hak_heap_on_flush(void (*fn)(hak_heap_t *h));
+/* Called when the heaps decay: with the owner's heap from its slow path,
+ * with NULL from a pass over every heap; the large tier decays its stash
+ * and BigCache so, with the same delay. */
+typedef size_t (*hak_decay_fn)(hak_heap_t *h, uint64_t delay_ns); /* returns bytes released */
+void _hak_heap_on_decay(hak_decay_fn fn);
 
 #endif

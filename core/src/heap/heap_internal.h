@@ -32,6 +32,7 @@ void _hak_heap_tick(hak_heap_t *h);         /* a slow path ran: maybe time to de
 size_t _hak_heap_release_unused(hak_heap_t *h); /* all idle memory now; heap lock held */
 
 /* heap.c */
+extern hak_decay_fn _hak_heap_decay_hook;
 void _hak_heaps_counts(uint64_t *created, uint64_t *reused, uint64_t *live);
 hak_heap_t *_hak_heap_acquire(void);
 

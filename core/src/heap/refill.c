@@ -104,6 +104,7 @@ static void slab_empty(hak_heap_t *h, hak_slab_t *s) {
     if (s->list == SLAB_IN_QUEUE) _hak_list_remove(&h->queue[cls], s);
     s->list = SLAB_IN_NONE;
     if (s->released != 0) verify_empty(s);
+    hak_idle_record((uint64_t)s->span << HAK_UNIT_SHIFT);
     if (h->empty_count[cls] < retain_limit(s)) {
         _hak_list_push(&h->empty[cls], s);
         s->list = SLAB_IN_EMPTY;
@@ -207,6 +208,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         _hak_list_remove(&h->empty[cls], next);
         next->list = SLAB_IN_NONE;
         h->empty_count[cls]--;
+        _hak_reuse_record((uint64_t)next->span << HAK_UNIT_SHIFT, _hak_coarse_ns() - next->stamp);
         if (!slab_refill(next)) _hak_fail("an empty slab holds no block", next);
         goto found;
     }
@@ -229,6 +231,14 @@ found:
 void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
     hak_ctr_inc(&h->ctr.misses[cls]);
     uint64_t t0 = hak_lat_begin(h->ctr.misses[cls]);
+    /* a backlog of other threads' frees past the threshold goes back now,
+     * before the slabs hold on to memory that is free already */
+    if (atomic_load_explicit(&h->remote_count, memory_order_relaxed) >=
+        (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD)) {
+        hak_spin_lock(&h->lock);
+        _hak_remote_drain(h);
+        hak_spin_unlock(&h->lock);
+    }
     hak_slab_t *s = h->cur[cls];
     /* the current slab is the owner's alone: refilled without the lock */
     if (s == &_hak_no_slab || !slab_refill(s)) {

@@ -13,6 +13,13 @@
 #define BUCKETS 128
 #define BUCKETS_SEARCHED 3 /* a request looks at most this many buckets up: waste stays < 40 % */
 #define COLD_FACTOR 4      /* cold address space kept: 4 x the resident budget */
+#define COLD_AGE 16        /* cold blocks idle 16 x the decay delay are unmapped */
+/* BigCache decays on its own frees too, at most this often: a program
+ * that only churns large blocks has no small slow paths to do it. */
+#define DECAY_PERIOD_MS 20
+
+static uint32_t g_last_decay_ms;
+static _Atomic uint64_t g_cold_hit_bytes; /* reused after their pages were given back */
 
 pthread_mutex_t _hak_large_mutex = PTHREAD_MUTEX_INITIALIZER;
 large_totals_t _hak_large_totals;
@@ -111,6 +118,10 @@ hak_large_t *_hak_bigcache_take(size_t map_size) {
         for (hak_large_t *e = g_bucket[i]; e != NULL; e = e->bnext) {
             if (e->map_size >= map_size) {
                 cache_remove(e);
+                _hak_reuse_record(e->map_size, (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) *
+                                                   1000000u);
+                if (e->state == L_COLD)
+                    atomic_fetch_add_explicit(&g_cold_hit_bytes, e->map_size, memory_order_relaxed);
                 return e;
             }
         }
@@ -119,8 +130,13 @@ hak_large_t *_hak_bigcache_take(size_t map_size) {
 }
 
 void _hak_bigcache_put(hak_large_t *e) {
+    uint32_t now = hak_ms_now();
+    if ((uint32_t)(now - g_last_decay_ms) >= DECAY_PERIOD_MS)
+        _hak_bigcache_decay(now, (uint32_t)hak_opt(OPT_DECAY_MS));
     if (_hak_large_cache_eligible(e)) {
         e->state = L_HOT;
+        e->idle_ms = now;
+        hak_idle_record(e->map_size);
         unsigned b = bucket_of(e->map_size);
         e->bprev = NULL;
         e->bnext = g_bucket[b];
@@ -132,6 +148,26 @@ void _hak_bigcache_put(hak_large_t *e) {
     }
     e->state = L_GONE;
     _hak_large_unmap(e);
+}
+
+size_t _hak_bigcache_decay(uint32_t now_ms, uint32_t delay_ms) {
+    g_last_decay_ms = now_ms;
+    size_t bytes = 0;
+    while (g_hot.head != NULL && (uint32_t)(now_ms - g_hot.head->idle_ms) >= delay_ms) {
+        hak_large_t *e = g_hot.head;
+        age_remove(&g_hot, e);
+        e->state = L_PENDING;
+        age_push(&g_pending, e);
+        bytes += e->map_size - _hak_page_size;
+    }
+    if (bytes != 0) flush_pending();
+    uint32_t cold_ms = delay_ms * COLD_AGE;
+    while (g_cold.head != NULL && (uint32_t)(now_ms - g_cold.head->idle_ms) >= cold_ms) {
+        hak_large_t *e = g_cold.head;
+        cache_remove(e);
+        _hak_large_unmap(e);
+    }
+    return bytes;
 }
 
 /* Unmaps every block waiting in BigCache; returns the bytes released. */
@@ -171,6 +207,10 @@ size_t _hak_large_scavenge(uint64_t deadline_ns) {
     }
     pthread_mutex_unlock(&_hak_large_mutex);
     return bytes;
+}
+
+uint64_t _hak_large_cold_hits(void) {
+    return atomic_load_explicit(&g_cold_hit_bytes, memory_order_relaxed);
 }
 
 size_t _hak_large_idle_bytes(void) {

@@ -19,11 +19,12 @@ enum large_state { L_GONE = 0, L_USED = 0x55, L_HOT, L_PENDING, L_COLD, L_STASHE
 typedef struct hak_large {
     uintptr_t magic;                /* LARGE_MAGIC ^ own address */
     size_t map_size;                /* bytes mapped from the header on */
-    size_t offset;                  /* user pointer - header */
-    uint16_t state;                 /* enum large_state */
+    uint32_t offset;                /* user pointer - header (at most a chunk) */
+    uint32_t idle_ms;               /* freed at (hak_ms_now): decay's clock */
+    uint16_t chunks;                /* chunks marked in the page map */
+    uint8_t state;                  /* enum large_state */
     uint8_t strategy;               /* the strategy that chose its threshold */
     uint8_t cacheable;              /* goes to BigCache when freed (chosen at allocation) */
-    uint32_t chunks;                /* chunks marked in the page map */
     struct hak_large *bnext, *bprev; /* bucket of its size */
     struct hak_large *anext, *aprev; /* age list of its state, oldest first */
 } hak_large_t;
@@ -43,9 +44,17 @@ extern large_totals_t _hak_large_totals;
 /* Whether a freed block may be cached (large.c). */
 bool _hak_large_cache_eligible(const hak_large_t *e);
 
+/* Decay's clock for large blocks: milliseconds, wrapping (intervals up to
+ * 49 days compare right). */
+HAK_INLINE uint32_t hak_ms_now(void) { return (uint32_t)(_hak_coarse_ns() / 1000000u); }
+
 /* BigCache (bigcache.c), with the lock held. */
 hak_large_t *_hak_bigcache_take(size_t map_size); /* a cached block of at least map_size */
 void _hak_bigcache_put(hak_large_t *e);           /* a freed block: cached, or unmapped */
+/* Blocks idle in BigCache for delay_ms or more advised away (they stay
+ * cached, cold), cold ones idle COLD_AGE times as long unmapped; returns
+ * the bytes advised. */
+size_t _hak_bigcache_decay(uint32_t now_ms, uint32_t delay_ms);
 void _hak_large_unmap(hak_large_t *e);
 
 #endif

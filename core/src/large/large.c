@@ -115,7 +115,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     bool measure;
     bool cacheable = cache_decision(map_size, align, &strategy, &measure);
     uint64_t m0 = measure ? _hak_now_ns() : 0;
-    uint32_t chunks = (uint32_t)(offset >> HAK_CHUNK_SHIFT) + 1;
+    uint16_t chunks = (uint16_t)((offset >> HAK_CHUNK_SHIFT) + 1);
     hak_large_t *e = NULL;
     uint32_t was = L_GONE;
     hak_heap_t *h = _hak_tl_heap;
@@ -130,6 +130,9 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         if (e != NULL) {
             was = e->state;
             _hak_large_totals.hits++;
+            if (was == L_COLD) /* its pages were given back: they fault in again */
+                atomic_fetch_add_explicit(&_hak_refault_bytes, e->map_size - _hak_page_size,
+                                          memory_order_relaxed);
         } else {
             _hak_large_totals.misses++;
         }
@@ -161,7 +164,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         e->chunks = chunks;
     }
     e->magic = LARGE_MAGIC ^ (uintptr_t)e;
-    e->offset = offset;
+    e->offset = (uint32_t)offset;
     e->state = L_USED;
     e->strategy = (uint8_t)strategy;
     e->cacheable = cacheable;
@@ -217,6 +220,7 @@ void _hak_large_free(void *p) {
     if (slot != NULL && e->offset == HAK_LARGE_HEADER && e->map_size <= STASH_MAX &&
         _hak_large_cache_eligible(e)) {
         e->state = L_STASHED;
+        e->idle_ms = hak_ms_now();
         *slot = e;
         hak_ctr_inc(&l->frees);
         hak_ctr_add(&l->bytes_out, e->map_size - e->offset);
@@ -230,13 +234,13 @@ void _hak_large_free(void *p) {
     if (measure) g_strategy->free_done(strategy, _hak_now_ns() - t0);
 }
 
-/* A heap's stashed blocks go to BigCache (thread exit, flush, trim); they
- * were counted as freed when stashed. */
-static void unstash(hak_heap_t *h) {
+/* A heap's stashed blocks idle since `older_ms` or before go to BigCache;
+ * they were counted as freed when stashed. */
+static void unstash_older(hak_heap_t *h, uint32_t now_ms, uint32_t delay_ms) {
     large_local_t *l = local_of(h);
     for (unsigned i = 0; i < STASH_SLOTS; i++) {
         hak_large_t *e = l->stash[i];
-        if (e == NULL) continue;
+        if (e == NULL || (uint32_t)(now_ms - e->idle_ms) < delay_ms) continue;
         l->stash[i] = NULL;
         hak_lock(&_hak_large_mutex);
         _hak_bigcache_put(e);
@@ -244,7 +248,24 @@ static void unstash(hak_heap_t *h) {
     }
 }
 
-void _hak_large_init(void) { _hak_heap_on_flush(unstash); }
+/* Thread exit, flush, trim: the whole stash goes. */
+static void unstash(hak_heap_t *h) { unstash_older(h, 0, 0); }
+
+/* The heaps' decay (an owner's slow path with its own heap, or a pass over
+ * every heap with NULL): the owner's stash and BigCache's idle blocks. */
+static size_t decay(hak_heap_t *h, uint64_t delay_ns) {
+    uint32_t now = hak_ms_now(), delay = (uint32_t)(delay_ns / 1000000u);
+    if (h != NULL) unstash_older(h, now, delay);
+    hak_lock(&_hak_large_mutex);
+    size_t bytes = _hak_bigcache_decay(now, delay);
+    pthread_mutex_unlock(&_hak_large_mutex);
+    return bytes;
+}
+
+void _hak_large_init(void) {
+    _hak_heap_on_flush(unstash);
+    _hak_heap_on_decay(decay);
+}
 
 size_t _hak_large_usable(const void *p) {
     hak_large_t *e = header_of(p, "usable size of a freed block (large tier)");

@@ -36,6 +36,7 @@ void *_hak_large_resize(void *p, size_t size, size_t *usable);
 size_t _hak_large_trim(void);                     /* BigCache unmapped: bytes */
 size_t _hak_large_scavenge(uint64_t deadline_ns); /* idle BigCache blocks advised away: bytes */
 size_t _hak_large_idle_bytes(void);               /* resident bytes waiting in BigCache */
+uint64_t _hak_large_cold_hits(void); /* bytes of blocks reused after being advised away */
 void _hak_large_stats(hak_tier_stats_t *out);     /* the tier's counters, stashes included */
 void _hak_large_lock(void);
 void _hak_large_unlock(void);

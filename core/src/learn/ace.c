@@ -35,8 +35,12 @@ static void *ace_main(void *arg) {
     uint64_t fast = (uint64_t)hak_opt(OPT_ACE_FAST_INTERVAL_MS);
     uint64_t slow = (uint64_t)hak_opt(OPT_ACE_SLOW_INTERVAL_MS);
     uint64_t since_slow = 0;
+    /* what a page fault costs here prices giving memory back (timed on
+     * ACE's own thread, off every allocation) */
+    uint64_t fault = _hak_os_fault_cost();
     hak_lock(&g_lock);
     _hak_ace_probe_thread();
+    if (fault != 0) g_ace.fault_ns_per_mib = (double)fault;
     pthread_mutex_unlock(&g_lock);
     while (atomic_load_explicit(&g_run, memory_order_acquire) == ACE_RUNNING) {
         _hak_os_sleep_ms(fast);
@@ -55,6 +59,8 @@ static void *ace_main(void *arg) {
             _hak_ace_tick_slow(&g_ace, &m);
         }
         _hak_ace_trace_elo();
+        /* the program's threads may be idle: ACE does their decay */
+        _hak_tiers.decay(_hak_now_ns() + (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u);
         pthread_mutex_unlock(&g_lock);
     }
     atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
@@ -124,10 +130,18 @@ static size_t state_json(const ace_t *a, char *buf, size_t cap) {
         k_run_names[atomic_load_explicit(&g_run, memory_order_relaxed)],
         a->stopped ? "true" : "false", a->reason, (unsigned long long)a->ticks,
         (unsigned long long)a->decisions, a->llc_from_pmu ? "pmu" : "estimate", a->last_reward);
-    HAK_PUT("\"drain\":%u,\"bundle\":%u,\"release\":%u,\"diet_pct\":%u,\"drain_ruled\":%s,"
-        "\"bundle_ruled\":%s,\"calm\":%u,",
-        a->cur.drain, a->cur.bundle, a->cur.release, a->cur.diet_pct,
-        a->drain_ruled ? "true" : "false", a->bundle_ruled ? "true" : "false", a->calm);
+    HAK_PUT("\"drain\":%u,\"bundle\":%u,\"diet_pct\":%u,\"decay_ms\":%u,\"bigcache_mb\":%u,"
+        "\"drain_ruled\":%s,\"bundle_ruled\":%s,\"calm\":%u,\"phases\":%llu,"
+        "\"fault_ns_per_mib\":%.0f,",
+        a->cur.drain, a->cur.bundle, a->cur.diet_pct, a->cur.decay_ms, a->cur.bigcache_mb,
+        a->drain_ruled ? "true" : "false", a->bundle_ruled ? "true" : "false", a->calm,
+        (unsigned long long)a->phase.changes, a->fault_ns_per_mib);
+    HAK_PUT("\"memory\":{\"idle_in_mb\":%.3f,\"cold_mb\":%.3f,\"large_peak_mb\":%.3f,"
+        "\"reuse_mb\":[",
+        a->mem.idle_in, a->mem.cold, a->mem.large_peak);
+    for (unsigned k = 0; k < HAK_ACE_REUSE_BUCKETS; k++)
+        HAK_PUT("%s%.3f", k ? "," : "", a->mem.reuse[k]);
+    HAK_PUT("]},");
     HAK_PUT("\"scavenges\":%llu,\"scavenged_bytes\":%llu,\"last_scavenge\":{\"ns\":%llu,\"bytes\":%llu,"
         "\"complete\":%s},",
         (unsigned long long)a->scavenges, (unsigned long long)a->scavenged_bytes,
@@ -136,14 +150,13 @@ static size_t state_json(const ace_t *a, char *buf, size_t cap) {
     HAK_PUT("\"cap\":[");
     for (unsigned c = 0; c < HAK_CLASSES; c++) HAK_PUT("%s%u", c ? "," : "", a->cur.cap[c]);
     HAK_PUT("],\"bandits\":{");
-    const bandit_t *bs[] = {&a->drain, &a->bundle, &a->release, &a->diet, &a->cap[0]};
-    const char *names[] = {"drain", "bundle", "release", "diet", "cap0"};
+    const bandit_t *bs[] = {&a->drain, &a->bundle, &a->diet, &a->cap[0]};
+    const char *names[] = {"drain", "bundle", "diet", "cap0"};
     for (unsigned i = 0; i < HAK_COUNT(bs); i++) {
-        HAK_PUT("%s\"%s\":{\"total\":%llu,\"arms\":[", i ? "," : "", names[i],
-            (unsigned long long)bs[i]->total);
+        HAK_PUT("%s\"%s\":{\"total\":%.3f,\"arms\":[", i ? "," : "", names[i], bs[i]->total);
         for (unsigned k = 0; k < bs[i]->arms; k++)
-            HAK_PUT("%s{\"value\":%u,\"n\":%llu,\"mean\":%.4f}", k ? "," : "", bs[i]->value[k],
-                (unsigned long long)bs[i]->n[k], bs[i]->mean[k]);
+            HAK_PUT("%s{\"value\":%u,\"n\":%.3f,\"mean\":%.4f}", k ? "," : "", bs[i]->value[k],
+                bs[i]->n[k], bs[i]->mean[k]);
         HAK_PUT("]}");
     }
     HAK_PUT("}}");
@@ -172,6 +185,7 @@ void hak_ace_test_reset(void) {
     set_run(ACE_MANUAL); /* a running thread exits */
     hak_lock(&g_lock);
     _hak_ace_restore(&g_ace, &(hak_ace_metrics_t){0}, "test");
+    g_ace.fault_ns_per_mib = 0; /* tests run on the named guess, not this machine's */
     _hak_ace_reset(&g_ace);
     _hak_ace_trace_restart();
     pthread_mutex_unlock(&g_lock);

@@ -7,17 +7,17 @@
 
 #include "learn.h"
 
-/* ---- UCB1 bandits (bandit.c) ---- */
+/* ---- discounted UCB1 bandits (bandit.c) ---- */
 #define ACE_MAX_ARMS 8
 
 typedef struct bandit {
     unsigned arms;
     uint32_t value[ACE_MAX_ARMS];
     unsigned order[ACE_MAX_ARMS]; /* untried arms are played nearest the default first */
-    uint64_t n[ACE_MAX_ARMS];
+    double n[ACE_MAX_ARMS];       /* discounted plays */
     double mean[ACE_MAX_ARMS];
     double bound[ACE_MAX_ARMS]; /* known upper bound of an arm's reward */
-    uint64_t total;
+    double total;
     int pulled; /* arm applied since the last reward, -1 none */
 } bandit_t;
 
@@ -26,20 +26,57 @@ void _hak_bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint3
                       uint32_t max);
 uint32_t _hak_bandit_pull(bandit_t *b);      /* an arm's value, to be rewarded next */
 void _hak_bandit_reward(bandit_t *b, double r); /* the arm pulled last earned r */
+void _hak_bandit_forget(bandit_t *b);        /* a new phase: every arm untried again */
+unsigned _hak_bandit_best(const bandit_t *b); /* the arm of the best mean so far */
+
+/* ---- the memory controllers (ace_memory.c): decay delay, BigCache budget,
+ * and the phase detector. Pure functions of their evidence. ---- */
+#define ACE_PHASE_DIMS 4
+
+typedef struct memctl {
+    double reuse[HAK_ACE_REUSE_BUCKETS]; /* MiB reused by idle time, discounted */
+    double idle_in;                      /* MiB that went idle, discounted */
+    double cold;                         /* MiB of BigCache blocks refaulted, discounted */
+    double large_peak;                   /* MiB idle in BigCache: discounted peak */
+    unsigned decay_hold, budget_hold;    /* ticks before the knob may move again */
+} memctl_t;
+
+typedef struct phase {
+    double mean[ACE_PHASE_DIMS], dev[ACE_PHASE_DIMS];
+    unsigned seen, off; /* ticks seen; consecutive ticks off the running mean */
+    uint64_t changes;
+} phase_t;
+
+/* The decay delay of `arms` (ms) that would have cost least: memory reused
+ * after idling t costs lambda * t while it waits (t below the delay), or
+ * lambda * delay plus a refault (fault_ns_per_mib) when the delay gave it
+ * back first; memory never reused costs lambda * delay. lambda: ns per
+ * MiB held a second (HAKMEM_ACE_MEMORY_WEIGHT). Writes each arm's cost. */
+unsigned _hak_ace_best_delay(const memctl_t *mc, double lambda, double fault_ns_per_mib,
+                             const uint32_t *arms, unsigned count, double *cost);
+/* Feeds one tick's evidence; true when the workload changed phase. */
+void _hak_ace_memctl_feed(memctl_t *mc, const hak_ace_metrics_t *m);
+bool _hak_ace_phase_feed(phase_t *p, const hak_ace_metrics_t *m);
 
 /* ---- the controller (ace_rules.c) ---- */
 typedef struct knobs {
     uint32_t cap[HAK_CLASSES]; /* before the diet */
-    uint32_t drain, bundle, release, diet_pct;
+    uint32_t drain, bundle, diet_pct;
+    uint32_t decay_ms, bigcache_mb;
 } knobs_t;
 
 typedef struct ace {
     knobs_t def, cur;
-    bandit_t cap[HAK_CLASSES], drain, bundle, release, diet;
+    bandit_t cap[HAK_CLASSES], drain, bundle, diet;
+    unsigned drain_hold, bundle_hold; /* ticks an arm plays before it is judged */
+    double drain_sum, bundle_sum;     /* rewards while it plays */
+    memctl_t mem;
+    phase_t phase;
+    double fault_ns_per_mib; /* what a page fault costs here, per MiB faulted in */
     bool drain_ruled, bundle_ruled; /* set by a rule, until a calm restore */
     bool alarm;                     /* a fast-loop rule fired since the last slow tick */
     unsigned calm;
-    double tput_mean, frag_pen;
+    double tput_mean, rss_mean;
     bool stopped;
     unsigned p99_over; /* consecutive ticks over the p99 limit */
     char reason[128];
@@ -75,5 +112,6 @@ void _hak_ace_trace_tick(const ace_t *a, const hak_ace_metrics_t *m, const char 
 void _hak_ace_trace_guard(const char *name, double value, double limit);
 void _hak_ace_trace_scavenge(size_t bytes, uint64_t ns, uint64_t budget_ns, bool complete);
 void _hak_ace_trace_elo(void);
+void _hak_ace_trace_phase(uint64_t changes);
 
 #endif

@@ -10,9 +10,10 @@
 #define P99 0.99
 
 typedef struct probe {
-    uint64_t t, cpu, lock_ns, llc, ops;
+    uint64_t t, cpu, lock_ns, llc, ops, idle_in, cold;
     hak_counters_t c;
     uint64_t lat[HAK_LAT_BUCKETS];
+    uint64_t reuse[HAK_REUSE_BUCKETS];
 } probe_t;
 
 static probe_t g_prev; /* the last tick's readings */
@@ -31,7 +32,13 @@ static void probe(probe_t *p) {
     for (unsigned c = 0; c < HAK_CLASSES; c++) p->ops += p->c.allocs[c] + p->c.frees[c];
     for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++)
         p->lat[k] = atomic_load_explicit(&_hak_lat_hist[k], memory_order_relaxed);
+    for (unsigned k = 0; k < HAK_REUSE_BUCKETS; k++)
+        p->reuse[k] = atomic_load_explicit(&_hak_reuse_hist[k], memory_order_relaxed);
+    p->idle_in = atomic_load_explicit(&_hak_idle_in_bytes, memory_order_relaxed);
+    p->cold = _hak_tiers.large_cold_hits();
 }
+
+#define MIB (1.0 / (double)HAK_MIB)
 
 void _hak_ace_probe_start(void) { probe(&g_prev); }
 
@@ -88,9 +95,14 @@ void _hak_ace_measure(hak_ace_metrics_t *m, bool slow) {
         }
     }
     m->ace_cpu_percent = (double)(now.cpu - g_prev.cpu) * NS / dt * 100.0;
+    for (unsigned k = 0; k < HAK_REUSE_BUCKETS; k++)
+        m->reuse_mb[k] = (double)(now.reuse[k] - g_prev.reuse[k]) * MIB;
+    m->idle_in_mb = (double)(now.idle_in - g_prev.idle_in) * MIB;
+    m->large_cold_mb = (double)(now.cold - g_prev.cold) * MIB;
+    m->large_idle_mb = (double)_hak_tiers.large_idle() * MIB;
+    m->rss_mb = (double)_hak_os_rss_bytes() * MIB;
     if (slow) {
-        m->in_use_mb = (double)_hak_tiers.in_use() / (double)HAK_MIB;
-        m->rss_mb = (double)_hak_os_rss_bytes() / (double)HAK_MIB;
+        m->in_use_mb = (double)_hak_tiers.in_use() * MIB;
         /* in use / resident: what releasing free memory improves */
         m->frag_ratio = m->rss_mb > 0 ? m->in_use_mb / m->rss_mb : 1.0;
         if (m->frag_ratio > 1.0) m->frag_ratio = 1.0;

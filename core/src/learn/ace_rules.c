@@ -4,60 +4,68 @@
  * that allocating threads pick up on their next slow path: nobody waits
  * for ACE.
  *
- * Fast loop: a remote-free backlog above half the drain threshold lowers
- * the threshold one step; an LLC miss rate above 0.15 puts the thread
- * caches on a diet (the factor is a bandit's); lock waits above 5 % of
- * the time widen the bundle one step. Otherwise UCB1 bandits pick the
- * per-class cache capacity, the drain threshold and the bundle width.
- * Slow loop: fragmentation (in use / resident below 0.5) triggers a
- * partial release of free units (how many per segment is a bandit's);
- * resident memory far above what is in use triggers a scavenge bounded by
- * HAKMEM_ACE_SCAVENGE_BUDGET_US; two calm slow ticks in a row restore what
- * the rules changed. Guards stop ACE and restore every default.
- *
- * Rewards. Per class: 1 / (1 + blocks moved to or from the slabs per
- * operation) minus 0.05 x min(1, capacity x block size / 1 MiB): what a
- * capacity controls is how often the thread cache runs dry or overflows
- * (each time a bundle of blocks moves), against the memory it holds idle;
- * this is measured per class, where a throughput reward would mix every
- * class and every phase of the program. Global knobs: SPEC's throughput -
- * (miss + lock + fragmentation) penalties, throughput normalised by its
- * running mean so that phases of the program do not read as the knob's
- * doing. */
+ * What it steers is the trade between speed and memory:
+ *  - the decay delay (HAKMEM_DECAY_MS), from how long idle memory waits
+ *    before it is reused (ace_memory.c);
+ *  - BigCache's resident budget (HAKMEM_BIGCACHE_MB): raised when blocks
+ *    it had to give back come back (each such reuse faults its pages in
+ *    again) and that costs more than holding them would, lowered again
+ *    once its idle peak stays far below it;
+ *  - the remote-free batch (HAKMEM_BUNDLE) and the owners' drain
+ *    threshold, by discounted UCB1 bandits while frees change threads;
+ *  - the empty slabs each class keeps (HAKMEM_TCACHE_CAP per class), by a
+ *    bandit per class while the class gives slabs back and takes new ones.
+ * Bandits are rewarded with throughput against its running mean minus
+ * HAKMEM_ACE_MEMORY_WEIGHT's share of resident memory against its own. A
+ * knob moves at most once per hold time (dwell) and only for a clear gain
+ * (hysteresis); a phase change (ace_memory.c) makes every controller
+ * forget what it learnt. Rules: a remote-free backlog lowers the drain
+ * threshold, lock waits widen the batch, a high LLC miss rate puts the
+ * per-class caches on a diet; on slow ticks, resident memory far above
+ * what is in use triggers a scavenge, and two calm slow ticks undo what
+ * the rules changed. Guards stop ACE and restore every default. */
 #include "ace.h"
 
 #include <string.h>
 
 #define MIN_CLASS_OPS 256.0    /* operations in a tick for a class's bandit to play */
-#define IN_PLAY_MOVES 0.002    /* under/overflows per operation that make a knob matter */
-#define IN_PLAY_REMOTE 0.01    /* share of remote frees that makes the drain threshold matter */
-#define IN_PLAY_HELD (256u << 10) /* bytes a class's cache may hold before memory matters */
+#define IN_PLAY_MOVES 0.002    /* slab takes and gives per operation that make a class's knob matter */
+#define IN_PLAY_REMOTE 0.01    /* share of remote frees that makes the remote knobs matter */
 #define BACKLOG_FRACTION 0.5   /* backlog high: above this share of the drain threshold */
 #define LLC_HIGH 0.15          /* LLC misses per operation that call for a diet */
-#define LOCK_HIGH 0.05         /* share of time waiting on locks that calls for wider bundles */
-#define FRAG_LOW 0.5           /* in use / resident below this: release free units */
+#define LOCK_HIGH 0.05         /* share of time waiting on locks that calls for wider batches */
 #define WASTE_SHARE 0.5        /* resident beyond in use by this share of it... */
 #define WASTE_MIN_MB 32.0      /* ...and by at least 32 MiB: scavenge */
 #define CALM_SLOW_TICKS 2      /* calm slow ticks in a row before the rules' changes are undone */
 #define P99_TICKS 2            /* ticks over the p99 limit that trip the guard: one is noise */
-#define MEM_WEIGHT 0.05        /* a class's reward: cost of holding 1 MiB idle (at most) */
 #define TPUT_CAP 2.0           /* throughput over its running mean counts up to 2x */
-#define TPUT_WEIGHT 0.2        /* weight of the newest tick in the running mean */
+#define MEAN_WEIGHT 0.2        /* weight of the newest tick in the running means */
 #define LOCK_SCALE 10.0        /* lock-wait share x 10 is the lock penalty (at most 1) */
-#define FRAG_WEIGHT 0.2        /* the fragmentation penalty at in use / resident = 0 */
 #define DIET_NONE 100          /* diet factor, %: none */
 #define DIET_FIRST 75          /* the diet bandit's first factor, % */
 #define DIRECTION_MIN_ARMS 3   /* with fewer arms there is no order of exploration to choose */
+#define ARM_TICKS 2            /* a remote bandit's arm plays this many ticks before it is judged */
+#define DECAY_HOLD 8           /* ticks the decay delay stays put after a move (2 s) */
+#define BUDGET_HOLD 4          /* BigCache's budget: a step per second */
+#define BUDGET_STEP 4          /* the budget grows at most 4x per step */
+#define HYSTERESIS 0.15        /* a new delay must be this much cheaper than the current */
+#define MIN_EVIDENCE_MB 4.0    /* memory gone idle or reused before the delay moves */
+#define COLD_MIN_MB 1.0        /* refaulted BigCache MiB (discounted) that say the budget is short */
+#define PEAK_SHARE 4           /* idle peak under a quarter of the budget lets it down a step */
+#define MEMORY_UNIT 1000.0     /* HAKMEM_ACE_MEMORY_WEIGHT is in us: the models count ns */
+#define WEIGHT_FULL 100.0      /* a memory weight this high makes memory count as much as speed */
 
 static const uint32_t k_cap_arms[] = {4, 8, 16, 32, 64, 128, 256, 512};
 static const uint32_t k_drain_arms[] = {32, 64, 128, 256, 512, 1024};
-static const uint32_t k_release_arms[] = {1, 2, 4, 8};
 static const uint32_t k_diet_pct[] = {50, 66, 75, 90, 100};
-static const uint32_t k_bundle_arms[] = {16, 32, 64, 128};
+static const uint32_t k_bundle_arms[] = {8, 16, 32, 64, 128, 256};
+static const uint32_t k_decay_arms[] = {10, 50, 200, 500, 1000, 2000, 5000, 20000};
+static const uint32_t k_budget_arms[] = {16, 32, 64, 128, 256, 512, 1024};
+#define DECAY_ARMS HAK_COUNT(k_decay_arms)
 
 /* Why each knob changes in one decision (NULL: it does not). */
 typedef struct rules {
-    const char *cap[HAK_CLASSES], *drain, *bundle, *release, *diet;
+    const char *cap[HAK_CLASSES], *drain, *bundle, *diet, *decay, *budget;
 } rules_t;
 
 /* The knobs as configured at start: what guards and calm ticks restore
@@ -68,12 +76,19 @@ void _hak_ace_snapshot_defaults(void) {
     for (unsigned c = 0; c < HAK_CLASSES; c++) g_defaults.cap[c] = _hak_tiers.class_cap(c);
     g_defaults.drain = (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD);
     g_defaults.bundle = (uint32_t)hak_opt(OPT_BUNDLE);
-    g_defaults.release = (uint32_t)hak_opt(OPT_PARTIAL_RELEASE_UNITS);
     g_defaults.diet_pct = DIET_NONE;
+    g_defaults.decay_ms = (uint32_t)hak_opt(OPT_DECAY_MS);
+    g_defaults.bigcache_mb = (uint32_t)hak_opt(OPT_BIGCACHE_MB);
 }
 
+/* What a page fault costs until ACE's thread has measured it: 256 faults
+ * per MiB at 500 ns, a virtual machine's usual. */
+#define FAULT_NS_PER_MIB_GUESS 128000.0
+
 void _hak_ace_reset(ace_t *a) {
+    double fault = a->fault_ns_per_mib; /* measured once per process */
     memset(a, 0, sizeof(*a));
+    a->fault_ns_per_mib = fault > 0 ? fault : FAULT_NS_PER_MIB_GUESS;
     a->def = g_defaults;
     for (unsigned c = 0; c < HAK_CLASSES; c++)
         _hak_bandit_init(&a->cap[c], k_cap_arms, HAK_COUNT(k_cap_arms), a->def.cap[c],
@@ -81,8 +96,6 @@ void _hak_ace_reset(ace_t *a) {
     a->cur = a->def;
     _hak_bandit_init(&a->drain, k_drain_arms, HAK_COUNT(k_drain_arms), a->def.drain, UINT32_MAX);
     _hak_bandit_init(&a->bundle, k_bundle_arms, HAK_COUNT(k_bundle_arms), a->def.bundle,
-                     UINT32_MAX);
-    _hak_bandit_init(&a->release, k_release_arms, HAK_COUNT(k_release_arms), a->def.release,
                      UINT32_MAX);
     _hak_bandit_init(&a->diet, k_diet_pct, HAK_COUNT(k_diet_pct), DIET_FIRST, UINT32_MAX);
 }
@@ -110,9 +123,9 @@ static unsigned apply(ace_t *a, const knobs_t *next, const rules_t *why, const h
     struct { uint32_t old, now; hak_opt_id_t id; const char *knob, *rule; } g[] = {
         {a->cur.drain, next->drain, OPT_REMOTE_DRAIN_THRESHOLD, "drain_threshold", why->drain},
         {a->cur.bundle, next->bundle, OPT_BUNDLE, "bundle", why->bundle},
-        {a->cur.release, next->release, OPT_PARTIAL_RELEASE_UNITS, "partial_release_pages",
-         why->release},
         {a->cur.diet_pct, next->diet_pct, OPT_COUNT, "diet_factor", why->diet},
+        {a->cur.decay_ms, next->decay_ms, OPT_DECAY_MS, "decay_ms", why->decay},
+        {a->cur.bigcache_mb, next->bigcache_mb, OPT_BIGCACHE_MB, "bigcache_mb", why->budget},
     };
     for (unsigned i = 0; i < HAK_COUNT(g); i++) {
         if (g[i].old == g[i].now) continue;
@@ -135,32 +148,31 @@ static uint32_t step(const uint32_t *arms, unsigned count, uint32_t cur, int dir
     return arms[i] > cur ? arms[i] : (i + 1 < count ? arms[i + 1] : arms[i]);
 }
 
-/* Blocks moved between the thread cache and the slabs per operation (each
- * under- or overflow moves up to a bundle) is the work a capacity saves;
- * idle bytes held are what it costs. */
-static double class_reward(const hak_ace_metrics_t *m, unsigned c, uint32_t cap, uint32_t bundle) {
+/* Slab takes and gives (a refill from a new slab, an empty one given back)
+ * per operation are the work a class's kept slabs save; the slabs' bytes
+ * are what they cost, priced by the memory weight. */
+static double class_reward(const hak_ace_metrics_t *m, unsigned c, uint32_t cap, double weight) {
     double ops = m->cls_ops[c];
-    double moves = ops > 0 ? (m->cls_underflows[c] + m->cls_overflows[c]) * bundle / ops : 0;
+    double moves = ops > 0 ? (m->cls_underflows[c] + m->cls_overflows[c]) / ops : 0;
     double mem = (double)cap * _hak_class_size[c] / (double)HAK_MIB;
-    return 1.0 / (1.0 + moves) - MEM_WEIGHT * (mem < 1.0 ? mem : 1.0);
+    return 1.0 / (1.0 + moves) - weight * (mem < 1.0 ? mem : 1.0);
 }
 
-/* A smaller capacity never moves fewer blocks than a larger one (the
- * thread cache only holds less), so it can earn at most 1 / (1 + moves
- * seen at the larger one). */
-static void cap_bound(bandit_t *b, unsigned arm, const hak_ace_metrics_t *m, unsigned c,
-                      uint32_t bundle) {
+/* A smaller capacity never moves fewer slabs than a larger one (the heap
+ * only keeps fewer), so it can earn at most 1 / (1 + moves seen at the
+ * larger one). */
+static void cap_bound(bandit_t *b, unsigned arm, const hak_ace_metrics_t *m, unsigned c) {
     double ops = m->cls_ops[c];
     if (ops <= 0) return;
-    double ub = 1.0 / (1.0 + (m->cls_underflows[c] + m->cls_overflows[c]) * bundle / ops);
+    double ub = 1.0 / (1.0 + (m->cls_underflows[c] + m->cls_overflows[c]) / ops);
     for (unsigned i = 0; i < arm; i++)
         if (ub < b->bound[i]) b->bound[i] = ub;
 }
 
-/* After the default has played once: a class that under/overflows tries
- * the larger capacities first, a quiet one the smaller (memory) first. */
+/* After the default has played once: a class that moves slabs tries the
+ * larger capacities first, a quiet one the smaller (memory) first. */
 static void cap_direction(bandit_t *b, const hak_ace_metrics_t *m, unsigned c) {
-    if (b->total != 1 || b->arms < DIRECTION_MIN_ARMS) return;
+    if (b->total < 0.5 || b->total > 1.5 || b->arms < DIRECTION_MIN_ARMS) return;
     double ops = m->cls_ops[c];
     bool up = ops > 0 && (m->cls_underflows[c] + m->cls_overflows[c]) / ops > IN_PLAY_MOVES;
     unsigned d = b->order[0], k = 1;
@@ -172,11 +184,19 @@ static void cap_direction(bandit_t *b, const hak_ace_metrics_t *m, unsigned c) {
     }
 }
 
+/* The memory weight as a share of a reward: resident memory at its
+ * running mean costs this much of the throughput at its own. */
+static double memory_share(void) {
+    double w = (double)hak_opt(OPT_ACE_MEMORY_WEIGHT) / WEIGHT_FULL;
+    return w < 1.0 ? w : 1.0;
+}
+
 static double global_reward(ace_t *a, const hak_ace_metrics_t *m) {
     double tput = a->tput_mean > 0 ? m->ops_per_s / a->tput_mean : 1.0;
     if (tput > TPUT_CAP) tput = TPUT_CAP;
+    double rss = a->rss_mean > 0 ? m->rss_mb / a->rss_mean : 1.0;
     double lock = m->lock_wait_frac * LOCK_SCALE;
-    return tput - (m->llc_miss_rate + (lock < 1.0 ? lock : 1.0) + a->frag_pen);
+    return tput - memory_share() * rss - (m->llc_miss_rate + (lock < 1.0 ? lock : 1.0));
 }
 
 /* ---- guards ---- */
@@ -184,7 +204,7 @@ static double global_reward(ace_t *a, const hak_ace_metrics_t *m) {
 void _hak_ace_restore(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
     rules_t why;
     for (unsigned c = 0; c < HAK_CLASSES; c++) why.cap[c] = "guard";
-    why.drain = why.bundle = why.release = why.diet = "guard";
+    why.drain = why.bundle = why.diet = why.decay = why.budget = "guard";
     apply(a, &a->def, &why, m, loop);
 }
 
@@ -203,7 +223,7 @@ static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
         a->stopped = true;
         snprintf(a->reason, sizeof(a->reason), "%s %.0f over %s %.0f", g[i].name, g[i].value,
                  _hak_opt_env(g[i].limit), limit);
-        _hak_warn("[ACE] stopped: %s; defaults restored", a->reason);
+        if (hak_opt(OPT_ACE_LOG_LEVEL) >= 1) _hak_warn("[ACE] stopped: %s; defaults restored", a->reason);
         _hak_ace_trace_guard(g[i].name, g[i].value, limit);
         _hak_ace_restore(a, m, loop);
         return true;
@@ -211,13 +231,96 @@ static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
     return false;
 }
 
+/* ---- the memory knobs ---- */
+
+static void decide_decay(ace_t *a, knobs_t *next, rules_t *why) {
+    if (a->mem.decay_hold > 0) {
+        a->mem.decay_hold--;
+        return;
+    }
+    double seen = a->mem.idle_in;
+    for (unsigned k = 0; k < HAK_ACE_REUSE_BUCKETS; k++) seen += a->mem.reuse[k];
+    if (seen < MIN_EVIDENCE_MB) return;
+    double cost[DECAY_ARMS];
+    double lambda = (double)hak_opt(OPT_ACE_MEMORY_WEIGHT) * MEMORY_UNIT;
+    unsigned best =
+        _hak_ace_best_delay(&a->mem, lambda, a->fault_ns_per_mib, k_decay_arms, DECAY_ARMS, cost);
+    unsigned cur = 0;
+    while (cur + 1 < DECAY_ARMS && k_decay_arms[cur] < a->cur.decay_ms) cur++;
+    if (best == cur || cost[best] > cost[cur] * (1.0 - HYSTERESIS)) return;
+    next->decay_ms = k_decay_arms[best];
+    why->decay = "reuse";
+    a->mem.decay_hold = DECAY_HOLD;
+}
+
+/* A refaulted BigCache block is one the budget pushed out before it was
+ * reused: raising the budget pays when the faults it saves cost more than
+ * holding the extra memory for a decay delay would. */
+static void decide_budget(ace_t *a, const hak_ace_metrics_t *m, knobs_t *next, rules_t *why) {
+    if (a->mem.budget_hold > 0) {
+        a->mem.budget_hold--;
+        return;
+    }
+    uint32_t cur = a->cur.bigcache_mb;
+    double lambda = (double)hak_opt(OPT_ACE_MEMORY_WEIGHT) * MEMORY_UNIT;
+    double interval = m->interval_s > 0 ? m->interval_s : 1.0;
+    if (a->mem.cold >= COLD_MIN_MB) {
+        uint32_t want = cur + (uint32_t)a->mem.cold;
+        if (want > cur * BUDGET_STEP) want = cur * BUDGET_STEP;
+        unsigned i = 0; /* the smallest arm that holds it */
+        while (i + 1 < HAK_COUNT(k_budget_arms) && k_budget_arms[i] < want) i++;
+        uint32_t up = k_budget_arms[i];
+        double saved = a->mem.cold / interval * a->fault_ns_per_mib; /* ns per second */
+        double held = (double)(up - cur) * lambda * (double)a->cur.decay_ms * 1e-3 / interval;
+        if (up > cur && saved > held) {
+            next->bigcache_mb = up;
+            why->budget = "refaults";
+            a->mem.budget_hold = BUDGET_HOLD;
+            a->mem.cold = 0; /* judged: the new budget earns its own evidence */
+        }
+    } else if (cur > a->def.bigcache_mb && a->mem.large_peak * PEAK_SHARE < (double)cur) {
+        next->bigcache_mb = step(k_budget_arms, HAK_COUNT(k_budget_arms), cur, -1);
+        if (next->bigcache_mb < a->def.bigcache_mb) next->bigcache_mb = a->def.bigcache_mb;
+        why->budget = "idle";
+        a->mem.budget_hold = BUDGET_HOLD;
+    }
+}
+
+/* ---- the remote knobs: a bandit's arm plays ARM_TICKS ticks, then is
+ * judged on their mean reward ---- */
+
+static bool play(bandit_t *b, unsigned *hold, double *sum, double r, uint32_t *knob) {
+    if (b->pulled >= 0) {
+        *sum += r;
+        if (++*hold < ARM_TICKS) return false;
+        _hak_bandit_reward(b, *sum / (double)*hold);
+    }
+    *hold = 0;
+    *sum = 0;
+    *knob = _hak_bandit_pull(b);
+    return true;
+}
+
 /* ---- the loops ---- */
+
+static void new_phase(ace_t *a) {
+    for (unsigned c = 0; c < HAK_CLASSES; c++) _hak_bandit_forget(&a->cap[c]);
+    _hak_bandit_forget(&a->drain);
+    _hak_bandit_forget(&a->bundle);
+    _hak_bandit_forget(&a->diet);
+    a->drain_hold = a->bundle_hold = 0;
+    memset(&a->mem, 0, sizeof(a->mem));
+    _hak_ace_trace_phase(a->phase.changes);
+}
 
 int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     if (a->stopped) return -1;
     if (guards(a, m, "fast")) return -1;
     a->ticks++;
     a->llc_from_pmu = m->llc_from_pmu != 0.0;
+    if (_hak_ace_phase_feed(&a->phase, m)) new_phase(a);
+    _hak_ace_memctl_feed(&a->mem, m);
+    double weight = memory_share();
     /* rewards for what the last tick applied */
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         if (a->cap[c].pulled < 0) continue;
@@ -225,43 +328,41 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
             a->cap[c].pulled = -1;
             continue;
         }
-        cap_bound(&a->cap[c], (unsigned)a->cap[c].pulled, m, c, a->cur.bundle);
-        _hak_bandit_reward(&a->cap[c], class_reward(m, c, a->cur.cap[c], a->cur.bundle));
+        cap_bound(&a->cap[c], (unsigned)a->cap[c].pulled, m, c);
+        _hak_bandit_reward(&a->cap[c], class_reward(m, c, a->cur.cap[c], weight));
         cap_direction(&a->cap[c], m, c);
     }
     double r = global_reward(a, m);
     a->last_reward = r;
-    _hak_bandit_reward(&a->drain, r);
-    _hak_bandit_reward(&a->bundle, r);
     _hak_bandit_reward(&a->diet, r);
-    a->tput_mean = a->tput_mean > 0 ? a->tput_mean * (1.0 - TPUT_WEIGHT) + m->ops_per_s * TPUT_WEIGHT
+    a->tput_mean = a->tput_mean > 0 ? a->tput_mean * (1.0 - MEAN_WEIGHT) + m->ops_per_s * MEAN_WEIGHT
                                     : m->ops_per_s;
+    if (m->rss_mb > 0)
+        a->rss_mean = a->rss_mean > 0 ? a->rss_mean * (1.0 - MEAN_WEIGHT) + m->rss_mb * MEAN_WEIGHT
+                                      : m->rss_mb;
     _hak_ace_trace_tick(a, m, "fast");
 
     knobs_t next = a->cur;
     rules_t why = {0};
+    decide_decay(a, &next, &why);
+    decide_budget(a, m, &next, &why);
     /* A bandit plays only while its knob is in play: exploring a knob the
      * workload does not exercise costs and teaches nothing. */
-    double ops = 0, moves = 0;
-    for (unsigned c = 0; c < HAK_CLASSES; c++) {
-        ops += m->cls_ops[c];
-        moves += m->cls_underflows[c] + m->cls_overflows[c];
-    }
-    bool caches_move = ops > 0 && moves / ops > IN_PLAY_MOVES;
+    bool remote = m->remote_free_rate > IN_PLAY_REMOTE;
     if (m->remote_backlog > BACKLOG_FRACTION * a->cur.drain) {
         next.drain = step(k_drain_arms, HAK_COUNT(k_drain_arms), a->cur.drain, -1);
         why.drain = "backlog";
         a->drain_ruled = a->alarm = true;
-    } else if (!a->drain_ruled && m->remote_free_rate > IN_PLAY_REMOTE) {
-        next.drain = _hak_bandit_pull(&a->drain);
+    } else if (!a->drain_ruled && remote &&
+               play(&a->drain, &a->drain_hold, &a->drain_sum, r, &next.drain)) {
         why.drain = "ucb1";
     }
     if (m->lock_wait_frac > LOCK_HIGH) {
         next.bundle = step(k_bundle_arms, HAK_COUNT(k_bundle_arms), a->cur.bundle, 1);
         why.bundle = "bundle";
         a->bundle_ruled = a->alarm = true;
-    } else if (!a->bundle_ruled && caches_move) {
-        next.bundle = _hak_bandit_pull(&a->bundle);
+    } else if (!a->bundle_ruled && remote &&
+               play(&a->bundle, &a->bundle_hold, &a->bundle_sum, r, &next.bundle)) {
         why.bundle = "ucb1";
     }
     if (m->llc_miss_rate > LLC_HIGH) {
@@ -271,22 +372,21 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     }
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         if (a->def.cap[c] == 0 || m->cls_ops[c] < MIN_CLASS_OPS) continue;
-        bool moving = (m->cls_underflows[c] + m->cls_overflows[c]) / m->cls_ops[c] > IN_PLAY_MOVES;
-        bool holding = (uint64_t)a->cur.cap[c] * _hak_class_size[c] >= IN_PLAY_HELD;
-        if (!moving && !holding && a->cap[c].total > 0) continue;
+        if ((m->cls_underflows[c] + m->cls_overflows[c]) / m->cls_ops[c] <= IN_PLAY_MOVES &&
+            a->cap[c].total > 0)
+            continue;
         next.cap[c] = _hak_bandit_pull(&a->cap[c]);
         why.cap[c] = "ucb1";
     }
     return (int)apply(a, &next, &why, m, "fast");
 }
 
-/* Gives back idle memory within the budget: BigCache's resident blocks,
- * then the free units of every heap's segments (a busy owner's are
- * skipped). */
-static void scavenge(ace_t *a, uint32_t units) {
+/* Gives back idle memory within the budget, whatever its age: BigCache's
+ * resident blocks, then what the heaps hold without a block in use (a
+ * busy owner's heap is skipped). */
+static void scavenge(ace_t *a) {
     uint64_t budget = (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u;
     uint64_t t0 = _hak_now_ns();
-    (void)units; /* the heaps give back whole idle units and pages now */
     size_t bytes = _hak_tiers.release(t0 + budget);
     uint64_t ns = _hak_now_ns() - t0;
     a->scavenges++;
@@ -300,22 +400,15 @@ static void scavenge(ace_t *a, uint32_t units) {
 int _hak_ace_tick_slow(ace_t *a, const hak_ace_metrics_t *m) {
     if (a->stopped) return -1;
     if (guards(a, m, "slow")) return -1;
-    _hak_bandit_reward(&a->release, a->last_reward);
-    bool frag_high = m->frag_ratio > 0 && m->frag_ratio < FRAG_LOW;
-    a->frag_pen = m->frag_ratio > 0 ? FRAG_WEIGHT * (1.0 - m->frag_ratio) : 0;
     double waste = m->rss_mb - m->in_use_mb;
     double limit = m->in_use_mb * WASTE_SHARE > WASTE_MIN_MB ? m->in_use_mb * WASTE_SHARE
                                                              : WASTE_MIN_MB;
-    bool rss_high = m->rss_mb > 0 && waste > limit;
+    bool rss_high = m->rss_mb > 0 && m->in_use_mb > 0 && waste > limit;
     _hak_ace_trace_tick(a, m, "slow");
 
     knobs_t next = a->cur;
     rules_t why = {0};
-    if (frag_high) {
-        next.release = _hak_bandit_pull(&a->release);
-        why.release = "ucb1";
-    }
-    bool calm = !frag_high && !rss_high && !a->alarm;
+    bool calm = !rss_high && !a->alarm;
     a->alarm = false;
     a->calm = calm ? a->calm + 1 : 0;
     if (a->calm >= CALM_SLOW_TICKS &&
@@ -327,6 +420,6 @@ int _hak_ace_tick_slow(ace_t *a, const hak_ace_metrics_t *m) {
         a->drain_ruled = a->bundle_ruled = false;
     }
     int changes = (int)apply(a, &next, &why, m, "slow");
-    if (frag_high || rss_high) scavenge(a, rss_high ? UINT32_MAX : next.release);
+    if (rss_high) scavenge(a);
     return changes;
 }

@@ -54,8 +54,12 @@ static size_t metrics_json(const hak_ace_metrics_t *m, char *buf, size_t cap, si
         "\"remote_backlog\":%.1f,\"p99_lat_ns\":%.0f,\"ace_cpu_percent\":%.3f,",
         m->ops_per_s, m->llc_miss_rate, m->llc_from_pmu != 0.0 ? "pmu" : "estimate",
         m->lock_wait_frac, m->remote_backlog, m->p99_lat_ns, m->ace_cpu_percent);
-    if (m->rss_mb > 0) HAK_PUT("\"frag_ratio\":%.4f,\"rss_mb\":%.2f}", m->frag_ratio, m->rss_mb);
-    else HAK_PUT("\"frag_ratio\":null,\"rss_mb\":null}");
+    HAK_PUT("\"idle_in_mb\":%.3f,\"large_idle_mb\":%.3f,\"large_cold_mb\":%.3f,",
+        m->idle_in_mb, m->large_idle_mb, m->large_cold_mb);
+    if (m->in_use_mb > 0) HAK_PUT("\"frag_ratio\":%.4f,", m->frag_ratio);
+    else HAK_PUT("\"frag_ratio\":null,");
+    if (m->rss_mb > 0) HAK_PUT("\"rss_mb\":%.2f}", m->rss_mb);
+    else HAK_PUT("\"rss_mb\":null}");
     return n;
 }
 
@@ -84,8 +88,10 @@ void _hak_ace_trace_decision(const ace_t *a, const hak_ace_metrics_t *m, const c
 void _hak_ace_trace_tick(const ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
     char buf[LINE_MAX];
     size_t cap = sizeof(buf), n = 0;
-    HAK_PUT("{\"t\":%.3f,\"kind\":\"tick\",\"loop\":\"%s\",\"reward\":%.4f,\"metrics\":", since_start(),
-        loop, a->last_reward);
+    HAK_PUT("{\"t\":%.3f,\"kind\":\"tick\",\"loop\":\"%s\",\"reward\":%.4f,\"knobs\":{\"decay_ms\":%u,"
+        "\"bigcache_mb\":%u,\"bundle\":%u,\"drain_threshold\":%u},\"metrics\":",
+        since_start(), loop, a->last_reward, a->cur.decay_ms, a->cur.bigcache_mb, a->cur.bundle,
+        a->cur.drain);
     n = metrics_json(m, buf, cap, n);
     HAK_PUT("}\n");
     if (n < cap) line(buf, n);
@@ -105,6 +111,11 @@ void _hak_ace_trace_scavenge(size_t bytes, uint64_t ns, uint64_t budget_ns, bool
                "\"complete\":%s}\n",
                since_start(), bytes, (unsigned long long)ns, (unsigned long long)budget_ns,
                complete ? "true" : "false");
+}
+
+void _hak_ace_trace_phase(uint64_t changes) {
+    TRACE_LINE("{\"t\":%.3f,\"kind\":\"phase\",\"changes\":%llu}\n", since_start(),
+               (unsigned long long)changes);
 }
 
 void _hak_ace_trace_elo(void) {

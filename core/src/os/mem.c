@@ -139,6 +139,19 @@ void *_hak_os_relocate(void *p, size_t old_size, size_t new_size, size_t align) 
     return q;
 }
 
+#define FAULT_PROBE_BYTES ((size_t)1 << 20) /* the mapping touched to time page faults */
+
+uint64_t _hak_os_fault_cost(void) {
+    uint8_t *p = map(NULL, FAULT_PROBE_BYTES);
+    if (p == NULL) return 0;
+    uint64_t t0 = _hak_now_ns();
+    for (size_t i = 0; i < FAULT_PROBE_BYTES; i += _hak_page_size) ((volatile uint8_t *)p)[i] = 1;
+    uint64_t ns = _hak_now_ns() - t0;
+    count(HAK_SYS_MUNMAP);
+    munmap(p, FAULT_PROBE_BYTES);
+    return ns * HAK_MIB / FAULT_PROBE_BYTES;
+}
+
 void _hak_os_dontneed(void *p, size_t size) {
     count(HAK_SYS_MADVISE);
     if (madvise(p, size, MADV_DONTNEED) == 0)

@@ -7,6 +7,18 @@
 _Atomic uint64_t _hak_lock_wait_ns;
 _Atomic int _hak_sampling;
 _Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
+_Atomic uint64_t _hak_reuse_hist[HAK_REUSE_BUCKETS];
+_Atomic uint64_t _hak_idle_in_bytes;
+
+#define NS_PER_MS 1000000u
+
+void _hak_reuse_record(uint64_t bytes, uint64_t idle_ns) {
+    if (!atomic_load_explicit(&_hak_sampling, memory_order_relaxed)) return;
+    uint64_t ms = idle_ns / NS_PER_MS;
+    unsigned k = ms > 1 ? 63u - (unsigned)__builtin_clzll(ms) : 0;
+    if (k >= HAK_REUSE_BUCKETS) k = HAK_REUSE_BUCKETS - 1;
+    atomic_fetch_add_explicit(&_hak_reuse_hist[k], bytes, memory_order_relaxed);
+}
 
 /* The holder is usually a few hundred instructions from done: spin that
  * long, then yield the CPU. */

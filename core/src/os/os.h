@@ -23,6 +23,9 @@ bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size);
  * new_size bytes; NULL when it cannot (the old one is then untouched). */
 void *_hak_os_relocate(void *p, size_t old_size, size_t new_size, size_t align);
 void *_hak_os_reserve(size_t size); /* address space only (the page map) */
+/* What faulting in fresh memory costs here, ns per MiB (measured on a
+ * small mapping); 0 when it cannot be measured. */
+uint64_t _hak_os_fault_cost(void);
 /* Mappings must end below `ceiling` (the page map's reach). */
 void _hak_os_set_ceiling(uintptr_t ceiling);
 void _hak_os_dontneed(void *p, size_t size);
@@ -123,6 +126,21 @@ extern _Atomic int _hak_sampling;
 extern _Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
 void _hak_lock_slow(pthread_mutex_t *m);
 void _hak_lat_record(uint64_t ns);
+
+/* How long memory sat idle before it was reused (a free unit taken by a new
+ * slab, an empty slab kept, a BigCache block), by bytes, in buckets of
+ * [2^k, 2^(k+1)) ms (the first also under 1 ms, the last beyond), and the
+ * bytes that became idle: what ACE's decay controller weighs. Recorded on
+ * slow paths while ACE runs. */
+#define HAK_REUSE_BUCKETS HAK_ACE_REUSE_BUCKETS
+extern _Atomic uint64_t _hak_reuse_hist[HAK_REUSE_BUCKETS];
+extern _Atomic uint64_t _hak_idle_in_bytes;
+void _hak_reuse_record(uint64_t bytes, uint64_t idle_ns);
+
+HAK_INLINE void hak_idle_record(uint64_t bytes) {
+    if (atomic_load_explicit(&_hak_sampling, memory_order_relaxed))
+        atomic_fetch_add_explicit(&_hak_idle_in_bytes, bytes, memory_order_relaxed);
+}
 
 /* A heap's lock: its owner takes it on slow paths that change its slab
  * lists; threads that release its idle memory or read its slabs take it

@@ -140,8 +140,10 @@ hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t 
     }
     hak_slab_t *slab = hak_seg_slab(seg, (unsigned)u);
     size_t refault = 0;
+    uint64_t now = _hak_coarse_ns();
     for (unsigned i = 0; i < units; i++) {
         hak_slab_t *d = slab + i;
+        if (d->stamp != 0) _hak_reuse_record(HAK_UNIT_SIZE, now - d->stamp); /* idle since */
         if (d->purged && d->stamp != 0) refault += HAK_UNIT_SIZE; /* advised away after use */
         memset(d, 0, sizeof(*d));
         d->kind = SLAB_TAIL;
