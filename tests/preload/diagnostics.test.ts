@@ -183,6 +183,24 @@ diagTest("HAKMEM_ACE_TRACE while ACE is off: one warning saying so, no file", as
   assert.ok((await Deno.readTextFile(trace)).includes('"kind":"tick"'));
 });
 
+Deno.test("diagnostics: hakmem's errno texts are the C library's", async (t) => {
+  // core/src/os/out.c keeps its own table (strerror would take the locale lock inside malloc):
+  // every entry must read as glibc's strerror, asked through Python's os.strerror.
+  if (!(await probeOk("python3"))) return skipOrFail(t, "python3 is not installed");
+  const source = await Deno.readTextFile(new URL("../../core/src/os/out.c", import.meta.url));
+  const table = [...source.matchAll(/X\((E[A-Z0-9]+), "([^"]+)"\)/g)].map((m) => [m[1], m[2]]);
+  assert.ok(table.length >= 20, `only ${table.length} entries read from out.c`);
+  const names = JSON.stringify(table.map(([name]) => name));
+  const r = await run([
+    "python3",
+    "-c",
+    `import errno, json, os; print(json.dumps([os.strerror(getattr(errno, n)) for n in ${names}]))`,
+  ]);
+  assertExit0(r, "python3 os.strerror");
+  const libcTexts = JSON.parse(r.stdout) as string[];
+  assert.deepEqual(table.map(([, text]) => text), libcTexts);
+});
+
 /** One "hakmem stats" block on stderr, from this process. */
 function assertStatsPrinted(r: RunResult, what: string): void {
   assertExit0(r, what);
