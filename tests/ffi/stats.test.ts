@@ -227,11 +227,12 @@ for (const flavour of FLAVOURS) {
     JSON.parse(new TextDecoder().decode(cbuf.subarray(0, cneed)));
   });
 
-  test("free from another thread counts as remote frees", async () => {
+  test("free from another thread counts as remote frees (tiny, and spans in the large tier)", async () => {
     const h = hak();
     const n = 100;
+    const spans = 4; // blocks past the mid tier up to 1 MiB are spans of the thread's segments
     const s0 = h.stats();
-    const ptrs = allocN(h, n, 64);
+    const ptrs = [...allocN(h, n, 64), ...allocN(h, spans, 200 * 1024)];
     const worker = new Worker(new URL("./fixtures/remote_free_worker.ts", import.meta.url), {
       type: "module",
     });
@@ -261,5 +262,10 @@ for (const flavour of FLAVOURS) {
     assert.equal(d.frees, n, "tiny.frees delta (remote)");
     assert.equal(d.remote_frees, n, "tiny.remote_frees delta");
     assert.equal(d.bytes_in_use, 0, "tiny.bytes_in_use back after the remote frees drain");
+    const l = delta(h, s0, s1, "large");
+    assert.equal(l.allocs, spans);
+    assert.equal(l.frees, spans, "large.frees delta (remote spans)");
+    assert.equal(l.remote_frees, spans, "large.remote_frees delta");
+    assert.equal(l.bytes_in_use, 0, "large.bytes_in_use back after the remote frees drain");
   });
 }
