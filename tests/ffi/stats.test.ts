@@ -166,6 +166,38 @@ for (const flavour of FLAVOURS) {
     );
   });
 
+  test("BigCache keeps up to twice the large bytes in use, and gives back when they are freed", () => {
+    const h = hak();
+    const budget = Number(h.optionGet("HAKMEM_BIGCACHE_MB").value) * MiB;
+    const batch = h.optionGet("HAKMEM_MADVISE_BATCH").value;
+    assert.equal(h.optionSet("HAKMEM_MADVISE_BATCH", 1).rc, 0); // advise at once: visible
+    h.sym.hak_trim(); // an empty cache to start from
+    try {
+      // sizes past a thread's own stash (4 MiB), so every free goes to BigCache
+      const keep = allocN(h, 3, budget); // in use: 3 x the fixed budget
+      const churn = allocN(h, 4, budget / 2 + MiB); // freed: 2 MiB more than the fixed budget
+      const s0 = h.stats();
+      for (const p of churn) h.free(p);
+      const s1 = h.stats();
+      assert.equal(
+        s1.counters.madvised_bytes - s0.counters.madvised_bytes,
+        0,
+        "freed blocks within twice what is in use stay resident",
+      );
+      const again = allocN(h, 4, budget / 2 + MiB);
+      const s2 = h.stats();
+      assert.equal(s2.syscalls.mmap - s1.syscalls.mmap, 0, "and are reused without a mapping");
+      for (const p of [...again, ...keep]) h.free(p);
+      const s3 = h.stats();
+      assert.ok(
+        s3.counters.madvised_bytes - s2.counters.madvised_bytes >= 2 * budget,
+        "once nothing is in use BigCache falls back to its fixed budget",
+      );
+    } finally {
+      h.optionSet("HAKMEM_MADVISE_BATCH", batch);
+    }
+  });
+
   test("hak_stats_get struct equals the JSON (no activity between)", () => {
     const h = hak();
     const layout = h.statsLayout();
