@@ -361,6 +361,8 @@ export const ACE_METRICS_FIELDS = [
   "idle_in_mb",
   "large_cold_mb",
   "large_idle_mb",
+  "released_mb",
+  "refault_mb",
 ] as const;
 export const ACE_METRICS_PER_CLASS = ["cls_ops", "cls_underflows", "cls_overflows"] as const;
 /** HAK_ACE_REUSE_BUCKETS: reuse_mb[k] is MiB reused after [2^k, 2^(k+1)) ms idle. */

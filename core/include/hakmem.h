@@ -255,6 +255,8 @@ typedef struct hak_ace_metrics {
     double idle_in_mb;        /* memory that went idle (empty slabs, BigCache blocks) */
     double large_cold_mb;     /* BigCache blocks reused after their pages were given back */
     double large_idle_mb;     /* resident memory idle in BigCache now */
+    double released_mb;       /* memory decay gave back (idle past the delay) */
+    double refault_mb;        /* memory handed out again after decay gave it back */
     double cls_ops[HAK_ACE_CLASSES];        /* allocations + frees per class */
     double cls_underflows[HAK_ACE_CLASSES]; /* slow-path refills */
     double cls_overflows[HAK_ACE_CLASSES];  /* empty slabs given back */

@@ -42,6 +42,8 @@ interface Metrics {
   idle_in_mb?: number;
   large_cold_mb?: number;
   large_idle_mb?: number;
+  released_mb?: number;
+  refault_mb?: number;
   interval_s?: number;
   cls?: Record<number, { ops: number; under: number; over: number }>;
   /** MiB reused after [2^k, 2^(k+1)) ms idle, by k */
@@ -254,12 +256,23 @@ for (const flavour of FLAVOURS) {
     const reused = { idle_in_mb: 50, reuse_mb: { 10: 50 } };
     assert.equal(tick(h, reused), 1);
     assert.equal(option(h, "HAKMEM_DECAY_MS"), 2000, "the cheapest delay that keeps it");
-    // contrary evidence (nothing reused) does not move it during the hold
-    for (let t = 0; t < 8; t++) tick(h, { idle_in_mb: 400 });
+    // contrary evidence (given back, never taken again) does not move it during the hold
+    for (let t = 0; t < 8; t++) tick(h, { released_mb: 400 });
     assert.equal(option(h, "HAKMEM_DECAY_MS"), 2000, "held for 8 ticks");
-    tick(h, { idle_in_mb: 400 });
+    tick(h, { released_mb: 400 });
     assert.equal(option(h, "HAKMEM_DECAY_MS"), 10, "memory never reused goes back at once");
     assert.equal(aceState(h).decay_ms, 10);
+  });
+
+  test("ACE decay: memory idle for less than the delay is not judged never reused", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    // a program's first free: 400 MiB went idle, none given back or reused yet
+    for (let t = 0; t < 12; t++) tick(h, { idle_in_mb: 400 });
+    assert.equal(option(h, "HAKMEM_DECAY_MS"), 500, "it may still come back within the delay");
+    // given back after the delay and taken again: refaulted, not never
+    tick(h, { released_mb: 400, refault_mb: 400, reuse_mb: { 9: 400 } });
+    assert.ok(option(h, "HAKMEM_DECAY_MS") > 500, "reuse after 768 ms wants a longer delay");
   });
 
   test("ACE decay: too little evidence and small gains leave the delay alone", () => {

@@ -167,8 +167,10 @@ hak_large_t *_hak_bigcache_take_fit(size_t map_size) {
 
 void _hak_bigcache_put(hak_large_t *e) {
     uint32_t now = hak_ms_now();
-    if ((uint32_t)(now - g_last_decay_ms) >= DECAY_PERIOD_MS)
-        _hak_bigcache_decay(now, (uint32_t)hak_opt(OPT_DECAY_MS));
+    if ((uint32_t)(now - g_last_decay_ms) >= DECAY_PERIOD_MS) {
+        size_t bytes = _hak_bigcache_decay(now, (uint32_t)hak_opt(OPT_DECAY_MS));
+        atomic_fetch_add_explicit(&_hak_decay_bytes, bytes, memory_order_relaxed);
+    }
     if (_hak_large_cache_eligible(e)) {
         e->state = L_HOT;
         e->idle_ms = now;

@@ -37,6 +37,7 @@ typedef struct memctl {
     double reuse[HAK_ACE_REUSE_BUCKETS]; /* MiB reused by idle time, discounted */
     double idle_in;                      /* MiB that went idle, discounted */
     double cold;                         /* MiB of BigCache blocks refaulted, discounted */
+    double released, refault;            /* MiB decay gave back, and of it reused, discounted */
     double large_peak;                   /* MiB idle in BigCache: discounted peak */
     unsigned decay_hold, budget_hold;    /* ticks before the knob may move again */
 } memctl_t;
@@ -50,7 +51,10 @@ typedef struct phase {
 /* The decay delay of `arms` (ms) that would have cost least: memory reused
  * after idling t costs lambda * t while it waits (t below the delay), or
  * lambda * delay plus a refault (fault_ns_per_mib) when the delay gave it
- * back first; memory never reused costs lambda * delay. lambda: ns per
+ * back first; memory never reused costs lambda * delay. "Never reused" is
+ * only what decay gave back and nobody took again: memory idle for less
+ * than the current delay may still be reused, and counting it as never
+ * would shorten the delay on every program's first free. lambda: ns per
  * MiB held a second (HAKMEM_ACE_MEMORY_WEIGHT). Writes each arm's cost. */
 unsigned _hak_ace_best_delay(const memctl_t *mc, double lambda, double fault_ns_per_mib,
                              const uint32_t *arms, unsigned count, double *cost);

@@ -42,6 +42,8 @@ void _hak_ace_memctl_feed(memctl_t *mc, const hak_ace_metrics_t *m) {
         mc->reuse[k] = mc->reuse[k] * MEM_DISCOUNT + m->reuse_mb[k];
     mc->idle_in = mc->idle_in * MEM_DISCOUNT + m->idle_in_mb;
     mc->cold = mc->cold * MEM_DISCOUNT + m->large_cold_mb;
+    mc->released = mc->released * MEM_DISCOUNT + m->released_mb;
+    mc->refault = mc->refault * MEM_DISCOUNT + m->refault_mb;
     double peak = mc->large_peak * PEAK_DISCOUNT;
     mc->large_peak = m->large_idle_mb > peak ? m->large_idle_mb : peak;
 }
@@ -52,9 +54,7 @@ static double bucket_seconds(unsigned k) {
 
 unsigned _hak_ace_best_delay(const memctl_t *mc, double lambda, double fault_ns_per_mib,
                              const uint32_t *arms, unsigned count, double *cost) {
-    double reused = 0;
-    for (unsigned k = 0; k < HAK_ACE_REUSE_BUCKETS; k++) reused += mc->reuse[k];
-    double never = mc->idle_in > reused ? mc->idle_in - reused : 0;
+    double never = mc->released > mc->refault ? mc->released - mc->refault : 0;
     unsigned best = 0;
     for (unsigned i = 0; i < count; i++) {
         double d = arms[i] * MS, c = never * lambda * d;

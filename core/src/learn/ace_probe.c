@@ -10,7 +10,7 @@
 #define P99 0.99
 
 typedef struct probe {
-    uint64_t t, cpu, lock_ns, llc, ops, idle_in, cold;
+    uint64_t t, cpu, lock_ns, llc, ops, idle_in, cold, released, refault;
     hak_counters_t c;
     uint64_t lat[HAK_LAT_BUCKETS];
     uint64_t reuse[HAK_REUSE_BUCKETS];
@@ -36,6 +36,8 @@ static void probe(probe_t *p) {
         p->reuse[k] = atomic_load_explicit(&_hak_reuse_hist[k], memory_order_relaxed);
     p->idle_in = atomic_load_explicit(&_hak_idle_in_bytes, memory_order_relaxed);
     p->cold = _hak_tiers.large_cold_hits();
+    p->released = atomic_load_explicit(&_hak_decay_bytes, memory_order_relaxed);
+    p->refault = atomic_load_explicit(&_hak_refault_bytes, memory_order_relaxed);
 }
 
 #define MIB (1.0 / (double)HAK_MIB)
@@ -101,6 +103,8 @@ void _hak_ace_measure(hak_ace_metrics_t *m, bool slow) {
         m->reuse_mb[k] = (double)(now.reuse[k] - g_prev.reuse[k]) * MIB;
     m->idle_in_mb = (double)(now.idle_in - g_prev.idle_in) * MIB;
     m->large_cold_mb = (double)(now.cold - g_prev.cold) * MIB;
+    m->released_mb = (double)(now.released - g_prev.released) * MIB;
+    m->refault_mb = (double)(now.refault - g_prev.refault) * MIB;
     m->large_idle_mb = (double)_hak_tiers.large_idle() * MIB;
     m->rss_mb = (double)_hak_os_rss_bytes() * MIB;
     if (slow) {

@@ -238,7 +238,7 @@ static void decide_decay(ace_t *a, knobs_t *next, rules_t *why) {
         a->mem.decay_hold--;
         return;
     }
-    double seen = a->mem.idle_in;
+    double seen = a->mem.released;
     for (unsigned k = 0; k < HAK_ACE_REUSE_BUCKETS; k++) seen += a->mem.reuse[k];
     if (seen < MIN_EVIDENCE_MB) return;
     double cost[DECAY_ARMS];

@@ -54,8 +54,9 @@ static size_t metrics_json(const hak_ace_metrics_t *m, char *buf, size_t cap, si
         "\"remote_backlog\":%.1f,\"p99_lat_ns\":%.0f,\"ace_cpu_percent\":%.3f,",
         m->ops_per_s, m->llc_miss_rate, m->llc_from_pmu != 0.0 ? "pmu" : "estimate",
         m->lock_wait_frac, m->remote_backlog, m->p99_lat_ns, m->ace_cpu_percent);
-    HAK_PUT("\"idle_in_mb\":%.3f,\"large_idle_mb\":%.3f,\"large_cold_mb\":%.3f,",
-        m->idle_in_mb, m->large_idle_mb, m->large_cold_mb);
+    HAK_PUT("\"idle_in_mb\":%.3f,\"large_idle_mb\":%.3f,\"large_cold_mb\":%.3f,"
+            "\"released_mb\":%.3f,\"refault_mb\":%.3f,",
+        m->idle_in_mb, m->large_idle_mb, m->large_cold_mb, m->released_mb, m->refault_mb);
     if (m->in_use_mb > 0) HAK_PUT("\"frag_ratio\":%.4f,", m->frag_ratio);
     else HAK_PUT("\"frag_ratio\":null,");
     if (m->rss_mb > 0) HAK_PUT("\"rss_mb\":%.2f}", m->rss_mb);
