@@ -27,8 +27,6 @@
 #define PEAK_DISCOUNT 0.9    /* BigCache's idle peak fades faster: a budget follows use */
 #define MIB (1.0 / (double)HAK_MIB)
 #define MS 1e-3              /* seconds per millisecond */
-#define BUCKET_FIRST_S 5e-4  /* idle time bucket 0 stands for: 0.5 ms */
-#define BUCKET_MID 1.5       /* bucket k stands for 1.5 x 2^k ms: its middle */
 #define PHASE_WARMUP 4       /* ticks before the detector judges */
 #define PHASE_TICKS_OFF 2    /* ticks off the mean in a row that make a new phase */
 #define PHASE_SIGMAS 4.0     /* off: further than this many deviations... */
@@ -48,9 +46,12 @@ void _hak_ace_memctl_feed(memctl_t *mc, const hak_ace_metrics_t *m) {
     mc->large_peak = m->large_idle_mb > peak ? m->large_idle_mb : peak;
 }
 
-static double bucket_seconds(unsigned k) {
-    return k == 0 ? BUCKET_FIRST_S : BUCKET_MID * (double)((uint64_t)1 << k) * MS;
-}
+/* Bucket k holds reuse after [2^k, 2^(k+1)) ms idle (bucket 0 from 0) and
+ * stands for its upper edge: a delay keeps the bucket's memory only if it
+ * keeps all of it, since reuse a little later than the delay faults it all
+ * in again (bursts whose gaps jitter), while holding a little longer costs
+ * little. */
+static double bucket_seconds(unsigned k) { return (double)((uint64_t)2 << k) * MS; }
 
 unsigned _hak_ace_best_delay(const memctl_t *mc, double lambda, double fault_ns_per_mib,
                              const uint32_t *arms, unsigned count, double *cost) {

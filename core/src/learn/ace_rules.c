@@ -45,7 +45,7 @@
 #define DIET_FIRST 75          /* the diet bandit's first factor, % */
 #define DIRECTION_MIN_ARMS 3   /* with fewer arms there is no order of exploration to choose */
 #define ARM_TICKS 2            /* a remote bandit's arm plays this many ticks before it is judged */
-#define DECAY_HOLD 8           /* ticks the decay delay stays put after a move (2 s) */
+#define DECAY_HOLD 8           /* ticks the decay delay does not fall after a move (2 s) */
 #define BUDGET_HOLD 4          /* BigCache's budget: a step per second */
 #define BUDGET_STEP 4          /* the budget grows at most 4x per step */
 #define HYSTERESIS 0.15        /* a new delay must be this much cheaper than the current */
@@ -234,10 +234,8 @@ static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
 /* ---- the memory knobs ---- */
 
 static void decide_decay(ace_t *a, knobs_t *next, rules_t *why) {
-    if (a->mem.decay_hold > 0) {
-        a->mem.decay_hold--;
-        return;
-    }
+    bool held = a->mem.decay_hold > 0;
+    if (held) a->mem.decay_hold--;
     double seen = a->mem.released;
     for (unsigned k = 0; k < HAK_ACE_REUSE_BUCKETS; k++) seen += a->mem.reuse[k];
     if (seen < MIN_EVIDENCE_MB) return;
@@ -248,6 +246,10 @@ static void decide_decay(ace_t *a, knobs_t *next, rules_t *why) {
     unsigned cur = 0;
     while (cur + 1 < DECAY_ARMS && k_decay_arms[cur] < a->cur.decay_ms) cur++;
     if (best == cur || cost[best] > cost[cur] * (1.0 - HYSTERESIS)) return;
+    /* Rising is the safe side (memory held longer, no page faults): it may
+     * follow the evidence at every tick; falling waits out the hold, so
+     * the delay cannot swing back and forth. */
+    if (held && best < cur) return;
     next->decay_ms = k_decay_arms[best];
     why->decay = "reuse";
     a->mem.decay_hold = DECAY_HOLD;
