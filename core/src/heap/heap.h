@@ -59,6 +59,8 @@ typedef struct hak_heap {
     uint32_t span_empty_units;
     _Atomic(hak_block_t *) remote;        /* other threads' frees, in batches */
     _Atomic uint32_t remote_count;
+    _Atomic uint64_t remote_since;        /* ns: when the queue last went from empty to not */
+    uint64_t drain_since;                 /* while the owner drains: when what it frees went idle */
     _Atomic int state;                    /* enum hak_heap_state */
     uintptr_t owner;                      /* thread pointer of its thread, 0 when none */
     hak_seglist_t segs;                   /* the heap's segments */

@@ -40,4 +40,10 @@ extern hak_decay_fn _hak_heap_decay_hook;
 void _hak_heaps_counts(uint64_t *created, uint64_t *reused, uint64_t *live);
 hak_heap_t *_hak_heap_acquire(void);
 
+/* When memory a free just gave back went idle: now, or for a drain of
+ * other threads' frees, when they were sent. */
+HAK_INLINE uint64_t _hak_idle_stamp(const hak_heap_t *h) {
+    return h->drain_since != 0 ? h->drain_since : _hak_coarse_ns();
+}
+
 #endif

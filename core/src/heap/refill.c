@@ -70,7 +70,7 @@ void _hak_list_remove(hak_slab_t **head, hak_slab_t *s) {
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s) {
     _hak_list_push(&h->queue[s->cls], s);
     s->list = SLAB_IN_QUEUE;
-    s->stamp = _hak_coarse_ns();
+    s->stamp = _hak_idle_stamp(h);
 }
 
 /* Empty slabs a class keeps: HAKMEM_TCACHE_CAP blocks' worth (the
@@ -117,11 +117,11 @@ static void slab_empty(hak_heap_t *h, hak_slab_t *s) {
     if (h->empty_count[cls] < retain_limit(s)) {
         _hak_list_push(&h->empty[cls], s);
         s->list = SLAB_IN_EMPTY;
-        s->stamp = _hak_coarse_ns();
+        s->stamp = _hak_idle_stamp(h);
         h->empty_count[cls]++;
         return;
     }
-    _hak_slab_retire(h, s, _hak_coarse_ns());
+    _hak_slab_retire(h, s, _hak_idle_stamp(h));
 }
 
 #define REQUEUE_FRACTION 8 /* a full slab is queued again once this share of it is free */

@@ -35,7 +35,10 @@ static void slab_put(hak_heap_t *h, hak_block_t *b) {
 
 void _hak_remote_drain(hak_heap_t *h) {
     if (atomic_load_explicit(&h->remote, memory_order_relaxed) == NULL) return;
+    uint64_t since = atomic_load_explicit(&h->remote_since, memory_order_relaxed);
     hak_block_t *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
+    uint64_t now = _hak_coarse_ns();
+    h->drain_since = since != 0 && since < now ? since : now;
     uint32_t n = 0;
     while (b != NULL) {
         hak_block_t *next = b->next;
@@ -43,6 +46,7 @@ void _hak_remote_drain(hak_heap_t *h) {
         b = next;
         n++;
     }
+    h->drain_since = 0;
     atomic_fetch_sub_explicit(&h->remote_count, n, memory_order_relaxed);
 }
 
@@ -76,6 +80,10 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
     } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, first,
                                                     memory_order_release, memory_order_relaxed));
     atomic_fetch_add_explicit(&owner->remote_count, n, memory_order_relaxed);
+    /* the first batch of a queue dates it: an owner that drains it late
+     * (it was idle) frees memory that went idle back then */
+    if (head == NULL)
+        atomic_store_explicit(&owner->remote_since, _hak_coarse_ns(), memory_order_relaxed);
 }
 
 /* Out of line: the free that fills a batch pays for it, the others stay

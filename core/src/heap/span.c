@@ -27,12 +27,12 @@ void _hak_span_keep(hak_heap_t *h, hak_slab_t *s) {
         _hak_slab_retire(h, old, old->stamp);
     }
     if (s->span > SPAN_KEEP_UNITS) {
-        _hak_slab_retire(h, s, _hak_coarse_ns());
+        _hak_slab_retire(h, s, _hak_idle_stamp(h));
         return;
     }
     _hak_list_push(&h->span_empty, s);
     s->list = SLAB_IN_EMPTY;
-    s->stamp = _hak_coarse_ns();
+    s->stamp = _hak_idle_stamp(h);
     h->span_empty_units += s->span;
 }
 
