@@ -40,6 +40,18 @@ extern hak_decay_fn _hak_heap_decay_hook;
 void _hak_heaps_counts(uint64_t *created, uint64_t *reused, uint64_t *live);
 hak_heap_t *_hak_heap_acquire(void);
 
+/* The heap a slow path allocates from: the thread's, which its first
+ * allocation creates (the shared heap while hakmem starts up, or without
+ * thread caches). */
+HAK_INLINE hak_heap_t *_hak_heap_for_alloc(void) {
+    hak_heap_t *h = _hak_tl_heap;
+    if (h == &_hak_empty_heap && hak_opt(OPT_TCACHE) && !_hak_init_in_progress_here()) {
+        hak_heap_t *mine = _hak_heap_acquire();
+        if (mine != NULL) h = mine;
+    }
+    return h;
+}
+
 /* When memory a free just gave back went idle: now, or for a drain of
  * other threads' frees, when they were sent. */
 HAK_INLINE uint64_t _hak_idle_stamp(const hak_heap_t *h) {

@@ -291,11 +291,7 @@ void *_hak_small_alloc_slow(size_t size) {
     hak_ensure_init();
     hak_slow_path_seen();
     unsigned cls = hak_size_class(size); /* the class table may have been empty before init */
-    hak_heap_t *h = _hak_tl_heap;
-    if (h == &_hak_empty_heap && hak_opt(OPT_TCACHE) && !_hak_init_in_progress_here()) {
-        hak_heap_t *mine = _hak_heap_acquire();
-        if (mine != NULL) h = mine;
-    }
+    hak_heap_t *h = _hak_heap_for_alloc();
     void *p;
     if (hak_heap_owned(h)) {
         p = _hak_heap_alloc(h, cls);

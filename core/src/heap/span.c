@@ -98,11 +98,7 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero) {
 void *_hak_span_alloc(size_t size, bool zero) {
     hak_ensure_init();
     hak_slow_path_seen();
-    hak_heap_t *h = _hak_tl_heap;
-    if (h == &_hak_empty_heap && hak_opt(OPT_TCACHE) && !_hak_init_in_progress_here()) {
-        hak_heap_t *mine = _hak_heap_acquire();
-        if (mine != NULL) h = mine;
-    }
+    hak_heap_t *h = _hak_heap_for_alloc();
     void *p;
     if (hak_heap_owned(h)) {
         p = span_from(h, size, zero);
