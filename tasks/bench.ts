@@ -345,7 +345,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const scales = new Map<string, number>();
   for (const d of defs) {
     const base = profile === "quick" ? d.quickScale : 1;
-    if (duration === null || d.memory !== undefined) {
+    if (duration === null || d.scaleSetsMemory) {
       scales.set(d.id, base);
       continue;
     }
