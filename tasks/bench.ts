@@ -18,9 +18,7 @@
 import { join, relative, resolve } from "node:path";
 import { buildExecutable, buildLibrary, compileFlags, libraryFiles } from "./build.ts";
 import { IS_CI } from "./ci.ts";
-import { ROOT } from "./targets.ts";
-import { runCommand, zigVersion } from "./toolchain.ts";
-import { type BenchInfo, DEFAULT_BASELINE, type MachineInfo, type Results } from "./bench_stats.ts";
+import { type BenchInfo, DEFAULT_BASELINE, type Results } from "./bench_stats.ts";
 import {
   BENCH_IDS,
   type BenchDef,
@@ -35,17 +33,23 @@ import {
   defaultTimeout,
   type HakmemVariant,
   hakmemVariants,
-  MODES,
   traceFile,
-  tracesLearning,
+  variantProblems,
 } from "./bench_variants.ts";
-import { type Allocator, runOnce, stopCurrentRun } from "./bench_runner.ts";
+import {
+  ORACLE_ALLOCATORS,
+  ORACLE_BENCHES,
+  ORACLE_DURATION_S,
+  ORACLE_GRID,
+  oracleVariants,
+} from "./bench_oracle.ts";
+import { type Allocator, bareAllocator, runOnce, stopCurrentRun } from "./bench_runner.ts";
 import { failureText, Progress, show, summaryText } from "./bench_summary.ts";
 import { countInstructions } from "./bench_instructions.ts";
+import { machineInfo } from "./bench_machine.ts";
+import { learns, type OptionsTable, optionsTable } from "./options.ts";
 import { debVersion, glibcVersion, PEER_NAMES, resolvePeers, unavailableVerdict } from "./peers.ts";
-
-/** hakmem's presets (bench_variants.ts), also read by tasks/dist.ts. */
-export { MODES };
+import { ROOT } from "./targets.ts";
 
 const TARGET = "x86_64-linux-gnu" as const;
 const FLAVOUR = "release" as const;
@@ -113,49 +117,6 @@ async function resolveAllocators(
 }
 
 // ---------------------------------------------------------------------------------------------
-// machine information
-
-async function firstLine(cmd: string, args: string[]): Promise<string | null> {
-  try {
-    const r = await runCommand(cmd, args);
-    if (r.code !== 0) return null;
-    return (r.stdout || r.stderr).split("\n")[0].trim() || null;
-  } catch {
-    return null;
-  }
-}
-
-async function cpuModel(): Promise<string> {
-  try {
-    const text = await Deno.readTextFile("/proc/cpuinfo");
-    const m = /^(?:model name|Model|Hardware|cpu model)\s*:\s*(.+)$/m.exec(text);
-    if (m) return m[1].trim();
-  } catch {
-    // not Linux
-  }
-  return Deno.build.arch;
-}
-
-async function machineInfo(): Promise<MachineInfo> {
-  let kernel = "unknown";
-  try {
-    kernel = Deno.osRelease();
-  } catch {
-    kernel = (await firstLine("uname", ["-r"])) ?? "unknown";
-  }
-  const commit = await firstLine("git", ["-C", ROOT, "rev-parse", "HEAD"]);
-  return {
-    cpu: await cpuModel(),
-    cores: navigator.hardwareConcurrency || 1,
-    kernel,
-    glibc: await glibcVersion(),
-    zig: await zigVersion(),
-    deno: Deno.version.deno,
-    commit: commit && /^[0-9a-f]{40}$/.test(commit) ? commit : null,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // the driver
 
 export interface BenchOptions {
@@ -167,6 +128,11 @@ export interface BenchOptions {
   ladder?: boolean;
   /** Add the threshold comparison (THRESHOLD_VARIANTS) to the hakmem variants. */
   thresholds?: boolean;
+  /** Add the oracle (tasks/bench_oracle.ts): balanced, learning and the grid's fixed
+   * configurations; its own defaults for the benches, allocators and duration. */
+  oracle?: boolean;
+  /** The oracle's grid, "OPTION=v1,v2;OPTION=…" (default ORACLE_GRID). */
+  oracleGrid?: string;
   /** Timed rounds; 0 only with `instructions` (counts only). */
   repeat?: number;
   threads?: number;
@@ -257,30 +223,59 @@ export async function buildAllBench(programs: readonly string[]): Promise<Map<st
   return paths;
 }
 
-/** Validated options with their defaults filled in. */
-function settle(o: BenchOptions) {
+/** The oracle's variants and record, or nulls without --oracle; a bad grid is a usage error. */
+function oracleOf(o: BenchOptions, table: OptionsTable) {
+  if (!o.oracle) {
+    if (o.oracleGrid !== undefined) throw new UsageError("--oracle-grid needs --oracle");
+    return { variants: null, info: null };
+  }
+  try {
+    return oracleVariants(o.oracleGrid ?? ORACLE_GRID, table);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Validated options with their defaults filled in (modes and variables checked against the
+ * library's options table). */
+function settle(o: BenchOptions, table: OptionsTable) {
   const profile = o.profile;
   const threads = o.threads ?? 2;
   const repeat = o.repeat ?? (profile === "quick" ? 3 : 5);
   const seed = o.seed ?? 42;
-  const duration = o.duration ?? null;
-  if (o.modes) checkList("mode", o.modes, MODES);
-  const variants = hakmemVariants(o);
-  const timeoutS = o.timeout ?? defaultTimeout(profile, variants, duration);
+  const oracle = oracleOf(o, table);
+  const duration = o.duration ?? (oracle.info && profile === "full" ? ORACLE_DURATION_S : null);
+  if (o.modes) checkList("mode", o.modes, table.modes);
+  const variants = hakmemVariants(
+    { ...o, oracle: oracle.variants ?? undefined },
+    table.default_mode,
+  );
+  const bad = variantProblems(variants, table);
+  if (bad.length > 0) {
+    throw new Error(`hakmem variants the library rejects:\n  ${bad.join("\n  ")}`);
+  }
+  const timeoutS = o.timeout ?? defaultTimeout(profile, variants, table, duration);
   const kinds = o.allocators && o.allocators.length > 0
     ? [...new Set(o.allocators)]
+    : oracle.info
+    ? [...ORACLE_ALLOCATORS]
     : [...ALLOCATOR_KINDS];
   checkList("allocator", kinds, ALLOCATOR_KINDS);
-  if ((o.ladder || o.thresholds) && !kinds.includes("hakmem")) {
+  if ((o.ladder || o.thresholds || o.oracle) && !kinds.includes("hakmem")) {
     throw new UsageError(
-      "--ladder and --thresholds run hakmem variants: add hakmem to --allocators",
+      "--ladder, --thresholds and --oracle run hakmem variants: add hakmem to --allocators",
     );
   }
+  const wantedIds = o.benches && o.benches.length > 0
+    ? o.benches
+    : oracle.info
+    ? ORACLE_BENCHES
+    : null;
   let defs: BenchDef[] = [...BENCHES];
-  if (o.benches && o.benches.length > 0) {
-    const bad = o.benches.filter((b) => !benchDef(b));
+  if (wantedIds) {
+    const bad = wantedIds.filter((b) => !benchDef(b));
     if (bad.length > 0) checkList("bench", bad, BENCH_IDS);
-    const wanted = new Set(o.benches.map((b) => benchDef(b)!.id));
+    const wanted = new Set(wantedIds.map((b) => benchDef(b)!.id));
     defs = BENCHES.filter((b) => wanted.has(b.id));
   }
   // With --threads 1, mid_large_mt_N would repeat mid_large_mt_1.
@@ -295,7 +290,18 @@ function settle(o: BenchOptions) {
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError("--seed must be an integer >= 0");
   if (!(timeoutS > 0)) throw new UsageError("--timeout must be > 0");
   if (duration !== null && !(duration > 0)) throw new UsageError("--duration must be > 0");
-  return { profile, threads, repeat, seed, duration, variants, timeoutS, kinds, defs };
+  return {
+    profile,
+    threads,
+    repeat,
+    seed,
+    duration,
+    variants,
+    oracle: oracle.info,
+    timeoutS,
+    kinds,
+    defs,
+  };
 }
 
 /** The scale that makes a bench run about `seconds` under glibc: measured from a glibc run at
@@ -328,7 +334,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
   if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
     throw new UsageError("the bench suite runs on x86_64 Linux only");
   }
-  const { profile, threads, repeat, seed, duration, variants, timeoutS, kinds, defs } = settle(o);
+  const table = await optionsTable();
+  const { profile, threads, repeat, seed, duration, variants, oracle, timeoutS, kinds, defs } =
+    settle(o, table);
   const outDir = o.out ? userPath(o.out) : join(RUNS_DIR, timestamp());
   await Deno.mkdir(outDir, { recursive: true });
 
@@ -349,7 +357,8 @@ export async function runBench(o: BenchOptions): Promise<number> {
       scales.set(d.id, base);
       continue;
     }
-    const glibc = allocators.find((a) => a.name === "glibc")!;
+    const glibc = allocators.find((a) => a.name === "glibc") ??
+      bareAllocator("glibc", "glibc", null);
     const scale = await calibrate(d, base, duration, async (s) => {
       const m = await runOnce({
         hakrun: bins.get("hakrun")!,
@@ -401,9 +410,10 @@ export async function runBench(o: BenchOptions): Promise<number> {
     allocators: allocators.map(({ env: _env, ...info }) => info),
     benches: benchInfos,
     samples: [],
+    ...(oracle ? { oracle } : {}),
   };
   const traced = new Set(
-    runnable.filter((a) => a.kind === "hakmem" && tracesLearning(a.env)).map((a) => a.name),
+    runnable.filter((a) => a.kind === "hakmem" && learns(table, a.env)).map((a) => a.name),
   );
   if (traced.size > 0 && benchInfos.length > 0) {
     results.traces = [];

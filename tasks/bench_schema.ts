@@ -102,6 +102,18 @@ export function validateResults(x: unknown): string[] {
       check(insideRun(t.file), `${at}.file (relative, inside the run directory)`);
     });
   }
+  const o = x.oracle;
+  if (o !== undefined) {
+    if (!isObj(o)) errs.push("oracle: object");
+    else {
+      check(str(o.grid) && str(o.balanced) && str(o.learning), "oracle.grid/balanced/learning");
+      check(strArray(o.fixed), "oracle.fixed: string[]");
+      list(o, "axes", (a, at) => {
+        check(str(a.option), `oracle.${at}.option`);
+        check(Array.isArray(a.values) && a.values.every(num), `oracle.${at}.values: number[]`);
+      });
+    }
+  }
   const ins = x.instructions;
   if (ins !== undefined) {
     if (!isObj(ins)) errs.push("instructions: object");
