@@ -51,6 +51,7 @@ function verdictTable(t: OracleTable, baseline: string): HTMLElement {
       "MiB·s ÷ it",
       `speed ÷ ${baseline}`,
       "MiB·s (learning, balanced)",
+      "learning's run",
     ]),
     t.rows.map((r) =>
       h(
@@ -68,6 +69,11 @@ function verdictTable(t: OracleTable, baseline: string): HTMLElement {
         cell(r.mibsVsBestMemory, true),
         cell(r.speedVsBaseline),
         h("td", { class: "num" }, `${fmtNum(r.learningMibs)}, ${fmtNum(r.balancedMibs)}`),
+        h(
+          "td",
+          { class: "num" },
+          r.learningWallS === null ? "—" : `${r.learningWallS.toFixed(1)} s`,
+        ),
       )
     ),
     h(
@@ -78,7 +84,7 @@ function verdictTable(t: OracleTable, baseline: string): HTMLElement {
       cell(t.geomeanMibsVsBalanced, true),
       h("td", null, ""),
       cell(t.geomeanSpeedVsBest),
-      h("td", { colspan: "7" }, ""),
+      h("td", { colspan: "8" }, ""),
     ),
   );
 }
@@ -139,10 +145,12 @@ export function oracleSection(v: RunView): HTMLElement | null {
     `${variantLabel(t.learning)} against ${variantLabel(t.balanced)} and the fixed `,
     `configurations of the grid ${o.grid} (each: balanced with those variables), `,
     p.duration_s !== null
-      ? `on runs of about ${p.duration_s} s each (scales calibrated under glibc; memory_return `
+      ? `on runs of about ${p.duration_s} s under glibc (scales calibrated there; memory_return `
       : "at the profile's scale (no --duration; ",
     p.duration_s !== null ? "keeps its size), " : "runs this short judge little learning), ",
-    `${p.repeat} round(s). Speed ratios > 1: learning is faster. MiB·s is the RSS integrated `,
+    `${p.repeat} round(s); the last column is how long learning's run took (a configuration `,
+    "much faster than glibc gives ACE less time than that). Speed ratios > 1: learning is ",
+    "faster. MiB·s is the RSS integrated ",
     "over the run (hakrun's 10 ms samples): learning's over the other's, so < 1 means it held ",
     "less memory over time; for the same work, a faster run also holds its memory for less ",
     "time. Ratios are medians of per-round pairs. The machine has few cores and is shared: ",

@@ -49,6 +49,9 @@ export interface OracleRow {
   /** Median MiB·s of learning and balanced. */
   learningMibs: number | null;
   balancedMibs: number | null;
+  /** Median wall time of learning's runs, s: scales are calibrated under glibc, so a fast
+   * configuration may give ACE far less time than --duration. */
+  learningWallS: number | null;
 }
 
 export interface OracleTarget {
@@ -122,6 +125,7 @@ export function oracleTable(results: Results, summary: Summary): OracleTable | n
       speedVsBaseline: speedTo(results.params.baseline),
       learningMibs: median(mine.map(mibs).filter((x): x is number => x !== null)),
       balancedMibs: summaryRow(summary, bench, o.balanced)?.medianMibS ?? null,
+      learningWallS: learn.medianWallS,
     });
   }
   const g = (f: (r: OracleRow) => number | null) =>

@@ -299,6 +299,7 @@ function oracleText(c: Ctx): string[] {
     fmtRatio(r.bestMemorySpeedVsBalanced),
     fmtRatio(r.bestMemoryMibsVsBalanced),
     fmtRatio(r.speedVsBaseline),
+    r.learningWallS === null ? "—" : r.learningWallS.toFixed(1),
   ]);
   rows.push([
     "geomean",
@@ -310,12 +311,14 @@ function oracleText(c: Ctx): string[] {
     "",
     "",
     "",
+    "",
   ]);
   const p = c.results.params;
+  const grid = t.fixed.length - 1;
   return [
     "",
-    `oracle: ${variantLabel(t.learning)} against ${variantLabel(t.balanced)} and ` +
-    `${t.fixed.length} fixed configurations (grid ${c.results.oracle!.grid})` +
+    `oracle: ${variantLabel(t.learning)} against ${variantLabel(t.balanced)} and the ` +
+    `${grid} fixed configuration${grid === 1 ? "" : "s"} of the grid ${c.results.oracle!.grid}` +
     (p.duration_s !== null ? `, runs of about ${p.duration_s} s` : "") +
     "; speed > 1: learning faster; MiB·s = RSS·time, learning's over the other's (< 1: less)",
     table(
@@ -329,6 +332,7 @@ function oracleText(c: Ctx): string[] {
         "its speed/bal",
         "its MiB·s/bal",
         `speed/${base}`,
+        "learning s",
       ],
       rows,
       1,

@@ -433,7 +433,10 @@ Deno.test({
       assert.ok(scale > 0 && scale !== 0.15, `calibrated --scale ${scale}`);
       assert.ok(results.samples.every((s) => s.ok), stderr);
       assert.deepEqual(results.traces?.map((t) => t.allocator), ["hakmem-learning"]);
-      assert.match(stdout, /^oracle: learning against balanced and 2 fixed configurations/m);
+      assert.match(
+        stdout,
+        /^oracle: learning against balanced and the 1 fixed configuration of the grid HAKMEM_BIGCACHE_MB=16,256/m,
+      );
       assert.match(stdout, /^large_churn\s+\d+\.\d\dx\s+\d+\.\d\dx\s+(balanced|oracle-bc256)\s/m);
       assert.match(stdout, /^target (MET|MISSED|n\/a): RSS·time ≤ 0\.7× balanced's/m);
       assert.match(await Deno.readTextFile(join(out, "index.html")), /<html/i);

@@ -417,6 +417,7 @@ Deno.test("oracleTable: learning against balanced, the best fixed by speed, the 
   close(thr.speedVsBaseline, 1); // median of 150/140 and 130/140
   close(thr.learningMibs, 7);
   close(thr.balancedMibs, 10);
+  close(thr.learningWallS, 1);
   // ns/op: lower is better, the ratios still > 1 when learning is faster
   assert.equal(lat.bestSpeed, "hakmem-oracle-a");
   close(lat.speedVsBalanced, 1);
