@@ -13,6 +13,23 @@ import {
 import { gridVariants, ORACLE_GRID, oracleVariants, parseGrid } from "../../tasks/bench_oracle.ts";
 import { builtOptionsTable, learns, type OptionsTable } from "../../tasks/options.ts";
 
+/** The variants of --ladder and of --thresholds, in run order. */
+const LADDER_NAMES = [
+  "hakmem-minimal",
+  "hakmem-minimal+bigcache",
+  "hakmem-minimal+bigcache+batch",
+  "hakmem-balanced",
+  "hakmem-fast",
+  "hakmem-learning",
+];
+const THRESHOLD_NAMES = [
+  "hakmem-thr-1mb",
+  "hakmem-thr-4mb",
+  "hakmem-thr-16mb",
+  "hakmem-thr-64mb",
+  "hakmem-elo-learn",
+];
+
 /** name → env of a list of variants. */
 function envs(vs: { name: string; env: Record<string, string> }[]) {
   return Object.fromEntries(vs.map((v) => [v.name, v.env]));
@@ -59,14 +76,7 @@ Deno.test("bench variants: --ladder adds the features one at a time, in order", 
     "hakmem-learning": { HAKMEM_MODE: "learning" },
   });
   // deepEqual on objects ignores the order: check it apart
-  assert.deepEqual(v.map((x) => x.name), [
-    "hakmem-minimal",
-    "hakmem-minimal+bigcache",
-    "hakmem-minimal+bigcache+batch",
-    "hakmem-balanced",
-    "hakmem-fast",
-    "hakmem-learning",
-  ]);
+  assert.deepEqual(v.map((x) => x.name), LADDER_NAMES);
   // every note names the variables the variant sets
   for (const x of v) {
     for (const [k, val] of Object.entries(x.env)) assert.ok(x.note.includes(`${k}=${val}`), x.note);
@@ -80,13 +90,7 @@ Deno.test("bench variants: --thresholds fixes the threshold (ELO off) or lets EL
     HAKMEM_ELO: "off",
     HAKMEM_BIGCACHE_MAX_BLOCK_MB: mb,
   });
-  assert.deepEqual(v.map((x) => x.name), [
-    "hakmem-thr-1mb",
-    "hakmem-thr-4mb",
-    "hakmem-thr-16mb",
-    "hakmem-thr-64mb",
-    "hakmem-elo-learn",
-  ]);
+  assert.deepEqual(v.map((x) => x.name), THRESHOLD_NAMES);
   assert.deepEqual(envs(v), {
     "hakmem-thr-1mb": fixed("1"),
     "hakmem-thr-4mb": fixed("4"),
@@ -98,20 +102,7 @@ Deno.test("bench variants: --thresholds fixes the threshold (ELO off) or lets EL
 
 Deno.test("bench variants: ladder, thresholds, then the other --modes, each name once", () => {
   const v = variants({ ladder: true, thresholds: true, modes: ["research", "balanced"] });
-  assert.deepEqual(v.map((x) => x.name), [
-    "hakmem-minimal",
-    "hakmem-minimal+bigcache",
-    "hakmem-minimal+bigcache+batch",
-    "hakmem-balanced",
-    "hakmem-fast",
-    "hakmem-learning",
-    "hakmem-thr-1mb",
-    "hakmem-thr-4mb",
-    "hakmem-thr-16mb",
-    "hakmem-thr-64mb",
-    "hakmem-elo-learn",
-    "hakmem-research",
-  ]);
+  assert.deepEqual(v.map((x) => x.name), [...LADDER_NAMES, ...THRESHOLD_NAMES, "hakmem-research"]);
 });
 
 Deno.test("bench variants: hakmem without BigCache (minimal) gets a longer quick time limit", () => {
