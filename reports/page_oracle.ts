@@ -145,11 +145,12 @@ export function oracleSection(v: RunView): HTMLElement | null {
     `${variantLabel(t.learning)} against ${variantLabel(t.balanced)} and the fixed `,
     `configurations of the grid ${o.grid} (each: balanced with those variables), `,
     p.duration_s !== null
-      ? `on runs of about ${p.duration_s} s under glibc (scales calibrated there; memory_return `
+      ? `on runs of about ${p.duration_s} s under ${p.calibrated_with ?? "glibc"} (the scales ` +
+        "calibrated there: other configurations' runs take longer or shorter; memory_return "
       : "at the profile's scale (no --duration; ",
     p.duration_s !== null ? "keeps its size), " : "runs this short judge little learning), ",
-    `${p.repeat} round(s); the last column is how long learning's run took (a configuration `,
-    "much faster than glibc gives ACE less time than that). Speed ratios > 1: learning is ",
+    `${p.repeat} round(s); the last column is how long learning's runs took (ACE's time to `,
+    "learn). Speed ratios > 1: learning is ",
     "faster. MiB·s is the RSS integrated ",
     "over the run (hakrun's 10 ms samples): learning's over the other's, so < 1 means it held ",
     "less memory over time; for the same work, a faster run also holds its memory for less ",

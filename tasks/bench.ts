@@ -41,11 +41,13 @@ import {
   ORACLE_BENCHES,
   ORACLE_DURATION_S,
   ORACLE_GRID,
+  ORACLE_TIMEOUT_FACTOR,
   oracleVariants,
 } from "./bench_oracle.ts";
 import { type Allocator, bareAllocator, runOnce, stopCurrentRun } from "./bench_runner.ts";
 import { failureText, Progress, show, summaryText } from "./bench_summary.ts";
 import { countInstructions } from "./bench_instructions.ts";
+import { calibrate } from "./bench_calibrate.ts";
 import { machineInfo } from "./bench_machine.ts";
 import { learns, type OptionsTable, optionsTable } from "./options.ts";
 import { debVersion, glibcVersion, PEER_NAMES, resolvePeers, unavailableVerdict } from "./peers.ts";
@@ -139,8 +141,9 @@ export interface BenchOptions {
   out?: string;
   seed?: number;
   timeout?: number;
-  /** Target seconds of one run: each bench's scale is calibrated under glibc to take about that
-   * long (benches whose scale sets their memory size keep the profile's). */
+  /** Target seconds of one run: each bench's scale is calibrated under glibc (with --oracle, under
+   * the learning variant) to take about that long (benches whose scale sets their memory size
+   * keep the profile's). */
   duration?: number;
   /** Count instructions per op under callgrind too. */
   instructions?: boolean;
@@ -254,7 +257,12 @@ function settle(o: BenchOptions, table: OptionsTable) {
   if (bad.length > 0) {
     throw new Error(`hakmem variants the library rejects:\n  ${bad.join("\n  ")}`);
   }
-  const timeoutS = o.timeout ?? defaultTimeout(profile, variants, table, duration);
+  const timeoutS = o.timeout ??
+    Math.max(
+      defaultTimeout(profile, variants, table, duration),
+      // the grid's slowest configurations may take many times as long as learning's run
+      oracle.info && duration !== null ? ORACLE_TIMEOUT_FACTOR * duration : 0,
+    );
   const kinds = o.allocators && o.allocators.length > 0
     ? [...new Set(o.allocators)]
     : oracle.info
@@ -304,30 +312,6 @@ function settle(o: BenchOptions, table: OptionsTable) {
   };
 }
 
-/** The scale that makes a bench run about `seconds` under glibc: measured from a glibc run at
- * the profile's scale (ten times larger while that run takes under CALIBRATE_MIN_S). */
-const CALIBRATE_MIN_S = 0.2;
-const CALIBRATE_MAX_FACTOR = 1000;
-
-async function calibrate(
-  d: BenchDef,
-  base: number,
-  seconds: number,
-  run: (scale: number) => Promise<number | null>,
-): Promise<number> {
-  let scale = base;
-  for (let i = 0; i < 4; i++) {
-    const wall = await run(scale);
-    if (wall === null) throw new Error(`${d.id}: the calibration run under glibc failed`);
-    if (wall >= CALIBRATE_MIN_S || i === 3) {
-      const factor = Math.min(CALIBRATE_MAX_FACTOR, seconds / Math.max(wall, 1e-3));
-      return Number((scale * factor).toPrecision(3));
-    }
-    scale *= 10;
-  }
-  return scale;
-}
-
 /** Runs the suite; returns the process exit code (1 when a hakmem run failed, or under CI=true
  * when a peer was unavailable). */
 export async function runBench(o: BenchOptions): Promise<number> {
@@ -350,6 +334,10 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-bench-" });
   let seq = 0;
 
+  // the judged variant's runs are the ones that must last: with --oracle, the learning one's
+  const calibrator = allocators.find((a) => a.name === (oracle?.learning ?? "glibc")) ??
+    bareAllocator("glibc", "glibc", null);
+  const refine = learns(table, calibrator.env);
   const scales = new Map<string, number>();
   for (const d of defs) {
     const base = profile === "quick" ? d.quickScale : 1;
@@ -357,14 +345,12 @@ export async function runBench(o: BenchOptions): Promise<number> {
       scales.set(d.id, base);
       continue;
     }
-    const glibc = allocators.find((a) => a.name === "glibc") ??
-      bareAllocator("glibc", "glibc", null);
-    const scale = await calibrate(d, base, duration, async (s) => {
+    const scale = await calibrate(d.id, base, duration, calibrator.name, refine, async (s) => {
       const m = await runOnce({
         hakrun: bins.get("hakrun")!,
         program: bins.get(d.program)!,
         args: ["--seed", String(seed), ...d.args(threads, profile), "--scale", String(s)],
-        allocator: glibc,
+        allocator: calibrator,
         timeoutS,
         tmpDir,
         seq: seq++,
@@ -372,7 +358,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
       });
       return m.ok ? m.wall_s : null;
     });
-    console.error(`[bench] ${d.id}: --scale ${scale} for runs of about ${duration} s`);
+    console.error(
+      `[bench] ${d.id}: --scale ${scale} for runs of about ${duration} s under ${calibrator.name}`,
+    );
     scales.set(d.id, scale);
   }
   const benchInfos: BenchInfo[] = defs.map((d) => {
@@ -404,6 +392,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
       threads,
       seed,
       duration_s: duration,
+      ...(duration !== null ? { calibrated_with: calibrator.name } : {}),
       baseline: DEFAULT_BASELINE,
       instructions: o.instructions === true,
     },

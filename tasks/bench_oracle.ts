@@ -33,8 +33,13 @@ export const ORACLE_BENCHES: readonly string[] = [
 ];
 
 /** Seconds per run of --oracle in the full profile when --duration is not given: long enough for
- * ACE to learn (the issue's long runs). */
+ * ACE to learn (the issue's long runs). The scales are calibrated under the learning variant, so
+ * that its runs, the ones judged, last that long. */
 export const ORACLE_DURATION_S = 20;
+
+/** The time limit of an oracle run, in durations: scales are calibrated under the learning
+ * variant, and a fixed configuration may be ten times slower than it (or glibc more). */
+export const ORACLE_TIMEOUT_FACTOR = 30;
 
 /** Allocators of --oracle when --allocators is not given: hakmem's variants, glibc and the
  * baseline peer. */

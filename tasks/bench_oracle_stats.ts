@@ -49,8 +49,8 @@ export interface OracleRow {
   /** Median MiB·s of learning and balanced. */
   learningMibs: number | null;
   balancedMibs: number | null;
-  /** Median wall time of learning's runs, s: scales are calibrated under glibc, so a fast
-   * configuration may give ACE far less time than --duration. */
+  /** Median wall time of learning's runs, s: ACE's time to learn (--oracle calibrates the scales
+   * so that it is about --duration). */
   learningWallS: number | null;
 }
 

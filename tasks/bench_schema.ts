@@ -53,6 +53,7 @@ export function validateResults(x: unknown): string[] {
     }
     for (const k of ["repeat", "threads", "seed"]) check(Number.isInteger(p[k]), `params.${k}`);
     check(numOrNull(p.duration_s), "params.duration_s");
+    check(p.calibrated_with === undefined || str(p.calibrated_with), "params.calibrated_with");
     check(str(p.baseline), "params.baseline");
     check(typeof p.instructions === "boolean", "params.instructions");
   }

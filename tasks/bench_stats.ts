@@ -39,8 +39,11 @@ export interface RunParams {
   repeat: number;
   threads: number;
   seed: number;
-  /** --duration: the target seconds of one run (scales calibrated under glibc), or null. */
+  /** --duration: the target seconds of one run, or null. */
   duration_s: number | null;
+  /** With --duration: the allocator the scales were calibrated under (glibc; with --oracle the
+   * learning variant). */
+  calibrated_with?: string;
   /** The allocator ratios are given against besides glibc. */
   baseline: string;
   /** --instructions: the callgrind counts were taken. */

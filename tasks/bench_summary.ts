@@ -319,7 +319,9 @@ function oracleText(c: Ctx): string[] {
     "",
     `oracle: ${variantLabel(t.learning)} against ${variantLabel(t.balanced)} and the ` +
     `${grid} fixed configuration${grid === 1 ? "" : "s"} of the grid ${c.results.oracle!.grid}` +
-    (p.duration_s !== null ? `, runs of about ${p.duration_s} s` : "") +
+    (p.duration_s !== null
+      ? `, runs of about ${p.duration_s} s under ${p.calibrated_with ?? "glibc"}`
+      : "") +
     "; speed > 1: learning faster; MiB·s = RSS·time, learning's over the other's (< 1: less)",
     table(
       [
@@ -366,7 +368,9 @@ export function summaryText(results: Results, summary: Summary = summarize(resul
     const inline = hakmems.length <= 2;
     out.push(
       `medians over ${p.repeat} round(s), profile ${p.profile}` +
-        (p.duration_s !== null ? `, runs of about ${p.duration_s} s` : "") +
+        (p.duration_s !== null
+          ? `, runs of about ${p.duration_s} s under ${p.calibrated_with ?? "glibc"}`
+          : "") +
         `, ${p.threads} thread(s); ratios > 1 mean hakmem is better (median of per-round pairs; ` +
         "mem: hakmem's memory figure is the smaller)",
       benchTable(c, inline),

@@ -196,8 +196,9 @@ program
   )
   .option(
     "--duration <s>",
-    "seconds one run should take: each bench's scale is calibrated under glibc first (for " +
-      "judging learning on runs of realistic length, e.g. 20; memory_return keeps its size)",
+    "seconds one run should take: each bench's scale is calibrated under glibc first (with " +
+      "--oracle: under hakmem's learning variant, the runs judged; for judging learning on runs " +
+      "of realistic length, e.g. 20; memory_return keeps its size)",
     (v: string) => {
       const n = Number(v);
       if (!(n > 0) || !Number.isFinite(n)) {
