@@ -48,6 +48,11 @@ export const HAKMEM_SYMBOLS = {
   hak_thread_flush: { parameters: [], result: "void" },
   // int hak_trim(void)
   hak_trim: { parameters: [], result: "i32" },
+  // ---- C23 sized frees ----
+  // void hak_free_sized(void *ptr, size_t size)
+  hak_free_sized: { parameters: ["pointer", "usize"], result: "void" },
+  // void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size)
+  hak_free_aligned_sized: { parameters: ["pointer", "usize", "usize"], result: "void" },
   // ---- size classes ----
   // unsigned hak_class_count(void)
   hak_class_count: { parameters: [], result: "u32" },
@@ -112,7 +117,26 @@ export const HAKMEM_SYMBOLS = {
   hak_ace_test_tick: { parameters: ["pointer", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The standard allocation symbols libhakmem.so exports as well (glibc's prototypes). */
+/** glibc's struct mallinfo2, in order; struct mallinfo has the same fields as int. */
+export const MALLINFO_FIELDS = [
+  "arena",
+  "ordblks",
+  "smblks",
+  "hblks",
+  "hblkhd",
+  "usmblks",
+  "fsmblks",
+  "uordblks",
+  "fordblks",
+  "keepcost",
+] as const;
+export type Mallinfo = Record<typeof MALLINFO_FIELDS[number], number>;
+
+const MALLINFO2 = { struct: MALLINFO_FIELDS.map(() => "usize" as const) };
+const MALLINFO = { struct: MALLINFO_FIELDS.map(() => "i32" as const) };
+
+/** The standard allocation symbols libhakmem.so exports as well (glibc's prototypes), and glibc's
+ * introspection calls, which it answers with its own figures. */
 export const STD_SYMBOLS = {
   malloc: { parameters: ["usize"], result: "pointer" },
   free: { parameters: ["pointer"], result: "void" },
@@ -125,6 +149,13 @@ export const STD_SYMBOLS = {
   valloc: { parameters: ["usize"], result: "pointer" },
   pvalloc: { parameters: ["usize"], result: "pointer" },
   malloc_usable_size: { parameters: ["pointer"], result: "usize" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
+  free_sized: { parameters: ["pointer", "usize"], result: "void" },
+  free_aligned_sized: { parameters: ["pointer", "usize", "usize"], result: "void" },
+  mallinfo2: { parameters: [], result: MALLINFO2 },
+  mallinfo: { parameters: [], result: MALLINFO },
+  malloc_stats: { parameters: [], result: "void" },
+  malloc_info: { parameters: ["i32", "pointer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export const HAKMEM_SYMBOL_NAMES: readonly string[] = Object.keys(HAKMEM_SYMBOLS);
@@ -473,6 +504,15 @@ export class Hakmem {
     setErrno(0);
     const rc = this.sym.hak_option_set(Deno.UnsafePointer.of(n), big(value));
     return { rc, errno: getErrno() };
+  }
+
+  /** mallinfo2 (wide = true, size_t fields) or mallinfo (int fields), by field name. */
+  mallinfo(wide = true): Mallinfo {
+    const raw = wide ? this.sym.mallinfo2() : this.sym.mallinfo();
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const at = (i: number) =>
+      wide ? Number(dv.getBigUint64(i * 8, true)) : dv.getInt32(i * 4, true);
+    return Object.fromEntries(MALLINFO_FIELDS.map((f, i) => [f, at(i)])) as Mallinfo;
   }
 
   #cString(p: Deno.PointerValue, what: string): string {

@@ -137,8 +137,9 @@ function readme(
 ${"=".repeat(title.length)}
 
 hakmem is a learning malloc for Linux: a drop-in malloc, free, calloc, realloc,
-posix_memalign, aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size and
-malloc_trim, plus its own hak_* API.
+posix_memalign, aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size,
+malloc_trim and C23's free_sized and free_aligned_sized, plus its own hak_* API;
+mallinfo, mallinfo2, malloc_stats and malloc_info report hakmem's figures.
 
   target   ${target}: ${t.description}
   glibc    ${glibc.floor} or newer (symbol versions up to GLIBC_${glibc.maxRequired ?? "-"})

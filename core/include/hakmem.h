@@ -2,8 +2,10 @@
  *
  * libhakmem.so also exports the standard allocation symbols (malloc, free,
  * calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign,
- * valloc, pvalloc, malloc_usable_size), so LD_PRELOAD or linking
- * libhakmem.a makes hakmem serve every allocation of a program. The hak_*
+ * valloc, pvalloc, malloc_usable_size, free_sized, free_aligned_sized), so
+ * LD_PRELOAD or linking libhakmem.a makes hakmem serve every allocation of
+ * a program, and glibc's introspection calls (mallinfo, mallinfo2,
+ * malloc_stats, malloc_info, malloc_trim) answer with hakmem's figures. The hak_*
  * calls below are the same allocator under names that never clash, plus
  * statistics and configuration. */
 #ifndef HAKMEM_H
@@ -45,6 +47,17 @@ HAK_API void hak_thread_flush(void);
  * free units of the calling thread's segments are advised away. Returns 1
  * when memory was released, else 0 (malloc_trim calls it). */
 HAK_API int hak_trim(void);
+
+/* ---- C23 sized frees ----
+ * Exported as free_sized and free_aligned_sized too (C23; glibc 2.43 has
+ * them). Free ptr, allocated with `size` bytes (and, for the aligned one,
+ * by aligned_alloc with `alignment`); NULL does nothing. Release builds
+ * free as hak_free does. Debug builds first check what the caller states
+ * and abort with one line naming the problem when it cannot be true: size
+ * larger than hak_usable_size(ptr); for hak_free_aligned_sized also an
+ * alignment that is not a power of two, or ptr not a multiple of it. */
+HAK_API void hak_free_sized(void *ptr, size_t size);
+HAK_API void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 
 /* ---- size classes ---- */
 /* Number of small/mid size classes (tiny and mid tiers). */
@@ -99,7 +112,8 @@ HAK_API size_t hak_mid_max(void);
     X(llc_misses, "last-level cache misses (see pmu_source)")                                      \
     X(decay_runs, "passes of decay: idle memory given back (HAKMEM_DECAY_MS)")                     \
     X(decay_bytes, "bytes decay gave back to the OS (slabs, units, pages, BigCache blocks)")      \
-    X(refault_bytes, "bytes given back that were handed out again (page faults decay caused)")
+    X(refault_bytes, "bytes given back that were handed out again (page faults decay caused)")    \
+    X(os_failures, "madvise and mremap calls the OS refused (survived: the memory stays as it was)")
 
 #define HAK_ENUMERATOR_(id, name) HAK_TIER_##id,
 typedef enum hak_tier { HAK_TIER_LIST(HAK_ENUMERATOR_) HAK_TIER_COUNT } hak_tier_t;

@@ -5,9 +5,18 @@ import { type Flavour, FLAVOURS, notBuilt, repoRoot } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/invalid_free.ts", import.meta.url).pathname;
 
-/** Cases every flavour must catch; double frees are checked in debug only. */
+/** The sized frees' cases and the problem their line names. */
+const SIZED: Record<string, RegExp> = {
+  "sized-too-big": /^hakmem: free_sized: size \d+ is larger than the block \(\d+ usable bytes\)/,
+  "sized-too-big-large": /^hakmem: free_sized: size \d+ is larger than the block/,
+  "aligned-not-pow2": /^hakmem: free_aligned_sized: alignment 24 is not a power of two/,
+  "aligned-misaligned": /^hakmem: free_aligned_sized: the pointer is not aligned to 4096/,
+};
+
+/** Cases every flavour must catch; double frees and untrue sized frees are checked in debug
+ * only (a release build frees the block: entry_points.test.ts). */
 const ALWAYS = ["interior-tiny", "interior-mid", "interior-large", "foreign-libc", "foreign-js"];
-const DEBUG_ONLY = ["double-tiny", "double-mid", "double-large"];
+const DEBUG_ONLY = ["double-tiny", "double-mid", "double-large", ...Object.keys(SIZED)];
 
 async function run(flavour: Flavour, which: string) {
   const env: Record<string, string> = {};
@@ -55,6 +64,8 @@ for (const flavour of FLAVOURS) {
           );
         } else if (!named) {
           problems.push(`${c}: no "hakmem: " line naming 0x${digits}: ${JSON.stringify(r.stderr)}`);
+        } else if (c in SIZED && !lines.some((l) => SIZED[c].test(l))) {
+          problems.push(`${c}: no line saying ${SIZED[c]}: ${JSON.stringify(r.stderr)}`);
         }
       });
       assert.deepEqual(problems, []);

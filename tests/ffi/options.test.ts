@@ -219,8 +219,8 @@ interface BadCase {
   /** what the warning must mention besides the name and the value (for an
    * enumeration, its choices from the options table too) */
   mentions: string[];
-  /** the default the option falls back to */
-  fallback: number;
+  /** the default the option falls back to (a path option's: its text in the configuration) */
+  fallback: number | string;
   defaultText: string;
 }
 
@@ -288,7 +288,43 @@ const BAD: BadCase[] = [
     fallback: 1,
     defaultText: "1",
   },
+  // One rule for every option: only the spelling the README's table gives. Booleans are 0 or 1,
+  // integers plain decimal digits as hakmem prints them, enumerations their names, paths 1 to 511
+  // bytes.
+  ...["yes", "no", "on", "off", "true", "false", "01", " 1", "1 ", ""].map((value) => ({
+    name: "HAKMEM_TCACHE",
+    value,
+    mentions: ["0|1"],
+    fallback: 1,
+    defaultText: "1",
+  })),
+  ...[" 64", "64 ", "+64", "064", "0x40", "1e2", "64k", "", "-0"].map((value) => ({
+    name: "HAKMEM_TCACHE_CAP",
+    value,
+    mentions: ["decimal digits", "512"],
+    fallback: 128,
+    defaultText: "128",
+  })),
+  ...["Balanced", " fast", "fast ", "FAST", ""].map((value) => ({
+    name: "HAKMEM_MODE",
+    value,
+    mentions: [],
+    fallback: 2,
+    defaultText: "balanced",
+  })),
+  ...["", "x".repeat(512)].map((value) => ({
+    name: "HAKMEM_STATS_FILE",
+    value,
+    mentions: ["a path of 1 to 511 bytes"],
+    fallback: "",
+    defaultText: "(unset)",
+  })),
 ];
+
+/** How a warning shows a value: quoted when it is empty or has blanks a reader would not see. */
+function shown(value: string): string {
+  return value === "" || /[ \t\n]/.test(value) ? `"${value}"` : value;
+}
 
 function option(table: OptionsTable, name: string) {
   const o = table.options.find((o) => o.name === name);
@@ -364,7 +400,7 @@ for (const flavour of FLAVOURS) {
     const runs = await Promise.all(BAD.map((c) => runWith(flavour, { [c.name]: c.value })));
     BAD.forEach((c, i) => {
       const run = runs[i];
-      const what = `${c.name}=${c.value}`;
+      const what = `${c.name}=${shown(c.value)}`;
       assert.equal(
         run.hakLines.length,
         1,
@@ -372,7 +408,7 @@ for (const flavour of FLAVOURS) {
       );
       const line = run.hakLines[0];
       assert.ok(
-        line.startsWith(`hakmem: warning: ${c.name}=${c.value}`),
+        line.startsWith(`hakmem: warning: ${what} is not accepted`),
         `warning names ${what}: ${line}`,
       );
       for (const m of [...c.mentions, ...option(table, c.name).choices]) {
@@ -383,7 +419,10 @@ for (const flavour of FLAVOURS) {
         line.includes(`using default ${c.defaultText}`),
         `warning names the default ${c.defaultText}: ${line}`,
       );
-      assert.equal(opt(run, c.name), c.fallback, `${c.name} falls back to its default`);
+      const now = typeof c.fallback === "string"
+        ? JSON.parse(run.printed.config)[c.name]
+        : opt(run, c.name);
+      assert.equal(now, c.fallback, `${c.name} falls back to its default`);
       if (c.name === "HAKMEM_MODE") assert.equal(run.printed.mode, "balanced");
     });
   });

@@ -8,8 +8,9 @@
 // run with HAKMEM_STATS=1 and read the per-process blocks on stderr with `stderrStats`.
 
 import { join } from "node:path";
+import { buildExecutable } from "../../tasks/build.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
-import type { Flavour, TargetName } from "../../tasks/targets.ts";
+import { buildDir, type Flavour, type TargetName } from "../../tasks/targets.ts";
 import { assertSuccess, describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
 
 export const TIMEOUT_MS = 120_000;
@@ -138,6 +139,42 @@ export async function setup(
   const files = await ensureLibrary(target, flavour);
   const tmp = await Deno.makeTempDir({ prefix: "hakmem-preload-" });
   return { target, so: files.so, tmp };
+}
+
+/** What a fixture test gets: the preloadable library, a temporary directory, the program. */
+export interface FixtureRun {
+  so: string;
+  tmp: string;
+  exe: string;
+}
+
+/** A test of a C program of fixtures/ (built for the host, release, linked plainly; -ldl for the
+ * dlsym lookups of programs on the glibc 2.17 floor) with the host library of `flavour`; the
+ * temporary directory is removed afterwards. */
+export function fixtureTest(
+  name: string,
+  flavour: Flavour,
+  fixture: string,
+  fn: (c: FixtureRun) => Promise<void>,
+): void {
+  Deno.test(name, async (t) => {
+    const s = await setup(t, flavour);
+    if (!s) return;
+    try {
+      const base = fixture.replace(/^.*\//, "").replace(/\.c$/, "");
+      const exe = await buildExecutable({
+        target: s.target,
+        flavour: "release",
+        sources: [fixture],
+        out: join(buildDir(s.target, "release"), "bin", "preload", base),
+        link: "none",
+        extraFlags: ["-Werror", "-ldl"],
+      });
+      await fn({ so: s.so, tmp: s.tmp, exe });
+    } finally {
+      await Deno.remove(s.tmp, { recursive: true });
+    }
+  });
 }
 
 /** One process's block of HAKMEM_STATS=1 output on stderr. */

@@ -92,11 +92,17 @@ void hak_free(void *p) {
     if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
 }
 
+/* Past the mid tier: out of line, so malloc's fast path saves no register. */
+__attribute__((noinline)) static void *big_alloc(size_t size) {
+    if (size <= HAK_SPAN_MAX) return _hak_span_alloc(size, false);
+    hak_ensure_init();
+    return _hak_large_alloc(size, 0, false);
+}
+
 void *hak_malloc(size_t size) {
     if (likely(size <= HAK_TINY_MAX)) return tiny_alloc(size);
     if (likely(size <= HAK_MID_MAX)) return small_alloc(size);
-    hak_ensure_init();
-    return _hak_large_alloc(size, 0, false);
+    return big_alloc(size);
 }
 
 void *hak_calloc(size_t count, size_t size) {
@@ -106,6 +112,7 @@ void *hak_calloc(size_t count, size_t size) {
         return NULL;
     }
     if (total > HAK_MID_MAX) {
+        if (total <= HAK_SPAN_MAX) return _hak_span_alloc(total, true);
         hak_ensure_init();
         return _hak_large_alloc(total, 0, true);
     }
@@ -114,19 +121,25 @@ void *hak_calloc(size_t count, size_t size) {
     return p;
 }
 
-/* Bytes usable in a small block, or fails naming `what`. */
-static size_t small_usable(uintptr_t a, const char *what) {
+/* The slab of a small block, or fails naming the call: a pointer into no
+ * live slab (a block given back with its slab, or never one), or into one
+ * but not at a block's start. */
+static hak_slab_t *small_locate_or_fail(uintptr_t a, const char *call) {
     hak_slab_t *s = hak_small_locate(a);
-    if (s == NULL) _hak_fail(what, (void *)a);
-    return s->bsize;
+    if (s != NULL) return s;
+    const char *what = "an interior or invalid pointer";
+    hak_slab_t *d = hak_slab_at(a);
+    if (hak_unit_of(a) == 0 || d->kind == SLAB_FREE) what = "a pointer hakmem did not allocate (no live slab)";
+    char line[96];
+    snprintf(line, sizeof(line), "%s of %s", call, what);
+    _hak_fail(line, (void *)a);
 }
 
 size_t hak_usable_size(const void *p) {
     if (p == NULL) return 0;
     uintptr_t a = (uintptr_t)p;
     unsigned pm = hak_pagemap_get(a);
-    if (hak_pm_kind(pm) == PM_SEGMENT)
-        return small_usable(a, "usable size of an interior or invalid pointer");
+    if (hak_pm_kind(pm) == PM_SEGMENT) return small_locate_or_fail(a, "usable size")->bsize;
     if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p);
     _hak_fail("usable size of a pointer hakmem did not allocate", p);
 }
@@ -150,6 +163,8 @@ static void *aligned_alloc_pow2(size_t align, size_t size) {
     hak_ensure_init();
     int cls = aligned_class(size, align);
     if (cls >= 0) return small_alloc(_hak_class_size[cls]);
+    /* spans start on a unit boundary */
+    if (size <= HAK_SPAN_MAX && align <= HAK_UNIT_SIZE) return _hak_span_alloc(size, false);
     return _hak_large_alloc(size, align, false);
 }
 
@@ -220,11 +235,16 @@ void *hak_realloc(void *p, size_t size) {
         return r != NULL ? r : moved(p, grown(size, usable), usable, _hak_large_free);
     }
     if (hak_pm_kind(pm) != PM_SEGMENT) _hak_fail("realloc of a pointer hakmem did not allocate", p);
-    size_t old = small_usable(a, "realloc of an interior or invalid pointer");
+    hak_slab_t *s = small_locate_or_fail(a, "realloc");
+    size_t old = s->bsize;
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);
     if (size <= old && (size >= old / SHRINK_IN_PLACE || old <= SHRINK_KEEP_BYTES)) return p;
-    return moved(p, grown(size, old), old, hak_free);
+    size_t want = grown(size, old);
+    if (size > old && size <= HAK_SPAN_MAX &&
+        _hak_span_grow(s, want <= HAK_SPAN_MAX ? want : HAK_SPAN_MAX))
+        return p;
+    return moved(p, want, old, hak_free);
 }
 
 void *hak_reallocarray(void *p, size_t count, size_t size) {

@@ -12,10 +12,30 @@
  * also the last resort before an allocation reports ENOMEM (the tiers'
  * pressure hook). Returns the bytes released. */
 size_t _hak_release_caches(void);
-void _hak_api_init(void); /* registers the pressure hook */
+void _hak_api_init(void); /* registers the pressure hook, starts the statistics */
 
 /* ---- statistics (stats.c) ---- */
 void _hak_stats_collect(hak_stats_t *s);
+/* Keeps the stderr of the start for HAKMEM_STATS=1 (at start-up). */
+void _hak_stats_init(void);
+/* The text of hak_stats_print written to a stream (malloc_stats). */
+void _hak_stats_fprint(FILE *f);
+const char *_hak_tier_name(unsigned tier); /* "tiny", "mid", "large" */
+
+/* ---- glibc's introspection calls, answered with the statistics (mallinfo.c) ----
+ * glibc's struct mallinfo2 (glibc 2.33; the headers of the 2.17 floor
+ * lack it), field for field; override.c exports the libc names. */
+#define HAK_MALLINFO_FIELDS(X)                                                                     \
+    X(arena) X(ordblks) X(smblks) X(hblks) X(hblkhd) X(usmblks) X(fsmblks) X(uordblks) X(fordblks) \
+    X(keepcost)
+#define HAK_MALLINFO_SIZE_FIELD_(f) size_t f;
+struct mallinfo2 {
+    HAK_MALLINFO_FIELDS(HAK_MALLINFO_SIZE_FIELD_)
+};
+#undef HAK_MALLINFO_SIZE_FIELD_
+struct mallinfo2 _hak_mallinfo(void);
+/* malloc_info: the XML document of glibc's shape with hakmem's figures. */
+int _hak_malloc_info(int options, FILE *fp);
 /* One more line for the printed statistics (HAKMEM_STATS=1): the learning
  * layer's summary, set at start-up. */
 void _hak_stats_on_summary(size_t (*line)(char *buf, size_t cap));

@@ -5,7 +5,9 @@
 #include "api.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifndef HAK_NO_OVERRIDE
 #define HAK_EXPORT __attribute__((visibility("default")))
@@ -35,8 +37,35 @@ HAK_EXPORT void *pvalloc(size_t size) {
     return hak_memalign(page, rounded ? rounded : page);
 }
 HAK_EXPORT size_t malloc_usable_size(void *p) { return hak_usable_size(p); }
+/* C23, glibc 2.43: declared here, the headers of the glibc 2.17 floor have
+ * no prototypes for them. */
+HAK_EXPORT void free_sized(void *p, size_t size);
+HAK_EXPORT void free_aligned_sized(void *p, size_t alignment, size_t size);
+HAK_EXPORT void free_sized(void *p, size_t size) { hak_free_sized(p, size); }
+HAK_EXPORT void free_aligned_sized(void *p, size_t alignment, size_t size) {
+    hak_free_aligned_sized(p, alignment, size);
+}
 HAK_EXPORT int malloc_trim(size_t pad) {
     (void)pad; /* everything releasable is released */
     return hak_trim();
 }
+
+/* glibc's introspection calls, with hakmem's figures (mallinfo.c). */
+HAK_EXPORT struct mallinfo2 mallinfo2(void) { return _hak_mallinfo(); }
+
+/* The int fields of the old call stop at INT_MAX (glibc's wrap around). */
+#define HAK_MALLINFO_INT_FIELD_(f) int f;
+struct mallinfo {
+    HAK_MALLINFO_FIELDS(HAK_MALLINFO_INT_FIELD_)
+};
+#define HAK_MALLINFO_SATURATE_(f) r.f = m.f > INT_MAX ? INT_MAX : (int)m.f;
+HAK_EXPORT struct mallinfo mallinfo(void) {
+    struct mallinfo2 m = _hak_mallinfo();
+    struct mallinfo r;
+    HAK_MALLINFO_FIELDS(HAK_MALLINFO_SATURATE_)
+    return r;
+}
+
+HAK_EXPORT void malloc_stats(void) { _hak_stats_fprint(stderr); }
+HAK_EXPORT int malloc_info(int options, FILE *fp) { return _hak_malloc_info(options, fp); }
 #endif

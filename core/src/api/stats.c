@@ -15,7 +15,7 @@
 
 /* The struct of HAK_STATS_VERSION 2, the same on every LP64 target: a
  * layout change is a new version. */
-_Static_assert(sizeof(hak_stats_t) == 320 && offsetof(hak_stats_t, pmu_source) == 312,
+_Static_assert(sizeof(hak_stats_t) == 328 && offsetof(hak_stats_t, pmu_source) == 320,
                "hak_stats_t changed: bump HAK_STATS_VERSION");
 
 #define NAME_(id, name) name,
@@ -53,6 +53,14 @@ void _hak_stats_collect(hak_stats_t *s) {
     s->tier[HAK_TIER_MID].bytes_reserved =
         atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_MID], memory_order_relaxed);
     _hak_large_stats(&s->tier[HAK_TIER_LARGE]);
+    /* spans are large blocks served from the threads' segments */
+    hak_tier_stats_t *l = &s->tier[HAK_TIER_LARGE];
+    l->allocs += c.span_allocs;
+    l->hits += c.span_allocs;
+    l->frees += c.span_frees;
+    l->bytes_in_use += c.span_bytes_in_use;
+    l->bytes_reserved +=
+        atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_LARGE], memory_order_relaxed);
     _hak_os_counts(s->syscalls, &s->bytes_mapped, &s->peak_mapped, &s->madvised_bytes);
     s->segments = atomic_load_explicit(&_hak_segments_live, memory_order_relaxed);
     _hak_os_faults(&s->minor_faults, &s->major_faults);
@@ -60,6 +68,7 @@ void _hak_stats_collect(hak_stats_t *s) {
     s->decay_runs = atomic_load_explicit(&_hak_decay_runs, memory_order_relaxed);
     s->decay_bytes = atomic_load_explicit(&_hak_decay_bytes, memory_order_relaxed);
     s->refault_bytes = atomic_load_explicit(&_hak_refault_bytes, memory_order_relaxed);
+    s->os_failures = _hak_os_failures();
 }
 
 int hak_stats_get(hak_stats_t *out, size_t out_size) {
@@ -190,37 +199,60 @@ static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
     return n;
 }
 
-void hak_stats_print(int fd) {
+const char *_hak_tier_name(unsigned tier) { return k_tier_names[tier]; }
+
+static size_t stats_text(char *buf, size_t cap) {
     hak_ensure_init();
     hak_stats_t s;
     _hak_stats_collect(&s);
+    size_t n = human(&s, buf, cap);
+    return n < cap ? n : cap - 1;
+}
+
+void hak_stats_print(int fd) {
     char buf[STATS_TEXT_MAX];
-    size_t n = human(&s, buf, sizeof(buf));
-    _hak_write_all(fd, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
+    _hak_write_all(fd, buf, stats_text(buf, sizeof(buf)));
+}
+
+void _hak_stats_fprint(FILE *f) {
+    char buf[STATS_TEXT_MAX];
+    fwrite(buf, 1, stats_text(buf, sizeof(buf)), f);
+}
+
+/* HAKMEM_STATS=1: a duplicate of the stderr the process started with, so
+ * that the statistics reach it even when the program closes its stderr
+ * before it exits (coreutils do) or opens another file under number 2. */
+static hak_out_t g_stderr = HAK_OUT_CLOSED;
+
+void _hak_stats_init(void) {
+    if (hak_opt(OPT_STATS)) _hak_out_keep(&g_stderr, STDERR_FILENO);
+}
+
+static void print_at_exit(void) {
+    /* the duplicate; when the program closed it too (daemons close every
+     * descriptor above 2), fd 2 if it is still the stderr of the start */
+    int fd = _hak_out_same(&g_stderr, g_stderr.fd)         ? g_stderr.fd
+             : _hak_out_same(&g_stderr, STDERR_FILENO) ? STDERR_FILENO
+                                                       : -1;
+    if (fd < 0) return;
+    char buf[STATS_TEXT_MAX];
+    _hak_write_all(fd, buf, stats_text(buf, sizeof(buf)));
 }
 
 /* At exit, after the program's own exit handlers (a preloaded library is
  * finalised last). */
 __attribute__((destructor)) static void stats_at_exit(void) {
     if (!hak_init_done()) return;
-    if (hak_opt(OPT_STATS)) hak_stats_print(STDERR_FILENO);
-    const char *file = _hak_opt_str(OPT_STATS_FILE);
-    if (file[0] != '\0') {
-        hak_stats_t s;
-        _hak_stats_collect(&s);
-        char buf[STATS_LINE_MAX];
-        size_t n = to_json(&s, buf, sizeof(buf) - 1);
-        if (n >= sizeof(buf) - 1) return;
-        buf[n++] = '\n';
-        char path[HAK_PATH_MAX];
-        _hak_expand_pid(path, sizeof(path), file);
-        int fd = _hak_os_create(path, false);
-        if (fd < 0) {
-            _hak_warn("warning: HAKMEM_STATS_FILE=%s cannot be opened; statistics not written",
-                      path);
-            return;
-        }
-        _hak_write_all(fd, buf, n);
-        _hak_os_close(fd);
-    }
+    if (hak_opt(OPT_STATS)) print_at_exit();
+    if (_hak_opt_str(OPT_STATS_FILE)[0] == '\0') return;
+    hak_stats_t s;
+    _hak_stats_collect(&s);
+    char buf[STATS_LINE_MAX];
+    size_t n = to_json(&s, buf, sizeof(buf) - 1);
+    if (n >= sizeof(buf) - 1) return;
+    buf[n++] = '\n';
+    hak_out_t out = HAK_OUT_CLOSED;
+    if (!_hak_out_open(&out, OPT_STATS_FILE, false, "statistics")) return;
+    _hak_out_write(&out, buf, n);
+    _hak_out_close(&out);
 }

@@ -6,7 +6,10 @@ size_t _hak_release_caches(void) {
     return _hak_large_trim() + _hak_segment_cache_trim() + _hak_heaps_release(UINT64_MAX, 0);
 }
 
-void _hak_api_init(void) { _hak_on_pressure(_hak_release_caches); }
+void _hak_api_init(void) {
+    _hak_on_pressure(_hak_release_caches);
+    _hak_stats_init();
+}
 
 static void counters(hak_counters_t *out) {
     uint64_t created, reused, live;

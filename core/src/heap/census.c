@@ -26,6 +26,8 @@ HAK_RACY_READ static uint64_t slab_allocs(const hak_slab_t *s) {
 }
 
 static void add_heap(hak_counters_t *out, hak_heap_t *h) {
+    out->span_allocs += hak_ctr_get(&h->ctr.span_allocs);
+    out->span_frees += hak_ctr_get(&h->ctr.span_frees);
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         out->allocs[c] += hak_ctr_get(&h->ctr.allocs[c]);
         out->frees[c] += hak_ctr_get(&h->ctr.frees[c]);
@@ -40,6 +42,13 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
             const hak_slab_t *s = hak_seg_slab(seg, u);
             if (s->kind != SLAB_HEAD) continue;
             uint64_t allocs = slab_allocs(s), out_now = slab_out(s);
+            if (s->cls == HAK_SPAN_CLASS) {
+                out->span_allocs += allocs;
+                out->span_frees += allocs - out_now;
+                out->span_bytes_in_use += out_now * s->bsize;
+                u += s->span - 1u;
+                continue;
+            }
             out->allocs[s->cls] += allocs;
             out->frees[s->cls] += allocs > out_now ? allocs - out_now : 0;
             u += s->span - 1u;

@@ -52,6 +52,21 @@ static uint32_t slab_pages(const hak_slab_t *s) {
     return (uint32_t)(((size_t)s->span << HAK_UNIT_SHIFT) / _hak_page_size);
 }
 
+/* The OS refused to release some of the pages `rel` named: their blocks,
+ * untouched, go back on the free list, but for those that also lie on a
+ * page it did release (they wait for the recarve). */
+static void restore_refused(hak_slab_t *s, const uint64_t *rel) {
+    for (uint32_t i = 0; i < s->carved; i++) {
+        uint32_t first, last;
+        block_pages(s, i, &first, &last);
+        if (!mask_any(rel, first, last) || mask_any(s->page_mask, first, last)) continue;
+        hak_block_t *b = (hak_block_t *)(s->start + (size_t)i * s->bsize);
+        b->next = s->free;
+        s->free = b;
+        s->released--;
+    }
+}
+
 /* Releases the pages of a slab (not current) whose carved blocks are all on
  * its free list; returns the bytes released. */
 static size_t release_pages(hak_slab_t *s) {
@@ -97,21 +112,24 @@ static size_t release_pages(hak_slab_t *s) {
         }
     }
     size_t bytes = 0;
+    bool refused = false;
     for (uint32_t p = 0; p < pages;) {
         if (!((rel[p >> 6] >> (p & 63)) & 1)) {
             p++;
             continue;
         }
         uint32_t end = p;
-        while (end < pages && ((rel[end >> 6] >> (end & 63)) & 1)) {
-            s->page_mask[end >> 6] |= (uint64_t)1 << (end & 63);
-            end++;
-        }
+        while (end < pages && ((rel[end >> 6] >> (end & 63)) & 1)) end++;
         size_t len = (size_t)(end - p) * _hak_page_size;
-        _hak_os_dontneed((uint8_t *)s->start + (size_t)p * _hak_page_size, len);
-        bytes += len;
+        if (_hak_os_dontneed((uint8_t *)s->start + (size_t)p * _hak_page_size, len)) {
+            for (uint32_t k = p; k < end; k++) s->page_mask[k >> 6] |= (uint64_t)1 << (k & 63);
+            bytes += len;
+        } else {
+            refused = true;
+        }
         p = end;
     }
+    if (refused) restore_refused(s, rel);
     return bytes;
 }
 
@@ -153,6 +171,7 @@ void _hak_slab_recarve(hak_slab_t *s) {
  * held; the owner's, or another thread's for a heap it does not own). */
 static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
     size_t bytes = 0;
+    _hak_spans_decay(h, older_than);
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         hak_slab_t *s = h->empty[cls];
         while (s != NULL) {

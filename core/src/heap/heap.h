@@ -17,6 +17,9 @@
 #include "segment/segment.h"
 
 typedef struct hak_counters {
+    /* spans (blocks past the mid tier up to HAK_SPAN_MAX, one per slab):
+     * those no longer live; the census adds the live ones */
+    uint64_t span_allocs, span_frees, span_bytes_in_use;
     uint64_t allocs[HAK_CLASSES];       /* of slabs no longer live (live ones count their own) */
     uint64_t frees[HAK_CLASSES];        /* likewise */
     uint64_t misses[HAK_CLASSES];       /* slow-path refills: the current slab ran dry */
@@ -52,6 +55,8 @@ typedef struct hak_heap {
     hak_slab_t *queue[HAK_CLASSES];       /* other slabs of the class with blocks to give */
     hak_slab_t *empty[HAK_CLASSES];       /* empty slabs kept for reuse */
     uint32_t empty_count[HAK_CLASSES];
+    hak_slab_t *span_empty;               /* freed spans kept (freed twice: caught) */
+    uint32_t span_empty_units;
     _Atomic(hak_block_t *) remote;        /* other threads' frees, in batches */
     _Atomic uint32_t remote_count;
     _Atomic int state;                    /* enum hak_heap_state */
@@ -132,6 +137,14 @@ uint32_t _hak_class_cap_limit(unsigned cls);
 /* Capacities from HAKMEM_TCACHE(_CAP), pre-warm counts from the table's
  * rows: at start-up and when HAKMEM_TCACHE_CAP changes. */
 void _hak_class_knobs_derive(void);
+
+/* ---- spans (span.c) ---- */
+/* A span of at least `size` bytes (HAK_MID_MAX < size <= HAK_SPAN_MAX),
+ * zeroed when asked; NULL + ENOMEM when the OS refuses memory. */
+void *_hak_span_alloc(size_t size, bool zero);
+/* Grows the span `s` (whose block is p) in place to hold `size`, when the
+ * units after it are free and the caller's thread owns it; false if not. */
+bool _hak_span_grow(hak_slab_t *s, size_t size);
 
 /* ---- the slow paths (refill.c, remote.c) ---- */
 void *_hak_small_alloc_slow(size_t size); /* NULL + ENOMEM: no memory */

@@ -21,6 +21,10 @@ void _hak_heap_uncurrent(hak_heap_t *h);  /* every current slab queued or emptie
 void _hak_heap_prewarm(hak_heap_t *h);
 void _hak_refill_init(void);                /* malloc's size-indexed table */
 
+/* span.c */
+void _hak_span_keep(hak_heap_t *h, hak_slab_t *s);        /* a freed span, kept or given back */
+void _hak_spans_decay(hak_heap_t *h, uint64_t older_than); /* kept spans idle since then go */
+
 /* remote.c */
 void _hak_remote_drain(hak_heap_t *h);      /* heap lock held */
 void _hak_remote_flush_all(hak_heap_t *h);  /* the thread's batches sent */

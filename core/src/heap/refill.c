@@ -92,9 +92,14 @@ static void verify_empty(const hak_slab_t *s) {
 
 void _hak_slab_retire(hak_heap_t *h, hak_slab_t *s, uint64_t now) {
     unsigned cls = s->cls;
-    hak_ctr_add(&h->ctr.allocs[cls], s->allocs);
-    hak_ctr_add(&h->ctr.frees[cls], s->allocs);
-    hak_ctr_inc(&h->ctr.flushes[cls]);
+    if (cls == HAK_SPAN_CLASS) {
+        hak_ctr_add(&h->ctr.span_allocs, s->allocs);
+        hak_ctr_add(&h->ctr.span_frees, s->allocs);
+    } else {
+        hak_ctr_add(&h->ctr.allocs[cls], s->allocs);
+        hak_ctr_add(&h->ctr.frees[cls], s->allocs);
+        hak_ctr_inc(&h->ctr.flushes[cls]);
+    }
     _hak_slab_free_units(s, now);
 }
 
@@ -105,6 +110,10 @@ static void slab_empty(hak_heap_t *h, hak_slab_t *s) {
     s->list = SLAB_IN_NONE;
     if (s->released != 0) verify_empty(s);
     hak_idle_record((uint64_t)s->span << HAK_UNIT_SHIFT);
+    if (cls == HAK_SPAN_CLASS) {
+        _hak_span_keep(h, s);
+        return;
+    }
     if (h->empty_count[cls] < retain_limit(s)) {
         _hak_list_push(&h->empty[cls], s);
         s->list = SLAB_IN_EMPTY;
@@ -212,10 +221,11 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         if (!slab_refill(next)) _hak_fail("an empty slab holds no block", next);
         goto found;
     }
-    uint32_t units = _hak_class_units(cls);
-    next = _hak_slab_new(&h->segs, h, h->owner, cls, units);
+    uint32_t units = _hak_class_units(cls), bsize = _hak_class_size[cls];
+    bool fresh;
+    next = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, &fresh);
     if (next == NULL && _hak_heap_release_unused(h) != 0)
-        next = _hak_slab_new(&h->segs, h, h->owner, cls, units);
+        next = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, &fresh);
     if (next == NULL) {
         set_current(h, cls, &_hak_no_slab);
         return NULL;

@@ -81,8 +81,14 @@ void _hak_large_unmap(hak_large_t *e) {
 static void flush_pending(void) {
     while (g_pending.head != NULL) {
         hak_large_t *e = g_pending.head;
+        if (!_hak_os_dontneed((uint8_t *)e + _hak_page_size, e->map_size - _hak_page_size)) {
+            /* refused: still resident and not zeroed, so it cannot be a cold
+             * block (calloc relies on those reading zero): unmapped instead */
+            cache_remove(e);
+            _hak_large_unmap(e);
+            continue;
+        }
         age_remove(&g_pending, e);
-        _hak_os_dontneed((uint8_t *)e + _hak_page_size, e->map_size - _hak_page_size);
         e->state = L_COLD;
         age_push(&g_cold, e);
     }
@@ -127,6 +133,28 @@ hak_large_t *_hak_bigcache_take(size_t map_size) {
         }
     }
     return NULL;
+}
+
+/* Of the resident blocks, the one to make fit map_size: the smallest
+ * larger one (split to size), else the largest smaller one (grown to
+ * size), so freed memory of another size is reused without faulting its
+ * pages in again. */
+hak_large_t *_hak_bigcache_take_fit(size_t map_size) {
+    hak_large_t *above = NULL, *below = NULL;
+    for (hak_large_t *e = g_hot.head; e != NULL; e = e->anext) {
+        if (e->offset != HAK_LARGE_HEADER) continue;
+        if (e->map_size >= map_size) {
+            if (above == NULL || e->map_size < above->map_size) above = e;
+        } else if (below == NULL || e->map_size > below->map_size) {
+            below = e;
+        }
+    }
+    hak_large_t *e = above != NULL ? above : below;
+    if (e == NULL) return NULL;
+    cache_remove(e);
+    _hak_reuse_record(e->map_size < map_size ? e->map_size : map_size,
+                      (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) * 1000000u);
+    return e;
 }
 
 void _hak_bigcache_put(hak_large_t *e) {

@@ -50,6 +50,7 @@ HAK_INLINE uint32_t hak_ms_now(void) { return (uint32_t)(_hak_coarse_ns() / 1000
 
 /* BigCache (bigcache.c), with the lock held. */
 hak_large_t *_hak_bigcache_take(size_t map_size); /* a cached block of at least map_size */
+hak_large_t *_hak_bigcache_take_fit(size_t map_size); /* a resident one of another size */
 void _hak_bigcache_put(hak_large_t *e);           /* a freed block: cached, or unmapped */
 /* Blocks idle in BigCache for delay_ms or more advised away (they stay
  * cached, cold), cold ones idle COLD_AGE times as long unmapped; returns

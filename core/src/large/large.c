@@ -94,6 +94,55 @@ static bool cache_decision(size_t map_size, size_t align, unsigned *strategy, bo
     return map_size <= _hak_large_threshold(*strategy);
 }
 
+/* A resident cached block of another size made to hold map_size: a larger
+ * one is cut at the first chunk boundary past map_size and its tail goes
+ * back to BigCache as a block of its own; a smaller one grows (in place,
+ * or moved with its pages), so only the part it grows by faults in.
+ * NULL when it could not grow (it is unmapped then). */
+static hak_large_t *fit(hak_large_t *e, size_t map_size) {
+    if (e->map_size >= map_size) {
+        size_t cut = (map_size + HAK_CHUNK_SIZE - 1) & ~(HAK_CHUNK_SIZE - 1);
+        if (cut >= e->map_size) return e;
+        hak_large_t *tail = (hak_large_t *)((uint8_t *)e + cut);
+        tail->magic = 0;
+        tail->map_size = e->map_size - cut;
+        tail->offset = HAK_LARGE_HEADER;
+        tail->chunks = 1;
+        tail->strategy = e->strategy;
+        tail->cacheable = 1;
+        e->map_size = cut;
+        /* the head keeps only its own chunks in the page map (a block once
+         * aligned past a chunk had marked two) */
+        if (e->chunks > (cut >> HAK_CHUNK_SHIFT)) e->chunks = (uint16_t)(cut >> HAK_CHUNK_SHIFT);
+        hak_lock(&_hak_large_mutex);
+        if (_hak_pagemap_set((uintptr_t)tail, 1, PM_LARGE)) _hak_bigcache_put(tail);
+        else e->map_size += tail->map_size; /* out of the map's reach: cannot happen */
+        pthread_mutex_unlock(&_hak_large_mutex);
+        return e;
+    }
+    size_t old = e->map_size;
+    if (_hak_os_grow_in_place(e, old, map_size)) {
+        e->map_size = map_size;
+    } else {
+        _hak_pagemap_clear((uintptr_t)e, e->chunks);
+        hak_large_t *n = _hak_os_relocate(e, old, map_size, HAK_CHUNK_SIZE);
+        if (n == NULL) {
+            _hak_pagemap_set((uintptr_t)e, e->chunks, PM_LARGE);
+            hak_lock(&_hak_large_mutex);
+            _hak_large_unmap(e);
+            pthread_mutex_unlock(&_hak_large_mutex);
+            return NULL;
+        }
+        _hak_pagemap_set((uintptr_t)n, n->chunks, PM_LARGE);
+        n->map_size = map_size;
+        e = n;
+    }
+    hak_lock(&_hak_large_mutex);
+    _hak_large_totals.reserved += map_size - old;
+    pthread_mutex_unlock(&_hak_large_mutex);
+    return e;
+}
+
 void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     size_t offset = align <= HAK_LARGE_HEADER ? HAK_LARGE_HEADER
                     : (align <= HAK_CHUNK_SIZE ? align : HAK_CHUNK_SIZE);
@@ -137,6 +186,12 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
             _hak_large_totals.misses++;
         }
         pthread_mutex_unlock(&_hak_large_mutex);
+    }
+    if (e == NULL && cacheable && offset == HAK_LARGE_HEADER) {
+        hak_lock(&_hak_large_mutex);
+        e = _hak_bigcache_take_fit(map_size);
+        pthread_mutex_unlock(&_hak_large_mutex);
+        if (e != NULL && (e = fit(e, map_size)) != NULL) was = L_HOT;
     }
     if (e == NULL) {
         e = map_block(map_size, offset, align);

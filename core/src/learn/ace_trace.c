@@ -9,15 +9,13 @@
 #define LOG_TICKS 2     /* HAKMEM_ACE_LOG_LEVEL: every tick too */
 #define LINE_MAX 1024   /* a trace line, the metrics included */
 
-static int g_fd = -1;
+static hak_out_t g_out = HAK_OUT_CLOSED;
 static bool g_off; /* a forked child whose trace path has no %p */
 static uint64_t g_t0;
 
 static double since_start(void) { return (double)(_hak_now_ns() - g_t0) * 1e-9; }
 
-static void line(const char *buf, size_t n) {
-    if (g_fd >= 0) _hak_write_all(g_fd, buf, n);
-}
+static void line(const char *buf, size_t n) { _hak_out_write(&g_out, buf, n); }
 
 /* A line of one snprintf, written when it fits. */
 #define TRACE_LINE(...)                                                  \
@@ -28,15 +26,8 @@ static void line(const char *buf, size_t n) {
     } while (0)
 
 static void open_trace(void) {
-    const char *path = _hak_opt_str(OPT_ACE_TRACE);
-    if (path[0] == '\0') return;
-    char file[HAK_PATH_MAX];
-    _hak_expand_pid(file, sizeof(file), path);
-    g_fd = _hak_os_create(file, true);
-    if (g_fd < 0) {
-        _hak_warn("warning: HAKMEM_ACE_TRACE=%s cannot be opened; no trace written", file);
-        return;
-    }
+    if (_hak_opt_str(OPT_ACE_TRACE)[0] == '\0') return;
+    if (!_hak_out_open(&g_out, OPT_ACE_TRACE, true, "trace")) return;
     TRACE_LINE("{\"t\":0,\"kind\":\"start\",\"pid\":%d,\"mode\":\"%s\",\"fast_ms\":%lld,"
                "\"slow_ms\":%lld}\n",
                _hak_os_pid(), _hak_mode_name(), (long long)hak_opt(OPT_ACE_FAST_INTERVAL_MS),
@@ -45,7 +36,7 @@ static void open_trace(void) {
 
 void _hak_ace_trace_start(void) {
     g_t0 = _hak_now_ns();
-    if (g_fd < 0 && !g_off) open_trace();
+    if (g_out.fd < 0 && !g_off) open_trace();
 }
 
 void _hak_ace_trace_restart(void) { g_t0 = _hak_now_ns(); }
@@ -53,9 +44,8 @@ void _hak_ace_trace_restart(void) { g_t0 = _hak_now_ns(); }
 /* The parent's trace stays the parent's: a child traces only to its own
  * file, when the path names the pid. */
 void _hak_ace_trace_child(void) {
-    if (g_fd < 0) return;
-    _hak_os_close(g_fd);
-    g_fd = -1;
+    if (g_out.fd < 0) return;
+    _hak_out_close(&g_out);
     g_off = strstr(_hak_opt_str(OPT_ACE_TRACE), "%p") == NULL;
 }
 
@@ -83,7 +73,7 @@ void _hak_ace_trace_decision(const ace_t *a, const hak_ace_metrics_t *m, const c
         _hak_warn("[ACE] Adjusting %s: %llu \xe2\x86\x92 %llu (%s)", label, (unsigned long long)old,
                   (unsigned long long)now, rule);
     }
-    if (g_fd < 0) return;
+    if (g_out.fd < 0) return;
     char buf[LINE_MAX];
     size_t cap = sizeof(buf), n = 0;
     HAK_PUT("{\"t\":%.3f,\"kind\":\"decision\",\"loop\":\"%s\",\"rule\":\"%s\",\"knob\":\"%s\","
@@ -129,7 +119,7 @@ void _hak_ace_trace_phase(uint64_t changes) {
 }
 
 void _hak_ace_trace_elo(void) {
-    if (g_fd < 0 || hak_opt(OPT_ELO) == ELO_OFF) return;
+    if (g_out.fd < 0 || hak_opt(OPT_ELO) == ELO_OFF) return;
     char elo[768];
     size_t len = _hak_elo_trace_json(elo, sizeof(elo));
     if (len >= sizeof(elo)) return;

@@ -37,6 +37,10 @@
 #define HAK_DESC_SHIFT 7 /* slab descriptors are 128 bytes, one per unit, in unit 0 */
 #define HAK_TINY_MAX 1024u
 #define HAK_MID_MAX 65536u
+/* Blocks up to 1 MiB are spans: one-block slabs of whole units carved from
+ * the thread's own segments, so they cost no syscall and their memory stays
+ * resident for reuse until decay; larger blocks get mappings of their own. */
+#define HAK_SPAN_MAX ((size_t)1 << 20)
 #define HAK_CLASSES 44
 #define HAK_TINY_CLASSES 20
 #define HAK_LARGE_HEADER 64u /* large blocks: user pointer >= base + 64 */

@@ -22,7 +22,7 @@ void _hak_fail(const char *what, const void *ptr) {
 }
 
 void _hak_warn(const char *fmt, ...) {
-    char line[512];
+    char line[1024]; /* a path of up to 511 bytes and what is wrong with it */
     int n = snprintf(line, sizeof(line), "hakmem: ");
     va_list ap;
     va_start(ap, fmt);

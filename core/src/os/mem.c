@@ -14,6 +14,7 @@ size_t _hak_page_size = PAGE_GUESS;
 
 static _Atomic uint64_t g_calls[HAK_SYS_COUNT];
 static _Atomic uint64_t g_mapped, g_peak, g_madvised;
+static _Atomic uint64_t g_failures; /* OS calls that failed and were survived */
 static _Atomic uintptr_t g_hint; /* next aligned address to try */
 static uintptr_t g_ceiling = UINTPTR_MAX; /* mappings end below it: the page map's reach */
 
@@ -121,7 +122,7 @@ fail:
 bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size) {
     count(HAK_SYS_MREMAP);
     void *q = mremap(p, old_size, new_size, 0);
-    if (q == MAP_FAILED) return false;
+    if (q == MAP_FAILED) return false; /* the neighbour is taken: expected, not a failure */
     account_map(new_size - old_size);
     return true;
 }
@@ -132,6 +133,7 @@ void *_hak_os_relocate(void *p, size_t old_size, size_t new_size, size_t align) 
     count(HAK_SYS_MREMAP);
     void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
     if (q == MAP_FAILED) {
+        atomic_fetch_add_explicit(&g_failures, 1, memory_order_relaxed);
         _hak_os_unmap(dst, new_size);
         return NULL;
     }
@@ -152,11 +154,17 @@ uint64_t _hak_os_fault_cost(void) {
     return ns * HAK_MIB / FAULT_PROBE_BYTES;
 }
 
-void _hak_os_dontneed(void *p, size_t size) {
+bool _hak_os_dontneed(void *p, size_t size) {
     count(HAK_SYS_MADVISE);
-    if (madvise(p, size, MADV_DONTNEED) == 0)
-        atomic_fetch_add_explicit(&g_madvised, size, memory_order_relaxed);
+    if (madvise(p, size, MADV_DONTNEED) != 0) {
+        atomic_fetch_add_explicit(&g_failures, 1, memory_order_relaxed);
+        return false;
+    }
+    atomic_fetch_add_explicit(&g_madvised, size, memory_order_relaxed);
+    return true;
 }
+
+uint64_t _hak_os_failures(void) { return atomic_load_explicit(&g_failures, memory_order_relaxed); }
 
 void _hak_os_hugepage(void *p, size_t size) {
 #ifdef MADV_HUGEPAGE

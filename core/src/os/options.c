@@ -67,8 +67,32 @@ static char g_strings[OPT_COUNT][OPT_TEXT_MAX];
 
 const char *_hak_opt_str(hak_opt_id_t id) { return g_strings[id]; }
 
+/* One rule for every option (README "Options"): a value is accepted only
+ * as the table writes it. A boolean is 0 or 1; an integer is written in
+ * decimal as hakmem prints it (digits, no leading zero, a '-' only where
+ * the range goes below zero) within the range; an enumeration is one of
+ * its names; a path is 1 to OPT_TEXT_MAX - 1 bytes. No spaces, '+', 0x,
+ * units, yes/no/on/off or other spellings. */
+static bool parse_int(const opt_def_t *d, const char *text, int64_t *out) {
+    bool negative = text[0] == '-' && d->min < 0;
+    const char *p = text + negative;
+    if (p[0] == '\0' || (p[0] == '0' && (p[1] != '\0' || negative))) return false;
+    int64_t v = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9') return false;
+        int digit = *p - '0';
+        if (v > (INT64_MAX - digit) / 10) return false;
+        v = v * 10 + digit;
+    }
+    if (negative) v = -v;
+    if (v < d->min || v > d->max) return false;
+    *out = v;
+    return true;
+}
+
 /* Parses `text` for option `d`; false when it is not accepted. */
 static bool parse(const opt_def_t *d, const char *text, int64_t *out) {
+    if (d->type == OT_STR) return text[0] != '\0' && strlen(text) < OPT_TEXT_MAX;
     if (d->type == OT_ENUM) {
         for (int i = 0; d->choices[i] != NULL; i++) {
             if (strcmp(text, d->choices[i]) == 0) {
@@ -78,24 +102,7 @@ static bool parse(const opt_def_t *d, const char *text, int64_t *out) {
         }
         return false;
     }
-    if (d->type == OT_BOOL) {
-        if (!strcmp(text, "1") || !strcmp(text, "on") || !strcmp(text, "true") ||
-            !strcmp(text, "yes"))
-            *out = 1;
-        else if (!strcmp(text, "0") || !strcmp(text, "off") || !strcmp(text, "false") ||
-                 !strcmp(text, "no"))
-            *out = 0;
-        else
-            return false;
-        return true;
-    }
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0') return false;
-    if (v < d->min || v > d->max) return false;
-    *out = v;
-    return true;
+    return parse_int(d, text, out); /* a boolean is the integer 0 or 1 */
 }
 
 static void accepted(const opt_def_t *d, char *buf, size_t cap) {
@@ -105,13 +112,17 @@ static void accepted(const opt_def_t *d, char *buf, size_t cap) {
             n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "|" : "", d->choices[i]);
     } else if (d->type == OT_BOOL) {
         snprintf(buf, cap, "0|1");
+    } else if (d->type == OT_STR) {
+        snprintf(buf, cap, "a path of 1 to %d bytes", OPT_TEXT_MAX - 1);
     } else {
-        snprintf(buf, cap, "an integer from %lld to %lld", (long long)d->min, (long long)d->max);
+        snprintf(buf, cap, "an integer from %lld to %lld in decimal digits", (long long)d->min,
+                 (long long)d->max);
     }
 }
 
 static void format_value(const opt_def_t *d, int64_t v, char *buf, size_t cap) {
-    if (d->type == OT_ENUM) snprintf(buf, cap, "%s", d->choices[v]);
+    if (d->type == OT_STR) snprintf(buf, cap, "(unset)");
+    else if (d->type == OT_ENUM) snprintf(buf, cap, "%s", d->choices[v]);
     else snprintf(buf, cap, "%lld", (long long)v);
 }
 
@@ -124,22 +135,27 @@ void _hak_options_init(void) {
             const opt_def_t *d = &k_opts[id];
             int64_t v = d->def[mode];
             const char *text = getenv(d->env);
-            if (d->type == OT_STR) {
-                if (text != NULL) snprintf(g_strings[id], sizeof(g_strings[id]), "%s", text);
-                continue;
-            }
             if (text != NULL && !parse(d, text, &v)) {
                 char acc[160], def[32];
                 accepted(d, acc, sizeof(acc));
                 format_value(d, d->def[mode], def, sizeof(def));
-                _hak_warn("warning: %s=%s is not accepted (accepted: %s); using default %s",
-                          d->env, text, acc, def);
+                /* quoted when the value has blanks a reader would not see */
+                const char *q = text[0] == '\0' || strpbrk(text, " \t\n") ? "\"" : "";
+                _hak_warn("warning: %s=%s%s%s is not accepted (accepted: %s); using default %s",
+                          d->env, q, text, q, acc, def);
                 v = d->def[mode];
+            } else if (text != NULL && d->type == OT_STR) {
+                snprintf(g_strings[id], sizeof(g_strings[id]), "%s", text);
             }
             hak_opt_store((hak_opt_id_t)id, v);
             if (id == OPT_MODE) mode = v;
         }
     }
+    /* Options that do nothing alone. */
+    if (g_strings[OPT_ACE_TRACE][0] != '\0' && !hak_opt(OPT_ACE_ENABLED))
+        _hak_warn("warning: %s=%s is set but ACE is off (%s=0, mode %s); no trace written",
+                  k_opts[OPT_ACE_TRACE].env, g_strings[OPT_ACE_TRACE],
+                  k_opts[OPT_ACE_ENABLED].env, k_choices_MODE[mode]);
 }
 
 int _hak_opt_find(const char *name) {

@@ -28,7 +28,10 @@ void *_hak_os_reserve(size_t size); /* address space only (the page map) */
 uint64_t _hak_os_fault_cost(void);
 /* Mappings must end below `ceiling` (the page map's reach). */
 void _hak_os_set_ceiling(uintptr_t ceiling);
-void _hak_os_dontneed(void *p, size_t size);
+/* Pages advised away (they read as zeros afterwards); false when madvise
+ * refused, the memory then as it was (counted in _hak_os_failures). */
+bool _hak_os_dontneed(void *p, size_t size);
+uint64_t _hak_os_failures(void); /* OS calls that failed and were survived */
 void _hak_os_hugepage(void *p, size_t size);
 void *_hak_os_meta_alloc(size_t size); /* zeroed, never freed */
 void *_hak_os_map_counter_page(int fd);
@@ -44,16 +47,40 @@ uint64_t _hak_thread_cpu_ns(void); /* CPU time of the calling thread */
 bool _hak_os_faults(uint64_t *minor, uint64_t *major); /* page faults of the process */
 uint64_t _hak_os_rss_bytes(void);  /* resident set; 0 when unknown */
 size_t _hak_os_llc_bytes(void);    /* last-level cache size */
-void _hak_write_all(int fd, const char *s, size_t n);
-int _hak_os_create(const char *path, bool append); /* an fd, or -1 with errno */
-void _hak_os_close(int fd);
+/* false with errno when a write fails; never dies of SIGPIPE */
+bool _hak_write_all(int fd, const char *s, size_t n);
 int _hak_os_pid(void);
-void _hak_expand_pid(char *out, size_t cap, const char *in); /* "%p" -> pid */
 void _hak_os_sleep_ms(uint64_t ms);
 void _hak_os_yield(void);          /* sched_yield */
 void _hak_os_cpu_relax(void);      /* a spin-wait hint to the CPU */
 bool _hak_os_thread_start(void *(*fn)(void *), size_t stack_bytes); /* detached, signals blocked */
 uint64_t _hak_os_random(void);     /* random per process, the same on every call */
+
+/* ---- the files hakmem writes (out.c) ----
+ * HAKMEM_STATS_FILE, HAKMEM_ACE_TRACE and the stderr kept for HAKMEM_STATS:
+ * a close-on-exec descriptor numbered high, written only while it is still
+ * the file it was opened on; the first failure warns (naming the variable,
+ * the path and the errno text) and ends the writing. */
+typedef struct hak_out {
+    int fd;            /* -1: not open, or given up */
+    bool known;        /* dev and ino say which file it was opened on */
+    uint64_t dev, ino;
+    const char *var;   /* the variable that named it; NULL: no warnings */
+    const char *what;  /* what it holds, for warnings: "trace", "statistics" */
+    char path[HAK_PATH_MAX];
+} hak_out_t;
+#define HAK_OUT_CLOSED {.fd = -1}
+
+/* Opens (truncates) the path of text option `var` ("%p" becomes the pid),
+ * with O_APPEND when append; false after a warning ("... cannot be opened
+ * (reason); no <what> written") when it cannot. */
+bool _hak_out_open(hak_out_t *o, hak_opt_id_t var, bool append, const char *what);
+/* A duplicate of descriptor fd kept the same way, without warnings; which
+ * file fd is is remembered even when no duplicate can be made. */
+bool _hak_out_keep(hak_out_t *o, int fd);
+bool _hak_out_write(hak_out_t *o, const char *s, size_t n);
+bool _hak_out_same(const hak_out_t *o, int fd); /* fd is the file o was opened on */
+void _hak_out_close(hak_out_t *o);
 
 /* ---- last-level cache misses (pmu.c) ---- */
 void _hak_pmu_init(void);

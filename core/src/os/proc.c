@@ -1,8 +1,8 @@
 /* Process services: clocks, CPU time, page faults, resident memory, the
- * cache size, writing to files, the process id, sleeping, a background
+ * cache size, the write loop, the process id, sleeping, a background
  * thread and the random seed. With mem.c (mappings), pmu.c (the cache-miss
- * counter) and check.c (failures, signals) this is everything hakmem asks
- * of the kernel. */
+ * counter), out.c (the files hakmem writes) and check.c (failures, signals)
+ * this is everything hakmem asks of the kernel. */
 #include "os.h"
 
 #include <errno.h>
@@ -78,20 +78,39 @@ size_t _hak_os_llc_bytes(void) {
     return v > 0 ? (size_t)v : LLC_GUESS;
 }
 
-void _hak_write_all(int fd, const char *s, size_t n) {
+static bool write_loop(int fd, const char *s, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, s, n);
-        if (w <= 0) return;
+        if (w < 0 && errno == EINTR) continue;
+        if (w == 0) errno = EIO; /* nothing written, nothing said: not a full write */
+        if (w <= 0) return false;
         s += w;
         n -= (size_t)w;
     }
+    return true;
 }
 
-int _hak_os_create(const char *path, bool append) {
-    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (append ? O_APPEND : 0), 0644);
+/* hakmem's output never kills the process: a reader that has gone away (a
+ * closed pipe) makes the write fail with EPIPE, and the SIGPIPE it raises
+ * is taken back unless one was pending already. */
+bool _hak_write_all(int fd, const char *s, size_t n) {
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    bool ok = write_loop(fd, s, n);
+    int err = errno;
+    if (!ok && err == EPIPE && !was_pending) {
+        static const struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return ok;
 }
-
-void _hak_os_close(int fd) { close(fd); }
 
 int _hak_os_pid(void) { return (int)getpid(); }
 
@@ -130,21 +149,4 @@ uint64_t _hak_os_random(void) {
         key ^= r;
     }
     return key;
-}
-
-/* Copies a path with each "%p" replaced by the process id, so each
- * process of a multi-process program writes its own file. */
-void _hak_expand_pid(char *out, size_t cap, const char *in) {
-    size_t n = 0;
-    for (; *in && n + 1 < cap; in++) {
-        if (in[0] == '%' && in[1] == 'p') {
-            int w = snprintf(out + n, cap - n, "%d", _hak_os_pid());
-            n += w > 0 ? (size_t)w : 0;
-            if (n >= cap) n = cap - 1;
-            in++;
-        } else {
-            out[n++] = *in;
-        }
-    }
-    out[n] = '\0';
 }

@@ -123,8 +123,50 @@ static uint32_t odd_inverse(uint32_t odd) {
     return x;
 }
 
+void _hak_slab_set_bsize(hak_slab_t *slab, uint32_t bsize) {
+    slab->bsize = bsize;
+    slab->shift = (uint8_t)__builtin_ctz(bsize);
+    slab->inv = odd_inverse(bsize >> slab->shift);
+    slab->capacity = (uint32_t)(((size_t)slab->span << HAK_UNIT_SHIFT) / bsize);
+}
+
+/* Units [u, u + n) of a segment become part of the slab whose head is
+ * `head` units before u (idle units reused: recorded, refaults counted). */
+static bool claim(hak_slab_t *first, unsigned n, unsigned back, uint64_t now) {
+    bool fresh = true;
+    size_t refault = 0;
+    for (unsigned i = 0; i < n; i++) {
+        hak_slab_t *d = first + i;
+        if (d->stamp != 0) {
+            _hak_reuse_record(HAK_UNIT_SIZE, now - d->stamp); /* idle since */
+            if (d->purged) refault += HAK_UNIT_SIZE;      /* advised away after use */
+        }
+        fresh &= d->purged != 0;
+        memset(d, 0, sizeof(*d));
+        d->kind = SLAB_TAIL;
+        d->span = (uint16_t)(back + i);
+    }
+    if (refault) atomic_fetch_add_explicit(&_hak_refault_bytes, refault, memory_order_relaxed);
+    return fresh;
+}
+
+bool _hak_slab_extend(hak_slab_t *slab, uint32_t units, uint32_t bsize) {
+    hak_segment_t *seg = hak_segment_base((uintptr_t)slab);
+    unsigned u = hak_slab_unit(slab) + slab->span, more = units - slab->span;
+    if (u + more > seg->units) return false;
+    for (unsigned i = 0; i < more; i++)
+        if (hak_seg_slab(seg, u + i)->kind != SLAB_FREE) return false;
+    claim(hak_seg_slab(seg, u), more, slab->span, _hak_coarse_ns());
+    seg->free_units -= more;
+    atomic_fetch_add_explicit(&_hak_tier_reserved[hak_class_tier(slab->cls)],
+                              (uint64_t)more << HAK_UNIT_SHIFT, memory_order_relaxed);
+    slab->span = (uint16_t)units;
+    _hak_slab_set_bsize(slab, bsize);
+    return true;
+}
+
 hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t owner_tp,
-                          unsigned cls, uint32_t units) {
+                          unsigned cls, uint32_t units, uint32_t bsize, bool *fresh) {
     hak_segment_t *seg = NULL;
     int u = -1;
     /* resident free units first: reusing them costs no page faults */
@@ -133,31 +175,19 @@ hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t 
             if (seg->free_units >= units && (u = find_run(seg, units, pass == 0)) >= 0) break;
     }
     if (u < 0) {
-        seg = segment_new(list, heap, next_segment_size(list));
+        size_t size = next_segment_size(list);
+        if (((size_t)units + 1) << HAK_UNIT_SHIFT > size) size = HAK_CHUNK_SIZE; /* a big span */
+        seg = segment_new(list, heap, size);
         if (seg == NULL) return NULL;
         list->level++;
         u = 1;
     }
     hak_slab_t *slab = hak_seg_slab(seg, (unsigned)u);
-    size_t refault = 0;
-    uint64_t now = _hak_coarse_ns();
-    for (unsigned i = 0; i < units; i++) {
-        hak_slab_t *d = slab + i;
-        if (d->stamp != 0) _hak_reuse_record(HAK_UNIT_SIZE, now - d->stamp); /* idle since */
-        if (d->purged && d->stamp != 0) refault += HAK_UNIT_SIZE; /* advised away after use */
-        memset(d, 0, sizeof(*d));
-        d->kind = SLAB_TAIL;
-        d->span = (uint16_t)i;
-    }
-    if (refault) atomic_fetch_add_explicit(&_hak_refault_bytes, refault, memory_order_relaxed);
-    uint32_t bsize = _hak_class_size[cls];
+    *fresh = claim(slab, units, 0, _hak_coarse_ns());
     slab->kind = SLAB_HEAD;
     slab->span = (uint16_t)units;
     slab->cls = (uint8_t)cls;
-    slab->bsize = bsize;
-    slab->shift = (uint8_t)__builtin_ctz(bsize);
-    slab->inv = odd_inverse(bsize >> slab->shift);
-    slab->capacity = (uint32_t)(((size_t)units << HAK_UNIT_SHIFT) / bsize);
+    _hak_slab_set_bsize(slab, bsize);
     slab->start = (uintptr_t)seg + ((uintptr_t)u << HAK_UNIT_SHIFT);
     slab->heap = heap;
     atomic_store_explicit(&slab->owner, owner_tp, memory_order_relaxed);
@@ -208,12 +238,13 @@ size_t _hak_segment_purge(hak_segment_t *seg, uint64_t older_than) {
         while (end < seg->units) {
             hak_slab_t *e = hak_seg_slab(seg, end);
             if (e->kind != SLAB_FREE || e->purged || e->stamp > older_than) break;
-            e->purged = 1;
             end++;
         }
         size_t len = (size_t)(end - u) << HAK_UNIT_SHIFT;
-        _hak_os_dontneed((uint8_t *)seg + ((size_t)u << HAK_UNIT_SHIFT), len);
-        bytes += len;
+        if (_hak_os_dontneed((uint8_t *)seg + ((size_t)u << HAK_UNIT_SHIFT), len)) {
+            for (uint32_t k = u; k < end; k++) hak_seg_slab(seg, k)->purged = 1;
+            bytes += len;
+        }
         u = end;
     }
     return bytes;

@@ -28,8 +28,12 @@ HAK_INLINE unsigned hak_size_class(size_t size) { /* size <= HAK_MID_MAX */
            (unsigned)((s >> (k - HAK_MID_STEPS_SHIFT)) & ((1u << HAK_MID_STEPS_SHIFT) - 1));
 }
 
+/* The class of spans (one-block slabs of whole units, sizes past the mid
+ * tier up to HAK_SPAN_MAX): each slab keeps its own block size. */
+#define HAK_SPAN_CLASS HAK_CLASSES
+
 HAK_INLINE hak_tier_t hak_class_tier(unsigned cls) {
-    return cls < HAK_TINY_CLASSES ? HAK_TIER_TINY : HAK_TIER_MID;
+    return cls < HAK_TINY_CLASSES ? HAK_TIER_TINY : (cls < HAK_CLASSES ? HAK_TIER_MID : HAK_TIER_LARGE);
 }
 
 /* ---- blocks ---- */
@@ -168,6 +172,10 @@ HAK_INLINE hak_slab_t *hak_seg_slab(hak_segment_t *seg, unsigned u) {
     return (hak_slab_t *)((uintptr_t)seg + ((uintptr_t)u << HAK_DESC_SHIFT));
 }
 
+HAK_INLINE unsigned hak_slab_unit(const hak_slab_t *s) {
+    return (unsigned)(((uintptr_t)s & (HAK_CHUNK_SIZE - 1)) >> HAK_DESC_SHIFT);
+}
+
 HAK_INLINE unsigned hak_unit_of(uintptr_t a) {
     return (unsigned)((a >> HAK_UNIT_SHIFT) & (HAK_CHUNK_UNITS - 1));
 }
@@ -182,12 +190,17 @@ HAK_INLINE hak_slab_t *hak_small_locate(uintptr_t a) {
     return s;
 }
 
-/* A new slab of `units` units for class cls from the owner's segments (a
- * new segment when none has room), its descriptor set up, nothing carved;
- * NULL when the OS refuses memory. `owner_tp` is the owning thread's
- * pointer (0: none). */
+/* A new slab of `units` units for class cls, of blocks of bsize bytes,
+ * from the owner's segments (a new segment when none has room), its
+ * descriptor set up, nothing carved; NULL when the OS refuses memory.
+ * `owner_tp` is the owning thread's pointer (0: none). *fresh says whether
+ * every unit was untouched memory (reads as zeros). */
 hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t owner_tp,
-                          unsigned cls, uint32_t units);
+                          unsigned cls, uint32_t units, uint32_t bsize, bool *fresh);
+/* Grows a slab in place by the free units that follow it in its segment,
+ * to `units`; false when they are not all free. */
+bool _hak_slab_extend(hak_slab_t *slab, uint32_t units, uint32_t bsize);
+void _hak_slab_set_bsize(hak_slab_t *slab, uint32_t bsize);
 /* An empty slab's units go back to its segment, dated `now` for decay. */
 void _hak_slab_free_units(hak_slab_t *slab, uint64_t now);
 /* A segment without a slab leaves its list for the cache or the OS. */

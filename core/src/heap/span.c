@@ -1,0 +1,129 @@
+/* Spans: blocks past the mid tier up to HAK_SPAN_MAX, each a one-block
+ * slab of whole units carved from its thread's segments. They need no
+ * syscall, free like any small block (their descriptor says one block of
+ * their size), go back to their segment when freed — resident until the
+ * decay delay, so the next span of any size reuses them without faulting
+ * pages in — and grow in place into free units that follow them. */
+#include "heap_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+static uint32_t units_for(size_t size) {
+    return (uint32_t)((size + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
+}
+
+/* Freed spans a heap keeps, at most this many units (2 MiB): a span freed
+ * and taken again at once costs no descriptor work, and while kept its
+ * block stays marked free, so a second free of it is caught. */
+#define SPAN_KEEP_UNITS 32
+
+void _hak_span_keep(hak_heap_t *h, hak_slab_t *s) {
+    while (h->span_empty_units + s->span > SPAN_KEEP_UNITS && h->span_empty != NULL) {
+        hak_slab_t *old = h->span_empty; /* the oldest is at the end of the list */
+        while (old->next != NULL) old = old->next;
+        _hak_list_remove(&h->span_empty, old);
+        h->span_empty_units -= old->span;
+        _hak_slab_retire(h, old, old->stamp);
+    }
+    if (s->span > SPAN_KEEP_UNITS) {
+        _hak_slab_retire(h, s, _hak_coarse_ns());
+        return;
+    }
+    _hak_list_push(&h->span_empty, s);
+    s->list = SLAB_IN_EMPTY;
+    s->stamp = _hak_coarse_ns();
+    h->span_empty_units += s->span;
+}
+
+void _hak_spans_decay(hak_heap_t *h, uint64_t older_than) {
+    hak_slab_t *s = h->span_empty;
+    while (s != NULL) {
+        hak_slab_t *next = s->next;
+        if (s->stamp <= older_than) {
+            _hak_list_remove(&h->span_empty, s);
+            h->span_empty_units -= s->span;
+            _hak_slab_retire(h, s, s->stamp);
+        }
+        s = next;
+    }
+}
+
+/* A kept span of exactly `units`, taken off the list. */
+static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units) {
+    for (hak_slab_t *s = h->span_empty; s != NULL; s = s->next) {
+        if (s->span != units) continue;
+        _hak_list_remove(&h->span_empty, s);
+        s->list = SLAB_IN_NONE;
+        h->span_empty_units -= units;
+        _hak_reuse_record((uint64_t)units << HAK_UNIT_SHIFT, _hak_coarse_ns() - s->stamp);
+        return s;
+    }
+    return NULL;
+}
+
+static void *span_from(hak_heap_t *h, size_t size, bool zero) {
+    uint32_t units = units_for(size);
+    bool fresh = false;
+    hak_spin_lock(&h->lock);
+    hak_slab_t *s = take_kept(h, units);
+    if (s != NULL) {
+        s->used = 1;
+        s->allocs++;
+        hak_spin_unlock(&h->lock);
+        void *p = (void *)s->start;
+        ((hak_block_t *)p)->mark = 0;
+        if (zero) memset(p, 0, size);
+        return p;
+    }
+    s = _hak_slab_new(&h->segs, h, h->owner, HAK_SPAN_CLASS, units,
+                                  units << HAK_UNIT_SHIFT, &fresh);
+    if (s == NULL && _hak_heap_release_unused(h) != 0)
+        s = _hak_slab_new(&h->segs, h, h->owner, HAK_SPAN_CLASS, units, units << HAK_UNIT_SHIFT,
+                          &fresh);
+    if (s != NULL) {
+        /* one block, handed out at once */
+        hak_store_relaxed32(&s->carved, 1);
+        s->used = 1;
+        s->allocs = 1;
+    }
+    hak_spin_unlock(&h->lock);
+    if (s == NULL) return NULL;
+    void *p = (void *)s->start;
+    ((hak_block_t *)p)->mark = 0; /* a stale mark in reused memory is not a free block */
+    if (zero && !fresh) memset(p, 0, size);
+    return p;
+}
+
+void *_hak_span_alloc(size_t size, bool zero) {
+    hak_ensure_init();
+    hak_slow_path_seen();
+    hak_heap_t *h = _hak_tl_heap;
+    if (h == &_hak_empty_heap && hak_opt(OPT_TCACHE) && !_hak_init_in_progress_here()) {
+        hak_heap_t *mine = _hak_heap_acquire();
+        if (mine != NULL) h = mine;
+    }
+    void *p;
+    if (hak_heap_owned(h)) {
+        p = span_from(h, size, zero);
+        _hak_heap_tick(h);
+    } else {
+        _hak_heaps_lock();
+        p = span_from(_hak_heap_shared(), size, zero);
+        _hak_heaps_unlock();
+    }
+    if (p == NULL) errno = ENOMEM;
+    return p;
+}
+
+bool _hak_span_grow(hak_slab_t *s, size_t size) {
+    if (s->cls != HAK_SPAN_CLASS || size > HAK_SPAN_MAX ||
+        atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id())
+        return false;
+    hak_heap_t *h = s->heap;
+    uint32_t units = units_for(size);
+    hak_spin_lock(&h->lock);
+    bool grown = _hak_slab_extend(s, units, units << HAK_UNIT_SHIFT);
+    hak_spin_unlock(&h->lock);
+    return grown;
+}
