@@ -12,16 +12,9 @@ import {
 } from "../../tasks/bench_variants.ts";
 import { gridVariants, ORACLE_GRID, oracleVariants, parseGrid } from "../../tasks/bench_oracle.ts";
 import { builtOptionsTable, learns, type OptionsTable } from "../../tasks/options.ts";
+import { LADDER } from "./fixtures/synthetic_results.ts";
 
-/** The variants of --ladder and of --thresholds, in run order. */
-const LADDER_NAMES = [
-  "hakmem-minimal",
-  "hakmem-minimal+bigcache",
-  "hakmem-minimal+bigcache+batch",
-  "hakmem-balanced",
-  "hakmem-fast",
-  "hakmem-learning",
-];
+/** The variants of --thresholds, in run order (--ladder's are the synthetic results' LADDER). */
 const THRESHOLD_NAMES = [
   "hakmem-thr-1mb",
   "hakmem-thr-4mb",
@@ -76,7 +69,7 @@ Deno.test("bench variants: --ladder adds the features one at a time, in order", 
     "hakmem-learning": { HAKMEM_MODE: "learning" },
   });
   // deepEqual on objects ignores the order: check it apart
-  assert.deepEqual(v.map((x) => x.name), LADDER_NAMES);
+  assert.deepEqual(v.map((x) => x.name), LADDER);
   // every note names the variables the variant sets
   for (const x of v) {
     for (const [k, val] of Object.entries(x.env)) assert.ok(x.note.includes(`${k}=${val}`), x.note);
@@ -102,7 +95,7 @@ Deno.test("bench variants: --thresholds fixes the threshold (ELO off) or lets EL
 
 Deno.test("bench variants: ladder, thresholds, then the other --modes, each name once", () => {
   const v = variants({ ladder: true, thresholds: true, modes: ["research", "balanced"] });
-  assert.deepEqual(v.map((x) => x.name), [...LADDER_NAMES, ...THRESHOLD_NAMES, "hakmem-research"]);
+  assert.deepEqual(v.map((x) => x.name), [...LADDER, ...THRESHOLD_NAMES, "hakmem-research"]);
 });
 
 Deno.test("bench variants: hakmem without BigCache (minimal) gets a longer quick time limit", () => {
