@@ -428,6 +428,11 @@ Deno.test("oracleTable: learning against balanced, the best fixed by speed, the 
   close(t.geomeanSpeedVsBest, Math.sqrt(0.35));
   assert.deepEqual(t.targets.map((g) => g.met), [true, false, false, null]);
   assert.match(t.targets[2].detail, /^0 \(none\) of 2 such workloads$/);
+  // nothing to judge against the peer, yet the detail says where learning stands (lat: no peer)
+  assert.equal(
+    t.targets[3].detail,
+    "none met the target above; on the workloads whose best is not the default: thr 1.00×",
+  );
   assert.deepEqual(
     tradePoints(r, summarize(r), "thr").map((p) => [p.allocator, p.speed, p.mibs]),
     [
