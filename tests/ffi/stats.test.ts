@@ -166,6 +166,38 @@ for (const flavour of FLAVOURS) {
     );
   });
 
+  test("BigCache keeps up to twice the large bytes in use, and gives back when they are freed", () => {
+    const h = hak();
+    const budget = Number(h.optionGet("HAKMEM_BIGCACHE_MB").value) * MiB;
+    const batch = h.optionGet("HAKMEM_MADVISE_BATCH").value;
+    assert.equal(h.optionSet("HAKMEM_MADVISE_BATCH", 1).rc, 0); // advise at once: visible
+    h.sym.hak_trim(); // an empty cache to start from
+    try {
+      // sizes past a thread's own stash (4 MiB), so every free goes to BigCache
+      const keep = allocN(h, 3, budget); // in use: 3 x the fixed budget
+      const churn = allocN(h, 4, budget / 2 + MiB); // freed: 2 MiB more than the fixed budget
+      const s0 = h.stats();
+      for (const p of churn) h.free(p);
+      const s1 = h.stats();
+      assert.equal(
+        s1.counters.madvised_bytes - s0.counters.madvised_bytes,
+        0,
+        "freed blocks within twice what is in use stay resident",
+      );
+      const again = allocN(h, 4, budget / 2 + MiB);
+      const s2 = h.stats();
+      assert.equal(s2.syscalls.mmap - s1.syscalls.mmap, 0, "and are reused without a mapping");
+      for (const p of [...again, ...keep]) h.free(p);
+      const s3 = h.stats();
+      assert.ok(
+        s3.counters.madvised_bytes - s2.counters.madvised_bytes >= 2 * budget,
+        "once nothing is in use BigCache falls back to its fixed budget",
+      );
+    } finally {
+      h.optionSet("HAKMEM_MADVISE_BATCH", batch);
+    }
+  });
+
   test("hak_stats_get struct equals the JSON (no activity between)", () => {
     const h = hak();
     const layout = h.statsLayout();
@@ -227,11 +259,12 @@ for (const flavour of FLAVOURS) {
     JSON.parse(new TextDecoder().decode(cbuf.subarray(0, cneed)));
   });
 
-  test("free from another thread counts as remote frees", async () => {
+  test("free from another thread counts as remote frees (tiny, and spans in the large tier)", async () => {
     const h = hak();
     const n = 100;
+    const spans = 4; // blocks past the mid tier up to 1 MiB are spans of the thread's segments
     const s0 = h.stats();
-    const ptrs = allocN(h, n, 64);
+    const ptrs = [...allocN(h, n, 64), ...allocN(h, spans, 200 * 1024)];
     const worker = new Worker(new URL("./fixtures/remote_free_worker.ts", import.meta.url), {
       type: "module",
     });
@@ -261,5 +294,10 @@ for (const flavour of FLAVOURS) {
     assert.equal(d.frees, n, "tiny.frees delta (remote)");
     assert.equal(d.remote_frees, n, "tiny.remote_frees delta");
     assert.equal(d.bytes_in_use, 0, "tiny.bytes_in_use back after the remote frees drain");
+    const l = delta(h, s0, s1, "large");
+    assert.equal(l.allocs, spans);
+    assert.equal(l.frees, spans, "large.frees delta (remote spans)");
+    assert.equal(l.remote_frees, spans, "large.remote_frees delta");
+    assert.equal(l.bytes_in_use, 0, "large.bytes_in_use back after the remote frees drain");
   });
 }

@@ -76,10 +76,12 @@ void hak_free(void *p) {
     }
     hak_block_t *b = p;
     uintptr_t mark = _hak_free_key ^ a;
-    /* a double free, or another thread's block: the slow path tells */
-    if (unlikely(b->mark == mark ||
-                 atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id())) {
+    if (unlikely(b->mark == mark)) { /* a double free: the slow path says so */
         _hak_free_slow(p, s);
+        return;
+    }
+    if (unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id())) {
+        _hak_free_remote(s, b); /* checked already: straight to the owner's batch */
         return;
     }
 #ifdef HAK_DEBUG

@@ -19,7 +19,7 @@
 typedef struct hak_counters {
     /* spans (blocks past the mid tier up to HAK_SPAN_MAX, one per slab):
      * those no longer live; the census adds the live ones */
-    uint64_t span_allocs, span_frees, span_bytes_in_use;
+    uint64_t span_allocs, span_frees, span_bytes_in_use, span_remote_frees;
     uint64_t allocs[HAK_CLASSES];       /* of slabs no longer live (live ones count their own) */
     uint64_t frees[HAK_CLASSES];        /* likewise */
     uint64_t misses[HAK_CLASSES];       /* slow-path refills: the current slab ran dry */
@@ -153,6 +153,9 @@ void *_hak_small_alloc_slow(size_t size); /* NULL + ENOMEM: no memory */
  * descriptor, NULL outside every segment. */
 void _hak_free_slow(void *p, hak_slab_t *s);
 void _hak_slab_event(hak_slab_t *s); /* a free took `used` to 0 */
+/* A free of block b of another thread's slab s (the head slab, the block
+ * checked by the fast path: a block start, not marked free). */
+void _hak_free_remote(hak_slab_t *s, hak_block_t *b);
 #ifdef HAK_DEBUG
 void _hak_debug_check_block(const hak_slab_t *s, const void *b);
 #endif

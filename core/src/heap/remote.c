@@ -15,11 +15,19 @@ static unsigned slot_of(const hak_heap_t *owner) {
     return (unsigned)((x >> 6) ^ (x >> 12)) & (HAK_REMOTE_SLOTS - 1);
 }
 
+/* The slab of a block that a free checked already: its unit's descriptor,
+ * or the head's for a later unit of a mid slab (no bounds to check again). */
+static hak_slab_t *slab_of_checked(uintptr_t a) {
+    hak_slab_t *s = hak_slab_at(a);
+    return s->kind == SLAB_TAIL ? s - s->span : s;
+}
+
 /* A block goes back onto its slab: the slab's thread, or g_lock's holder
  * for an unowned heap, with the heap's lock held. */
 static void slab_put(hak_heap_t *h, hak_block_t *b) {
-    hak_slab_t *s = hak_small_locate((uintptr_t)b);
-    HAK_ASSERT(s != NULL && s->heap == h, "remote queue holds a block of no slab of the heap", b);
+    hak_slab_t *s = slab_of_checked((uintptr_t)b);
+    HAK_ASSERT(s == hak_small_locate((uintptr_t)b) && s->heap == h,
+               "remote queue holds a block of no slab of the heap", b);
     b->next = s->local_free;
     s->local_free = b;
     if (--s->used <= 0) _hak_slab_event_locked(h, s);
@@ -70,7 +78,9 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
     atomic_fetch_add_explicit(&owner->remote_count, n, memory_order_relaxed);
 }
 
-static void send(hak_heap_t *me, hak_remote_buf_t *r) {
+/* Out of line: the free that fills a batch pays for it, the others stay
+ * a leaf that saves no register. */
+__attribute__((noinline)) static void send(hak_heap_t *me, hak_remote_buf_t *r) {
     deliver(r->to, r->head, r->tail, r->count);
     me->rbuf_pending -= r->count;
     r->to = NULL;
@@ -88,21 +98,29 @@ void _hak_remote_flush_some(hak_heap_t *h) {
     if (h->rbuf_pending != 0 && ++h->rbuf_ticks >= REMOTE_FLUSH_TICKS) _hak_remote_flush_all(h);
 }
 
+__attribute__((noinline)) static void deliver_one(hak_heap_t *owner, hak_block_t *b) {
+    deliver(owner, b, b, 1);
+}
+
+/* The remote-free counter of a slab's class (spans have their own). */
+static uint64_t *remote_counter(hak_heap_t *h, const hak_slab_t *s) {
+    return s->cls == HAK_SPAN_CLASS ? &h->ctr.span_remote_frees : &h->ctr.remote_frees[s->cls];
+}
+
 /* A free of another heap's block, marked free already. */
 static void free_remote(hak_slab_t *s, hak_block_t *b) {
     hak_heap_t *owner = s->heap, *me = _hak_tl_heap;
-    unsigned cls = s->cls;
     if (!hak_heap_owned(me)) {
         /* A thread without a heap: counted on the shared heap, atomically
          * since any number of such threads may free at once. */
-        atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_frees[cls], 1,
+        atomic_fetch_add_explicit((_Atomic uint64_t *)remote_counter(_hak_heap_shared(), s), 1,
                                   memory_order_relaxed);
-        deliver(owner, b, b, 1);
+        deliver_one(owner, b);
         return;
     }
-    hak_ctr_inc(&me->ctr.remote_frees[cls]);
+    hak_ctr_inc(remote_counter(me, s));
     hak_remote_buf_t *r = &me->rbuf[slot_of(owner)];
-    if (r->to != owner) {
+    if (unlikely(r->to != owner)) {
         if (r->to != NULL) send(me, r);
         r->to = owner;
         r->tail = b;
@@ -111,7 +129,12 @@ static void free_remote(hak_slab_t *s, hak_block_t *b) {
     r->head = b;
     r->count++;
     me->rbuf_pending++;
-    if (r->count >= (uint32_t)hak_opt(OPT_BUNDLE)) send(me, r);
+    if (unlikely(r->count >= (uint32_t)hak_opt(OPT_BUNDLE))) send(me, r);
+}
+
+void _hak_free_remote(hak_slab_t *s, hak_block_t *b) {
+    hak_mark_free(b, s->bsize);
+    free_remote(s, b);
 }
 
 /* Tells apart what a pointer that failed the fast checks is. */

@@ -1,5 +1,5 @@
 /* BigCache: freed large blocks wait here for reuse, resident (no syscall
- * to reuse them). When it holds more than HAKMEM_BIGCACHE_MB the oldest
+ * to reuse them). When it holds more than its budget the oldest
  * leave it: advised away with MADV_DONTNEED in batches, staying mapped so
  * that a later hit costs only page faults; past a bound on such cold
  * address space they are unmapped. Everything here runs under the tier's
@@ -13,6 +13,12 @@
 #define BUCKETS 128
 #define BUCKETS_SEARCHED 3 /* a request looks at most this many buckets up: waste stays < 40 % */
 #define COLD_FACTOR 4      /* cold address space kept: 4 x the resident budget */
+/* The resident budget is at least HAKMEM_BIGCACHE_MB and up to twice the
+ * large bytes in use: a program that replaces its large blocks reuses
+ * their pages instead of faulting fresh ones in (a fixed budget below its
+ * working set made every replacement fault), and when it frees them for
+ * good the budget falls with what stays in use; decay gives back the rest. */
+#define LIVE_SHARE 2
 #define COLD_AGE 16        /* cold blocks idle 16 x the decay delay are unmapped */
 /* BigCache decays on its own frees too, at most this often: a program
  * that only churns large blocks has no small slow paths to do it. */
@@ -97,6 +103,8 @@ static void flush_pending(void) {
 /* After a block entered the cache. */
 static void enforce_budget(void) {
     size_t budget = (size_t)hak_opt(OPT_BIGCACHE_MB) * HAK_MIB;
+    size_t live = _hak_large_totals.in_use * LIVE_SHARE;
+    if (live > budget) budget = live;
     int policy = (int)hak_opt(OPT_FREE_POLICY);
     while (g_hot.bytes > budget && g_hot.head != NULL) {
         hak_large_t *e = g_hot.head;
