@@ -7,9 +7,7 @@
 // replacement of a new random size and writes one word into each of its 4 KiB pages, so
 // memory that is not resident costs its page faults.
 // Metric: ops_per_s of the replacement phase, one op = one free + one malloc + the page writes.
-#include "common.h"
-
-typedef bench_block slot_t;
+#include "pieces.h"
 
 int main(int argc, char **argv) {
   static const char *const known[] = {"ws", "min", "max", NULL};
@@ -25,40 +23,16 @@ int main(int argc, char **argv) {
   }
   uint64_t ops = scaled(&a, 4000, 1);
 
-  slot_t *slots = calloc(ws, sizeof *slots);
-  if (!slots) fatal("out of memory");
-  rng_t r;
-  rng_seed(&r, a.seed, 0);
-  uint64_t bytes = 0, checksum = 0;
-
+  churn_t c;
+  uint64_t bytes = 0;
   uint64_t b0 = now_ns();
-  for (size_t k = 0; k < ws; k++) {
-    slot_t *s = &slots[k];
-    s->size = (uint32_t)rng_logsize(&r, min, max);
-    s->tag = (uint32_t)k;
-    s->p = xmalloc(s->size);
-    pat_fill(s->p, s->size, s->tag, BENCH_PAGE);
-  }
+  churn_init(&c, ws, min, max, a.seed, 0);
   double build = (double)(now_ns() - b0) * 1e-9;
 
   uint64_t t0 = now_ns();
-  for (uint64_t i = 0; i < ops; i++) {
-    slot_t *s = &slots[rng_below(&r, ws)];
-    checksum += pat_verify(s->p, s->size, s->tag, BENCH_PAGE, "large_mix");
-    free(s->p);
-    s->size = (uint32_t)rng_logsize(&r, min, max);
-    s->tag = (uint32_t)(ws + i);
-    s->p = xmalloc(s->size);
-    pat_fill(s->p, s->size, s->tag, BENCH_PAGE);
-    bytes += s->size;
-  }
+  uint64_t checksum = churn_steps(&c, ops, &bytes);
   double secs = (double)(now_ns() - t0) * 1e-9;
-
-  for (size_t k = 0; k < ws; k++) {
-    checksum += pat_verify(slots[k].p, slots[k].size, slots[k].tag, BENCH_PAGE, "final");
-    free(slots[k].p);
-  }
-  free(slots);
+  checksum += churn_end(&c);
 
   json_out j;
   json_begin(&j, &a, "large_mix", "ops_per_s", (double)ops / secs, ops, secs);

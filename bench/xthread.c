@@ -6,26 +6,12 @@
 // worker is thus a producer and a consumer, every free is remote, and the load stays balanced
 // for any thread count. A worker with nothing to do yields.
 // Metric: ops_per_s, one op = one malloc + its remote free.
-#include <sched.h>
-#include <stdatomic.h>
-
-#include "common.h"
-
-#define QCAP 1024u // power of two
-#define BURST 64u
-
-typedef bench_block item_t;
-
-typedef struct {
-  _Alignas(64) atomic_uint_fast64_t tail; // written by the producer
-  _Alignas(64) atomic_uint_fast64_t head; // written by the consumer
-  _Alignas(64) item_t items[QCAP];
-} queue_t;
+#include "pieces.h"
 
 typedef struct {
   int id;
   uint64_t seed, count, checksum;
-  queue_t *out, *in;
+  spsc_t *out, *in;
   bench_sync *sync;
 } worker_t;
 
@@ -35,53 +21,19 @@ static void *work(void *arg) {
   worker_t *w = arg;
   rng_t r;
   rng_seed(&r, w->seed, (uint64_t)w->id);
-  uint64_t produced = 0, consumed = 0, sum = 0, ptail = 0, chead = 0;
+  spsc_producer p = {.q = w->out, .min = g_min, .max = g_max, .r = &r};
+  p.tag_base = (uint32_t)((uint64_t)w->id << 24);
+  spsc_consumer c = {.q = w->in};
   uint32_t idle = 0;
 
   sync_start(w->sync);
-  while (produced < w->count || consumed < w->count) {
-    int progress = 0;
-    // produce into the next worker's queue
-    uint64_t phead = atomic_load_explicit(&w->out->head, memory_order_acquire);
-    uint64_t room = QCAP - (ptail - phead), left = w->count - produced;
-    uint64_t k = room < left ? room : left;
-    if (k > BURST) k = BURST;
-    for (uint64_t i = 0; i < k; i++) {
-      item_t *it = &w->out->items[(ptail + i) & (QCAP - 1)];
-      it->size = (uint32_t)rng_logsize(&r, g_min, g_max);
-      it->tag = (uint32_t)((uint64_t)w->id << 24 ^ (produced + i));
-      it->p = xmalloc(it->size);
-      pat_fill(it->p, it->size, it->tag, PAT_HEADTAIL);
-    }
-    if (k) {
-      ptail += k;
-      produced += k;
-      atomic_store_explicit(&w->out->tail, ptail, memory_order_release);
-      progress = 1;
-    }
-    // consume from the previous worker's queue
-    uint64_t ctail = atomic_load_explicit(&w->in->tail, memory_order_acquire);
-    uint64_t avail = ctail - chead;
-    if (avail > BURST) avail = BURST;
-    for (uint64_t i = 0; i < avail; i++) {
-      item_t *it = &w->in->items[(chead + i) & (QCAP - 1)];
-      sum += pat_verify(it->p, it->size, it->tag, PAT_HEADTAIL, "xthread");
-      free(it->p);
-    }
-    if (avail) {
-      chead += avail;
-      consumed += avail;
-      atomic_store_explicit(&w->in->head, chead, memory_order_release);
-      progress = 1;
-    }
-    if (progress) {
-      idle = 0;
-    } else if (++idle > 64) {
-      sched_yield();
-    }
+  while (p.made < w->count || c.taken < w->count) {
+    int progress = spsc_produce(&p, w->count - p.made) > 0; // into the next worker's queue
+    progress |= spsc_consume(&c, "xthread") > 0;             // from the previous worker's
+    spsc_idle(&idle, progress);
   }
   sync_stop(w->sync);
-  w->checksum = sum;
+  w->checksum = c.checksum;
   return NULL;
 }
 
@@ -95,10 +47,9 @@ int main(int argc, char **argv) {
   int n = a.threads;
   uint64_t count = scaled(&a, 10e6, 1); // blocks per producer
 
-  queue_t *q = aligned_alloc(64, sizeof(queue_t) * (size_t)n);
+  spsc_t *q = spsc_new(n);
   worker_t *w = calloc((size_t)n, sizeof *w);
-  if (!q || !w) fatal("out of memory");
-  memset(q, 0, sizeof(queue_t) * (size_t)n);
+  if (!w) fatal("out of memory");
   bench_sync sync;
   for (int t = 0; t < n; t++) {
     w[t].id = t;

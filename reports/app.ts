@@ -5,7 +5,7 @@
 // or two runs side by side ("compare"). Charts use plotly.js (the global `Plotly`, inlined into the
 // page before this script). Statistics come from tasks/bench_stats.ts, the same module the bench
 // driver prints its table with, so the page and the terminal agree. One module per section:
-// page_header, page_overview, page_ladder, page_workloads, page_memory, page_instructions,
+// page_header, page_overview, page_oracle, page_ladder, page_workloads, page_memory, page_instructions,
 // page_hakmem, page_learning, page_results, page_compare.
 //
 // When everything is drawn, <body> gets data-render="done" and data-plots="<number of charts>";
@@ -17,6 +17,7 @@ import { h, settle } from "./ui.ts";
 import { view } from "./view.ts";
 import { headerSection } from "./page_header.ts";
 import { overviewSection } from "./page_overview.ts";
+import { oracleSection } from "./page_oracle.ts";
 import { ladderSection } from "./page_ladder.ts";
 import { latencySection, workloadSection } from "./page_workloads.ts";
 import { memorySection } from "./page_memory.ts";
@@ -33,6 +34,7 @@ function renderRun(root: HTMLElement, p: Extract<ReportPayload, { kind: "run" }>
   const timed = p.results.samples.length > 0;
   const sections = [
     timed ? overviewSection(v) : null,
+    timed ? oracleSection(v) : null,
     timed ? ladderSection(v) : null,
     timed ? workloadSection(v) : null,
     timed ? latencySection(v) : null,

@@ -18,7 +18,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Results, validateResults } from "../tasks/bench_stats.ts";
 import type { ReportPayload, TraceEntry } from "./schema.ts";
-import { compactTrace, MAX_TRACE_POINTS, parseTrace } from "./trace.ts";
+import { parseTrace } from "./trace.ts";
+import { compactTrace, MAX_TRACE_POINTS } from "./trace_compact.ts";
 
 const PLOTLY_PACKAGE = "plotly.js-dist-min";
 const PLOTLY = "npm:plotly.js-dist-min@4.1.2/plotly.min.js (deno.json imports)";
@@ -168,10 +169,10 @@ td.note { font-size: 12px; color: #555; white-space: pre-wrap; }
 tr.unavailable td { color: #8a5a00; background: #fff8e6; }
 .failed, tr.failed td { color: #b00020; background: #fdecee; font-weight: 600; }
 td.partial { background: #fff8e6; }
-td.gain { color: #0a7a2f; font-weight: 600; }
+td.gain, span.gain { color: #0a7a2f; font-weight: 600; }
 td.best { outline: 2px solid #222; outline-offset: -2px; }
 details summary { cursor: pointer; color: #555; }
-td.loss { color: #b00020; font-weight: 600; }
+td.loss, span.loss { color: #b00020; font-weight: 600; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 12px; }
 .chart { border: 1px solid #eee; border-radius: 4px; min-height: 300px; }

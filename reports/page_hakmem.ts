@@ -16,7 +16,9 @@ export function hakmemSection(v: RunView): HTMLElement | null {
     "hakmem counters",
     "From HAKMEM_STATS_FILE, medians over ok rounds. Cache hit rate = hits / (hits + misses) of ",
     "the per-thread caches (tiny, mid) and BigCache (large); higher is better. Mapped bytes: ",
-    "lower is better.",
+    "lower is better. Decay (HAKMEM_DECAY_MS) gives idle memory back: the bytes it gave back, ",
+    "those handed out again afterwards (each page of them faulted back in: decay that came too ",
+    "early) and its passes.",
   );
   const rows: HTMLElement[] = [];
   for (const b of v.summary.benches) {
@@ -50,6 +52,9 @@ export function hakmemSection(v: RunView): HTMLElement | null {
         h("td", { class: "num" }, fmtBytes(med((x) => x.bytesMapped))),
         h("td", { class: "num" }, fmtBytes(med((x) => x.peakMapped))),
         h("td", { class: "num" }, fmtBytes(med((x) => x.madvisedBytes))),
+        h("td", { class: "num" }, fmtBytes(med((x) => x.decayBytes))),
+        h("td", { class: "num" }, fmtBytes(med((x) => x.refaultBytes))),
+        h("td", { class: "num" }, fmtInt(med((x) => x.decayRuns))),
       ));
     }
   }
@@ -67,6 +72,9 @@ export function hakmemSection(v: RunView): HTMLElement | null {
       "mapped at exit",
       "peak mapped",
       "MADV_DONTNEED bytes",
+      "given back by decay",
+      "faulted back in",
+      "decay passes",
     ]),
     rows,
   ));

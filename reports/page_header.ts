@@ -37,7 +37,7 @@ export function headerSection(r: Results, label?: string): HTMLElement {
   );
   const duration = p.duration_s === null
     ? "the profile's scale"
-    : `about ${p.duration_s} s per run (scales calibrated under glibc)`;
+    : `about ${p.duration_s} s per run (scales calibrated under ${p.calibrated_with ?? "glibc"})`;
   return h(
     "section",
     { class: "header" },

@@ -10,7 +10,9 @@ import type { RunView } from "./view.ts";
  * lists a feature ladder such as hakmem-minimal, hakmem-minimal+bigcache, …); null with fewer
  * than three variants or without glibc. */
 export function ladderSection(v: RunView): HTMLElement | null {
-  const variants = v.allocs.filter(isHakmem);
+  // an oracle's grid is no ladder (its section shows it)
+  const grid = new Set(v.results.oracle?.fixed.filter((a) => a !== v.results.oracle?.balanced));
+  const variants = v.allocs.filter((a) => isHakmem(a) && !grid.has(a));
   if (variants.length < 3 || !v.allocs.includes(REFERENCE_GLIBC)) return null;
   const benches = v.summary.benches.filter((b) =>
     variants.some((a) => summaryRow(v.summary, b, a) !== undefined)

@@ -45,6 +45,10 @@ export interface HakmemView {
   bytesMapped: number | null;
   peakMapped: number | null;
   madvisedBytes: number | null;
+  /** Decay (HAKMEM_DECAY_MS): its passes, the bytes it gave back, and those faulted back in. */
+  decayRuns: number | null;
+  decayBytes: number | null;
+  refaultBytes: number | null;
 }
 
 function num(v: unknown): number | null {
@@ -81,5 +85,8 @@ export function hakmemView(h: Record<string, unknown> | null): HakmemView | null
     bytesMapped: num(h.bytes_mapped),
     peakMapped: num(h.peak_mapped),
     madvisedBytes: num(h.madvised_bytes),
+    decayRuns: num(h.decay_runs),
+    decayBytes: num(h.decay_bytes),
+    refaultBytes: num(h.refault_bytes),
   };
 }

@@ -4,13 +4,12 @@
 // unknown kind are counted per kind and skipped; lines that are not a JSON object with a finite
 // "t" and a string "kind", or a known kind without its required fields, are counted as malformed
 // and skipped. Unknown fields are ignored. Numbers may be null ("not measured").
+// Kinds: start, tick (reward, the knobs of TICK_KNOBS, the metrics of METRIC_KEYS), decision (a
+// knob's old and new value, the rule), phase (the workload changed phase: ACE's controllers
+// forgot), scavenge, guard, elo.
 //
 //   parseTrace(text)          -> Trace (every point)
-//   compactTrace(trace, max)  -> the same with at most `max` points per series, numbers rounded to
-//                                six significant digits (what the report page embeds)
-
-/** Points per series the report embeds (compactTrace's `max` in reports/build_report.ts). */
-export const MAX_TRACE_POINTS = 2000;
+// (reports/trace_compact.ts thins a Trace for the page.)
 
 /** The metrics of a tick (the "metrics" object M of the trace format), in chart order. */
 export const METRIC_KEYS = [
@@ -20,10 +19,33 @@ export const METRIC_KEYS = [
   "remote_backlog",
   "p99_lat_ns",
   "ace_cpu_percent",
+  "idle_in_mb",
+  "large_idle_mb",
+  "large_cold_mb",
   "rss_mb",
   "frag_ratio",
 ] as const;
 export type MetricKey = (typeof METRIC_KEYS)[number];
+
+/** The knobs every tick reports (its "knobs" object), in chart order. */
+export const TICK_KNOBS = ["decay_ms", "bigcache_mb", "bundle", "drain_threshold"] as const;
+export type TickKnob = (typeof TICK_KNOBS)[number];
+
+/** The value of a knob every tick reports, over time: its value at the trace's start, a point
+ * where it changed (at a tick whose value differs from the last one known, or at a decision on
+ * it), and the end of the trace. */
+export interface KnobTrack {
+  knob: TickKnob;
+  t: number[];
+  v: number[];
+}
+
+/** A "phase" line: the workload changed phase and ACE's controllers forgot what they learnt. */
+export interface PhaseChange {
+  t: number;
+  /** Phase changes so far, as the line counts them (null when not given). */
+  changes: number | null;
+}
 
 /** Reward of one ACE loop over time (its "tick" lines). */
 export interface RewardSeries {
@@ -130,6 +152,13 @@ export interface TraceSummary {
   scavengesIncomplete: number;
   /** Distinct llc_source values, in order of first appearance. */
   llcSources: string[];
+  /** "phase" lines. */
+  phaseChanges: number;
+  /** The longest time, over the stretches the phase lines cut the trace into, from the start of
+   * a stretch to its last decision (null without decisions): how long ACE took to settle. */
+  settleS: number | null;
+  /** Decisions per minute over the trace's span (null when it spans no time). */
+  decisionsPerMin: number | null;
   /** True when compactTrace() dropped points of some series. */
   downsampled: boolean;
 }
@@ -140,6 +169,9 @@ export interface Trace {
   reward: { fast: RewardSeries; slow: RewardSeries };
   metrics: MetricTable;
   knobs: KnobSeries[];
+  /** The knobs of the ticks (TICK_KNOBS), those that some line gave. */
+  knobTracks: KnobTrack[];
+  phases: PhaseChange[];
   elo: EloTable;
   eloTransitions: EloTransition[];
   scavenges: ScavengeEvent[];
@@ -163,7 +195,15 @@ function str(v: unknown): string | null {
 /** One line that passed the checks of its kind, with its time. */
 type Line =
   | { kind: "start"; t: number; start: TraceStart }
-  | { kind: "tick"; t: number; loop: "fast" | "slow"; reward: number | null; metrics: Obj }
+  | {
+    kind: "tick";
+    t: number;
+    loop: "fast" | "slow";
+    reward: number | null;
+    metrics: Obj;
+    knobs: Obj;
+  }
+  | { kind: "phase"; t: number; change: PhaseChange }
   | {
     kind: "decision";
     t: number;
@@ -184,7 +224,7 @@ type Line =
     ratings: { threshold: number; rating: number; plays: number | null }[];
   };
 
-const KNOWN_KINDS = new Set(["start", "tick", "decision", "scavenge", "guard", "elo"]);
+const KNOWN_KINDS = new Set(["start", "tick", "decision", "scavenge", "guard", "elo", "phase"]);
 
 /** The record of a parsed line of a known kind, or null when its required fields are missing. */
 function record(o: Obj, t: number, kind: string): Line | null {
@@ -204,13 +244,20 @@ function record(o: Obj, t: number, kind: string): Line | null {
     case "tick": {
       if (o.loop !== "fast" && o.loop !== "slow") return null;
       if (o.reward !== undefined && o.reward !== null && num(o.reward) === null) return null;
+      if (o.knobs !== undefined && o.knobs !== null && !isObj(o.knobs)) return null;
       return {
         kind,
         t,
         loop: o.loop,
         reward: num(o.reward),
         metrics: isObj(o.metrics) ? o.metrics : {},
+        knobs: isObj(o.knobs) ? o.knobs : {},
       };
+    }
+    case "phase": {
+      const changes = num(o.changes);
+      if (o.changes !== undefined && changes === null) return null;
+      return { kind, t, change: { t, changes } };
     }
     case "decision": {
       const knob = str(o.knob);
@@ -278,11 +325,16 @@ function emptyTrace(): Trace {
       scavengesOverBudget: 0,
       scavengesIncomplete: 0,
       llcSources: [],
+      phaseChanges: 0,
+      settleS: null,
+      decisionsPerMin: null,
       downsampled: false,
     },
     reward: { fast: { t: [], reward: [] }, slow: { t: [], reward: [] } },
     metrics: { t: [], values, llcSource: [] },
     knobs: [],
+    knobTracks: [],
+    phases: [],
     elo: { thresholds: [], t: [], state: [], best: [], allocs: [], rating: [], plays: [] },
     eloTransitions: [],
     scavenges: [],
@@ -334,6 +386,24 @@ export function parseTrace(text: string): Trace {
     s.endT = recs[recs.length - 1].t;
   }
   const knobs = new Map<string, KnobSeries>();
+  const tracks = new Map<TickKnob, KnobTrack>();
+  /** Adds (t, v) to a knob's track when the value changed. A track begins at the trace's start:
+   * with the value before the decision that made it (its "old"), or with a tick's value (a tick
+   * reports it before any decision of its own time). */
+  const track = (knob: TickKnob, t: number, v: number, before: number | null) => {
+    let k = tracks.get(knob);
+    if (!k) {
+      tracks.set(knob, k = { knob, t: [], v: [] });
+      if (before !== null) {
+        k.t.push(s.startT ?? t);
+        k.v.push(before);
+      } else t = s.startT ?? t;
+    }
+    if (k.v.length === 0 || k.v[k.v.length - 1] !== v) {
+      k.t.push(t);
+      k.v.push(v);
+    }
+  };
   const thresholds = new Set<number>();
   for (const r of recs) {
     if (r.kind === "elo") { for (const x of r.ratings) thresholds.add(x.threshold); }
@@ -357,8 +427,16 @@ export function parseTrace(text: string): Trace {
         const src = str(r.metrics.llc_source);
         m.llcSource.push(src);
         if (src !== null && !s.llcSources.includes(src)) s.llcSources.push(src);
+        for (const k of TICK_KNOBS) {
+          const v = num(r.knobs[k]);
+          if (v !== null) track(k, r.t, v, null);
+        }
         break;
       }
+      case "phase":
+        out.phases.push(r.change);
+        s.phaseChanges++;
+        break;
       case "decision": {
         const key = `${r.knob}\u0000${r.cls}`;
         let k = knobs.get(key);
@@ -387,6 +465,9 @@ export function parseTrace(text: string): Trace {
         k.lastDecisionT = r.t;
         s.decisions++;
         s.lastDecisionT = r.t;
+        if (r.cls < 0 && (TICK_KNOBS as readonly string[]).includes(r.knob)) {
+          track(r.knob as TickKnob, r.t, r.new, r.old);
+        }
         break;
       }
       case "scavenge": {
@@ -426,79 +507,39 @@ export function parseTrace(text: string): Trace {
   out.knobs = [...knobs.values()].sort((a, b) =>
     a.knob < b.knob ? -1 : a.knob > b.knob ? 1 : a.cls - b.cls
   );
+  // a value holds until it changes: each track reaches the end of the trace
+  out.knobTracks = TICK_KNOBS.filter((k) => tracks.has(k)).map((k) => {
+    const tr = tracks.get(k)!;
+    const last = tr.t.length - 1;
+    if (s.endT !== null && s.endT > tr.t[last]) {
+      tr.t.push(s.endT);
+      tr.v.push(tr.v[last]);
+    }
+    return tr;
+  });
+  settle(out, recs);
   return out;
 }
 
-/** At most `max` indexes of 0..n-1, evenly spread, always the first and the last. */
-export function sampleIndexes(n: number, max: number): number[] {
-  const m = Math.max(2, Math.floor(max));
-  if (n <= m) return Array.from({ length: n }, (_, i) => i);
-  return Array.from({ length: m }, (_, i) => Math.round((i * (n - 1)) / (m - 1)));
-}
-
-function round6(v: number): number {
-  return Number(v.toPrecision(6));
-}
-
-function roundOrNull(v: number | null): number | null {
-  return v === null ? null : round6(v);
-}
-
-/** `trace` with at most `max` points per series (evenly sampled, keeping the first and the last)
- * and its numbers rounded to six significant digits; the summary is kept as it was (computed from
- * every point), with `downsampled` set when points were dropped. */
-export function compactTrace(trace: Trace, max: number): Trace {
-  let dropped = false;
-  const pick = <T>(xs: T[], idx: number[]): T[] => idx.map((i) => xs[i]);
-  const indexes = (n: number) => {
-    const idx = sampleIndexes(n, max);
-    if (idx.length < n) dropped = true;
-    return idx;
+/** summary.settleS and decisionsPerMin (see TraceSummary). */
+function settle(out: Trace, recs: Line[]): void {
+  const s = out.summary;
+  if (s.startT === null || s.endT === null) return;
+  const span = s.endT - s.startT;
+  if (span > 0) s.decisionsPerMin = (s.decisions * 60) / span;
+  let from = s.startT;
+  let worst: number | null = null;
+  let last: number | null = null;
+  const close = () => {
+    if (last !== null) worst = Math.max(worst ?? 0, last - from);
   };
-  const reward = (r: RewardSeries): RewardSeries => {
-    const idx = indexes(r.t.length);
-    return { t: pick(r.t, idx).map(round6), reward: pick(r.reward, idx).map(roundOrNull) };
-  };
-  const mIdx = indexes(trace.metrics.t.length);
-  const values = {} as Record<MetricKey, (number | null)[]>;
-  for (const k of METRIC_KEYS) values[k] = pick(trace.metrics.values[k], mIdx).map(roundOrNull);
-  const e = trace.elo;
-  const eIdx = indexes(e.t.length);
-  const cut = <T>(xs: T[]) => {
-    if (xs.length > max) dropped = true;
-    return xs.slice(0, Math.max(0, max));
-  };
-  const out: Trace = {
-    start: trace.start,
-    summary: { ...trace.summary },
-    reward: { fast: reward(trace.reward.fast), slow: reward(trace.reward.slow) },
-    metrics: {
-      t: pick(trace.metrics.t, mIdx).map(round6),
-      values,
-      llcSource: pick(trace.metrics.llcSource, mIdx),
-    },
-    knobs: trace.knobs.map((k) => {
-      const idx = indexes(k.t.length);
-      return {
-        ...k,
-        t: pick(k.t, idx).map(round6),
-        v: pick(k.v, idx).map(round6),
-        rule: pick(k.rule, idx),
-      };
-    }),
-    elo: {
-      thresholds: e.thresholds,
-      t: pick(e.t, eIdx).map(round6),
-      state: pick(e.state, eIdx),
-      best: pick(e.best, eIdx),
-      allocs: pick(e.allocs, eIdx),
-      rating: e.rating.map((xs) => pick(xs, eIdx).map(roundOrNull)),
-      plays: e.plays.map((xs) => pick(xs, eIdx)),
-    },
-    eloTransitions: cut(trace.eloTransitions),
-    scavenges: cut(trace.scavenges),
-    guards: cut(trace.guards),
-  };
-  out.summary.downsampled = trace.summary.downsampled || dropped;
-  return out;
+  for (const r of recs) {
+    if (r.kind === "phase") {
+      close();
+      from = r.t;
+      last = null;
+    } else if (r.kind === "decision") last = r.t;
+  }
+  close();
+  s.settleS = worst;
 }

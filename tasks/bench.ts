@@ -18,9 +18,7 @@
 import { join, relative, resolve } from "node:path";
 import { buildExecutable, buildLibrary, compileFlags, libraryFiles } from "./build.ts";
 import { IS_CI } from "./ci.ts";
-import { ROOT } from "./targets.ts";
-import { runCommand, zigVersion } from "./toolchain.ts";
-import { type BenchInfo, DEFAULT_BASELINE, type MachineInfo, type Results } from "./bench_stats.ts";
+import { type BenchInfo, DEFAULT_BASELINE, type Results } from "./bench_stats.ts";
 import {
   BENCH_IDS,
   type BenchDef,
@@ -35,17 +33,25 @@ import {
   defaultTimeout,
   type HakmemVariant,
   hakmemVariants,
-  MODES,
   traceFile,
-  tracesLearning,
+  variantProblems,
 } from "./bench_variants.ts";
-import { type Allocator, runOnce, stopCurrentRun } from "./bench_runner.ts";
+import {
+  ORACLE_ALLOCATORS,
+  ORACLE_BENCHES,
+  ORACLE_DURATION_S,
+  ORACLE_GRID,
+  ORACLE_TIMEOUT_FACTOR,
+  oracleVariants,
+} from "./bench_oracle.ts";
+import { type Allocator, bareAllocator, runOnce, stopCurrentRun } from "./bench_runner.ts";
 import { failureText, Progress, show, summaryText } from "./bench_summary.ts";
 import { countInstructions } from "./bench_instructions.ts";
+import { calibrate } from "./bench_calibrate.ts";
+import { machineInfo } from "./bench_machine.ts";
+import { learns, type OptionsTable, optionsTable } from "./options.ts";
 import { debVersion, glibcVersion, PEER_NAMES, resolvePeers, unavailableVerdict } from "./peers.ts";
-
-/** hakmem's presets (bench_variants.ts), also read by tasks/dist.ts. */
-export { MODES };
+import { ROOT } from "./targets.ts";
 
 const TARGET = "x86_64-linux-gnu" as const;
 const FLAVOUR = "release" as const;
@@ -113,49 +119,6 @@ async function resolveAllocators(
 }
 
 // ---------------------------------------------------------------------------------------------
-// machine information
-
-async function firstLine(cmd: string, args: string[]): Promise<string | null> {
-  try {
-    const r = await runCommand(cmd, args);
-    if (r.code !== 0) return null;
-    return (r.stdout || r.stderr).split("\n")[0].trim() || null;
-  } catch {
-    return null;
-  }
-}
-
-async function cpuModel(): Promise<string> {
-  try {
-    const text = await Deno.readTextFile("/proc/cpuinfo");
-    const m = /^(?:model name|Model|Hardware|cpu model)\s*:\s*(.+)$/m.exec(text);
-    if (m) return m[1].trim();
-  } catch {
-    // not Linux
-  }
-  return Deno.build.arch;
-}
-
-async function machineInfo(): Promise<MachineInfo> {
-  let kernel = "unknown";
-  try {
-    kernel = Deno.osRelease();
-  } catch {
-    kernel = (await firstLine("uname", ["-r"])) ?? "unknown";
-  }
-  const commit = await firstLine("git", ["-C", ROOT, "rev-parse", "HEAD"]);
-  return {
-    cpu: await cpuModel(),
-    cores: navigator.hardwareConcurrency || 1,
-    kernel,
-    glibc: await glibcVersion(),
-    zig: await zigVersion(),
-    deno: Deno.version.deno,
-    commit: commit && /^[0-9a-f]{40}$/.test(commit) ? commit : null,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // the driver
 
 export interface BenchOptions {
@@ -167,14 +130,20 @@ export interface BenchOptions {
   ladder?: boolean;
   /** Add the threshold comparison (THRESHOLD_VARIANTS) to the hakmem variants. */
   thresholds?: boolean;
+  /** Add the oracle (tasks/bench_oracle.ts): balanced, learning and the grid's fixed
+   * configurations; its own defaults for the benches, allocators and duration. */
+  oracle?: boolean;
+  /** The oracle's grid, "OPTION=v1,v2;OPTION=…" (default ORACLE_GRID). */
+  oracleGrid?: string;
   /** Timed rounds; 0 only with `instructions` (counts only). */
   repeat?: number;
   threads?: number;
   out?: string;
   seed?: number;
   timeout?: number;
-  /** Target seconds of one run: each bench's scale is calibrated under glibc to take about that
-   * long (benches whose scale sets their memory size keep the profile's). */
+  /** Target seconds of one run: each bench's scale is calibrated under glibc (with --oracle, under
+   * the learning variant) to take about that long (benches whose scale sets their memory size
+   * keep the profile's). */
   duration?: number;
   /** Count instructions per op under callgrind too. */
   instructions?: boolean;
@@ -257,30 +226,64 @@ export async function buildAllBench(programs: readonly string[]): Promise<Map<st
   return paths;
 }
 
-/** Validated options with their defaults filled in. */
-function settle(o: BenchOptions) {
+/** The oracle's variants and record, or nulls without --oracle; a bad grid is a usage error. */
+function oracleOf(o: BenchOptions, table: OptionsTable) {
+  if (!o.oracle) {
+    if (o.oracleGrid !== undefined) throw new UsageError("--oracle-grid needs --oracle");
+    return { variants: null, info: null };
+  }
+  try {
+    return oracleVariants(o.oracleGrid ?? ORACLE_GRID, table);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Validated options with their defaults filled in (modes and variables checked against the
+ * library's options table). */
+function settle(o: BenchOptions, table: OptionsTable) {
   const profile = o.profile;
   const threads = o.threads ?? 2;
   const repeat = o.repeat ?? (profile === "quick" ? 3 : 5);
   const seed = o.seed ?? 42;
-  const duration = o.duration ?? null;
-  if (o.modes) checkList("mode", o.modes, MODES);
-  const variants = hakmemVariants(o);
-  const timeoutS = o.timeout ?? defaultTimeout(profile, variants, duration);
+  const oracle = oracleOf(o, table);
+  const duration = o.duration ?? (oracle.info && profile === "full" ? ORACLE_DURATION_S : null);
+  if (o.modes) checkList("mode", o.modes, table.modes);
+  const variants = hakmemVariants(
+    { ...o, oracle: oracle.variants ?? undefined },
+    table.default_mode,
+  );
+  const bad = variantProblems(variants, table);
+  if (bad.length > 0) {
+    throw new Error(`hakmem variants the library rejects:\n  ${bad.join("\n  ")}`);
+  }
+  const timeoutS = o.timeout ??
+    Math.max(
+      defaultTimeout(profile, variants, table, duration),
+      // the grid's slowest configurations may take many times as long as learning's run
+      oracle.info && duration !== null ? ORACLE_TIMEOUT_FACTOR * duration : 0,
+    );
   const kinds = o.allocators && o.allocators.length > 0
     ? [...new Set(o.allocators)]
+    : oracle.info
+    ? [...ORACLE_ALLOCATORS]
     : [...ALLOCATOR_KINDS];
   checkList("allocator", kinds, ALLOCATOR_KINDS);
-  if ((o.ladder || o.thresholds) && !kinds.includes("hakmem")) {
+  if ((o.ladder || o.thresholds || o.oracle) && !kinds.includes("hakmem")) {
     throw new UsageError(
-      "--ladder and --thresholds run hakmem variants: add hakmem to --allocators",
+      "--ladder, --thresholds and --oracle run hakmem variants: add hakmem to --allocators",
     );
   }
+  const wantedIds = o.benches && o.benches.length > 0
+    ? o.benches
+    : oracle.info
+    ? ORACLE_BENCHES
+    : null;
   let defs: BenchDef[] = [...BENCHES];
-  if (o.benches && o.benches.length > 0) {
-    const bad = o.benches.filter((b) => !benchDef(b));
+  if (wantedIds) {
+    const bad = wantedIds.filter((b) => !benchDef(b));
     if (bad.length > 0) checkList("bench", bad, BENCH_IDS);
-    const wanted = new Set(o.benches.map((b) => benchDef(b)!.id));
+    const wanted = new Set(wantedIds.map((b) => benchDef(b)!.id));
     defs = BENCHES.filter((b) => wanted.has(b.id));
   }
   // With --threads 1, mid_large_mt_N would repeat mid_large_mt_1.
@@ -295,31 +298,18 @@ function settle(o: BenchOptions) {
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError("--seed must be an integer >= 0");
   if (!(timeoutS > 0)) throw new UsageError("--timeout must be > 0");
   if (duration !== null && !(duration > 0)) throw new UsageError("--duration must be > 0");
-  return { profile, threads, repeat, seed, duration, variants, timeoutS, kinds, defs };
-}
-
-/** The scale that makes a bench run about `seconds` under glibc: measured from a glibc run at
- * the profile's scale (ten times larger while that run takes under CALIBRATE_MIN_S). */
-const CALIBRATE_MIN_S = 0.2;
-const CALIBRATE_MAX_FACTOR = 1000;
-
-async function calibrate(
-  d: BenchDef,
-  base: number,
-  seconds: number,
-  run: (scale: number) => Promise<number | null>,
-): Promise<number> {
-  let scale = base;
-  for (let i = 0; i < 4; i++) {
-    const wall = await run(scale);
-    if (wall === null) throw new Error(`${d.id}: the calibration run under glibc failed`);
-    if (wall >= CALIBRATE_MIN_S || i === 3) {
-      const factor = Math.min(CALIBRATE_MAX_FACTOR, seconds / Math.max(wall, 1e-3));
-      return Number((scale * factor).toPrecision(3));
-    }
-    scale *= 10;
-  }
-  return scale;
+  return {
+    profile,
+    threads,
+    repeat,
+    seed,
+    duration,
+    variants,
+    oracle: oracle.info,
+    timeoutS,
+    kinds,
+    defs,
+  };
 }
 
 /** Runs the suite; returns the process exit code (1 when a hakmem run failed, or under CI=true
@@ -328,7 +318,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
   if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
     throw new UsageError("the bench suite runs on x86_64 Linux only");
   }
-  const { profile, threads, repeat, seed, duration, variants, timeoutS, kinds, defs } = settle(o);
+  const table = await optionsTable();
+  const { profile, threads, repeat, seed, duration, variants, oracle, timeoutS, kinds, defs } =
+    settle(o, table);
   const outDir = o.out ? userPath(o.out) : join(RUNS_DIR, timestamp());
   await Deno.mkdir(outDir, { recursive: true });
 
@@ -342,20 +334,23 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-bench-" });
   let seq = 0;
 
+  // the judged variant's runs are the ones that must last: with --oracle, the learning one's
+  const calibrator = allocators.find((a) => a.name === (oracle?.learning ?? "glibc")) ??
+    bareAllocator("glibc", "glibc", null);
+  const refine = learns(table, calibrator.env);
   const scales = new Map<string, number>();
   for (const d of defs) {
     const base = profile === "quick" ? d.quickScale : 1;
-    if (duration === null || d.memory !== undefined) {
+    if (duration === null || d.scaleSetsMemory) {
       scales.set(d.id, base);
       continue;
     }
-    const glibc = allocators.find((a) => a.name === "glibc")!;
-    const scale = await calibrate(d, base, duration, async (s) => {
+    const scale = await calibrate(d.id, base, duration, calibrator.name, refine, async (s) => {
       const m = await runOnce({
         hakrun: bins.get("hakrun")!,
         program: bins.get(d.program)!,
         args: ["--seed", String(seed), ...d.args(threads, profile), "--scale", String(s)],
-        allocator: glibc,
+        allocator: calibrator,
         timeoutS,
         tmpDir,
         seq: seq++,
@@ -363,7 +358,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
       });
       return m.ok ? m.wall_s : null;
     });
-    console.error(`[bench] ${d.id}: --scale ${scale} for runs of about ${duration} s`);
+    console.error(
+      `[bench] ${d.id}: --scale ${scale} for runs of about ${duration} s under ${calibrator.name}`,
+    );
     scales.set(d.id, scale);
   }
   const benchInfos: BenchInfo[] = defs.map((d) => {
@@ -395,15 +392,17 @@ export async function runBench(o: BenchOptions): Promise<number> {
       threads,
       seed,
       duration_s: duration,
+      ...(duration !== null ? { calibrated_with: calibrator.name } : {}),
       baseline: DEFAULT_BASELINE,
       instructions: o.instructions === true,
     },
     allocators: allocators.map(({ env: _env, ...info }) => info),
     benches: benchInfos,
     samples: [],
+    ...(oracle ? { oracle } : {}),
   };
   const traced = new Set(
-    runnable.filter((a) => a.kind === "hakmem" && tracesLearning(a.env)).map((a) => a.name),
+    runnable.filter((a) => a.kind === "hakmem" && learns(table, a.env)).map((a) => a.name),
   );
   if (traced.size > 0 && benchInfos.length > 0) {
     results.traces = [];

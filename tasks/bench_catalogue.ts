@@ -19,7 +19,55 @@ export interface BenchDef {
   quickScale: number;
   /** The result-line key (KiB) that is the bench's memory figure (default: peak RSS). */
   memory?: string;
+  /** Its --scale sets how much memory it uses, not how long it runs: --duration leaves it at the
+   * profile's scale. */
+  scaleSetsMemory?: true;
 }
+
+/** Workloads that judge learning: each wants allocator settings other than the defaults, and
+ * what is best changes with the workload's phase (bursts) or over the run (phases). */
+const LEARNING_BENCHES: readonly BenchDef[] = [
+  {
+    id: "bursts",
+    program: "bursts",
+    args: (t) => ["--threads", String(t)],
+    metric: "ops_per_s",
+    title: "Periodic bursts with idle gaps",
+    description: "A service's periodic bursts: the threads allocate a 64 MiB working set of " +
+      "1 KiB – 256 KiB blocks (log-uniform), write every page, check and free it all, then " +
+      "the process idles 600–900 ms (jittered by the seed). Speed: ops/s over the bursts only; " +
+      "memory figure: the mean RSS over the run. Whether memory goes back during a gap decides " +
+      "what the process holds while idle and how much the next burst faults back in " +
+      "(faults_per_burst).",
+    quickScale: 0.25,
+    memory: "rss_mean_kib",
+  },
+  {
+    id: "large_churn",
+    program: "large_mix",
+    args: () => ["--ws", "12", "--min", String(1 << 20), "--max", String(8 << 20)],
+    metric: "ops_per_s",
+    title: "Large-block churn (1–8 MiB, ~58 MiB live)",
+    description: "Random replacement among 12 live blocks of 1–8 MiB (log-uniform; about " +
+      "58 MiB live), every page written and checked: the large_mix program with these sizes. " +
+      "A large-block cache smaller than the working set makes nearly every reuse fault its " +
+      "pages in again.",
+    quickScale: 0.15,
+  },
+  {
+    id: "phases",
+    program: "phases",
+    args: (t) => ["--threads", String(t)],
+    metric: "ops_per_s",
+    title: "Three phases, twice (bursts, large churn, remote frees)",
+    description: "One program that goes twice through three phases of about 6 s each at full " +
+      "scale: bursts with idle gaps (as bursts), large-block churn (as large_churn) and " +
+      "producer/consumer pairs where one thread allocates small blocks and the other frees " +
+      "them (every free remote). Metric: the geometric mean of the phases' ops/s (each over " +
+      "its busy time); each phase's rate and when it ran are in the result line.",
+    quickScale: 0.05,
+  },
+];
 
 export const BENCHES: readonly BenchDef[] = [
   {
@@ -215,6 +263,7 @@ export const BENCHES: readonly BenchDef[] = [
       "the process keeps once it freed nearly everything; speed: the allocation and free phases.",
     quickScale: 0.25,
     memory: "rss_work_kib",
+    scaleSetsMemory: true,
   },
   {
     id: "thread_churn",
@@ -227,6 +276,7 @@ export const BENCHES: readonly BenchDef[] = [
       "Thread start and exit are part of the measure.",
     quickScale: 0.15,
   },
+  ...LEARNING_BENCHES,
 ];
 
 /** Every bench id, in suite order. */

@@ -53,6 +53,7 @@ export function validateResults(x: unknown): string[] {
     }
     for (const k of ["repeat", "threads", "seed"]) check(Number.isInteger(p[k]), `params.${k}`);
     check(numOrNull(p.duration_s), "params.duration_s");
+    check(p.calibrated_with === undefined || str(p.calibrated_with), "params.calibrated_with");
     check(str(p.baseline), "params.baseline");
     check(typeof p.instructions === "boolean", "params.instructions");
   }
@@ -101,6 +102,18 @@ export function validateResults(x: unknown): string[] {
       check(Number.isInteger(t.round) && (t.round as number) >= 0, `${at}.round`);
       check(insideRun(t.file), `${at}.file (relative, inside the run directory)`);
     });
+  }
+  const o = x.oracle;
+  if (o !== undefined) {
+    if (!isObj(o)) errs.push("oracle: object");
+    else {
+      check(str(o.grid) && str(o.balanced) && str(o.learning), "oracle.grid/balanced/learning");
+      check(strArray(o.fixed), "oracle.fixed: string[]");
+      list(o, "axes", (a, at) => {
+        check(str(a.option), `oracle.${at}.option`);
+        check(Array.isArray(a.values) && a.values.every(num), `oracle.${at}.values: number[]`);
+      });
+    }
   }
   const ins = x.instructions;
   if (ins !== undefined) {

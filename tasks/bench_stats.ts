@@ -39,8 +39,11 @@ export interface RunParams {
   repeat: number;
   threads: number;
   seed: number;
-  /** --duration: the target seconds of one run (scales calibrated under glibc), or null. */
+  /** --duration: the target seconds of one run, or null. */
   duration_s: number | null;
+  /** With --duration: the allocator the scales were calibrated under (glibc; with --oracle the
+   * learning variant). */
+  calibrated_with?: string;
   /** The allocator ratios are given against besides glibc. */
   baseline: string;
   /** --instructions: the callgrind counts were taken. */
@@ -151,6 +154,18 @@ export interface InstructionCount {
   note: string;
 }
 
+/** What --oracle ran (tasks/bench_oracle.ts): the grid and the roles of the hakmem variants. */
+export interface OracleInfo {
+  /** The grid, normalised: "OPTION=v1,v2;OPTION=…". */
+  grid: string;
+  axes: { option: string; values: number[] }[];
+  /** The default mode's variant (hakmem-balanced) and the learning one (hakmem-learning). */
+  balanced: string;
+  learning: string;
+  /** The fixed configurations the learning variant is judged against: balanced and the grid's. */
+  fixed: string[];
+}
+
 export interface Results {
   schema: 2;
   created: string;
@@ -164,6 +179,8 @@ export interface Results {
   traces?: TraceRef[];
   /** Callgrind counts (with --instructions). */
   instructions?: { workloads: InstructionWorkload[]; counts: InstructionCount[] };
+  /** With --oracle. */
+  oracle?: OracleInfo;
 }
 
 /** A paired ratio and how many rounds formed a pair. */

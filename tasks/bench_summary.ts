@@ -19,6 +19,7 @@ import {
   summaryRow,
 } from "./bench_stats.ts";
 import type { Measured } from "./bench_runner.ts";
+import { oracleTable, variantLabel } from "./bench_oracle_stats.ts";
 import { ROOT } from "./targets.ts";
 
 export function metricUnit(m: Metric): string {
@@ -283,6 +284,67 @@ function instructionTable(c: Ctx): string[] {
   ];
 }
 
+/** The oracle's verdict (--oracle): learning against balanced and the fixed configurations. */
+function oracleText(c: Ctx): string[] {
+  const t = oracleTable(c.results, c.summary);
+  if (!t || t.rows.length === 0) return [];
+  const base = c.results.params.baseline;
+  const rows = t.rows.map((r) => [
+    r.bench,
+    fmtRatio(r.speedVsBalanced),
+    fmtRatio(r.mibsVsBalanced),
+    r.bestSpeed ? variantLabel(r.bestSpeed) : "—",
+    fmtRatio(r.speedVsBest),
+    r.bestMemory ? variantLabel(r.bestMemory) : "—",
+    fmtRatio(r.bestMemorySpeedVsBalanced),
+    fmtRatio(r.bestMemoryMibsVsBalanced),
+    fmtRatio(r.speedVsBaseline),
+    r.learningWallS === null ? "—" : r.learningWallS.toFixed(1),
+  ]);
+  rows.push([
+    "geomean",
+    fmtRatio(t.geomeanSpeedVsBalanced),
+    fmtRatio(t.geomeanMibsVsBalanced),
+    "",
+    fmtRatio(t.geomeanSpeedVsBest),
+    "",
+    "",
+    "",
+    "",
+    "",
+  ]);
+  const p = c.results.params;
+  const grid = t.fixed.length - 1;
+  return [
+    "",
+    `oracle: ${variantLabel(t.learning)} against ${variantLabel(t.balanced)} and the ` +
+    `${grid} fixed configuration${grid === 1 ? "" : "s"} of the grid ${c.results.oracle!.grid}` +
+    (p.duration_s !== null
+      ? `, runs of about ${p.duration_s} s under ${p.calibrated_with ?? "glibc"}`
+      : "") +
+    "; speed > 1: learning faster; MiB·s = RSS·time, learning's over the other's (< 1: less)",
+    table(
+      [
+        "bench",
+        "speed/bal",
+        "MiB·s/bal",
+        "best fixed (speed)",
+        "speed/best",
+        "least RSS·time",
+        "its speed/bal",
+        "its MiB·s/bal",
+        `speed/${base}`,
+        "learning s",
+      ],
+      rows,
+      1,
+    ),
+    ...t.targets.map((g) =>
+      `target ${g.met === null ? "n/a" : g.met ? "MET" : "MISSED"}: ${g.what}: ${g.detail}`
+    ),
+  ];
+}
+
 /** The summary printed at the end of a run. With more than two hakmem variants (--ladder,
  * --thresholds) the ratios leave the per-bench table for one table per reference, the variants
  * as columns, so the lines stay readable. */
@@ -306,13 +368,16 @@ export function summaryText(results: Results, summary: Summary = summarize(resul
     const inline = hakmems.length <= 2;
     out.push(
       `medians over ${p.repeat} round(s), profile ${p.profile}` +
-        (p.duration_s !== null ? `, runs of about ${p.duration_s} s` : "") +
+        (p.duration_s !== null
+          ? `, runs of about ${p.duration_s} s under ${p.calibrated_with ?? "glibc"}`
+          : "") +
         `, ${p.threads} thread(s); ratios > 1 mean hakmem is better (median of per-round pairs; ` +
         "mem: hakmem's memory figure is the smaller)",
       benchTable(c, inline),
       ...(inline ? [] : variantTables(c)),
       ...versusTable(c),
       ...memoryTable(c),
+      ...oracleText(c),
     );
   }
   out.push(...instructionTable(c));

@@ -1,10 +1,11 @@
 // The allocators a bench run can name: glibc, hakmem as one or more variants (an allocator name
 // and an environment: the presets of --modes, the feature ladder of --ladder, the large-tier
-// thresholds of --thresholds) and the peers of tasks/peers.ts.
+// thresholds of --thresholds, the oracle's grid of tasks/bench_oracle.ts) and the peers of
+// tasks/peers.ts. The modes and what each variable does come from the library's options table
+// (tasks/options.ts), which also checks every variant's variables.
 
 import { PEER_NAMES } from "./peers.ts";
-
-export const MODES = ["minimal", "fast", "balanced", "learning", "research"] as const;
+import { effectiveOption, envProblems, type OptionsTable } from "./options.ts";
 /** What --allocators accepts, in the order the bench lists them. */
 export const ALLOCATOR_KINDS: readonly string[] = ["glibc", "hakmem", ...PEER_NAMES];
 
@@ -16,7 +17,11 @@ export interface HakmemVariant {
   note: string;
 }
 
-function variant(suffix: string, env: Record<string, string>, what?: string): HakmemVariant {
+export function variant(
+  suffix: string,
+  env: Record<string, string>,
+  what?: string,
+): HakmemVariant {
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
   return { name: `hakmem-${suffix}`, env, note: what ? `${vars} (${what})` : vars };
 }
@@ -70,30 +75,39 @@ export const THRESHOLD_VARIANTS: readonly HakmemVariant[] = [
   ),
 ];
 
-/** The hakmem variants of a run: the ladder's, then the thresholds', then those of --modes that
- * are not among them (each name once). Without any of the three: balanced. */
+/** The hakmem variants of a run: the ladder's, then the thresholds', then the oracle's, then
+ * those of --modes that are not among them (each name once). Without any of these: the table's
+ * default mode (balanced). */
 export function hakmemVariants(
-  o: { modes?: readonly string[]; ladder?: boolean; thresholds?: boolean },
+  o: {
+    modes?: readonly string[];
+    ladder?: boolean;
+    thresholds?: boolean;
+    oracle?: readonly HakmemVariant[];
+  },
+  defaultMode: string,
 ): HakmemVariant[] {
   const modes = o.modes && o.modes.length > 0
     ? o.modes
-    : o.ladder || o.thresholds
+    : o.ladder || o.thresholds || o.oracle
     ? []
-    : ["balanced"];
+    : [defaultMode];
   const all = [
     ...(o.ladder ? LADDER : []),
     ...(o.thresholds ? THRESHOLD_VARIANTS : []),
+    ...(o.oracle ?? []),
     ...modes.map(modeVariant),
   ];
   return all.filter((v, i) => all.findIndex((w) => w.name === v.name) === i);
 }
 
-/** Whether a hakmem run writes an ACE trace: its preset learns (learning, research), or its
- * environment turns ACE or ELO learning on. */
-export function tracesLearning(env: Readonly<Record<string, string>>): boolean {
-  const mode = env.HAKMEM_MODE ?? "balanced";
-  return mode === "learning" || mode === "research" || env.HAKMEM_ACE_ENABLED === "1" ||
-    env.HAKMEM_ELO === "learn";
+/** Problems of the variants' variables against the library's options table (a variable it does
+ * not have, a value it does not accept), each prefixed with the variant's name. */
+export function variantProblems(
+  variants: readonly Pick<HakmemVariant, "name" | "env">[],
+  table: OptionsTable,
+): string[] {
+  return variants.flatMap((v) => envProblems(table, v.env).map((p) => `${v.name}: ${p}`));
 }
 
 /** The ACE trace of one run, relative to the run directory. */
@@ -115,18 +129,19 @@ export function allocatorNames(
   return out;
 }
 
-/** The time limit of one run, seconds, when --timeout is not given. hakmem in minimal mode maps
- * and faults in every large block afresh: the scenario benches take it about a minute each at
- * the quick scale, where the others take well under a second. With --duration a run may take
- * ten times its target. */
+/** The time limit of one run, seconds, when --timeout is not given. hakmem without BigCache (in
+ * minimal mode) maps and faults in every large block afresh: the scenario benches take it about a
+ * minute each at the quick scale, where the others take well under a second. With --duration a
+ * run may take ten times its target. */
 export function defaultTimeout(
   profile: "quick" | "full",
   variants: readonly HakmemVariant[],
+  table: OptionsTable,
   durationS: number | null = null,
 ): number {
   const base = profile === "full"
     ? 600
-    : variants.some((v) => v.env.HAKMEM_MODE === "minimal")
+    : variants.some((v) => effectiveOption(table, v.env, "HAKMEM_BIGCACHE") === "0")
     ? 240
     : 60;
   return durationS === null ? base : Math.max(base, Math.ceil(10 * durationS));

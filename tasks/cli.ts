@@ -5,6 +5,12 @@ import { buildAll } from "./build.ts";
 import { runBench, runReport, UsageError } from "./bench.ts";
 import { BENCH_IDS, INSTRUCTION_IDS, type Profile, PROFILES } from "./bench_catalogue.ts";
 import { ALLOCATOR_KINDS, LADDER, THRESHOLD_VARIANTS } from "./bench_variants.ts";
+import {
+  ORACLE_ALLOCATORS,
+  ORACLE_BENCHES,
+  ORACLE_DURATION_S,
+  ORACLE_GRID,
+} from "./bench_oracle.ts";
 import { BASELINE } from "./peers.ts";
 import { runDist } from "./dist.ts";
 import { modesHelp } from "./options.ts";
@@ -168,6 +174,21 @@ program
     false,
   )
   .option(
+    "--oracle",
+    "judge learning: per bench, hakmem balanced and learning next to a grid of fixed " +
+      "configurations (balanced with the grid's variables: --oracle-grid); the summary and the " +
+      "report give learning against balanced and against the best fixed configuration. " +
+      `Defaults with --oracle: --benches ${ORACLE_BENCHES.join(",")}, --allocators ` +
+      `${ORACLE_ALLOCATORS.join(",")}, --duration ${ORACLE_DURATION_S} (full profile)`,
+    false,
+  )
+  .option(
+    "--oracle-grid <grid>",
+    `the oracle's grid, "OPTION=v1,v2;OPTION=…": every combination is one fixed configuration ` +
+      `(default "${ORACLE_GRID}"); the options are the library's integer knobs, each value in ` +
+      "its range",
+  )
+  .option(
     "--repeat <n>",
     "rounds (each bench under each allocator once per round; default quick 3, full 5; 0 with " +
       "--instructions: the instruction counts only)",
@@ -175,8 +196,9 @@ program
   )
   .option(
     "--duration <s>",
-    "seconds one run should take: each bench's scale is calibrated under glibc first (for " +
-      "judging learning on runs of realistic length, e.g. 20; memory_return keeps its size)",
+    "seconds one run should take: each bench's scale is calibrated under glibc first (with " +
+      "--oracle: under hakmem's learning variant, the runs judged; for judging learning on runs " +
+      "of realistic length, e.g. 20; memory_return keeps its size)",
     (v: string) => {
       const n = Number(v);
       if (!(n > 0) || !Number.isFinite(n)) {
@@ -215,6 +237,8 @@ program
       modes?: string[];
       ladder: boolean;
       thresholds: boolean;
+      oracle: boolean;
+      oracleGrid?: string;
       repeat?: number;
       duration?: number;
       instructions: boolean;

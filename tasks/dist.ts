@@ -22,7 +22,7 @@ import {
   writeAtomic,
   writeManifest,
 } from "./build.ts";
-import { MODES } from "./bench.ts";
+import { optionsTable } from "./options.ts";
 import {
   compareVersions,
   EM_AARCH64,
@@ -76,13 +76,21 @@ function launcherTargets(): { arch: string; target: TargetName }[] {
   return out;
 }
 
-/** tasks/launcher.sh with its placeholders filled: the version, the modes (MODES of
- * tasks/bench.ts, the one TypeScript list; the core's options table is not readable from here
- * yet) and the architecture=target pairs. */
+let modeList: Promise<string[]> | undefined;
+
+/** HAKMEM_MODE's values, from the options table of the host's release library. */
+function modes(): Promise<string[]> {
+  modeList ??= optionsTable().then((t) => t.modes);
+  modeList.catch(() => (modeList = undefined));
+  return modeList;
+}
+
+/** tasks/launcher.sh with its placeholders filled: the version, the modes (the options table's)
+ * and the architecture=target pairs. */
 async function launcherScript(version: string): Promise<string> {
   const fill: Record<string, string> = {
     "@VERSION@": version,
-    "@MODES@": MODES.join(" "),
+    "@MODES@": (await modes()).join(" "),
     "@TARGETS@": launcherTargets().map((p) => `${p.arch}=${p.target}`).join(" "),
   };
   let text = await Deno.readTextFile(LAUNCHER_TEMPLATE);
@@ -117,7 +125,12 @@ interface GlibcInfo {
   required: string[];
 }
 
-function readme(version: string, target: TargetName, glibc: GlibcInfo): string {
+function readme(
+  version: string,
+  target: TargetName,
+  glibc: GlibcInfo,
+  modeNames: readonly string[],
+): string {
   const t = targetInfo(target);
   const title = `hakmem ${version} for ${target}`;
   return `${title}
@@ -150,7 +163,7 @@ Preload (no rebuild)
   The launcher finds lib/ beside its own folder, also through a symbolic link
   (ln -s DIR/bin/hakmem /usr/local/bin/hakmem), puts the library before any
   LD_PRELOAD value and execs the program: the exit status and signals are the
-  program's. --mode M sets HAKMEM_MODE, one of: ${MODES.join(" ")};
+  program's. --mode M sets HAKMEM_MODE, one of: ${modeNames.join(" ")};
   --stats sets HAKMEM_STATS=1 (statistics on stderr at exit), --stats-file F
   sets HAKMEM_STATS_FILE (statistics as JSON at exit; %p in F becomes the pid).
   It exits 2 on a usage error, and 127 when this machine (uname -m) is not
@@ -235,7 +248,7 @@ export async function packTarget(target: TargetName, outDir: string): Promise<Ta
     const root = join(staging, top);
     const glibc = await glibcOf(lib.so, target);
     const contents: Record<string, { data: string | Uint8Array; mode: number }> = {
-      "README": { data: readme(version, target, glibc), mode: FILE_MODE },
+      "README": { data: readme(version, target, glibc, await modes()), mode: FILE_MODE },
       "bin/hakmem": { data: await launcherScript(version), mode: EXEC_MODE },
       "include/hakmem.h": { data: await Deno.readFile(lib.header), mode: FILE_MODE },
       "lib/libhakmem.a": { data: await Deno.readFile(lib.a), mode: FILE_MODE },

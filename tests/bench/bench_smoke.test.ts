@@ -2,19 +2,14 @@
  * (built from its pinned crate: the source-built peer of CI), one round. Checks that every bench
  * produced a sane sample under each allocator with its RSS sampled, that results.json has the
  * schema-2 shape with every allocator's version and source, and that the report page was
- * written. Also: the hakmem variants of --modes, --ladder and --thresholds, the ACE traces of
- * learning runs, and large_mix at a tiny scale. Timings are never asserted. */
+ * written. Also: usage errors, the summary tables, the ACE traces of learning runs, --oracle end
+ * to end, and large_mix at a tiny scale (the variants themselves: bench_variants.test.ts).
+ * Timings are never asserted. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { BENCH_IDS } from "../../tasks/bench_catalogue.ts";
-import {
-  allocatorNames,
-  defaultTimeout,
-  hakmemVariants,
-  traceFile,
-  tracesLearning,
-} from "../../tasks/bench_variants.ts";
+import { traceFile } from "../../tasks/bench_variants.ts";
 import { summaryText } from "../../tasks/bench_summary.ts";
 import { libraryFiles } from "../../tasks/build.ts";
 import { summarize, validateResults } from "../../tasks/bench_stats.ts";
@@ -28,6 +23,36 @@ function tail(s: string, n = 60): string {
   return s.trimEnd().split("\n").slice(-n).join("\n");
 }
 
+/** `deno task bench --profile quick ARGS --out OUT`, killed after TIMEOUT_MS: checks that it
+ * exited 0 and wrote a valid results.json; returns that and what it printed (stderr's tail). */
+async function benchTask(
+  args: string[],
+  out: string,
+): Promise<{ results: Results; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "bench", "--profile", "quick", ...args, "--out", out],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS);
+  const res = await child.output().finally(() => clearTimeout(timer));
+  const dec = new TextDecoder();
+  const stdout = dec.decode(res.stdout);
+  const stderr = tail(dec.decode(res.stderr));
+  const log = `--- stdout ---\n${tail(stdout)}\n--- stderr ---\n${stderr}`;
+  assert.equal(
+    res.signal,
+    null,
+    `bench was killed (${res.signal}; limit ${TIMEOUT_MS} ms)\n${log}`,
+  );
+  assert.equal(res.code, 0, `bench exited ${res.code}\n${log}`);
+  const raw: unknown = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
+  assert.deepEqual(validateResults(raw), [], "results.json shape");
+  return { results: raw as Results, stdout, stderr };
+}
+
 Deno.test({
   name: "bench --profile quick (glibc, hakmem, mimalloc3): every bench sampled, results, report",
   sanitizeResources: false,
@@ -39,40 +64,11 @@ Deno.test({
     }
     const out = await Deno.makeTempDir({ prefix: "hakmem-bench-smoke-" });
     try {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "task",
-          "bench",
-          "--profile",
-          "quick",
-          "--allocators",
-          "glibc,hakmem,mimalloc3",
-          "--repeat",
-          "1",
-          "--out",
-          out,
-        ],
-        cwd: ROOT,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS);
-      const res = await child.output().finally(() => clearTimeout(timer));
-      const dec = new TextDecoder();
-      const stdout = dec.decode(res.stdout);
-      const stderr = dec.decode(res.stderr);
-      const log = `--- stdout ---\n${tail(stdout)}\n--- stderr ---\n${tail(stderr)}`;
-      assert.equal(
-        res.signal,
-        null,
-        `bench was killed (${res.signal}; limit ${TIMEOUT_MS} ms)\n${log}`,
+      const { results, stdout, stderr } = await benchTask(
+        ["--allocators", "glibc,hakmem,mimalloc3", "--repeat", "1"],
+        out,
       );
-      assert.equal(res.code, 0, `bench exited ${res.code}\n${log}`);
-
-      const raw: unknown = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
-      assert.deepEqual(validateResults(raw), [], "results.json shape");
-      const results = raw as Results;
+      const log = `--- stdout ---\n${tail(stdout)}\n--- stderr ---\n${stderr}`;
       assert.equal(results.params.profile, "quick");
       assert.equal(results.params.repeat, 1);
       assert.deepEqual(results.params.allocators, ALLOCATORS);
@@ -152,7 +148,16 @@ Deno.test("bench: an unknown bench id, allocator or mode is a usage error listin
     ],
     [["--allocators", "mimalloc"], /unknown allocator: mimalloc; valid: glibc, hakmem, mimalloc3/],
     [["--modes", "turbo"], /unknown mode: turbo; valid: minimal, fast, balanced/],
-    [["--allocators", "glibc", "--ladder"], /--ladder and --thresholds run hakmem variants/],
+    [["--allocators", "glibc", "--ladder"], /--ladder, --thresholds and --oracle run hakmem/],
+    [
+      ["--oracle", "--oracle-grid", "HAKMEM_NOPE=1"],
+      /--oracle-grid: unknown option HAKMEM_NOPE; accepted \(the integer options that may change at run time\): HAKMEM_BIGCACHE_MB, /,
+    ],
+    [
+      ["--oracle", "--oracle-grid", "HAKMEM_BUNDLE=0,32"],
+      /HAKMEM_BUNDLE=0: not an integer in 1\.\.256/,
+    ],
+    [["--oracle-grid", "HAKMEM_BUNDLE=32"], /--oracle-grid needs --oracle/],
   ];
   for (const [args, want] of cases) {
     const res = await new Deno.Command(Deno.execPath(), {
@@ -169,122 +174,6 @@ Deno.test("bench: an unknown bench id, allocator or mode is a usage error listin
 });
 
 const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
-
-/** name → env of a list of variants. */
-function envs(vs: { name: string; env: Record<string, string> }[]) {
-  return Object.fromEntries(vs.map((v) => [v.name, v.env]));
-}
-
-Deno.test("bench variants: --modes (default balanced) gives hakmem-<mode> with HAKMEM_MODE", () => {
-  assert.deepEqual(envs(hakmemVariants({})), { "hakmem-balanced": { HAKMEM_MODE: "balanced" } });
-  const v = hakmemVariants({ modes: ["fast", "balanced", "fast"] });
-  assert.deepEqual(v.map((x) => x.name), ["hakmem-fast", "hakmem-balanced"]);
-  assert.deepEqual(v[0].env, { HAKMEM_MODE: "fast" });
-  assert.equal(v[0].note, "HAKMEM_MODE=fast");
-  assert.deepEqual(
-    allocatorNames(["tcmalloc", "hakmem", "glibc", "mimalloc3"], v),
-    ["glibc", "hakmem-fast", "hakmem-balanced", "mimalloc3", "tcmalloc"],
-  );
-  assert.deepEqual(allocatorNames(["glibc"], v), ["glibc"]);
-});
-
-Deno.test("bench variants: --ladder adds the features one at a time, in order", () => {
-  const v = hakmemVariants({ ladder: true });
-  assert.deepEqual(envs(v), {
-    "hakmem-minimal": { HAKMEM_MODE: "minimal" },
-    "hakmem-minimal+bigcache": { HAKMEM_MODE: "minimal", HAKMEM_BIGCACHE: "1" },
-    "hakmem-minimal+bigcache+batch": {
-      HAKMEM_MODE: "minimal",
-      HAKMEM_BIGCACHE: "1",
-      HAKMEM_FREE_POLICY: "batch",
-      HAKMEM_MADVISE_BATCH: "16",
-    },
-    "hakmem-balanced": { HAKMEM_MODE: "balanced" },
-    "hakmem-fast": { HAKMEM_MODE: "fast" },
-    "hakmem-learning": { HAKMEM_MODE: "learning" },
-  });
-  // deepEqual on objects ignores the order: check it apart
-  assert.deepEqual(v.map((x) => x.name), [
-    "hakmem-minimal",
-    "hakmem-minimal+bigcache",
-    "hakmem-minimal+bigcache+batch",
-    "hakmem-balanced",
-    "hakmem-fast",
-    "hakmem-learning",
-  ]);
-  // every note names the variables the variant sets
-  for (const x of v) {
-    for (const [k, val] of Object.entries(x.env)) assert.ok(x.note.includes(`${k}=${val}`), x.note);
-  }
-});
-
-Deno.test("bench variants: --thresholds fixes the threshold (ELO off) or lets ELO learn", () => {
-  const v = hakmemVariants({ thresholds: true });
-  const fixed = (mb: string) => ({
-    HAKMEM_MODE: "balanced",
-    HAKMEM_ELO: "off",
-    HAKMEM_BIGCACHE_MAX_BLOCK_MB: mb,
-  });
-  assert.deepEqual(v.map((x) => x.name), [
-    "hakmem-thr-1mb",
-    "hakmem-thr-4mb",
-    "hakmem-thr-16mb",
-    "hakmem-thr-64mb",
-    "hakmem-elo-learn",
-  ]);
-  assert.deepEqual(envs(v), {
-    "hakmem-thr-1mb": fixed("1"),
-    "hakmem-thr-4mb": fixed("4"),
-    "hakmem-thr-16mb": fixed("16"),
-    "hakmem-thr-64mb": fixed("64"),
-    "hakmem-elo-learn": { HAKMEM_MODE: "balanced", HAKMEM_ELO: "learn" },
-  });
-});
-
-Deno.test("bench variants: ladder, thresholds, then the other --modes, each name once", () => {
-  const v = hakmemVariants({ ladder: true, thresholds: true, modes: ["research", "balanced"] });
-  assert.deepEqual(v.map((x) => x.name), [
-    "hakmem-minimal",
-    "hakmem-minimal+bigcache",
-    "hakmem-minimal+bigcache+batch",
-    "hakmem-balanced",
-    "hakmem-fast",
-    "hakmem-learning",
-    "hakmem-thr-1mb",
-    "hakmem-thr-4mb",
-    "hakmem-thr-16mb",
-    "hakmem-thr-64mb",
-    "hakmem-elo-learn",
-    "hakmem-research",
-  ]);
-});
-
-Deno.test("bench variants: minimal mode gets a longer quick time limit", () => {
-  assert.equal(defaultTimeout("quick", hakmemVariants({})), 60);
-  assert.equal(defaultTimeout("quick", hakmemVariants({ thresholds: true })), 60);
-  assert.equal(defaultTimeout("quick", hakmemVariants({ ladder: true })), 240);
-  assert.equal(defaultTimeout("quick", hakmemVariants({ modes: ["minimal"] })), 240);
-  assert.equal(defaultTimeout("full", hakmemVariants({ ladder: true })), 600);
-  // --duration: ten times the target, at least the profile's limit
-  assert.equal(defaultTimeout("quick", hakmemVariants({}), 20), 200);
-  assert.equal(defaultTimeout("full", hakmemVariants({}), 20), 600);
-});
-
-Deno.test("bench traces: which runs trace their learning layer, and where", () => {
-  const traced = (v: { name: string; env: Record<string, string> }[]) =>
-    v.filter((x) => tracesLearning(x.env)).map((x) => x.name);
-  assert.deepEqual(traced(hakmemVariants({ ladder: true })), ["hakmem-learning"]);
-  assert.deepEqual(traced(hakmemVariants({ thresholds: true })), ["hakmem-elo-learn"]);
-  assert.deepEqual(traced(hakmemVariants({ modes: ["minimal", "research", "fast"] })), [
-    "hakmem-research",
-  ]);
-  assert.equal(tracesLearning({ HAKMEM_MODE: "balanced", HAKMEM_ACE_ENABLED: "1" }), true);
-  assert.equal(tracesLearning({ HAKMEM_MODE: "balanced", HAKMEM_ACE_ENABLED: "0" }), false);
-  assert.equal(
-    traceFile("larson", "hakmem-learning", 2),
-    "traces/larson.hakmem-learning.r2.jsonl",
-  );
-});
 
 /** A one-bench, one-round results file with the given allocators and their values. */
 function tinyResults(values: Record<string, number>): Results {
@@ -464,12 +353,8 @@ Deno.test({
   fn: async () => {
     const out = await Deno.makeTempDir({ prefix: "hakmem-bench-traces-" });
     try {
-      const res = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "task",
-          "bench",
-          "--profile",
-          "quick",
+      const { results, stderr } = await benchTask(
+        [
           "--benches",
           "large_mix",
           "--allocators",
@@ -478,19 +363,9 @@ Deno.test({
           "learning,balanced",
           "--repeat",
           "2",
-          "--out",
-          out,
         ],
-        cwd: ROOT,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stderr = tail(new TextDecoder().decode(res.stderr));
-      assert.equal(res.code, 0, `bench exited ${res.code}\n${stderr}`);
-      const raw: unknown = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
-      assert.deepEqual(validateResults(raw), [], "results.json shape");
-      const results = raw as Results;
+        out,
+      );
       assert.deepEqual(results.params.allocators, ["hakmem-learning", "hakmem-balanced"]);
       assert.deepEqual(results.params.modes, ["learning", "balanced"]);
       assert.equal(
@@ -509,6 +384,63 @@ Deno.test({
         const first = (await Deno.readTextFile(join(out, t.file))).split("\n")[0];
         assert.equal(JSON.parse(first).kind, "start", `${t.file}: ${first}`);
       }
+    } finally {
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "bench --oracle: the grid next to balanced and learning, calibrated under learning",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "hakmem-bench-oracle-" });
+    try {
+      const { results, stdout, stderr } = await benchTask(
+        [
+          "--oracle",
+          "--oracle-grid",
+          "HAKMEM_BIGCACHE_MB=16,256",
+          "--benches",
+          "large_churn",
+          "--allocators",
+          "hakmem",
+          "--duration",
+          "0.3",
+          "--repeat",
+          "1",
+        ],
+        out,
+      );
+      // 16 MiB is balanced's own budget: that combination is balanced itself
+      assert.deepEqual(results.params.allocators, [
+        "hakmem-balanced",
+        "hakmem-learning",
+        "hakmem-oracle-bc256",
+      ]);
+      assert.deepEqual(results.oracle, {
+        grid: "HAKMEM_BIGCACHE_MB=16,256",
+        axes: [{ option: "HAKMEM_BIGCACHE_MB", values: [16, 256] }],
+        balanced: "hakmem-balanced",
+        learning: "hakmem-learning",
+        fixed: ["hakmem-balanced", "hakmem-oracle-bc256"],
+      });
+      assert.equal(results.params.duration_s, 0.3);
+      // the scale was calibrated under the variant judged, whose runs must last
+      assert.equal(results.params.calibrated_with, "hakmem-learning");
+      const scale = Number(results.benches[0].args.at(-1));
+      assert.ok(scale > 0 && scale !== 0.15, `calibrated --scale ${scale}`);
+      assert.ok(results.samples.every((s) => s.ok), stderr);
+      assert.deepEqual(results.traces?.map((t) => t.allocator), ["hakmem-learning"]);
+      assert.match(
+        stdout,
+        /^oracle: learning against balanced and the 1 fixed configuration of the grid HAKMEM_BIGCACHE_MB=16,256/m,
+      );
+      assert.match(stdout, /^large_churn\s+\d+\.\d\dx\s+\d+\.\d\dx\s+(balanced|oracle-bc256)\s/m);
+      assert.match(stdout, /^target (MET|MISSED|n\/a): RSS·time ≤ 0\.7× balanced's/m);
+      assert.match(await Deno.readTextFile(join(out, "index.html")), /<html/i);
     } finally {
       await Deno.remove(out, { recursive: true }).catch(() => {});
     }

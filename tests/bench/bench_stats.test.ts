@@ -1,6 +1,7 @@
 /** tasks/bench_stats.ts on synthetic results: medians, per-round paired ratios normalised so that
  * > 1 means better (for both metric directions, speed and memory), failures, geometric means,
- * the best peer per bench, curve thinning, validation of schema 2. */
+ * the best peer per bench, curve thinning, validation of schema 2; and the oracle's verdict
+ * (tasks/bench_oracle_stats.ts). */
 import assert from "node:assert/strict";
 import {
   geomean,
@@ -16,6 +17,7 @@ import {
   thinCurve,
   validateResults,
 } from "../../tasks/bench_stats.ts";
+import { oracleTable, tradePoints } from "../../tasks/bench_oracle_stats.ts";
 
 function sample(
   bench: string,
@@ -364,4 +366,80 @@ Deno.test("validateResults: RSS records and instruction counts", () => {
     "instructions.workloads[0].scale",
     "instructions.counts[0].per_op (ok count)",
   ]);
+});
+
+Deno.test("oracleTable: learning against balanced, the best fixed by speed, the least RSS·time", () => {
+  const rss = (mib_s: number) => ({ sample_ms: 10, peak_kib: 1, mib_s, curve: [] });
+  // [bench, allocator, round 0 value, round 1 value, MiB·s round 0, round 1]
+  const plan: [string, string, number, number, number, number][] = [
+    ["thr", "hakmem-balanced", 100, 100, 10, 10],
+    ["thr", "hakmem-learning", 150, 130, 6, 8],
+    ["thr", "hakmem-oracle-a", 200, 200, 20, 20],
+    ["thr", "hakmem-oracle-b", 90, 90, 5, 5],
+    ["thr", "mimalloc", 140, 140, 9, 9],
+    ["lat", "hakmem-balanced", 100, 100, 10, 10],
+    ["lat", "hakmem-learning", 100, 100, 10, 10],
+    ["lat", "hakmem-oracle-a", 50, 50, 10, 10],
+    ["lat", "hakmem-oracle-b", 200, 200, 4, 4],
+  ];
+  const r = results(plan.flatMap(([b, a, v0, v1, m0, m1]) => [
+    sample(b, a, 0, v0, { rss: rss(m0) }),
+    sample(b, a, 1, v1, { rss: rss(m1) }),
+  ]));
+  r.allocators = ["hakmem-balanced", "hakmem-learning", "hakmem-oracle-a", "hakmem-oracle-b"]
+    .map((a) => allocator(a, "hakmem", "/x.so")).concat([allocator("mimalloc", "peer", "/m.so")]);
+  assert.equal(oracleTable(r, summarize(r)), null, "no oracle: no table");
+  r.oracle = {
+    grid: "HAKMEM_DECAY_MS=1,2",
+    axes: [{ option: "HAKMEM_DECAY_MS", values: [1, 2] }],
+    balanced: "hakmem-balanced",
+    learning: "hakmem-learning",
+    fixed: ["hakmem-balanced", "hakmem-oracle-a", "hakmem-oracle-b"],
+  };
+  assert.deepEqual(validateResults(r), []);
+  assert.deepEqual(validateResults({ ...r, oracle: { ...r.oracle, fixed: "all", axes: [{}] } }), [
+    "oracle.fixed: string[]",
+    "oracle.axes[0].option",
+    "oracle.axes[0].values: number[]",
+  ]);
+  const t = oracleTable(r, summarize(r))!;
+  const [thr, lat] = t.rows;
+  assert.equal(thr.bench, "thr");
+  close(thr.speedVsBalanced, 1.4); // median of 1.5 and 1.3
+  close(thr.mibsVsBalanced, 0.7); // median of 0.6 and 0.8: learning held less
+  assert.equal(thr.bestSpeed, "hakmem-oracle-a");
+  close(thr.speedVsBest, 0.7);
+  close(thr.mibsVsBest, 0.35);
+  assert.equal(thr.bestMemory, "hakmem-oracle-b");
+  close(thr.bestMemorySpeedVsBalanced, 0.9);
+  close(thr.bestMemoryMibsVsBalanced, 0.5);
+  close(thr.mibsVsBestMemory, 1.4);
+  close(thr.speedVsBaseline, 1); // median of 150/140 and 130/140
+  close(thr.learningMibs, 7);
+  close(thr.balancedMibs, 10);
+  close(thr.learningWallS, 1);
+  // ns/op: lower is better, the ratios still > 1 when learning is faster
+  assert.equal(lat.bestSpeed, "hakmem-oracle-a");
+  close(lat.speedVsBalanced, 1);
+  close(lat.speedVsBest, 0.5);
+  assert.equal(lat.bestMemory, "hakmem-oracle-b");
+  assert.equal(lat.speedVsBaseline, null, "mimalloc did not run lat");
+  close(t.geomeanMibsVsBalanced, Math.sqrt(0.7));
+  close(t.geomeanSpeedVsBest, Math.sqrt(0.35));
+  assert.deepEqual(t.targets.map((g) => g.met), [true, false, false, null]);
+  assert.match(t.targets[2].detail, /^0 \(none\) of 2 such workloads$/);
+  // nothing to judge against the peer, yet the detail says where learning stands (lat: no peer)
+  assert.equal(
+    t.targets[3].detail,
+    "none met the target above; on the workloads whose best is not the default: thr 1.00×",
+  );
+  assert.deepEqual(
+    tradePoints(r, summarize(r), "thr").map((p) => [p.allocator, p.speed, p.mibs]),
+    [
+      ["hakmem-balanced", 1, 1],
+      ["hakmem-oracle-a", 2, 2],
+      ["hakmem-oracle-b", 0.9, 0.5],
+      ["hakmem-learning", 1.4, 0.7],
+    ],
+  );
 });

@@ -5,8 +5,10 @@
 // inside each), the failed cell and the unavailable peer shown, every peer's version and source,
 // the memory section (RSS curves, memory_return's phases) and the instruction counts (a failed
 // one with its reason); a run with a feature ladder of
-// hakmem variants and ACE traces draws the ladder and the Learning section, also after another
-// trace is picked. Screenshots: /tmp/report.png, /tmp/report_compare.png, /tmp/report_learning.png.
+// hakmem variants and ACE traces draws the ladder and the Learning section (the knobs over time, the
+// RSS), also after another trace is picked; an oracle run draws its verdict and the speed–memory
+// trade per bench. Screenshots: /tmp/report.png, /tmp/report_compare.png,
+// /tmp/report_learning.png, /tmp/report_oracle.png.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -23,6 +25,7 @@ import {
   LADDER,
   MIMALLOC_SOURCE,
   SYNTHETIC_COMPARE_PLOTS,
+  SYNTHETIC_ORACLE_RUN_PLOTS,
   SYNTHETIC_RUN_PLOTS,
   SYNTHETIC_TRACES_RUN_PLOTS,
   TCMALLOC_NOTE,
@@ -108,13 +111,13 @@ async function inspect(
 ): Promise<Omit<PageReport, "errors" | "blocked">> {
   await page.waitForSelector("body[data-render]:not([data-render=drawing])", { timeout: 60_000 });
   // evaluated in the page (a string: this module is not type-checked against the DOM); a chart
-  // is drawn when its SVG holds a bar or a line
+  // is drawn when its SVG holds a bar, a line or a marker
   const info = await page.evaluate(`(() => {
     const plots = [...document.querySelectorAll(".js-plotly-plot")];
     return {
       render: document.body.dataset.render ?? null,
       plotsDeclared: Number(document.body.dataset.plots ?? "-1"),
-      plotsDrawn: plots.filter((p) => p.querySelector("svg.main-svg") !== null && p.querySelector(".barlayer .point path, .scatterlayer .trace path.js-line") !== null).length,
+      plotsDrawn: plots.filter((p) => p.querySelector("svg.main-svg") !== null && p.querySelector(".barlayer .point path, .scatterlayer .trace path.js-line, .scatterlayer .trace .points path.point") !== null).length,
       text: document.body.innerText,
     };
   })()`) as Omit<PageReport, "errors" | "blocked">;
@@ -164,6 +167,11 @@ Deno.test({
       const runD = await writeSyntheticRun(join(tmp, "runs", "20260102-000004"), {
         seed: 4,
         traces: true,
+      });
+      const runE = await writeSyntheticRun(join(tmp, "runs", "20260102-000005"), {
+        seed: 5,
+        traces: true,
+        oracle: true,
       });
       const html = await writeReport(runA);
       assert.deepEqual(html, join(runA, "index.html"));
@@ -231,7 +239,18 @@ Deno.test({
             assertClean(r, "learning report");
             assert.deepEqual(r.plotsDeclared, SYNTHETIC_TRACES_RUN_PLOTS, "charts created");
             assert.deepEqual(r.plotsDrawn, SYNTHETIC_TRACES_RUN_PLOTS, "charts drawn");
-            for (const s of [...LADDER, "Feature ladder", "Learning", "Convergence of the knobs"]) {
+            for (
+              const s of [
+                ...LADDER,
+                "Feature ladder",
+                "Learning",
+                "Convergence of the knobs",
+                "Knob values over time",
+                "RSS over time",
+                "phase changes",
+                "given back by decay",
+              ]
+            ) {
               assert(r.text.includes(s), `page mentions "${s}"`);
             }
             // the first trace (larson, round 0) is shown; the summary covers every trace
@@ -265,6 +284,27 @@ Deno.test({
           } finally {
             await page.close();
           }
+        });
+        await t.step("oracle run: the verdict, the trade charts, learning curves", async () => {
+          const r = await openReport(ctx, await writeReport(runE), "/tmp/report_oracle.png");
+          assertClean(r, "oracle report");
+          assert.deepEqual(r.plotsDeclared, SYNTHETIC_ORACLE_RUN_PLOTS, "charts created");
+          assert.deepEqual(r.plotsDrawn, SYNTHETIC_ORACLE_RUN_PLOTS, "charts drawn");
+          for (
+            const s of [
+              "Oracle: learning against fixed configurations",
+              "HAKMEM_DECAY_MS=50,5000",
+              "best fixed by speed",
+              "oracle-decay5000",
+              "larson: the speed–memory trade",
+              "The issue's targets",
+              "Knob values over time",
+            ]
+          ) {
+            assert(r.text.includes(s), `page mentions "${s}"`);
+          }
+          // the grid is no feature ladder
+          assert(!r.text.includes("Feature ladder"), "no ladder section in an oracle run");
         });
         await t.step("run report without the baseline (normalised to glibc)", async () => {
           const r = await openReport(ctx, await writeReport(runC), "/tmp/report_glibc.png");

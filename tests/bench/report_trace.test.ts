@@ -1,24 +1,22 @@
 // The ACE trace reader of the report (reports/trace.ts) and how the report build reads the traces
 // of a run (reports/build_report.ts): the hand-written fixture tests/bench/fixtures/ace_trace.jsonl
-// has every kind of line, lines out of time order, unknown kinds and malformed lines; every
-// series and summary it gives is checked exactly. Then: bad input never throws, compaction caps
-// every series and keeps the summary, and a run's trace files (one missing) become page entries.
+// has every kind of line of the first trace format, lines out of time order, unknown kinds and
+// malformed lines; ace_trace_v2.jsonl the ticks' knobs, the new metrics and "phase" lines (and
+// malformed ones of each); every series and summary they give is checked exactly. Then: bad input
+// never throws, compaction caps every series and keeps the summary, and a run's trace files (one
+// missing) become page entries.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readResults, readTraces } from "../../reports/build_report.ts";
-import {
-  compactTrace,
-  MAX_TRACE_POINTS,
-  parseTrace,
-  sampleIndexes,
-  type Trace,
-} from "../../reports/trace.ts";
+import { parseTrace, type Trace } from "../../reports/trace.ts";
+import { compactTrace, MAX_TRACE_POINTS, sampleIndexes } from "../../reports/trace_compact.ts";
 import {
   ACE_TRACE_FIXTURE,
-  syntheticTrace,
+  ACE_TRACE_V2_FIXTURE,
   writeSyntheticRun,
 } from "./fixtures/synthetic_results.ts";
+import { SYNTHETIC_KNOB_DEFAULTS, syntheticTrace } from "./fixtures/synthetic_trace.ts";
 
 const MiB = 1024 * 1024;
 
@@ -45,8 +43,13 @@ Deno.test("ACE trace fixture: summary and skipped lines", async () => {
     scavengesOverBudget: 1,
     scavengesIncomplete: 1,
     llcSources: ["pmu", "estimate"],
+    phaseChanges: 0,
+    // no phase line: from the start to the last decision
+    settleS: 4.5,
+    decisionsPerMin: 50,
     downsampled: false,
   });
+  assert.deepEqual(tr.phases, []);
   assert.deepEqual(tr.start, {
     t: 0,
     pid: 4242,
@@ -103,6 +106,68 @@ Deno.test("ACE trace fixture: knob step series", async () => {
       lastDecisionT: 4.5,
     },
   ]);
+  // without the ticks' knobs, the tracked knobs come from their decisions, held to the end
+  assert.deepEqual(tr.knobTracks, [
+    { knob: "drain_threshold", t: [0, 1.5, 4.8], v: [256, 128, 128] },
+  ]);
+});
+
+Deno.test("ACE trace v2 fixture: the ticks' knobs, phases, settling", async () => {
+  const tr = parseTrace(await Deno.readTextFile(ACE_TRACE_V2_FIXTURE));
+  assert.deepEqual(tr.summary, {
+    lines: 15,
+    kinds: { start: 1, tick: 6, decision: 4, phase: 2 },
+    unknownKinds: {},
+    // line 10: "knobs" not an object; line 11: "changes" not a number
+    malformed: 2,
+    firstMalformedLine: 10,
+    startT: 0,
+    endT: 3,
+    decisions: 4,
+    lastDecisionT: 2,
+    eloFrozenT: null,
+    eloStateChanges: 0,
+    eloFinalState: null,
+    eloFinalBest: null,
+    scavenges: 0,
+    scavengedBytes: 0,
+    scavengesOverBudget: 0,
+    scavengesIncomplete: 0,
+    llcSources: [],
+    phaseChanges: 2,
+    // before the first phase: 0.75 s; from the phase at 1.0 to the decision at 2.0: 1 s; none
+    // after the one at 2.5
+    settleS: 1,
+    decisionsPerMin: 80,
+    downsampled: false,
+  });
+  assert.deepEqual(tr.phases, [{ t: 1, changes: 1 }, { t: 2.5, changes: null }]);
+  // from the start, changes at decisions (decay_ms, bigcache_mb, drain_threshold) and at a tick
+  // that disagrees (bundle at 1.5), to the end; a tick without a knob says nothing of it
+  assert.deepEqual(tr.knobTracks, [
+    { knob: "decay_ms", t: [0, 0.25, 3], v: [500, 10, 10] },
+    { knob: "bigcache_mb", t: [0, 0.75, 3], v: [16, 64, 64] },
+    { knob: "bundle", t: [0, 1.5, 3], v: [32, 64, 64] },
+    { knob: "drain_threshold", t: [0, 1, 3], v: [256, 128, 128] },
+  ]);
+  assert.deepEqual(tr.knobs.map((k) => [k.label, k.t, k.v, k.rule]), [
+    ["bigcache_mb", [0, 0.75], [16, 64], ["initial", "refaults"]],
+    ["decay_ms", [0, 0.25], [500, 10], ["initial", "reuse"]],
+    ["drain_threshold", [0, 1], [256, 128], ["initial", "backlog"]],
+    ["tcache_cap[4]", [0, 2], [128, 256], ["initial", "ucb1"]],
+  ]);
+  const m = tr.metrics;
+  assert.deepEqual(m.t, [0.25, 0.5, 0.75, 1, 1.5, 3]);
+  assert.deepEqual(m.values.idle_in_mb, [64, 0, null, null, null, null]);
+  assert.deepEqual(m.values.large_idle_mb, [16, 0, null, null, null, null]);
+  assert.deepEqual(m.values.large_cold_mb, [0, 0, 12.5, null, null, null]);
+  assert.deepEqual(m.values.rss_mb, [28.9, 8.4, 30, null, null, 40.5]);
+  assert.deepEqual(m.values.remote_backlog, [null, null, null, 400, null, null]);
+  assert.deepEqual(tr.reward.slow, { t: [3], reward: [1.1] });
+  // compaction keeps the tracks and the phases of a short trace as they are
+  const c = compactTrace(tr, MAX_TRACE_POINTS);
+  assert.deepEqual(c.knobTracks, tr.knobTracks);
+  assert.deepEqual(c.phases, tr.phases);
 });
 
 Deno.test("ACE trace fixture: ELO ratings, transitions, scavenges, guards", async () => {
@@ -162,6 +227,8 @@ Deno.test("ACE trace: bad input is counted, never thrown", () => {
     '{"t":1,"kind":"scavenge","bytes":null}',
     '{"t":1,"kind":"guard","value":1}',
     '{"t":1,"kind":"elo","ratings":[]}',
+    '{"t":1,"kind":"tick","loop":"fast","knobs":[1,2]}',
+    '{"t":1,"kind":"phase","changes":"1"}',
     "{",
   ];
   // an unknown kind named like Object's prototype is counted like any other
@@ -242,9 +309,28 @@ Deno.test("compactTrace caps every series, keeps the ends and the summary", () =
     tr.knobs[0].rule.length,
     tr.scavenges.length,
     tr.eloTransitions.length,
+    tr.knobTracks[0].t.length,
+    tr.knobTracks[0].v.length,
   ];
-  assert.deepEqual(lengths(full), [n, n, n, n, n, n, n, n, n, n + 1, n + 1, n + 1, n, n]);
-  assert.deepEqual(lengths(c), Array(14).fill(max));
+  assert.deepEqual(lengths(full), [
+    n,
+    n,
+    n,
+    n,
+    n,
+    n,
+    n,
+    n,
+    n,
+    n + 1,
+    n + 1,
+    n + 1,
+    n,
+    n,
+    n + 1,
+    n + 1,
+  ]);
+  assert.deepEqual(lengths(c), Array(16).fill(max));
   assert.deepEqual(c.summary, { ...full.summary, downsampled: true });
   // first and last points survive; numbers are rounded to six significant digits
   assert.deepEqual(c.reward.fast.t[0], 0);
@@ -275,10 +361,20 @@ Deno.test("generated fixture traces parse cleanly", () => {
   assert.deepEqual(tr.summary.endT, 75);
   assert.deepEqual(tr.guards.map((g) => g.guard), ["p99_lat_ns"]);
   assert.deepEqual(tr.summary.eloFrozenT, 20);
+  assert.deepEqual(tr.phases, [{ t: 40, changes: 1 }]);
   // the guard restores every knob that was off its default
   for (const k of tr.knobs) {
-    const def = k.knob === "tcache_cap" ? 128 : k.knob === "bundle" ? 32 : 256;
-    assert.deepEqual(k.v[k.v.length - 1], def, k.label);
+    assert.deepEqual(k.v[k.v.length - 1], SYNTHETIC_KNOB_DEFAULTS[k.knob], k.label);
+  }
+  // the ticks report the knobs in force: each track ends on its default too
+  assert.deepEqual(tr.knobTracks.map((k) => k.knob), [
+    "decay_ms",
+    "bigcache_mb",
+    "bundle",
+    "drain_threshold",
+  ]);
+  for (const k of tr.knobTracks) {
+    assert.deepEqual(k.v[k.v.length - 1], SYNTHETIC_KNOB_DEFAULTS[k.knob], k.knob);
   }
 });
 

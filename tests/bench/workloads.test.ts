@@ -1,14 +1,15 @@
 /** The workloads added with memory as a result, at smoke scale: memory_return (its phases and the
- * RSS it read at each), realloc_growth, survivors and the bare pair loop of --instructions. Under
- * glibc and hakmem each does the same work (same checksum), reports what it measured, and
- * rejects bad arguments with exit 2. Then the instruction count of the pair loop under callgrind
- * (valgrind, installed with apt when missing), deterministic per op. No timing is asserted. */
+ * RSS it read at each), realloc_growth, survivors and the bare pair loop of --instructions; and
+ * those that judge learning: bursts, large_churn (large_mix's program) and phases. Under glibc and
+ * hakmem each does the same work (same checksum), reports what it measured, and rejects bad
+ * arguments with exit 2. Then the instruction count of the pair loop under callgrind (valgrind,
+ * installed with apt when missing), deterministic per op. No timing is asserted. */
 import assert from "node:assert/strict";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { libraryFiles } from "../../tasks/build.ts";
 import { callgrindTotal, countInstructions, VALGRIND } from "../../tasks/bench_instructions.ts";
 import { bareAllocator } from "../../tasks/bench_runner.ts";
-import { INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts";
+import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts";
 import { ensurePackages } from "../../tasks/deps.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
 import { run } from "../../tasks/run.ts";
@@ -93,6 +94,78 @@ Deno.test({
       assert.ok((l.frag_max as number) >= (l.frag_end as number) && (l.frag_end as number) >= 1);
     }
     await badArgs(surv, "survivors", [["--keep", "1"], ["--lifetime", "0"]]);
+  },
+});
+
+Deno.test({
+  name: "bursts at smoke scale: the bursts, their gaps and the RSS read while idle, bad args",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  fn: async () => {
+    const prog = (await buildAllBench(["bursts"])).get("bursts")!;
+    const args = ["--seed", "4", "--threads", "2", "--mib", "8", "--gap-ms", "30"];
+    for (const l of await both(prog, [...args, "--jitter-ms", "20", "--scale", "0.25"])) {
+      const n = (k: string) => l[k] as number;
+      assert.equal(l.bench, "bursts");
+      assert.equal(n("bursts"), 2, "8 bursts at scale 1");
+      assert.ok(n("ops") > 100 && n("ops") % 2 === 0, "a malloc and a free per block");
+      // the gaps are not busy time, and the process idled at least --gap-ms after each burst
+      assert.ok(n("span_s") >= n("busy_s") + 2 * 0.03, JSON.stringify(l));
+      assert.equal(n("seconds"), n("busy_s"));
+      // every page of the 8 MiB was written: faulted in at least once, resident at the peak
+      assert.ok(n("faults_per_burst") > 0, JSON.stringify(l));
+      assert.ok(n("rss_peak_kib") >= 8 * 1024 * 0.9, JSON.stringify(l));
+      for (const k of ["rss_mean_kib", "rss_gap_end_kib"]) {
+        assert.ok(n(k) > 0 && n(k) <= n("rss_peak_kib"), `${k} ${n(k)}`);
+      }
+    }
+    await badArgs(prog, "bursts", [["--mib", "0"], ["--min", "4096", "--max", "1024"], [
+      "--gap-ms",
+      "x",
+    ]]);
+  },
+});
+
+Deno.test({
+  name: "large_churn and phases at smoke scale: same work, each phase's rate and time, bad args",
+  ignore: !isX86Linux,
+  sanitizeResources: false,
+  fn: async () => {
+    const bins = await buildAllBench(["large_mix", "phases"]);
+    const churn = benchDef("large_churn")!;
+    const mix = bins.get(churn.program)!;
+    for (
+      const l of await both(mix, [...churn.args(2, "quick"), "--seed", "6", "--scale", "0.005"])
+    ) {
+      assert.equal(l.ops, 20);
+      assert.equal(l.ws, 12);
+      const mean = l.mean_size as number;
+      assert.ok(mean >= 1 << 20 && mean <= 8 << 20, `mean size ${mean}`);
+    }
+
+    const prog = bins.get("phases")!;
+    for (const l of await both(prog, ["--seed", "6", "--threads", "2", "--scale", "0.01"])) {
+      const n = (k: string) => l[k] as number;
+      assert.equal(l.bench, "phases");
+      assert.equal(n("cycles"), 2);
+      assert.deepEqual(l.phase_names, ["bursts", "churn", "remote", "bursts", "churn", "remote"]);
+      // the phases follow one another
+      const starts = l.phase_starts_s as number[];
+      const ends = l.phase_ends_s as number[];
+      assert.equal(starts.length, 6);
+      for (let i = 0; i < 6; i++) {
+        assert.ok(ends[i] >= starts[i] && (i === 0 || starts[i] === ends[i - 1]), `${i}`);
+      }
+      // the value is the geometric mean of the three phases' rates
+      const rates = ["bursts", "churn", "remote"].map((p) => n(`ops_per_s_${p}`));
+      assert.ok(rates.every((r) => r > 0), JSON.stringify(l));
+      const g = Math.cbrt(rates[0] * rates[1] * rates[2]);
+      assert.ok(Math.abs(n("value") - g) <= 1e-6 * g, `${n("value")} vs ${g}`);
+      const mean = n("churn_mean_size");
+      assert.ok(mean >= 1 << 20 && mean <= 8 << 20, `churn mean size ${mean}`);
+      assert.ok(n("bursts_rss_peak_kib") >= 64 * 1024 * 0.9, "the bursts' 64 MiB was resident");
+    }
+    await badArgs(prog, "phases", [["--cycles", "0"], ["--cycles", "21"]]);
   },
 });
 

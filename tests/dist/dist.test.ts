@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildExecutable, sha256 } from "../../tasks/build.ts";
-import { MODES } from "../../tasks/bench.ts";
+import { builtOptionsTable } from "../../tasks/options.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
 import { probeOk } from "../../tasks/deps.ts";
 import { packTarget, TARBALL_FILES } from "../../tasks/dist.ts";
@@ -37,6 +37,13 @@ import { runChecked, ZIG_VERSION, zigEnv, zigPath } from "../../tasks/toolchain.
 import { assertSuccess, describeRun, run, type RunResult } from "../native/proc.ts";
 import { baseEnv } from "../preload/harness.ts";
 import { gzipHeader, tarEntries } from "./tar.ts";
+
+/** HAKMEM_MODE's values: the options table of the host's release library (built first). */
+function modes(): string[] {
+  const table = builtOptionsTable();
+  assert.ok(table, "the x86_64 release library is built and its options table readable");
+  return table.modes;
+}
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const DIST = join(ROOT, "dist");
@@ -341,8 +348,9 @@ Deno.test("launcher: --mode runs the program with hakmem preloaded in each mode,
   const root = d.tree[HOST_TARGET];
   const lib = join(root, "lib", "libhakmem.so");
   const exe = await probe(HOST_TARGET);
-  // the launcher's list is MODES; the library must name each of them back in its statistics
-  for (const mode of MODES) {
+  // the launcher's list is the options table's; the library must name each mode back in its
+  // statistics
+  for (const mode of modes()) {
     const r = await launch([join(root, "bin", "hakmem"), "--mode", mode, "--stats", "--", exe]);
     assertSuccess(r, `hakmem --mode ${mode}`);
     assertLine(r, probeLine(lib, d.version, mode), `--mode ${mode}`);
@@ -405,9 +413,9 @@ Deno.test("launcher: usage errors are one line with exit 2; --help, --version", 
   const cases: [string[], string][] = [
     [
       ["--mode", "turbo", ...ran],
-      `hakmem: --mode "turbo" is not a mode (accepted: ${MODES.join(" ")})`,
+      `hakmem: --mode "turbo" is not a mode (accepted: ${modes().join(" ")})`,
     ],
-    [["--mode"], `hakmem: --mode needs a value (accepted: ${MODES.join(" ")})`],
+    [["--mode"], `hakmem: --mode needs a value (accepted: ${modes().join(" ")})`],
     [["--stats-file="], "hakmem: --stats-file needs a file path"],
     [
       ["--verbose", ...ran],
@@ -431,7 +439,7 @@ Deno.test("launcher: usage errors are one line with exit 2; --help, --version", 
     help.stdout,
     /^usage: hakmem \[--mode M\] \[--stats\] \[--stats-file F\] \[--\] command/,
   );
-  assert.ok(help.stdout.includes(MODES.join(" ")), help.stdout);
+  assert.ok(help.stdout.includes(modes().join(" ")), help.stdout);
   const version = await launch([launcher, "--version"]);
   assert.equal(version.stdout, `hakmem ${d.version}\n`);
 });
