@@ -187,6 +187,35 @@ for (const flavour of FLAVOURS) {
     assert.equal(st.cap[cls], 512);
   });
 
+  test("ACE fast loop: a class's capacity settles — noisy but steady evidence changes it no more", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    const cls = 3;
+    let x = 0x2545f491; // a fixed xorshift: the same noise every run
+    const noise = () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return ((x >>> 0) / 0xffffffff - 0.5) * 0.1; // ±5 %
+    };
+    const values: number[] = [];
+    for (let t = 0; t < 240; t++) { // a minute of 250 ms ticks
+      const c = cap(h, cls);
+      values.push(c);
+      const ops = 1e5;
+      const misses = ops * Math.min(1, 64 / c) * 0.02 * (1 + noise());
+      tick(h, { cls: { [cls]: { ops, under: misses, over: misses } } });
+    }
+    const changes = (v: number[]) => v.filter((c, i) => i > 0 && c !== v[i - 1]).length;
+    const late = values.slice(60); // after the first 15 s
+    assert.ok(changes(late) <= 2, `capacity changed ${changes(late)} times once explored: ${late}`);
+    // a phase change makes it explore again
+    const before = cap(h, cls);
+    h.sym.hak_ace_test_reset();
+    assert.equal(cap(h, cls), 128, "reset restores the default");
+    assert.ok(before >= 128, `settled on ${before}, not below what stops the misses`);
+  });
+
   test("ACE fast loop: quiet classes keep their capacity", () => {
     const h = hak();
     h.sym.hak_ace_test_reset();

@@ -10,6 +10,7 @@
 #include <errno.h>
 
 #define ACE_STACK ((size_t)256 << 10) /* the thread's stack: its deepest frame is a 1 KiB line */
+#define IDLE_TICK_OPS 4096.0 /* allocator calls in a tick below which the program counts as idle */
 
 /* The thread's life: OFF; WANTED (HAKMEM_ACE_ENABLED: it starts from the
  * first slow path after start-up); RUNNING; MANUAL (the test hooks drive
@@ -59,8 +60,11 @@ static void *ace_main(void *arg) {
             _hak_ace_tick_slow(&g_ace, &m);
         }
         _hak_ace_trace_elo();
-        /* the program's threads may be idle: ACE does their decay */
-        _hak_tiers.decay(_hak_now_ns() + (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u);
+        /* threads that stopped allocating run no decay: ACE does it for
+         * them (while they work, their own slow paths do, without ACE
+         * taking their locks) */
+        if (m.ops_per_s * m.interval_s < IDLE_TICK_OPS)
+            _hak_tiers.decay(_hak_now_ns() + (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u);
         pthread_mutex_unlock(&g_lock);
     }
     atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);

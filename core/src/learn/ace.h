@@ -18,13 +18,18 @@ typedef struct bandit {
     double mean[ACE_MAX_ARMS];
     double bound[ACE_MAX_ARMS]; /* known upper bound of an arm's reward */
     double total;
-    int pulled; /* arm applied since the last reward, -1 none */
+    int pulled;   /* arm applied since the last reward, -1 none */
+    int last;     /* arm played last, -1 none */
+    bool settled; /* every arm that could win was tried: exploiting */
 } bandit_t;
 
 /* Arms are the values up to `max` (at least one); `def` is played first. */
 void _hak_bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint32_t def,
                       uint32_t max);
 uint32_t _hak_bandit_pull(bandit_t *b);      /* an arm's value, to be rewarded next */
+/* Like pull until every arm that could win was tried; then the arm played
+ * last, unless another's mean beats it by `hysteresis` (a share of it). */
+uint32_t _hak_bandit_settle(bandit_t *b, double hysteresis);
 void _hak_bandit_reward(bandit_t *b, double r); /* the arm pulled last earned r */
 void _hak_bandit_forget(bandit_t *b);        /* a new phase: every arm untried again */
 unsigned _hak_bandit_best(const bandit_t *b); /* the arm of the best mean so far */

@@ -377,7 +377,7 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
         if ((m->cls_underflows[c] + m->cls_overflows[c]) / m->cls_ops[c] <= IN_PLAY_MOVES &&
             a->cap[c].total > 0)
             continue;
-        next.cap[c] = _hak_bandit_pull(&a->cap[c]);
+        next.cap[c] = _hak_bandit_settle(&a->cap[c], HYSTERESIS);
         why.cap[c] = "ucb1";
     }
     return (int)apply(a, &next, &why, m, "fast");

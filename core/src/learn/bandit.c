@@ -35,7 +35,7 @@ static double score(double mean, double n, double total) {
 void _hak_bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint32_t def,
                       uint32_t max) {
     memset(b, 0, sizeof(*b));
-    b->pulled = -1;
+    b->pulled = b->last = -1;
     for (unsigned i = 0; i < ACE_MAX_ARMS; i++) b->bound[i] = __builtin_inf();
     for (unsigned i = 0; i < count && i < ACE_MAX_ARMS; i++)
         if (values[i] <= max || b->arms == 0) b->value[b->arms++] = values[i];
@@ -55,7 +55,8 @@ void _hak_bandit_forget(bandit_t *b) {
     memset(b->mean, 0, sizeof(b->mean));
     for (unsigned i = 0; i < ACE_MAX_ARMS; i++) b->bound[i] = __builtin_inf();
     b->total = 0;
-    b->pulled = -1;
+    b->pulled = b->last = -1;
+    b->settled = false;
 }
 
 /* UCB1, untried arms first; an arm whose known bound is below the best
@@ -93,7 +94,28 @@ void _hak_bandit_reward(bandit_t *b, double r) {
 
 uint32_t _hak_bandit_pull(bandit_t *b) {
     unsigned a = bandit_select(b);
-    b->pulled = (int)a;
+    b->pulled = b->last = (int)a;
+    return b->value[a];
+}
+
+/* Discounted UCB never stops exploring (evidence fades, arms count as
+ * untried again), which for a knob means changing for ever. Once UCB picks
+ * a tried arm, nothing untried can win: from then on the bandit keeps its
+ * arm and moves only for a clearly better mean, until a phase change
+ * makes it forget. */
+uint32_t _hak_bandit_settle(bandit_t *b, double hysteresis) {
+    if (!b->settled || b->last < 0) {
+        unsigned a = bandit_select(b);
+        b->settled = b->n[a] >= TRIED_MIN;
+        b->pulled = b->last = (int)a;
+        return b->value[a];
+    }
+    unsigned cur = (unsigned)b->last, best = cur;
+    for (unsigned i = 0; i < b->arms; i++)
+        if (b->n[i] > 0 && b->mean[i] > b->mean[best]) best = i;
+    double margin = hysteresis * (b->mean[cur] < 0 ? -b->mean[cur] : b->mean[cur]);
+    unsigned a = b->mean[best] > b->mean[cur] + margin ? best : cur;
+    b->pulled = b->last = (int)a;
     return b->value[a];
 }
 
