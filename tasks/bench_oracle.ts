@@ -18,7 +18,7 @@ import type { OracleInfo } from "./bench_stats.ts";
  * learning workloads' large working sets. HAKMEM_BUNDLE (32, 128) is left out: it matters only
  * while frees change threads (phases' remote phase, memory_return) and would take the grid from 5 to
  * 11 configurations (README, "The oracle"). */
-export const ORACLE_GRID = "HAKMEM_DECAY_MS=50,500,5000;HAKMEM_BIGCACHE_MB=16,256";
+export const ORACLE_GRID = "HAKMEM_DECAY_MS=50,2000,5000;HAKMEM_BIGCACHE_MB=16,256";
 
 /** The benches of --oracle when --benches is not given: the workloads that judge learning, then
  * those of the suite where memory moves. */
