@@ -65,23 +65,23 @@ void hak_free(void *p) {
     if (unlikely(hak_block_index(s, a & (HAK_UNIT_SIZE - 1)) >= hak_load_racy32(&s->carved))) {
         /* a block in a later unit of a mid slab: its head's descriptor */
         if (s->kind != SLAB_TAIL) {
-            _hak_free_slow(p, s);
+            _hak_free_slow(p);
             return;
         }
         s -= s->span;
         if (hak_block_index(s, a - s->start) >= hak_load_racy32(&s->carved)) {
-            _hak_free_slow(p, s);
+            _hak_free_slow(p);
             return;
         }
     }
     hak_block_t *b = p;
     uintptr_t mark = _hak_free_key ^ a;
     if (unlikely(b->mark == mark)) { /* a double free: the slow path says so */
-        _hak_free_slow(p, s);
+        _hak_free_slow(p);
         return;
     }
     if (unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id())) {
-        _hak_free_remote(s, b); /* checked already: straight to the owner's batch */
+        _hak_free_remote(b, s); /* checked already: straight to the owner's batch */
         return;
     }
 #ifdef HAK_DEBUG
@@ -123,25 +123,11 @@ void *hak_calloc(size_t count, size_t size) {
     return p;
 }
 
-/* The slab of a small block, or fails naming the call: a pointer into no
- * live slab (a block given back with its slab, or never one), or into one
- * but not at a block's start. */
-static hak_slab_t *small_locate_or_fail(uintptr_t a, const char *call) {
-    hak_slab_t *s = hak_small_locate(a);
-    if (s != NULL) return s;
-    const char *what = "an interior or invalid pointer";
-    hak_slab_t *d = hak_slab_at(a);
-    if (hak_unit_of(a) == 0 || d->kind == SLAB_FREE) what = "a pointer hakmem did not allocate (no live slab)";
-    char line[96];
-    snprintf(line, sizeof(line), "%s of %s", call, what);
-    _hak_fail(line, (void *)a);
-}
-
 size_t hak_usable_size(const void *p) {
     if (p == NULL) return 0;
     uintptr_t a = (uintptr_t)p;
     unsigned pm = hak_pagemap_get(a);
-    if (hak_pm_kind(pm) == PM_SEGMENT) return small_locate_or_fail(a, "usable size")->bsize;
+    if (hak_pm_kind(pm) == PM_SEGMENT) return _hak_small_locate_or_fail(a, "usable size")->bsize;
     if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p);
     _hak_fail("usable size of a pointer hakmem did not allocate", p);
 }
@@ -237,7 +223,7 @@ void *hak_realloc(void *p, size_t size) {
         return r != NULL ? r : moved(p, grown(size, usable), usable, _hak_large_free);
     }
     if (hak_pm_kind(pm) != PM_SEGMENT) _hak_fail("realloc of a pointer hakmem did not allocate", p);
-    hak_slab_t *s = small_locate_or_fail(a, "realloc");
+    hak_slab_t *s = _hak_small_locate_or_fail(a, "realloc");
     size_t old = s->bsize;
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);

@@ -150,14 +150,17 @@ bool _hak_span_grow(hak_slab_t *s, size_t size);
 
 /* ---- the slow paths (refill.c, remote.c) ---- */
 void *_hak_small_alloc_slow(size_t size); /* NULL + ENOMEM: no memory */
-/* A free the fast path did not finish: another thread's block, a double
- * free, a foreign or interior pointer, a large block; `s` is the unit's
- * descriptor, NULL outside every segment. */
-void _hak_free_slow(void *p, hak_slab_t *s);
+/* A free the fast path did not finish: a double free, an interior or
+ * invalid pointer into a segment (the block's head is looked up again). */
+void _hak_free_slow(void *p);
+/* The head slab of small block a, or fails naming the call ("free",
+ * "realloc", ...): a pointer into no live slab, or not at a block's start. */
+hak_slab_t *_hak_small_locate_or_fail(uintptr_t a, const char *call);
 void _hak_slab_event(hak_slab_t *s); /* a free took `used` to 0 */
 /* A free of block b of another thread's slab s (the head slab, the block
- * checked by the fast path: a block start, not marked free). */
-void _hak_free_remote(hak_slab_t *s, hak_block_t *b);
+ * checked by the fast path: a block start, not marked free). The block
+ * comes first, where free's pointer already is. */
+void _hak_free_remote(hak_block_t *b, hak_slab_t *s);
 #ifdef HAK_DEBUG
 void _hak_debug_check_block(const hak_slab_t *s, const void *b);
 #endif

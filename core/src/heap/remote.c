@@ -6,6 +6,8 @@
  * the owner drains on its slow path. */
 #include "heap_internal.h"
 
+#include <stdio.h>
+
 /* Slow paths between sends of a thread's partial batches: a batch that is
  * not filling up still reaches its owner soon. */
 #define REMOTE_FLUSH_TICKS 64
@@ -15,17 +17,10 @@ static unsigned slot_of(const hak_heap_t *owner) {
     return (unsigned)((x >> 6) ^ (x >> 12)) & (HAK_REMOTE_SLOTS - 1);
 }
 
-/* The slab of a block that a free checked already: its unit's descriptor,
- * or the head's for a later unit of a mid slab (no bounds to check again). */
-static hak_slab_t *slab_of_checked(uintptr_t a) {
-    hak_slab_t *s = hak_slab_at(a);
-    return s->kind == SLAB_TAIL ? s - s->span : s;
-}
-
 /* A block goes back onto its slab: the slab's thread, or g_lock's holder
  * for an unowned heap, with the heap's lock held. */
 static void slab_put(hak_heap_t *h, hak_block_t *b) {
-    hak_slab_t *s = slab_of_checked((uintptr_t)b);
+    hak_slab_t *s = hak_slab_head_at((uintptr_t)b); /* checked by the free that sent it */
     HAK_ASSERT(s == hak_small_locate((uintptr_t)b) && s->heap == h,
                "remote queue holds a block of no slab of the heap", b);
     b->next = s->local_free;
@@ -140,25 +135,25 @@ static void free_remote(hak_slab_t *s, hak_block_t *b) {
     if (unlikely(r->count >= (uint32_t)hak_opt(OPT_BUNDLE))) send(me, r);
 }
 
-void _hak_free_remote(hak_slab_t *s, hak_block_t *b) {
+void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {
     hak_mark_free(b, s->bsize);
     free_remote(s, b);
 }
 
-/* Tells apart what a pointer that failed the fast checks is. */
-static hak_slab_t *locate_or_fail(uintptr_t a) {
+hak_slab_t *_hak_small_locate_or_fail(uintptr_t a, const char *call) {
     hak_slab_t *s = hak_small_locate(a);
     if (s != NULL) return s;
+    const char *what = "an interior or invalid pointer";
     hak_slab_t *d = hak_slab_at(a);
-    if (hak_unit_of(a) == 0 || d->kind == SLAB_FREE)
-        _hak_fail("free of a pointer hakmem did not allocate (no live slab)", (void *)a);
-    _hak_fail("free of an interior or invalid pointer", (void *)a);
+    if (hak_unit_of(a) == 0 || d->kind == SLAB_FREE) what = "a pointer hakmem did not allocate (no live slab)";
+    char line[96];
+    snprintf(line, sizeof(line), "%s of %s", call, what);
+    _hak_fail(line, (void *)a);
 }
 
-void _hak_free_slow(void *p, hak_slab_t *fast) {
-    (void)fast; /* the unit's descriptor: the block's head is looked up again */
+void _hak_free_slow(void *p) {
     uintptr_t a = (uintptr_t)p;
-    hak_slab_t *s = locate_or_fail(a);
+    hak_slab_t *s = _hak_small_locate_or_fail(a, "free");
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("double free", p);
     hak_mark_free(b, s->bsize);

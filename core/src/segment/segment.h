@@ -180,6 +180,13 @@ HAK_INLINE unsigned hak_unit_of(uintptr_t a) {
     return (unsigned)((a >> HAK_UNIT_SHIFT) & (HAK_CHUNK_UNITS - 1));
 }
 
+/* The slab a live block at `a` belongs to: its unit's descriptor, or for
+ * a later unit of a multi-unit slab the head's (no bounds checked). */
+HAK_INLINE hak_slab_t *hak_slab_head_at(uintptr_t a) {
+    hak_slab_t *s = hak_slab_at(a);
+    return s->kind == SLAB_TAIL ? s - s->span : s;
+}
+
 /* The head slab of a small block, or NULL when `a` is not the start of a
  * block that was handed out (the caller names the failure). */
 HAK_INLINE hak_slab_t *hak_small_locate(uintptr_t a) {
