@@ -105,7 +105,8 @@ int main(int argc, char **argv) {
     uint64_t stream = (uint64_t)c * STREAMS_PER_CYCLE;
     double *s = &starts[c * PHASES], *e = &ends[c * PHASES];
 
-    s[0] = (double)(now_ns() - start) * 1e-9;
+    /* phases follow one another: a cycle starts where the last one ended */
+    s[0] = c ? ends[c * PHASES - 1] : (double)(now_ns() - start) * 1e-9;
     uint64_t before = bs.busy_ns;
     bursts_run(&bc, nbursts, &gaps, stream, &bs);
     busy[0] += bs.busy_ns - before;
