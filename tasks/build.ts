@@ -36,7 +36,9 @@ const PUBLIC_HEADER = join(CORE_INCLUDE, "hakmem.h");
 
 /** Flags of every library object, whatever the target and flavour. */
 const COMMON_FLAGS: readonly string[] = [
-  "-std=c11",
+  // C11 in gcc's GNU dialect: gcc accepts its named address space __seg_fs (free's thread
+  // pointer, core/src/heap/heap.h) only there; clang and zig cc take either.
+  "-std=gnu11",
   "-Wall",
   "-Wextra",
   "-Werror",

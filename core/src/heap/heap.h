@@ -94,8 +94,17 @@ HAK_INLINE bool hak_heap_owned(const hak_heap_t *h) {
 HAK_INLINE uintptr_t hak_thread_id(void) {
 #if defined(__x86_64__)
     /* the TCB's first word points to itself (x86_64 TLS ABI): a load the
-     * compiler may fold into a compare */
-    return *(const uintptr_t __attribute__((address_space(257))) *)0;
+     * compiler may fold into a compare. __seg_fs is gcc's named address
+     * space (a GNU dialect keyword) and clang's macro for its
+     * address_space(257); a compiler that ignored the qualifier would read
+     * address 0, hence no fallback. */
+#if defined(__SEG_FS) && (defined(__clang__) || !defined(__STRICT_ANSI__))
+    return *(const __seg_fs uintptr_t *)0;
+#elif defined(__SEG_FS)
+#error "hakmem: gcc has __seg_fs only in its GNU dialects: compile with -std=gnu11 (free reads the thread pointer through it)"
+#else
+#error "hakmem: this compiler has no __seg_fs (gcc >= 6 and clang have it): free reads the thread pointer through it"
+#endif
 #elif defined(__aarch64__)
     uintptr_t tp;
     __asm__("mrs %0, tpidr_el0" : "=r"(tp));
