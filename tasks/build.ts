@@ -34,8 +34,8 @@ import {
 
 const PUBLIC_HEADER = join(CORE_INCLUDE, "hakmem.h");
 
-/** Flags of every library object, whatever the target and flavour. */
-const COMMON_FLAGS: readonly string[] = [
+/** Flags of every library object, whatever the target, flavour and compiler. */
+export const COMMON_FLAGS: readonly string[] = [
   // C11 in gcc's GNU dialect: gcc accepts its named address space __seg_fs (free's thread
   // pointer, core/src/heap/heap.h) only there; clang and zig cc take either.
   "-std=gnu11",
@@ -56,7 +56,7 @@ const COMMON_FLAGS: readonly string[] = [
 ];
 
 /** Optimisation and checking per flavour. */
-const FLAVOUR_FLAGS: Record<Flavour, readonly string[]> = {
+export const FLAVOUR_FLAGS: Record<Flavour, readonly string[]> = {
   // release: what programs get. Optimised, asserts off, and explicitly no UBSan: an allocator
   // sitting under every malloc must not carry sanitizer checks or traps (zig cc would otherwise
   // add trapping UBSan in some modes).
@@ -85,19 +85,24 @@ export function sharedLinkFlags(target: TargetName, flavour: Flavour): string[] 
   return [
     ...targetFlags(t),
     ...FLAVOUR_FLAGS[flavour].filter((f) => !f.startsWith("-D")),
-    "-shared",
-    "-Wl,-soname,libhakmem.so",
-    "-Wl,-z,now", // resolve everything at load: no lazy PLT fix-ups inside malloc
-    "-Wl,-z,relro",
-    "-Wl,-z,defs", // an undefined symbol is a link error, not a load-time surprise
-    // Never unloaded: threads keep a pthread-key destructor and blocks point into its memory,
-    // so a dlclose() (Deno's lib.close()) must not unmap the code.
-    "-Wl,-z,nodelete",
-    // Calls from malloc() to hak_malloc() bind inside the library, not through the PLT.
-    "-Wl,-Bsymbolic",
-    "-lpthread",
+    ...SHARED_LINK_FLAGS,
   ];
 }
+
+/** How libhakmem.so is linked, whatever the compiler. */
+export const SHARED_LINK_FLAGS: readonly string[] = [
+  "-shared",
+  "-Wl,-soname,libhakmem.so",
+  "-Wl,-z,now", // resolve everything at load: no lazy PLT fix-ups inside malloc
+  "-Wl,-z,relro",
+  "-Wl,-z,defs", // an undefined symbol is a link error, not a load-time surprise
+  // Never unloaded: threads keep a pthread-key destructor and blocks point into its memory,
+  // so a dlclose() (Deno's lib.close()) must not unmap the code.
+  "-Wl,-z,nodelete",
+  // Calls from malloc() to hak_malloc() bind inside the library, not through the PLT.
+  "-Wl,-Bsymbolic",
+  "-lpthread",
+];
 
 export interface LibraryFiles {
   dir: string;
@@ -106,9 +111,10 @@ export interface LibraryFiles {
   header: string;
 }
 
-/** The files a built library consists of, under dist/<target>/<flavour>/. */
-export function libraryFiles(target: TargetName, flavour: Flavour): LibraryFiles {
-  const dir = distDir(target, flavour);
+/** The files a built library consists of, under dist/<target>/<flavour>/ (or under another
+ * root: dist/cc/<compiler>, tasks/build_cc.ts). */
+export function libraryFiles(target: TargetName, flavour: Flavour, root?: string): LibraryFiles {
+  const dir = root === undefined ? distDir(target, flavour) : join(root, target, flavour);
   return {
     dir,
     so: join(dir, "libhakmem.so"),
@@ -120,8 +126,8 @@ export function libraryFiles(target: TargetName, flavour: Flavour): LibraryFiles
 // ---------------------------------------------------------------------------------------------
 // small helpers
 
-/** zig processes run at most one per core (all builds of this process share it). */
-const jobs = pLimit(Math.max(1, navigator.hardwareConcurrency || 2));
+/** Compiler processes run at most one per core (all builds of this process share it). */
+export const jobs = pLimit(Math.max(1, navigator.hardwareConcurrency || 2));
 
 export function sha256(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
@@ -266,8 +272,13 @@ function log(target: string, flavour: string, msg: string) {
   console.error(`[${target}/${flavour}] ${msg}`);
 }
 
-/** Checks the linked .so: machine, glibc floor, and (aarch64) no LSE atomics. */
-async function verifySharedLibrary(t: TargetInfo, so: string): Promise<string | null> {
+/** Checks the linked .so: machine, glibc floor (unless `floor` is false: a build against this
+ * machine's glibc), and (aarch64) no LSE atomics. Returns the newest glibc version it needs. */
+export async function verifySharedLibrary(
+  t: TargetInfo,
+  so: string,
+  floor = true,
+): Promise<string | null> {
   const elf = await readElf(so);
   const wantMachine = t.arch === "aarch64" ? EM_AARCH64 : EM_X86_64;
   if (elf.machine !== wantMachine) {
@@ -278,7 +289,7 @@ async function verifySharedLibrary(t: TargetInfo, so: string): Promise<string | 
     const m = /^GLIBC_(\d+(?:\.\d+)*)$/.exec(v);
     return m !== null && compareVersions(m[1], GLIBC_FLOOR) > 0;
   });
-  if (tooNew.length > 0) {
+  if (floor && tooNew.length > 0) {
     throw new Error(
       `${rel(so)} requires ${tooNew.join(", ")}, newer than the glibc floor ${GLIBC_FLOOR}`,
     );

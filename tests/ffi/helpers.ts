@@ -33,9 +33,11 @@ export function repoRoot(): string {
   return new URL("../..", import.meta.url).pathname.replace(/\/+$/, "");
 }
 
-/** dist/x86_64-linux-gnu/<flavour>/libhakmem.so */
+/** dist/x86_64-linux-gnu/<flavour>/libhakmem.so, or under $HAKMEM_TEST_DIST (another build's
+ * root, e.g. dist/cc/gcc: tests/build/compilers.test.ts runs the contract tests so). */
 export function libraryPath(flavour: Flavour): string {
-  return `${repoRoot()}/dist/${TARGET}/${flavour}/libhakmem.so`;
+  const root = Deno.env.get("HAKMEM_TEST_DIST") ?? `${repoRoot()}/dist`;
+  return `${root}/${TARGET}/${flavour}/libhakmem.so`;
 }
 
 export function libraryExists(flavour: Flavour): boolean {
