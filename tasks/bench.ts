@@ -47,6 +47,7 @@ import {
 import { type Allocator, bareAllocator, runOnce, stopCurrentRun } from "./bench_runner.ts";
 import { failureText, Progress, show, summaryText } from "./bench_summary.ts";
 import { countInstructions } from "./bench_instructions.ts";
+import { compilerAllocators } from "./bench_compilers.ts";
 import { calibrate } from "./bench_calibrate.ts";
 import { machineInfo } from "./bench_machine.ts";
 import { learns, type OptionsTable, optionsTable } from "./options.ts";
@@ -331,6 +332,10 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const machine = await machineInfo();
   const allocators = await resolveAllocators(kinds, variants, machine.commit);
   const runnable = allocators.filter((a) => a.available);
+  // hakmem built by gcc and clang: in the instruction counts only
+  const byCompiler = o.instructions && kinds.includes("hakmem")
+    ? await compilerAllocators(variants[0]?.env.HAKMEM_MODE ?? table.default_mode, machine.commit)
+    : [];
   const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-bench-" });
   let seq = 0;
 
@@ -396,7 +401,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
       baseline: DEFAULT_BASELINE,
       instructions: o.instructions === true,
     },
-    allocators: allocators.map(({ env: _env, ...info }) => info),
+    allocators: [...allocators, ...byCompiler].map(({ env: _env, ...info }) => info),
     benches: benchInfos,
     samples: [],
     ...(oracle ? { oracle } : {}),
@@ -408,7 +413,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     results.traces = [];
     await Deno.mkdir(join(outDir, "traces"), { recursive: true });
   }
-  for (const a of allocators) {
+  for (const a of [...allocators, ...byCompiler]) {
     const what = a.available ? `${a.version ?? ""} ${a.lib ?? "(no preload)"}` : "NOT AVAILABLE";
     console.error(
       `[bench] allocator ${a.name}: ${what}` + (a.note && !a.available ? ` — ${a.note}` : ""),
@@ -463,7 +468,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
       const counts = await countInstructions({
         hakrun: bins.get("hakrun")!,
         bins,
-        allocators: runnable,
+        allocators: [...runnable, ...byCompiler],
         workloads: INSTRUCTION_WORKLOADS,
         seed,
         tmpDir,
