@@ -200,8 +200,23 @@ interface ReportModule {
 }
 
 /** reports/build_report.ts, loaded on demand (it pulls in esbuild and plotly). */
-export async function reportModule(): Promise<ReportModule> {
+async function reportModule(): Promise<ReportModule> {
   return await import("../reports/build_report.ts");
+}
+
+/** Writes the report page of the run in `outDir` and prints its path; a page that cannot be
+ * written is a warning (the results stand). */
+export async function printReport(outDir: string, who: string): Promise<void> {
+  try {
+    const html = await (await reportModule()).writeReport(outDir);
+    console.log(`report:  ${show(html)}`);
+  } catch (e) {
+    console.error(
+      `[${who}] warning: the report page could not be written: ${
+        e instanceof Error ? e.message : e
+      }`,
+    );
+  }
 }
 
 /** Builds the library, the programs and hakrun; returns the paths of hakrun and each program. */
@@ -505,16 +520,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     console.log(`\n${programsSummaryText(results.programs, results.params.allocators)}`);
   }
   console.log(`\nresults: ${show(resultsPath)}`);
-  try {
-    const html = await (await reportModule()).writeReport(outDir);
-    console.log(`report:  ${show(html)}`);
-  } catch (e) {
-    console.error(
-      `[bench] warning: the report page could not be written: ${
-        e instanceof Error ? e.message : e
-      }`,
-    );
-  }
+  await printReport(outDir, "bench");
   if (interrupted) {
     console.error("[bench] interrupted: the results hold the runs that completed");
     return 130;

@@ -15,7 +15,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import {
   buildAllBench,
   checkList,
-  reportModule,
+  printReport,
   resolveAllocators,
   RUNS_DIR,
   timestamp,
@@ -217,14 +217,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
       repeat,
       checkOutput: o.checkOutput === true,
       stopped: () => stopped,
-      onRun: (w, s) => {
-        if (!s) return;
-        const what = s.ok
-          ? `${s.wall_s.toFixed(3)} s, peak RSS ${(s.maxrss_kib / 1024).toFixed(1)} MiB` +
-            (s.output === "differs" ? ", OUTPUT DIFFERS from glibc's" : "")
-          : `FAILED (${s.stderr_tail.split("\n").pop()})`;
-        console.error(`[compare] ${w.done}/${w.total} r${w.round} ${w.allocator}: ${what}`);
-      },
+      tag: "compare",
       onRound: async (samples) => {
         rec.samples = samples;
         await writeResults(outDir, results);
@@ -241,15 +234,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     console.log(`not run: ${a.name}: ${a.note ?? "unavailable"}`);
   }
   console.log(`\nresults: ${show(path)}\nruns:    ${show(join(outDir, FILES_DIR))}/`);
-  try {
-    console.log(`report:  ${show(await (await reportModule()).writeReport(outDir))}`);
-  } catch (e) {
-    console.error(
-      `[compare] warning: the report page could not be written: ${
-        e instanceof Error ? e.message : e
-      }`,
-    );
-  }
+  await printReport(outDir, "compare");
   if (stopped) {
     console.error("[compare] interrupted: the results hold the runs that completed");
     return 130;

@@ -122,16 +122,7 @@ export async function benchPrograms(o: ProgramsModeOptions): Promise<ProgramsRec
     tmpDir: o.tmpDir,
     checkOutput: true,
     stopped: o.stopped,
-    onRun: (w, s) => {
-      if (!s) return;
-      const what = s.ok
-        ? `${s.wall_s.toFixed(2)} s, peak RSS ${(s.maxrss_kib / 1024).toFixed(1)} MiB` +
-          (s.output === "differs" ? ", OUTPUT DIFFERS from glibc's" : "")
-        : `FAILED (${s.stderr_tail.split("\n").pop()})`;
-      console.error(
-        `[programs] ${w.done}/${w.total} r${w.round} ${w.program} ${w.allocator}: ${what}`,
-      );
-    },
+    tag: "programs",
     onRound: async (samples) => {
       rec.samples = samples;
       await o.onRound(rec);

@@ -35,11 +35,8 @@ export interface RunProgramsOptions {
   tmpDir: string;
   /** Marks outputs that differ from glibc's of the same round. */
   checkOutput: boolean;
-  /** Called before and after each run. */
-  onRun?: (
-    what: { round: number; program: string; allocator: string; done: number; total: number },
-    sample?: ProgramSample,
-  ) => void;
+  /** The prefix of the progress lines on stderr ("programs": "[programs] 3/30 r0 …"). */
+  tag: string;
   /** True once the caller wants to stop (SIGINT): no further run starts. */
   stopped?: () => boolean;
   /** Called with the samples so far after each round (to save them). */
@@ -126,12 +123,14 @@ export async function runPrograms(o: RunProgramsOptions): Promise<ProgramSample[
       const order = [...o.allocators.slice(k), ...o.allocators.slice(0, k)];
       for (const a of order) {
         if (o.stopped?.()) break;
-        const what = { round, program: job.info.id, allocator: a.name, done: seq, total };
-        o.onRun?.(what);
         const s = await runProgram(o, job, a, round, seq++);
         if (o.stopped?.()) break;
         samples.push(s);
-        o.onRun?.({ ...what, done: seq }, s);
+        const what = s.ok
+          ? `${s.wall_s.toFixed(3)} s, peak RSS ${(s.maxrss_kib / 1024).toFixed(1)} MiB`
+          : `FAILED (${s.stderr_tail.split("\n").pop()})`;
+        const name = o.jobs.length > 1 ? `${job.info.id} ` : "";
+        console.error(`[${o.tag}] ${seq}/${total} r${round} ${name}${a.name}: ${what}`);
       }
     }
     if (o.checkOutput) markOutputs(samples);

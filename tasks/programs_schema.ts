@@ -3,7 +3,7 @@
 // its own (`version`), so the bench's schema 2 stays readable by older pages; validatePrograms()
 // is called by validateResults (tasks/bench_schema.ts). Pure: bundles for the browser.
 
-import type { RssRecord } from "./bench_stats.ts";
+import type { Sample } from "./bench_stats.ts";
 
 /** The version of the record this workbench writes; a reader refuses newer ones. */
 export const PROGRAMS_VERSION = 1;
@@ -31,29 +31,12 @@ export interface ProgramInfo {
   note: string | null;
 }
 
-/** One run of a program under one allocator in one round. */
-export interface ProgramSample {
+/** One run of a program under one allocator in one round: a bench sample's figures (wall, user
+ * and sys CPU, getrusage's peak RSS and faults of the program and its waited-for children, the RSS
+ * curve summed over its process tree, hakmem's statistics from the last of its processes to exit)
+ * without a result line; `ok` means it ended with status 0 within the time limit. */
+export interface ProgramSample extends Omit<Sample, "bench" | "value" | "result"> {
   program: string;
-  allocator: string;
-  round: number;
-  /** Ended with status 0 within the time limit. */
-  ok: boolean;
-  exit: number | null;
-  signal: number | null;
-  timed_out: boolean;
-  /** Why it failed and the last lines of its stderr (else ""). */
-  stderr_tail: string;
-  wall_s: number;
-  user_s: number;
-  sys_s: number;
-  /** getrusage's high-water mark of the program and its waited-for children, KiB. */
-  maxrss_kib: number;
-  minflt: number;
-  majflt: number;
-  /** The RSS sampled every 10 ms, summed over the program's process tree. */
-  rss: RssRecord | null;
-  /** hakmem's statistics (HAKMEM_STATS_FILE: the last of its processes to exit), else null. */
-  hakmem: Record<string, unknown> | null;
   /** sha256 of stdout, and its size. */
   stdout_sha256: string;
   stdout_bytes: number;
