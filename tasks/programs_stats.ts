@@ -189,8 +189,10 @@ function ordinal(n: number): string {
   return `${n}${["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
 }
 
+/** "1.12×"; a ratio that rounds to 1.00 but is not 1 keeps a third decimal ("1.004×"). */
 export function fmtX(r: number | null): string {
-  return r === null ? "—" : `${r.toFixed(2)}×`;
+  if (r === null) return "—";
+  return `${r.toFixed(r !== 1 && r.toFixed(2) === "1.00" ? 3 : 2)}×`;
 }
 
 /** "1.12× (1.05–1.20)": a ratio and its spread over the rounds (one round: the ratio alone). */
