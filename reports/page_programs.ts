@@ -45,30 +45,26 @@ function programsView(r: Results, rec: ProgramsRecord): ProgramsView {
   return { rec, s: summarizePrograms(rec, names), names };
 }
 
-/** The headlines as a list: losses red, wins green, the rest plain. */
+/** The headlines as lists: the losses red and open, the wins green under a fold, the rest plain. */
 function headlineList(v: ProgramsView): HTMLElement {
-  const lines = headlines(v.s, v.rec.repeat);
-  let kind = "";
-  return h(
-    "ul",
-    { class: "headlines" },
-    lines.map((l) => {
-      if (l.startsWith("where hakmem loses")) kind = "loss";
-      else if (l.startsWith("where hakmem wins")) kind = "gain";
-      else if (!l.startsWith("  ")) kind = "";
-      const item = l.startsWith("  ");
-      const colour = kind === "loss" ? "#b00020" : "#0a7a2f";
-      return h(
-        "li",
-        item && kind
-          ? { class: kind, style: `color:${colour}` }
-          : item
-          ? null
-          : { style: "font-weight:600" },
-        l.trim(),
-      );
-    }),
-  );
+  const box = h("div", { class: "headlines" });
+  let list: HTMLElement | null = null;
+  let colour = "";
+  for (const l of headlines(v.s, v.rec.repeat)) {
+    if (l.startsWith("  ") && list) {
+      list.append(h("li", { style: `color:${colour}` }, l.trim()));
+      continue;
+    }
+    list = h("ul");
+    if (l.startsWith("where hakmem wins")) {
+      colour = "#0a7a2f";
+      box.append(h("details", null, h("summary", null, l), list));
+    } else {
+      colour = "#b00020";
+      box.append(h("p", { style: "font-weight:600;margin:6px 0 2px" }, l), list);
+    }
+  }
+  return box;
 }
 
 /** One allocator's ratio to glibc per program, bars with the spread over rounds as error bars. */
