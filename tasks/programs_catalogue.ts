@@ -5,9 +5,6 @@
 // finds first), so every machine runs the same build of them.
 
 import { join } from "node:path";
-import { ROOT } from "./targets.ts";
-
-export const PROGRAMS_SRC = join(ROOT, "bench", "programs");
 
 export interface ProgramDef {
   id: string;
