@@ -14,9 +14,14 @@ import { assertClean, haveChromium, openReport, withBrowser } from "./browser.ts
 const LIMIT_MS = 300_000;
 
 async function compare(args: string[], cwd = ROOT) {
+  // deno task keeps an INIT_CWD it inherits (`deno task test` sets one): the child's must be cwd
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "--cwd", ROOT, "compare", ...args],
     cwd,
+    env,
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
