@@ -213,6 +213,13 @@ program
       `${INSTRUCTION_IDS.join(", ")}`,
     false,
   )
+  .option(
+    "--peer-parity",
+    "build every source peer both ways (its upstream release build with the compiler it picks, " +
+      "and the zig build), run the pair loop, larson and xthread under each, record the ratio " +
+      "(.cache/peers/parity.json, results.json) and use the faster build",
+    false,
+  )
   .option("--threads <n>", "threads of the multi-threaded benches", positiveInt("--threads"), 2)
   .option("--out <dir>", "output directory (default: reports/runs/<timestamp>)")
   .option("--seed <s>", "seed of every program (same work for every allocator)", (v: string) => {
@@ -242,6 +249,7 @@ program
       repeat?: number;
       duration?: number;
       instructions: boolean;
+      peerParity: boolean;
       threads: number;
       out?: string;
       seed: number;
