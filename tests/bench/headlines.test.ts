@@ -12,7 +12,8 @@ import {
   roundVerdict,
   verdictText,
 } from "../../tasks/bench_headlines.ts";
-import { summarize, type SummaryInput } from "../../tasks/bench_stats.ts";
+import { summarize, type SummaryInput, validateResults } from "../../tasks/bench_stats.ts";
+import { syntheticResults } from "./fixtures/synthetic_results.ts";
 
 const H = "hakmem-balanced";
 
@@ -186,4 +187,22 @@ Deno.test("headlines: the printed lines lead with losses, then the rank and the 
   assert.match(lines, /zig c\+\+ -O3/);
   assert.match(lines, /parity mimalloc3: upstream\/zig speed 1\.07x \(pair_32 1\.10x, larson —\)/);
   assert.deepEqual(peerBuildLines({ allocators: [{ name: "glibc", version: null }] }), []);
+});
+
+Deno.test("results.json: the peers' builds, the build choice and the parity records validate", () => {
+  const good = syntheticResults();
+  assert.deepEqual(validateResults(good), []);
+  const bad = structuredClone(good) as unknown as Record<string, unknown>;
+  const allocs = bad.allocators as Record<string, unknown>[];
+  (allocs.find((a) => a.name === "mimalloc3")!.builds as Record<string, unknown>[])[0].lib = 3;
+  allocs.find((a) => a.name === "jemalloc")!.build_choice = { kind: "zig" };
+  const parity = (bad.peer_parity as Record<string, unknown>[])[0];
+  parity.faster = "gcc";
+  (parity.workloads as Record<string, unknown>[])[1].ratio = "1.2";
+  assert.deepEqual(validateResults(bad), [
+    "allocators[2].builds[0].lib",
+    "allocators[3].build_choice: {kind, why, fallback}",
+    "peer_parity[0].faster",
+    "peer_parity[0].workloads[1].ratio",
+  ]);
 });
