@@ -12,34 +12,10 @@ import { bareAllocator } from "../../tasks/bench_runner.ts";
 import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts";
 import { ensurePackages } from "../../tasks/deps.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
-import { run } from "../../tasks/run.ts";
+import { badArgs, both } from "./fixtures/programs.ts";
 
 const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
 const SO = libraryFiles("x86_64-linux-gnu", "release").so;
-const RUNS: [string, Record<string, string>][] = [
-  ["glibc", {}],
-  ["hakmem", { LD_PRELOAD: SO, HAKMEM_MODE: "balanced" }],
-];
-
-/** Runs `prog args` under glibc and hakmem; returns each parsed result line (exit 0 checked). */
-async function both(prog: string, args: string[]): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for (const [name, env] of RUNS) {
-    const r = await run(prog, args, { env, clearEnv: true, timeoutMs: 120_000 });
-    assert.equal(r.code, 0, `${name}: ${prog} ${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
-    out.push(JSON.parse(r.stdout.trim()));
-  }
-  assert.equal(out[0].checksum, out[1].checksum, "the same work under both allocators");
-  return out;
-}
-
-async function badArgs(prog: string, name: string, cases: string[][]): Promise<void> {
-  for (const args of cases) {
-    const r = await run(prog, args, { timeoutMs: 30_000 });
-    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}`);
-    assert.match(r.stderr, new RegExp(`^${name}: `), args.join(" "));
-  }
-}
 
 Deno.test({
   name: "memory_return at smoke scale: phases in order, the RSS of each, bad args",
