@@ -15,8 +15,7 @@ import {
   type SampleLike,
 } from "./bench_stats.ts";
 import { bareAllocator, runOnce } from "./bench_runner.ts";
-import { chooseBuild, type ResolvedPeer, resolvePeers } from "./peers.ts";
-import { buildText } from "./peers.ts";
+import { buildText, chooseBuild, type ResolvedPeer, resolvePeers } from "./peers.ts";
 import { PEERS_CACHE } from "./peers_build.ts";
 
 /** The workloads of the parity check: the pair loop and two multi-threaded ones. */

@@ -15,19 +15,22 @@
 // A peer that cannot be fetched or built at all does not stop the run: resolvePeers() marks it
 // unavailable with the reason, and the bench goes on without it.
 
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { DEFAULT_BASELINE, type PeerParity } from "./bench_stats.ts";
 import { ensurePackages, installLine, type PackageNeed } from "./deps.ts";
 import {
   type BuildContext,
   buildPeer,
-  compilerVersion,
+  cmake,
+  type CMakeBuild,
+  compileLine,
   type CratePin,
   expectText,
   PEER_BUILDS,
   type PeerBuild,
   type PeerRecipe,
   step,
+  systemCompiler,
 } from "./peers_build.ts";
 import { runCommand, which } from "./toolchain.ts";
 
@@ -170,85 +173,11 @@ const RPMALLOC_PACKAGES: PackageNeed[] = [
   { deb: "python3", why: "rpmalloc's configure.py", probe: "python3" },
 ];
 
-/** `cmd --version`'s first line, naming the program `cmd` resolves to ("cc" is an alternative
- * for gcc on Debian): "x86_64-linux-gnu-gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0". */
-async function systemCompiler(cmd: string): Promise<string> {
-  const path = await which(cmd);
-  if (path === null) throw new Error(`${cmd} is not on PATH`);
-  const real = await Deno.realPath(path);
-  const line = await compilerVersion(path);
-  return line.replace(/^\S+/, basename(real));
-}
-
-/** The compile command CMake ran for the source whose path ends with `source` (else for its first
- * source), from its compile_commands.json, without the output and input paths. */
-async function cmakeCommand(build: string, source: string): Promise<string | null> {
-  try {
-    const db = JSON.parse(await Deno.readTextFile(join(build, "compile_commands.json"))) as {
-      file: string;
-      command: string;
-    }[];
-    const e = db.find((x) => x.file.endsWith(source)) ?? db[0];
-    return e ? compileLine(e.command) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** A compile command without its -o, -c, -MF/-MT/-MD arguments and include paths: the compiler
- * and the flags that decide the code. */
-export function compileLine(cmd: string): string {
-  const words = cmd.trim().split(/\s+/);
-  const out: string[] = [];
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    if (["-o", "-c", "-MF", "-MT"].includes(w)) {
-      i++;
-      continue;
-    }
-    if (w === "-MMD" || w === "-MD" || w.startsWith("-I") || w.endsWith(".o")) continue;
-    if (/\.(c|cc|cpp)$/.test(w)) continue;
-    out.push(w.includes("/") && !w.startsWith("-") ? basename(w) : w);
-  }
-  return out.join(" ");
-}
-
 /** The zig compiler of the zig builds, for build systems that take CC/CXX: zig cc with the
  * peers' target (libhakmem's baseline CPU, this machine's glibc). */
 function zigCompilers(c: BuildContext, glibc: string): Record<string, string> {
   const t = targetFlags(glibc).join(" ");
   return { CC: `${c.zig} cc ${t}`, CXX: `${c.zig} c++ ${t}`, AR: `${c.zig} ar` };
-}
-
-interface CMakeBuild {
-  /** The folder of CMakeLists.txt, relative to the crate. */
-  sub: string;
-  /** -D options besides CMAKE_BUILD_TYPE=Release (which builds only skip other artefacts). */
-  options: string[];
-  target: string;
-  /** The source whose compile command is recorded. */
-  main: string;
-}
-
-/** Configures `b` with CMake (Release), builds its target and copies the library to c.out;
- * returns the compile command of the main source. */
-async function cmake(c: BuildContext, b: CMakeBuild, env: Record<string, string>) {
-  const build = join(c.work, "build");
-  const args = [
-    "-S",
-    join(c.src, b.sub),
-    "-B",
-    build,
-    "-DCMAKE_BUILD_TYPE=Release",
-    "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",
-    ...b.options,
-  ];
-  const o = { cwd: c.work, env: { ...c.env, ...env } };
-  await step("cmake", args, o, `${b.target} cmake configure`);
-  const buildArgs = ["--build", build, "--target", b.target, "-j", String(c.cores)];
-  await step("cmake", buildArgs, o, `${b.target} cmake build`);
-  await Deno.copyFile(join(build, `lib${b.target}.so`), c.out);
-  return await cmakeCommand(build, b.main);
 }
 
 // ---------------------------------------------------------------------------------------------

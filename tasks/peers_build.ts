@@ -9,15 +9,17 @@
 //                                                 options, the compiler's version), so a change
 //                                                 rebuilds
 //
-// The recipes themselves (build systems, options) live in tasks/peers.ts. Every failure is an
+// The recipes themselves (build systems, options) live in tasks/peers.ts; the helpers that drive
+// the peers' own build systems (CMake, the compile command they ran, the system compiler's
+// version) are at the end of this file. Every failure is an
 // Error whose message says what to do; the caller falls back or marks the peer unavailable.
 
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { exists, sha256 } from "./build.ts";
 import { ROOT } from "./targets.ts";
 import { run } from "./run.ts";
 import { ensurePackages, type PackageNeed } from "./deps.ts";
-import { zigEnv, zigPath, zigVersion } from "./toolchain.ts";
+import { which, zigEnv, zigPath, zigVersion } from "./toolchain.ts";
 
 export const PEERS_CACHE = join(ROOT, ".cache", "peers");
 const CRATES_URL = "https://static.crates.io/crates";
@@ -247,4 +249,81 @@ export async function expectText(src: string, file: string, text: string | RegEx
   if (typeof text === "string" ? !body.includes(text) : !text.test(body)) {
     throw new Error(`${file} in ${src} does not carry ${text}: the pinned version is wrong`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the peers' own build systems
+
+/** `cmd --version`'s first line, naming the program `cmd` resolves to ("cc" is an alternative
+ * for gcc on Debian): "x86_64-linux-gnu-gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0". */
+export async function systemCompiler(cmd: string): Promise<string> {
+  const path = await which(cmd);
+  if (path === null) throw new Error(`${cmd} is not on PATH`);
+  const real = await Deno.realPath(path);
+  const line = await compilerVersion(path);
+  return line.replace(/^\S+/, basename(real));
+}
+
+/** The compile command CMake ran for the source whose path ends with `source` (else for its first
+ * source), from its compile_commands.json, without the output and input paths. */
+async function cmakeCommand(build: string, source: string): Promise<string | null> {
+  try {
+    const db = JSON.parse(await Deno.readTextFile(join(build, "compile_commands.json"))) as {
+      file: string;
+      command: string;
+    }[];
+    const e = db.find((x) => x.file.endsWith(source)) ?? db[0];
+    return e ? compileLine(e.command) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A compile command without its -o, -c, -MF/-MT/-MD arguments and include paths: the compiler
+ * and the flags that decide the code. */
+export function compileLine(cmd: string): string {
+  const words = cmd.trim().split(/\s+/);
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (["-o", "-c", "-MF", "-MT"].includes(w)) {
+      i++;
+      continue;
+    }
+    if (w === "-MMD" || w === "-MD" || w.startsWith("-I") || w.endsWith(".o")) continue;
+    if (/\.(c|cc|cpp)$/.test(w)) continue;
+    out.push(w.includes("/") && !w.startsWith("-") ? basename(w) : w);
+  }
+  return out.join(" ");
+}
+
+export interface CMakeBuild {
+  /** The folder of CMakeLists.txt, relative to the crate. */
+  sub: string;
+  /** -D options besides CMAKE_BUILD_TYPE=Release (which builds only skip other artefacts). */
+  options: string[];
+  target: string;
+  /** The source whose compile command is recorded. */
+  main: string;
+}
+
+/** Configures `b` with CMake (Release), builds its target and copies the library to c.out;
+ * returns the compile command of the main source. */
+export async function cmake(c: BuildContext, b: CMakeBuild, env: Record<string, string>) {
+  const build = join(c.work, "build");
+  const args = [
+    "-S",
+    join(c.src, b.sub),
+    "-B",
+    build,
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",
+    ...b.options,
+  ];
+  const o = { cwd: c.work, env: { ...c.env, ...env } };
+  await step("cmake", args, o, `${b.target} cmake configure`);
+  const buildArgs = ["--build", build, "--target", b.target, "-j", String(c.cores)];
+  await step("cmake", buildArgs, o, `${b.target} cmake build`);
+  await Deno.copyFile(join(build, `lib${b.target}.so`), c.out);
+  return await cmakeCommand(build, b.main);
 }

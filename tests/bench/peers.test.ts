@@ -15,7 +15,6 @@ import { sha256 } from "../../tasks/build.ts";
 import {
   BASELINE,
   chooseBuild,
-  compileLine,
   glibcVersion,
   type PeerBuildInfo,
   resolvePeers,
@@ -27,6 +26,7 @@ import { measureParity, PARITY_WORKLOADS, parityRecord } from "../../tasks/bench
 import type { PeerParity } from "../../tasks/bench_stats.ts";
 import {
   buildPeer,
+  compileLine,
   crateUrl,
   fetchCrate,
   type PeerRecipe,
