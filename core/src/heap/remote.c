@@ -18,13 +18,23 @@ static unsigned slot_of(const hak_heap_t *owner) {
 }
 
 /* A block goes back onto its slab: the slab's thread, or g_lock's holder
- * for an unowned heap, with the heap's lock held. */
+ * for an unowned heap, with the heap's lock held. A slab that is not
+ * current takes it on its free list, which only holders of the lock
+ * change, dated when it went idle: decay may give its page back without
+ * waiting for the owner to look at its local frees. */
 static void slab_put(hak_heap_t *h, hak_block_t *b) {
     hak_slab_t *s = hak_slab_head_at((uintptr_t)b); /* checked by the free that sent it */
     HAK_ASSERT(s == hak_small_locate((uintptr_t)b) && s->heap == h,
                "remote queue holds a block of no slab of the heap", b);
-    b->next = s->local_free;
-    s->local_free = b;
+    if (s->current) {
+        b->next = s->local_free;
+        s->local_free = b;
+    } else {
+        b->next = s->free;
+        s->free = b;
+        uint64_t idle = _hak_idle_stamp(h);
+        if (s->stamp < idle) s->stamp = idle;
+    }
     if (--s->used <= 0) _hak_slab_event_locked(h, s);
 }
 
