@@ -29,11 +29,12 @@ _Atomic uint64_t _hak_decay_runs, _hak_decay_bytes;
  * passes over the other heaps. */
 #define DECAY_MIN_PERIOD_NS 20000000ull
 /* Time a pass over a thread's own heap, or over the other heaps, may take
- * from a program's slow path; a pass cut short goes on after this many
- * times its budget, so a backlog (threads that freed and exited) costs a
- * working thread at most a fifth of its time until it is gone. */
-#define DECAY_PASS_BUDGET_NS 1000000ull
-#define DECAY_BACKLOG_GAP 4
+ * from a program's slow path (a malloc waits that long at most); a pass cut
+ * short goes on after this many times its budget, so a backlog (hundreds of
+ * MiB freed at once, threads that freed and exited) costs a working thread
+ * at most a third of its time until it is gone (~0.2 ms per MiB here). */
+#define DECAY_PASS_BUDGET_NS 2000000ull
+#define DECAY_BACKLOG_GAP 2
 /* Largest slab (blocks) whose free blocks a release maps: 64 KiB of 16 B. */
 #define RELEASE_MAX_BLOCKS 4096u
 
@@ -76,6 +77,7 @@ static void restore_refused(hak_slab_t *s, const uint64_t *rel) {
         s->free = b;
         s->released--;
     }
+    s->settled = 0;
 }
 
 /* Releases the pages of a slab (not current) whose carved blocks are all on
@@ -188,21 +190,26 @@ static bool merge_local(hak_slab_t *s) {
     last->next = s->free;
     s->free = first;
     s->local_free = NULL;
+    s->settled = 0;
     return true;
 }
 
 /* A queued slab's free pages idle since `older_than` go; with `lists`, its
  * local frees join its free list first, idle from now on (all of them at
- * once when everything goes). */
-static size_t decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool lists) {
-    size_t bytes = 0;
+ * once when everything goes). A free list looked at once is not walked
+ * again until it grows. Returns whether it was walked. */
+static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool lists,
+                       size_t *bytes) {
+    bool walked = false;
     if (lists && older_than == UINT64_MAX) merge_local(s);
-    if (s->stamp <= older_than) {
-        bytes = release_pages(s);
-        s->stamp = now; /* looked at: not again before another delay */
+    if (s->stamp <= older_than && !s->settled) {
+        s->settled = 1;
+        *bytes += release_pages(s);
+        if (!s->settled) s->stamp = now; /* refused: tried again a delay later */
+        walked = true;
     }
     if (lists && merge_local(s)) s->stamp = now;
-    return bytes;
+    return walked;
 }
 
 /* One heap's idle memory, idle since `older_than` or before (heap lock
@@ -225,21 +232,23 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now, bool 
             }
             s = next;
         }
-        for (s = h->queue[cls]; s != NULL; s = s->next) {
-            size_t b = s->current ? 0 : decay_slab(s, older_than, now, lists);
-            bytes += b;
-            if (b != 0 && past(deadline)) goto out;
-        }
     }
+    /* free units first: the most bytes for the time (whole runs of pages) */
     hak_segment_t *seg = h->segs.head;
-    while (seg != NULL && !past(deadline)) {
+    while (seg != NULL) {
         hak_segment_t *next = seg->next;
         bytes += _hak_segment_purge(seg, older_than);
         /* a segment without a slab goes, unless it is the heap's only one */
         if (seg->free_units == seg->units - 1 && (seg != h->segs.head || seg->next != NULL))
             _hak_segment_release(&h->segs, seg);
         seg = next;
+        if (past(deadline)) goto out;
     }
+    /* then the free pages of slabs in use, whose free lists are walked */
+    for (unsigned cls = 0; cls < HAK_CLASSES; cls++)
+        for (hak_slab_t *s = h->queue[cls]; s != NULL; s = s->next)
+            if (!s->current && decay_slab(s, older_than, now, lists, &bytes) && past(deadline))
+                goto out;
 out:
     atomic_fetch_add_explicit(&_hak_decay_runs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&_hak_decay_bytes, bytes, memory_order_relaxed);

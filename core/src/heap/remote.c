@@ -32,6 +32,7 @@ static void slab_put(hak_heap_t *h, hak_block_t *b) {
     } else {
         b->next = s->free;
         s->free = b;
+        s->settled = 0;
         uint64_t idle = _hak_idle_stamp(h);
         if (s->stamp < idle) s->stamp = idle;
     }
