@@ -320,6 +320,33 @@ export const BENCHES: readonly BenchDef[] = [
     scaleSetsMemory: true,
   },
   {
+    id: "memory_return_exited",
+    program: "memory_return",
+    args: (t, profile) => [
+      "--threads",
+      String(t),
+      "--exit",
+      "1",
+      "--mix",
+      "small",
+      "--idle-ms",
+      profile === "quick" ? "2000" : "5000",
+      "--work-ms",
+      profile === "quick" ? "1000" : "5000",
+    ],
+    metric: "ops_per_s",
+    title: "Memory return after the threads exit",
+    description: "The memory_return program with workers that exit: they allocate 512 MiB " +
+      "at full scale (98 % of the blocks 16 B – 1 KiB, the others up to 1 MiB), free 99 % of " +
+      "it remotely leaving scattered survivors, and exit; the process idles (5 s at full " +
+      "scale), the main thread does light work spread over 5 s, then calls malloc_trim. " +
+      "Memory figure: the RSS after the light work, what is left of threads that are gone; " +
+      "after the idle and after the trim are in the program's table.",
+    quickScale: 0.25,
+    memory: "rss_work_kib",
+    scaleSetsMemory: true,
+  },
+  {
     id: "thread_churn",
     program: "thread_churn",
     args: (t) => ["--threads", String(t)],
