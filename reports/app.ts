@@ -18,6 +18,7 @@ import { h, settle } from "./ui.ts";
 import { view } from "./view.ts";
 import { headerSection } from "./page_header.ts";
 import { overviewSection } from "./page_overview.ts";
+import { headlinesSection } from "./page_headlines.ts";
 import { oracleSection } from "./page_oracle.ts";
 import { ladderSection } from "./page_ladder.ts";
 import { latencySection, workloadSection } from "./page_workloads.ts";
@@ -36,6 +37,7 @@ function renderRun(root: HTMLElement, p: Extract<ReportPayload, { kind: "run" }>
   root.append(headerSection(p.results));
   const timed = p.results.samples.length > 0;
   const sections = [
+    timed ? headlinesSection(v) : null,
     timed ? overviewSection(v) : null,
     timed ? oracleSection(v) : null,
     timed ? ladderSection(v) : null,

@@ -50,7 +50,14 @@ import { countInstructions } from "./bench_instructions.ts";
 import { calibrate } from "./bench_calibrate.ts";
 import { machineInfo } from "./bench_machine.ts";
 import { learns, type OptionsTable, optionsTable } from "./options.ts";
-import { debVersion, glibcVersion, PEER_NAMES, resolvePeers, unavailableVerdict } from "./peers.ts";
+import {
+  debVersion,
+  glibcVersion,
+  PEER_NAMES,
+  type ResolvedPeer,
+  unavailableVerdict,
+} from "./peers.ts";
+import { PARITY_PROGRAMS, peersForBench } from "./bench_parity.ts";
 import { ROOT } from "./targets.ts";
 import { benchPrograms, programIdsOf, programProblems } from "./programs.ts";
 import { programsSummaryText } from "./programs_summary.ts";
@@ -69,8 +76,8 @@ export async function resolveAllocators(
   kinds: readonly string[],
   variants: readonly HakmemVariant[],
   commit: string | null,
+  peers: Map<string, ResolvedPeer>,
 ): Promise<Allocator[]> {
-  const peers = await resolvePeers(PEER_NAMES.filter((p) => kinds.includes(p)));
   const hakmemSo = libraryFiles(TARGET, FLAVOUR).so;
   const glibc = await glibcVersion();
   const libc6 = await debVersion("libc6");
@@ -114,6 +121,7 @@ export async function resolveAllocators(
         version: p.version,
         source: p.source,
         build: p.build,
+        ...(p.builds.length > 0 ? { builds: p.builds, build_choice: p.choice } : {}),
       });
     }
   }
@@ -149,6 +157,8 @@ export interface BenchOptions {
   duration?: number;
   /** Count instructions per op under callgrind too. */
   instructions?: boolean;
+  /** Build every source peer both ways (upstream, zig), measure both, use the faster. */
+  peerParity?: boolean;
   /** The real programs (tasks/programs_catalogue.ts): ids, or true for all; alone, without
    * --benches, only they run. Default: all of them in the full profile (tasks/programs.ts). */
   programs?: string[] | boolean;
@@ -352,9 +362,15 @@ export async function runBench(o: BenchOptions): Promise<number> {
   console.error(`[bench] building libhakmem (${TARGET}/${FLAVOUR}), the programs and hakrun`);
   const programs = [...new Set(defs.map((d) => d.program))];
   if (o.instructions) programs.push(...INSTRUCTION_WORKLOADS.map((w) => w.program));
+  if (o.peerParity) programs.push(...PARITY_PROGRAMS);
   const bins = await buildAllBench([...new Set(programs)]);
   const machine = await machineInfo();
-  const allocators = await resolveAllocators(kinds, variants, machine.commit);
+  const parity = await peersForBench(
+    PEER_NAMES.filter((p) => kinds.includes(p)),
+    o.peerParity === true,
+    { hakrun: bins.get("hakrun")!, bins, seed },
+  );
+  const allocators = await resolveAllocators(kinds, variants, machine.commit, parity.peers);
   const runnable = allocators.filter((a) => a.available);
   const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-bench-" });
   let seq = 0;
@@ -425,6 +441,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     benches: benchInfos,
     samples: [],
     ...(oracle ? { oracle } : {}),
+    ...(parity.records.length > 0 ? { peer_parity: parity.records } : {}),
   };
   const traced = new Set(
     runnable.filter((a) => a.kind === "hakmem" && learns(table, a.env)).map((a) => a.name),

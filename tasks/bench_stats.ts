@@ -66,6 +66,38 @@ export interface AllocatorInfo {
   source: string | null;
   /** How it was built (compiler and flags), for source-built peers. */
   build: string | null;
+  /** Source-built peers: every build tried (upstream, zig) and which one ran, and why. */
+  builds?: {
+    kind: string;
+    lib: string | null;
+    compiler: string | null;
+    flags: string | null;
+    note: string | null;
+  }[];
+  build_choice?: { kind: string; why: string; fallback: boolean } | null;
+}
+
+/** --peer-parity (tasks/bench_parity.ts): one source peer's upstream build against its zig build
+ * on a few workloads, interleaved; ratio > 1: the upstream build was faster. */
+export interface PeerParity {
+  peer: string;
+  /** ISO date of the measurement. */
+  measured: string;
+  rounds: number;
+  upstream: { lib: string; compiler: string | null; flags: string | null };
+  zig: { lib: string; compiler: string | null; flags: string | null };
+  workloads: {
+    id: string;
+    metric: Metric;
+    /** Medians of each build's values. */
+    upstream: number | null;
+    zig: number | null;
+    /** Median of the per-round normalised ratios, upstream against zig. */
+    ratio: number | null;
+  }[];
+  geomean: number | null;
+  /** The build the bench uses from then on (null: no ratio). */
+  faster: "upstream" | "zig" | null;
 }
 
 export interface BenchInfo {
@@ -183,6 +215,8 @@ export interface Results {
   instructions?: { workloads: InstructionWorkload[]; counts: InstructionCount[] };
   /** With --oracle. */
   oracle?: OracleInfo;
+  /** The parity records the peers' builds were chosen by (--peer-parity, or cached ones). */
+  peer_parity?: PeerParity[];
   /** Real programs (bench --programs) or compare's command (tasks/programs_schema.ts). */
   programs?: ProgramsRecord;
 }

@@ -215,6 +215,13 @@ program
       `${INSTRUCTION_IDS.join(", ")}`,
     false,
   )
+  .option(
+    "--peer-parity",
+    "build every source peer both ways (its upstream release build with the compiler it picks, " +
+      "and the zig build), run the pair loop, larson and xthread under each, record the ratio " +
+      "(.cache/peers/parity.json, results.json) and use the faster build",
+    false,
+  )
   .addOption(
     new Option(
       "--programs [ids]",
@@ -253,6 +260,7 @@ program
       repeat?: number;
       duration?: number;
       instructions: boolean;
+      peerParity: boolean;
       programs?: string[] | boolean;
       threads: number;
       out?: string;

@@ -29,6 +29,8 @@ import { DEFAULT_BASELINE, REFERENCE_GLIBC, type Results } from "./bench_stats.t
 import { show } from "./bench_summary.ts";
 import { machineInfo } from "./bench_machine.ts";
 import { modesHelp, optionsTable } from "./options.ts";
+import { PEER_NAMES } from "./peers.ts";
+import { peersForBench } from "./bench_parity.ts";
 import { programProblems } from "./programs.ts";
 import { type ProgramJob, runProgram, runPrograms } from "./programs_run.ts";
 import { PROGRAMS_VERSION, type ProgramsRecord } from "./programs_schema.ts";
@@ -123,7 +125,8 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   const bins = await buildAllBench([]);
   const hakrun = bins.get("hakrun")!;
   const machine = await machineInfo();
-  const allocators = await resolveAllocators(kinds, variants, machine.commit);
+  const parity = await peersForBench(PEER_NAMES.filter((p) => kinds.includes(p)), false, null);
+  const allocators = await resolveAllocators(kinds, variants, machine.commit, parity.peers);
   const runnable = allocators.filter((a) => a.available);
   for (const a of allocators.filter((x) => !x.available)) {
     console.error(`[compare] allocator ${a.name}: NOT AVAILABLE — ${a.note}`);
@@ -183,6 +186,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     allocators: allocators.map(({ env: _env, ...info }) => info),
     benches: [],
     samples: [],
+    ...(parity.records.length > 0 ? { peer_parity: parity.records } : {}),
     programs: rec,
   };
   try {

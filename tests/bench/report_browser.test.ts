@@ -30,6 +30,7 @@ import {
   INSTRUCTION_FAILURE,
   LADDER,
   MIMALLOC_SOURCE,
+  PARITY_WHY,
   SYNTHETIC_COMPARE_PLOTS,
   SYNTHETIC_ORACLE_RUN_PLOTS,
   SYNTHETIC_RUN_PLOTS,
@@ -108,6 +109,17 @@ Deno.test({
               "Instructions per operation",
               `FAILED: ${INSTRUCTION_FAILURE}`,
               "hakmem against each allocator",
+              // the headlines: losses first, the rank, the targets, the peers' builds
+              "Where hakmem-balanced loses",
+              "workloads where hakmem is slower (worst first)",
+              "Speed: hakmem-balanced is",
+              "as fast as mimalloc3",
+              "Peers as built",
+              PARITY_WHY,
+              "upstream build failed (jemalloc configure failed",
+              "zig (fallback)",
+              "Peer parity: upstream build against zig build",
+              "1.12x",
             ]
           ) {
             assert(r.text.includes(s), `page mentions "${s}"`);

@@ -11,7 +11,10 @@
  * slab's local list and `used` count (free). A release under the heap's
  * lock touches free units and, of the other slabs, only their
  * `free` list and released-page mask, which the owner changes only under
- * the same lock. Blocks in released pages leave the free list; when the
+ * the same lock. The owner itself, and anyone releasing a heap without an
+ * owner (its thread exited: frees reach it only under its lock), also
+ * moves a slab's local frees onto its free list, so that their pages can
+ * go too. Blocks in released pages leave the free list; when the
  * slab runs dry they come back (recarve), after a check that nothing
  * wrote to those pages meanwhile. */
 #include "heap_internal.h"
@@ -25,8 +28,13 @@ _Atomic uint64_t _hak_decay_runs, _hak_decay_bytes;
 /* Shortest period between two decay passes of one heap, and between two
  * passes over the other heaps. */
 #define DECAY_MIN_PERIOD_NS 20000000ull
-/* Time one pass over the other heaps may take, from a program's slow path. */
-#define DECAY_PASS_BUDGET_NS 1000000ull
+/* Time a pass over a thread's own heap, or over the other heaps, may take
+ * from a program's slow path (a malloc waits that long at most); a pass cut
+ * short goes on after this many times its budget, so a backlog (hundreds of
+ * MiB freed at once, threads that freed and exited) costs a working thread
+ * at most a third of its time until it is gone (~0.2 ms per MiB here). */
+#define DECAY_PASS_BUDGET_NS 2000000ull
+#define DECAY_BACKLOG_GAP 2
 /* Largest slab (blocks) whose free blocks a release maps: 64 KiB of 16 B. */
 #define RELEASE_MAX_BLOCKS 4096u
 
@@ -34,6 +42,10 @@ static pthread_mutex_t g_release_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t g_next_global;
 
 static uint64_t delay_ns(void) { return (uint64_t)hak_opt(OPT_DECAY_MS) * 1000000ull; }
+
+/* A pass's deadline passed (UINT64_MAX: none); read after the steps that
+ * may make system calls. */
+static bool past(uint64_t deadline) { return deadline != UINT64_MAX && _hak_now_ns() > deadline; }
 
 /* Pages [first, last] of block i of a slab. */
 static void block_pages(const hak_slab_t *s, uint32_t i, uint32_t *first, uint32_t *last) {
@@ -65,6 +77,7 @@ static void restore_refused(hak_slab_t *s, const uint64_t *rel) {
         s->free = b;
         s->released--;
     }
+    s->settled = 0;
 }
 
 /* Releases the pages of a slab (not current) whose carved blocks are all on
@@ -167,9 +180,44 @@ void _hak_slab_recarve(hak_slab_t *s) {
     atomic_fetch_add_explicit(&_hak_refault_bytes, (uint64_t)n * s->bsize, memory_order_relaxed);
 }
 
+/* The slab's local frees join its free list (which release_pages reads):
+ * for the owner, or for a heap without one. */
+static bool merge_local(hak_slab_t *s) {
+    hak_block_t *first = s->local_free;
+    if (first == NULL) return false;
+    hak_block_t *last = first;
+    while (last->next != NULL) last = last->next;
+    last->next = s->free;
+    s->free = first;
+    s->local_free = NULL;
+    s->settled = 0;
+    return true;
+}
+
+/* A queued slab's free pages idle since `older_than` go; with `lists`, its
+ * local frees join its free list first, idle from now on (all of them at
+ * once when everything goes). A free list looked at once is not walked
+ * again until it grows. Returns whether it was walked. */
+static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool lists,
+                       size_t *bytes) {
+    bool walked = false;
+    if (lists && older_than == UINT64_MAX) merge_local(s);
+    if (s->stamp <= older_than && !s->settled) {
+        s->settled = 1;
+        *bytes += release_pages(s);
+        if (!s->settled) s->stamp = now; /* refused: tried again a delay later */
+        walked = true;
+    }
+    if (lists && merge_local(s)) s->stamp = now;
+    return walked;
+}
+
 /* One heap's idle memory, idle since `older_than` or before (heap lock
- * held; the owner's, or another thread's for a heap it does not own). */
-static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
+ * held; the owner's, or another thread's for a heap it does not own), until
+ * the deadline: what is left waits for the next pass. `lists`: the caller
+ * may move the slabs' local frees (it is the owner, or the heap has none). */
+static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now, bool lists,
+                         uint64_t deadline) {
     size_t bytes = 0;
     _hak_spans_decay(h, older_than);
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
@@ -184,12 +232,8 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
             }
             s = next;
         }
-        for (s = h->queue[cls]; s != NULL; s = s->next) {
-            if (s->stamp > older_than || s->current) continue;
-            bytes += release_pages(s);
-            s->stamp = now; /* looked at: not again before another delay */
-        }
     }
+    /* free units first: the most bytes for the time (whole runs of pages) */
     hak_segment_t *seg = h->segs.head;
     while (seg != NULL) {
         hak_segment_t *next = seg->next;
@@ -198,7 +242,14 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
         if (seg->free_units == seg->units - 1 && (seg != h->segs.head || seg->next != NULL))
             _hak_segment_release(&h->segs, seg);
         seg = next;
+        if (past(deadline)) goto out;
     }
+    /* then the free pages of slabs in use, whose free lists are walked */
+    for (unsigned cls = 0; cls < HAK_CLASSES; cls++)
+        for (hak_slab_t *s = h->queue[cls]; s != NULL; s = s->next)
+            if (!s->current && decay_slab(s, older_than, now, lists, &bytes) && past(deadline))
+                goto out;
+out:
     atomic_fetch_add_explicit(&_hak_decay_runs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&_hak_decay_bytes, bytes, memory_order_relaxed);
     return bytes;
@@ -220,7 +271,7 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
     pthread_mutex_unlock(&_hak_heaps_lock_);
     uint64_t now = _hak_coarse_ns();
     uint64_t older = delay == 0 ? UINT64_MAX : (now > delay ? now - delay : 0);
-    for (hak_heap_t *h = head; h != NULL && _hak_coarse_ns() <= deadline_ns; h = h->next_all) {
+    for (hak_heap_t *h = head; h != NULL && !past(deadline_ns); h = h->next_all) {
         int state = atomic_load_explicit(&h->state, memory_order_acquire);
         if (state == HEAP_DEAD) continue;
         if (state == HEAP_ABANDONED) {
@@ -228,14 +279,15 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
             if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_ABANDONED) {
                 hak_spin_lock(&h->lock);
                 _hak_remote_drain(h);
-                bytes += decay_heap(h, older, now);
+                bytes += decay_heap(h, older, now, true, deadline_ns);
                 hak_spin_unlock(&h->lock);
             }
             pthread_mutex_unlock(&_hak_heaps_lock_);
             continue;
         }
         if (!hak_spin_trylock(&h->lock)) continue;
-        bytes += decay_heap(h, older, now);
+        /* a live thread's local frees are its own; the shared heap's arrive under its lock */
+        bytes += decay_heap(h, older, now, state == HEAP_SHARED, deadline_ns);
         hak_spin_unlock(&h->lock);
     }
     pthread_mutex_unlock(&g_release_lock);
@@ -248,23 +300,29 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
 void _hak_heap_tick(hak_heap_t *h) {
     if (++h->slow_events < DECAY_CHECK_EVENTS) return;
     h->slow_events = 0;
-    uint64_t now = _hak_coarse_ns(), delay = delay_ns();
-    if (now < h->next_decay) return;
+    uint64_t now = _hak_coarse_ns(), delay = delay_ns(), deadline;
     uint64_t period = delay / 2 > DECAY_MIN_PERIOD_NS ? delay / 2 : DECAY_MIN_PERIOD_NS;
-    h->next_decay = now + period;
-    hak_spin_lock(&h->lock);
-    decay_heap(h, now > delay ? now - delay : 0, now);
-    hak_spin_unlock(&h->lock);
-    decay_hook(h, delay);
+    const uint64_t gap = DECAY_BACKLOG_GAP * DECAY_PASS_BUDGET_NS;
+    if (now >= h->next_decay) {
+        deadline = _hak_now_ns() + DECAY_PASS_BUDGET_NS;
+        hak_spin_lock(&h->lock);
+        decay_heap(h, now > delay ? now - delay : 0, now, true, deadline);
+        hak_spin_unlock(&h->lock);
+        h->next_decay = now + (past(deadline) ? gap : period);
+        decay_hook(h, delay);
+    }
     uint64_t due = atomic_load_explicit(&g_next_global, memory_order_relaxed);
-    if (now >= due && atomic_compare_exchange_strong(&g_next_global, &due, now + period))
-        _hak_heaps_release(now + DECAY_PASS_BUDGET_NS, delay);
+    if (now >= due && atomic_compare_exchange_strong(&g_next_global, &due, now + period)) {
+        deadline = _hak_now_ns() + DECAY_PASS_BUDGET_NS;
+        _hak_heaps_release(deadline, delay);
+        if (past(deadline)) atomic_store_explicit(&g_next_global, now + gap, memory_order_relaxed);
+    }
 }
 
 /* Out of memory or address space: everything the heap holds without a
  * block in use goes, now (its lock held by the caller). */
 size_t _hak_heap_release_unused(hak_heap_t *h) {
-    return decay_heap(h, UINT64_MAX, _hak_coarse_ns());
+    return decay_heap(h, UINT64_MAX, _hak_coarse_ns(), true, UINT64_MAX);
 }
 
 /* hak_trim: the caller's heap flushed, then everything idle released now. */
@@ -274,7 +332,7 @@ size_t _hak_heaps_trim(void) {
     if (hak_heap_owned(me)) {
         _hak_thread_flush();
         hak_spin_lock(&me->lock);
-        bytes += decay_heap(me, UINT64_MAX, _hak_coarse_ns());
+        bytes += decay_heap(me, UINT64_MAX, _hak_coarse_ns(), true, UINT64_MAX);
         hak_spin_unlock(&me->lock);
     }
     return bytes + _hak_heaps_release(UINT64_MAX, 0);

@@ -70,6 +70,7 @@ void _hak_list_remove(hak_slab_t **head, hak_slab_t *s) {
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s) {
     _hak_list_push(&h->queue[s->cls], s);
     s->list = SLAB_IN_QUEUE;
+    s->settled = 0;
     s->stamp = _hak_idle_stamp(h);
 }
 
@@ -210,6 +211,11 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
     while ((next = h->queue[cls]) != NULL) {
         _hak_list_remove(&h->queue[cls], next);
         next->list = SLAB_IN_NONE;
+        /* decay gave pages of it back, which are faulted in again: what
+         * a shorter delay costs, for ACE's choice of it */
+        if (next->released != 0)
+            _hak_reuse_record((uint64_t)next->released * next->bsize,
+                              _hak_coarse_ns() - next->stamp);
         if (slab_refill(next)) goto found;
         set_full(next);
     }

@@ -18,13 +18,23 @@ static unsigned slot_of(const hak_heap_t *owner) {
 }
 
 /* A block goes back onto its slab: the slab's thread, or g_lock's holder
- * for an unowned heap, with the heap's lock held. */
-static void slab_put(hak_heap_t *h, hak_block_t *b) {
+ * for an unowned heap, with the heap's lock held. A slab that is not
+ * current takes it on its free list, which only holders of the lock
+ * change, dated when it went idle: decay may give its page back without
+ * waiting for the owner to look at its local frees. */
+static void slab_put(hak_heap_t *h, hak_block_t *b, uint64_t idle) {
     hak_slab_t *s = hak_slab_head_at((uintptr_t)b); /* checked by the free that sent it */
     HAK_ASSERT(s == hak_small_locate((uintptr_t)b) && s->heap == h,
                "remote queue holds a block of no slab of the heap", b);
-    b->next = s->local_free;
-    s->local_free = b;
+    if (s->current) {
+        b->next = s->local_free;
+        s->local_free = b;
+    } else {
+        b->next = s->free;
+        s->free = b;
+        s->settled = 0;
+        if (s->stamp < idle) s->stamp = idle;
+    }
     if (--s->used <= 0) _hak_slab_event_locked(h, s);
 }
 
@@ -33,11 +43,12 @@ void _hak_remote_drain(hak_heap_t *h) {
     uint64_t since = atomic_load_explicit(&h->remote_since, memory_order_relaxed);
     hak_block_t *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
     uint64_t now = _hak_coarse_ns();
-    h->drain_since = since != 0 && since < now ? since : now;
+    uint64_t idle = since != 0 && since < now ? since : now;
+    h->drain_since = idle;
     uint32_t n = 0;
     while (b != NULL) {
         hak_block_t *next = b->next;
-        slab_put(h, b);
+        slab_put(h, b, idle);
         b = next;
         n++;
     }
@@ -55,11 +66,12 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
             /* A dead heap (another thread's, in a forked child) may be
              * mid-update: its blocks are left alone. */
             if (state != HEAP_DEAD) {
+                uint64_t now = _hak_coarse_ns();
                 hak_spin_lock(&owner->lock);
                 last->next = NULL;
                 while (first != NULL) {
                     hak_block_t *next = first->next;
-                    slab_put(owner, first);
+                    slab_put(owner, first, now);
                     first = next;
                 }
                 hak_spin_unlock(&owner->lock);

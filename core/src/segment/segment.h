@@ -101,7 +101,8 @@ typedef struct hak_slab {
      * on every malloc. Blocks out = used + capacity - requeue. */
     uint32_t requeue;
     uint8_t full;
-    uint8_t pad_[3];
+    uint8_t settled; /* decay looked at its free list, which has not grown since */
+    uint8_t pad_[2];
 } hak_slab_t;
 
 _Static_assert(sizeof(hak_slab_t) == (1u << HAK_DESC_SHIFT), "a slab descriptor is 128 bytes");
