@@ -10,6 +10,7 @@
 import { REFERENCE_GLIBC } from "../tasks/bench_stats.ts";
 import type { ProgramSample, ProgramsRecord } from "../tasks/programs_schema.ts";
 import {
+  figureColumns,
   fmtSpread,
   headlines,
   PROGRAM_METRICS,
@@ -191,12 +192,7 @@ function figuresTable(v: ProgramsView): HTMLElement {
     "table",
     { class: "grid programs-figures" },
     headRow([
-      ...(one ? [] : ["program"]),
-      "allocator",
-      "time s",
-      "peak RSS",
-      "user s",
-      "sys s",
+      ...figureColumns(one),
       "MiB·s",
       ...PROGRAM_METRICS.map((m) => `${m.label} ÷ glibc's`),
       "runs",

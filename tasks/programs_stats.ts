@@ -24,6 +24,11 @@ export const PROGRAM_METRICS: readonly {
   { key: "sys", label: "sys CPU", value: (s) => s.sys_s },
 ];
 
+/** The first columns of a figures table (terminal and page): the program unless there is one. */
+export function figureColumns(onlyOne: boolean): string[] {
+  return [...(onlyOne ? [] : ["program"]), "allocator", "time s", "peak RSS", "user s", "sys s"];
+}
+
 /** A ratio's median over the rounds and its spread. */
 export interface Spread {
   median: number | null;

@@ -7,6 +7,7 @@ import { fmtKiB, table } from "./bench_summary.ts";
 import { REFERENCE_GLIBC } from "./bench_stats.ts";
 import type { ProgramsRecord } from "./programs_schema.ts";
 import {
+  figureColumns,
   fmtSpread,
   fmtX,
   headlines,
@@ -49,12 +50,7 @@ function perProgram(rec: ProgramsRecord, s: ProgramsSummary): string {
   }
   return table(
     [
-      ...(one ? [] : ["program"]),
-      "allocator",
-      "time s",
-      "peak RSS",
-      "user s",
-      "sys s",
+      ...figureColumns(one),
       ...ratioCols,
       "runs",
     ],
