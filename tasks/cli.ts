@@ -17,6 +17,8 @@ import { modesHelp } from "./options.ts";
 import { runSoak } from "./soak.ts";
 import { runFuzz } from "./fuzz.ts";
 import { runTests } from "./test.ts";
+import { PROGRAM_IDS } from "./programs_catalogue.ts";
+import { addCompareCommand } from "./compare.ts";
 import { flavourOf, FLAVOURS, ROOT, targetInfo, type TargetName, TARGETS } from "./targets.ts";
 
 /** Runs the deno executable that runs us, in the repository root; returns its exit code. */
@@ -220,6 +222,15 @@ program
       "(.cache/peers/parity.json, results.json) and use the faster build",
     false,
   )
+  .addOption(
+    new Option(
+      "--programs [ids]",
+      `real programs from Debian packages, each under every allocator (${
+        PROGRAM_IDS.join(", ")
+      }; default all); without --benches only they run. The full profile runs them all ` +
+        "unless --benches or --oracle is given",
+    ).argParser(collect),
+  )
   .option("--threads <n>", "threads of the multi-threaded benches", positiveInt("--threads"), 2)
   .option("--out <dir>", "output directory (default: reports/runs/<timestamp>)")
   .option("--seed <s>", "seed of every program (same work for every allocator)", (v: string) => {
@@ -250,6 +261,7 @@ program
       duration?: number;
       instructions: boolean;
       peerParity: boolean;
+      programs?: string[] | boolean;
       threads: number;
       out?: string;
       seed: number;
@@ -258,6 +270,8 @@ program
       Deno.exitCode = await runBench(opts);
     },
   );
+
+addCompareCommand(program, collect, positiveInt);
 
 program
   .command("report")
