@@ -68,7 +68,13 @@ const char *hak_mode(void) {
     return _hak_mode_name();
 }
 
-const char *hak_version(void) { return "1.0.0 " HAK_FLAVOUR; }
+#define HAK_STR_(x) #x
+#define HAK_STR(x) HAK_STR_(x)
+/* The version comes from the public header, the one source of it. */
+const char *hak_version(void) {
+    return HAK_STR(HAKMEM_VERSION_MAJOR) "." HAK_STR(HAKMEM_VERSION_MINOR) "." HAK_STR(
+        HAKMEM_VERSION_PATCH) " " HAK_FLAVOUR;
+}
 
 size_t hak_config_json(char *buf, size_t cap) {
     hak_ensure_init();
