@@ -6,25 +6,16 @@
 #include <errno.h>
 #include <string.h>
 
-#ifdef HAK_DEBUG
-static void check_poison(hak_block_t *b, uint32_t bsize) {
-    const uint8_t *p = (const uint8_t *)b;
-    for (uint32_t i = sizeof(hak_block_t); i < bsize; i++)
-        if (p[i] != HAK_POISON) _hak_fail("block written after it was freed", b);
-}
-#endif
-
-/* malloc's fast path: a pop from the current slab of the size's class. A
- * thread without a heap sees the empty heap, whose slabs hold nothing, so
- * its first call goes to the slow path, which gives it a heap. */
+/* malloc's fast path: a pop from the current slab of the size's class. The
+ * list head is an index, taken only below the slab's carved count; the
+ * list's end (HAK_NO_BLOCK), a slab with nothing (the empty heap's), and a
+ * corrupted link all fail that one compare and go to the slow path, which
+ * tells them apart. A thread without a heap sees the empty heap, so its
+ * first call goes to the slow path, which gives it a heap. */
 HAK_INLINE void *slab_pop(hak_slab_t *s, size_t size) {
-    hak_block_t *b = s->free;
-    if (unlikely(b == NULL)) return _hak_small_alloc_slow(size);
-#ifdef HAK_DEBUG
-    _hak_debug_check_block(s, b);
-    check_poison(b, s->bsize);
-#endif
-    return hak_slab_take(s, b);
+    uint32_t i = s->free;
+    if (unlikely(i >= s->carved)) return _hak_small_alloc_slow(size);
+    return hak_slab_take(s, i);
 }
 
 #define DIRECT_SHIFT 4 /* malloc's table has a slot per 16 bytes of size */
@@ -62,14 +53,16 @@ void hak_free(void *p) {
         return;
     }
     hak_slab_t *s = hak_slab_at(a);
-    if (unlikely(hak_block_index(s, a & (HAK_UNIT_SIZE - 1)) >= hak_load_racy32(&s->carved))) {
+    uint32_t i = hak_block_index(s, a & (HAK_UNIT_SIZE - 1));
+    if (unlikely(i >= hak_load_racy32(&s->carved))) {
         /* a block in a later unit of a mid slab: its head's descriptor */
         if (s->kind != SLAB_TAIL) {
             _hak_free_slow(p);
             return;
         }
         s -= s->span;
-        if (hak_block_index(s, a - s->start) >= hak_load_racy32(&s->carved)) {
+        i = hak_block_index(s, a - s->start);
+        if (i >= hak_load_racy32(&s->carved)) {
             _hak_free_slow(p);
             return;
         }
@@ -84,13 +77,9 @@ void hak_free(void *p) {
         _hak_free_remote(b, s); /* checked already: straight to the owner's batch */
         return;
     }
-#ifdef HAK_DEBUG
-    hak_mark_free(b, s->bsize);
-#else
     b->mark = mark;
-#endif
-    b->next = s->local_free;
-    s->local_free = b;
+    b->link = s->local_free ^ (uint32_t)mark; /* hak_link_set with the key in hand */
+    s->local_free = i;
     if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
 }
 

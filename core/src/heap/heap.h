@@ -118,12 +118,17 @@ yes:
 #endif
 }
 
-/* Hands out block b, the first of the slab's free list. */
-HAK_INLINE void *hak_slab_take(hak_slab_t *s, hak_block_t *b) {
-    s->free = b->next;
-    s->used++;
-    s->allocs++;
+/* Hands out block i, the first of the slab's malloc list (i < carved,
+ * counted as handed out when it joined the list). Its link, decoded, is
+ * the next index: checked when it is popped in its turn. */
+HAK_INLINE void *hak_slab_take(hak_slab_t *s, uint32_t i) {
+    hak_block_t *b = hak_block_at(s, i);
+    /* one register for the block: clang otherwise keeps the slab's start
+     * and the offset apart to address it, two instructions more */
+    __asm__("" : "+r"(b));
+    uint32_t next = hak_link_get(b);
     b->mark = 0;
+    s->free = next;
     return b;
 }
 

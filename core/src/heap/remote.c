@@ -17,15 +17,47 @@ static unsigned slot_of(const hak_heap_t *owner) {
     return (unsigned)((x >> 6) ^ (x >> 12)) & (HAK_REMOTE_SLOTS - 1);
 }
 
+/* A block of a remote chain, before its link is read: the chain's links
+ * lie in freed blocks, so each one is checked — a block start of a live
+ * slab of the heap, still marked free — and a block written after its
+ * free stops the process. Returns its slab. */
+static hak_slab_t *chain_check(const hak_heap_t *h, hak_block_t *b, const hak_block_t *holder) {
+    uintptr_t a = (uintptr_t)b;
+    hak_slab_t *s = NULL;
+    if (hak_pagemap_get(a) == PM_SEGMENT) s = hak_small_locate(a);
+    if (s == NULL || s->heap != h || !hak_is_marked_free(b)) {
+        char what[128];
+        snprintf(what, sizeof(what),
+                 "remote free queue corrupt: a block freed by another thread was written after "
+                 "its free (next link %p)", (void *)b);
+        _hak_fail(what, holder != NULL ? (const void *)holder : (const void *)b);
+    }
+    return s;
+}
+
 /* A block goes back onto its slab: the slab's thread, or g_lock's holder
  * for an unowned heap, with the heap's lock held. */
-static void slab_put(hak_heap_t *h, hak_block_t *b) {
-    hak_slab_t *s = hak_slab_head_at((uintptr_t)b); /* checked by the free that sent it */
-    HAK_ASSERT(s == hak_small_locate((uintptr_t)b) && s->heap == h,
-               "remote queue holds a block of no slab of the heap", b);
-    b->next = s->local_free;
-    s->local_free = b;
+static void slab_put(hak_heap_t *h, hak_slab_t *s, hak_block_t *b) {
+    uint32_t i = hak_block_index(s, (uintptr_t)b - s->start);
+    hak_link_set(b, s->local_free);
+    s->local_free = i;
     if (--s->used <= 0) _hak_slab_event_locked(h, s);
+}
+
+/* The blocks of a chain back onto their slabs, each checked before its
+ * link is read; returns how many. */
+static uint32_t put_chain(hak_heap_t *h, hak_block_t *b) {
+    uint32_t n = 0;
+    const hak_block_t *holder = NULL;
+    while (b != NULL) {
+        hak_slab_t *s = chain_check(h, b, holder);
+        hak_block_t *next = hak_chain_get(b);
+        slab_put(h, s, b);
+        holder = b;
+        b = next;
+        n++;
+    }
+    return n;
 }
 
 void _hak_remote_drain(hak_heap_t *h) {
@@ -34,13 +66,7 @@ void _hak_remote_drain(hak_heap_t *h) {
     hak_block_t *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
     uint64_t now = _hak_coarse_ns();
     h->drain_since = since != 0 && since < now ? since : now;
-    uint32_t n = 0;
-    while (b != NULL) {
-        hak_block_t *next = b->next;
-        slab_put(h, b);
-        b = next;
-        n++;
-    }
+    uint32_t n = put_chain(h, b);
     h->drain_since = 0;
     atomic_fetch_sub_explicit(&h->remote_count, n, memory_order_relaxed);
 }
@@ -56,12 +82,8 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
              * mid-update: its blocks are left alone. */
             if (state != HEAP_DEAD) {
                 hak_spin_lock(&owner->lock);
-                last->next = NULL;
-                while (first != NULL) {
-                    hak_block_t *next = first->next;
-                    slab_put(owner, first);
-                    first = next;
-                }
+                hak_chain_set(last, NULL);
+                put_chain(owner, first);
                 hak_spin_unlock(&owner->lock);
             }
             pthread_mutex_unlock(&_hak_heaps_lock_);
@@ -71,7 +93,7 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
     }
     hak_block_t *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
     do {
-        last->next = head;
+        hak_chain_set(last, head);
     } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, first,
                                                     memory_order_release, memory_order_relaxed));
     atomic_fetch_add_explicit(&owner->remote_count, n, memory_order_relaxed);
@@ -128,7 +150,7 @@ static void free_remote(hak_slab_t *s, hak_block_t *b) {
         r->to = owner;
         r->tail = b;
     }
-    b->next = r->head;
+    hak_chain_set(b, r->head);
     r->head = b;
     r->count++;
     me->rbuf_pending++;
@@ -136,7 +158,7 @@ static void free_remote(hak_slab_t *s, hak_block_t *b) {
 }
 
 void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {
-    hak_mark_free(b, s->bsize);
+    hak_mark_free(b);
     free_remote(s, b);
 }
 
@@ -156,12 +178,12 @@ void _hak_free_slow(void *p) {
     hak_slab_t *s = _hak_small_locate_or_fail(a, "free");
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("double free", p);
-    hak_mark_free(b, s->bsize);
+    hak_mark_free(b);
     if (atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id()) {
         free_remote(s, b);
         return;
     }
-    b->next = s->local_free; /* a block the fast path passed on */
-    s->local_free = b;
+    hak_link_set(b, s->local_free); /* a block the fast path passed on */
+    s->local_free = hak_block_index(s, a - s->start);
     if (--s->used <= 0) _hak_slab_event(s);
 }

@@ -44,7 +44,7 @@ void _hak_start(void) {
     _hak_pagemap_init();
     _hak_classes_init();
     _hak_options_init();
-    _hak_free_key = (uintptr_t)_hak_os_random() | 1;
+    _hak_keys_init();
     _hak_class_knobs_derive();
     /* The upward hooks, before anything is served:
      *   heap flush          -> large (each thread's stash goes to BigCache)
