@@ -31,10 +31,19 @@ HAK_INLINE void *small_alloc(size_t size) { /* size <= HAK_MID_MAX */
     return slab_pop(h->cur[hak_size_class(size)], size);
 }
 
+/* What a sized free states (free_sized, free_aligned_sized, C++'s sized
+ * delete; `sized`, a constant) is checked against the block wherever the
+ * free goes: a size larger than the block cannot be true (a smaller one
+ * can: size classes round up and realloc shrinks in place). */
+
 /* Blocks outside every segment: large ones, NULL, and foreign pointers. */
-static void free_other(void *p) {
+static void free_other(void *p, bool sized, size_t size, const char *call) {
     if (p == NULL) return;
     if (hak_pm_kind(hak_pagemap_get((uintptr_t)p)) == PM_LARGE) {
+        if (sized) {
+            size_t usable = _hak_large_usable(p);
+            if (size > usable) _hak_size_fail(call, p, size, usable);
+        }
         _hak_large_free(p);
         return;
     }
@@ -46,10 +55,10 @@ static void free_other(void *p) {
  * a push on the slab's local list. Anything else — another thread's block,
  * an emptied or full slab, large blocks, foreign pointers — goes to a slow
  * path, which tells them apart. */
-void hak_free(void *p) {
+HAK_INLINE void free_block(void *p, bool sized, size_t size, const char *call) {
     uintptr_t a = (uintptr_t)p;
     if (unlikely(hak_pagemap_get(a) != PM_SEGMENT)) {
-        free_other(p);
+        free_other(p, sized, size, call);
         return;
     }
     hak_slab_t *s = hak_slab_at(a);
@@ -67,6 +76,7 @@ void hak_free(void *p) {
             return;
         }
     }
+    if (sized && unlikely(size > s->bsize)) _hak_size_fail(call, p, size, s->bsize);
     hak_block_t *b = p;
     uintptr_t mark = _hak_free_key ^ a;
     if (unlikely(b->mark == mark)) { /* a double free: the slow path says so */
@@ -82,6 +92,10 @@ void hak_free(void *p) {
     s->local_free = i;
     if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
 }
+
+void hak_free(void *p) { free_block(p, false, 0, NULL); }
+
+void _hak_free_sized_as(void *p, size_t size, const char *call) { free_block(p, true, size, call); }
 
 /* Past the mid tier: out of line, so malloc's fast path saves no register. */
 __attribute__((noinline)) static void *big_alloc(size_t size) {
@@ -116,7 +130,11 @@ size_t hak_usable_size(const void *p) {
     if (p == NULL) return 0;
     uintptr_t a = (uintptr_t)p;
     unsigned pm = hak_pagemap_get(a);
-    if (hak_pm_kind(pm) == PM_SEGMENT) return _hak_small_locate_or_fail(a, "usable size")->bsize;
+    if (hak_pm_kind(pm) == PM_SEGMENT) {
+        hak_slab_t *s = _hak_small_locate_or_fail(a, "usable size");
+        if (hak_is_marked_free(p)) _hak_fail("usable size of a freed block", p);
+        return s->bsize;
+    }
     if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p);
     _hak_fail("usable size of a pointer hakmem did not allocate", p);
 }
