@@ -12,10 +12,23 @@
  * corrupted link all fail that one compare and go to the slow path, which
  * tells them apart. A thread without a heap sees the empty heap, so its
  * first call goes to the slow path, which gives it a heap. */
+__attribute__((noinline)) static void *small_slow(size_t size);
+
 HAK_INLINE void *slab_pop(hak_slab_t *s, size_t size) {
     uint32_t i = s->free;
-    if (unlikely(i >= s->carved)) return _hak_small_alloc_slow(size);
+    if (unlikely(i >= s->carved)) return small_slow(size);
     return hak_slab_take(s, i);
+}
+
+/* The slow path of small sizes: the heap's, or the hardened path. A
+ * 0-byte block always comes here (malloc's table shows no slab for it)
+ * and is a unique pointer into a no-access region: reading or writing it
+ * faults. */
+__attribute__((noinline)) static void *small_slow(size_t size) {
+    hak_ensure_init();
+    if (size == 0) return _hak_guard_zero_alloc();
+    if (!hak_hardened()) return _hak_small_alloc_slow(size);
+    return _hak_harden_alloc(hak_class_for(size));
 }
 
 #define DIRECT_SHIFT 4 /* malloc's table has a slot per 16 bytes of size */
@@ -28,7 +41,7 @@ HAK_INLINE void *tiny_alloc(size_t size) { /* size <= HAK_TINY_MAX */
 HAK_INLINE void *small_alloc(size_t size) { /* size <= HAK_MID_MAX */
     if (likely(size <= HAK_TINY_MAX)) return tiny_alloc(size);
     hak_heap_t *h = _hak_tl_heap;
-    return slab_pop(h->cur[hak_size_class(size)], size);
+    return slab_pop(h->fast[hak_size_class(size)], size);
 }
 
 /* What a sized free states (free_sized, free_aligned_sized, C++'s sized
@@ -39,12 +52,14 @@ HAK_INLINE void *small_alloc(size_t size) { /* size <= HAK_MID_MAX */
 /* Blocks outside every segment: large ones, NULL, and foreign pointers. */
 static void free_other(void *p, bool sized, size_t size, const char *call) {
     if (p == NULL) return;
-    if (hak_pm_kind(hak_pagemap_get((uintptr_t)p)) == PM_LARGE) {
+    unsigned kind = hak_pm_kind(hak_pagemap_get((uintptr_t)p));
+    if (kind == PM_LARGE || kind == PM_GUARD) {
         if (sized) {
-            size_t usable = _hak_large_usable(p);
+            size_t usable = kind == PM_LARGE ? _hak_large_usable(p) : _hak_guard_usable(p);
             if (size > usable) _hak_size_fail(call, p, size, usable);
         }
-        _hak_large_free(p);
+        if (kind == PM_LARGE) _hak_large_free(p);
+        else _hak_guard_free(p);
         return;
     }
     _hak_fail("free of a pointer hakmem did not allocate", p);
@@ -76,7 +91,8 @@ HAK_INLINE void free_block(void *p, bool sized, size_t size, const char *call) {
             return;
         }
     }
-    if (sized && unlikely(size > s->bsize)) _hak_size_fail(call, p, size, s->bsize);
+    if (sized && unlikely(size > s->bsize - hak_canary_room(s->cls)))
+        _hak_size_fail(call, p, size, s->bsize - hak_canary_room(s->cls));
     hak_block_t *b = p;
     uintptr_t mark = _hak_free_key ^ a;
     if (unlikely(b->mark == mark)) { /* a double free: the slow path says so */
@@ -97,17 +113,19 @@ void hak_free(void *p) { free_block(p, false, 0, NULL); }
 
 void _hak_free_sized_as(void *p, size_t size, const char *call) { free_block(p, true, size, call); }
 
-/* Past the mid tier: out of line, so malloc's fast path saves no register. */
-__attribute__((noinline)) static void *big_alloc(size_t size) {
-    if (size <= HAK_SPAN_MAX) return _hak_span_alloc(size, false);
+/* Past the mid tier: out of line, so malloc's fast path saves no register.
+ * Hardened mode guards every such block. */
+__attribute__((noinline)) static void *big_alloc(size_t size, bool zero) {
     hak_ensure_init();
-    return _hak_large_alloc(size, 0, false);
+    if (hak_hardened()) return _hak_guard_alloc(size, 0); /* fresh pages: zeroed */
+    if (size <= HAK_SPAN_MAX) return _hak_span_alloc(size, zero);
+    return _hak_large_alloc(size, 0, zero);
 }
 
 void *hak_malloc(size_t size) {
     if (likely(size <= HAK_TINY_MAX)) return tiny_alloc(size);
     if (likely(size <= HAK_MID_MAX)) return small_alloc(size);
-    return big_alloc(size);
+    return big_alloc(size, false);
 }
 
 void *hak_calloc(size_t count, size_t size) {
@@ -116,11 +134,7 @@ void *hak_calloc(size_t count, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    if (total > HAK_MID_MAX) {
-        if (total <= HAK_SPAN_MAX) return _hak_span_alloc(total, true);
-        hak_ensure_init();
-        return _hak_large_alloc(total, 0, true);
-    }
+    if (total > HAK_MID_MAX) return big_alloc(total, true);
     void *p = small_alloc(total);
     if (p != NULL) memset(p, 0, total);
     return p;
@@ -133,20 +147,23 @@ size_t hak_usable_size(const void *p) {
     if (hak_pm_kind(pm) == PM_SEGMENT) {
         hak_slab_t *s = _hak_small_locate_or_fail(a, "usable size");
         if (hak_is_marked_free(p)) _hak_fail("usable size of a freed block", p);
-        return s->bsize;
+        return s->bsize - hak_canary_room(s->cls);
     }
     if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p);
+    if (hak_pm_kind(pm) == PM_GUARD) return _hak_guard_usable(p);
     _hak_fail("usable size of a pointer hakmem did not allocate", p);
 }
 
-/* Smallest class whose blocks are all `align`-aligned and hold `size`:
- * slabs start unit-aligned, so a block size that is a multiple of align
- * keeps every block aligned. */
+/* Smallest class whose blocks are all `align`-aligned and hold `size`
+ * (and a canary in hardened mode): slabs start unit-aligned, so a block
+ * size that is a multiple of align keeps every block aligned. */
 static int aligned_class(size_t size, size_t align) {
     size_t want = size > align ? size : align;
     if (want > HAK_MID_MAX || align > HAK_MAX_ALIGN_SMALL) return -1;
     unsigned cls = hak_size_class(want);
-    while (cls < HAK_CLASSES && (_hak_class_size[cls] & (align - 1)) != 0) cls++;
+    while (cls < HAK_CLASSES && ((_hak_class_size[cls] & (align - 1)) != 0 ||
+                                 _hak_class_size[cls] - hak_canary_room(cls) < size))
+        cls++;
     return cls < HAK_CLASSES ? (int)cls : -1;
 }
 
@@ -157,6 +174,7 @@ static void *aligned_alloc_pow2(size_t align, size_t size) {
     if (align <= PLAIN_ALIGN) return hak_malloc(size);
     hak_ensure_init();
     int cls = aligned_class(size, align);
+    if (hak_hardened()) return cls >= 0 ? _hak_harden_alloc((unsigned)cls) : _hak_guard_alloc(size, align);
     if (cls >= 0) return small_alloc(_hak_class_size[cls]);
     /* spans start on a unit boundary */
     if (size <= HAK_SPAN_MAX && align <= HAK_UNIT_SIZE) return _hak_span_alloc(size, false);
@@ -229,9 +247,14 @@ void *hak_realloc(void *p, size_t size) {
         void *r = _hak_large_resize(p, size, &usable);
         return r != NULL ? r : moved(p, grown(size, usable), usable, _hak_large_free);
     }
+    if (hak_pm_kind(pm) == PM_GUARD) {
+        size_t usable = _hak_guard_usable(p);
+        if (size <= usable && size >= usable / SHRINK_IN_PLACE) return p;
+        return moved(p, grown(size, usable), usable, hak_free);
+    }
     if (hak_pm_kind(pm) != PM_SEGMENT) _hak_fail("realloc of a pointer hakmem did not allocate", p);
     hak_slab_t *s = _hak_small_locate_or_fail(a, "realloc");
-    size_t old = s->bsize;
+    size_t old = s->bsize - hak_canary_room(s->cls);
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);
     if (size <= old && (size >= old / SHRINK_IN_PLACE || old <= SHRINK_KEEP_BYTES)) return p;

@@ -6,6 +6,7 @@
 #ifndef HAKMEM_API_H
 #define HAKMEM_API_H
 
+#include "large/guard.h"
 #include "large/large.h"
 
 /* ---- sized frees (alloc.c, sized.c) ----

@@ -43,7 +43,9 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
     out->span_remote_frees += hak_ctr_get(&h->ctr.span_remote_frees);
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         out->allocs[c] += hak_ctr_get(&h->ctr.allocs[c]);
-        out->frees[c] += hak_ctr_get(&h->ctr.frees[c]);
+        /* a block held in quarantine is freed, though still out of its slab */
+        out->frees[c] += hak_ctr_get(&h->ctr.frees[c]) + hak_ctr_get(&h->ctr.held[c]);
+        out->held[c] += hak_ctr_get(&h->ctr.held[c]);
         out->misses[c] += hak_ctr_get(&h->ctr.misses[c]);
         out->remote_frees[c] += hak_ctr_get(&h->ctr.remote_frees[c]);
         out->flushes[c] += hak_ctr_get(&h->ctr.flushes[c]);

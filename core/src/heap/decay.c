@@ -158,6 +158,7 @@ uint32_t _hak_slab_recarve(hak_slab_t *s) {
         block_pages(s, i, &first, &last);
         if (!mask_any(s->page_mask, first, last)) continue;
         hak_block_t *b = hak_block_at(s, i);
+        if (hak_hardened() && hak_fill_word() != 0) _hak_harden_fill(b, s->bsize);
         hak_mark_free(b);
         hak_link_set(b, head);
         head = i;

@@ -25,6 +25,9 @@ void _hak_heap_uncurrent(hak_heap_t *h);  /* every current slab queued or emptie
 void _hak_heap_prewarm(hak_heap_t *h);
 void _hak_refill_init(void);                /* malloc's size-indexed table */
 
+/* harden.c */
+void _hak_quarantine_flush(hak_heap_t *h); /* every held block freed (flush, exit) */
+
 /* span.c */
 void _hak_span_keep(hak_heap_t *h, hak_slab_t *s);        /* a freed span, kept or given back */
 void _hak_spans_decay(hak_heap_t *h, uint64_t older_than); /* kept spans idle since then go */

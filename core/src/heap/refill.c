@@ -26,15 +26,17 @@ void _hak_class_knobs_derive(void) {
                               memory_order_relaxed);
     }
 #define HAK_PREWARM_ROW(size, blocks) \
-    atomic_store_explicit(&_hak_prewarm[hak_size_class(size)], blocks, memory_order_relaxed);
+    atomic_store_explicit(&_hak_prewarm[hak_class_for(size)], blocks, memory_order_relaxed);
 #include "os/options.def"
 #undef HAK_PREWARM_ROW
 }
 
+/* Slot 0 (malloc(0)) never shows a slab: 0-byte blocks are the API's, in
+ * a no-access region. */
 void _hak_refill_init(void) {
-    for (unsigned k = 0; k < HAK_DIRECT_SLOTS; k++) {
-        unsigned cls = hak_size_class(k ? (size_t)k << 4 : 1);
-        if (k == 0 || g_direct_hi[cls] == 0) g_direct_lo[cls] = (uint8_t)k;
+    for (unsigned k = 1; k < HAK_DIRECT_SLOTS; k++) {
+        unsigned cls = hak_size_class((size_t)k << 4);
+        if (g_direct_hi[cls] == 0) g_direct_lo[cls] = (uint8_t)k;
         g_direct_hi[cls] = (uint8_t)k;
     }
 }
@@ -191,8 +193,10 @@ static uint32_t carve(hak_slab_t *s) {
     if (n < CARVE_MIN) n = CARVE_MIN;
     if (n > left) n = left;
     uint32_t first = s->carved;
+    bool fill = hak_hardened();
     for (uint32_t i = first; i < first + n; i++) {
         hak_block_t *b = hak_block_at(s, i);
+        if (fill) _hak_harden_fill(b, bsize);
         hak_mark_free(b);
         hak_link_set(b, i + 1 < first + n ? i + 1 : s->free);
     }
@@ -234,6 +238,8 @@ static bool slab_refill(hak_slab_t *s) {
 
 static void set_current(hak_heap_t *h, unsigned cls, hak_slab_t *s) {
     h->cur[cls] = s;
+    if (hak_hardened()) return; /* malloc's fast path sees none */
+    h->fast[cls] = s;
     if (cls < HAK_TINY_CLASSES)
         for (unsigned k = g_direct_lo[cls]; k <= g_direct_hi[cls]; k++) h->direct[k] = s;
 }
@@ -281,6 +287,9 @@ found:
 }
 
 void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
+    hak_slab_t *cur = h->cur[cls];
+    /* hardened mode allocates every block here: a slab with blocks to give */
+    if (cur->free < cur->carved) return hak_slab_take(cur, cur->free);
     hak_ctr_inc(&h->ctr.misses[cls]);
     uint64_t t0 = hak_lat_begin(h->ctr.misses[cls]);
     /* a backlog of other threads' frees past the threshold goes back now,
@@ -334,8 +343,11 @@ void _hak_heap_prewarm(hak_heap_t *h) {
 
 void *_hak_small_alloc_slow(size_t size) {
     hak_ensure_init();
+    return _hak_class_alloc(hak_size_class(size)); /* the class table is filled at start-up */
+}
+
+void *_hak_class_alloc(unsigned cls) {
     hak_slow_path_seen();
-    unsigned cls = hak_size_class(size); /* the class table may have been empty before init */
     hak_heap_t *h = _hak_heap_for_alloc();
     void *p;
     if (hak_heap_owned(h)) {

@@ -158,8 +158,22 @@ static void free_remote(hak_slab_t *s, hak_block_t *b) {
 }
 
 void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {
+    if (hak_hardened()) { /* every free comes here: no slab has the thread's pointer */
+        _hak_harden_free(b, s);
+        return;
+    }
     hak_mark_free(b);
     free_remote(s, b);
+}
+
+void _hak_free_marked(hak_block_t *b, hak_slab_t *s) {
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_owner_tag(hak_thread_id())) {
+        free_remote(s, b);
+        return;
+    }
+    hak_link_set(b, s->local_free);
+    s->local_free = hak_block_index(s, (uintptr_t)b - s->start);
+    if (--s->used <= 0) _hak_slab_event(s);
 }
 
 hak_slab_t *_hak_small_locate_or_fail(uintptr_t a, const char *call) {
@@ -178,12 +192,10 @@ void _hak_free_slow(void *p) {
     hak_slab_t *s = _hak_small_locate_or_fail(a, "free");
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("double free", p);
-    hak_mark_free(b);
-    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id()) {
-        free_remote(s, b);
+    if (hak_hardened()) { /* a block the fast path passed on */
+        _hak_harden_free(b, s);
         return;
     }
-    hak_link_set(b, s->local_free); /* a block the fast path passed on */
-    s->local_free = hak_block_index(s, a - s->start);
-    if (--s->used <= 0) _hak_slab_event(s);
+    hak_mark_free(b);
+    _hak_free_marked(b, s);
 }

@@ -9,6 +9,7 @@ static void fork_prepare(void) {
     _hak_release_lock();
     _hak_heaps_lock();
     _hak_large_lock();
+    _hak_guard_lock();
     _hak_segment_lock();
     _hak_os_lock();
     _hak_elo_lock();
@@ -18,6 +19,7 @@ static void unlock_allocator(void) {
     _hak_elo_unlock();
     _hak_os_unlock();
     _hak_segment_unlock();
+    _hak_guard_unlock();
     _hak_large_unlock();
     _hak_heaps_unlock();
 }

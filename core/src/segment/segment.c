@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-uintptr_t _hak_free_key, _hak_chain_key;
+uintptr_t _hak_free_key, _hak_chain_key, _hak_canary_key;
 _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
 _Atomic uint64_t _hak_segments_live;
 _Atomic uint64_t _hak_refault_bytes;
@@ -23,6 +23,7 @@ void _hak_keys_init(void) {
     uint64_t seed = _hak_os_random();
     _hak_free_key = (uintptr_t)mix(seed) | 1;
     _hak_chain_key = (uintptr_t)mix(seed + 0x9e3779b97f4a7c15ull);
+    _hak_canary_key = (uintptr_t)mix(seed + 2 * 0x9e3779b97f4a7c15ull);
 }
 
 void _hak_on_pressure(size_t (*release)(void)) { g_pressure = release; }
@@ -204,7 +205,7 @@ hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t 
     slab->start = (uintptr_t)seg + ((uintptr_t)u << HAK_UNIT_SHIFT);
     slab->heap = heap;
     slab->free = slab->local_free = HAK_NO_BLOCK;
-    atomic_store_explicit(&slab->owner, owner_tp, memory_order_relaxed);
+    atomic_store_explicit(&slab->owner, hak_owner_tag(owner_tp), memory_order_relaxed);
     seg->free_units -= units;
     atomic_fetch_add_explicit(&_hak_tier_reserved[hak_class_tier(cls)],
                               (uint64_t)units << HAK_UNIT_SHIFT, memory_order_relaxed);

@@ -86,6 +86,46 @@ HAK_INLINE hak_block_t *hak_chain_get(const hak_block_t *b) {
     return (hak_block_t *)(uintptr_t)(b->link ^ _hak_chain_key ^ (uintptr_t)b);
 }
 
+/* ---- hardened blocks (HAKMEM_HARDEN=1, the debug flavour) ----
+ * A small block ends with an 8-byte canary (a secret ^ its address),
+ * written when it is handed out and checked when it is freed; its usable
+ * size is the block's less the canary. The largest class has no room to
+ * spare (a 64 KiB request fills it) and carries none. A freed block is
+ * filled (zeros in release, HAK_POISON in debug) from its third word on,
+ * and the filling is checked when it is handed out again. */
+#define HAK_CANARY_BYTES 8u
+#define HAK_POISON 0xDF
+extern uintptr_t _hak_canary_key HAK_HIDDEN;
+
+HAK_INLINE uint32_t hak_canary_room(unsigned cls) {
+    return hak_hardened() && cls < HAK_CLASSES - 1 ? HAK_CANARY_BYTES : 0;
+}
+
+/* The class malloc(size) takes (size <= HAK_MID_MAX): in hardened mode the
+ * smallest with room for the block and its canary. */
+HAK_INLINE unsigned hak_class_for(size_t size) {
+    unsigned cls = hak_size_class(size);
+    while (cls < HAK_CLASSES - 1 && _hak_class_size[cls] - hak_canary_room(cls) < size) cls++;
+    return cls;
+}
+
+HAK_INLINE uint64_t hak_canary_of(const void *b) { return _hak_canary_key ^ (uintptr_t)b; }
+
+HAK_INLINE uint64_t hak_fill_word(void) {
+#ifdef HAK_DEBUG
+    return 0x0101010101010101ull * HAK_POISON;
+#else
+    return 0;
+#endif
+}
+
+/* The owner a hardened heap's slabs carry: never a thread's pointer, so
+ * free's fast path passes every block to the hardened path. */
+#define HAK_OWNER_HARDENED 1u
+HAK_INLINE uintptr_t hak_owner_tag(uintptr_t tp) {
+    return tp != 0 && hak_hardened() ? tp ^ HAK_OWNER_HARDENED : tp;
+}
+
 /* ---- slabs ---- */
 enum hak_slab_kind { SLAB_FREE = 0, SLAB_HEAD = 1, SLAB_TAIL = 2 };
 /* The list of its heap a slab is on (the heap layer's lists). */
