@@ -91,8 +91,7 @@ HAK_INLINE void free_block(void *p, bool sized, size_t size, const char *call) {
             return;
         }
     }
-    if (sized && unlikely(size > s->bsize - hak_canary_room(s->cls)))
-        _hak_size_fail(call, p, size, s->bsize - hak_canary_room(s->cls));
+    if (sized && unlikely(size > s->usable)) _hak_size_fail(call, p, size, s->usable);
     hak_block_t *b = p;
     uintptr_t mark = _hak_free_key ^ a;
     if (unlikely(b->mark == mark)) { /* a double free: the slow path says so */
@@ -147,7 +146,7 @@ size_t hak_usable_size(const void *p) {
     if (hak_pm_kind(pm) == PM_SEGMENT) {
         hak_slab_t *s = _hak_small_locate_or_fail(a, "usable size");
         if (hak_is_marked_free(p)) _hak_fail("usable size of a freed block", p);
-        return s->bsize - hak_canary_room(s->cls);
+        return s->usable;
     }
     if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p);
     if (hak_pm_kind(pm) == PM_GUARD) return _hak_guard_usable(p);
@@ -241,28 +240,30 @@ void *hak_realloc(void *p, size_t size) {
         return NULL;
     }
     uintptr_t a = (uintptr_t)p;
-    unsigned pm = hak_pagemap_get(a);
-    if (hak_pm_kind(pm) == PM_LARGE) {
+    unsigned kind = hak_pm_kind(hak_pagemap_get(a));
+    if (likely(kind == PM_SEGMENT)) {
+        hak_slab_t *s = _hak_small_locate_or_fail(a, "realloc");
+        size_t old = s->usable;
+        hak_block_t *b = p;
+        if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);
+        if (size <= old && (size >= old / SHRINK_IN_PLACE || old <= SHRINK_KEEP_BYTES)) return p;
+        size_t want = grown(size, old);
+        if (size > old && size <= HAK_SPAN_MAX &&
+            _hak_span_grow(s, want <= HAK_SPAN_MAX ? want : HAK_SPAN_MAX))
+            return p;
+        return moved(p, want, old, hak_free);
+    }
+    if (kind == PM_LARGE) {
         size_t usable;
         void *r = _hak_large_resize(p, size, &usable);
         return r != NULL ? r : moved(p, grown(size, usable), usable, _hak_large_free);
     }
-    if (hak_pm_kind(pm) == PM_GUARD) {
+    if (kind == PM_GUARD) {
         size_t usable = _hak_guard_usable(p);
         if (size <= usable && size >= usable / SHRINK_IN_PLACE) return p;
         return moved(p, grown(size, usable), usable, hak_free);
     }
-    if (hak_pm_kind(pm) != PM_SEGMENT) _hak_fail("realloc of a pointer hakmem did not allocate", p);
-    hak_slab_t *s = _hak_small_locate_or_fail(a, "realloc");
-    size_t old = s->bsize - hak_canary_room(s->cls);
-    hak_block_t *b = p;
-    if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);
-    if (size <= old && (size >= old / SHRINK_IN_PLACE || old <= SHRINK_KEEP_BYTES)) return p;
-    size_t want = grown(size, old);
-    if (size > old && size <= HAK_SPAN_MAX &&
-        _hak_span_grow(s, want <= HAK_SPAN_MAX ? want : HAK_SPAN_MAX))
-        return p;
-    return moved(p, want, old, hak_free);
+    _hak_fail("realloc of a pointer hakmem did not allocate", p);
 }
 
 void *hak_reallocarray(void *p, size_t count, size_t size) {

@@ -46,8 +46,7 @@ void *_hak_harden_alloc(unsigned cls) {
     for (uint32_t i = 2; i < s->bsize / sizeof(uint64_t); i++) diff |= w[i] ^ fill;
     if (diff != 0) block_fail("a block was written after its free", s, b);
     b->link = 0;
-    uint32_t room = hak_canary_room(cls);
-    if (room != 0) *(uint64_t *)((uint8_t *)b + s->bsize - room) = hak_canary_of(b);
+    if (s->usable != s->bsize) *(uint64_t *)((uint8_t *)b + s->usable) = hak_canary_of(b);
     return b;
 }
 
@@ -59,13 +58,14 @@ static void release_oldest(hak_heap_t *h, hak_quarantine_t *q) {
     hak_slab_t *s = hak_slab_head_at((uintptr_t)b);
     q->bytes -= s->bsize;
     hak_ctr_add(&h->ctr.held[s->cls], (uint64_t)-1);
-    if (!hak_is_marked_free(b)) block_fail("a block was written after its free", s, b);
+    /* held, a block keeps the first words its free gave it */
+    if (!hak_is_marked_free(b) || b->link != 0)
+        block_fail("a block was written after its free", s, b);
     _hak_free_marked(b, s);
 }
 
 void _hak_harden_free(hak_block_t *b, hak_slab_t *s) {
-    uint32_t room = hak_canary_room(s->cls);
-    if (room != 0 && *(const uint64_t *)((const uint8_t *)b + s->bsize - room) != hak_canary_of(b))
+    if (s->usable != s->bsize && *(const uint64_t *)((const uint8_t *)b + s->usable) != hak_canary_of(b))
         block_fail("heap overflow: the canary after a block was overwritten", s, b);
     _hak_harden_fill(b, s->bsize);
     b->link = 0;

@@ -172,7 +172,9 @@ typedef struct hak_slab {
      * on every malloc. Blocks out = used + capacity - requeue. */
     uint32_t requeue;
     uint8_t full;
-    uint8_t pad_[11];
+    uint8_t pad_[3];
+    uint32_t usable;            /* bytes a block gives its user: bsize less the canary */
+    uint32_t pad2_;
 } hak_slab_t;
 
 _Static_assert(sizeof(hak_slab_t) == (1u << HAK_DESC_SHIFT), "a slab descriptor is 128 bytes");
