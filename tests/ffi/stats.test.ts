@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import {
   EINVAL,
   FLAVOURS,
-  hardened,
   type Hakmem,
+  hardened,
   lazyHakmem,
   notBuilt,
   ptrOf,

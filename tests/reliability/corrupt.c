@@ -8,7 +8,9 @@
  * stop by any signal after that line as a detection; reaching the end
  * prints "NOT CAUGHT" and exits 2. "Small" blocks are 8 to 128 bytes,
  * "large" ones 256 KiB (past every small size class, as in the suite). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
