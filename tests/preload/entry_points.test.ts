@@ -154,7 +154,10 @@ for (const flavour of ["release", "debug"] as const) {
 for (const flavour of ["release", "debug"] as const) {
   entryTest("a wrong size or alignment aborts naming it", flavour, async (run) => {
     const cases = [
-      ["sized-wrong", /^hakmem: free_sized: size 5000 is larger than the block \(\d+ usable bytes\)/],
+      [
+        "sized-wrong",
+        /^hakmem: free_sized: size 5000 is larger than the block \(\d+ usable bytes\)/,
+      ],
       ["aligned-wrong", /^hakmem: free_aligned_sized: the pointer is not aligned to 4096/],
     ] as const;
     for (const [how, message] of cases) {

@@ -26,7 +26,9 @@ interface Category {
 
 const DOUBLE = /^hakmem: double free( \(guarded block\))?: pointer 0x/;
 const INTERIOR = /^hakmem: free of an interior or invalid pointer( \(guarded block\))?: pointer/;
-const FOREIGN = /^hakmem: free of a pointer hakmem did not allocate: pointer/;
+// a mapping of the program's may lie in the rest of a chunk hakmem maps part of
+const FOREIGN =
+  /^hakmem: free of (a pointer hakmem did not allocate|an interior or invalid pointer)/;
 const USABLE_BAD = /^hakmem: usable size of an interior or invalid pointer: pointer/;
 const CANARY = /^hakmem: heap overflow: the canary after a block was overwritten \(class \d+/;
 const WRITTEN = /^hakmem: a block was written after its free \(class \d+/;

@@ -116,7 +116,7 @@ void _hak_free_sized_as(void *p, size_t size, const char *call) { free_block(p, 
  * Hardened mode guards every such block. */
 __attribute__((noinline)) static void *big_alloc(size_t size, bool zero) {
     hak_ensure_init();
-    if (hak_hardened()) return _hak_guard_alloc(size, 0); /* fresh pages: zeroed */
+    if (hak_hardened()) return _hak_guard_alloc(size, 0, zero);
     if (size <= HAK_SPAN_MAX) return _hak_span_alloc(size, zero);
     return _hak_large_alloc(size, 0, zero);
 }
@@ -173,7 +173,7 @@ static void *aligned_alloc_pow2(size_t align, size_t size) {
     if (align <= PLAIN_ALIGN) return hak_malloc(size);
     hak_ensure_init();
     int cls = aligned_class(size, align);
-    if (hak_hardened()) return cls >= 0 ? _hak_harden_alloc((unsigned)cls) : _hak_guard_alloc(size, align);
+    if (hak_hardened()) return cls >= 0 ? _hak_harden_alloc((unsigned)cls) : _hak_guard_alloc(size, align, false);
     if (cls >= 0) return small_alloc(_hak_class_size[cls]);
     /* spans start on a unit boundary */
     if (size <= HAK_SPAN_MAX && align <= HAK_UNIT_SIZE) return _hak_span_alloc(size, false);

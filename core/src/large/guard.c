@@ -4,21 +4,27 @@
  * it ends where the guard page starts (as close as its alignment allows),
  * so a read or write past its end faults. Freed, its pages become
  * no-access, so a read or write after the free faults, and its address
- * range waits among the last GUARD_QUARANTINE freed ones before it is
- * unmapped, so no new block takes its place meanwhile; the header page
- * stays readable, so freeing it again is caught. A 0-byte block is a
- * unique pointer into a no-access region: any access faults; a bitmap in
- * the region's first pages says which are live. One lock: hardened mode
- * pays a mapping per block anyway. */
+ * range waits among the last GUARD_QUARANTINE freed ones; the header page
+ * stays readable, so freeing it again is caught. The oldest range then
+ * serves the next block of its size (no new mapping, and while the
+ * waiting ranges keep their pages, no page faults either), or is
+ * unmapped. A 0-byte block (every build) is a unique pointer into a
+ * no-access region: any access faults; a bitmap in the region's first
+ * pages says which are live. One lock: a guarded block costs syscalls
+ * anyway. */
 #include "guard.h"
 
 #include "segment/segment.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #define GUARD_MAGIC ((uintptr_t)0x6472617567616b68ull) /* "hkaguard": a header */
-#define GUARD_QUARANTINE 64 /* freed ranges kept reserved (no-access) before they are unmapped */
+#define GUARD_QUARANTINE 64 /* freed ranges kept reserved (no-access) before they serve again */
+/* Freed ranges keep their pages (no-access, not given back) up to this
+ * many bytes in all, so the next block of their size faults none in. */
+#define GUARD_KEEP_BYTES ((size_t)32 << 20)
 #define ZERO_SLOT 16        /* 0-byte blocks are this far apart: aligned as malloc's results */
 #define ZERO_SLOTS_MAX (HAK_CHUNK_SIZE / ZERO_SLOT)
 
@@ -33,6 +39,7 @@ typedef struct guard_hdr {
     uintptr_t user;  /* blocks: the block; 0-byte regions: the first slot */
     size_t usable;   /* blocks: bytes from the block to the guard page */
     uint32_t chunks; /* chunks marked in the page map */
+    uint32_t kept;   /* freed: its pages are kept (no-access) */
     uint32_t slots, live, cursor; /* 0-byte regions: slots, live ones, where to look next */
     struct guard_hdr *next;       /* 0-byte regions: the list */
     uint64_t bits[];              /* 0-byte regions: a bit per live slot */
@@ -41,6 +48,7 @@ typedef struct guard_hdr {
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static guard_hdr_t *g_freed[GUARD_QUARANTINE];
 static unsigned g_freed_head, g_freed_count;
+static size_t g_kept; /* bytes of pages the freed ranges keep */
 static guard_hdr_t *g_zero;
 static hak_tier_stats_t g_large, g_tiny;
 
@@ -73,7 +81,32 @@ static guard_hdr_t *map_region(size_t len, size_t align, uintptr_t *first_byte, 
     return (guard_hdr_t *)base;
 }
 
-void *_hak_guard_alloc(size_t size, size_t align) {
+/* The block's place in a range of `len` bytes at h: ending where the
+ * guard page starts, as close as the alignment allows. */
+static void place(guard_hdr_t *h, size_t len, size_t usable, size_t align, uintptr_t first) {
+    uintptr_t guard = (uintptr_t)h + len - _hak_page_size;
+    uintptr_t user = (guard - usable) & ~(uintptr_t)(align - 1);
+    if (user < first) user = first; /* aligned past a chunk: ends within a page of the guard */
+    h->user = user;
+    h->usable = guard - user;
+    h->state = G_LIVE;
+}
+
+/* The oldest freed range, when the quarantine is full and it has the
+ * length wanted: taken out, its pages accessible again. Lock held. */
+static guard_hdr_t *reuse(size_t len, size_t align) {
+    if (g_freed_count < GUARD_QUARANTINE || align > _hak_page_size) return NULL;
+    guard_hdr_t *h = g_freed[g_freed_head];
+    if (h->len != len) return NULL;
+    size_t page = _hak_page_size;
+    if (!_hak_os_protect((uint8_t *)h + page, len - 2 * page, true)) return NULL;
+    g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
+    g_freed_count--;
+    if (h->kept) g_kept -= len;
+    return h;
+}
+
+void *_hak_guard_alloc(size_t size, size_t align, bool zero) {
     size_t page = _hak_page_size;
     if (align < ZERO_SLOT) align = ZERO_SLOT;
     if (size > HAK_MAP_MAX || align > HAK_MAP_MAX) {
@@ -85,35 +118,44 @@ void *_hak_guard_alloc(size_t size, size_t align) {
     size_t slack = align > page && align <= HAK_CHUNK_SIZE ? align : 0;
     size_t head = align <= HAK_CHUNK_SIZE ? page : HAK_CHUNK_SIZE;
     size_t len = head + round_up(usable, page) + slack + page;
+    pthread_mutex_lock(&g_lock);
+    guard_hdr_t *h = reuse(len, align);
+    bool dirty = h != NULL && h->kept;
+    if (h != NULL) {
+        place(h, len, usable, align, (uintptr_t)h + page);
+        g_large.hits++;
+        g_large.allocs++;
+        g_large.bytes_in_use += h->usable;
+        pthread_mutex_unlock(&g_lock);
+        if (zero && dirty) memset((void *)h->user, 0, size);
+        return (void *)h->user;
+    }
+    pthread_mutex_unlock(&g_lock);
     uintptr_t first;
-    guard_hdr_t *h = map_region(len, align, &first, false);
+    h = map_region(len, align, &first, false);
     if (h == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    uintptr_t guard = (uintptr_t)h + len - page;
-    uintptr_t user = (guard - usable) & ~(uintptr_t)(align - 1);
-    if (user < first) user = first; /* aligned past a chunk: ends within a page of the guard */
     uint32_t chunks = (uint32_t)((len + HAK_CHUNK_SIZE - 1) >> HAK_CHUNK_SHIFT);
-    if (!_hak_os_noaccess((void *)guard, page) || !_hak_pagemap_set((uintptr_t)h, chunks, PM_GUARD)) {
+    if (!_hak_os_noaccess((uint8_t *)h + len - page, page) ||
+        !_hak_pagemap_set((uintptr_t)h, chunks, PM_GUARD)) {
         _hak_os_unmap(h, len);
         errno = ENOMEM;
         return NULL;
     }
     h->magic = GUARD_MAGIC ^ (uintptr_t)h;
     h->kind = G_BLOCK;
-    h->state = G_LIVE;
     h->len = len;
-    h->user = user;
-    h->usable = guard - user;
     h->chunks = chunks;
+    place(h, len, usable, align, first);
     pthread_mutex_lock(&g_lock);
     g_large.allocs++;
     g_large.misses++;
     g_large.bytes_in_use += h->usable;
     g_large.bytes_reserved += len;
     pthread_mutex_unlock(&g_lock);
-    return (void *)user;
+    return (void *)h->user; /* fresh pages: zeroed */
 }
 
 /* The header of a guarded region holding p, or a failure naming `call`. */
@@ -214,13 +256,21 @@ void _hak_guard_free(void *p) {
     g_large.frees++;
     g_large.bytes_in_use -= h->usable;
     size_t page = _hak_page_size;
-    if (!_hak_os_noaccess((uint8_t *)h + page, h->len - page)) {
+    /* no access to its pages: kept while the kept bytes allow, else given back */
+    h->kept = g_kept + h->len <= GUARD_KEEP_BYTES;
+    uint8_t *data = (uint8_t *)h + page;
+    bool done = h->kept ? _hak_os_protect(data, h->len - 2 * page, false)
+                        : _hak_os_noaccess(data, h->len - 2 * page);
+    if (!done) {
         unmap(h); /* the OS refused: unmapped at once (a second free: not ours) */
         pthread_mutex_unlock(&g_lock);
         return;
     }
+    if (h->kept) g_kept += h->len;
     if (g_freed_count == GUARD_QUARANTINE) {
-        unmap(g_freed[g_freed_head]);
+        guard_hdr_t *old = g_freed[g_freed_head];
+        if (old->kept) g_kept -= old->len;
+        unmap(old);
         g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
         g_freed_count--;
     }
@@ -234,6 +284,7 @@ size_t _hak_guard_trim(void) {
     pthread_mutex_lock(&g_lock);
     for (; g_freed_count != 0; g_freed_count--) {
         bytes += g_freed[g_freed_head]->len;
+        if (g_freed[g_freed_head]->kept) g_kept -= g_freed[g_freed_head]->len;
         unmap(g_freed[g_freed_head]);
         g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
     }

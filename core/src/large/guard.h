@@ -9,15 +9,15 @@
 
 /* A block of `size` bytes, `align`-aligned (0: 16), in a mapping of its
  * own whose next page is a no-access guard page: the block ends as close
- * to it as its alignment allows, so an overflow faults. Zeroed (fresh
- * pages). NULL + ENOMEM when the OS refuses. */
-void *_hak_guard_alloc(size_t size, size_t align);
+ * to it as its alignment allows, so an overflow faults. Zeroed when asked.
+ * NULL + ENOMEM when the OS refuses. */
+void *_hak_guard_alloc(size_t size, size_t align, bool zero);
 /* A unique pointer into a no-access region: any read or write faults. */
 void *_hak_guard_zero_alloc(void);
 /* Frees a guarded or 0-byte block: its pages become no-access (a read or
- * write after the free faults) and its address range is not handed out
- * again until GUARD_QUARANTINE later frees; a pointer that is not a live
- * block's start stops the process. */
+ * write after the free faults) and its address range serves no block
+ * until GUARD_QUARANTINE later frees; a pointer that is not a live block's
+ * start stops the process. */
 void _hak_guard_free(void *p);
 size_t _hak_guard_usable(const void *p); /* the same checks; 0 for a 0-byte block */
 /* Trim and memory pressure: the freed ranges waiting are unmapped (a
