@@ -21,9 +21,10 @@
 #include <string.h>
 
 #define GUARD_MAGIC ((uintptr_t)0x6472617567616b68ull) /* "hkaguard": a header */
-#define GUARD_QUARANTINE 64 /* freed ranges kept reserved (no-access) before they serve again */
-/* Freed ranges keep their pages (no-access, not given back) up to this
- * many bytes in all, so the next block of their size faults none in. */
+/* Freed ranges wait (no-access) before they serve again: at most this many,
+ * keeping their pages (not given back) up to GUARD_KEEP_BYTES in all, so
+ * the next block of their size faults none in. */
+#define GUARD_QUARANTINE 64
 #define GUARD_KEEP_BYTES ((size_t)32 << 20)
 #define ZERO_SLOT 16        /* 0-byte blocks are this far apart: aligned as malloc's results */
 #define ZERO_SLOTS_MAX (HAK_CHUNK_SIZE / ZERO_SLOT)
@@ -92,18 +93,26 @@ static void place(guard_hdr_t *h, size_t len, size_t usable, size_t align, uintp
     h->state = G_LIVE;
 }
 
-/* The oldest freed range, when the quarantine is full and it has the
- * length wanted: taken out, its pages accessible again. Lock held. */
+/* When the quarantine has no room for another range, one of its oldest
+ * GUARD_REUSE_OLDEST with the length wanted: taken out (the oldest takes
+ * its place), its pages accessible again. Lock held. */
+#define GUARD_REUSE_OLDEST 8
 static guard_hdr_t *reuse(size_t len, size_t align) {
-    if (g_freed_count < GUARD_QUARANTINE || align > _hak_page_size) return NULL;
-    guard_hdr_t *h = g_freed[g_freed_head];
-    if (h->len != len) return NULL;
-    size_t page = _hak_page_size;
-    if (!_hak_os_protect((uint8_t *)h + page, len - 2 * page, true)) return NULL;
-    g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
-    g_freed_count--;
-    if (h->kept) g_kept -= len;
-    return h;
+    if (g_freed_count == 0 || align > _hak_page_size) return NULL;
+    if (g_freed_count < GUARD_QUARANTINE && g_kept + len <= GUARD_KEEP_BYTES) return NULL;
+    for (unsigned k = 0; k < g_freed_count && k < GUARD_REUSE_OLDEST; k++) {
+        unsigned at = (g_freed_head + k) % GUARD_QUARANTINE;
+        guard_hdr_t *h = g_freed[at];
+        if (h->len != len) continue;
+        size_t page = _hak_page_size;
+        if (!_hak_os_protect((uint8_t *)h + page, len - 2 * page, true)) return NULL;
+        g_freed[at] = g_freed[g_freed_head];
+        g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
+        g_freed_count--;
+        if (h->kept) g_kept -= len;
+        return h;
+    }
+    return NULL;
 }
 
 void *_hak_guard_alloc(size_t size, size_t align, bool zero) {
@@ -256,8 +265,8 @@ void _hak_guard_free(void *p) {
     g_large.frees++;
     g_large.bytes_in_use -= h->usable;
     size_t page = _hak_page_size;
-    /* no access to its pages: kept while the kept bytes allow, else given back */
-    h->kept = g_kept + h->len <= GUARD_KEEP_BYTES;
+    /* no access to its pages, kept unless it is bigger than all may keep */
+    h->kept = h->len <= GUARD_KEEP_BYTES;
     uint8_t *data = (uint8_t *)h + page;
     bool done = h->kept ? _hak_os_protect(data, h->len - 2 * page, false)
                         : _hak_os_noaccess(data, h->len - 2 * page);
@@ -267,7 +276,7 @@ void _hak_guard_free(void *p) {
         return;
     }
     if (h->kept) g_kept += h->len;
-    if (g_freed_count == GUARD_QUARANTINE) {
+    while (g_freed_count == GUARD_QUARANTINE || (g_freed_count != 0 && g_kept > GUARD_KEEP_BYTES)) {
         guard_hdr_t *old = g_freed[g_freed_head];
         if (old->kept) g_kept -= old->len;
         unmap(old);
