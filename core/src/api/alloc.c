@@ -25,9 +25,9 @@ HAK_INLINE void *slab_pop(hak_slab_t *s, size_t size) {
  * and is a unique pointer into a no-access region: reading or writing it
  * faults. */
 __attribute__((noinline)) static void *small_slow(size_t size) {
-    hak_ensure_init();
+    hak_ensure_init(); /* the class table and the mode are set at start-up */
+    if (likely(size != 0 && !hak_hardened())) return _hak_class_alloc(hak_size_class(size));
     if (size == 0) return _hak_guard_zero_alloc();
-    if (!hak_hardened()) return _hak_small_alloc_slow(size);
     return _hak_harden_alloc(hak_class_for(size));
 }
 

@@ -162,8 +162,9 @@ void *_hak_span_alloc(size_t size, bool zero);
 bool _hak_span_grow(hak_slab_t *s, size_t size);
 
 /* ---- the slow paths (refill.c, remote.c) ---- */
-void *_hak_small_alloc_slow(size_t size); /* NULL + ENOMEM: no memory */
-void *_hak_class_alloc(unsigned cls);     /* the same for a class */
+/* malloc's slow path for a block of class cls (start-up done); NULL +
+ * ENOMEM when there is no memory. */
+void *_hak_class_alloc(unsigned cls);
 /* A free the fast path did not finish: a double free, an interior or
  * invalid pointer into a segment (the block's head is looked up again). */
 void _hak_free_slow(void *p);

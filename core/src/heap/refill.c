@@ -187,7 +187,8 @@ static void count_out(hak_slab_t *s, uint32_t n) {
 /* Carves the next blocks of a slab onto malloc's list (empty): about one
  * OS page worth, at least CARVE_MIN, in address order; returns how many. */
 #define CARVE_MIN 4
-static uint32_t carve(hak_slab_t *s) {
+/* (out of line: once a page's worth, and slab_refill stays small enough to inline) */
+__attribute__((noinline)) static uint32_t carve(hak_slab_t *s) {
     uint32_t bsize = s->bsize, left = s->capacity - s->carved;
     uint32_t n = (uint32_t)(_hak_page_size / bsize);
     if (n < CARVE_MIN) n = CARVE_MIN;
@@ -211,18 +212,24 @@ static uint32_t carve(hak_slab_t *s) {
  * counts them as handed out. A list left from an earlier turn as the
  * current slab is counted again (a walk); a current slab's own list was
  * counted when it joined. */
-static bool slab_refill(hak_slab_t *s) {
+/* A slab's list is not empty when it is refilled: a corrupted head (the
+ * process stops), or what a slab left when it stopped being current. Out
+ * of line: rare, and slab_refill stays small enough to inline. */
+__attribute__((noinline)) static uint32_t list_kept(hak_slab_t *s) {
+    if (s->free >= s->carved) head_corrupt(s);
+    return s->current ? 0 : _hak_list_length(s, s->free);
+}
+
+HAK_INLINE bool slab_refill(hak_slab_t *s) {
     uint32_t n;
-    if (s->free != HAK_NO_BLOCK) {
-        if (s->free >= s->carved) head_corrupt(s);
-        if (s->current) return true;
-        n = _hak_list_length(s, s->free);
+    if (unlikely(s->free != HAK_NO_BLOCK)) {
+        n = list_kept(s);
+        if (n == 0) return true; /* the current slab's own: counted */
     } else if (s->local_free != HAK_NO_BLOCK) {
         /* with malloc's list empty, every block is out, released, or a
          * local free */
-        int32_t out = s->used - (int32_t)s->current;
-        n = s->carved - s->released - (uint32_t)out;
-        if (out < 0 || n == 0 || n > s->carved) _hak_list_corrupt(s, (void *)s->start);
+        n = s->carved - s->released - (uint32_t)(s->used - (int32_t)s->current);
+        if (unlikely(n - 1 >= s->carved)) _hak_list_corrupt(s, (void *)s->start);
         s->free = s->local_free;
         s->local_free = HAK_NO_BLOCK;
     } else if (s->released != 0) {
@@ -339,11 +346,6 @@ void _hak_heap_prewarm(hak_heap_t *h) {
         }
         hak_spin_unlock(&h->lock);
     }
-}
-
-void *_hak_small_alloc_slow(size_t size) {
-    hak_ensure_init();
-    return _hak_class_alloc(hak_size_class(size)); /* the class table is filled at start-up */
 }
 
 void *_hak_class_alloc(unsigned cls) {

@@ -20,25 +20,29 @@ static unsigned slot_of(const hak_heap_t *owner) {
 /* A block of a remote chain, before its link is read: the chain's links
  * lie in freed blocks, so each one is checked — a block start of a live
  * slab of the heap, still marked free — and a block written after its
- * free stops the process. Returns its slab. */
-static hak_slab_t *chain_check(const hak_heap_t *h, hak_block_t *b, const hak_block_t *holder) {
+ * free stops the process. Returns its slab and its index there. */
+static hak_slab_t *chain_check(const hak_heap_t *h, hak_block_t *b, const hak_block_t *holder,
+                               uint32_t *index) {
     uintptr_t a = (uintptr_t)b;
-    hak_slab_t *s = NULL;
-    if (hak_pagemap_get(a) == PM_SEGMENT) s = hak_small_locate(a);
-    if (s == NULL || s->heap != h || !hak_is_marked_free(b)) {
-        char what[128];
-        snprintf(what, sizeof(what),
-                 "remote free queue corrupt: a block freed by another thread was written after "
-                 "its free (next link %p)", (void *)b);
-        _hak_fail(what, holder != NULL ? (const void *)holder : (const void *)b);
+    if (likely(hak_pagemap_get(a) == PM_SEGMENT)) {
+        /* (a free unit, or the segment's header, has nothing carved) */
+        hak_slab_t *s = hak_slab_head_at(a);
+        uint32_t i = hak_block_index(s, a - s->start);
+        if (likely(i < s->carved && s->heap == h && hak_is_marked_free(b))) {
+            *index = i;
+            return s;
+        }
     }
-    return s;
+    char what[128];
+    snprintf(what, sizeof(what),
+             "remote free queue corrupt: a block freed by another thread was written after "
+             "its free (next link %p)", (void *)b);
+    _hak_fail(what, holder != NULL ? (const void *)holder : (const void *)b);
 }
 
-/* A block goes back onto its slab: the slab's thread, or g_lock's holder
- * for an unowned heap, with the heap's lock held. */
-static void slab_put(hak_heap_t *h, hak_slab_t *s, hak_block_t *b) {
-    uint32_t i = hak_block_index(s, (uintptr_t)b - s->start);
+/* Block i of slab s goes back onto the slab: the slab's thread, or g_lock's
+ * holder for an unowned heap, with the heap's lock held. */
+static void slab_put(hak_heap_t *h, hak_slab_t *s, hak_block_t *b, uint32_t i) {
     hak_link_set(b, s->local_free);
     s->local_free = i;
     if (--s->used <= 0) _hak_slab_event_locked(h, s);
@@ -47,12 +51,12 @@ static void slab_put(hak_heap_t *h, hak_slab_t *s, hak_block_t *b) {
 /* The blocks of a chain back onto their slabs, each checked before its
  * link is read; returns how many. */
 static uint32_t put_chain(hak_heap_t *h, hak_block_t *b) {
-    uint32_t n = 0;
+    uint32_t n = 0, i;
     const hak_block_t *holder = NULL;
     while (b != NULL) {
-        hak_slab_t *s = chain_check(h, b, holder);
+        hak_slab_t *s = chain_check(h, b, holder, &i);
         hak_block_t *next = hak_chain_get(b);
-        slab_put(h, s, b);
+        slab_put(h, s, b, i);
         holder = b;
         b = next;
         n++;
