@@ -184,10 +184,11 @@ static void count_out(hak_slab_t *s, uint32_t n) {
     s->allocs += n;
 }
 
-/* Carves the next blocks of a slab onto malloc's list (empty): about one
- * OS page worth, at least CARVE_MIN, in address order; returns how many. */
+/* Carves the next blocks of a slab onto malloc's list, in front of what it
+ * holds: about one OS page worth, at least CARVE_MIN, in address order;
+ * returns how many. Out of line: once a page's worth, and slab_refill
+ * stays small enough to inline. */
 #define CARVE_MIN 4
-/* (out of line: once a page's worth, and slab_refill stays small enough to inline) */
 __attribute__((noinline)) static uint32_t carve(hak_slab_t *s) {
     uint32_t bsize = s->bsize, left = s->capacity - s->carved;
     uint32_t n = (uint32_t)(_hak_page_size / bsize);
@@ -206,12 +207,6 @@ __attribute__((noinline)) static uint32_t carve(hak_slab_t *s) {
     return n;
 }
 
-/* Gives a slab that is or becomes current blocks on malloc's list, if it
- * has any — its local frees, its released pages' blocks (before any new
- * carving, so a page is never carved into twice), or uncarved ones — and
- * counts them as handed out. A list left from an earlier turn as the
- * current slab is counted again (a walk); a current slab's own list was
- * counted when it joined. */
 /* A slab's list is not empty when it is refilled: a corrupted head (the
  * process stops), or what a slab left when it stopped being current. Out
  * of line: rare, and slab_refill stays small enough to inline. */
@@ -220,6 +215,12 @@ __attribute__((noinline)) static uint32_t list_kept(hak_slab_t *s) {
     return s->current ? 0 : _hak_list_length(s, s->free);
 }
 
+/* Gives a slab that is or becomes current blocks on malloc's list, if it
+ * has any — its local frees, its released pages' blocks (before any new
+ * carving, so a page is never carved into twice), or uncarved ones — and
+ * counts them as handed out. A list left from an earlier turn as the
+ * current slab is counted again (a walk); a current slab's own list was
+ * counted when it joined. */
 HAK_INLINE bool slab_refill(hak_slab_t *s) {
     uint32_t n;
     if (unlikely(s->free != HAK_NO_BLOCK)) {
@@ -230,6 +231,9 @@ HAK_INLINE bool slab_refill(hak_slab_t *s) {
          * local free */
         n = s->carved - s->released - (uint32_t)(s->used - (int32_t)s->current);
         if (unlikely(n - 1 >= s->carved)) _hak_list_corrupt(s, (void *)s->start);
+        /* the debug build walks the list the count stands for */
+        HAK_ASSERT(_hak_list_length(s, s->local_free) == n,
+                   "a slab's count of its blocks disagrees with its list", s);
         s->free = s->local_free;
         s->local_free = HAK_NO_BLOCK;
     } else if (s->released != 0) {
