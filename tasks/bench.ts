@@ -145,6 +145,9 @@ export interface BenchOptions {
   oracle?: boolean;
   /** The oracle's grid, "OPTION=v1,v2;OPTION=…" (default ORACLE_GRID). */
   oracleGrid?: string;
+  /** Add hakmem-harden (the default mode with HAKMEM_HARDEN=1); default: beside the default mode
+   * when no other variant is asked for. */
+  harden?: boolean;
   /** Timed rounds; 0 only with `instructions` (counts only). */
   repeat?: number;
   threads?: number;

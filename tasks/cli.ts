@@ -185,6 +185,12 @@ program
     false,
   )
   .option(
+    "--harden",
+    "add hakmem-harden (the default mode with HAKMEM_HARDEN=1: what hardening costs, per " +
+      "workload); the default variants include it beside the default mode",
+  )
+  .option("--no-harden", "leave hakmem-harden out of the default variants")
+  .option(
     "--oracle-grid <grid>",
     `the oracle's grid, "OPTION=v1,v2;OPTION=…": every combination is one fixed configuration ` +
       `(default "${ORACLE_GRID}"); the options are the library's integer knobs, each value in ` +
@@ -256,6 +262,7 @@ program
       ladder: boolean;
       thresholds: boolean;
       oracle: boolean;
+      harden?: boolean;
       oracleGrid?: string;
       repeat?: number;
       duration?: number;

@@ -17,7 +17,7 @@ import type { Results, Sample } from "../../tasks/bench_stats.ts";
 import { ROOT } from "../../tasks/targets.ts";
 
 const TIMEOUT_MS = 300_000;
-const ALLOCATORS = ["glibc", "hakmem-balanced", "mimalloc3"];
+const ALLOCATORS = ["glibc", "hakmem-balanced", "hakmem-harden", "mimalloc3"];
 
 function tail(s: string, n = 60): string {
   return s.trimEnd().split("\n").slice(-n).join("\n");

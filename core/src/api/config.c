@@ -91,7 +91,7 @@ size_t hak_class_size(unsigned cls) { return cls < HAK_CLASSES ? _hak_class_size
 
 int hak_class_of(size_t size) {
     hak_ensure_init();
-    return size <= HAK_MID_MAX ? (int)hak_size_class(size) : -1;
+    return size <= HAK_MID_MAX ? (int)hak_class_for(size) : -1;
 }
 
 size_t hak_tiny_max(void) { return HAK_TINY_MAX; }
