@@ -8,11 +8,14 @@
  * stays readable, so freeing it again is caught. The oldest range then
  * serves the next block of its size (no new mapping, and while the
  * waiting ranges keep their pages, no page faults either), or is
- * unmapped. A 0-byte block (every build) is a unique pointer into a
+ * unmapped; decay gives back the pages of ranges waiting longer than its
+ * delay. A 0-byte block (every build) is a unique pointer into a
  * no-access region: any access faults; a bitmap in the region's first
  * pages says which are live. One lock: a guarded block costs syscalls
  * anyway. */
 #include "guard.h"
+
+#include "block.h" /* hak_ms_now: decay's clock */
 
 #include "segment/segment.h"
 
@@ -41,6 +44,7 @@ typedef struct guard_hdr {
     size_t usable;   /* blocks: bytes from the block to the guard page */
     uint32_t chunks; /* chunks marked in the page map */
     uint32_t kept;   /* freed: its pages are kept (no-access) */
+    uint32_t freed_ms; /* freed: when (hak_ms_now), so decay gives back idle ones' pages */
     uint32_t slots, live, cursor; /* 0-byte regions: slots, live ones, where to look next */
     struct guard_hdr *next;       /* 0-byte regions: the list */
     uint64_t bits[];              /* 0-byte regions: a bit per live slot */
@@ -276,6 +280,7 @@ void _hak_guard_free(void *p) {
         return;
     }
     if (h->kept) g_kept += h->len;
+    h->freed_ms = hak_ms_now();
     while (g_freed_count == GUARD_QUARANTINE || (g_freed_count != 0 && g_kept > GUARD_KEEP_BYTES)) {
         guard_hdr_t *old = g_freed[g_freed_head];
         if (old->kept) g_kept -= old->len;
@@ -296,6 +301,22 @@ size_t _hak_guard_trim(void) {
         if (g_freed[g_freed_head]->kept) g_kept -= g_freed[g_freed_head]->len;
         unmap(g_freed[g_freed_head]);
         g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return bytes;
+}
+
+size_t _hak_guard_decay(uint32_t now_ms, uint32_t delay_ms) {
+    size_t bytes = 0, page = _hak_page_size;
+    pthread_mutex_lock(&g_lock);
+    for (unsigned k = 0; k < g_freed_count; k++) {
+        guard_hdr_t *h = g_freed[(g_freed_head + k) % GUARD_QUARANTINE];
+        if (!h->kept || (uint32_t)(now_ms - h->freed_ms) < delay_ms) continue;
+        /* a fresh no-access mapping over the data pages drops them */
+        if (!_hak_os_noaccess((uint8_t *)h + page, h->len - 2 * page)) continue;
+        h->kept = 0;
+        g_kept -= h->len;
+        bytes += h->len - 2 * page;
     }
     pthread_mutex_unlock(&g_lock);
     return bytes;

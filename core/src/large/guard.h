@@ -23,6 +23,9 @@ size_t _hak_guard_usable(const void *p); /* the same checks; 0 for a 0-byte bloc
 /* Trim and memory pressure: the freed ranges waiting are unmapped (a
  * process under RLIMIT_AS needs their address space); returns their bytes. */
 size_t _hak_guard_trim(void);
+/* Decay: the freed ranges waiting for at least delay_ms give back their
+ * pages (they stay no-access and reserved); returns the bytes. */
+size_t _hak_guard_decay(uint32_t now_ms, uint32_t delay_ms);
 /* Guarded blocks count as the large tier, 0-byte ones as the tiny tier. */
 void _hak_guard_stats(hak_tier_stats_t *tiny, hak_tier_stats_t *large);
 void _hak_guard_lock(void);
