@@ -51,8 +51,17 @@ import { compilerAllocators } from "./bench_compilers.ts";
 import { calibrate } from "./bench_calibrate.ts";
 import { machineInfo } from "./bench_machine.ts";
 import { learns, type OptionsTable, optionsTable } from "./options.ts";
-import { debVersion, glibcVersion, PEER_NAMES, resolvePeers, unavailableVerdict } from "./peers.ts";
+import {
+  debVersion,
+  glibcVersion,
+  PEER_NAMES,
+  type ResolvedPeer,
+  unavailableVerdict,
+} from "./peers.ts";
+import { PARITY_PROGRAMS, peersForBench } from "./bench_parity.ts";
 import { ROOT } from "./targets.ts";
+import { benchPrograms, programIdsOf, programProblems } from "./programs.ts";
+import { programsSummaryText } from "./programs_summary.ts";
 
 const TARGET = "x86_64-linux-gnu" as const;
 const FLAVOUR = "release" as const;
@@ -64,12 +73,12 @@ export const RUNS_DIR = join(ROOT, "reports", "runs");
 
 /** glibc, the hakmem variants and the peers of `kinds`, each with its version and source; a
  * peer that cannot be had is unavailable with the reason. */
-async function resolveAllocators(
+export async function resolveAllocators(
   kinds: readonly string[],
   variants: readonly HakmemVariant[],
   commit: string | null,
+  peers: Map<string, ResolvedPeer>,
 ): Promise<Allocator[]> {
-  const peers = await resolvePeers(PEER_NAMES.filter((p) => kinds.includes(p)));
   const hakmemSo = libraryFiles(TARGET, FLAVOUR).so;
   const glibc = await glibcVersion();
   const libc6 = await debVersion("libc6");
@@ -113,6 +122,7 @@ async function resolveAllocators(
         version: p.version,
         source: p.source,
         build: p.build,
+        ...(p.builds.length > 0 ? { builds: p.builds, build_choice: p.choice } : {}),
       });
     }
   }
@@ -136,6 +146,9 @@ export interface BenchOptions {
   oracle?: boolean;
   /** The oracle's grid, "OPTION=v1,v2;OPTION=…" (default ORACLE_GRID). */
   oracleGrid?: string;
+  /** Add hakmem-harden (the default mode with HAKMEM_HARDEN=1); default: beside the default mode
+   * when no other variant is asked for. */
+  harden?: boolean;
   /** Timed rounds; 0 only with `instructions` (counts only). */
   repeat?: number;
   threads?: number;
@@ -148,12 +161,17 @@ export interface BenchOptions {
   duration?: number;
   /** Count instructions per op under callgrind too. */
   instructions?: boolean;
+  /** Build every source peer both ways (upstream, zig), measure both, use the faster. */
+  peerParity?: boolean;
+  /** The real programs (tasks/programs_catalogue.ts): ids, or true for all; alone, without
+   * --benches, only they run. Default: all of them in the full profile (tasks/programs.ts). */
+  programs?: string[] | boolean;
 }
 
 /** A usage error (bad option value): reported without a stack, exit code 2. */
 export class UsageError extends Error {}
 
-function checkList(kind: string, given: readonly string[], valid: readonly string[]): void {
+export function checkList(kind: string, given: readonly string[], valid: readonly string[]): void {
   const bad = given.filter((g) => !valid.includes(g));
   if (bad.length > 0) {
     throw new UsageError(
@@ -164,11 +182,11 @@ function checkList(kind: string, given: readonly string[], valid: readonly strin
 
 /** A path given on the command line: relative to the directory `deno task` was started in
  * (INIT_CWD; deno task itself runs in the repository root). */
-function userPath(p: string): string {
+export function userPath(p: string): string {
   return resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), p);
 }
 
-function timestamp(d = new Date()): string {
+export function timestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T` +
     `${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`;
@@ -182,7 +200,7 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-async function writeResults(outDir: string, results: Results): Promise<string> {
+export async function writeResults(outDir: string, results: Results): Promise<string> {
   const p = join(outDir, "results.json");
   const tmp = `${p}.tmp-${Deno.pid}`;
   await Deno.writeTextFile(tmp, JSON.stringify(results) + "\n");
@@ -198,6 +216,21 @@ interface ReportModule {
 /** reports/build_report.ts, loaded on demand (it pulls in esbuild and plotly). */
 async function reportModule(): Promise<ReportModule> {
   return await import("../reports/build_report.ts");
+}
+
+/** Writes the report page of the run in `outDir` and prints its path; a page that cannot be
+ * written is a warning (the results stand). */
+export async function printReport(outDir: string, who: string): Promise<void> {
+  try {
+    const html = await (await reportModule()).writeReport(outDir);
+    console.log(`report:  ${show(html)}`);
+  } catch (e) {
+    console.error(
+      `[${who}] warning: the report page could not be written: ${
+        e instanceof Error ? e.message : e
+      }`,
+    );
+  }
 }
 
 /** Builds the library, the programs and hakrun; returns the paths of hakrun and each program. */
@@ -294,7 +327,9 @@ function settle(o: BenchOptions, table: OptionsTable) {
   if (!Number.isInteger(repeat) || repeat < (o.instructions ? 0 : 1)) {
     throw new UsageError("--repeat must be >= 1 (0 only with --instructions: counts only)");
   }
-  if (repeat === 0) defs = []; // the instruction counts only
+  const programs = programIdsOf(o, oracle.info !== null, repeat, (m) => new UsageError(m));
+  // --programs alone runs the programs only; --repeat 0, the instruction counts only
+  if (repeat === 0 || (o.programs && !(o.benches && o.benches.length > 0))) defs = [];
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError("--threads must be >= 1");
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError("--seed must be an integer >= 0");
   if (!(timeoutS > 0)) throw new UsageError("--timeout must be > 0");
@@ -310,6 +345,7 @@ function settle(o: BenchOptions, table: OptionsTable) {
     timeoutS,
     kinds,
     defs,
+    programs,
   };
 }
 
@@ -320,17 +356,25 @@ export async function runBench(o: BenchOptions): Promise<number> {
     throw new UsageError("the bench suite runs on x86_64 Linux only");
   }
   const table = await optionsTable();
+  const settled = settle(o, table);
   const { profile, threads, repeat, seed, duration, variants, oracle, timeoutS, kinds, defs } =
-    settle(o, table);
+    settled;
+  const programIds = settled.programs;
   const outDir = o.out ? userPath(o.out) : join(RUNS_DIR, timestamp());
   await Deno.mkdir(outDir, { recursive: true });
 
   console.error(`[bench] building libhakmem (${TARGET}/${FLAVOUR}), the programs and hakrun`);
   const programs = [...new Set(defs.map((d) => d.program))];
   if (o.instructions) programs.push(...INSTRUCTION_WORKLOADS.map((w) => w.program));
+  if (o.peerParity) programs.push(...PARITY_PROGRAMS);
   const bins = await buildAllBench([...new Set(programs)]);
   const machine = await machineInfo();
-  const allocators = await resolveAllocators(kinds, variants, machine.commit);
+  const parity = await peersForBench(
+    PEER_NAMES.filter((p) => kinds.includes(p)),
+    o.peerParity === true,
+    { hakrun: bins.get("hakrun")!, bins, seed },
+  );
+  const allocators = await resolveAllocators(kinds, variants, machine.commit, parity.peers);
   const runnable = allocators.filter((a) => a.available);
   // hakmem built by gcc and clang: in the instruction counts only
   const byCompiler = o.instructions && kinds.includes("hakmem")
@@ -405,6 +449,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     benches: benchInfos,
     samples: [],
     ...(oracle ? { oracle } : {}),
+    ...(parity.records.length > 0 ? { peer_parity: parity.records } : {}),
   };
   const traced = new Set(
     runnable.filter((a) => a.kind === "hakmem" && learns(table, a.env)).map((a) => a.name),
@@ -464,6 +509,20 @@ export async function runBench(o: BenchOptions): Promise<number> {
       await writeResults(outDir, results);
     }
     progress.end();
+    if (programIds.length > 0 && !interrupted) {
+      results.programs = await benchPrograms({
+        ids: programIds,
+        profile,
+        allocators: runnable,
+        hakrun: bins.get("hakrun")!,
+        repeat,
+        timeoutS,
+        outDir,
+        tmpDir,
+        stopped: () => interrupted,
+        onRound: async (rec) => void await writeResults(outDir, { ...results, programs: rec }),
+      });
+    }
     if (o.instructions && !interrupted) {
       const counts = await countInstructions({
         hakrun: bins.get("hakrun")!,
@@ -482,17 +541,11 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const resultsPath = await writeResults(outDir, results);
 
   console.log(summaryText(results));
-  console.log(`\nresults: ${show(resultsPath)}`);
-  try {
-    const html = await (await reportModule()).writeReport(outDir);
-    console.log(`report:  ${show(html)}`);
-  } catch (e) {
-    console.error(
-      `[bench] warning: the report page could not be written: ${
-        e instanceof Error ? e.message : e
-      }`,
-    );
+  if (results.programs) {
+    console.log(`\n${programsSummaryText(results.programs, results.params.allocators)}`);
   }
+  console.log(`\nresults: ${show(resultsPath)}`);
+  await printReport(outDir, "bench");
   if (interrupted) {
     console.error("[bench] interrupted: the results hold the runs that completed");
     return 130;
@@ -507,6 +560,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
     }
     code = 1;
   }
+  const programFails = results.programs ? programProblems(results.programs, IS_CI) : [];
+  for (const p of programFails) console.error(`[bench] ${p}`);
+  if (programFails.length > 0) code = 1;
   const verdict = unavailableVerdict(allocators, IS_CI);
   if (verdict !== null) {
     console.error(`[bench] ${verdict}`);

@@ -69,6 +69,60 @@ const LEARNING_BENCHES: readonly BenchDef[] = [
   },
 ];
 
+/** The field's patterns where allocators are usually judged, written from their descriptions
+ * (sizes and counts are part of the pattern). */
+const FIELD_BENCHES: readonly BenchDef[] = [
+  {
+    id: "prodcons",
+    program: "prodcons",
+    args: () => [],
+    metric: "ops_per_s",
+    title: "Producer/consumer, more threads than cores (64 B)",
+    description: "4 × the online CPUs threads, each allocating batches of 64 blocks of 64 B and " +
+      "pushing them onto shared mutex-guarded queues (half as many as threads), then popping " +
+      "another thread's batch and checking and freeing its blocks: most frees are remote and " +
+      "the threads outnumber the cores. Fixed time (4 s at scale 1); the metric is frees per " +
+      "second.",
+    quickScale: 0.25,
+  },
+  {
+    id: "large_buffers",
+    program: "large_buffers",
+    args: () => [],
+    metric: "ops_per_s",
+    title: "Random large buffers (5–25 MiB, value-initialised)",
+    description: "2000 iterations over 20 slots: each replaces a random slot's buffer with a new " +
+      "one of a uniformly random size between 5 and 25 MiB, which the program value-initialises " +
+      "(writes every byte), as std::vector<char>(n) does. One op = one iteration.",
+    quickScale: 0.05,
+  },
+  ...[1, 2].map((t): BenchDef => ({
+    id: `interp_heap_${t}`,
+    program: "interp_heap",
+    args: () => ["--threads", String(t)],
+    metric: "ops_per_s",
+    title: `Interpreter heap, ${t} thread${t > 1 ? "s" : ""}`,
+    description: "Object graphs of mixed small sizes (16 B – 1 KiB, most under 128 B) built and " +
+      "dropped in bulk, as a Ruby or Python stress does: 20000 objects a cycle referring to " +
+      "earlier ones, one in eight a container whose item array grows by realloc; a mark walks " +
+      "and checks the graph, then everything is freed in scattered order but one object in " +
+      `sixteen, which survives one more cycle. ${t} thread${t > 1 ? "s, each its own heap" : ""}` +
+      "; one op = one malloc, realloc or free.",
+    quickScale: 0.05,
+  })),
+  ...[1, 2].map((t): BenchDef => ({
+    id: `mixed_rounds_${t}`,
+    program: "mixed_rounds",
+    args: () => ["--threads", String(t)],
+    metric: "ops_per_s",
+    title: `Rounds of mixed sizes (8 B – 8 KiB), ${t} thread${t > 1 ? "s" : ""}`,
+    description: "Each thread keeps a list of 1000 blocks of 8 B – 8 KiB (log-uniform) and " +
+      "replaces them in rounds: every block of the list checked, freed and allocated anew with " +
+      "a fresh size. One op = one free + one malloc.",
+    quickScale: 0.1,
+  })),
+];
+
 export const BENCHES: readonly BenchDef[] = [
   {
     id: "larson",
@@ -266,6 +320,33 @@ export const BENCHES: readonly BenchDef[] = [
     scaleSetsMemory: true,
   },
   {
+    id: "memory_return_exited",
+    program: "memory_return",
+    args: (t, profile) => [
+      "--threads",
+      String(t),
+      "--exit",
+      "1",
+      "--mix",
+      "small",
+      "--idle-ms",
+      profile === "quick" ? "2000" : "5000",
+      "--work-ms",
+      profile === "quick" ? "1000" : "5000",
+    ],
+    metric: "ops_per_s",
+    title: "Memory return after the threads exit",
+    description: "The memory_return program with workers that exit: they allocate 512 MiB " +
+      "at full scale (98 % of the blocks 16 B – 1 KiB, the others up to 1 MiB), free 99 % of " +
+      "it remotely leaving scattered survivors, and exit; the process idles (5 s at full " +
+      "scale), the main thread does light work spread over 5 s, then calls malloc_trim. " +
+      "Memory figure: the RSS after the light work, what is left of threads that are gone; " +
+      "after the idle and after the trim are in the program's table.",
+    quickScale: 0.25,
+    memory: "rss_work_kib",
+    scaleSetsMemory: true,
+  },
+  {
     id: "thread_churn",
     program: "thread_churn",
     args: (t) => ["--threads", String(t)],
@@ -276,6 +357,7 @@ export const BENCHES: readonly BenchDef[] = [
       "Thread start and exit are part of the measure.",
     quickScale: 0.15,
   },
+  ...FIELD_BENCHES,
   ...LEARNING_BENCHES,
 ];
 

@@ -1,6 +1,8 @@
 // validateResults: the shape check of a results.json (schema 2, tasks/bench_stats.ts), used by
 // the report builder before it trusts a file and by the tests. Pure (bundles for the browser).
 
+import { validatePrograms } from "./programs_schema.ts";
+
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -64,7 +66,33 @@ export function validateResults(x: unknown): string[] {
     for (const k of ["lib", "note", "version", "source", "build"]) {
       check(strOrNull(a[k]), `${at}.${k}`);
     }
+    if (a.builds !== undefined) {
+      list(a, "builds", (b, bt) => {
+        check(str(b.kind), `${at}.${bt}.kind`);
+        for (const k of ["lib", "compiler", "flags", "note"]) {
+          check(strOrNull(b[k]), `${at}.${bt}.${k}`);
+        }
+      });
+    }
+    const c = a.build_choice;
+    if (c !== undefined && c !== null) {
+      check(isObj(c) && str(c.kind) && str(c.why), `${at}.build_choice: {kind, why, fallback}`);
+    }
   });
+  if (x.peer_parity !== undefined) {
+    list(x, "peer_parity", (r, at) => {
+      check(str(r.peer) && str(r.measured), `${at}.peer/measured`);
+      check(numOrNull(r.geomean), `${at}.geomean`);
+      check(r.faster === null || r.faster === "upstream" || r.faster === "zig", `${at}.faster`);
+      for (const k of ["upstream", "zig"]) {
+        check(isObj(r[k]) && str((r[k] as Obj).lib), `${at}.${k}.lib`);
+      }
+      list(r, "workloads", (w, wt) => {
+        check(str(w.id), `${at}.${wt}.id`);
+        for (const k of ["upstream", "zig", "ratio"]) check(numOrNull(w[k]), `${at}.${wt}.${k}`);
+      });
+    });
+  }
   list(x, "benches", (b, at) => {
     for (const k of ["id", "program", "title", "description"]) check(str(b[k]), `${at}.${k}`);
     check(strArray(b.args), `${at}.args`);
@@ -115,6 +143,7 @@ export function validateResults(x: unknown): string[] {
       });
     }
   }
+  if (x.programs !== undefined) errs.push(...validatePrograms(x.programs));
   const ins = x.instructions;
   if (ins !== undefined) {
     if (!isObj(ins)) errs.push("instructions: object");

@@ -13,6 +13,8 @@
 // Every allocator that ran is a reference: the summary holds each allocator's ratios against every
 // other one, and their geometric means over the benches.
 
+import type { ProgramsRecord } from "./programs_schema.ts";
+
 export type Metric = "ops_per_s" | "ns_per_op";
 
 /** The report's default baseline peer (tasks/peers.ts builds it). */
@@ -64,6 +66,38 @@ export interface AllocatorInfo {
   source: string | null;
   /** How it was built (compiler and flags), for source-built peers. */
   build: string | null;
+  /** Source-built peers: every build tried (upstream, zig) and which one ran, and why. */
+  builds?: {
+    kind: string;
+    lib: string | null;
+    compiler: string | null;
+    flags: string | null;
+    note: string | null;
+  }[];
+  build_choice?: { kind: string; why: string; fallback: boolean } | null;
+}
+
+/** --peer-parity (tasks/bench_parity.ts): one source peer's upstream build against its zig build
+ * on a few workloads, interleaved; ratio > 1: the upstream build was faster. */
+export interface PeerParity {
+  peer: string;
+  /** ISO date of the measurement. */
+  measured: string;
+  rounds: number;
+  upstream: { lib: string; compiler: string | null; flags: string | null };
+  zig: { lib: string; compiler: string | null; flags: string | null };
+  workloads: {
+    id: string;
+    metric: Metric;
+    /** Medians of each build's values. */
+    upstream: number | null;
+    zig: number | null;
+    /** Median of the per-round normalised ratios, upstream against zig. */
+    ratio: number | null;
+  }[];
+  geomean: number | null;
+  /** The build the bench uses from then on (null: no ratio). */
+  faster: "upstream" | "zig" | null;
 }
 
 export interface BenchInfo {
@@ -181,6 +215,10 @@ export interface Results {
   instructions?: { workloads: InstructionWorkload[]; counts: InstructionCount[] };
   /** With --oracle. */
   oracle?: OracleInfo;
+  /** The parity records the peers' builds were chosen by (--peer-parity, or cached ones). */
+  peer_parity?: PeerParity[];
+  /** Real programs (bench --programs) or compare's command (tasks/programs_schema.ts). */
+  programs?: ProgramsRecord;
 }
 
 /** A paired ratio and how many rounds formed a pair. */
@@ -331,6 +369,18 @@ export function pairedRatio(
   higherIsBetter: boolean,
   value: (s: SampleLike) => number | null = (s) => (usable(s) ? s.value : null),
 ): PairedRatio {
+  const ratios = roundRatios(mine, ref, higherIsBetter, value);
+  return { ratio: median(ratios), pairs: ratios.length };
+}
+
+/** The normalised ratio of each sample of `mine` against the median of `ref`'s samples of the
+ * same round (rounds where either has no number are left out). */
+export function roundRatios<S extends { round: number }>(
+  mine: readonly S[],
+  ref: readonly S[],
+  higherIsBetter: boolean,
+  value: (s: S) => number | null,
+): number[] {
   const refByRound = new Map<number, number[]>();
   for (const s of ref) {
     const v = value(s);
@@ -346,7 +396,7 @@ export function pairedRatio(
     if (refValue === null || refValue <= 0) continue;
     ratios.push(normalisedRatio(v, refValue, higherIsBetter));
   }
-  return { ratio: median(ratios), pairs: ratios.length };
+  return ratios;
 }
 
 function metricOf(

@@ -20,6 +20,7 @@ import {
 } from "./bench_stats.ts";
 import type { Measured } from "./bench_runner.ts";
 import { oracleTable, variantLabel } from "./bench_oracle_stats.ts";
+import { headlines, headlineText, peerBuildLines } from "./bench_headlines.ts";
 import { ROOT } from "./targets.ts";
 
 export function metricUnit(m: Metric): string {
@@ -363,6 +364,9 @@ export function summaryText(results: Results, summary: Summary = summarize(resul
     geo: (h, ref, what) => fmtRatio(overallRatio(summary, h, ref, what)),
   };
   const out: string[] = [];
+  if (c.benches.length > 0 && hakmems.length > 0) {
+    out.push(...headlineText(headlines(results, summary, hakmems[0])), "");
+  }
   if (c.benches.length > 0) {
     const p = results.params;
     const inline = hakmems.length <= 2;
@@ -381,6 +385,8 @@ export function summaryText(results: Results, summary: Summary = summarize(resul
     );
   }
   out.push(...instructionTable(c));
+  const peers = peerBuildLines(results);
+  if (peers.length > 0) out.push("", ...peers);
   for (const a of results.allocators.filter((x) => !x.available)) {
     out.push(`not run: ${a.name}: ${a.note ?? "unavailable"}`);
   }

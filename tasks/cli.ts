@@ -18,6 +18,8 @@ import { modesHelp } from "./options.ts";
 import { runSoak } from "./soak.ts";
 import { runFuzz } from "./fuzz.ts";
 import { runTests } from "./test.ts";
+import { PROGRAM_IDS } from "./programs_catalogue.ts";
+import { addCompareCommand } from "./compare.ts";
 import { flavourOf, FLAVOURS, ROOT, targetInfo, type TargetName, TARGETS } from "./targets.ts";
 
 /** Runs the deno executable that runs us, in the repository root; returns its exit code. */
@@ -200,6 +202,12 @@ program
     false,
   )
   .option(
+    "--harden",
+    "add hakmem-harden (the default mode with HAKMEM_HARDEN=1: what hardening costs, per " +
+      "workload); the default variants include it beside the default mode",
+  )
+  .option("--no-harden", "leave hakmem-harden out of the default variants")
+  .option(
     "--oracle-grid <grid>",
     `the oracle's grid, "OPTION=v1,v2;OPTION=…": every combination is one fixed configuration ` +
       `(default "${ORACLE_GRID}"); the options are the library's integer knobs, each value in ` +
@@ -230,6 +238,22 @@ program
       `${INSTRUCTION_IDS.join(", ")}`,
     false,
   )
+  .option(
+    "--peer-parity",
+    "build every source peer both ways (its upstream release build with the compiler it picks, " +
+      "and the zig build), run the pair loop, larson and xthread under each, record the ratio " +
+      "(.cache/peers/parity.json, results.json) and use the faster build",
+    false,
+  )
+  .addOption(
+    new Option(
+      "--programs [ids]",
+      `real programs from Debian packages, each under every allocator (${
+        PROGRAM_IDS.join(", ")
+      }; default all); without --benches only they run. The full profile runs them all ` +
+        "unless --benches or --oracle is given",
+    ).argParser(collect),
+  )
   .option("--threads <n>", "threads of the multi-threaded benches", positiveInt("--threads"), 2)
   .option("--out <dir>", "output directory (default: reports/runs/<timestamp>)")
   .option("--seed <s>", "seed of every program (same work for every allocator)", (v: string) => {
@@ -255,10 +279,13 @@ program
       ladder: boolean;
       thresholds: boolean;
       oracle: boolean;
+      harden?: boolean;
       oracleGrid?: string;
       repeat?: number;
       duration?: number;
       instructions: boolean;
+      peerParity: boolean;
+      programs?: string[] | boolean;
       threads: number;
       out?: string;
       seed: number;
@@ -267,6 +294,8 @@ program
       Deno.exitCode = await runBench(opts);
     },
   );
+
+addCompareCommand(program, collect, positiveInt);
 
 program
   .command("report")

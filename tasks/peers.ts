@@ -1,16 +1,37 @@
 // The peer allocators of the bench: today's releases, built from the upstream C/C++ sources that
 // the Rust package registry ships inside their -sys crates (pinned name, version and sha256), plus
-// glibc and Debian's tcmalloc-minimal. Each source peer is built as a preloadable .so with zig,
-// with the options of its upstream's own release build, for the same baseline CPU as libhakmem
-// (x86_64, no -march=native) and against this machine's glibc; tasks/peers_build.ts caches it.
+// glibc and Debian's tcmalloc-minimal. Each source peer has two builds (tasks/peers_build.ts
+// caches both):
+//   upstream  as its users get it: its own build system (CMake Release, configure + make, or its
+//             ninja generator) with the compiler that picks on Linux (Debian's gcc/g++ through
+//             cc/c++; clang for rpmalloc's generator), at upstream's default options;
+//   zig       the workbench's build, as libhakmem is built: zig cc for libhakmem's baseline CPU
+//             (x86_64) against this machine's glibc, through the same build system where it
+//             takes CC/CXX (rpmalloc: its release flags by hand).
+// The bench uses the upstream build unless `--peer-parity` measured the zig build faster
+// (chooseBuild); when the upstream build fails, the zig build stands in with the reason, which
+// under CI=true fails the run.
 //
-// A peer that cannot be fetched or built does not stop the run: resolvePeers() marks it
+// A peer that cannot be fetched or built at all does not stop the run: resolvePeers() marks it
 // unavailable with the reason, and the bench goes on without it.
 
 import { join } from "node:path";
-import { DEFAULT_BASELINE } from "./bench_stats.ts";
-import { ensurePackages, installLine } from "./deps.ts";
-import { type BuildContext, buildPeer, expectText, type PeerRecipe, step } from "./peers_build.ts";
+import { DEFAULT_BASELINE, type PeerParity } from "./bench_stats.ts";
+import { ensurePackages, installLine, type PackageNeed } from "./deps.ts";
+import {
+  type BuildContext,
+  buildPeer,
+  cmake,
+  type CMakeBuild,
+  compileLine,
+  type CratePin,
+  expectText,
+  PEER_BUILDS,
+  type PeerBuild,
+  type PeerRecipe,
+  step,
+  systemCompiler,
+} from "./peers_build.ts";
 import { runCommand, which } from "./toolchain.ts";
 
 /** The peers, in the order the bench lists them. */
@@ -35,10 +56,75 @@ export interface ResolvedPeer {
   version: string | null;
   /** Where it came from: the crate (name, version, sha256) or the Debian package. */
   source: string | null;
-  /** How it was built (the flags), for source peers. */
+  /** How the build in use was made (build system, compiler, flags), for source peers. */
   build: string | null;
   /** Why it is unavailable, or null. */
   note: string | null;
+  /** Each build tried (source peers; empty for Debian's). */
+  builds: PeerBuildInfo[];
+  /** Which build the bench uses and why (source peers), or null. */
+  choice: BuildChoice | null;
+}
+
+/** One build of a source peer: its library, or why there is none. */
+export interface PeerBuildInfo {
+  kind: PeerBuild;
+  lib: string | null;
+  compiler: string | null;
+  /** The compile command the build ran. */
+  flags: string | null;
+  note: string | null;
+}
+
+/** The build the bench uses. `fallback`: the upstream build failed, the zig build stands in. */
+export interface BuildChoice {
+  kind: PeerBuild;
+  why: string;
+  fallback: boolean;
+}
+
+const firstLine = (s: string | null | undefined) => (s ?? "").split("\n")[0];
+
+/** Which build of a peer the bench uses: the faster of the two when `parity` (the last
+ * --peer-parity record) measured exactly these builds, else the upstream build (as users get it);
+ * the zig build only stands in when the upstream build failed. Null when neither built. Pure. */
+export function chooseBuild(
+  builds: readonly PeerBuildInfo[],
+  parity: PeerParity | null,
+): BuildChoice | null {
+  const up = builds.find((b) => b.kind === "upstream" && b.lib !== null);
+  const zig = builds.find((b) => b.kind === "zig" && b.lib !== null);
+  if (!up && !zig) return null;
+  if (!up) {
+    const failed = builds.find((b) => b.kind === "upstream");
+    return {
+      kind: "zig",
+      fallback: true,
+      why: `the upstream build failed (${firstLine(failed?.note) || "not built"}): the zig build ` +
+        "stands in",
+    };
+  }
+  const measured = parity && zig && parity.upstream.lib === up.lib && parity.zig.lib === zig.lib &&
+    parity.geomean !== null;
+  if (!measured) {
+    return {
+      kind: "upstream",
+      fallback: false,
+      why: "the upstream release build, as users get it" +
+        (zig ? "; its parity with the zig build was not measured for these builds" : "") +
+        " (deno task bench --peer-parity)",
+    };
+  }
+  const g = parity.geomean!;
+  const ids = parity.workloads.map((w) => w.id).join(", ");
+  const faster: PeerBuild = g >= 1 ? "upstream" : "zig";
+  return {
+    kind: faster,
+    fallback: false,
+    why: `the faster build in the parity check of ${parity.measured.slice(0, 10)}: the upstream ` +
+      `build ran at ${g.toFixed(2)}x the zig build's speed (geomean over ${ids}, ` +
+      `${parity.rounds} rounds)`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,88 +155,75 @@ export function targetFlags(glibc: string): string[] {
   return ["-target", `x86_64-linux-gnu.${glibc.split(".").slice(0, 2).join(".")}`, "-mcpu=x86_64"];
 }
 
-/** The sources listed by `set(mi_sources …)` in mimalloc's CMakeLists.txt. */
-async function mimallocSources(dir: string): Promise<string[]> {
-  const text = await Deno.readTextFile(join(dir, "CMakeLists.txt"));
-  const block = /set\(mi_sources([^)]*)\)/.exec(text);
-  const srcs = block ? [...block[1].matchAll(/src\/[\w/.-]+\.c/g)].map((m) => m[0]) : [];
-  if (srcs.length === 0) throw new Error(`no mi_sources in ${dir}/CMakeLists.txt`);
-  return srcs;
+// ---------------------------------------------------------------------------------------------
+// the build systems
+
+/** The Debian packages of an upstream build: its build system and the compilers it picks. */
+const CMAKE_PACKAGES: PackageNeed[] = [
+  { deb: "cmake", why: "builds the peers with their own CMake", probe: "cmake" },
+  { deb: "make", why: "CMake's default generator on Linux", probe: "make" },
+  { deb: "gcc", why: "the C compiler (cc) the peers' builds pick", probe: "gcc" },
+  { deb: "g++", why: "the C++ compiler (c++) the peers' builds pick", probe: "g++" },
+  { deb: "libc6-dev", why: "headers for the peers' builds", probe: "/usr/include/stdio.h" },
+];
+const CONFIGURE_PACKAGES: PackageNeed[] = CMAKE_PACKAGES.filter((p) => p.deb !== "cmake");
+const RPMALLOC_PACKAGES: PackageNeed[] = [
+  { deb: "clang", why: "the compiler rpmalloc's build generator picks on Linux", probe: "clang" },
+  { deb: "ninja-build", why: "runs rpmalloc's build", probe: "ninja" },
+  { deb: "python3", why: "rpmalloc's configure.py", probe: "python3" },
+];
+
+/** The zig compiler of the zig builds, for build systems that take CC/CXX: zig cc with the
+ * peers' target (libhakmem's baseline CPU, this machine's glibc). */
+function zigCompilers(c: BuildContext, glibc: string): Record<string, string> {
+  const t = targetFlags(glibc).join(" ");
+  return { CC: `${c.zig} cc ${t}`, CXX: `${c.zig} c++ ${t}`, AR: `${c.zig} ar` };
 }
 
-/** mimalloc's CMake Release build of the shared library (MI_OVERRIDE on, MI_SECURE off). */
-function mimalloc(major: 2 | 3, version: string, glibc: string): PeerRecipe {
-  const sub = `c_src/mimalloc/v${major}`;
-  const flags = [
-    ...targetFlags(glibc),
-    "-O3",
-    "-DNDEBUG",
-    "-fPIC",
-    "-DMI_BUILD_RELEASE",
-    "-DMI_CMAKE_BUILD_TYPE=release",
-    "-DMI_SHARED_LIB",
-    "-DMI_SHARED_LIB_EXPORT",
-    "-DMI_MALLOC_OVERRIDE",
-    "-Wall",
-    "-Wextra",
-    "-Wno-unknown-pragmas",
-    "-fvisibility=hidden",
-    "-Wstrict-prototypes",
-    "-Wno-static-in-inline",
-    "-ftls-model=initial-exec",
-    "-fno-builtin-malloc",
-    // zig turns __DATE__ into an error; mimalloc prints its build date in verbose mode
-    "-Wno-error=date-time",
-  ];
+// ---------------------------------------------------------------------------------------------
+// source peers
+
+const MIMALLOC_CRATE: CratePin = {
+  crate: "libmimalloc-sys2",
+  version: "0.1.65",
+  sha256: "6c68ecbf07017a81a170a98fd1486d340dd304bc1099d2ca9aceff310fc42e9d",
+};
+
+/** mimalloc's CMake Release build of its shared library, upstream's defaults (MI_OVERRIDE on,
+ * MI_SECURE off); tests, static library and object file off, which only skips those. */
+function mimalloc(major: 2 | 3, version: string, glibc: string, kind: PeerBuild): PeerRecipe {
+  const sub = major === 3 ? "c_src/mimalloc3" : "c_src/mimalloc";
+  const build: CMakeBuild = {
+    sub,
+    options: ["-DMI_BUILD_TESTS=OFF", "-DMI_BUILD_STATIC=OFF", "-DMI_BUILD_OBJECT=OFF"],
+    target: "mimalloc",
+    main: "src/static.c",
+  };
   const [maj, min, patch] = version.split(".").map(Number);
   const code = maj * 10000 + min * 100 + patch;
   return {
     name: `mimalloc${major}`,
     version,
-    crate: {
-      crate: "libmimalloc-sys",
-      version: "0.1.49",
-      sha256: "6a45a52f43e1c16f667ccfe4dd8c85b7f7c204fd5e3bf46c5b0db9a5c3c0b8e9",
-    },
-    key: { sub, flags },
+    crate: MIMALLOC_CRATE,
+    kind,
+    key: { build, ...(kind === "zig" ? { target: targetFlags(glibc) } : {}) },
+    packages: CMAKE_PACKAGES,
+    compiler: kind === "upstream" ? () => systemCompiler("cc") : undefined,
     check: (src) =>
       expectText(src, `${sub}/include/mimalloc.h`, `#define MI_MALLOC_VERSION ${code}`),
-    async build(c: BuildContext) {
-      const dir = join(c.src, sub);
-      const srcs = await mimallocSources(dir);
-      const args = ["cc", ...flags, "-Iinclude", ...srcs, "-shared", "-lpthread", "-o", c.out];
-      await step(c.zig, args, { cwd: dir, env: c.env }, `mimalloc ${version}`);
-    },
+    build: (c) => cmake(c, build, kind === "zig" ? zigCompilers(c, glibc) : {}),
   };
 }
 
-/** snmalloc's CMake "snmallocshim" (malloc.cc + new.cc as one shared object), Release. */
-function snmalloc(glibc: string): PeerRecipe {
-  const flags = [
-    ...targetFlags(glibc),
-    "-std=c++20",
-    "-O3",
-    "-DNDEBUG",
-    "-fPIC",
-    "-fno-rtti",
-    "-fvisibility=hidden",
-    "-fvisibility-inlines-hidden",
-    '-DSNMALLOC_EXPORT=__attribute__((visibility("default")))',
-    "-fomit-frame-pointer",
-    "-mcx16",
-    "-mprfchw",
-    "-ftls-model=initial-exec",
-    "-ffunction-sections",
-    "-DSNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT",
-    "-DSNMALLOC_CHECK_LOADS=false",
-    "-DSNMALLOC_PAGEID=false",
-    "-DSNMALLOC_USE_WAIT_ON_ADDRESS=1",
-    "-DSNMALLOC_PLATFORM_HAS_GETENTROPY",
-    "-DSNMALLOC_PTHREAD_ATFORK_WORKS",
-    "-DSNMALLOC_HAS_LINUX_RANDOM_H",
-    "-DSNMALLOC_HAS_LINUX_FUTEX_H",
-  ];
-  const srcs = ["src/snmalloc/override/malloc.cc", "src/snmalloc/override/new.cc"];
+/** snmalloc's CMake "snmallocshim" target (malloc.cc + new.cc as one shared object), Release,
+ * upstream's defaults; its test programs off. */
+function snmalloc(glibc: string, kind: PeerBuild): PeerRecipe {
+  const build: CMakeBuild = {
+    sub: "upstream",
+    options: ["-DSNMALLOC_BUILD_TESTING=OFF"],
+    target: "snmallocshim",
+    main: "src/snmalloc/override/malloc.cc",
+  };
   return {
     name: "snmalloc",
     version: "0.7.6",
@@ -159,21 +232,55 @@ function snmalloc(glibc: string): PeerRecipe {
       version: "0.7.6",
       sha256: "f09c93c55f9a2b8dab75738a83c771231c5f408af65b8657433fe5bc93cc76cb",
     },
-    key: { flags, srcs },
+    kind,
+    key: { build, ...(kind === "zig" ? { target: targetFlags(glibc) } : {}) },
+    packages: CMAKE_PACKAGES,
+    compiler: kind === "upstream" ? () => systemCompiler("c++") : undefined,
+    check: (src) => expectText(src, "Cargo.toml", 'version = "0.7.6"'),
+    build: (c) => cmake(c, build, kind === "zig" ? zigCompilers(c, glibc) : {}),
+  };
+}
+
+const RPMALLOC_VERSION = "1.4.3+b097fd0";
+const RPMALLOC_CRATE: CratePin = {
+  crate: "rpmalloc-sys",
+  version: "0.2.3+b097fd0",
+  sha256: "8d4b7d5e225a53887ee57fcec492eaf114b8e290f7072d035adc6ddd6810b67b",
+};
+// the crate's commit comes after the CHANGELOG's last release
+const rpmallocCheck = (src: string) => expectText(src, "rpmalloc/CHANGELOG", /^1\.4\.3\s/);
+
+/** rpmalloc's own build: its ninja generator (configure.py, release configuration), whose
+ * toolchain on Linux is clang, and its "rpmallocwrap" shared library (ENABLE_PRELOAD,
+ * ENABLE_OVERRIDE). */
+function rpmallocUpstream(): PeerRecipe {
+  const so = "bin/linux/release/x86-64/librpmallocwrap.so";
+  return {
+    name: "rpmalloc",
+    version: RPMALLOC_VERSION,
+    crate: RPMALLOC_CRATE,
+    kind: "upstream",
+    key: { configure: ["-c", "release", "-a", "x86-64"], target: so },
+    packages: RPMALLOC_PACKAGES,
+    compiler: () => systemCompiler("clang"),
+    check: rpmallocCheck,
     async build(c: BuildContext) {
-      // zig c++ links its libc++ statically, as upstream's -static-libstdc++
-      const args = ["c++", ...flags, "-Isrc", ...srcs, "-shared", "-Wl,--no-undefined"];
-      await step(c.zig, [...args, "-o", c.out], {
-        cwd: join(c.src, "upstream"),
-        env: c.env,
-      }, "snmalloc");
+      // the generator writes into its tree: build in a copy
+      const tree = join(c.work, "rpmalloc");
+      await step("cp", ["-R", join(c.src, "rpmalloc"), tree], {}, "copy rpmalloc");
+      const conf = ["configure.py", "-c", "release", "-a", "x86-64"];
+      await step("python3", conf, { cwd: tree }, "rpmalloc configure.py");
+      await step("ninja", [so], { cwd: tree }, "rpmalloc ninja");
+      await Deno.copyFile(join(tree, so), c.out);
+      const cmds = await step("ninja", ["-t", "commands", so], { cwd: tree }, "ninja -t");
+      const line = cmds.split("\n").find((l) => / -c \S*rpmalloc\.c/.test(l));
+      return line ? compileLine(line) : null;
     },
   };
 }
 
-/** rpmalloc's "rpmallocwrap" shared library (ENABLE_PRELOAD, ENABLE_OVERRIDE), release config
- * of its ninja generator (clang.py). */
-function rpmalloc(glibc: string): PeerRecipe {
+/** rpmalloc built by zig, by hand: the flags of its generator's release configuration. */
+function rpmallocZig(glibc: string): PeerRecipe {
   const flags = [
     ...targetFlags(glibc),
     "-std=c11",
@@ -198,29 +305,29 @@ function rpmalloc(glibc: string): PeerRecipe {
   ];
   return {
     name: "rpmalloc",
-    version: "1.4.3+b097fd0",
-    crate: {
-      crate: "rpmalloc-sys",
-      version: "0.2.3+b097fd0",
-      sha256: "8d4b7d5e225a53887ee57fcec492eaf114b8e290f7072d035adc6ddd6810b67b",
-    },
+    version: RPMALLOC_VERSION,
+    crate: RPMALLOC_CRATE,
+    kind: "zig",
     key: { flags },
-    // the crate's commit comes after the CHANGELOG's last release
-    check: (src) => expectText(src, "rpmalloc/CHANGELOG", /^1\.4\.3\s/),
+    check: rpmallocCheck,
     async build(c: BuildContext) {
       const args = ["cc", ...flags, "rpmalloc/rpmalloc.c", "-shared", "-lpthread", "-o", c.out];
       await step(c.zig, args, { cwd: join(c.src, "rpmalloc"), env: c.env }, "rpmalloc");
+      return `zig ${args.slice(0, -4).join(" ")}`;
     },
   };
 }
 
 /** jemalloc 5.3.1 as its own build makes it: configure (the script tikv-jemalloc-sys ships, as
- * jemalloc's git tree has none) with CC = zig cc, then make of the shared library. Upstream
- * defaults (stats on, no prefix); C++ operators off (the programs are C). */
-function jemalloc(glibc: string): PeerRecipe {
+ * jemalloc's git tree has none), then make of the shared library. The upstream build takes
+ * configure's defaults with the compiler it finds (gcc); the zig build sets CC = zig cc and
+ * leaves the C++ operators out. */
+function jemalloc(glibc: string, kind: PeerBuild): PeerRecipe {
   const crateVersion = "0.7.1+5.3.1-0-g81034ce1f1373e37dc865038e1bc8eeecf559ce8";
   const jeVersion = crateVersion.split("+")[1];
-  const configure = [`--with-version=${jeVersion}`, "--disable-cxx", "--enable-doc=no"];
+  const configure = kind === "zig"
+    ? [`--with-version=${jeVersion}`, "--disable-cxx", "--enable-doc=no"]
+    : [`--with-version=${jeVersion}`];
   return {
     name: "jemalloc",
     version: "5.3.1",
@@ -229,44 +336,45 @@ function jemalloc(glibc: string): PeerRecipe {
       version: crateVersion,
       sha256: "1a2825c78386b4ae0314074867860ba9577875de945f05992c38815cbec327f0",
     },
-    key: { configure, target: targetFlags(glibc) },
+    kind,
+    key: { configure, ...(kind === "zig" ? { target: targetFlags(glibc) } : {}) },
+    packages: CONFIGURE_PACKAGES,
+    compiler: kind === "upstream" ? () => systemCompiler("gcc") : undefined,
     check: (src) => expectText(src, "jemalloc/ChangeLog", "* 5.3.1"),
     async build(c: BuildContext) {
-      await ensurePackages([{ deb: "make", why: "builds jemalloc", probe: "make" }]);
       const tree = join(c.work, "jemalloc");
       await step("cp", ["-R", join(c.src, "jemalloc"), tree], {}, "copy jemalloc");
       await step("cp", [join(c.src, "configure", "configure"), tree], {}, "copy configure");
-      const env = {
-        ...c.env,
-        CC: [c.zig, "cc", ...targetFlags(glibc)].join(" "),
-        AR: `${c.zig} ar`,
-      };
+      const env = { ...c.env, ...(kind === "zig" ? zigCompilers(c, glibc) : {}) };
       await step("sh", ["./configure", ...configure], { cwd: tree, env }, "jemalloc configure");
       const so = "lib/libjemalloc.so.2";
       await step("make", [`-j${c.cores}`, so], { cwd: tree, env }, "jemalloc make");
       await Deno.copyFile(join(tree, so), c.out);
+      // what make ran: CC, CPPFLAGS and CFLAGS as configure wrote them into the Makefile
+      const mk = await Deno.readTextFile(join(tree, "Makefile"));
+      const v = (k: string) => new RegExp(`^${k} :=(.*)$`, "m").exec(mk)?.[1].trim() ?? "";
+      const vars = ["CC", "CPPFLAGS", "CONFIGURE_CFLAGS", "SPECIFIED_CFLAGS", "EXTRA_CFLAGS"];
+      return compileLine(vars.map(v).join(" "));
     },
   };
 }
 
-/** The source peers' recipes for this machine's glibc. */
+/** The source peers' recipes for this machine's glibc: each peer's upstream build and its zig
+ * build, in PEER_NAMES order. */
 export function sourceRecipes(glibc: string): PeerRecipe[] {
-  return [
-    mimalloc(3, "3.3.2", glibc),
-    mimalloc(2, "2.3.2", glibc),
-    jemalloc(glibc),
-    snmalloc(glibc),
-    rpmalloc(glibc),
-  ];
+  return PEER_BUILDS.flatMap((kind) => [
+    mimalloc(3, "3.6.0", glibc, kind),
+    mimalloc(2, "2.5.2", glibc, kind),
+    jemalloc(glibc, kind),
+    snmalloc(glibc, kind),
+    kind === "upstream" ? rpmallocUpstream() : rpmallocZig(glibc),
+  ]);
 }
 
-/** A recipe's pin and flags as the report shows them. */
-function describe(r: PeerRecipe): { source: string; build: string } {
+/** A recipe's pin as the report shows it. */
+function sourceOf(r: PeerRecipe): string {
   const c = r.crate;
-  return {
-    source: `crate ${c.crate} ${c.version} (sha256 ${c.sha256})`,
-    build: `zig; ${JSON.stringify(r.key)}`,
-  };
+  return `crate ${c.crate} ${c.version} (sha256 ${c.sha256})`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,6 +423,8 @@ async function resolveTcmalloc(): Promise<ResolvedPeer> {
     version,
     source: `Debian package ${TCMALLOC.deb}${version ? ` ${version}` : ""}`,
     build: null,
+    builds: [],
+    choice: null,
     note: lib ? null : `${TCMALLOC.file} not found; install it with: ${line}${why}`,
   };
 }
@@ -328,12 +438,42 @@ export interface ResolveOptions {
   /** The cache (default .cache/peers). */
   cacheDir?: string;
   log?: (msg: string) => void;
+  /** Build both ways even when the upstream build succeeds (--peer-parity). */
+  both?: boolean;
+  /** The last parity records, by peer (chooseBuild). */
+  parity?: Record<string, PeerParity>;
+}
+
+/** One build of `r`, or its failure as a note; never throws. */
+async function tryBuild(
+  r: PeerRecipe,
+  o: ResolveOptions,
+  log: (m: string) => void,
+): Promise<PeerBuildInfo> {
+  const kind = r.kind ?? "zig";
+  try {
+    log(`[peers] ${r.name} ${r.version} (${kind} build): ${r.crate.crate} ${r.crate.version}`);
+    const b = await buildPeer(r, o.cacheDir);
+    log(`[peers] ${r.name} ${kind} ready: ${b.lib} (${b.cached ? "cached" : `${b.seconds} s`})`);
+    return { kind, lib: b.lib, compiler: b.compiler, flags: b.flags, note: null };
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    log(`[peers] ${r.name} ${kind} build FAILED: ${why}`);
+    return { kind, lib: null, compiler: null, flags: null, note: why };
+  }
+}
+
+/** How a build is described in the report: build system, compiler, compile command. */
+export function buildText(b: PeerBuildInfo): string {
+  return `${b.kind} build; ${b.compiler ?? "compiler unknown"}; ${b.flags ?? "flags unknown"}`;
 }
 
 /** Resolves the peers in `names`, one after the other: two zig processes filling a cold cache
  * for the same target at once can deadlock on its file locks (seen with mimalloc 2 and 3 on a
- * fresh clone), and each build keeps both cores busy anyway. Never throws for a peer that cannot
- * be had: it comes back with lib null and the reason in `note`. */
+ * fresh clone), and each build keeps both cores busy anyway. A source peer's upstream build comes
+ * first; its zig build too with `both`, when the upstream build failed, or when the parity record
+ * says it is faster. Never throws for a peer that cannot be had: it comes back with lib null and
+ * the reasons in `note`. */
 export async function resolvePeers(
   names: readonly string[],
   o: ResolveOptions = {},
@@ -346,32 +486,55 @@ export async function resolvePeers(
       out.set(name, await resolveTcmalloc());
       continue;
     }
-    const r = all.find((x) => x.name === name);
-    if (!r) throw new Error(`no recipe for peer ${name}`);
-    const d = describe(r);
-    try {
-      log(`[peers] ${name} ${r.version}: ${r.crate.crate} ${r.crate.version}`);
-      const built = await buildPeer(r, o.cacheDir);
-      const how = built.cached ? "cached" : `built in ${built.seconds} s`;
-      log(`[peers] ${name} ready: ${built.lib} (${how})`);
-      out.set(name, { name, lib: built.lib, version: r.version, ...d, note: null });
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      log(`[peers] ${name} UNAVAILABLE: ${why}`);
-      out.set(name, { name, lib: null, version: r.version, ...d, note: why });
-    }
+    const mine = all.filter((x) => x.name === name);
+    if (mine.length === 0) throw new Error(`no recipe for peer ${name}`);
+    const of = (k: PeerBuild) => mine.find((x) => (x.kind ?? "zig") === k);
+    const record = o.parity?.[name] ?? null;
+    const builds: PeerBuildInfo[] = [];
+    const up = of("upstream");
+    if (up) builds.push(await tryBuild(up, o, log));
+    const zig = of("zig");
+    const upOk = builds.some((b) => b.lib !== null);
+    const zigWanted = o.both || !upOk || (record?.faster === "zig" && record.upstream.lib ===
+        builds[0]?.lib);
+    if (zig && zigWanted) builds.push(await tryBuild(zig, o, log));
+    const choice = chooseBuild(builds, record);
+    const used = choice ? builds.find((b) => b.kind === choice.kind)! : null;
+    const r = used ? mine.find((x) => (x.kind ?? "zig") === used.kind)! : mine[0];
+    if (choice) log(`[peers] ${name}: the ${choice.kind} build is used: ${choice.why}`);
+    out.set(name, {
+      name,
+      lib: used?.lib ?? null,
+      version: r.version,
+      source: sourceOf(r),
+      build: used ? buildText(used) : null,
+      note: used ? null : builds.map((b) => `${b.kind} build: ${b.note ?? "not built"}`).join("\n"),
+      builds,
+      choice,
+    });
   }
   return out;
 }
 
-/** Under CI=true a peer that could not be had fails the run: the message saying so, or null. */
+/** Under CI=true a peer that could not be had, or whose upstream build failed so that the zig
+ * build stood in, fails the run: the message saying so, or null. */
 export function unavailableVerdict(
-  allocators: readonly { name: string; available: boolean }[],
+  allocators: readonly {
+    name: string;
+    available: boolean;
+    build_choice?: { fallback: boolean } | null;
+  }[],
   ci: boolean,
 ): string | null {
   const missing = allocators.filter((a) => !a.available).map((a) => a.name);
-  if (!ci || missing.length === 0) return null;
-  return `CI=true: ${missing.length} peer(s) unavailable, which fails the run: ${
-    missing.join(", ")
-  }`;
+  const fallback = allocators.filter((a) => a.available && a.build_choice?.fallback)
+    .map((a) => a.name);
+  if (!ci || missing.length + fallback.length === 0) return null;
+  const parts = [
+    ...(missing.length ? [`${missing.length} peer(s) unavailable: ${missing.join(", ")}`] : []),
+    ...(fallback.length
+      ? [`${fallback.length} peer(s) whose upstream build failed: ${fallback.join(", ")}`]
+      : []),
+  ];
+  return `CI=true: ${parts.join("; ")}, which fails the run`;
 }

@@ -2,18 +2,24 @@
 //
 //   .cache/peers/crates/<crate>-<version>.crate   the archive, kept once its sha256 matched the pin
 //   .cache/peers/src/<crate>-<version>/           the archive unpacked (tar)
-//   .cache/peers/<peer>-<version>-<key>/          lib<peer>.so and build.json; <key> hashes
+//   .cache/peers/<peer>-<version>-<build>-<key>/  lib<peer>.so and build.json; <build> is
+//                                                 "upstream" (the peer's own release build, with
+//                                                 the compiler it picks) or "zig"; <key> hashes
 //                                                 everything the build depends on (sources' pin,
-//                                                 flags, zig version), so a change rebuilds
+//                                                 options, the compiler's version), so a change
+//                                                 rebuilds
 //
-// The recipes themselves (flags, sources) live in tasks/peers.ts. Every failure is an Error whose
-// message says what to do; the caller marks the peer unavailable with it.
+// The recipes themselves (build systems, options) live in tasks/peers.ts; the helpers that drive
+// the peers' own build systems (CMake, the compile command they ran, the system compiler's
+// version) are at the end of this file. Every failure is an
+// Error whose message says what to do; the caller falls back or marks the peer unavailable.
 
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { exists, sha256 } from "./build.ts";
 import { ROOT } from "./targets.ts";
 import { run } from "./run.ts";
-import { zigEnv, zigPath, zigVersion } from "./toolchain.ts";
+import { ensurePackages, type PackageNeed } from "./deps.ts";
+import { which, zigEnv, zigPath, zigVersion } from "./toolchain.ts";
 
 export const PEERS_CACHE = join(ROOT, ".cache", "peers");
 const CRATES_URL = "https://static.crates.io/crates";
@@ -123,6 +129,11 @@ export async function step(
   return r.stdout;
 }
 
+/** The two ways a source peer is built: its upstream's own release build (its build system, the
+ * compiler that picks on Linux), or the workbench's zig build (as libhakmem is built). */
+export const PEER_BUILDS = ["upstream", "zig"] as const;
+export type PeerBuild = (typeof PEER_BUILDS)[number];
+
 /** What a recipe gets: the unpacked crate, the folder to build in and zig. */
 export interface BuildContext {
   src: string;
@@ -141,11 +152,20 @@ export interface PeerRecipe {
   name: string;
   version: string;
   crate: CratePin;
-  /** Everything besides the pin and zig that decides the output (flags, sub-folder). */
+  /** Which of the two builds this is (default "zig"). */
+  kind?: PeerBuild;
+  /** Everything besides the pin and the compiler that decides the output (options, folder). */
   key: unknown;
+  /** The compiler's name and version ("gcc (Debian 12.2.0-14) 12.2.0"); part of the cache key.
+   * Default: zig's. */
+  compiler?(): Promise<string>;
+  /** Debian packages the build runs (cmake, make, gcc…), installed first when missing. */
+  packages?: PackageNeed[];
   /** Throws when the unpacked sources do not carry `version` (a pin that lies). */
   check?(src: string): Promise<void>;
-  build(ctx: BuildContext): Promise<void>;
+  /** Builds c.out; returns the compiler command line the build ran for its main source (read
+   * back from the build system, so the record shows what ran), or null when unknown. */
+  build(ctx: BuildContext): Promise<string | null | void>;
 }
 
 /** What build.json records next to a built library. */
@@ -153,7 +173,11 @@ export interface BuiltPeer {
   name: string;
   version: string;
   crate: CratePin;
-  zig: string;
+  kind: PeerBuild;
+  /** The compiler (name and version). */
+  compiler: string;
+  /** The compile command the build ran (compiler, flags, defines), or null. */
+  flags: string | null;
   key: unknown;
   lib: string;
   seconds: number;
@@ -161,16 +185,29 @@ export interface BuiltPeer {
   cached?: boolean;
 }
 
-/** The cache folder of `r` under `cacheDir` (the key hashes pin, recipe key and zig version). */
-export function peerDir(r: PeerRecipe, zig: string, cacheDir = PEERS_CACHE): string {
-  const key = sha256(JSON.stringify({ crate: r.crate, key: r.key, zig })).slice(0, 12);
-  return join(cacheDir, `${r.name}-${r.version}-${key}`);
+/** The cache folder of `r` under `cacheDir` (the key hashes pin, recipe key and the compiler). */
+export function peerDir(r: PeerRecipe, compiler: string, cacheDir = PEERS_CACHE): string {
+  const key = sha256(JSON.stringify({ crate: r.crate, key: r.key, compiler })).slice(0, 12);
+  return join(cacheDir, `${r.name}-${r.version}-${r.kind ?? "zig"}-${key}`);
+}
+
+/** The first line of `cmd --version` (zig: `zig cc --version`, whose clang it names). */
+export async function compilerVersion(cmd: string, args: string[] = []): Promise<string> {
+  const r = await run(cmd, [...args, "--version"], { env: zigEnv(), timeoutMs: 60_000 });
+  const line = (r.stdout || r.stderr).split("\n")[0].trim();
+  if (r.code !== 0 || line === "") {
+    throw new Error(`${cmd} ${[...args, "--version"].join(" ")} failed (exit ${r.code})`);
+  }
+  if (!cmd.endsWith("zig")) return line;
+  // "clang version 20.1.2 (https://…)": zig's own version, then the clang it carries
+  return `zig ${await zigVersion()} cc (${line.replace(/\s*\(.*$/, "")})`;
 }
 
 /** The library of `r`, built (once per key) from its pinned crate. */
 export async function buildPeer(r: PeerRecipe, cacheDir = PEERS_CACHE): Promise<BuiltPeer> {
-  const zig = await zigVersion();
-  const dir = peerDir(r, zig, cacheDir);
+  if (r.packages) await ensurePackages(r.packages);
+  const compiler = r.compiler ? await r.compiler() : await compilerVersion(await zigPath(), ["cc"]);
+  const dir = peerDir(r, compiler, cacheDir);
   const lib = join(dir, `lib${r.name}.so`);
   const meta = join(dir, "build.json");
   try {
@@ -186,14 +223,16 @@ export async function buildPeer(r: PeerRecipe, cacheDir = PEERS_CACHE): Promise<
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(work, { recursive: true });
   const cores = Math.max(1, navigator.hardwareConcurrency || 1);
-  await r.build({ src, work, out: lib, zig: await zigPath(), env: zigEnv(), cores });
+  const flags = await r.build({ src, work, out: lib, zig: await zigPath(), env: zigEnv(), cores });
   if (!(await exists(lib))) throw new Error(`the build of ${r.name} left no ${lib}`);
   await Deno.remove(work, { recursive: true }).catch(() => {});
   const built: BuiltPeer = {
     name: r.name,
     version: r.version,
     crate: r.crate,
-    zig,
+    kind: r.kind ?? "zig",
+    compiler,
+    flags: flags ?? null,
     key: r.key,
     lib,
     seconds: Math.round((performance.now() - started) / 100) / 10,
@@ -210,4 +249,81 @@ export async function expectText(src: string, file: string, text: string | RegEx
   if (typeof text === "string" ? !body.includes(text) : !text.test(body)) {
     throw new Error(`${file} in ${src} does not carry ${text}: the pinned version is wrong`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the peers' own build systems
+
+/** `cmd --version`'s first line, naming the program `cmd` resolves to ("cc" is an alternative
+ * for gcc on Debian): "x86_64-linux-gnu-gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0". */
+export async function systemCompiler(cmd: string): Promise<string> {
+  const path = await which(cmd);
+  if (path === null) throw new Error(`${cmd} is not on PATH`);
+  const real = await Deno.realPath(path);
+  const line = await compilerVersion(path);
+  return line.replace(/^\S+/, basename(real));
+}
+
+/** The compile command CMake ran for the source whose path ends with `source` (else for its first
+ * source), from its compile_commands.json, without the output and input paths. */
+async function cmakeCommand(build: string, source: string): Promise<string | null> {
+  try {
+    const db = JSON.parse(await Deno.readTextFile(join(build, "compile_commands.json"))) as {
+      file: string;
+      command: string;
+    }[];
+    const e = db.find((x) => x.file.endsWith(source)) ?? db[0];
+    return e ? compileLine(e.command) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A compile command without its -o, -c, -MF/-MT/-MD arguments and include paths: the compiler
+ * and the flags that decide the code. */
+export function compileLine(cmd: string): string {
+  const words = cmd.trim().split(/\s+/);
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (["-o", "-c", "-MF", "-MT"].includes(w)) {
+      i++;
+      continue;
+    }
+    if (w === "-MMD" || w === "-MD" || w.startsWith("-I") || w.endsWith(".o")) continue;
+    if (/\.(c|cc|cpp)$/.test(w)) continue;
+    out.push(w.includes("/") && !w.startsWith("-") ? basename(w) : w);
+  }
+  return out.join(" ");
+}
+
+export interface CMakeBuild {
+  /** The folder of CMakeLists.txt, relative to the crate. */
+  sub: string;
+  /** -D options besides CMAKE_BUILD_TYPE=Release (which builds only skip other artefacts). */
+  options: string[];
+  target: string;
+  /** The source whose compile command is recorded. */
+  main: string;
+}
+
+/** Configures `b` with CMake (Release), builds its target and copies the library to c.out;
+ * returns the compile command of the main source. */
+export async function cmake(c: BuildContext, b: CMakeBuild, env: Record<string, string>) {
+  const build = join(c.work, "build");
+  const args = [
+    "-S",
+    join(c.src, b.sub),
+    "-B",
+    build,
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",
+    ...b.options,
+  ];
+  const o = { cwd: c.work, env: { ...c.env, ...env } };
+  await step("cmake", args, o, `${b.target} cmake configure`);
+  const buildArgs = ["--build", build, "--target", b.target, "-j", String(c.cores)];
+  await step("cmake", buildArgs, o, `${b.target} cmake build`);
+  await Deno.copyFile(join(build, `lib${b.target}.so`), c.out);
+  return await cmakeCommand(build, b.main);
 }

@@ -17,7 +17,7 @@ import type { Results, Sample } from "../../tasks/bench_stats.ts";
 import { ROOT } from "../../tasks/targets.ts";
 
 const TIMEOUT_MS = 300_000;
-const ALLOCATORS = ["glibc", "hakmem-balanced", "mimalloc3"];
+const ALLOCATORS = ["glibc", "hakmem-balanced", "hakmem-harden", "mimalloc3"];
 
 function tail(s: string, n = 60): string {
   return s.trimEnd().split("\n").slice(-n).join("\n");
@@ -82,9 +82,15 @@ Deno.test({
         assert.ok(a.version && a.source, `${a.name}: version ${a.version}, source ${a.source}`);
       }
       const mi = results.allocators.find((a) => a.name === "mimalloc3")!;
-      assert.equal(mi.version, "3.3.2");
-      assert.match(mi.source!, /^crate libmimalloc-sys 0\.1\.49 \(sha256 [0-9a-f]{64}\)$/);
-      assert.match(mi.lib!, /\.cache\/peers\/mimalloc3-3\.3\.2-[0-9a-f]{12}\/libmimalloc3\.so$/);
+      assert.equal(mi.version, "3.6.0");
+      assert.match(mi.source!, /^crate libmimalloc-sys2 0\.1\.65 \(sha256 [0-9a-f]{64}\)$/);
+      // the upstream build, unless a parity record on this machine measured the zig one faster
+      assert.match(
+        mi.lib!,
+        /\.cache\/peers\/mimalloc3-3\.6\.0-(upstream|zig)-[0-9a-f]{12}\/libmimalloc3\.so$/,
+      );
+      assert.ok(mi.build_choice && mi.build_choice.why.length > 0, "the build's choice is named");
+      assert.match(mi.build!, /-O3/);
 
       for (const b of results.benches) {
         for (const a of ALLOCATORS) {
@@ -119,6 +125,16 @@ Deno.test({
       assert.ok(summary.rows.every((r) => r.medianMemKiB !== null && r.medianMemKiB > 0));
       assert.ok(ids.every((b) => summary.bestPeer[b] === "mimalloc3"), "the only peer is best");
       assert.match(stdout, /hakmem against each allocator/);
+      // the headlines lead the summary: losses per reference, the rank, the targets (one round)
+      assert.match(stdout, /^where hakmem-balanced loses/m);
+      assert.ok(stdout.indexOf("where hakmem-balanced loses") < stdout.indexOf("medians over"));
+      assert.match(stdout, /^ {2}vs mimalloc3: speed \d/m);
+      assert.match(
+        stdout,
+        new RegExp(`^ {2}speed {2}\\d of ${ALLOCATORS.length} \\(over \\d+ workloads\\)`, "m"),
+      );
+      assert.match(stdout, /one round: indications only/);
+      assert.match(stdout, /^ {2}mimalloc3 3\.6\.0: (upstream|zig) build/m);
       // memory_return went through its phases in order, and its memory figure is its own
       const mr = results.samples.find((s) => s.bench === "memory_return" && s.ok)!;
       const t = ["t_alloc_s", "t_freed_s", "t_idle_s", "t_work_s", "t_trim_s"]

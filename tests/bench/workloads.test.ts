@@ -12,34 +12,10 @@ import { bareAllocator } from "../../tasks/bench_runner.ts";
 import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts";
 import { ensurePackages } from "../../tasks/deps.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
-import { run } from "../../tasks/run.ts";
+import { badArgs, both } from "./fixtures/programs.ts";
 
 const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
 const SO = libraryFiles("x86_64-linux-gnu", "release").so;
-const RUNS: [string, Record<string, string>][] = [
-  ["glibc", {}],
-  ["hakmem", { LD_PRELOAD: SO, HAKMEM_MODE: "balanced" }],
-];
-
-/** Runs `prog args` under glibc and hakmem; returns each parsed result line (exit 0 checked). */
-async function both(prog: string, args: string[]): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for (const [name, env] of RUNS) {
-    const r = await run(prog, args, { env, clearEnv: true, timeoutMs: 120_000 });
-    assert.equal(r.code, 0, `${name}: ${prog} ${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
-    out.push(JSON.parse(r.stdout.trim()));
-  }
-  assert.equal(out[0].checksum, out[1].checksum, "the same work under both allocators");
-  return out;
-}
-
-async function badArgs(prog: string, name: string, cases: string[][]): Promise<void> {
-  for (const args of cases) {
-    const r = await run(prog, args, { timeoutMs: 30_000 });
-    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}`);
-    assert.match(r.stderr, new RegExp(`^${name}: `), args.join(" "));
-  }
-}
 
 Deno.test({
   name: "memory_return at smoke scale: phases in order, the RSS of each, bad args",
@@ -65,7 +41,23 @@ Deno.test({
         assert.ok(n(k) > 0 && n(k) <= n("rss_peak_kib") * 1.1, `${k} ${n(k)}`);
       }
     }
-    await badArgs(prog, "memory_return", [["--keep", "1"], ["--mib", "0"], ["--idle-ms", "x"]]);
+    // the exited-threads shape: the workers exit after the frees, the main thread works on
+    for (
+      const l of await both(prog, [...args, "--work", "1000", "--exit", "1", "--mix", "small"])
+    ) {
+      const n = (k: string) => l[k] as number;
+      assert.equal(l.exit, 1);
+      assert.equal(l.mix, "small");
+      assert.ok(n("live_kib") > 0 && n("live_kib") < 64 * 1024 * 0.05, `live ${n("live_kib")}`);
+      assert.ok(n("rss_trim_kib") > 0 && n("rss_trim_kib") <= n("rss_peak_kib"), JSON.stringify(l));
+    }
+    await badArgs(prog, "memory_return", [
+      ["--keep", "1"],
+      ["--mib", "0"],
+      ["--idle-ms", "x"],
+      ["--exit", "2"],
+      ["--mix", "huge"],
+    ]);
   },
 });
 

@@ -116,6 +116,19 @@ export function lazyHakmem(flavour: Flavour, opts: OpenOptions = {}): () => Test
   return () => (h ??= openHakmem(flavour, opts));
 }
 
+/** Hardened mode (HAKMEM_HARDEN=1; the debug flavour always): small blocks carry an 8-byte canary
+ * (all classes but the largest), blocks past the mid tier and 0-byte blocks are guarded, no large
+ * block is cached. */
+export function hardened(h: Hakmem): boolean {
+  return h.optionGet("HAKMEM_HARDEN").value === 1n;
+}
+
+/** Bytes of class `cls` a block gives its user: the class size less the canary in hardened mode. */
+export function usableOfClass(h: Hakmem, cls: number): number {
+  const canary = hardened(h) && cls < h.classCount() - 1 ? 8 : 0;
+  return h.classSize(cls) - canary;
+}
+
 /** The id of a per-class knob (hak_class_knob_t) by its name in the options table. */
 export function classKnob(h: Hakmem, name: string): number {
   const knob = h.optionsTable().class_knobs.find((k) => k.name === name);

@@ -19,6 +19,13 @@ void _hak_os_init(void);
 void *_hak_os_map_aligned(size_t size, size_t align); /* NULL + ENOMEM */
 void _hak_os_unmap(void *p, size_t size);
 bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size);
+/* Pages of a mapping replaced by no-access ones (their memory goes back;
+ * any access faults); they stay part of the mapping. false when the OS
+ * refused (counted in _hak_os_failures), the pages then as they were. */
+bool _hak_os_noaccess(void *p, size_t size);
+/* Pages made no-access (their contents kept) or readable and writable
+ * again (no-access pages read as zeros then); false when refused. */
+bool _hak_os_protect(void *p, size_t size, bool access);
 /* Moves a mapping, pages and all, to a new `align`-aligned range of
  * new_size bytes; NULL when it cannot (the old one is then untouched). */
 void *_hak_os_relocate(void *p, size_t old_size, size_t new_size, size_t align);
