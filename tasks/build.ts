@@ -86,8 +86,13 @@ export function sharedLinkFlags(target: TargetName, flavour: Flavour): string[] 
     ...targetFlags(t),
     ...FLAVOUR_FLAGS[flavour].filter((f) => !f.startsWith("-D")),
     ...SHARED_LINK_FLAGS,
+    ...LINK_LIBS,
   ];
 }
+
+/** What libhakmem needs besides libc, on the glibc 2.17 floor: threads, and dlsym (its C++
+ * operators find the program's C++ runtime when an allocation fails); in libc from glibc 2.34. */
+export const LINK_LIBS: readonly string[] = ["-lpthread", "-ldl"];
 
 /** How libhakmem.so is linked, whatever the compiler. */
 export const SHARED_LINK_FLAGS: readonly string[] = [
@@ -101,7 +106,6 @@ export const SHARED_LINK_FLAGS: readonly string[] = [
   "-Wl,-z,nodelete",
   // Calls from malloc() to hak_malloc() bind inside the library, not through the PLT.
   "-Wl,-Bsymbolic",
-  "-lpthread",
 ];
 
 export interface LibraryFiles {
@@ -541,7 +545,7 @@ function errText(e: unknown): string {
 export interface ExecutableOptions {
   target: TargetName;
   flavour: Flavour;
-  /** C sources (absolute, or relative to the repository root). */
+  /** C (or C++: .cc) sources (absolute, or relative to the repository root). */
   sources: string[];
   /** Output: absolute, or a name/relative path under build/<target>/<flavour>/bin/. */
   out: string;
@@ -553,9 +557,11 @@ export interface ExecutableOptions {
 /**
  * Compiles and links a test program for `target` with zig cc (same -target/-mcpu as the library),
  * statically with libhakmem.a (every object, so constructors and the malloc family all come from
- * hakmem) and dynamically with glibc, plus -lpthread. Debug flavour programs get -O1 -g. Returns
- * the output path; does nothing when the output is up to date with its sources, the headers next
- * to them or included by relative path (programInputs), the library and the flags.
+ * hakmem) and dynamically with glibc, plus -lpthread (and -ldl with hakmem). C++ sources (.cc)
+ * are compiled as C++17 with zig c++ (its libc++, linked statically: libhakmem.a's operators new
+ * and delete replace libc++'s). Debug flavour programs get -O1 -g. Returns the output path; does
+ * nothing when the output is up to date with its sources, the headers next to them or included
+ * by relative path (programInputs), the library and the flags.
  */
 export async function buildExecutable(opts: ExecutableOptions): Promise<string> {
   const t = targetInfo(opts.target);
@@ -565,9 +571,10 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<string> 
     : join(buildDir(opts.target, opts.flavour), "bin", opts.out);
   const sources = opts.sources.map((s) => (isAbsolute(s) ? s : join(ROOT, s)));
   const files = libraryFiles(opts.target, opts.flavour);
+  const cxx = sources.some((s) => s.endsWith(".cc"));
   const flags = [
     ...targetFlags(t),
-    "-std=gnu11",
+    cxx ? "-std=c++17" : "-std=gnu11",
     "-Wall",
     "-Wextra",
     "-D_GNU_SOURCE",
@@ -577,7 +584,7 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<string> 
     ...(opts.extraFlags ?? []),
   ];
   const libs = link === "static-hakmem"
-    ? ["-Wl,--whole-archive", files.a, "-Wl,--no-whole-archive", "-lpthread"]
+    ? ["-Wl,--whole-archive", files.a, "-Wl,--no-whole-archive", ...LINK_LIBS]
     : ["-lpthread"];
 
   const h = createHash("sha256");
@@ -602,7 +609,7 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<string> 
   await Deno.mkdir(dirname(out), { recursive: true });
   const tmp = `${out}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    const msg = await zig(["cc", ...flags, ...sources, ...libs, "-o", tmp]);
+    const msg = await zig([cxx ? "c++" : "cc", ...flags, ...sources, ...libs, "-o", tmp]);
     if (msg) console.error(msg);
     await Deno.rename(tmp, out);
   } finally {

@@ -18,6 +18,7 @@ import {
   headersHash,
   jobs,
   libraryFiles,
+  LINK_LIBS,
   sha256,
   SHARED_LINK_FLAGS,
   upToDate,
@@ -172,7 +173,7 @@ export function ccCompileFlags(c: Compiler, flavour: Flavour, env: EnvFlags): st
 export function ccLinkFlags(c: Compiler, flavour: Flavour, env: EnvFlags): string[] {
   return [
     ...ccFlavourFlags(c.kind, flavour).filter((f) => !f.startsWith("-D")),
-    ...SHARED_LINK_FLAGS.filter((f) => !f.startsWith("-l")),
+    ...SHARED_LINK_FLAGS,
     ...env.cflags,
     ...env.ldflags,
   ];
@@ -261,7 +262,7 @@ async function buildFlavour(
   await runOrThrow(c.ar, ["rcs", a, ...objects]);
   await Deno.remove(so).catch(() => {});
   log(`${tag} link ${relative(ROOT, so)}`);
-  const out = await runOrThrow(c.path, [...link, "-o", so, ...objects, "-lpthread"]);
+  const out = await runOrThrow(c.path, [...link, "-o", so, ...objects, ...LINK_LIBS]);
   if (out) console.error(out);
   await writeAtomic(header, await Deno.readFile(PUBLIC_HEADER));
   const maxGlibc = await verifySharedLibrary(targetInfo(c.target), so, false);

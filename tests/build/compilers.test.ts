@@ -49,6 +49,7 @@ const CONTRACT = [
   "tests/ffi/stats.test.ts",
   "tests/ffi/symbols.test.ts",
   "tests/preload/crash_note.test.ts",
+  "tests/preload/cxx.test.ts",
   "tests/preload/entry_points.test.ts",
 ];
 
@@ -128,6 +129,7 @@ Deno.test("compilers: the aarch64 cross gcc builds its library warning-free; a m
           src,
           lib.a,
           "-lpthread",
+          "-ldl",
           "-o",
           exe,
         ],

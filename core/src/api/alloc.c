@@ -1,56 +1,25 @@
 /* The allocation API: size dispatch, the fast paths (a pop from the
  * current slab, a push onto the block's slab), pointer validation, and the libc semantics
  * (errno, overflow, alignment rules, realloc). */
-#include "api.h"
+#include "fast.h"
 
 #include <errno.h>
 #include <string.h>
-
-/* malloc's fast path: a pop from the current slab of the size's class. The
- * list head is an index, taken only below the slab's carved count; the
- * list's end (HAK_NO_BLOCK), a slab with nothing (the empty heap's), and a
- * corrupted link all fail that one compare and go to the slow path, which
- * tells them apart. A thread without a heap sees the empty heap, so its
- * first call goes to the slow path, which gives it a heap. */
-__attribute__((noinline)) static void *small_slow(size_t size);
-
-HAK_INLINE void *slab_pop(hak_slab_t *s, size_t size) {
-    uint32_t i = s->free;
-    if (unlikely(i >= s->carved)) return small_slow(size);
-    return hak_slab_take(s, i);
-}
 
 /* The slow path of small sizes: the heap's, or the hardened path. A
  * 0-byte block always comes here (malloc's table shows no slab for it)
  * and is a unique pointer into a no-access region: reading or writing it
  * faults. */
-__attribute__((noinline)) static void *small_slow(size_t size) {
+__attribute__((noinline)) void *_hak_small_slow(size_t size) {
     hak_ensure_init(); /* the class table and the mode are set at start-up */
     if (likely(size != 0 && !hak_hardened())) return _hak_class_alloc(hak_size_class(size));
     if (size == 0) return _hak_guard_zero_alloc();
     return _hak_harden_alloc(hak_class_for(size));
 }
 
-#define DIRECT_SHIFT 4 /* malloc's table has a slot per 16 bytes of size */
+HAK_INLINE void *small_alloc(size_t size) { return hak_small_alloc(size, _hak_small_slow); }
 
-HAK_INLINE void *tiny_alloc(size_t size) { /* size <= HAK_TINY_MAX */
-    hak_heap_t *h = _hak_tl_heap;
-    return slab_pop(h->direct[(size + (1u << DIRECT_SHIFT) - 1) >> DIRECT_SHIFT], size);
-}
-
-HAK_INLINE void *small_alloc(size_t size) { /* size <= HAK_MID_MAX */
-    if (likely(size <= HAK_TINY_MAX)) return tiny_alloc(size);
-    hak_heap_t *h = _hak_tl_heap;
-    return slab_pop(h->fast[hak_size_class(size)], size);
-}
-
-/* What a sized free states (free_sized, free_aligned_sized, C++'s sized
- * delete; `sized`, a constant) is checked against the block wherever the
- * free goes: a size larger than the block cannot be true (a smaller one
- * can: size classes round up and realloc shrinks in place). */
-
-/* Blocks outside every segment: large ones, NULL, and foreign pointers. */
-static void free_other(void *p, bool sized, size_t size, const char *call) {
+__attribute__((noinline)) void _hak_free_other(void *p, bool sized, size_t size, const char *call) {
     if (p == NULL) return;
     unsigned kind = hak_pm_kind(hak_pagemap_get((uintptr_t)p));
     if (kind == PM_LARGE || kind == PM_GUARD) {
@@ -65,67 +34,24 @@ static void free_other(void *p, bool sized, size_t size, const char *call) {
     _hak_fail("free of a pointer hakmem did not allocate", p);
 }
 
-/* free's fast path: the block's slab from its address, the checks (a
- * pointer hakmem handed out, not an interior one, not free already), then
- * a push on the slab's local list. Anything else — another thread's block,
- * an emptied or full slab, large blocks, foreign pointers — goes to a slow
- * path, which tells them apart. */
-HAK_INLINE void free_block(void *p, bool sized, size_t size, const char *call) {
-    uintptr_t a = (uintptr_t)p;
-    if (unlikely(hak_pagemap_get(a) != PM_SEGMENT)) {
-        free_other(p, sized, size, call);
-        return;
-    }
-    hak_slab_t *s = hak_slab_at(a);
-    uint32_t i = hak_block_index(s, a & (HAK_UNIT_SIZE - 1));
-    if (unlikely(i >= hak_load_racy32(&s->carved))) {
-        /* a block in a later unit of a mid slab: its head's descriptor */
-        if (s->kind != SLAB_TAIL) {
-            _hak_free_slow(p);
-            return;
-        }
-        s -= s->span;
-        i = hak_block_index(s, a - s->start);
-        if (i >= hak_load_racy32(&s->carved)) {
-            _hak_free_slow(p);
-            return;
-        }
-    }
-    if (sized && unlikely(size > s->usable)) _hak_size_fail(call, p, size, s->usable);
-    hak_block_t *b = p;
-    uintptr_t mark = _hak_free_key ^ a;
-    if (unlikely(b->mark == mark)) { /* a double free: the slow path says so */
-        _hak_free_slow(p);
-        return;
-    }
-    if (unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id())) {
-        _hak_free_remote(b, s); /* checked already: straight to the owner's batch */
-        return;
-    }
-    b->mark = mark;
-    b->link = s->local_free ^ (uint32_t)mark; /* hak_link_set with the key in hand */
-    s->local_free = i;
-    if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
+void hak_free(void *p) { hak_free_block(p, false, 0, NULL); }
+
+void _hak_free_sized_as(void *p, size_t size, const char *call) {
+    hak_free_block(p, true, size, call);
 }
-
-void hak_free(void *p) { free_block(p, false, 0, NULL); }
-
-void _hak_free_sized_as(void *p, size_t size, const char *call) { free_block(p, true, size, call); }
 
 /* Past the mid tier: out of line, so malloc's fast path saves no register.
  * Hardened mode guards every such block. */
-__attribute__((noinline)) static void *big_alloc(size_t size, bool zero) {
+__attribute__((noinline)) void *_hak_big_alloc(size_t size, bool zero) {
     hak_ensure_init();
     if (hak_hardened()) return _hak_guard_alloc(size, 0, zero);
     if (size <= HAK_SPAN_MAX) return _hak_span_alloc(size, zero);
     return _hak_large_alloc(size, 0, zero);
 }
 
-void *hak_malloc(size_t size) {
-    if (likely(size <= HAK_TINY_MAX)) return tiny_alloc(size);
-    if (likely(size <= HAK_MID_MAX)) return small_alloc(size);
-    return big_alloc(size, false);
-}
+static void *big_malloc(size_t size) { return _hak_big_alloc(size, false); }
+
+void *hak_malloc(size_t size) { return hak_alloc(size, _hak_small_slow, big_malloc); }
 
 void *hak_calloc(size_t count, size_t size) {
     size_t total;
@@ -133,7 +59,7 @@ void *hak_calloc(size_t count, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    if (total > HAK_MID_MAX) return big_alloc(total, true);
+    if (total > HAK_MID_MAX) return _hak_big_alloc(total, true);
     void *p = small_alloc(total);
     if (p != NULL) memset(p, 0, total);
     return p;

@@ -21,6 +21,15 @@ void _hak_fail(const char *what, const void *ptr) {
     abort();
 }
 
+void _hak_fatal(const char *what) {
+    char line[256];
+    int n = snprintf(line, sizeof(line), "hakmem: %s (pid %d, %s build)\n", what, _hak_os_pid(),
+                     HAK_FLAVOUR);
+    atomic_store(&_hak_aborting, 1);
+    _hak_write_all(STDERR_FILENO, line, n > 0 ? (size_t)n : 0);
+    abort();
+}
+
 void _hak_warn(const char *fmt, ...) {
     char line[1024]; /* a path of up to 511 bytes and what is wrong with it */
     int n = snprintf(line, sizeof(line), "hakmem: ");

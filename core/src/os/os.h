@@ -62,6 +62,11 @@ void _hak_os_yield(void);          /* sched_yield */
 void _hak_os_cpu_relax(void);      /* a spin-wait hint to the CPU */
 bool _hak_os_thread_start(void *(*fn)(void *), size_t stack_bytes); /* detached, signals blocked */
 uint64_t _hak_os_random(void);     /* random per process, the same on every call */
+/* A function of an object the program has loaded: the first definition in
+ * the global scope, else in any loaded object (those loaded RTLD_LOCAL
+ * too); with `after_self` the first one after hakmem's own (RTLD_NEXT).
+ * NULL when none. Never loads anything. */
+void *_hak_os_symbol(const char *name, bool after_self);
 
 /* ---- the files hakmem writes (out.c) ----
  * HAKMEM_STATS_FILE, HAKMEM_ACE_TRACE and the stderr kept for HAKMEM_STATS:
@@ -96,6 +101,8 @@ uint64_t _hak_pmu_read(uint32_t *source); /* source: hak_pmu_source_t */
 /* ---- failures and warnings (check.c) ---- */
 extern _Atomic int _hak_aborting;
 __attribute__((noreturn, cold)) void _hak_fail(const char *what, const void *ptr);
+/* The same for a failure that concerns no pointer. */
+__attribute__((noreturn, cold)) void _hak_fatal(const char *what);
 void _hak_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void _hak_crash_handlers_install(void);
 

@@ -1,10 +1,13 @@
 /* Process services: clocks, CPU time, page faults, resident memory, the
  * cache size, the write loop, the process id, sleeping, a background
- * thread and the random seed. With mem.c (mappings), pmu.c (the cache-miss
- * counter), out.c (the files hakmem writes) and check.c (failures, signals)
- * this is everything hakmem asks of the kernel. */
+ * thread, the random seed and the symbols of other loaded objects (the C++
+ * runtime's). With mem.c (mappings), pmu.c (the cache-miss counter), out.c
+ * (the files hakmem writes) and check.c (failures, signals) this is
+ * everything hakmem asks of the kernel and the C library. */
 #include "os.h"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -113,6 +116,33 @@ bool _hak_write_all(int fd, const char *s, size_t n) {
 }
 
 int _hak_os_pid(void) { return (int)getpid(); }
+
+struct symbol_search {
+    const char *name;
+    void *found;
+};
+
+/* One loaded object: its definition of the name, if it has one (an object
+ * loaded RTLD_LOCAL, outside the global scope, is searched too). */
+static int search_object(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct symbol_search *s = arg;
+    if (info->dlpi_name == NULL || info->dlpi_name[0] == '\0') return 0;
+    void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (h == NULL) return 0;
+    s->found = dlsym(h, s->name);
+    dlclose(h);
+    return s->found != NULL;
+}
+
+void *_hak_os_symbol(const char *name, bool after_self) {
+    if (after_self) return dlsym(RTLD_NEXT, name);
+    void *f = dlsym(RTLD_DEFAULT, name);
+    if (f != NULL) return f;
+    struct symbol_search s = {name, NULL};
+    dl_iterate_phdr(search_object, &s);
+    return s.found;
+}
 
 void _hak_os_sleep_ms(uint64_t ms) {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};

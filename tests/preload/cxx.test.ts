@@ -1,0 +1,199 @@
+// C++'s replaceable operators new and delete from hakmem's library (core/src/api/cxx.c), as C++
+// programs call them: tests/preload/fixtures/cxx_forms.cc built with the system's g++ (libstdc++,
+// shared) and with zig c++ (libc++, linked into the program), each mode in its own process with
+// a time limit, so a new-handler loop that never ends fails instead of hanging.
+//
+//   g++, LD_PRELOAD (release, HAKMEM_HARDEN=1, debug): the operators are hakmem's; every form on
+//     every tier, the types the compiler emits, std::bad_alloc with and without a new-handler
+//     (thrown through libstdc++, which hakmem finds at run time), nothrow, over-aligned types,
+//     and a sized delete with a wrong size stops the process with one line.
+//   g++ and zig c++ linked with libhakmem.a: the static library's operators replace the
+//     runtime's; with libc++ inside the program, std::bad_alloc is thrown through the runtime's
+//     symbols that hakmem references weakly.
+//   zig c++, LD_PRELOAD: the program's own libc++ operators stay (a preload cannot replace what
+//     an executable defines), running on hakmem's malloc.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { buildExecutable, LINK_LIBS } from "../../tasks/build.ts";
+import { ensurePackages } from "../../tasks/deps.ts";
+import { exportedSymbols, neededLibraries } from "../../tasks/elf.ts";
+import { buildDir, distDir, FLAVOURS, TARGETS } from "../../tasks/targets.ts";
+import { runCommand } from "../../tasks/toolchain.ts";
+import { describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
+import { baseEnv, setup } from "./harness.ts";
+
+const FIXTURE = "tests/preload/fixtures/cxx_forms.cc";
+const RUN_MS = 30_000;
+const CXX_MODES = ["forms", "types", "bad-alloc", "handler", "nothrow"];
+const BAD_SIZE =
+  /^hakmem: operator delete: size 5000 is larger than the block \(\d+ usable bytes\): pointer 0x[0-9a-f]+ /;
+
+/** Every replaceable form, by its Itanium name (size_t is `m` on x86_64 and aarch64 alike). */
+const CXX_SYMBOLS = [
+  "_Znwm",
+  "_Znam",
+  "_ZnwmRKSt9nothrow_t",
+  "_ZnamRKSt9nothrow_t",
+  "_ZnwmSt11align_val_t",
+  "_ZnamSt11align_val_t",
+  "_ZnwmSt11align_val_tRKSt9nothrow_t",
+  "_ZnamSt11align_val_tRKSt9nothrow_t",
+  "_ZdlPv",
+  "_ZdaPv",
+  "_ZdlPvm",
+  "_ZdaPvm",
+  "_ZdlPvRKSt9nothrow_t",
+  "_ZdaPvRKSt9nothrow_t",
+  "_ZdlPvSt11align_val_t",
+  "_ZdaPvSt11align_val_t",
+  "_ZdlPvmSt11align_val_t",
+  "_ZdaPvmSt11align_val_t",
+  "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+  "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+];
+
+Deno.test("cxx: every built library exports the 20 operator forms and needs no C++ runtime", async () => {
+  let checked = 0;
+  for (const t of TARGETS) {
+    for (const flavour of FLAVOURS) {
+      const so = join(distDir(t.name, flavour), "libhakmem.so");
+      let exported: string[];
+      try {
+        exported = await exportedSymbols(so);
+      } catch {
+        continue; // not built here (deno task build builds the host's; dist every target)
+      }
+      checked++;
+      assert.deepEqual(
+        exported.filter((n) => n.startsWith("_Z")).sort(),
+        [...CXX_SYMBOLS].sort(),
+        `${so}: C++ symbols`,
+      );
+      const needed = await neededLibraries(so);
+      assert.ok(!needed.some((n) => /c\+\+|stdc/.test(n)), `${so} needs ${needed.join(" ")}`);
+    }
+  }
+  assert.ok(checked > 0, "no library built");
+});
+
+/** Builds the fixture with the system's g++ (installed when missing), -Werror; `static_a`: linked
+ * with that libhakmem.a whole, else plainly. */
+async function buildGxx(out: string, staticA?: string): Promise<string> {
+  await ensurePackages([{ deb: "g++", why: "builds the C++ test program", probe: "g++" }]);
+  const libs = staticA === undefined
+    ? ["-ldl"]
+    : ["-Wl,--whole-archive", staticA, "-Wl,--no-whole-archive", ...LINK_LIBS];
+  const args = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", FIXTURE, ...libs, "-o", out];
+  const r = await runCommand("g++", args);
+  if (r.code !== 0) throw new Error(`g++ ${args.join(" ")} failed:\n${r.stderr}`);
+  return out;
+}
+
+function runMode(exe: string, mode: string, env: Record<string, string> = {}): Promise<RunResult> {
+  return run([exe, mode], { env: baseEnv(env), timeoutMs: RUN_MS });
+}
+
+function assertOk(r: RunResult, mode: string, what: string): void {
+  assert.ok(
+    r.code === 0 && !r.timedOut && r.stdout.includes(`${mode}: OK`),
+    `${what} ${mode}:\n${describeRun(r)}`,
+  );
+}
+
+/** A sized delete stating 5000 bytes of a 100-byte block: SIGABRT after one line. */
+function assertBadSizeStops(r: RunResult, what: string): void {
+  const lines = r.stderr.split("\n").filter((l) => l.startsWith("hakmem:"));
+  assert.ok(
+    r.signal === "SIGABRT" && !r.stdout.includes("survived") && lines.length === 1 &&
+      BAD_SIZE.test(lines[0]),
+    `${what}: expected one line matching ${BAD_SIZE} and SIGABRT\n${describeRun(r)}`,
+  );
+}
+
+for (const flavour of FLAVOURS) {
+  Deno.test(`cxx (${flavour}): g++'s program under LD_PRELOAD gets hakmem's operators, every form, standard failures`, async (t) => {
+    const s = await setup(t, flavour);
+    if (!s) return;
+    try {
+      const exe = await buildGxx(join(s.tmp, "cxx_forms"));
+      const configs: [string, Record<string, string>][] = [["", { LD_PRELOAD: s.so }]];
+      if (flavour === "release") {
+        configs.push([" hardened", { LD_PRELOAD: s.so, HAKMEM_HARDEN: "1" }]);
+      }
+      for (const [how, env] of configs) {
+        const what = `g++ ${flavour}${how}`;
+        const where = await runMode(exe, "where", env);
+        assertOk(where, "where", what);
+        assert.match(where.stdout, new RegExp(`^new: ${s.so}$`, "m"), where.stdout);
+        assert.match(where.stdout, new RegExp(`^delete: ${s.so}$`, "m"), where.stdout);
+        for (const mode of CXX_MODES) assertOk(await runMode(exe, mode, env), mode, what);
+        assertBadSizeStops(await runMode(exe, "bad-size", env), what);
+      }
+      // the same program without hakmem: the fixture's own checks hold under libstdc++
+      for (const mode of CXX_MODES) assertOk(await runMode(exe, mode), mode, "g++ without hakmem");
+    } finally {
+      await Deno.remove(s.tmp, { recursive: true });
+    }
+  });
+
+  Deno.test(`cxx (${flavour}): programs linked with libhakmem.a (g++, zig c++) get its operators`, async (t) => {
+    const s = await setup(t, flavour);
+    if (!s) return;
+    try {
+      const files = await ensureLibrary(s.target, flavour);
+      const programs: [string, string][] = [
+        ["g++", await buildGxx(join(s.tmp, "cxx_forms_static"), files.a)],
+      ];
+      // zig c++ links the zig build's archive (a library of another compiler: HAKMEM_TEST_DIST)
+      if (Deno.env.get("HAKMEM_TEST_DIST") === undefined) {
+        programs.push([
+          "zig c++",
+          await buildExecutable({
+            target: s.target,
+            flavour,
+            sources: [FIXTURE],
+            out: join(buildDir(s.target, flavour), "bin", "preload", "cxx_forms_static"),
+            extraFlags: ["-Werror"],
+          }),
+        ]);
+      }
+      for (const [cxx, exe] of programs) {
+        const what = `${cxx} static ${flavour}`;
+        const where = await runMode(exe, "where");
+        assertOk(where, "where", what);
+        assert.match(where.stdout, new RegExp(`^new: ${exe}$`, "m"), where.stdout);
+        const modes = cxx === "g++" ? CXX_MODES : [...CXX_MODES.slice(0, -1), "nothrow-returning"];
+        for (const mode of modes) assertOk(await runMode(exe, mode), mode, what);
+        assertBadSizeStops(await runMode(exe, "bad-size"), what);
+      }
+    } finally {
+      await Deno.remove(s.tmp, { recursive: true });
+    }
+  });
+}
+
+Deno.test("cxx (release): zig c++'s program under LD_PRELOAD keeps its libc++ operators, on hakmem's malloc", async (t) => {
+  const s = await setup(t, "release");
+  if (!s) return;
+  try {
+    const exe = await buildExecutable({
+      target: s.target,
+      flavour: "release",
+      sources: [FIXTURE],
+      out: join(buildDir(s.target, "release"), "bin", "preload", "cxx_forms"),
+      link: "none",
+      extraFlags: ["-Werror", "-ldl"],
+    });
+    const env = { LD_PRELOAD: s.so, HAKMEM_STATS: "1" };
+    const where = await runMode(exe, "where", env);
+    assertOk(where, "where", "zig c++ preloaded");
+    assert.match(where.stdout, new RegExp(`^new: ${exe}$`, "m"), where.stdout);
+    for (const mode of CXX_MODES) {
+      const r = await runMode(exe, mode, env);
+      assertOk(r, mode, "zig c++ preloaded");
+      assert.match(r.stderr, /^hakmem stats \(pid \d+,/m, `hakmem served ${mode}`);
+    }
+  } finally {
+    await Deno.remove(s.tmp, { recursive: true });
+  }
+});
