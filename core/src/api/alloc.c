@@ -19,7 +19,7 @@ __attribute__((noinline)) void *_hak_small_slow(size_t size) {
 
 HAK_INLINE void *small_alloc(size_t size) { return hak_small_alloc(size, _hak_small_slow); }
 
-__attribute__((noinline)) void _hak_free_other(void *p, bool sized, size_t size, const char *call) {
+__attribute__((noinline)) void _hak_free_other(void *p, size_t size, bool sized, const char *call) {
     if (p == NULL) return;
     unsigned kind = hak_pm_kind(hak_pagemap_get((uintptr_t)p));
     if (kind == PM_LARGE || kind == PM_GUARD) {

@@ -17,8 +17,13 @@ typedef void *(*hak_slow_fn)(size_t size);
  * path; 0 bytes always come here), and the sizes past the mid tier. */
 void *_hak_small_slow(size_t size);
 void *_hak_big_alloc(size_t size, bool zero);
-/* free of a block outside every segment: large ones, NULL, foreign pointers */
-void _hak_free_other(void *p, bool sized, size_t size, const char *call);
+/* free of a block outside every segment: large ones, NULL, foreign pointers
+ * (the arguments in the order that leaves a sized delete's where they are) */
+void _hak_free_other(void *p, size_t size, bool sized, const char *call);
+/* _hak_size_fail (sized.c), not declared noreturn so that the fast path
+ * jumps to it: a call would make every free save a register for it. */
+__attribute__((cold)) void _hak_size_fail_jump(const void *p, size_t size, size_t usable,
+                                               const char *call);
 
 /* The list head is an index, taken only below the slab's carved count;
  * the list's end (HAK_NO_BLOCK), a slab with nothing (the empty heap's),
@@ -63,7 +68,7 @@ HAK_INLINE void *hak_alloc(size_t size, hak_slow_fn slow, hak_slow_fn big) {
 HAK_INLINE void hak_free_block(void *p, bool sized, size_t size, const char *call) {
     uintptr_t a = (uintptr_t)p;
     if (unlikely(hak_pagemap_get(a) != PM_SEGMENT)) {
-        _hak_free_other(p, sized, size, call);
+        _hak_free_other(p, size, sized, call);
         return;
     }
     hak_slab_t *s = hak_slab_at(a);
@@ -81,7 +86,10 @@ HAK_INLINE void hak_free_block(void *p, bool sized, size_t size, const char *cal
             return;
         }
     }
-    if (sized && unlikely(size > s->usable)) _hak_size_fail(call, p, size, s->usable);
+    if (sized && unlikely(size > s->usable)) {
+        _hak_size_fail_jump(p, size, s->usable, call);
+        return;
+    }
     hak_block_t *b = p;
     uintptr_t mark = _hak_free_key ^ a;
     if (unlikely(b->mark == mark)) { /* a double free: the slow path says so */

@@ -8,13 +8,17 @@
  * that the pointer lacks. (A smaller size than the block's is always
  * possible: size classes round up, and realloc shrinks in place.) C++'s
  * sized and aligned deletes go through the same two functions. */
-#include "api.h"
+#include "fast.h"
 
 void _hak_size_fail(const char *call, const void *p, size_t size, size_t usable) {
     char what[160];
     snprintf(what, sizeof(what), "%s: size %zu is larger than the block (%zu usable bytes)", call,
              size, usable);
     _hak_fail(what, p);
+}
+
+void _hak_size_fail_jump(const void *p, size_t size, size_t usable, const char *call) {
+    _hak_size_fail(call, p, size, usable);
 }
 
 void _hak_free_aligned_sized_as(void *p, size_t alignment, size_t size, const char *call) {

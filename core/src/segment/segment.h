@@ -157,7 +157,9 @@ typedef struct hak_slab {
     uintptr_t start;            /* first block */
     uint32_t bsize;             /* block size */
     uint32_t capacity;          /* blocks the slab holds */
-    uint64_t allocs;            /* blocks handed out in the slab's life (statistics) */
+    uint32_t usable;            /* bytes a block gives its user: bsize less the canary (a sized
+                                 * free checks it: on the line free reads anyway) */
+    uint32_t pad2_;
     uint16_t span;              /* HEAD: units spanned; TAIL: units back to the head */
     uint8_t list;               /* enum hak_slab_list */
     uint8_t purged;             /* FREE unit: its pages were advised away */
@@ -174,8 +176,7 @@ typedef struct hak_slab {
     uint8_t full;
     uint8_t settled; /* decay looked at its free list, which has not grown since */
     uint8_t pad_[2];
-    uint32_t usable;            /* bytes a block gives its user: bsize less the canary */
-    uint32_t pad2_;
+    uint64_t allocs;            /* blocks handed out in the slab's life (statistics) */
 } hak_slab_t;
 
 _Static_assert(sizeof(hak_slab_t) == (1u << HAK_DESC_SHIFT), "a slab descriptor is 128 bytes");
