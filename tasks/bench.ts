@@ -16,7 +16,8 @@
 // bench_summary.ts.
 
 import { join, relative, resolve } from "node:path";
-import { buildExecutable, buildLibrary, compileFlags, libraryFiles } from "./build.ts";
+import { buildExecutable, buildLibrary, compileFlags, exists, libraryFiles } from "./build.ts";
+import { buildGxxProgram } from "./build_cc.ts";
 import { IS_CI } from "./ci.ts";
 import { type BenchInfo, DEFAULT_BASELINE, type Results } from "./bench_stats.ts";
 import {
@@ -59,7 +60,7 @@ import {
   unavailableVerdict,
 } from "./peers.ts";
 import { PARITY_PROGRAMS, peersForBench } from "./bench_parity.ts";
-import { ROOT } from "./targets.ts";
+import { buildDir, ROOT } from "./targets.ts";
 import { benchPrograms, programIdsOf, programProblems } from "./programs.ts";
 import { programsSummaryText } from "./programs_summary.ts";
 
@@ -253,9 +254,20 @@ export async function buildAllBench(programs: readonly string[]): Promise<Map<st
     });
     paths.set(name, out);
   };
+  // C++ workloads (bench/<name>.cc) are built with the system's g++, as users build theirs
+  const cxx = async (name: string, src: string) => {
+    const out = join(buildDir(TARGET, FLAVOUR), "bin", "bench", name);
+    paths.set(
+      name,
+      await buildGxxProgram([src], out, ["-D_GNU_SOURCE", "-I", BENCH_SRC], ["-lpthread"]),
+    );
+  };
   await Promise.all([
     one("hakrun", join(BENCH_SRC, "runner.c")),
-    ...programs.map((p) => one(p, join(BENCH_SRC, `${p}.c`))),
+    ...programs.map(async (p) => {
+      const cc = join(BENCH_SRC, `${p}.cc`);
+      return await exists(cc) ? cxx(p, cc) : one(p, join(BENCH_SRC, `${p}.c`));
+    }),
   ]);
   return paths;
 }

@@ -19,6 +19,7 @@ import {
   jobs,
   libraryFiles,
   LINK_LIBS,
+  programInputs,
   sha256,
   SHARED_LINK_FLAGS,
   upToDate,
@@ -26,6 +27,7 @@ import {
   writeAtomic,
 } from "./build.ts";
 import { CORE_INCLUDE, coreSources, objectName } from "./layers.ts";
+import { ensurePackages } from "./deps.ts";
 import { requiredGlibcVersions } from "./elf.ts";
 import { type Flavour, FLAVOURS, ROOT, targetInfo, type TargetName } from "./targets.ts";
 import { runChecked, runCommand, which } from "./toolchain.ts";
@@ -297,4 +299,38 @@ export async function buildWithCc(o: CcBuildOptions): Promise<CcBuild> {
   const so: Record<string, string> = {};
   for (const f of o.flavours ?? FLAVOURS) so[f] = await buildFlavour(compiler, name, f, env, log);
   return { compiler, name, distRoot: ccDistRoot(name), so };
+}
+
+/** The system's C++ compiler, the Debian package that brings it. */
+export const GXX = { deb: "g++", why: "builds the C++ programs (tests, bench)", probe: "g++" };
+
+/**
+ * Builds a C++ program with the system's g++ (installed when missing), C++17 -O2 -Werror, as the
+ * C++ programs users preload an allocator into are built: libstdc++ shared, so a preloaded
+ * library's operators new and delete replace its. `libs` come after the sources. Does nothing
+ * when `out` is up to date with the compiler, the flags, the sources and the headers next to them.
+ */
+export async function buildGxxProgram(
+  sources: readonly string[],
+  out: string,
+  flags: readonly string[] = [],
+  libs: readonly string[] = [],
+): Promise<string> {
+  await ensurePackages([GXX]);
+  const args = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", ...flags, ...sources, ...libs];
+  const version = (await runChecked("g++", ["--version"])).split("\n")[0];
+  const parts = [version, JSON.stringify(args)];
+  for (const p of await programInputs(sources)) parts.push(p, sha256(await Deno.readFile(p)));
+  const stamp = sha256(parts.join("\n"));
+  if (await upToDate(out, stamp)) return out;
+  await Deno.mkdir(dirname(out), { recursive: true });
+  const tmp = `${out}.tmp-${Deno.pid}`;
+  const r = await runCommand("g++", [...args, "-o", tmp]);
+  if (r.code !== 0) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`g++ ${[...args, "-o", out].join(" ")} failed:\n${r.stderr}`);
+  }
+  await Deno.rename(tmp, out);
+  await writeAtomic(`${out}.stamp`, stamp);
+  return out;
 }

@@ -15,10 +15,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildExecutable, LINK_LIBS } from "../../tasks/build.ts";
-import { ensurePackages } from "../../tasks/deps.ts";
+import { buildGxxProgram } from "../../tasks/build_cc.ts";
 import { exportedSymbols, neededLibraries } from "../../tasks/elf.ts";
 import { buildDir, distDir, FLAVOURS, TARGETS } from "../../tasks/targets.ts";
-import { runCommand } from "../../tasks/toolchain.ts";
 import { describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
 import { baseEnv, setup } from "./harness.ts";
 
@@ -76,17 +75,12 @@ Deno.test("cxx: every built library exports the 20 operator forms and needs no C
   assert.ok(checked > 0, "no library built");
 });
 
-/** Builds the fixture with the system's g++ (installed when missing), -Werror; `static_a`: linked
- * with that libhakmem.a whole, else plainly. */
-async function buildGxx(out: string, staticA?: string): Promise<string> {
-  await ensurePackages([{ deb: "g++", why: "builds the C++ test program", probe: "g++" }]);
+/** The fixture built with the system's g++; `staticA`: linked with that libhakmem.a whole. */
+function buildGxx(out: string, staticA?: string): Promise<string> {
   const libs = staticA === undefined
     ? ["-ldl"]
     : ["-Wl,--whole-archive", staticA, "-Wl,--no-whole-archive", ...LINK_LIBS];
-  const args = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", FIXTURE, ...libs, "-o", out];
-  const r = await runCommand("g++", args);
-  if (r.code !== 0) throw new Error(`g++ ${args.join(" ")} failed:\n${r.stderr}`);
-  return out;
+  return buildGxxProgram([FIXTURE], out, [], libs);
 }
 
 function runMode(exe: string, mode: string, env: Record<string, string> = {}): Promise<RunResult> {

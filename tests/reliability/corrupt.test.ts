@@ -11,9 +11,8 @@
 import assert from "node:assert/strict";
 import pLimit from "p-limit";
 import { join } from "node:path";
-import { ensurePackages } from "../../tasks/deps.ts";
+import { buildGxxProgram } from "../../tasks/build_cc.ts";
 import { buildDir, ROOT } from "../../tasks/targets.ts";
-import { runCommand } from "../../tasks/toolchain.ts";
 import { describeRun, type RunResult } from "../native/proc.ts";
 import { buildPlain, type Config, CONFIGS, hakmemLines, hostTarget, runUnder } from "./plain.ts";
 
@@ -103,17 +102,11 @@ const TOTAL = CATEGORIES.length + CXX_CATEGORIES.length; // 32
 const RELEASE_TARGET = 23; // of 32
 const HARDENED_TARGET = 31;
 
-/** corrupt_cxx.cc built with the system's g++ (installed when missing). */
-async function buildCxx(): Promise<string> {
-  await ensurePackages([{ deb: "g++", why: "builds the C++ corruption cases", probe: "g++" }]);
+/** corrupt_cxx.cc built with the system's g++. */
+function buildCxx(): Promise<string> {
   const dir = join(buildDir(hostTarget(), "release"), "bin", "reliability");
-  await Deno.mkdir(dir, { recursive: true });
-  const out = join(dir, "corrupt_cxx-plain");
   const src = join(ROOT, "tests", "reliability", "corrupt_cxx.cc");
-  const args = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", src, "-o", out];
-  const r = await runCommand("g++", args);
-  if (r.code !== 0) throw new Error(`g++ ${args.join(" ")} failed:\n${r.stderr}`);
-  return out;
+  return buildGxxProgram([src], join(dir, "corrupt_cxx-plain"));
 }
 
 /** What a run shows: a stop by a signal after the misuse, or none. */
