@@ -12,18 +12,22 @@
 //     symbols that hakmem references weakly.
 //   zig c++, LD_PRELOAD: the program's own libc++ operators stay (a preload cannot replace what
 //     an executable defines), running on hakmem's malloc.
+//   aarch64: the cross g++'s program linked with the aarch64 libhakmem.a, under qemu.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildExecutable, LINK_LIBS } from "../../tasks/build.ts";
 import { buildGxxProgram } from "../../tasks/build_cc.ts";
 import { exportedSymbols, neededLibraries } from "../../tasks/elf.ts";
-import { buildDir, distDir, FLAVOURS, TARGETS } from "../../tasks/targets.ts";
+import { buildDir, distDir, FLAVOURS, runnerPrefix, TARGETS } from "../../tasks/targets.ts";
+import { ensurePackages } from "../../tasks/deps.ts";
+import { skipOrFail } from "../../tasks/ci.ts";
+import { runCommand } from "../../tasks/toolchain.ts";
 import { describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
 import { baseEnv, setup } from "./harness.ts";
 
 const FIXTURE = "tests/preload/fixtures/cxx_forms.cc";
 const RUN_MS = 30_000;
-const CXX_MODES = ["forms", "types", "bad-alloc", "handler", "nothrow"];
+const CXX_MODES = ["forms", "types", "bad-alloc", "handler", "handler-retry", "nothrow"];
 const BAD_SIZE =
   /^hakmem: operator delete: size 5000 is larger than the block \(\d+ usable bytes\): pointer 0x[0-9a-f]+ /;
 
@@ -190,4 +194,53 @@ Deno.test("cxx (release): zig c++'s program under LD_PRELOAD keeps its libc++ op
   } finally {
     await Deno.remove(s.tmp, { recursive: true });
   }
+});
+
+const A64 = "aarch64-linux-gnu";
+const A64_PACKAGES = [
+  {
+    deb: "g++-aarch64-linux-gnu",
+    why: "builds the aarch64 C++ test program",
+    probe: "aarch64-linux-gnu-g++",
+  },
+  {
+    deb: "libc6-dev-arm64-cross",
+    why: "aarch64 glibc headers for the cross g++",
+    probe: "/usr/aarch64-linux-gnu/include/stdio.h",
+  },
+  { deb: "qemu-user-static", why: "runs aarch64 programs", probe: "qemu-aarch64-static" },
+];
+
+Deno.test({
+  name: "cxx (aarch64): the cross g++'s program linked with libhakmem.a runs every form under qemu",
+  // the zig build's aarch64 library (HAKMEM_TEST_DIST: another compiler's host library only)
+  ignore: Deno.env.get("HAKMEM_TEST_DIST") !== undefined,
+  async fn(t) {
+    try {
+      await ensurePackages(A64_PACKAGES);
+    } catch (e) {
+      return skipOrFail(t, e instanceof Error ? e.message : String(e));
+    }
+    const tmp = await Deno.makeTempDir({ prefix: "hakmem-cxx-a64-" });
+    try {
+      for (const flavour of FLAVOURS) {
+        const files = await ensureLibrary(A64, flavour);
+        const exe = join(tmp, `cxx_forms_${flavour}`);
+        const libs = ["-Wl,--whole-archive", files.a, "-Wl,--no-whole-archive", ...LINK_LIBS];
+        const args = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", FIXTURE, ...libs];
+        const cc = await runCommand("aarch64-linux-gnu-g++", [...args, "-o", exe]);
+        assert.equal(cc.code, 0, cc.stderr);
+        const qemu = (mode: string) =>
+          run([...runnerPrefix(A64), exe, mode], { env: baseEnv(), timeoutMs: 60_000 });
+        const what = `aarch64 ${flavour}`;
+        // handler-retry: an address-space limit does not bound qemu's guest mappings
+        for (const mode of ["where", ...CXX_MODES.filter((m) => m !== "handler-retry")]) {
+          assertOk(await qemu(mode), mode, what);
+        }
+        assertBadSizeStops(await qemu("bad-size"), what);
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
 });
