@@ -45,6 +45,10 @@ export const COMMON_FLAGS: readonly string[] = [
   "-fPIC",
   "-fvisibility=hidden", // only HAK_API symbols and the libc allocation names are exported
   "-ftls-model=initial-exec", // thread-cache access without __tls_get_addr calls
+  // C++'s std::bad_alloc (and a new-handler's exceptions) pass through operator new's C frames:
+  // without it clang marks every C function nounwind, and with LTO a C++ caller of operator new
+  // then has no landing pad (std::terminate instead of its catch)
+  "-fexceptions",
   // The allocator implements these: the compiler must not fold or elide its own calls to them.
   "-fno-builtin-malloc",
   "-fno-builtin-calloc",

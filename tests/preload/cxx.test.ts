@@ -15,7 +15,7 @@
 //   aarch64: the cross g++'s program linked with the aarch64 libhakmem.a, under qemu.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildExecutable, LINK_LIBS } from "../../tasks/build.ts";
+import { buildExecutable, type LibraryFiles, LINK_LIBS } from "../../tasks/build.ts";
 import { buildGxxProgram } from "../../tasks/build_cc.ts";
 import { exportedSymbols, neededLibraries } from "../../tasks/elf.ts";
 import { buildDir, distDir, FLAVOURS, runnerPrefix, TARGETS } from "../../tasks/targets.ts";
@@ -80,11 +80,32 @@ Deno.test("cxx: every built library exports the 20 operator forms and needs no C
 });
 
 /** The fixture built with the system's g++; `staticA`: linked with that libhakmem.a whole. */
-function buildGxx(out: string, staticA?: string): Promise<string> {
+function buildGxx(out: string, staticA?: string, flags: string[] = []): Promise<string> {
   const libs = staticA === undefined
     ? ["-ldl"]
     : ["-Wl,--whole-archive", staticA, "-Wl,--no-whole-archive", ...LINK_LIBS];
-  return buildGxxProgram([FIXTURE], out, [], libs);
+  return buildGxxProgram([FIXTURE], out, flags, libs);
+}
+
+/** The fixture linked with `files.a` whole: by g++, or for an archive of another compiler's build
+ * (HAKMEM_TEST_DIST, its build.json) by that compiler's C++ driver with its -flto flags, as an
+ * archive of LTO objects (clang's -flto=thin) links only so. Returns [driver, program]. */
+async function linkStatic(files: LibraryFiles, out: string): Promise<[string, string]> {
+  let info: { compiler?: { kind?: string; path?: string }; env?: { CFLAGS?: string[] } } = {};
+  try {
+    info = JSON.parse(await Deno.readTextFile(join(files.dir, "build.json")));
+  } catch {
+    // the zig build: no build.json
+  }
+  const lto = (info.env?.CFLAGS ?? []).filter((f) => f.startsWith("-flto"));
+  const clang = info.compiler?.kind === "clang" && info.compiler.path !== undefined;
+  if (!clang) return ["g++", await buildGxx(out, files.a, lto)];
+  const driver = info.compiler!.path!.replace(/clang(-[\d.]+)?$/, "clang++$1");
+  const libs = ["-Wl,--whole-archive", files.a, "-Wl,--no-whole-archive", ...LINK_LIBS];
+  const args = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", ...lto, FIXTURE, ...libs];
+  const r = await runCommand(driver, [...args, "-o", out]);
+  assert.equal(r.code, 0, `${driver} ${args.join(" ")}:\n${r.stderr}`);
+  return [driver, out];
 }
 
 function runMode(exe: string, mode: string, env: Record<string, string> = {}): Promise<RunResult> {
@@ -139,9 +160,7 @@ for (const flavour of FLAVOURS) {
     if (!s) return;
     try {
       const files = await ensureLibrary(s.target, flavour);
-      const programs: [string, string][] = [
-        ["g++", await buildGxx(join(s.tmp, "cxx_forms_static"), files.a)],
-      ];
+      const programs: [string, string][] = [await linkStatic(files, join(s.tmp, "static"))];
       // zig c++ links the zig build's archive (a library of another compiler: HAKMEM_TEST_DIST)
       if (Deno.env.get("HAKMEM_TEST_DIST") === undefined) {
         programs.push([
@@ -160,7 +179,9 @@ for (const flavour of FLAVOURS) {
         const where = await runMode(exe, "where");
         assertOk(where, "where", what);
         assert.match(where.stdout, new RegExp(`^new: ${exe}$`, "m"), where.stdout);
-        const modes = cxx === "g++" ? CXX_MODES : [...CXX_MODES.slice(0, -1), "nothrow-returning"];
+        const modes = cxx === "zig c++"
+          ? [...CXX_MODES.slice(0, -1), "nothrow-returning"]
+          : CXX_MODES;
         for (const mode of modes) assertOk(await runMode(exe, mode), mode, what);
         assertBadSizeStops(await runMode(exe, "bad-size"), what);
       }
