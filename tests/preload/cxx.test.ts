@@ -88,8 +88,8 @@ function buildGxx(out: string, staticA?: string, flags: string[] = []): Promise<
 }
 
 /** The fixture linked with `files.a` whole: by g++, or for an archive of another compiler's build
- * (HAKMEM_TEST_DIST, its build.json) by that compiler's C++ driver with its -flto flags, as an
- * archive of LTO objects (clang's -flto=thin) links only so. Returns [driver, program]. */
+ * (HAKMEM_TEST_DIST, its build.json) by that compiler's C++ driver, with its -flto flags when the
+ * archive holds LTO objects only (clang's -flto=thin). Returns [driver, program]. */
 async function linkStatic(files: LibraryFiles, out: string): Promise<[string, string]> {
   let info: { compiler?: { kind?: string; path?: string }; env?: { CFLAGS?: string[] } } = {};
   try {
@@ -97,7 +97,11 @@ async function linkStatic(files: LibraryFiles, out: string): Promise<[string, st
   } catch {
     // the zig build: no build.json
   }
-  const lto = (info.env?.CFLAGS ?? []).filter((f) => f.startsWith("-flto"));
+  // an archive of LTO objects only (no -ffat-lto-objects) links only with the LTO flags
+  const cflags = info.env?.CFLAGS ?? [];
+  const lto = cflags.includes("-ffat-lto-objects")
+    ? []
+    : cflags.filter((f) => f.startsWith("-flto"));
   const clang = info.compiler?.kind === "clang" && info.compiler.path !== undefined;
   if (!clang) return ["g++", await buildGxx(out, files.a, lto)];
   const driver = info.compiler!.path!.replace(/clang(-[\d.]+)?$/, "clang++$1");
