@@ -4,9 +4,10 @@
  * its runtime's operator and a second call, and a sized delete's size is
  * checked. The library links no C++ runtime: the program's own is looked
  * up only when an allocation fails — its std::get_new_handler for the
- * handler `new` calls in a loop, and its function that throws
- * std::bad_alloc (libstdc++'s or libc++'s). A C program never gets there,
- * so never loads one. */
+ * handler `new` calls in a loop, and what it needs to throw std::bad_alloc
+ * (libstdc++ or libc++). A C program never gets there, so never loads one.
+ * The core is compiled with -fexceptions, so that exceptions unwind through
+ * these C frames also when LTO merges them into a C++ caller. */
 #include "fast.h"
 
 #ifndef HAK_NO_OVERRIDE
@@ -48,13 +49,11 @@ static new_handler_fn new_handler(void) {
     return get != NULL ? get() : NULL;
 }
 
-/* Throws std::bad_alloc through the program's C++ runtime, as its
- * `throw std::bad_alloc()` does under the Itanium ABI (libstdc++ and
- * libc++ alike; the object is a vtable pointer, set by its constructor
- * where the runtime exports one — libc++ — else from its vtable — libstdc++'s
- * constructor is inline):
- * the exception unwinds through hakmem's frames, which have unwind tables.
- * Without a runtime, the process stops with one line. */
+/* Throws std::bad_alloc through the program's C++ runtime as its
+ * `throw std::bad_alloc()` does under the Itanium ABI (libstdc++ and libc++
+ * alike). The object is its vtable pointer, set by the constructor where
+ * the runtime exports one (libc++; libstdc++'s is inline) or else from the
+ * vtable. Without a runtime, the process stops with one line. */
 __attribute__((noreturn, cold)) static void throw_bad_alloc(const char *form, size_t size) {
     void *(*alloc)(size_t) = (void *(*)(size_t))runtime_symbol(
         (void *)cxx_allocate_exception, "__cxa_allocate_exception");
@@ -107,7 +106,8 @@ __attribute__((noinline, cold)) static void *new_failed(const char *form, size_t
  * catches nothing: the C++ runtime's own nothrow form (the next definition
  * after hakmem's) does it, calling the throwing form, hakmem's. Without
  * that form (a runtime linked into the program with hakmem) the loop runs
- * here, and a handler that throws ends the program (std::terminate). */
+ * here, and a handler's exception escapes the noexcept form: the program
+ * ends (std::terminate). */
 __attribute__((noinline, cold)) static void *nothrow_failed(const char *sym, size_t size,
                                                             size_t align, const void *tag) {
     if (new_handler() == NULL) return NULL;
