@@ -422,16 +422,6 @@ export const INSTRUCTION_WORKLOADS: readonly InstructionWorkload[] = [
     args: ["--size", "32"],
     scale: 0.01,
   },
-  ...(["new", "malloc"] as const).map((api): InstructionWorkload => ({
-    id: api === "new" ? "new_delete_40" : "malloc_free_40",
-    title: api === "new"
-      ? "operator new(40) + sized delete, one at a time (C++, g++)"
-      : "malloc(40) + free in the same C++ binary",
-    op: api === "new" ? "new+delete pair" : "malloc+free pair",
-    program: "cxx_pairs",
-    args: ["--api", api, "--size", "40", "--batch", "1"],
-    scale: 0.01,
-  })),
   {
     id: "batch_32",
     title: "100 × malloc(32), then 100 frees",
@@ -464,6 +454,16 @@ export const INSTRUCTION_WORKLOADS: readonly InstructionWorkload[] = [
     args: [],
     scale: 0.02,
   },
+  ...(["new", "malloc"] as const).map((api): InstructionWorkload => ({
+    id: api === "new" ? "new_delete_40" : "malloc_free_40",
+    title: api === "new"
+      ? "operator new(40) + sized delete, one at a time (C++, g++)"
+      : "malloc(40) + free in the same C++ binary",
+    op: api === "new" ? "new+delete pair" : "malloc+free pair",
+    program: "cxx_pairs",
+    args: ["--api", api, "--size", "40", "--batch", "1"],
+    scale: 0.01,
+  })),
 ];
 
 /** Every instruction workload id. */
