@@ -53,6 +53,7 @@ uint64_t _hak_coarse_ns(void);     /* CLOCK_MONOTONIC_COARSE: a few ms resolutio
 uint64_t _hak_thread_cpu_ns(void); /* CPU time of the calling thread */
 bool _hak_os_faults(uint64_t *minor, uint64_t *major); /* page faults of the process */
 uint64_t _hak_os_rss_bytes(void);  /* resident set; 0 when unknown */
+unsigned _hak_os_live_threads(void); /* threads not yet ended (zombies not counted); 0: unknown */
 size_t _hak_os_llc_bytes(void);    /* last-level cache size */
 /* false with errno when a write fails; never dies of SIGPIPE */
 bool _hak_write_all(int fd, const char *s, size_t n);

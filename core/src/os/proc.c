@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,46 @@ uint64_t _hak_os_rss_bytes(void) {
     unsigned long long size = 0, resident = 0;
     if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
     return (uint64_t)resident * _hak_page_size;
+}
+
+/* Whether /proc/self/task/<tid> is a thread still running: a main thread
+ * that called pthread_exit stays there as a zombie (state Z) until the
+ * process ends. */
+static bool task_live(const char *tid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/self/task/%s/stat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false; /* gone meanwhile */
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command may hold any byte */
+    return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Read with getdents64 rather than opendir, which would allocate. */
+unsigned _hak_os_live_threads(void) {
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[4096] __attribute__((aligned(8)));
+    unsigned live = 0;
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            if (d->name[0] != '.' && task_live(d->name)) live++;
+            off += d->reclen;
+        }
+    }
+    close(fd);
+    return n < 0 ? 0 : live;
 }
 
 size_t _hak_os_llc_bytes(void) {
