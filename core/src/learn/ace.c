@@ -61,7 +61,7 @@ static void *ace_main(void *arg) {
         }
         bool is_slow = since_slow >= slow;
         hak_lock(&g_lock);
-        if (atomic_load_explicit(&g_run, memory_order_relaxed) != ACE_RUNNING || g_ace.stopped) {
+        if (atomic_load_explicit(&g_run, memory_order_relaxed) != ACE_RUNNING) {
             pthread_mutex_unlock(&g_lock);
             break;
         }
@@ -76,8 +76,13 @@ static void *ace_main(void *arg) {
         /* threads that stopped allocating run no decay: ACE does it for
          * them (while they work, their own slow paths do, without ACE
          * taking their locks) */
-        if (m.ops_per_s * m.interval_s < IDLE_TICK_OPS)
+        if (m.ops_per_s * m.interval_s < IDLE_TICK_OPS) {
+            /* work for the heaps, with its own budget: not ACE's CPU, which
+             * its guard limits (and which a back-off does not stop) */
+            uint64_t cpu = _hak_thread_cpu_ns();
             _hak_tiers.decay(_hak_now_ns() + (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u);
+            _hak_ace_probe_exclude(_hak_thread_cpu_ns() - cpu);
+        }
         pthread_mutex_unlock(&g_lock);
     }
     atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
@@ -112,7 +117,7 @@ static size_t summary(char *buf, size_t cap) {
     HAK_PUT("learning: ELO %s, threshold %zu KiB; ACE %s, %llu ticks, %llu decisions, %llu KiB "
         "scavenged, LLC from %s%s%s\n",
         _hak_elo_state_name(hak_elo_state()), hak_elo_threshold() >> 10,
-        a->stopped ? "stopped" : k_run_summary[atomic_load_explicit(&g_run, memory_order_relaxed)],
+        a->stopped ? "backed off" : k_run_summary[atomic_load_explicit(&g_run, memory_order_relaxed)],
         (unsigned long long)a->ticks, (unsigned long long)a->decisions,
         (unsigned long long)(a->scavenged_bytes >> 10),
         a->llc_from_pmu ? "the PMU" : "the estimate", a->stopped ? ": " : "", a->reason);
@@ -132,8 +137,7 @@ void _hak_ace_unlock(void) { pthread_mutex_unlock(&g_lock); }
 
 /* In a forked child the thread is gone: it starts again on demand. */
 void _hak_ace_child(void) {
-    if (atomic_load_explicit(&g_run, memory_order_relaxed) == ACE_RUNNING && !g_ace.stopped)
-        set_run(ACE_WANTED);
+    if (atomic_load_explicit(&g_run, memory_order_relaxed) == ACE_RUNNING) set_run(ACE_WANTED);
     _hak_ace_trace_child();
     pthread_mutex_unlock(&g_lock);
 }
@@ -142,10 +146,11 @@ void _hak_ace_child(void) {
 
 static size_t state_json(const ace_t *a, char *buf, size_t cap) {
     size_t n = 0;
-    HAK_PUT("{\"run\":\"%s\",\"stopped\":%s,\"reason\":\"%s\",\"ticks\":%llu,\"decisions\":%llu,"
-        "\"llc_source\":\"%s\",\"reward\":%.4f,",
+    HAK_PUT("{\"run\":\"%s\",\"stopped\":%s,\"reason\":\"%s\",\"backoff\":%u,\"trips\":%u,"
+        "\"resumes\":%llu,\"ticks\":%llu,\"decisions\":%llu,\"llc_source\":\"%s\",\"reward\":%.4f,",
         k_run_names[atomic_load_explicit(&g_run, memory_order_relaxed)],
-        a->stopped ? "true" : "false", a->reason, (unsigned long long)a->ticks,
+        a->stopped ? "true" : "false", a->reason, a->backoff, a->trips,
+        (unsigned long long)a->resumes, (unsigned long long)a->ticks,
         (unsigned long long)a->decisions, a->llc_from_pmu ? "pmu" : "estimate", a->last_reward);
     HAK_PUT("\"drain\":%u,\"bundle\":%u,\"diet_pct\":%u,\"decay_ms\":%u,\"bigcache_mb\":%u,"
         "\"drain_ruled\":%s,\"bundle_ruled\":%s,\"calm\":%u,\"phases\":%llu,"
