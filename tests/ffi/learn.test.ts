@@ -490,6 +490,7 @@ for (const flavour of FLAVOURS) {
       const trace = await Deno.makeTempFile({ suffix: ".jsonl" });
       try {
         const out = await runLive(flavour, trace, { HAKMEM_PMU: pmu });
+        // Deno runs threads of its own: ACE's thread starts with the first heap
         assert.equal(out.ace.run, "running");
         assert.ok(out.ace.ticks >= LIVE_TICKS, `only ${out.ace.ticks} ticks`);
         const kinds = new Set(out.trace.map((l) => l.kind));

@@ -111,8 +111,7 @@ void _hak_ace_restore(ace_t *a, const hak_ace_metrics_t *m, const char *loop);
 /* ---- metrics of the running process (ace_probe.c) ---- */
 void _hak_ace_probe_init(void);   /* the cache size, at start-up */
 void _hak_ace_probe_start(void);  /* the baseline when the thread starts */
-void _hak_ace_probe_thread(void); /* the CPU baseline, on the ACE thread */
-void _hak_ace_probe_exclude(uint64_t cpu_ns); /* CPU spent for the heaps: not ACE's share */
+void _hak_ace_probe_add_cpu(uint64_t cpu_ns); /* CPU time of a tick: ACE's own */
 void _hak_ace_measure(hak_ace_metrics_t *m, bool slow);
 
 /* ---- trace and log (ace_trace.c) ---- */
