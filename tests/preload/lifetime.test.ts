@@ -41,3 +41,40 @@ for (const [mode, extra] of Object.entries(MODES)) {
     await Deno.remove(s.tmp, { recursive: true });
   });
 }
+
+Deno.test("lifetime (learning): a single-threaded program keeps one thread, ACE ticks on its slow paths", async (t) => {
+  const s = await setup(t, "release");
+  if (s === null) return;
+  const exe = await buildExecutable({
+    target: s.target,
+    flavour: "release",
+    sources: [FIXTURE],
+    out: join(s.tmp, "lifetime"),
+    link: "none",
+  });
+  // ticks every 20 ms (learning's default is 250): about 15 in the fixture's 300 ms
+  const env = baseEnv({
+    LD_PRELOAD: s.so,
+    HAKMEM_MODE: "learning",
+    HAKMEM_ACE_FAST_INTERVAL_MS: "20",
+  });
+  const r = await run([exe, "single"], { env, timeoutMs: LIMIT_MS });
+  assert.equal(r.code, 0, describeRun(r));
+  assert.match(r.stdout, /^Threads:\s+1$/m, describeRun(r));
+  const m = r.stdout.match(/^ace (\w+) ticks (\d+)$/m);
+  assert.ok(m, describeRun(r));
+  assert.equal(m[1], "inline", "no thread of its own");
+  assert.ok(
+    Number(m[2]) >= 5,
+    `ACE ticked ${m[2]} times in 300 ms of allocation (one per 20 ms due)`,
+  );
+  // a multi-threaded process may not enter a new user namespace: unshare -U fails with EINVAL
+  const plain = await run(["unshare", "-U", "true"], { env: baseEnv(), timeoutMs: LIMIT_MS });
+  if (plain.code !== 0) {
+    console.warn(`unshare -U fails here without hakmem too: ${describeRun(plain)}`);
+  } else {
+    const u = await run(["unshare", "-U", "true"], { env, timeoutMs: LIMIT_MS });
+    assert.equal(u.code, 0, `unshare -U under learning: ${describeRun(u)}`);
+  }
+  await Deno.remove(s.tmp, { recursive: true });
+});

@@ -62,6 +62,9 @@ typedef struct hak_tier_ops {
     void (*counters)(hak_counters_t *out);
     /* bytes idle in thread caches, remote frees queued, heaps with a thread */
     void (*caches)(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live);
+    /* heaps made or adopted so far: it moves when a thread starts to
+     * allocate (a racy read, no lock) */
+    uint64_t (*heaps_made)(void);
     /* bytes handed out and not yet freed, all tiers */
     uint64_t (*in_use)(void);
     /* resident bytes waiting in BigCache */

@@ -167,6 +167,8 @@ void _hak_heaps_counts(uint64_t *created, uint64_t *reused, uint64_t *live) {
     *live = g_live;
 }
 
+uint64_t _hak_heaps_made(void) { return g_created + g_reused; }
+
 void _hak_heaps_each(void (*fn)(hak_heap_t *h, void *arg), void *arg) {
     hak_lock(&_hak_heaps_lock_);
     for (hak_heap_t *h = _hak_heaps_all; h != NULL; h = h->next_all) fn(h, arg);

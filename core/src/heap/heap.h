@@ -234,6 +234,7 @@ void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, ui
 /* Bytes idle in the empty slabs heaps keep, remote frees queued, heaps
  * with a thread. */
 void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live);
+uint64_t _hak_heaps_made(void); /* heaps made or adopted by a thread so far: a racy read */
 
 /* ---- upward hooks, set at start-up ---- */
 /* Called on the tiers' slow paths (a refill, a large allocation) while
