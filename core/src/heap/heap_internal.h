@@ -32,13 +32,22 @@ void _hak_remote_flush_some(hak_heap_t *h); /* those that waited long enough */
 
 /* decay.c */
 void _hak_slab_recarve(hak_slab_t *s);      /* blocks of released pages back on the list */
-void _hak_heap_tick(hak_heap_t *h);         /* a slow path ran: maybe time to decay */
+void _hak_heap_tick_due(hak_heap_t *h);     /* the clock is looked at: maybe time to decay */
 size_t _hak_heap_release_unused(hak_heap_t *h); /* all idle memory now; heap lock held */
 
 /* heap.c */
 extern hak_decay_fn _hak_heap_decay_hook;
 void _hak_heaps_counts(uint64_t *created, uint64_t *reused, uint64_t *live);
 hak_heap_t *_hak_heap_acquire(void);
+
+/* Slow paths of a heap between two looks at the clock. */
+#define HAK_DECAY_CHECK_EVENTS 16
+
+/* A slow path ran: every HAK_DECAY_CHECK_EVENTS of them the heap looks at
+ * the clock (decay.c); inline, so the others cost an increment. */
+HAK_INLINE void _hak_heap_tick(hak_heap_t *h) {
+    if (unlikely(++h->slow_events >= HAK_DECAY_CHECK_EVENTS)) _hak_heap_tick_due(h);
+}
 
 /* The heap a slow path allocates from: the thread's, which its first
  * allocation creates (the shared heap while hakmem starts up, or without
