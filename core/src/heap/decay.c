@@ -183,6 +183,7 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
             s = next;
         }
         for (s = h->queue[cls]; s != NULL; s = s->next) {
+            if (s->stamp == 0) s->stamp = now; /* queued since the last pass */
             if (s->stamp > older_than || s->current) continue;
             bytes += release_pages(s);
             s->stamp = now; /* looked at: not again before another delay */

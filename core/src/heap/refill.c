@@ -67,10 +67,14 @@ void _hak_list_remove(hak_slab_t **head, hak_slab_t *s) {
     s->next = s->prev = NULL;
 }
 
+/* A queued slab is dated by the next decay pass that sees it (stamp 0), or
+ * for a drain of other threads' frees when they were sent: a slab goes
+ * back to its queue on every few frees of a churning class, which need
+ * not read the clock. */
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s) {
     _hak_list_push(&h->queue[s->cls], s);
     s->list = SLAB_IN_QUEUE;
-    s->stamp = _hak_idle_stamp(h);
+    s->stamp = h->drain_since;
 }
 
 /* Empty slabs a class keeps: HAKMEM_TCACHE_CAP blocks' worth (the
