@@ -16,7 +16,6 @@ void _hak_list_remove(hak_slab_t **head, hak_slab_t *s);
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s);
 void _hak_slab_retire(hak_heap_t *h, hak_slab_t *s, uint64_t now);
 void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s);
-void *_hak_heap_alloc(hak_heap_t *h, unsigned cls);
 void _hak_heap_uncurrent(hak_heap_t *h);  /* every current slab queued or emptied */
 void _hak_heap_prewarm(hak_heap_t *h);
 void _hak_refill_init(void);                /* malloc's size-indexed table */

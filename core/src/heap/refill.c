@@ -306,7 +306,9 @@ found:
     return next;
 }
 
-void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
+/* A block of class cls from heap h (the caller's own, or the shared one
+ * under the registry lock); NULL when the OS refuses memory. */
+HAK_INLINE void *heap_alloc(hak_heap_t *h, unsigned cls) {
     hak_ctr_inc(&h->ctr.misses[cls]);
     uint64_t t0 = hak_lat_begin(h->ctr.misses[cls]);
     /* a backlog of other threads' frees past the threshold goes back now,
@@ -355,21 +357,36 @@ void _hak_heap_prewarm(hak_heap_t *h) {
     }
 }
 
-void *_hak_small_alloc_slow(size_t size) {
+/* A thread's first allocations, and those without a heap of their own:
+ * out of line, so the common slow path below saves no register for them. */
+__attribute__((noinline)) static void *alloc_unowned(size_t size) {
     hak_ensure_init();
     hak_slow_path_seen();
     unsigned cls = hak_size_class(size); /* the class table may have been empty before init */
     hak_heap_t *h = _hak_heap_for_alloc();
     void *p;
     if (hak_heap_owned(h)) {
-        p = _hak_heap_alloc(h, cls);
+        p = heap_alloc(h, cls);
         _hak_remote_flush_some(h);
         _hak_heap_tick(h);
     } else {
         _hak_heaps_lock();
-        p = _hak_heap_alloc(_hak_heap_shared(), cls);
+        p = heap_alloc(_hak_heap_shared(), cls);
         _hak_heaps_unlock();
     }
     if (p == NULL) errno = ENOMEM;
+    return p;
+}
+
+/* The current slab of the size's class ran dry (malloc's fast path found
+ * no block). A heap the thread owns means hakmem has started. */
+void *_hak_small_alloc_slow(size_t size) {
+    hak_heap_t *h = _hak_tl_heap;
+    if (unlikely(!hak_heap_owned(h))) return alloc_unowned(size);
+    hak_slow_path_seen();
+    void *p = heap_alloc(h, hak_size_class(size));
+    _hak_remote_flush_some(h);
+    _hak_heap_tick(h);
+    if (unlikely(p == NULL)) errno = ENOMEM;
     return p;
 }
