@@ -215,6 +215,13 @@ static void set_current(hak_heap_t *h, unsigned cls, hak_slab_t *s) {
 #define SIZING_GROW_SLABS 8
 #define SIZING_SHRINK_SLABS 16
 
+/* Units of the class's next slab: of its level while it holds only a few
+ * slabs, level 0 past them (slabs a class fills in numbers are small). */
+static uint32_t sizing_units(const hak_heap_t *h, unsigned cls) {
+    const hak_slab_sizing_t *z = &h->sizing[cls];
+    return _hak_slab_units[z->slabs < SIZING_GROW_SLABS ? z->level : 0][cls];
+}
+
 /* The current slab `old` of cls ran dry and gives way: what it yielded
  * counts toward the class's window, which decides the size of its next
  * slabs. */
@@ -253,7 +260,7 @@ static void retire_outgrown(hak_heap_t *h, hak_slab_t *s) {
  * Heap lock held. */
 static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
     _hak_remote_drain(h);
-    uint32_t units = _hak_slab_units[h->sizing[cls].level][cls], bsize = _hak_class_size[cls];
+    uint32_t units = sizing_units(h, cls), bsize = _hak_class_size[cls];
     hak_slab_t *s = h->cur[cls];
     if (s != &_hak_no_slab) {
         if (slab_refill(s)) return s; /* the drain brought blocks back */
@@ -266,7 +273,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         s->current = 0;
         set_full(s);
         sizing_switch(h, cls, s);
-        units = _hak_slab_units[h->sizing[cls].level][cls];
+        units = sizing_units(h, cls);
     }
     hak_slab_t *next;
     while ((next = h->queue[cls]) != NULL) {
