@@ -1,7 +1,7 @@
 // hakrun — runs one workload program and records what it cost.
 //
-//   hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--sample-ms MS] [--env K=V]... -- prog
-//          args...
+//   hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--sample-ms MS] [--tree] [--env K=V]...
+//          -- prog args...
 //
 // Forks; the child becomes its own process group leader, gets LD_PRELOAD=LIB and the --env
 // variables and execs prog with stdout/stderr inherited. Only the child is preloaded: the runner
@@ -11,7 +11,9 @@
 // process group, as it does when the runner itself gets SIGINT, SIGTERM or SIGHUP (it then dies
 // of that signal). While it waits it samples the child's resident set every --sample-ms
 // milliseconds (default 10; 0 = never) from /proc/<pid>/statm, a read of a few counters that
-// does not walk the child's page tables. It writes one JSON object to FILE (through a temporary
+// does not walk the child's page tables; with --tree each sample is the sum over the child and
+// every process descended from it (a compiler driver's cc1plus, a shell's commands), found through
+// /proc/<pid>/task/<tid>/children. It writes one JSON object to FILE (through a temporary
 // file and a rename):
 //
 //   {"exit":<int|null>,"signal":<int|null>,"timed_out":bool,"wall_s":..,"user_s":..,"sys_s":..,
@@ -24,6 +26,7 @@
 //
 // Exit status: 0 when the run was recorded, whatever the child did (a failed exec shows as
 // exit 127); 2 on a usage error; 1 when the child could not be started or FILE not written.
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -47,6 +50,8 @@ typedef struct {
   size_t n, cap;
   int fd;     // /proc/<pid>/statm, or -1
   long page_kib;
+  pid_t pid;  // the child
+  int tree;   // --tree: add the child's descendants
 } rss_log;
 
 // Reads the child's resident KiB now; -1 when it cannot be read (gone, reaped, no /proc). A
@@ -62,8 +67,65 @@ static long rss_now(const rss_log *l) {
   return resident * l->page_kib;
 }
 
+#define MAX_TREE 4096 /* processes summed in one --tree sample */
+
+// The resident KiB of process `pid` (statm opened for this read), or 0 when it is gone.
+static long rss_of(pid_t pid, long page_kib) {
+  char path[64], buf[128];
+  snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t r = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (r <= 0) return 0;
+  buf[r] = '\0';
+  long size = 0, resident = 0;
+  if (sscanf(buf, "%ld %ld", &size, &resident) != 2 || resident <= 0) return 0;
+  return resident * page_kib;
+}
+
+// Appends the children of every thread of `pid` to list[*n..] (at most MAX_TREE in all).
+static void children_of(pid_t pid, pid_t *list, size_t *n) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+  DIR *d = opendir(path);
+  if (d == NULL) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL && *n < MAX_TREE) {
+    if (e->d_name[0] == '.') continue;
+    char cpath[300], buf[4096];
+    snprintf(cpath, sizeof cpath, "/proc/%ld/task/%s/children", (long)pid, e->d_name);
+    int fd = open(cpath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0) continue;
+    buf[r] = '\0';
+    for (char *p = buf, *end; *n < MAX_TREE; p = end) {
+      long c = strtol(p, &end, 10);
+      if (end == p) break;
+      list[(*n)++] = (pid_t)c;
+    }
+  }
+  closedir(d);
+}
+
+// The resident KiB of the child's descendants (not the child itself), breadth first.
+static long rss_descendants(const rss_log *l) {
+  static pid_t list[MAX_TREE];
+  size_t n = 0;
+  long kib = 0;
+  children_of(l->pid, list, &n);
+  for (size_t k = 0; k < n; k++) {
+    kib += rss_of(list[k], l->page_kib);
+    children_of(list[k], list, &n);
+  }
+  return kib;
+}
+
 static void rss_sample(rss_log *l, double t) {
   long kib = rss_now(l);
+  if (kib >= 0 && l->tree) kib += rss_descendants(l);
   if (kib < 0) return;
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 1024;
@@ -82,7 +144,7 @@ static void rss_sample(rss_log *l, double t) {
 
 static void usage(int code) {
   fprintf(code == 0 ? stdout : stderr,
-          "usage: hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--sample-ms MS] "
+          "usage: hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--sample-ms MS] [--tree] "
           "[--env K=V]... -- prog [args...]\n");
   exit(code);
 }
@@ -102,7 +164,7 @@ int main(int argc, char **argv) {
   double timeout = 0; // 0 = none
   double sample_ms = DEFAULT_SAMPLE_MS;
   const char *envs[MAX_ENV];
-  int nenv = 0, i = 1;
+  int nenv = 0, i = 1, tree = 0;
 
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -111,6 +173,10 @@ int main(int argc, char **argv) {
       break;
     }
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) usage(0);
+    if (strcmp(a, "--tree") == 0) {
+      tree = 1;
+      continue;
+    }
     if (i + 1 >= argc) {
       fprintf(stderr, "hakrun: %s needs a value\n", a);
       usage(2);
@@ -202,7 +268,7 @@ int main(int argc, char **argv) {
   setpgid(pid, pid); // also from the parent: no window where a kill(-pid) would miss
 
   // statm is opened once: it names the task, so it follows the child through its exec
-  rss_log rss = {NULL, NULL, 0, 0, -1, sysconf(_SC_PAGESIZE) / 1024};
+  rss_log rss = {NULL, NULL, 0, 0, -1, sysconf(_SC_PAGESIZE) / 1024, pid, tree};
   if (sample_ms > 0) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);

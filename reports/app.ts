@@ -6,7 +6,8 @@
 // page before this script). Statistics come from tasks/bench_stats.ts, the same module the bench
 // driver prints its table with, so the page and the terminal agree. One module per section:
 // page_header, page_overview, page_oracle, page_ladder, page_workloads, page_memory, page_instructions,
-// page_hakmem, page_learning, page_results, page_compare.
+// page_hakmem, page_learning, page_results, page_compare, page_programs (also the whole page of
+// `deno task compare`).
 //
 // When everything is drawn, <body> gets data-render="done" and data-plots="<number of charts>";
 // on an error data-render="error" (and the error is shown on the page and in the console).
@@ -27,8 +28,10 @@ import { hakmemSection } from "./page_hakmem.ts";
 import { learningSection } from "./page_learning.ts";
 import { failuresSection, resultsTableSection } from "./page_results.ts";
 import { renderCompare } from "./page_compare.ts";
+import { programsSection, renderCommand } from "./page_programs.ts";
 
 function renderRun(root: HTMLElement, p: Extract<ReportPayload, { kind: "run" }>): void {
+  if (p.results.programs?.mode === "compare") return renderCommand(root, p);
   const v = view(p.results);
   root.append(h("h1", null, p.title), h("p", { class: "hint" }, `source: ${p.source}`));
   root.append(headerSection(p.results));
@@ -41,6 +44,7 @@ function renderRun(root: HTMLElement, p: Extract<ReportPayload, { kind: "run" }>
     timed ? workloadSection(v) : null,
     timed ? latencySection(v) : null,
     timed ? memorySection(v) : null,
+    programsSection(p.results),
     instructionsSection(p.results),
     timed ? hakmemSection(v) : null,
     p.traces && p.traces.length > 0 ? learningSection(v, p.traces) : null,

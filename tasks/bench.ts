@@ -16,7 +16,8 @@
 // bench_summary.ts.
 
 import { join, relative, resolve } from "node:path";
-import { buildExecutable, buildLibrary, compileFlags, libraryFiles } from "./build.ts";
+import { buildExecutable, buildLibrary, compileFlags, exists, libraryFiles } from "./build.ts";
+import { buildGxxProgram } from "./build_cc.ts";
 import { IS_CI } from "./ci.ts";
 import { type BenchInfo, DEFAULT_BASELINE, type Results } from "./bench_stats.ts";
 import {
@@ -47,6 +48,7 @@ import {
 import { type Allocator, bareAllocator, runOnce, stopCurrentRun } from "./bench_runner.ts";
 import { failureText, Progress, show, summaryText } from "./bench_summary.ts";
 import { countInstructions } from "./bench_instructions.ts";
+import { compilerAllocators } from "./bench_compilers.ts";
 import { calibrate } from "./bench_calibrate.ts";
 import { machineInfo } from "./bench_machine.ts";
 import { learns, type OptionsTable, optionsTable } from "./options.ts";
@@ -58,7 +60,9 @@ import {
   unavailableVerdict,
 } from "./peers.ts";
 import { PARITY_PROGRAMS, peersForBench } from "./bench_parity.ts";
-import { ROOT } from "./targets.ts";
+import { buildDir, ROOT } from "./targets.ts";
+import { benchPrograms, programIdsOf, programProblems } from "./programs.ts";
+import { programsSummaryText } from "./programs_summary.ts";
 
 const TARGET = "x86_64-linux-gnu" as const;
 const FLAVOUR = "release" as const;
@@ -70,7 +74,7 @@ export const RUNS_DIR = join(ROOT, "reports", "runs");
 
 /** glibc, the hakmem variants and the peers of `kinds`, each with its version and source; a
  * peer that cannot be had is unavailable with the reason. */
-async function resolveAllocators(
+export async function resolveAllocators(
   kinds: readonly string[],
   variants: readonly HakmemVariant[],
   commit: string | null,
@@ -143,6 +147,9 @@ export interface BenchOptions {
   oracle?: boolean;
   /** The oracle's grid, "OPTION=v1,v2;OPTION=…" (default ORACLE_GRID). */
   oracleGrid?: string;
+  /** Add hakmem-harden (the default mode with HAKMEM_HARDEN=1); default: beside the default mode
+   * when no other variant is asked for. */
+  harden?: boolean;
   /** Timed rounds; 0 only with `instructions` (counts only). */
   repeat?: number;
   threads?: number;
@@ -157,12 +164,15 @@ export interface BenchOptions {
   instructions?: boolean;
   /** Build every source peer both ways (upstream, zig), measure both, use the faster. */
   peerParity?: boolean;
+  /** The real programs (tasks/programs_catalogue.ts): ids, or true for all; alone, without
+   * --benches, only they run. Default: all of them in the full profile (tasks/programs.ts). */
+  programs?: string[] | boolean;
 }
 
 /** A usage error (bad option value): reported without a stack, exit code 2. */
 export class UsageError extends Error {}
 
-function checkList(kind: string, given: readonly string[], valid: readonly string[]): void {
+export function checkList(kind: string, given: readonly string[], valid: readonly string[]): void {
   const bad = given.filter((g) => !valid.includes(g));
   if (bad.length > 0) {
     throw new UsageError(
@@ -173,11 +183,11 @@ function checkList(kind: string, given: readonly string[], valid: readonly strin
 
 /** A path given on the command line: relative to the directory `deno task` was started in
  * (INIT_CWD; deno task itself runs in the repository root). */
-function userPath(p: string): string {
+export function userPath(p: string): string {
   return resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), p);
 }
 
-function timestamp(d = new Date()): string {
+export function timestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T` +
     `${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`;
@@ -191,7 +201,7 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-async function writeResults(outDir: string, results: Results): Promise<string> {
+export async function writeResults(outDir: string, results: Results): Promise<string> {
   const p = join(outDir, "results.json");
   const tmp = `${p}.tmp-${Deno.pid}`;
   await Deno.writeTextFile(tmp, JSON.stringify(results) + "\n");
@@ -207,6 +217,21 @@ interface ReportModule {
 /** reports/build_report.ts, loaded on demand (it pulls in esbuild and plotly). */
 async function reportModule(): Promise<ReportModule> {
   return await import("../reports/build_report.ts");
+}
+
+/** Writes the report page of the run in `outDir` and prints its path; a page that cannot be
+ * written is a warning (the results stand). */
+export async function printReport(outDir: string, who: string): Promise<void> {
+  try {
+    const html = await (await reportModule()).writeReport(outDir);
+    console.log(`report:  ${show(html)}`);
+  } catch (e) {
+    console.error(
+      `[${who}] warning: the report page could not be written: ${
+        e instanceof Error ? e.message : e
+      }`,
+    );
+  }
 }
 
 /** Builds the library, the programs and hakrun; returns the paths of hakrun and each program. */
@@ -229,9 +254,20 @@ export async function buildAllBench(programs: readonly string[]): Promise<Map<st
     });
     paths.set(name, out);
   };
+  // C++ workloads (bench/<name>.cc) are built with the system's g++, as users build theirs
+  const cxx = async (name: string, src: string) => {
+    const out = join(buildDir(TARGET, FLAVOUR), "bin", "bench", name);
+    paths.set(
+      name,
+      await buildGxxProgram([src], out, ["-D_GNU_SOURCE", "-I", BENCH_SRC], ["-lpthread"]),
+    );
+  };
   await Promise.all([
     one("hakrun", join(BENCH_SRC, "runner.c")),
-    ...programs.map((p) => one(p, join(BENCH_SRC, `${p}.c`))),
+    ...programs.map(async (p) => {
+      const cc = join(BENCH_SRC, `${p}.cc`);
+      return await exists(cc) ? cxx(p, cc) : one(p, join(BENCH_SRC, `${p}.c`));
+    }),
   ]);
   return paths;
 }
@@ -303,7 +339,9 @@ function settle(o: BenchOptions, table: OptionsTable) {
   if (!Number.isInteger(repeat) || repeat < (o.instructions ? 0 : 1)) {
     throw new UsageError("--repeat must be >= 1 (0 only with --instructions: counts only)");
   }
-  if (repeat === 0) defs = []; // the instruction counts only
+  const programs = programIdsOf(o, oracle.info !== null, repeat, (m) => new UsageError(m));
+  // --programs alone runs the programs only; --repeat 0, the instruction counts only
+  if (repeat === 0 || (o.programs && !(o.benches && o.benches.length > 0))) defs = [];
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError("--threads must be >= 1");
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError("--seed must be an integer >= 0");
   if (!(timeoutS > 0)) throw new UsageError("--timeout must be > 0");
@@ -319,6 +357,7 @@ function settle(o: BenchOptions, table: OptionsTable) {
     timeoutS,
     kinds,
     defs,
+    programs,
   };
 }
 
@@ -329,8 +368,10 @@ export async function runBench(o: BenchOptions): Promise<number> {
     throw new UsageError("the bench suite runs on x86_64 Linux only");
   }
   const table = await optionsTable();
+  const settled = settle(o, table);
   const { profile, threads, repeat, seed, duration, variants, oracle, timeoutS, kinds, defs } =
-    settle(o, table);
+    settled;
+  const programIds = settled.programs;
   const outDir = o.out ? userPath(o.out) : join(RUNS_DIR, timestamp());
   await Deno.mkdir(outDir, { recursive: true });
 
@@ -347,6 +388,10 @@ export async function runBench(o: BenchOptions): Promise<number> {
   );
   const allocators = await resolveAllocators(kinds, variants, machine.commit, parity.peers);
   const runnable = allocators.filter((a) => a.available);
+  // hakmem built by gcc and clang: in the instruction counts only
+  const byCompiler = o.instructions && kinds.includes("hakmem")
+    ? await compilerAllocators(variants[0]?.env.HAKMEM_MODE ?? table.default_mode, machine.commit)
+    : [];
   const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-bench-" });
   let seq = 0;
 
@@ -412,7 +457,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
       baseline: DEFAULT_BASELINE,
       instructions: o.instructions === true,
     },
-    allocators: allocators.map(({ env: _env, ...info }) => info),
+    allocators: [...allocators, ...byCompiler].map(({ env: _env, ...info }) => info),
     benches: benchInfos,
     samples: [],
     ...(oracle ? { oracle } : {}),
@@ -425,7 +470,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     results.traces = [];
     await Deno.mkdir(join(outDir, "traces"), { recursive: true });
   }
-  for (const a of allocators) {
+  for (const a of [...allocators, ...byCompiler]) {
     const what = a.available ? `${a.version ?? ""} ${a.lib ?? "(no preload)"}` : "NOT AVAILABLE";
     console.error(
       `[bench] allocator ${a.name}: ${what}` + (a.note && !a.available ? ` — ${a.note}` : ""),
@@ -476,11 +521,25 @@ export async function runBench(o: BenchOptions): Promise<number> {
       await writeResults(outDir, results);
     }
     progress.end();
+    if (programIds.length > 0 && !interrupted) {
+      results.programs = await benchPrograms({
+        ids: programIds,
+        profile,
+        allocators: runnable,
+        hakrun: bins.get("hakrun")!,
+        repeat,
+        timeoutS,
+        outDir,
+        tmpDir,
+        stopped: () => interrupted,
+        onRound: async (rec) => void await writeResults(outDir, { ...results, programs: rec }),
+      });
+    }
     if (o.instructions && !interrupted) {
       const counts = await countInstructions({
         hakrun: bins.get("hakrun")!,
         bins,
-        allocators: runnable,
+        allocators: [...runnable, ...byCompiler],
         workloads: INSTRUCTION_WORKLOADS,
         seed,
         tmpDir,
@@ -494,17 +553,11 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const resultsPath = await writeResults(outDir, results);
 
   console.log(summaryText(results));
-  console.log(`\nresults: ${show(resultsPath)}`);
-  try {
-    const html = await (await reportModule()).writeReport(outDir);
-    console.log(`report:  ${show(html)}`);
-  } catch (e) {
-    console.error(
-      `[bench] warning: the report page could not be written: ${
-        e instanceof Error ? e.message : e
-      }`,
-    );
+  if (results.programs) {
+    console.log(`\n${programsSummaryText(results.programs, results.params.allocators)}`);
   }
+  console.log(`\nresults: ${show(resultsPath)}`);
+  await printReport(outDir, "bench");
   if (interrupted) {
     console.error("[bench] interrupted: the results hold the runs that completed");
     return 130;
@@ -519,6 +572,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
     }
     code = 1;
   }
+  const programFails = results.programs ? programProblems(results.programs, IS_CI) : [];
+  for (const p of programFails) console.error(`[bench] ${p}`);
+  if (programFails.length > 0) code = 1;
   const verdict = unavailableVerdict(allocators, IS_CI);
   if (verdict !== null) {
     console.error(`[bench] ${verdict}`);

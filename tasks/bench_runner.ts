@@ -49,6 +49,12 @@ export interface RunSpec {
   sampleMs?: number;
   /** Runs `prefix… program args` instead (e.g. valgrind): the allocator still preloaded. */
   prefix?: string[];
+  /** Variables of the program besides the allocator's (its variant's win). */
+  env?: Record<string, string>;
+  /** Working directory of the program (default tmpDir). */
+  cwd?: string;
+  /** Sample the RSS of the program and every process descended from it (hakrun --tree). */
+  tree?: boolean;
 }
 
 export type Measured = Omit<Sample, "bench" | "allocator" | "round">;
@@ -199,8 +205,19 @@ function failureWhy(
     : `bad value ${JSON.stringify(result.value)}`;
 }
 
-/** Runs one program under one allocator through hakrun. Never throws for a failing program. */
-export async function runOnce(spec: RunSpec): Promise<Measured> {
+/** What one hakrun run left: its record (null when it wrote none), how hakrun itself ended, the
+ * program's output and hakmem's statistics file. */
+export interface RawRun {
+  ru: Record<string, unknown> | null;
+  hakrun: { code: number | null; signal: string | null; watchdog: boolean };
+  stdout: string;
+  stderr: string;
+  hakmem: Record<string, unknown> | null;
+}
+
+/** Runs `spec.program` under its allocator through hakrun and returns what it left, whatever the
+ * program did. Never throws for a failing program. */
+export async function runRaw(spec: RunSpec): Promise<RawRun> {
   const outFile = join(spec.tmpDir, `run-${spec.seq}.json`);
   const statsFile = join(spec.tmpDir, `stats-${spec.seq}.json`);
   const a = spec.allocator;
@@ -219,7 +236,8 @@ export async function runOnce(spec: RunSpec): Promise<Measured> {
     String(spec.timeoutS),
     "--sample-ms",
     String(spec.sampleMs ?? 10),
-    ...Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+    ...(spec.tree ? ["--tree"] : []),
+    ...Object.entries({ ...spec.env, ...env }).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
     "--",
     ...(spec.prefix ?? []),
     spec.program,
@@ -237,7 +255,7 @@ export async function runOnce(spec: RunSpec): Promise<Measured> {
     let watchdog: ReturnType<typeof setTimeout> | undefined;
     try {
       const r = await run(setsid ?? spec.hakrun, setsid ? [spec.hakrun, ...args] : args, {
-        cwd: spec.tmpDir,
+        cwd: spec.cwd ?? spec.tmpDir,
         env: cleanEnv(),
         clearEnv: true,
         onStart: (pid) => {
@@ -264,27 +282,16 @@ export async function runOnce(spec: RunSpec): Promise<Measured> {
   const hakmem = a.kind === "hakmem" ? await readJson(statsFile) : null;
   await Deno.remove(outFile).catch(() => {});
   await Deno.remove(statsFile).catch(() => {});
-  const result = resultLine(stdout);
-  const value = result && typeof result.value === "number" && Number.isFinite(result.value)
-    ? result.value
-    : null;
-  const exit = ru ? intOrNull(ru.exit) : null;
-  const signal = ru ? intOrNull(ru.signal) : null;
-  const timedOut = ru ? ru.timed_out === true : hakrun.watchdog;
-  const ok = ru !== null && hakrun.code === 0 && exit === 0 && signal === null && !timedOut &&
-    value !== null && value > 0;
-  const why = ok ? "" : failureWhy(ru, hakrun, result, spec.timeoutS);
-  const stderrTail = ok
-    ? ""
-    : tail([stderr.trimEnd(), why ? `[bench] ${why}` : ""].filter(Boolean).join("\n"));
+  return { ru, hakrun, stdout, stderr, hakmem };
+}
+
+/** How a run ended and what it cost, from hakrun's record (zeros where it wrote none). */
+export function runCosts(raw: RawRun) {
+  const ru = raw.ru;
   return {
-    ok,
-    exit,
-    signal,
-    timed_out: timedOut,
-    stderr_tail: stderrTail,
-    value: ok ? value : null,
-    result,
+    exit: ru ? intOrNull(ru.exit) : null,
+    signal: ru ? intOrNull(ru.signal) : null,
+    timed_out: ru ? ru.timed_out === true : raw.hakrun.watchdog,
     wall_s: num(ru?.wall_s),
     user_s: num(ru?.user_s),
     sys_s: num(ru?.sys_s),
@@ -292,6 +299,50 @@ export async function runOnce(spec: RunSpec): Promise<Measured> {
     minflt: num(ru?.minflt),
     majflt: num(ru?.majflt),
     rss: rssRecord(ru),
-    hakmem,
+    hakmem: raw.hakmem,
+  };
+}
+
+/** Why a run failed, in words, or null when the program ended with status 0 (the program's own
+ * result line is the caller's to judge). */
+export function endFailure(raw: RawRun, timeoutS: number): string | null {
+  const c = runCosts(raw);
+  if (
+    raw.ru !== null && raw.hakrun.code === 0 && c.exit === 0 && c.signal === null && !c.timed_out
+  ) {
+    return null;
+  }
+  return failureWhy(raw.ru, raw.hakrun, null, timeoutS);
+}
+
+/** Runs one program under one allocator through hakrun. Never throws for a failing program. */
+export async function runOnce(spec: RunSpec): Promise<Measured> {
+  const raw = await runRaw(spec);
+  const result = resultLine(raw.stdout);
+  const value = result && typeof result.value === "number" && Number.isFinite(result.value)
+    ? result.value
+    : null;
+  const costs = runCosts(raw);
+  const ok = endFailure(raw, spec.timeoutS) === null && value !== null && value > 0;
+  const why = ok ? "" : failureWhy(raw.ru, raw.hakrun, result, spec.timeoutS);
+  const stderrTail = ok
+    ? ""
+    : tail([raw.stderr.trimEnd(), why ? `[bench] ${why}` : ""].filter(Boolean).join("\n"));
+  return {
+    ok,
+    exit: costs.exit,
+    signal: costs.signal,
+    timed_out: costs.timed_out,
+    stderr_tail: stderrTail,
+    value: ok ? value : null,
+    result,
+    wall_s: costs.wall_s,
+    user_s: costs.user_s,
+    sys_s: costs.sys_s,
+    maxrss_kib: costs.maxrss_kib,
+    minflt: costs.minflt,
+    majflt: costs.majflt,
+    rss: costs.rss,
+    hakmem: costs.hakmem,
   };
 }

@@ -1,6 +1,8 @@
 // validateResults: the shape check of a results.json (schema 2, tasks/bench_stats.ts), used by
 // the report builder before it trusts a file and by the tests. Pure (bundles for the browser).
 
+import { validatePrograms } from "./programs_schema.ts";
+
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -141,6 +143,7 @@ export function validateResults(x: unknown): string[] {
       });
     }
   }
+  if (x.programs !== undefined) errs.push(...validatePrograms(x.programs));
   const ins = x.instructions;
   if (ins !== undefined) {
     if (!isObj(ins)) errs.push("instructions: object");

@@ -13,6 +13,8 @@
 // Every allocator that ran is a reference: the summary holds each allocator's ratios against every
 // other one, and their geometric means over the benches.
 
+import type { ProgramsRecord } from "./programs_schema.ts";
+
 export type Metric = "ops_per_s" | "ns_per_op";
 
 /** The report's default baseline peer (tasks/peers.ts builds it). */
@@ -215,6 +217,8 @@ export interface Results {
   oracle?: OracleInfo;
   /** The parity records the peers' builds were chosen by (--peer-parity, or cached ones). */
   peer_parity?: PeerParity[];
+  /** Real programs (bench --programs) or compare's command (tasks/programs_schema.ts). */
+  programs?: ProgramsRecord;
 }
 
 /** A paired ratio and how many rounds formed a pair. */
@@ -365,6 +369,18 @@ export function pairedRatio(
   higherIsBetter: boolean,
   value: (s: SampleLike) => number | null = (s) => (usable(s) ? s.value : null),
 ): PairedRatio {
+  const ratios = roundRatios(mine, ref, higherIsBetter, value);
+  return { ratio: median(ratios), pairs: ratios.length };
+}
+
+/** The normalised ratio of each sample of `mine` against the median of `ref`'s samples of the
+ * same round (rounds where either has no number are left out). */
+export function roundRatios<S extends { round: number }>(
+  mine: readonly S[],
+  ref: readonly S[],
+  higherIsBetter: boolean,
+  value: (s: S) => number | null,
+): number[] {
   const refByRound = new Map<number, number[]>();
   for (const s of ref) {
     const v = value(s);
@@ -380,7 +396,7 @@ export function pairedRatio(
     if (refValue === null || refValue <= 0) continue;
     ratios.push(normalisedRatio(v, refValue, higherIsBetter));
   }
-  return { ratio: median(ratios), pairs: ratios.length };
+  return ratios;
 }
 
 function metricOf(

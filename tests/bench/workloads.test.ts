@@ -41,7 +41,23 @@ Deno.test({
         assert.ok(n(k) > 0 && n(k) <= n("rss_peak_kib") * 1.1, `${k} ${n(k)}`);
       }
     }
-    await badArgs(prog, "memory_return", [["--keep", "1"], ["--mib", "0"], ["--idle-ms", "x"]]);
+    // the exited-threads shape: the workers exit after the frees, the main thread works on
+    for (
+      const l of await both(prog, [...args, "--work", "1000", "--exit", "1", "--mix", "small"])
+    ) {
+      const n = (k: string) => l[k] as number;
+      assert.equal(l.exit, 1);
+      assert.equal(l.mix, "small");
+      assert.ok(n("live_kib") > 0 && n("live_kib") < 64 * 1024 * 0.05, `live ${n("live_kib")}`);
+      assert.ok(n("rss_trim_kib") > 0 && n("rss_trim_kib") <= n("rss_peak_kib"), JSON.stringify(l));
+    }
+    await badArgs(prog, "memory_return", [
+      ["--keep", "1"],
+      ["--mib", "0"],
+      ["--idle-ms", "x"],
+      ["--exit", "2"],
+      ["--mix", "huge"],
+    ]);
   },
 });
 

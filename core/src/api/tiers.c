@@ -3,7 +3,8 @@
 #include "api.h"
 
 size_t _hak_release_caches(void) {
-    return _hak_large_trim() + _hak_segment_cache_trim() + _hak_heaps_release(UINT64_MAX, 0);
+    return _hak_large_trim() + _hak_guard_trim() + _hak_segment_cache_trim() +
+           _hak_heaps_release(UINT64_MAX, 0);
 }
 
 void _hak_api_init(void) {

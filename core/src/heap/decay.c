@@ -11,7 +11,10 @@
  * slab's local list and `used` count (free). A release under the heap's
  * lock touches free units and, of the other slabs, only their
  * `free` list and released-page mask, which the owner changes only under
- * the same lock. Blocks in released pages leave the free list; when the
+ * the same lock. The owner itself, and anyone releasing a heap without an
+ * owner (its thread exited: frees reach it only under its lock), also
+ * moves a slab's local frees onto its free list, so that their pages can
+ * go too. Blocks in released pages leave the free list; when the
  * slab runs dry they come back (recarve), after a check that nothing
  * wrote to those pages meanwhile. */
 #include "heap_internal.h"
@@ -23,8 +26,13 @@ _Atomic uint64_t _hak_decay_runs, _hak_decay_bytes;
 /* Shortest period between two decay passes of one heap, and between two
  * passes over the other heaps. */
 #define DECAY_MIN_PERIOD_NS 20000000ull
-/* Time one pass over the other heaps may take, from a program's slow path. */
-#define DECAY_PASS_BUDGET_NS 1000000ull
+/* Time a pass over a thread's own heap, or over the other heaps, may take
+ * from a program's slow path (a malloc waits that long at most); a pass cut
+ * short goes on after this many times its budget, so a backlog (hundreds of
+ * MiB freed at once, threads that freed and exited) costs a working thread
+ * at most a third of its time until it is gone (~0.2 ms per MiB here). */
+#define DECAY_PASS_BUDGET_NS 2000000ull
+#define DECAY_BACKLOG_GAP 2
 /* Largest slab (blocks) whose free blocks a release maps: 64 KiB of 16 B. */
 #define RELEASE_MAX_BLOCKS 4096u
 
@@ -32,6 +40,10 @@ static pthread_mutex_t g_release_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t g_next_global;
 
 static uint64_t delay_ns(void) { return (uint64_t)hak_opt(OPT_DECAY_MS) * 1000000ull; }
+
+/* A pass's deadline passed (UINT64_MAX: none); read after the steps that
+ * may make system calls. */
+static bool past(uint64_t deadline) { return deadline != UINT64_MAX && _hak_now_ns() > deadline; }
 
 /* Pages [first, last] of block i of a slab. */
 static void block_pages(const hak_slab_t *s, uint32_t i, uint32_t *first, uint32_t *last) {
@@ -58,27 +70,28 @@ static void restore_refused(hak_slab_t *s, const uint64_t *rel) {
         uint32_t first, last;
         block_pages(s, i, &first, &last);
         if (!mask_any(rel, first, last) || mask_any(s->page_mask, first, last)) continue;
-        hak_block_t *b = (hak_block_t *)(s->start + (size_t)i * s->bsize);
-        b->next = s->free;
-        s->free = b;
+        hak_link_set(hak_block_at(s, i), s->free);
+        s->free = i;
         s->released--;
     }
+    s->settled = 0;
 }
 
 /* Releases the pages of a slab (not current) whose carved blocks are all on
  * its free list; returns the bytes released. */
 static size_t release_pages(hak_slab_t *s) {
     uint32_t pages = slab_pages(s), carved = s->carved;
-    if (pages <= 1 || pages > HAK_SLAB_MAX_PAGES || s->free == NULL ||
+    if (pages <= 1 || pages > HAK_SLAB_MAX_PAGES || s->free == HAK_NO_BLOCK ||
         s->capacity > RELEASE_MAX_BLOCKS)
         return 0;
     uint64_t freebits[RELEASE_MAX_BLOCKS / 64];
     memset(freebits, 0, ((carved + 63) / 64) * sizeof(uint64_t));
-    for (hak_block_t *b = s->free; b != NULL; b = b->next) {
-        uint32_t i = hak_block_index(s, (uintptr_t)b - s->start);
+    for (uint32_t i = s->free, prev = HAK_NO_BLOCK; i != HAK_NO_BLOCK;) {
         if (i >= carved || (freebits[i >> 6] & ((uint64_t)1 << (i & 63))))
-            _hak_fail("free list of a slab is corrupt", b);
+            _hak_list_corrupt(s, prev == HAK_NO_BLOCK ? (void *)s->start : hak_block_at(s, prev));
         freebits[i >> 6] |= (uint64_t)1 << (i & 63);
+        prev = i;
+        i = hak_link_get(hak_block_at(s, i));
     }
     uint64_t rel[HAK_SLAB_MAX_PAGES / 64] = {0};
     size_t carved_end = (size_t)carved * s->bsize;
@@ -96,19 +109,24 @@ static size_t release_pages(hak_slab_t *s) {
         }
     }
     if (!any) return 0;
-    /* the blocks in those pages leave the free list */
-    hak_block_t **link = &s->free;
-    while (*link != NULL) {
-        hak_block_t *b = *link;
-        uint32_t first, last;
-        block_pages(s, hak_block_index(s, (uintptr_t)b - s->start), &first, &last);
+    /* the blocks in those pages leave the free list (relinked in order) */
+    uint32_t head = HAK_NO_BLOCK;
+    hak_block_t *tail = NULL;
+    for (uint32_t i = s->free; i != HAK_NO_BLOCK;) {
+        hak_block_t *b = hak_block_at(s, i);
+        uint32_t next = hak_link_get(b), first, last;
+        block_pages(s, i, &first, &last);
         if (mask_any(rel, first, last)) {
-            *link = b->next;
             s->released++;
         } else {
-            link = &b->next;
+            if (tail != NULL) hak_link_set(tail, i);
+            else head = i;
+            tail = b;
         }
+        i = next;
     }
+    if (tail != NULL) hak_link_set(tail, HAK_NO_BLOCK);
+    s->free = head;
     size_t bytes = 0;
     bool refused = false;
     for (uint32_t p = 0; p < pages;) {
@@ -141,33 +159,74 @@ static void check_untouched(const hak_slab_t *s, uint32_t p) {
     if (any != 0) _hak_fail("double free or write after free in a page hakmem released", w);
 }
 
-void _hak_slab_recarve(hak_slab_t *s) {
+uint32_t _hak_slab_recarve(hak_slab_t *s) {
     uint32_t pages = slab_pages(s);
     for (uint32_t p = 0; p < pages; p++)
         if ((s->page_mask[p >> 6] >> (p & 63)) & 1) check_untouched(s, p);
-    hak_block_t *head = NULL, **tail = &head;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < s->carved; i++) {
+    uint32_t n = 0, head = s->free;
+    for (uint32_t i = s->carved; i-- > 0;) { /* linked in front: in address order */
         uint32_t first, last;
         block_pages(s, i, &first, &last);
         if (!mask_any(s->page_mask, first, last)) continue;
-        hak_block_t *b = (hak_block_t *)(s->start + (size_t)i * s->bsize);
-        hak_mark_free(b, s->bsize);
-        *tail = b;
-        tail = &b->next;
+        hak_block_t *b = hak_block_at(s, i);
+        if (hak_hardened() && hak_fill_word() != 0) _hak_harden_fill(b, s->bsize);
+        hak_mark_free(b);
+        hak_link_set(b, head);
+        head = i;
         n++;
     }
     if (n != s->released) _hak_fail("released blocks of a slab do not add up", s);
-    *tail = s->free;
     s->free = head;
     s->released = 0;
     memset(s->page_mask, 0, sizeof(s->page_mask));
     atomic_fetch_add_explicit(&_hak_refault_bytes, (uint64_t)n * s->bsize, memory_order_relaxed);
+    return n;
+}
+
+/* The slab's local frees join its free list (which release_pages reads):
+ * for the owner, or for a heap without one. */
+static bool merge_local(hak_slab_t *s) {
+    uint32_t first = s->local_free;
+    if (first == HAK_NO_BLOCK) return false;
+    uint32_t last = first;
+    for (uint32_t n = 0;; n++) { /* a list longer than the slab loops: written after free */
+        if (last >= s->carved || n > s->carved) _hak_list_corrupt(s, (void *)s->start);
+        uint32_t next = hak_link_get(hak_block_at(s, last));
+        if (next == HAK_NO_BLOCK) break;
+        last = next;
+    }
+    hak_link_set(hak_block_at(s, last), s->free);
+    s->free = first;
+    s->local_free = HAK_NO_BLOCK;
+    s->settled = 0;
+    return true;
+}
+
+/* A queued slab's free pages idle since `older_than` go; with `lists`, its
+ * local frees join its free list first, idle from now on (all of them at
+ * once when everything goes). A free list looked at once is not walked
+ * again until it grows. Returns whether it was walked. */
+static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool lists,
+                       size_t *bytes) {
+    bool walked = false;
+    if (s->stamp == 0) s->stamp = now; /* queued since the last pass */
+    if (lists && older_than == UINT64_MAX) merge_local(s);
+    if (s->stamp <= older_than && !s->settled) {
+        s->settled = 1;
+        *bytes += release_pages(s);
+        if (!s->settled) s->stamp = now; /* refused: tried again a delay later */
+        walked = true;
+    }
+    if (lists && merge_local(s)) s->stamp = now;
+    return walked;
 }
 
 /* One heap's idle memory, idle since `older_than` or before (heap lock
- * held; the owner's, or another thread's for a heap it does not own). */
-static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
+ * held; the owner's, or another thread's for a heap it does not own), until
+ * the deadline: what is left waits for the next pass. `lists`: the caller
+ * may move the slabs' local frees (it is the owner, or the heap has none). */
+static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now, bool lists,
+                         uint64_t deadline) {
     size_t bytes = 0;
     _hak_spans_decay(h, older_than);
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
@@ -182,13 +241,8 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
             }
             s = next;
         }
-        for (s = h->queue[cls]; s != NULL; s = s->next) {
-            if (s->stamp == 0) s->stamp = now; /* queued since the last pass */
-            if (s->stamp > older_than || s->current) continue;
-            bytes += release_pages(s);
-            s->stamp = now; /* looked at: not again before another delay */
-        }
     }
+    /* free units first: the most bytes for the time (whole runs of pages) */
     hak_segment_t *seg = h->segs.head;
     while (seg != NULL) {
         hak_segment_t *next = seg->next;
@@ -197,7 +251,14 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now) {
         if (seg->free_units == seg->units - 1 && (seg != h->segs.head || seg->next != NULL))
             _hak_segment_release(&h->segs, seg);
         seg = next;
+        if (past(deadline)) goto out;
     }
+    /* then the free pages of slabs in use, whose free lists are walked */
+    for (unsigned cls = 0; cls < HAK_CLASSES; cls++)
+        for (hak_slab_t *s = h->queue[cls]; s != NULL; s = s->next)
+            if (!s->current && decay_slab(s, older_than, now, lists, &bytes) && past(deadline))
+                goto out;
+out:
     atomic_fetch_add_explicit(&_hak_decay_runs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&_hak_decay_bytes, bytes, memory_order_relaxed);
     return bytes;
@@ -219,7 +280,7 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
     pthread_mutex_unlock(&_hak_heaps_lock_);
     uint64_t now = _hak_coarse_ns();
     uint64_t older = delay == 0 ? UINT64_MAX : (now > delay ? now - delay : 0);
-    for (hak_heap_t *h = head; h != NULL && _hak_coarse_ns() <= deadline_ns; h = h->next_all) {
+    for (hak_heap_t *h = head; h != NULL && !past(deadline_ns); h = h->next_all) {
         int state = atomic_load_explicit(&h->state, memory_order_acquire);
         if (state == HEAP_DEAD) continue;
         if (state == HEAP_ABANDONED) {
@@ -227,14 +288,15 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
             if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_ABANDONED) {
                 hak_spin_lock(&h->lock);
                 _hak_remote_drain(h);
-                bytes += decay_heap(h, older, now);
+                bytes += decay_heap(h, older, now, true, deadline_ns);
                 hak_spin_unlock(&h->lock);
             }
             pthread_mutex_unlock(&_hak_heaps_lock_);
             continue;
         }
         if (!hak_spin_trylock(&h->lock)) continue;
-        bytes += decay_heap(h, older, now);
+        /* a live thread's local frees are its own; the shared heap's arrive under its lock */
+        bytes += decay_heap(h, older, now, state == HEAP_SHARED, deadline_ns);
         hak_spin_unlock(&h->lock);
     }
     pthread_mutex_unlock(&g_release_lock);
@@ -246,23 +308,29 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
  * thread at a time) the other heaps', whose threads may be idle or gone. */
 void _hak_heap_tick_due(hak_heap_t *h) {
     h->slow_events = 0;
-    uint64_t now = _hak_coarse_ns(), delay = delay_ns();
-    if (now < h->next_decay) return;
+    uint64_t now = _hak_coarse_ns(), delay = delay_ns(), deadline;
     uint64_t period = delay / 2 > DECAY_MIN_PERIOD_NS ? delay / 2 : DECAY_MIN_PERIOD_NS;
-    h->next_decay = now + period;
-    hak_spin_lock(&h->lock);
-    decay_heap(h, now > delay ? now - delay : 0, now);
-    hak_spin_unlock(&h->lock);
-    decay_hook(h, delay);
+    const uint64_t gap = DECAY_BACKLOG_GAP * DECAY_PASS_BUDGET_NS;
+    if (now >= h->next_decay) {
+        deadline = _hak_now_ns() + DECAY_PASS_BUDGET_NS;
+        hak_spin_lock(&h->lock);
+        decay_heap(h, now > delay ? now - delay : 0, now, true, deadline);
+        hak_spin_unlock(&h->lock);
+        h->next_decay = now + (past(deadline) ? gap : period);
+        decay_hook(h, delay);
+    }
     uint64_t due = atomic_load_explicit(&g_next_global, memory_order_relaxed);
-    if (now >= due && atomic_compare_exchange_strong(&g_next_global, &due, now + period))
-        _hak_heaps_release(now + DECAY_PASS_BUDGET_NS, delay);
+    if (now >= due && atomic_compare_exchange_strong(&g_next_global, &due, now + period)) {
+        deadline = _hak_now_ns() + DECAY_PASS_BUDGET_NS;
+        _hak_heaps_release(deadline, delay);
+        if (past(deadline)) atomic_store_explicit(&g_next_global, now + gap, memory_order_relaxed);
+    }
 }
 
 /* Out of memory or address space: everything the heap holds without a
  * block in use goes, now (its lock held by the caller). */
 size_t _hak_heap_release_unused(hak_heap_t *h) {
-    return decay_heap(h, UINT64_MAX, _hak_coarse_ns());
+    return decay_heap(h, UINT64_MAX, _hak_coarse_ns(), true, UINT64_MAX);
 }
 
 /* hak_trim: the caller's heap flushed, then everything idle released now. */
@@ -272,7 +340,7 @@ size_t _hak_heaps_trim(void) {
     if (hak_heap_owned(me)) {
         _hak_thread_flush();
         hak_spin_lock(&me->lock);
-        bytes += decay_heap(me, UINT64_MAX, _hak_coarse_ns());
+        bytes += decay_heap(me, UINT64_MAX, _hak_coarse_ns(), true, UINT64_MAX);
         hak_spin_unlock(&me->lock);
     }
     return bytes + _hak_heaps_release(UINT64_MAX, 0);

@@ -11,6 +11,10 @@ extern hak_heap_t *_hak_heaps_all;      /* registry: grows at its head, heaps ne
 extern pthread_mutex_t _hak_heaps_lock_;
 
 /* refill.c */
+/* Blocks on the slab list starting at index `head` (a walk); a link past
+ * the carved blocks or a cycle stops the process (a write after free). */
+uint32_t _hak_list_length(const hak_slab_t *s, uint32_t head);
+__attribute__((noreturn, cold)) void _hak_list_corrupt(const hak_slab_t *s, const void *holder);
 void _hak_list_push(hak_slab_t **head, hak_slab_t *s);
 void _hak_list_remove(hak_slab_t **head, hak_slab_t *s);
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s);
@@ -19,6 +23,9 @@ void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s);
 void _hak_heap_uncurrent(hak_heap_t *h);  /* every current slab queued or emptied */
 void _hak_heap_prewarm(hak_heap_t *h);
 void _hak_refill_init(void);                /* malloc's size-indexed table */
+
+/* harden.c */
+void _hak_quarantine_flush(hak_heap_t *h); /* every held block freed (flush, exit) */
 
 /* span.c */
 void _hak_span_keep(hak_heap_t *h, hak_slab_t *s);        /* a freed span, kept or given back */
@@ -30,7 +37,7 @@ void _hak_remote_flush_all(hak_heap_t *h);  /* the thread's batches sent */
 void _hak_remote_flush_some(hak_heap_t *h); /* those that waited long enough */
 
 /* decay.c */
-void _hak_slab_recarve(hak_slab_t *s);      /* blocks of released pages back on the list */
+uint32_t _hak_slab_recarve(hak_slab_t *s);  /* blocks of released pages back on the list: how many */
 void _hak_heap_tick_due(hak_heap_t *h);     /* the clock is looked at: maybe time to decay */
 size_t _hak_heap_release_unused(hak_heap_t *h); /* all idle memory now; heap lock held */
 

@@ -190,15 +190,17 @@ void _hak_bigcache_put(hak_large_t *e) {
 
 size_t _hak_bigcache_decay(uint32_t now_ms, uint32_t delay_ms) {
     g_last_decay_ms = now_ms;
-    size_t bytes = 0;
+    enforce_budget(); /* the large bytes in use may have fallen since the last put */
     while (g_hot.head != NULL && (uint32_t)(now_ms - g_hot.head->idle_ms) >= delay_ms) {
         hak_large_t *e = g_hot.head;
         age_remove(&g_hot, e);
         e->state = L_PENDING;
         age_push(&g_pending, e);
-        bytes += e->map_size - _hak_page_size;
     }
-    if (bytes != 0) flush_pending();
+    /* blocks over the budget wait for a full batch only until the next
+     * decay: the last frees of a program's large blocks fill none */
+    size_t bytes = g_pending.bytes - g_pending.count * _hak_page_size;
+    if (g_pending.head != NULL) flush_pending();
     uint32_t cold_ms = delay_ms * COLD_AGE;
     while (g_cold.head != NULL && (uint32_t)(now_ms - g_cold.head->idle_ms) >= cold_ms) {
         hak_large_t *e = g_cold.head;

@@ -11,6 +11,10 @@
 
 #define ACE_STACK ((size_t)256 << 10) /* the thread's stack: its deepest frame is a 1 KiB line */
 #define IDLE_TICK_OPS 4096.0 /* allocator calls in a tick below which the program counts as idle */
+/* How often the thread looks whether it is the process's last one: a
+ * program whose main thread called pthread_exit ends this long after its
+ * last thread does. */
+#define ALONE_CHECK_MS 50
 
 /* The thread's life: OFF; WANTED (HAKMEM_ACE_ENABLED: it starts from the
  * first slow path after start-up); RUNNING; MANUAL (the test hooks drive
@@ -35,7 +39,7 @@ static void *ace_main(void *arg) {
     (void)arg;
     uint64_t fast = (uint64_t)hak_opt(OPT_ACE_FAST_INTERVAL_MS);
     uint64_t slow = (uint64_t)hak_opt(OPT_ACE_SLOW_INTERVAL_MS);
-    uint64_t since_slow = 0;
+    uint64_t since_slow = 0, since_alone = 0;
     /* what a page fault costs here prices giving memory back (timed on
      * ACE's own thread, off every allocation) */
     uint64_t fault = _hak_os_fault_cost();
@@ -46,6 +50,15 @@ static void *ace_main(void *arg) {
     while (atomic_load_explicit(&g_run, memory_order_acquire) == ACE_RUNNING) {
         _hak_os_sleep_ms(fast);
         since_slow += fast;
+        since_alone += fast;
+        /* The last thread: the program's are gone (main called
+         * pthread_exit), and the process must end as when its last thread
+         * returns. Returning does that: glibc's last thread to finish calls
+         * exit(0), atexit handlers and all. */
+        if (since_alone >= ALONE_CHECK_MS) {
+            since_alone = 0;
+            if (_hak_os_live_threads() == 1) break;
+        }
         bool is_slow = since_slow >= slow;
         hak_lock(&g_lock);
         if (atomic_load_explicit(&g_run, memory_order_relaxed) != ACE_RUNNING || g_ace.stopped) {

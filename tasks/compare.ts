@@ -1,0 +1,311 @@
+// `deno task compare [options] -- CMD ARGS…`: the service engineer's question, "does hakmem help
+// my program?". The command runs once under glibc first (untimed: it checks that the command
+// works at all and warms the file caches), then under glibc, each hakmem mode asked for and every
+// peer, interleaved over --repeat rounds (tasks/programs_run.ts, the bench's programs mode's
+// runner). It prints the headlines (where hakmem loses first) and a table — time, peak RSS,
+// user and sys CPU, each as a ratio to glibc's in the same round with its spread — and writes
+// results.json (schema 2 with a `programs` record of mode "compare") and the report page with the
+// RSS curves; stdout and stderr of every run are kept in runs/ there.
+//
+// Bad input — no command, a command that is not found, one that fails under glibc itself — is
+// one line and exit 2 (a UsageError).
+
+import { join, resolve } from "node:path";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import {
+  buildAllBench,
+  checkList,
+  printReport,
+  resolveAllocators,
+  RUNS_DIR,
+  timestamp,
+  UsageError,
+  userPath,
+  writeResults,
+} from "./bench.ts";
+import { ALLOCATOR_KINDS, hakmemVariants, variantProblems } from "./bench_variants.ts";
+import { stopCurrentRun } from "./bench_runner.ts";
+import { DEFAULT_BASELINE, REFERENCE_GLIBC, type Results } from "./bench_stats.ts";
+import { show } from "./bench_summary.ts";
+import { machineInfo } from "./bench_machine.ts";
+import { modesHelp, optionsTable } from "./options.ts";
+import { PEER_NAMES } from "./peers.ts";
+import { peersForBench } from "./bench_parity.ts";
+import { programProblems } from "./programs.ts";
+import { type ProgramJob, runProgram, runPrograms } from "./programs_run.ts";
+import { PROGRAMS_VERSION, type ProgramsRecord } from "./programs_schema.ts";
+import { programsSummaryText } from "./programs_summary.ts";
+
+export const COMPARE_DEFAULT_REPEAT = 3;
+export const COMPARE_DEFAULT_TIMEOUT_S = 600;
+/** Where the runs' stdout and stderr go inside the output directory. */
+const FILES_DIR = "runs";
+
+export interface CompareOptions {
+  command: string[];
+  modes?: string[];
+  /** hakmem and peers to run besides glibc (default: hakmem and every peer). */
+  allocators?: string[];
+  repeat?: number;
+  out?: string;
+  checkOutput?: boolean;
+  timeout?: number;
+}
+
+async function executable(path: string): Promise<boolean> {
+  try {
+    const st = await Deno.stat(path);
+    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The absolute path of `cmd` as the shell would find it from `cwd` (a name: on PATH), or
+ * null. */
+export async function findCommand(cmd: string, cwd: string): Promise<string | null> {
+  if (cmd === "") return null;
+  if (cmd.includes("/")) {
+    const p = resolve(cwd, cmd);
+    return (await executable(p)) ? p : null;
+  }
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    const p = resolve(cwd, dir || ".", cmd);
+    if (await executable(p)) return p;
+  }
+  return null;
+}
+
+/** A command line as a shell would read it back. */
+export function shellLine(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+    .join(" ");
+}
+
+/** Runs the comparison; returns the exit code (1 when a hakmem run failed or, with
+ * --check-output, its output differed from glibc's). */
+export async function runCompare(o: CompareOptions): Promise<number> {
+  if (o.command.length === 0) {
+    throw new UsageError(
+      "compare: no command given; usage: deno task compare [options] -- CMD ARGS…",
+    );
+  }
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
+    throw new UsageError("compare runs on x86_64 Linux only");
+  }
+  const cwd = Deno.env.get("INIT_CWD") ?? Deno.cwd();
+  const line = shellLine(o.command);
+  const exe = await findCommand(o.command[0], cwd);
+  if (exe === null) {
+    throw new UsageError(
+      `compare: command not found: ${o.command[0]} (${
+        o.command[0].includes("/")
+          ? `no executable file at ${resolve(cwd, o.command[0])}`
+          : "not on PATH"
+      })`,
+    );
+  }
+  const repeat = o.repeat ?? COMPARE_DEFAULT_REPEAT;
+  if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError("--repeat must be >= 1");
+  const timeoutS = o.timeout ?? COMPARE_DEFAULT_TIMEOUT_S;
+  const table = await optionsTable();
+  if (o.modes) checkList("mode", o.modes, table.modes);
+  const variants = hakmemVariants({ modes: o.modes }, table.default_mode);
+  const bad = variantProblems(variants, table);
+  if (bad.length > 0) throw new Error(`hakmem variants the library rejects: ${bad.join("; ")}`);
+  const chosen = o.allocators && o.allocators.length > 0
+    ? o.allocators
+    : ALLOCATOR_KINDS.filter((k) => k !== REFERENCE_GLIBC);
+  checkList("allocator", chosen, ALLOCATOR_KINDS);
+  const kinds = [REFERENCE_GLIBC, ...chosen.filter((k) => k !== REFERENCE_GLIBC)];
+
+  const outDir = o.out ? userPath(o.out) : join(RUNS_DIR, `compare-${timestamp()}`);
+  await Deno.mkdir(outDir, { recursive: true });
+  console.error(`[compare] building libhakmem and hakrun`);
+  const bins = await buildAllBench([]);
+  const hakrun = bins.get("hakrun")!;
+  const machine = await machineInfo();
+  const parity = await peersForBench(PEER_NAMES.filter((p) => kinds.includes(p)), false, null);
+  const allocators = await resolveAllocators(kinds, variants, machine.commit, parity.peers);
+  const runnable = allocators.filter((a) => a.available);
+  for (const a of allocators.filter((x) => !x.available)) {
+    console.error(`[compare] allocator ${a.name}: NOT AVAILABLE — ${a.note}`);
+  }
+  const job: ProgramJob = {
+    info: {
+      id: "command",
+      title: line,
+      description: `run in ${cwd}`,
+      argv: [...o.command],
+      env: {},
+      package: null,
+      version: null,
+      scale: null,
+      input: null,
+      available: true,
+      note: null,
+    },
+    program: exe,
+    args: o.command.slice(1),
+    env: {},
+    cwd,
+  };
+  const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-compare-" });
+  let stopped = false;
+  const onInt = () => {
+    stopped = true;
+    stopCurrentRun();
+  };
+  Deno.addSignalListener("SIGINT", onInt);
+  const rec: ProgramsRecord = {
+    version: PROGRAMS_VERSION,
+    mode: "compare",
+    repeat,
+    check_output: o.checkOutput === true,
+    cwd,
+    programs: [job.info],
+    samples: [],
+  };
+  const results: Results = {
+    schema: 2,
+    created: new Date().toISOString(),
+    machine,
+    params: {
+      // the bench's parameters, for the schema: the command runs as given, no scale
+      profile: "full",
+      benches: [],
+      allocators: allocators.map((a) => a.name),
+      modes: [...new Set(variants.map((v) => v.env.HAKMEM_MODE))],
+      repeat,
+      threads: 1,
+      seed: 0,
+      duration_s: null,
+      baseline: DEFAULT_BASELINE,
+      instructions: false,
+    },
+    allocators: allocators.map(({ env: _env, ...info }) => info),
+    benches: [],
+    samples: [],
+    ...(parity.records.length > 0 ? { peer_parity: parity.records } : {}),
+    programs: rec,
+  };
+  try {
+    const glibc = runnable.find((a) => a.name === REFERENCE_GLIBC)!;
+    const files = { hakrun, timeoutS, outDir, filesDir: FILES_DIR, tmpDir };
+    console.error(`[compare] checking the command under glibc: ${line}`);
+    const check = await runProgram(
+      files,
+      { ...job, info: { ...job.info, id: "check" } },
+      glibc,
+      0,
+      0,
+    );
+    if (stopped) return 130;
+    if (!check.ok) {
+      const last = check.stderr_tail.split("\n").filter((l) => l.trim() !== "");
+      const theirs = last.filter((l) => !l.startsWith("[programs] ")).pop();
+      const why = last.pop()?.replace(/^\[programs\] /, "") ?? "failed";
+      throw new UsageError(
+        `compare: the command fails under glibc itself (${why}${
+          theirs ? `: ${theirs.slice(0, 200)}` : ""
+        }): ${line}`,
+      );
+    }
+    console.error(
+      `[compare] ${runnable.length} allocators × ${repeat} rounds; output ${show(outDir)}`,
+    );
+    rec.samples = await runPrograms({
+      ...files,
+      jobs: [job],
+      allocators: runnable,
+      repeat,
+      checkOutput: o.checkOutput === true,
+      stopped: () => stopped,
+      tag: "compare",
+      onRound: async (samples) => {
+        rec.samples = samples;
+        await writeResults(outDir, results);
+      },
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+  }
+  const path = await writeResults(outDir, results);
+  console.log(`${line}\n`);
+  console.log(programsSummaryText(rec, results.params.allocators));
+  for (const a of allocators.filter((x) => !x.available)) {
+    console.log(`not run: ${a.name}: ${a.note ?? "unavailable"}`);
+  }
+  console.log(`\nresults: ${show(path)}\nruns:    ${show(join(outDir, FILES_DIR))}/`);
+  await printReport(outDir, "compare");
+  if (stopped) {
+    console.error("[compare] interrupted: the results hold the runs that completed");
+    return 130;
+  }
+  const problems = programProblems(rec, false);
+  for (const p of problems) console.error(`[compare] ${p}`);
+  return problems.length > 0 ? 1 : 0;
+}
+
+/** The `compare` command of tasks/cli.ts. */
+export function addCompareCommand(
+  program: Command,
+  collect: (v: string, prev: string[] | undefined) => string[],
+  positiveInt: (name: string) => (v: string) => number,
+): void {
+  program.enablePositionalOptions();
+  program
+    .command("compare")
+    .description(
+      "does hakmem help my program? Runs CMD under glibc, each hakmem mode of --modes and every " +
+        "peer, interleaved over --repeat rounds (after one untimed check run under glibc); " +
+        "prints time, peak RSS, user and sys CPU as ratios to glibc with their spread over the " +
+        "rounds, losses first, and writes results.json, index.html (RSS curves) and every run's " +
+        "stdout and stderr to the output directory. Exit 2 when there is no command, it is not " +
+        "found, or it fails under glibc; 1 when a hakmem run failed (or its output differed, " +
+        "with --check-output)",
+    )
+    .passThroughOptions()
+    .argument("[command...]", "the command and its arguments (after --)")
+    .addOption(
+      new Option(
+        "--modes <modes...>",
+        "HAKMEM_MODE values for hakmem, comma separated (default: balanced)",
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        "--allocators <names...>",
+        `hakmem and peers to run besides glibc, comma separated (default: all: ${
+          ALLOCATOR_KINDS.filter((k) => k !== REFERENCE_GLIBC).join(", ")
+        })`,
+      ).argParser(collect),
+    )
+    .option(
+      "--repeat <n>",
+      `rounds (default ${COMPARE_DEFAULT_REPEAT})`,
+      positiveInt("--repeat"),
+    )
+    .option("--out <dir>", "output directory (default: reports/runs/compare-<timestamp>)")
+    .option(
+      "--check-output",
+      "mark a run whose stdout or exit status differs from glibc's run of the same round",
+      false,
+    )
+    .option(
+      "--timeout <s>",
+      `time limit of one run in seconds (default ${COMPARE_DEFAULT_TIMEOUT_S})`,
+      (v: string) => {
+        const n = Number(v);
+        if (!(n > 0) || !Number.isFinite(n)) {
+          throw new InvalidArgumentError(`--timeout takes a number of seconds > 0 (got "${v}")`);
+        }
+        return n;
+      },
+    )
+    .addHelpText("after", modesHelp)
+    .action(async (command: string[], opts: Omit<CompareOptions, "command">) => {
+      Deno.exitCode = await runCompare({ ...opts, command });
+    });
+}
