@@ -94,7 +94,7 @@ void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live)
         if (atomic_load_explicit(&h->state, memory_order_relaxed) != HEAP_OWNED) continue;
         for (unsigned c = 0; c < HAK_CLASSES; c++)
             bytes += (uint64_t)hak_load_relaxed32(&h->empty_count[c]) *
-                     ((uint64_t)_hak_class_units(c) << HAK_UNIT_SHIFT);
+                     ((uint64_t)_hak_slab_units[hak_load_relaxed32(&h->sizing[c].level)][c] << HAK_UNIT_SHIFT);
         int32_t q = (int32_t)atomic_load_explicit(&h->remote_count, memory_order_relaxed);
         queued += q > 0 ? (uint64_t)q : 0;
     }

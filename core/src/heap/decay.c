@@ -23,8 +23,6 @@
 
 _Atomic uint64_t _hak_decay_runs, _hak_decay_bytes;
 
-/* Slow paths of a heap between two looks at the clock. */
-#define DECAY_CHECK_EVENTS 16
 /* Shortest period between two decay passes of one heap, and between two
  * passes over the other heaps. */
 #define DECAY_MIN_PERIOD_NS 20000000ull
@@ -211,6 +209,7 @@ static bool merge_local(hak_slab_t *s) {
 static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool lists,
                        size_t *bytes) {
     bool walked = false;
+    if (s->stamp == 0) s->stamp = now; /* queued since the last pass */
     if (lists && older_than == UINT64_MAX) merge_local(s);
     if (s->stamp <= older_than && !s->settled) {
         s->settled = 1;
@@ -307,8 +306,7 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
 
 /* From a heap's slow paths: its own decay when due, and now and then (one
  * thread at a time) the other heaps', whose threads may be idle or gone. */
-void _hak_heap_tick(hak_heap_t *h) {
-    if (++h->slow_events < DECAY_CHECK_EVENTS) return;
+void _hak_heap_tick_due(hak_heap_t *h) {
     h->slow_events = 0;
     uint64_t now = _hak_coarse_ns(), delay = delay_ns(), deadline;
     uint64_t period = delay / 2 > DECAY_MIN_PERIOD_NS ? delay / 2 : DECAY_MIN_PERIOD_NS;

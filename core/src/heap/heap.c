@@ -47,6 +47,10 @@ hak_heap_t *_hak_heap_acquire(void) {
     if (!fresh) {
         g_pool = h->next_pool;
         g_reused++;
+        for (unsigned c = 0; c < HAK_CLASSES; c++) { /* a new thread's classes start small */
+            h->sizing[c].level = 0;
+            h->sizing[c].switches = h->sizing[c].yield = 0;
+        }
     } else {
         h = _hak_os_meta_alloc(sizeof(hak_heap_t));
         if (h == NULL) {

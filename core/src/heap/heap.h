@@ -51,6 +51,18 @@ typedef struct hak_remote_buf {
     uint32_t pad_;
 } hak_remote_buf_t;
 
+/* How big a class's new slabs are (refill.c): a switch of current slab
+ * costs the heap's lock and list work, so a class that churns among a few
+ * slabs for few blocks per switch gets bigger slabs, and one spread over
+ * many slabs smaller ones again, which long-lived blocks pin less of. */
+typedef struct hak_slab_sizing {
+    uint32_t mark;    /* the current slab's `allocs` when it became current */
+    uint32_t yield;   /* blocks handed out by the slabs of this window's switches */
+    uint32_t switches; /* switches in this window */
+    uint32_t level;   /* new slabs get _hak_slab_units[level][cls] (the census reads it) */
+    uint32_t slabs;   /* slabs of the class with blocks out (current, queued or full) */
+} hak_slab_sizing_t;
+
 struct hak_quarantine; /* hardened mode's freed blocks held back (harden.c) */
 
 typedef struct hak_heap {
@@ -62,6 +74,7 @@ typedef struct hak_heap {
     hak_slab_t *queue[HAK_CLASSES];       /* other slabs of the class with blocks to give */
     hak_slab_t *empty[HAK_CLASSES];       /* empty slabs kept for reuse */
     uint32_t empty_count[HAK_CLASSES];
+    hak_slab_sizing_t sizing[HAK_CLASSES];
     hak_slab_t *span_empty;               /* freed spans kept (freed twice: caught) */
     uint32_t span_empty_units;
     _Atomic(hak_block_t *) remote;        /* other threads' frees, in batches */

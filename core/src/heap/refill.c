@@ -91,11 +91,15 @@ void _hak_list_remove(hak_slab_t **head, hak_slab_t *s) {
     s->next = s->prev = NULL;
 }
 
+/* A queued slab is dated by the next decay pass that sees it (stamp 0), or
+ * for a drain of other threads' frees when they were sent: a slab goes
+ * back to its queue on every few frees of a churning class, which need
+ * not read the clock. */
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s) {
     _hak_list_push(&h->queue[s->cls], s);
     s->list = SLAB_IN_QUEUE;
     s->settled = 0;
-    s->stamp = _hak_idle_stamp(h);
+    s->stamp = h->drain_since;
 }
 
 /* Empty slabs a class keeps: HAKMEM_TCACHE_CAP blocks' worth (the
@@ -132,6 +136,7 @@ static void slab_empty(hak_heap_t *h, hak_slab_t *s) {
     unsigned cls = s->cls;
     if (s->list == SLAB_IN_QUEUE) _hak_list_remove(&h->queue[cls], s);
     s->list = SLAB_IN_NONE;
+    if (cls != HAK_SPAN_CLASS) h->sizing[cls].slabs--;
     if (s->released != 0) verify_empty(s);
     hak_idle_record((uint64_t)s->span << HAK_UNIT_SHIFT);
     if (cls == HAK_SPAN_CLASS) {
@@ -256,15 +261,79 @@ static void set_current(hak_heap_t *h, unsigned cls, hak_slab_t *s) {
         for (unsigned k = g_direct_lo[cls]; k <= g_direct_hi[cls]; k++) h->direct[k] = s;
 }
 
+/* ---- slab sizes: a class's level (heap.h, hak_slab_sizing_t) ---- */
+
+/* Switches of current slab a sizing decision looks at. */
+#define SIZING_WINDOW 8
+/* Blocks a switch should yield on average: fewer, and the lock and list
+ * work of a switch weigh on every few mallocs. */
+#define SIZING_YIELD_MIN 8
+/* A class that churns among this many slabs or fewer would fit in a few
+ * bigger ones: it grows. One spread over more than SIZING_SHRINK_SLABS
+ * (holes among long-lived blocks, or filling fresh slabs) gains little
+ * from bigger slabs and would pin more memory with them: it shrinks. */
+#define SIZING_GROW_SLABS 8
+#define SIZING_SHRINK_SLABS 16
+
+/* Units of the class's next slab: of its level while it holds only a few
+ * slabs, level 0 past them (slabs a class fills in numbers are small). */
+static uint32_t sizing_units(const hak_heap_t *h, unsigned cls) {
+    const hak_slab_sizing_t *z = &h->sizing[cls];
+    return _hak_slab_units[z->slabs < SIZING_GROW_SLABS ? z->level : 0][cls];
+}
+
+/* The current slab `old` of cls ran dry and gives way: what it yielded
+ * counts toward the class's window, which decides the size of its next
+ * slabs. */
+static void sizing_switch(hak_heap_t *h, unsigned cls, const hak_slab_t *old) {
+    hak_slab_sizing_t *z = &h->sizing[cls];
+    z->yield += (uint32_t)old->allocs - z->mark;
+    if (++z->switches < SIZING_WINDOW) return;
+    unsigned level = z->level;
+    /* few blocks per switch, and fewer than half a slab: not a class
+     * filling fresh slabs, but one churning among partly used ones */
+    uint32_t low = _hak_slab_blocks[level][cls] / 2;
+    if (low > SIZING_YIELD_MIN) low = SIZING_YIELD_MIN;
+    if (z->slabs > SIZING_SHRINK_SLABS) {
+        if (level > 0) level--;
+    } else if (z->slabs <= SIZING_GROW_SLABS && z->yield < SIZING_WINDOW * low &&
+               level + 1 < HAK_SLAB_LEVELS &&
+               _hak_slab_blocks[level + 1][cls] > _hak_slab_blocks[level][cls]) {
+        level++;
+    }
+    hak_store_relaxed32(&z->level, level);
+    z->switches = 0;
+    z->yield = 0;
+}
+
+/* An empty slab of a size its class has outgrown: its units go back to
+ * the segment, and their pages to the OS at once rather than after the
+ * decay delay — the class takes bigger slabs now, and what it held in
+ * small ones would sit resident beside them. */
+static void retire_outgrown(hak_heap_t *h, hak_slab_t *s) {
+    unsigned span = s->span;
+    _hak_slab_retire(h, s, s->stamp);
+    _hak_units_purge(s, span);
+}
+
 /* The current slab of cls ran dry: the next with blocks takes its place.
  * Heap lock held. */
 static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
     _hak_remote_drain(h);
+    uint32_t units = sizing_units(h, cls), bsize = _hak_class_size[cls];
     hak_slab_t *s = h->cur[cls];
     if (s != &_hak_no_slab) {
         if (slab_refill(s)) return s; /* the drain brought blocks back */
+        /* smaller than the class's slabs now: grown in place when the
+         * units after it are free */
+        if (s->span < units && _hak_slab_extend(s, units, bsize)) {
+            count_out(s, carve(s));
+            return s;
+        }
         s->current = 0;
         set_full(s);
+        sizing_switch(h, cls, s);
+        units = sizing_units(h, cls);
     }
     hak_slab_t *next;
     while ((next = h->queue[cls]) != NULL) {
@@ -278,15 +347,19 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         if (slab_refill(next)) goto found;
         set_full(next);
     }
-    if ((next = h->empty[cls]) != NULL) {
+    while ((next = h->empty[cls]) != NULL) {
         _hak_list_remove(&h->empty[cls], next);
         next->list = SLAB_IN_NONE;
         h->empty_count[cls]--;
+        if (next->span < units && !_hak_slab_extend(next, units, bsize)) {
+            retire_outgrown(h, next);
+            continue;
+        }
         _hak_reuse_record((uint64_t)next->span << HAK_UNIT_SHIFT, _hak_coarse_ns() - next->stamp);
         if (!slab_refill(next)) _hak_fail("an empty slab holds no block", next);
+        h->sizing[cls].slabs++;
         goto found;
     }
-    uint32_t units = _hak_class_units(cls), bsize = _hak_class_size[cls];
     bool fresh;
     next = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, &fresh);
     if (next == NULL && _hak_heap_release_unused(h) != 0)
@@ -296,9 +369,11 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         return NULL;
     }
     slab_refill(next);
+    h->sizing[cls].slabs++;
 found:
     next->current = 1;
     next->used++; /* the current slab never looks empty to free */
+    h->sizing[cls].mark = (uint32_t)next->allocs;
     set_current(h, cls, next);
     return next;
 }

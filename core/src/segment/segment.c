@@ -225,6 +225,15 @@ void _hak_slab_free_units(hak_slab_t *slab, uint64_t now) {
     seg->free_units += span;
 }
 
+size_t _hak_units_purge(hak_slab_t *first, unsigned n) {
+    hak_segment_t *seg = hak_segment_base((uintptr_t)first);
+    size_t len = (size_t)n << HAK_UNIT_SHIFT;
+    if (!_hak_os_dontneed((uint8_t *)seg + ((size_t)hak_slab_unit(first) << HAK_UNIT_SHIFT), len))
+        return 0;
+    for (unsigned i = 0; i < n; i++) first[i].purged = 1;
+    return len;
+}
+
 size_t _hak_segment_cache_trim(void) {
     hak_lock(&g_cache_lock);
     hak_segment_t *seg = g_cache;

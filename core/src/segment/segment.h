@@ -17,7 +17,12 @@ extern uint32_t _hak_class_size[HAK_CLASSES];
 #define HAK_MID_STEPS_SHIFT 2
 extern uint8_t _hak_tiny_class[(HAK_TINY_MAX >> HAK_TINY_STEP_SHIFT) + 1];
 void _hak_classes_init(void);
-unsigned _hak_class_units(unsigned cls);
+/* A class's slabs come in sizes, one per level: level 0 for sparse classes,
+ * each level up twice the blocks (up to 512 KiB). Units and blocks per
+ * slab of each class at each level, from start-up on. */
+#define HAK_SLAB_LEVELS 4
+extern uint8_t _hak_slab_units[HAK_SLAB_LEVELS][HAK_CLASSES];
+extern uint32_t _hak_slab_blocks[HAK_SLAB_LEVELS][HAK_CLASSES];
 
 HAK_INLINE unsigned hak_size_class(size_t size) { /* size <= HAK_MID_MAX */
     if (likely(size <= HAK_TINY_MAX))
@@ -292,6 +297,9 @@ bool _hak_slab_extend(hak_slab_t *slab, uint32_t units, uint32_t bsize);
 void _hak_slab_set_bsize(hak_slab_t *slab, uint32_t bsize);
 /* An empty slab's units go back to its segment, dated `now` for decay. */
 void _hak_slab_free_units(hak_slab_t *slab, uint64_t now);
+/* Free units [first, first + n) of a segment advised away now; returns the
+ * bytes (0 when the OS refused: they stay resident). */
+size_t _hak_units_purge(hak_slab_t *first, unsigned n);
 /* A segment without a slab leaves its list for the cache or the OS. */
 void _hak_segment_release(hak_seglist_t *list, hak_segment_t *seg);
 /* Free units freed at or before `older_than` (ns) advised away; returns the
