@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { AllocatorInfo, RssRecord, Sample } from "./bench_stats.ts";
 import { MAX_CURVE_POINTS, thinCurve } from "./bench_stats.ts";
-import { run } from "./run.ts";
+import { run, signalName } from "./run.ts";
 import { which } from "./toolchain.ts";
 
 export interface Allocator extends AllocatorInfo {
@@ -58,22 +58,6 @@ export interface RunSpec {
 }
 
 export type Measured = Omit<Sample, "bench" | "allocator" | "round">;
-
-/** The environment of hakrun: ours minus whatever would change the allocators' behaviour. */
-export function cleanEnv(): Record<string, string> {
-  const env = Deno.env.toObject();
-  for (const k of Object.keys(env)) {
-    if (
-      k === "LD_PRELOAD" || k === "GLIBC_TUNABLES" || k === "MALLOC_CONF" ||
-      k.startsWith("HAKMEM_") || k.startsWith("MALLOC_") || k.startsWith("MIMALLOC_") ||
-      k.startsWith("JEMALLOC_") || k.startsWith("TCMALLOC_") || k.startsWith("_RJEM_") ||
-      k.startsWith("SNMALLOC_") || k.startsWith("RPMALLOC_")
-    ) {
-      delete env[k];
-    }
-  }
-  return env;
-}
 
 const STDERR_TAIL_LINES = 20;
 const STDERR_TAIL_CHARS = 4000;
@@ -131,20 +115,6 @@ export function rssRecord(ru: Record<string, unknown> | null): RssRecord | null 
   };
 }
 
-const SIGNALS: Record<number, string> = {
-  1: "SIGHUP",
-  2: "SIGINT",
-  4: "SIGILL",
-  5: "SIGTRAP",
-  6: "SIGABRT",
-  7: "SIGBUS",
-  8: "SIGFPE",
-  9: "SIGKILL",
-  11: "SIGSEGV",
-  13: "SIGPIPE",
-  15: "SIGTERM",
-};
-
 /** The pid of the hakrun process running now (so an interrupt can stop it). */
 let current: number | null = null;
 
@@ -197,7 +167,8 @@ function failureWhy(
   const exit = intOrNull(ru.exit);
   if (ru.timed_out === true) return `timed out after ${timeoutS} s (killed)`;
   if (signal !== null) {
-    return `killed by signal ${signal}${SIGNALS[signal] ? ` (${SIGNALS[signal]})` : ""}`;
+    const name = signalName(signal);
+    return `killed by signal ${signal}${name ? ` (${name})` : ""}`;
   }
   if (exit !== 0) return `exit ${exit}`;
   return result === null
@@ -256,8 +227,7 @@ export async function runRaw(spec: RunSpec): Promise<RawRun> {
     try {
       const r = await run(setsid ?? spec.hakrun, setsid ? [spec.hakrun, ...args] : args, {
         cwd: spec.cwd ?? spec.tmpDir,
-        env: cleanEnv(),
-        clearEnv: true,
+        scrub: true,
         onStart: (pid) => {
           current = pid;
           // hakrun enforces the time limit itself; this is only the net under it

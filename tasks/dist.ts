@@ -32,7 +32,8 @@ import {
   requiredGlibcVersions,
 } from "./elf.ts";
 import { GLIBC_FLOOR, ROOT, targetInfo, type TargetName, TARGETS } from "./targets.ts";
-import { runChecked, zigVersion } from "./toolchain.ts";
+import { runChecked } from "./run.ts";
+import { zigVersion } from "./toolchain.ts";
 
 const LAUNCHER_TEMPLATE = join(ROOT, "tasks", "launcher.sh");
 const DIST = join(ROOT, "dist");

@@ -15,7 +15,8 @@
 // Error whose message says what to do; the caller falls back or marks the peer unavailable.
 
 import { basename, join } from "node:path";
-import { exists, sha256 } from "./build.ts";
+import { sha256 } from "./build.ts";
+import { exists } from "./files.ts";
 import { ROOT } from "./targets.ts";
 import { run } from "./run.ts";
 import { ensurePackages, type PackageNeed } from "./deps.ts";

@@ -14,7 +14,7 @@ import { summaryText } from "../../tasks/bench_summary.ts";
 import { libraryFiles } from "../../tasks/build.ts";
 import { summarize, validateResults } from "../../tasks/bench_stats.ts";
 import type { Results, Sample } from "../../tasks/bench_stats.ts";
-import { ROOT } from "../../tasks/targets.ts";
+import { endText, run } from "../../tasks/run.ts";
 
 const TIMEOUT_MS = 300_000;
 const ALLOCATORS = ["glibc", "hakmem-balanced", "mimalloc3"];
@@ -29,25 +29,15 @@ async function benchTask(
   args: string[],
   out: string,
 ): Promise<{ results: Results; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "bench", "--profile", "quick", ...args, "--out", out],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS);
-  const res = await child.output().finally(() => clearTimeout(timer));
-  const dec = new TextDecoder();
-  const stdout = dec.decode(res.stdout);
-  const stderr = tail(dec.decode(res.stderr));
-  const log = `--- stdout ---\n${tail(stdout)}\n--- stderr ---\n${stderr}`;
-  assert.equal(
-    res.signal,
-    null,
-    `bench was killed (${res.signal}; limit ${TIMEOUT_MS} ms)\n${log}`,
+  const res = await run(
+    Deno.execPath(),
+    ["task", "bench", "--profile", "quick", ...args, "--out", out],
+    { timeoutMs: TIMEOUT_MS },
   );
-  assert.equal(res.code, 0, `bench exited ${res.code}\n${log}`);
+  const stdout = res.stdout;
+  const stderr = tail(res.stderr);
+  const log = `--- stdout ---\n${tail(stdout)}\n--- stderr ---\n${stderr}`;
+  assert.equal(res.code, 0, `bench ${endText(res, TIMEOUT_MS)}\n${log}`);
   const raw: unknown = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
   assert.deepEqual(validateResults(raw), [], "results.json shape");
   return { results: raw as Results, stdout, stderr };
@@ -173,16 +163,12 @@ Deno.test("bench: an unknown bench id, allocator or mode is a usage error listin
     [["--oracle-grid", "HAKMEM_BUNDLE=32"], /--oracle-grid needs --oracle/],
   ];
   for (const [args, want] of cases) {
-    const res = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "tasks/cli.ts", "bench", "--profile", "quick", ...args],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(res.stderr);
-    assert.equal(res.code, 2, `${args.join(" ")}: exit ${res.code}\n${stderr}`);
-    assert.match(stderr, want);
+    const res = await run(
+      Deno.execPath(),
+      ["run", "-A", "tasks/cli.ts", "bench", "--profile", "quick", ...args],
+    );
+    assert.equal(res.code, 2, `${args.join(" ")}: ${endText(res)}\n${res.stderr}`);
+    assert.match(res.stderr, want);
   }
 });
 
@@ -287,27 +273,9 @@ Deno.test("bench summary: ratio columns for one hakmem, a table per reference fo
   assert.match(vsBase, /^thr\s+0\.13x\s+0\.50x\s+0\.25x$/m);
 });
 
-interface ProgramRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function runProgram(
-  path: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<ProgramRun> {
-  const res = await new Deno.Command(path, {
-    args,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: res.code, stdout: dec.decode(res.stdout), stderr: dec.decode(res.stderr) };
+/** Runs a bench program with exactly the variables `env`. */
+function runProgram(path: string, args: string[], env: Record<string, string> = {}) {
+  return run(path, args, { env, clearEnv: true, timeoutMs: TIMEOUT_MS });
 }
 
 Deno.test({

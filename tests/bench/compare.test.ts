@@ -8,28 +8,19 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Results, validateResults } from "../../tasks/bench_stats.ts";
 import { findCommand, shellLine } from "../../tasks/compare.ts";
+import { run } from "../../tasks/run.ts";
 import { ROOT } from "../../tasks/targets.ts";
 import { assertClean, haveChromium, openReport, withBrowser } from "./browser.ts";
 
 const LIMIT_MS = 300_000;
 
-async function compare(args: string[], cwd = ROOT) {
+function compare(args: string[], cwd = ROOT) {
   // deno task keeps an INIT_CWD it inherits (`deno task test` sets one): the child's must be cwd
-  const env = Deno.env.toObject();
-  delete env.INIT_CWD;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--cwd", ROOT, "compare", ...args],
+  return run(Deno.execPath(), ["task", "--cwd", ROOT, "compare", ...args], {
     cwd,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), LIMIT_MS);
-  const r = await child.output().finally(() => clearTimeout(timer));
-  const dec = new TextDecoder();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+    env: { INIT_CWD: undefined },
+    timeoutMs: LIMIT_MS,
+  });
 }
 
 /** The lines of stderr that are not deno task's own "Task compare …" line. */

@@ -23,7 +23,7 @@ import {
 import { headlines, summarizePrograms } from "../../tasks/programs_stats.ts";
 import { programsSummaryText } from "../../tasks/programs_summary.ts";
 import { writeReport } from "../../reports/build_report.ts";
-import { ROOT } from "../../tasks/targets.ts";
+import { endText, run } from "../../tasks/run.ts";
 import { assertClean, haveChromium, openReport, withBrowser } from "./browser.ts";
 
 function sample(
@@ -274,8 +274,9 @@ Deno.test({
     const out = await Deno.makeTempDir({ prefix: "hakmem-programs-" });
     try {
       const allocs = ["glibc", "hakmem-balanced", "mimalloc3"];
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
+      const res = await run(
+        Deno.execPath(),
+        [
           "task",
           "bench",
           "--profile",
@@ -289,15 +290,10 @@ Deno.test({
           "--out",
           out,
         ],
-        cwd: ROOT,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-      const res = await child.output().finally(() => clearTimeout(timer));
-      const stdout = new TextDecoder().decode(res.stdout);
-      const log = `${stdout}\n${new TextDecoder().decode(res.stderr).slice(-4000)}`;
+        { timeoutMs: 300_000 },
+      );
+      const stdout = res.stdout;
+      const log = `${endText(res)}\n${stdout}\n${res.stderr.slice(-4000)}`;
       assert.equal(res.code, 0, log);
       const raw: unknown = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
       assert.deepEqual(validateResults(raw), []);

@@ -6,6 +6,8 @@
  * printed seed (fixed; HAKMEM_TEST_SEED picks another). */
 import assert from "node:assert/strict";
 import { encodeAceMetrics } from "../../bindings/hakmem.ts";
+import { run } from "../../tasks/run.ts";
+import { describeRun } from "../native/proc.ts";
 import {
   classKnob,
   type Flavour,
@@ -501,11 +503,7 @@ interface Live {
 }
 
 async function runLive(flavour: Flavour, trace: string, extra: Record<string, string>) {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(Deno.env.toObject())) {
-    if (!k.startsWith("HAKMEM_")) env[k] = v;
-  }
-  Object.assign(env, {
+  const env = {
     HAKMEM_ROOT: repoRoot(),
     HAKMEM_MODE: "learning",
     HAKMEM_ACE_FAST_INTERVAL_MS: "20",
@@ -514,18 +512,12 @@ async function runLive(flavour: Flavour, trace: string, extra: Record<string, st
     HAKMEM_ACE_MAX_CPU_PERCENT: "100",
     HAKMEM_ACE_TRACE: trace,
     ...extra,
-  });
+  };
   const fixture = new URL("./fixtures/ace_live.ts", import.meta.url).pathname;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--no-config", fixture, flavour, String(LIVE_TICKS), trace],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `ace_live failed:\n${stderr}`);
-  assert.equal(stderr, "", "the learning mode writes nothing on stderr unless asked");
-  const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  const args = ["run", "-A", "--quiet", fixture, flavour, String(LIVE_TICKS), trace];
+  const out = await run(Deno.execPath(), args, { scrub: true, env });
+  assert.equal(out.code, 0, `ace_live failed:\n${describeRun(out)}`);
+  assert.equal(out.stderr, "", "the learning mode writes nothing on stderr unless asked");
+  const line = out.stdout.trim().split("\n").at(-1) ?? "";
   return JSON.parse(line) as Live;
 }

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { buildExecutable } from "../../tasks/build.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
 import { buildDir, type Flavour, type TargetName } from "../../tasks/targets.ts";
+import { isAllocatorVar } from "../../tasks/run.ts";
 import { assertSuccess, describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
 
 export const TIMEOUT_MS = 120_000;
@@ -39,11 +40,16 @@ export interface HakStats {
   tiers: { tiny: TierStats; mid: TierStats; large: TierStats };
 }
 
-/** Environment of both runs: no HAKMEM_* from the caller, fixed locale and time zone. */
+/** Environment of both runs: no allocator variable from the caller (tasks/run.ts's cleanEnv),
+ * fixed locale and time zone. */
 export function baseEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { LD_PRELOAD: undefined };
-  for (const k of Object.keys(Deno.env.toObject())) if (k.startsWith("HAKMEM_")) env[k] = undefined;
-  return { ...env, LC_ALL: "C", TZ: "UTC", ...extra };
+  const ours = Object.keys(Deno.env.toObject()).filter(isAllocatorVar);
+  return {
+    ...Object.fromEntries(ours.map((k) => [k, undefined])),
+    LC_ALL: "C",
+    TZ: "UTC",
+    ...extra,
+  };
 }
 
 /** Reads a HAKMEM_STATS_FILE; throws unless it is JSON showing tiny allocations. */
