@@ -66,6 +66,19 @@ export function readTraces(runDir: string, results: Results): Promise<TraceEntry
   }));
 }
 
+/** esbuild resolves the bare specifiers of deno.json's imports (the page's `zod`) to the files
+ * Deno resolves them to (its npm cache). */
+const DENO_PACKAGES = {
+  name: "deno-packages",
+  setup(
+    build: { onResolve(o: { filter: RegExp }, f: (a: { path: string }) => { path: string }): void },
+  ) {
+    build.onResolve({ filter: /^[a-z@][^:]*$/ }, (args) => ({
+      path: fileURLToPath(import.meta.resolve(args.path)),
+    }));
+  },
+};
+
 let appBundle: Promise<string> | undefined;
 
 /** reports/app.ts bundled for the browser (one IIFE), built once per process. */
@@ -83,6 +96,7 @@ export function bundleApp(): Promise<string> {
         minify: false,
         legalComments: "none",
         logLevel: "silent",
+        plugins: [DENO_PACKAGES],
       });
       return out.outputFiles[0].text as string;
     } finally {

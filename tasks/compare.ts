@@ -33,7 +33,7 @@ import { PEER_NAMES } from "./peers.ts";
 import { peersForBench } from "./bench_parity.ts";
 import { programProblems } from "./programs.ts";
 import { type ProgramJob, runProgram, runPrograms } from "./programs_run.ts";
-import { PROGRAMS_VERSION, type ProgramsRecord } from "./programs_schema.ts";
+import { PROGRAMS_VERSION, type ProgramsRecord } from "./bench_schema.ts";
 import { programsSummaryText } from "./programs_summary.ts";
 
 export const COMPARE_DEFAULT_REPEAT = 3;

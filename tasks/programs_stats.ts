@@ -1,4 +1,4 @@
-// Statistics of a `programs` record (tasks/programs_schema.ts): per program and allocator the
+// Statistics of a `programs` record (tasks/bench_schema.ts): per program and allocator the
 // medians of time, peak RSS and CPU, and each as a ratio to every other allocator that ran, pair
 // by pair within a round (the bench's way: tasks/bench_stats.ts), with the spread over rounds;
 // then the headlines, losses first. Shared by the printed summaries (bench, compare) and the
@@ -8,7 +8,7 @@
 // reference (the question "how much of glibc's time does my program take under hakmem?").
 
 import { geomean, median, REFERENCE_GLIBC, roundRatios } from "./bench_stats.ts";
-import type { ProgramSample, ProgramsRecord } from "./programs_schema.ts";
+import type { ProgramSample, ProgramsRecord } from "./bench_schema.ts";
 
 export type ProgramMetric = "time" | "rss" | "user" | "sys";
 

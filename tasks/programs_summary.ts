@@ -5,7 +5,7 @@
 
 import { fmtKiB, table } from "./bench_summary.ts";
 import { REFERENCE_GLIBC } from "./bench_stats.ts";
-import type { ProgramsRecord } from "./programs_schema.ts";
+import type { ProgramsRecord } from "./bench_schema.ts";
 import {
   figureColumns,
   fmtSpread,

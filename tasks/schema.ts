@@ -32,26 +32,43 @@ export function pathText(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** One issue as one line: where, what was expected, and the value found. */
-export function issueText(issue: z.core.$ZodIssue, prefix = ""): string {
+/** The value at `path` inside `root` (undefined where there is none). */
+function at(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const p of path) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+/** One issue as one line: where, what was expected, and the value found there (`root`: the
+ * whole value checked, for the checks of an object that name one of its fields). */
+export function issueText(issue: z.core.$ZodIssue, prefix = "", root?: unknown): string {
   const where = prefix + pathText(issue.path);
-  // zod's own messages start "Invalid input: expected …"; keep what was expected
-  const expected = issue.message.replace(/^Invalid (input|option|value):\s*/, "");
-  const got = "input" in issue ? `, got ${shown(issue.input)}` : "";
-  return `${where || "(the whole value)"}: ${expected}${got}`;
+  // zod's messages read "Invalid input: expected number, received string": keep what was
+  // expected; the value found follows
+  const expected = issue.message.replace(/^Invalid (input|option|value):\s*/, "")
+    .replace(/, received \w+$/, "");
+  const found = issue.code === "custom" && root !== undefined
+    ? at(root, issue.path)
+    : "input" in issue
+    ? issue.input
+    : undefined;
+  return `${where || "(the whole value)"}: ${expected}, got ${shown(found)}`;
 }
 
 /** The problems of `value` against `schema`, one line each (empty when it fits). */
 export function problemsOf(schema: z.ZodType, value: unknown, prefix = ""): string[] {
   const r = schema.safeParse(value, { reportInput: true });
-  return r.success ? [] : r.error.issues.map((i) => issueText(i, prefix));
+  return r.success ? [] : r.error.issues.map((i) => issueText(i, prefix, value));
 }
 
 /** `value` parsed by `schema`; throws naming `what` and every problem. */
 export function parseAs<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
   const r = schema.safeParse(value, { reportInput: true });
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${issueText(i)}`);
+  const lines = r.error.issues.map((i) => `  ${issueText(i, "", value)}`);
   throw new Error(`${what} is not what was expected:\n${lines.join("\n")}`, { cause: r.error });
 }
 

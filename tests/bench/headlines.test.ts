@@ -200,9 +200,10 @@ Deno.test("results.json: the peers' builds, the build choice and the parity reco
   parity.faster = "gcc";
   (parity.workloads as Record<string, unknown>[])[1].ratio = "1.2";
   assert.deepEqual(validateResults(bad), [
-    "allocators[2].builds[0].lib",
-    "allocators[3].build_choice: {kind, why, fallback}",
-    "peer_parity[0].faster",
-    "peer_parity[0].workloads[1].ratio",
+    "allocators[2].builds[0].lib: expected string, got 3",
+    "allocators[3].build_choice.why: expected string, got nothing",
+    "allocators[3].build_choice.fallback: expected boolean, got nothing",
+    'peer_parity[0].workloads[1].ratio: expected number, got "1.2"',
+    'peer_parity[0].faster: expected one of "upstream"|"zig", got "gcc"',
   ]);
 });

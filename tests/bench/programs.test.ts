@@ -19,7 +19,7 @@ import {
   type ProgramSample,
   type ProgramsRecord,
   validatePrograms,
-} from "../../tasks/programs_schema.ts";
+} from "../../tasks/bench_schema.ts";
 import { headlines, summarizePrograms } from "../../tasks/programs_stats.ts";
 import { programsSummaryText } from "../../tasks/programs_summary.ts";
 import { writeReport } from "../../reports/build_report.ts";
@@ -116,10 +116,13 @@ Deno.test("programs: the record's schema is checked and versioned", () => {
   bad.samples[1].output = "maybe" as never;
   bad.samples[2].files = { stdout: "../escape", stderr: "x" };
   const errs = validatePrograms(bad).join("\n");
-  assert.match(errs, /programs\[2\]\.note \(the reason it is unavailable\)/);
-  assert.match(errs, /samples\[0\]\.program \(one of programs\)/);
-  assert.match(errs, /samples\[1\]\.output/);
-  assert.match(errs, /samples\[2\]\.files/);
+  assert.match(errs, /^programs\.programs\[2\]\.note: the reason it is unavailable, got null$/m);
+  assert.match(
+    errs,
+    /^programs\.samples\[0\]\.program: one of the programs \(python3, sqlite3, ruby\), got "perl"$/m,
+  );
+  assert.match(errs, /^programs\.samples\[1\]\.output: expected one of .*, got "maybe"$/m);
+  assert.match(errs, /^programs\.samples\[2\]\.files\.stdout: a relative path .*"\.\.\/escape"$/m);
   // validateResults checks the record inside a results.json
   const results = { programs: bad } as unknown;
   assert.ok(validateResults(results).some((e) => e.startsWith("programs.")));
