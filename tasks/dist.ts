@@ -53,7 +53,12 @@ export const TARBALL_FILES = [
 
 /** "1.0.0" from the HAKMEM_VERSION_MAJOR/MINOR/PATCH defines of a hakmem.h. */
 async function headerVersion(header: string): Promise<string> {
-  const text = await Deno.readTextFile(header);
+  return versionOfHeader(await Deno.readTextFile(header), header);
+}
+
+/** "1.0.0" from the HAKMEM_VERSION_MAJOR/MINOR/PATCH defines in `text`, the text of the header
+ * `header` (named in the error when one is missing). */
+export function versionOfHeader(text: string, header: string): string {
   const part = (name: string) => {
     const m = new RegExp(`^#define HAKMEM_VERSION_${name}\\s+(\\d+)\\s*$`, "m").exec(text);
     if (!m) throw new Error(`${header}: no "#define HAKMEM_VERSION_${name} <number>" line`);

@@ -6,6 +6,7 @@
  * to end, and large_mix at a tiny scale (the variants themselves: bench_variants.test.ts).
  * Timings are never asserted. */
 import assert from "node:assert/strict";
+import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
 import { join } from "node:path";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { BENCH_IDS } from "../../tasks/bench_catalogue.ts";
@@ -47,11 +48,8 @@ Deno.test({
   name: "bench --profile quick (glibc, hakmem, mimalloc3): every bench sampled, results, report",
   sanitizeResources: false,
   sanitizeOps: false,
+  ignore: OFF_BENCH_HOST,
   fn: async () => {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
-      console.warn("SKIPPED: the bench suite runs on x86_64 Linux only");
-      return;
-    }
     const out = await Deno.makeTempDir({ prefix: "hakmem-bench-smoke-" });
     try {
       const { results, stdout, stderr } = await benchTask(
@@ -113,7 +111,6 @@ Deno.test({
       assert.equal(summary.rows.length, ids.length * ALLOCATORS.length);
       assert.ok(summary.rows.every((r) => r.failed === 0 && r.median !== null));
       assert.ok(summary.rows.every((r) => r.medianMemKiB !== null && r.medianMemKiB > 0));
-      assert.ok(ids.every((b) => summary.bestPeer[b] === "mimalloc3"), "the only peer is best");
       assert.match(stdout, /hakmem against each allocator/);
       // the headlines lead the summary: losses per reference, the rank, the targets (one round)
       assert.match(stdout, /^where hakmem-balanced loses/m);
@@ -171,8 +168,6 @@ Deno.test("bench: an unknown bench id, allocator or mode is a usage error listin
     assert.match(res.stderr, want);
   }
 });
-
-const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
 
 /** A one-bench, one-round results file with the given allocators and their values. */
 function tinyResults(values: Record<string, number>): Results {
@@ -280,7 +275,7 @@ function runProgram(path: string, args: string[], env: Record<string, string> = 
 
 Deno.test({
   name: "large_mix at a tiny scale: same work and checksum under glibc and hakmem, bad args",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   fn: async () => {
     const bins = await buildAllBench(["large_mix"]);
@@ -328,7 +323,7 @@ Deno.test({
 
 Deno.test({
   name: "bench --modes learning,balanced: each learning run leaves an ACE trace, listed in results",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -373,7 +368,7 @@ Deno.test({
 
 Deno.test({
   name: "bench --oracle: the grid next to balanced and learning, calibrated under learning",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

@@ -124,6 +124,22 @@ Deno.test("median and geomean", () => {
   close(geomean([0.5, 2]), 1);
 });
 
+Deno.test("summarize: the best peer of a bench, by its metric's direction, glibc and hakmem aside", () => {
+  // thr: ops/s, higher is better; lat: ns/op, lower is better; glibc and hakmem beat both peers
+  const r = results([
+    sample("thr", "glibc", 0, 900),
+    sample("thr", "hakmem-balanced", 0, 800),
+    sample("thr", "mimalloc", 0, 100),
+    sample("thr", "jemalloc", 0, 200),
+    sample("lat", "glibc", 0, 1),
+    sample("lat", "hakmem-balanced", 0, 2),
+    sample("lat", "mimalloc", 0, 30),
+    sample("lat", "jemalloc", 0, 60),
+  ]);
+  r.allocators.push(allocator("jemalloc", "peer", "/j.so"));
+  assert.deepEqual(summarize(r).bestPeer, { thr: "jemalloc", lat: "mimalloc" });
+});
+
 Deno.test("normalisedRatio: > 1 means better in both directions", () => {
   assert.equal(normalisedRatio(200, 100, true), 2); // twice the ops/s
   assert.equal(normalisedRatio(50, 100, false), 2); // half the ns/op

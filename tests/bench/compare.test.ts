@@ -5,6 +5,7 @@
  * headless Chromium; with --check-output a run whose output differs from glibc's is marked and
  * the command exits 1. Timings are never asserted. */
 import assert from "node:assert/strict";
+import { BENCH_HOST, skipOrFail } from "../../tasks/ci.ts";
 import { join } from "node:path";
 import { type Results, validateResults } from "../../tasks/bench_stats.ts";
 import { findCommand, shellLine } from "../../tasks/compare.ts";
@@ -78,7 +79,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+    if (!BENCH_HOST) return skipOrFail(t, "the bench runs on x86_64 Linux only");
     const out = await Deno.makeTempDir({ prefix: "hakmem-compare-" });
     try {
       const code = "d = {str(i): list(range(i % 40)) for i in range(60000)}; print(len(d))";
@@ -145,8 +146,8 @@ Deno.test({
   name: "compare --check-output: a run whose output differs from glibc's is marked, exit 1",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+  async fn(t) {
+    if (!BENCH_HOST) return skipOrFail(t, "the bench runs on x86_64 Linux only");
     const out = await Deno.makeTempDir({ prefix: "hakmem-compare-" });
     try {
       // the preloaded library's path is in the output of every run but glibc's

@@ -8,6 +8,7 @@
  * CI=true an unavailable peer, or one whose upstream build failed, fails the run. The failure
  * cases use a crate made here, in a temporary cache, so they need no network. */
 import assert from "node:assert/strict";
+import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
 import { join } from "node:path";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { exportedSymbols } from "../../tasks/elf.ts";
@@ -35,11 +36,9 @@ import {
 } from "../../tasks/peers_build.ts";
 import { run } from "../../tasks/run.ts";
 
-const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
-
 Deno.test({
   name: "peer build: mimalloc 3 by its own CMake Release with gcc, and by zig; parity of the two",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -282,7 +281,7 @@ function recipe(name: string, crate: PeerRecipe["crate"], target: string[]): Pee
 
 Deno.test({
   name: "peer build: a bad checksum is refused, a failed build is unavailable with the reason",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

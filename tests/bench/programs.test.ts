@@ -7,7 +7,7 @@
  * Timings are never asserted. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { skipOrFail } from "../../tasks/ci.ts";
+import { BENCH_HOST, skipOrFail } from "../../tasks/ci.ts";
 import { probeOk } from "../../tasks/deps.ts";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { bareAllocator, runRaw } from "../../tasks/bench_runner.ts";
@@ -234,8 +234,8 @@ Deno.test({
   name: "hakrun --tree: the RSS samples sum the program's process tree",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+  async fn(t) {
+    if (!BENCH_HOST) return skipOrFail(t, "the bench runs on x86_64 Linux only");
     const hakrun = (await buildAllBench([])).get("hakrun")!;
     const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-tree-" });
     try {
@@ -270,7 +270,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+    if (!BENCH_HOST) return skipOrFail(t, "the bench runs on x86_64 Linux only");
     for (const p of ["/usr/bin/python3", "/usr/bin/sqlite3"]) {
       if (!(await probeOk(p))) return skipOrFail(t, `${p} is missing (tasks/test.ts installs it)`);
     }

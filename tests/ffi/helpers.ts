@@ -4,6 +4,7 @@
  * helpers, errno constants and a seeded PRNG.
  */
 import { Hakmem } from "../../bindings/hakmem.ts";
+import { versionOfHeader } from "../../tasks/dist.ts";
 
 export { getErrno, Hakmem, setErrno, withErrno } from "../../bindings/hakmem.ts";
 export type {
@@ -31,6 +32,12 @@ export function repoRoot(): string {
   const env = Deno.env.get("HAKMEM_ROOT");
   if (env) return env.replace(/\/+$/, "");
   return new URL("../..", import.meta.url).pathname.replace(/\/+$/, "");
+}
+
+/** The version core/include/hakmem.h defines (HAKMEM_VERSION_*), which hak_version() reports. */
+export function headerVersion(): string {
+  const header = `${repoRoot()}/core/include/hakmem.h`;
+  return versionOfHeader(Deno.readTextFileSync(header), header);
 }
 
 /** dist/x86_64-linux-gnu/<flavour>/libhakmem.so */
