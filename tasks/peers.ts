@@ -18,6 +18,7 @@
 import { join } from "node:path";
 import { DEFAULT_BASELINE, type PeerParity } from "./bench_stats.ts";
 import { ensurePackages, installLine, type PackageNeed } from "./deps.ts";
+import { fmtRatio } from "./format.ts";
 import {
   type BuildContext,
   buildPeer,
@@ -123,7 +124,7 @@ export function chooseBuild(
     kind: faster,
     fallback: false,
     why: `the faster build in the parity check of ${parity.measured.slice(0, 10)}: the upstream ` +
-      `build ran at ${g.toFixed(2)}x the zig build's speed (geomean over ${ids}, ` +
+      `build ran at ${fmtRatio(g)} the zig build's speed (geomean over ${ids}, ` +
       `${parity.rounds} rounds)`,
   };
 }

@@ -245,12 +245,12 @@ Deno.test("bench summary: ratio columns for one hakmem, a table per reference fo
   assert.match(one, /hakmem\/glibc\s+hakmem\/mimalloc3\s+mem hakmem\/mimalloc3/);
   assert.match(
     one,
-    /^thr\s+ops\/s\s+100\.0\s+150\.0\s+300\.0\s+mimalloc3\s+1\.50x\s+0\.50x\s+1\.00x\s+0$/m,
+    /^thr\s+ops\/s\s+100\.0\s+150\.0\s+300\.0\s+mimalloc3\s+1\.50×\s+0\.50×\s+1\.00×\s+0$/m,
   );
   assert.doesNotMatch(one, /hakmem variants vs/);
   const versus = one.split("hakmem against each allocator")[1]?.split("\n\n")[0] ?? "";
-  assert.match(versus, /^glibc\s+1\.50x\s+1\.00x$/m);
-  assert.match(versus, /^mimalloc3\s+0\.50x\s+1\.00x$/m);
+  assert.match(versus, /^glibc\s+1\.50×\s+1\.00×$/m);
+  assert.match(versus, /^mimalloc3\s+0\.50×\s+1\.00×$/m);
 
   const many = summaryText(tinyResults({
     glibc: 100,
@@ -262,10 +262,10 @@ Deno.test("bench summary: ratio columns for one hakmem, a table per reference fo
   assert.doesNotMatch(many, /\/glibc/);
   const vsGlibc = many.split("hakmem variants vs glibc\n")[1]?.split("\n\n")[0] ?? "";
   assert.match(vsGlibc, /^bench\s+minimal\s+minimal\+bigcache\s+balanced$/m);
-  assert.match(vsGlibc, /^thr\s+0\.50x\s+2\.00x\s+1\.00x$/m);
-  assert.match(vsGlibc, /^geomean\s+0\.50x\s+2\.00x\s+1\.00x$/m);
+  assert.match(vsGlibc, /^thr\s+0\.50×\s+2\.00×\s+1\.00×$/m);
+  assert.match(vsGlibc, /^geomean\s+0\.50×\s+2\.00×\s+1\.00×$/m);
   const vsBase = many.split("hakmem variants vs mimalloc3\n")[1]?.split("\n\n")[0] ?? "";
-  assert.match(vsBase, /^thr\s+0\.13x\s+0\.50x\s+0\.25x$/m);
+  assert.match(vsBase, /^thr\s+0\.13×\s+0\.50×\s+0\.25×$/m);
 });
 
 /** Runs a bench program with exactly the variables `env`. */
@@ -414,7 +414,7 @@ Deno.test({
         stdout,
         /^oracle: learning against balanced and the 1 fixed configuration of the grid HAKMEM_BIGCACHE_MB=16,256/m,
       );
-      assert.match(stdout, /^large_churn\s+\d+\.\d\dx\s+\d+\.\d\dx\s+(balanced|oracle-bc256)\s/m);
+      assert.match(stdout, /^large_churn\s+[\d.]+×\s+[\d.]+×\s+(balanced|oracle-bc256)\s/m);
       assert.match(stdout, /^target (MET|MISSED|n\/a): RSS·time ≤ 0\.7× balanced's/m);
       assert.match(await Deno.readTextFile(join(out, "index.html")), /<html/i);
     } finally {

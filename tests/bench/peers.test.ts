@@ -173,7 +173,7 @@ Deno.test("peer builds: the faster build by its parity record, upstream by defau
   // a record of these two builds: the faster one, never the slower
   const zigFaster = chooseBuild(both, record(0.93))!;
   assert.equal(zigFaster.kind, "zig");
-  assert.match(zigFaster.why, /upstream build ran at 0\.93x the zig build's speed/);
+  assert.match(zigFaster.why, /upstream build ran at 0\.93× the zig build's speed/);
   assert.equal(chooseBuild(both, record(1.08))!.kind, "upstream");
   assert.equal(chooseBuild(both, record(1))!.kind, "upstream", "a tie keeps the users' build");
   // a record of other builds (a compiler changed, a new version) decides nothing

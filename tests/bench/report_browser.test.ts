@@ -119,7 +119,7 @@ Deno.test({
               "upstream build failed (jemalloc configure failed",
               "zig (fallback)",
               "Peer parity: upstream build against zig build",
-              "1.12x",
+              "1.12×",
             ]
           ) {
             assert(r.text.includes(s), `page mentions "${s}"`);
