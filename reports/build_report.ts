@@ -105,7 +105,7 @@ export function bundleApp(): Promise<string> {
       await esbuild.stop();
     }
   })();
-  appBundle.catch(() => (appBundle = undefined));
+  appBundle.catch(() => (appBundle = undefined)); // not kept when it failed; the caller sees why
   return appBundle;
 }
 
@@ -124,15 +124,16 @@ export function plotlySource(): Promise<string> {
       try {
         const path = createRequire(import.meta.url).resolve(PLOTLY_PACKAGE);
         return await Deno.readTextFile(path);
-      } catch {
+      } catch (fallback) {
         throw new Error(
           `cannot load ${PLOTLY}: ${e instanceof Error ? e.message : String(e)} ` +
             `(run \`deno cache reports/build_report.ts\` with network access once)`,
+          { cause: fallback },
         );
       }
     }
   })();
-  plotlyText.catch(() => (plotlyText = undefined));
+  plotlyText.catch(() => (plotlyText = undefined)); // as appBundle
   return plotlyText;
 }
 

@@ -60,7 +60,7 @@ import {
 } from "./bench_rounds.ts";
 
 export { writeResults };
-import { removeIfPresent } from "./files.ts";
+import { exists, removeIfPresent, statIfPresent } from "./files.ts";
 import { ROOT } from "./targets.ts";
 import { benchPrograms, programIdsOf } from "./programs.ts";
 import { programsSummaryText } from "./programs_summary.ts";
@@ -221,11 +221,7 @@ export async function buildAllBench(programs: readonly string[]): Promise<Map<st
   await buildLibrary(TARGET, FLAVOUR);
   const paths = new Map<string, string>();
   const one = async (name: string, src: string) => {
-    try {
-      await Deno.stat(src);
-    } catch {
-      throw new Error(`${relative(ROOT, src)} is missing`);
-    }
+    if (!(await exists(src))) throw new Error(`${relative(ROOT, src)} is missing`);
     const out = await buildExecutable({
       target: TARGET,
       flavour: FLAVOUR,
@@ -489,20 +485,13 @@ async function runAll(
 /** The newest run directory under reports/runs/ that has a results.json, or null. */
 export async function latestRun(): Promise<string | null> {
   let best: { dir: string; mtime: number } | null = null;
-  try {
-    for await (const e of Deno.readDir(RUNS_DIR)) {
-      if (!e.isDirectory || e.name.startsWith("compare-")) continue;
-      const dir = join(RUNS_DIR, e.name);
-      try {
-        const st = await Deno.stat(join(dir, "results.json"));
-        const mtime = st.mtime?.getTime() ?? 0;
-        if (!best || mtime > best.mtime) best = { dir, mtime };
-      } catch {
-        // no results there
-      }
-    }
-  } catch {
-    // no runs directory
+  if (!(await exists(RUNS_DIR))) return null; // no run yet
+  for await (const e of Deno.readDir(RUNS_DIR)) {
+    if (!e.isDirectory || e.name.startsWith("compare-")) continue;
+    const dir = join(RUNS_DIR, e.name);
+    const st = await statIfPresent(join(dir, "results.json")); // absent: an interrupted run
+    const mtime = st?.mtime?.getTime() ?? 0;
+    if (st && (!best || mtime > best.mtime)) best = { dir, mtime };
   }
   return best?.dir ?? null;
 }
@@ -510,15 +499,9 @@ export async function latestRun(): Promise<string | null> {
 async function runDirOf(arg: string): Promise<string> {
   // a run directory, its results.json, or a name under reports/runs/
   let p = userPath(arg);
-  try {
-    await Deno.stat(p);
-  } catch {
-    p = join(RUNS_DIR, arg);
-  }
+  if (!(await exists(p))) p = join(RUNS_DIR, arg);
   if (p.endsWith(".json")) p = join(p, "..");
-  try {
-    await Deno.stat(join(p, "results.json"));
-  } catch {
+  if (!(await exists(join(p, "results.json")))) {
     throw new UsageError(`${arg}: no results.json there (nor under ${relative(ROOT, RUNS_DIR)})`);
   }
   return p;

@@ -9,6 +9,8 @@ import type { AllocatorInfo, RssRecord, Sample } from "./bench_stats.ts";
 import { MAX_CURVE_POINTS, thinCurve } from "./bench_stats.ts";
 import { run, signalName } from "./run.ts";
 import { which } from "./toolchain.ts";
+import { existsSync, isMissing, readTextIfPresent, removeIfPresent } from "./files.ts";
+import { jsonOrUndefined } from "./schema.ts";
 
 export interface Allocator extends AllocatorInfo {
   /** Environment of the program (hakmem: its variant's variables). */
@@ -73,23 +75,22 @@ export function tail(text: string): string {
 export function resultLine(stdout: string): Record<string, unknown> | null {
   const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("{"));
   for (let i = lines.length - 1; i >= 0; i--) {
-    try {
-      const v = JSON.parse(lines[i]);
-      if (typeof v === "object" && v !== null && !Array.isArray(v) && "value" in v) return v;
-    } catch {
-      // not JSON
+    const v = jsonOrUndefined(lines[i]); // a line that only looks like JSON is no result
+    if (typeof v === "object" && v !== null && !Array.isArray(v) && "value" in v) {
+      return v as Record<string, unknown>;
     }
   }
   return null;
 }
 
+/** The JSON object a run left in `path`, or null when it left none (hakrun or the program died
+ * before writing it, or while: not JSON). */
 async function readJson(path: string): Promise<Record<string, unknown> | null> {
-  try {
-    const v = JSON.parse(await Deno.readTextFile(path));
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
+  const text = await readTextIfPresent(path);
+  const v = text === null ? null : jsonOrUndefined(text);
+  return typeof v === "object" && v !== null && !Array.isArray(v)
+    ? v as Record<string, unknown>
+    : null;
 }
 
 function num(v: unknown): number {
@@ -121,27 +122,28 @@ let current: number | null = null;
 /** Kills a hakrun process and the program it runs (which hakrun put in a process group of its
  * own, so signals to hakrun do not reach it). */
 function killRun(pid: number): void {
-  try {
-    const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`)
-      .trim().split(/\s+/).filter((x) => x !== "").map(Number);
-    for (const k of kids) {
-      try {
-        Deno.kill(-k, "SIGKILL");
-      } catch {
-        try {
-          Deno.kill(k, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
-    }
-  } catch {
-    // hakrun is gone, or no /proc
+  for (const k of childrenOf(pid)) {
+    // the program leads its own process group; a child that does not, alone
+    if (!killIfThere(-k)) killIfThere(k);
   }
+  killIfThere(pid);
+}
+
+/** The pids of the children of `pid` ([] when it is gone). */
+function childrenOf(pid: number): number[] {
+  const path = `/proc/${pid}/task/${pid}/children`;
+  if (!existsSync(path)) return []; // gone already
+  return Deno.readTextFileSync(path).trim().split(/\s+/).filter((x) => x !== "").map(Number);
+}
+
+/** SIGKILL to `pid` (a process group when negative); false when there is no such process. */
+function killIfThere(pid: number): boolean {
   try {
     Deno.kill(pid, "SIGKILL");
-  } catch {
-    // gone
+    return true;
+  } catch (e) {
+    if (isMissing(e)) return false; // ESRCH: it ended on its own meanwhile
+    throw e;
   }
 }
 
@@ -196,7 +198,7 @@ export async function runRaw(spec: RunSpec): Promise<RawRun> {
   if (a.kind === "hakmem") env.HAKMEM_STATS_FILE = statsFile;
   if (spec.trace !== null) {
     // a stale file of an earlier run into the same --out must not pass for this run's trace
-    await Deno.remove(spec.trace).catch(() => {});
+    await removeIfPresent(spec.trace);
     env.HAKMEM_ACE_TRACE = spec.trace;
   }
   const args = [
@@ -250,8 +252,8 @@ export async function runRaw(spec: RunSpec): Promise<RawRun> {
   }
   const ru = await readJson(outFile);
   const hakmem = a.kind === "hakmem" ? await readJson(statsFile) : null;
-  await Deno.remove(outFile).catch(() => {});
-  await Deno.remove(statsFile).catch(() => {});
+  await removeIfPresent(outFile);
+  await removeIfPresent(statsFile);
   return { ru, hakrun, stdout, stderr, hakmem };
 }
 

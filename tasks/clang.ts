@@ -16,6 +16,7 @@ import { endText, run } from "./run.ts";
 import { ROOT } from "./targets.ts";
 import { compileIncremental, headersHash, programInputs, upToDate } from "./build.ts";
 import { CORE_INCLUDE, coreSources, objectName } from "./layers.ts";
+import { removeIfPresent } from "./files.ts";
 
 export const CLANG = "clang-19";
 const RT_DIR = "/usr/lib/llvm-19/lib/clang/19/lib/linux";
@@ -179,7 +180,7 @@ export async function buildClangProgram(p: ClangProgram): Promise<string> {
     await clang([...flags, ...sources, ...objs, ...link, "-o", tmp]);
     await Deno.rename(tmp, out);
   } finally {
-    await Deno.remove(tmp).catch(() => {});
+    await removeIfPresent(tmp);
   }
   await Deno.writeTextFile(`${out}.stamp`, stamp);
   return out;

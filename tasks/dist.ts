@@ -32,7 +32,7 @@ import {
   requiredGlibcVersions,
 } from "./elf.ts";
 import { GLIBC_FLOOR, ROOT, targetInfo, type TargetName, TARGETS } from "./targets.ts";
-import { runChecked } from "./run.ts";
+import { runChecked, runIfPresent } from "./run.ts";
 import { zigVersion } from "./toolchain.ts";
 
 const LAUNCHER_TEMPLATE = join(ROOT, "tasks", "launcher.sh");
@@ -87,7 +87,7 @@ let modeList: Promise<string[]> | undefined;
 /** HAKMEM_MODE's values, from the options table of the host's release library. */
 function modes(): Promise<string[]> {
   modeList ??= optionsTable().then((t) => t.modes);
-  modeList.catch(() => (modeList = undefined));
+  modeList.catch(() => (modeList = undefined)); // not kept when it failed; the caller sees why
   return modeList;
 }
 
@@ -225,13 +225,12 @@ async function fixDirModes(dir: string): Promise<void> {
 
 /** Fails early, and clearly, without the GNU tar (sort, mtime, owner options) and gzip used. */
 async function checkTools(): Promise<void> {
-  const tar = await runChecked("tar", ["--version"]).catch(() => "");
-  if (!tar.startsWith("tar (GNU tar)")) {
+  const tar = await runIfPresent("tar", ["--version"]);
+  if (tar?.code !== 0 || !tar.stdout.startsWith("tar (GNU tar)")) {
     throw new Error("deno task dist needs GNU tar 1.28 or newer (Debian package tar) as `tar`");
   }
-  await runChecked("gzip", ["--version"]).catch(() => {
-    throw new Error("deno task dist needs gzip (Debian package gzip)");
-  });
+  const gzip = await runIfPresent("gzip", ["--version"]);
+  if (gzip?.code !== 0) throw new Error("deno task dist needs gzip (Debian package gzip)");
 }
 
 export interface Tarball extends ManifestTarball {

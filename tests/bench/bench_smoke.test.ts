@@ -16,6 +16,7 @@ import { libraryFiles } from "../../tasks/build.ts";
 import { summarize, validateResults } from "../../tasks/bench_stats.ts";
 import type { Results, Sample } from "../../tasks/bench_stats.ts";
 import { endText, run } from "../../tasks/run.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const TIMEOUT_MS = 300_000;
 const ALLOCATORS = ["glibc", "hakmem-balanced", "mimalloc3"];
@@ -134,7 +135,7 @@ Deno.test({
       assert.ok(html.length > 10_000, `index.html is only ${html.length} bytes`);
       assert.match(html, /<html/i);
     } finally {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await removeIfPresent(out);
     }
   },
 });
@@ -361,7 +362,7 @@ Deno.test({
         assert.equal(JSON.parse(first).kind, "start", `${t.file}: ${first}`);
       }
     } finally {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await removeIfPresent(out);
     }
   },
 });
@@ -418,7 +419,7 @@ Deno.test({
       assert.match(stdout, /^target (MET|MISSED|n\/a): RSS·time ≤ 0\.7× balanced's/m);
       assert.match(await Deno.readTextFile(join(out, "index.html")), /<html/i);
     } finally {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await removeIfPresent(out);
     }
   },
 });

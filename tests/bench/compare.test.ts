@@ -12,6 +12,7 @@ import { findCommand, shellLine } from "../../tasks/compare.ts";
 import { run } from "../../tasks/run.ts";
 import { ROOT } from "../../tasks/targets.ts";
 import { assertClean, haveChromium, openReport, withBrowser } from "./browser.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const LIMIT_MS = 300_000;
 
@@ -137,7 +138,7 @@ Deno.test({
         }
       });
     } finally {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await removeIfPresent(out);
     }
   },
 });
@@ -174,7 +175,7 @@ Deno.test({
       assert.equal(hak.output, "differs");
       assert.match(await Deno.readTextFile(join(out, hak.files!.stdout)), /libhakmem\.so/);
     } finally {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await removeIfPresent(out);
     }
   },
 });

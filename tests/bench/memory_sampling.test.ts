@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { bareAllocator, rssRecord, runOnce } from "../../tasks/bench_runner.ts";
 import { run } from "../../tasks/run.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const GLIBC = bareAllocator("glibc", "glibc", null);
 
@@ -83,7 +84,7 @@ Deno.test({
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--sample-ms expects milliseconds in 0\.\.60000, got '-1'/);
     } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeIfPresent(dir);
     }
   },
 });
@@ -135,7 +136,7 @@ Deno.test({
       assert.equal(good.value, 5);
       assert.ok(good.rss !== null && good.rss.curve.length > 0, "sampled");
     } finally {
-      await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+      await removeIfPresent(tmpDir);
     }
   },
 });

@@ -35,6 +35,7 @@ import {
   verifyCrate,
 } from "../../tasks/peers_build.ts";
 import { run } from "../../tasks/run.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 Deno.test({
   name: "peer build: mimalloc 3 by its own CMake Release with gcc, and by zig; parity of the two",
@@ -320,7 +321,7 @@ Deno.test({
       assert.equal(w.lib, null);
       assert.match(w.note!, /sha256 [0-9a-f]{64}, expected 0{64}/);
     } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeIfPresent(dir);
     }
   },
 });

@@ -25,6 +25,7 @@ import { programsSummaryText } from "../../tasks/programs_summary.ts";
 import { writeReport } from "../../reports/build_report.ts";
 import { endText, run } from "../../tasks/run.ts";
 import { assertClean, haveChromium, openReport, withBrowser } from "./browser.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 function sample(
   program: string,
@@ -352,7 +353,7 @@ Deno.test({
         assert.ok(s.text.includes("where hakmem loses"));
       });
     } finally {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await removeIfPresent(out);
     }
   },
 });

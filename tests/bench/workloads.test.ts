@@ -13,6 +13,7 @@ import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts"
 import { ensurePackages } from "../../tasks/deps.ts";
 import { OFF_BENCH_HOST, skipOrFail } from "../../tasks/ci.ts";
 import { badArgs, both } from "./fixtures/programs.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const SO = libraryFiles("x86_64-linux-gnu", "release").so;
 
@@ -216,7 +217,7 @@ Deno.test({
       });
       assert.ok(Math.abs(again[0].per_op! - counts[0].per_op!) < 0.5, `${again[0].per_op}`);
     } finally {
-      await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+      await removeIfPresent(tmpDir);
     }
   },
 });

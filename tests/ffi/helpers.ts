@@ -5,6 +5,7 @@
  */
 import { Hakmem } from "../../bindings/hakmem.ts";
 import { versionOfHeader } from "../../tasks/dist.ts";
+import { existsSync } from "../../tasks/files.ts";
 
 export { getErrno, Hakmem, setErrno, withErrno } from "../../bindings/hakmem.ts";
 export type {
@@ -46,11 +47,7 @@ export function libraryPath(flavour: Flavour): string {
 }
 
 export function libraryExists(flavour: Flavour): boolean {
-  try {
-    return Deno.statSync(libraryPath(flavour)).isFile;
-  } catch {
-    return false;
-  }
+  return existsSync(libraryPath(flavour));
 }
 
 /** `ignore` value for a test needing the library: ignored (with a note) when

@@ -19,6 +19,7 @@ import {
   repoRoot,
   testSeed,
 } from "./helpers.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const MiB = 1 << 20;
 const THRESHOLDS = [1, 4, 16, 64].map((m) => m * MiB);
@@ -488,7 +489,7 @@ for (const flavour of FLAVOURS) {
         const elo = out.trace.filter((l) => l.kind === "elo").at(-1);
         assert.equal(elo.ratings.length, 4);
       } finally {
-        await Deno.remove(trace).catch(() => {});
+        await removeIfPresent(trace);
       }
     });
   }

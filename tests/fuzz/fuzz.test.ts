@@ -13,6 +13,7 @@ import { runLibFuzzer, runSeeded, type SeededSummary } from "../../tasks/fuzz.ts
 import { endText } from "../../tasks/run.ts";
 import type { Flavour, TargetName } from "../../tasks/targets.ts";
 import { testSeed } from "../native/proc.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const TARGET: TargetName = "x86_64-linux-gnu";
 
@@ -137,6 +138,6 @@ Deno.test("fuzz: libFuzzer driver, 30 s, ASan+UBSan", async (t) => {
     );
     assert(s.inputs > 0 && s.ops > 0);
   } finally {
-    await Deno.remove(corpus, { recursive: true }).catch(() => {});
+    await removeIfPresent(corpus);
   }
 });
