@@ -119,49 +119,36 @@ export async function runRounds(
   const benches = results.benches;
   const progress = new Progress(benches.length * runnable.length * repeat);
   try {
-    await runRoundsOf(ctx, results, runnable, traced, repeat, stopped, progress);
-  } finally {
-    progress.end();
-  }
-}
-
-async function runRoundsOf(
-  ctx: RunContext,
-  results: Results,
-  runnable: readonly Allocator[],
-  traced: ReadonlySet<string>,
-  repeat: number,
-  stopped: () => boolean,
-  progress: Progress,
-): Promise<void> {
-  const benches = results.benches;
-  for (let round = 0; round < repeat && !stopped(); round++) {
-    for (const [bi, b] of benches.entries()) {
-      const k = (round + bi) % runnable.length;
-      for (const a of [...runnable.slice(k), ...runnable.slice(0, k)]) {
-        if (stopped()) return;
-        progress.start(round, b.id, a.name);
-        const trace = traced.has(a.name) ? traceFile(b.id, a.name, round) : null;
-        const m = await runOnce({
-          hakrun: ctx.hakrun,
-          program: ctx.bins.get(b.program)!,
-          args: ["--seed", String(ctx.seed), ...b.args],
-          allocator: a,
-          timeoutS: ctx.timeoutS,
-          tmpDir: ctx.tmpDir,
-          seq: ctx.seq++,
-          trace: trace === null ? null : join(ctx.outDir, trace),
-        });
-        if (stopped()) return;
-        progress.finish(round, b.id, a.name, m, b.metric);
-        results.samples.push({ bench: b.id, allocator: a.name, round, ...m });
-        // the core writes a trace only when its learning layer ran: list the ones that exist
-        if (trace !== null && (await statIfPresent(join(ctx.outDir, trace)))?.isFile) {
-          results.traces?.push({ bench: b.id, allocator: a.name, round, file: trace });
+    for (let round = 0; round < repeat && !stopped(); round++) {
+      for (const [bi, b] of benches.entries()) {
+        const k = (round + bi) % runnable.length;
+        for (const a of [...runnable.slice(k), ...runnable.slice(0, k)]) {
+          if (stopped()) return;
+          progress.start(round, b.id, a.name);
+          const trace = traced.has(a.name) ? traceFile(b.id, a.name, round) : null;
+          const m = await runOnce({
+            hakrun: ctx.hakrun,
+            program: ctx.bins.get(b.program)!,
+            args: ["--seed", String(ctx.seed), ...b.args],
+            allocator: a,
+            timeoutS: ctx.timeoutS,
+            tmpDir: ctx.tmpDir,
+            seq: ctx.seq++,
+            trace: trace === null ? null : join(ctx.outDir, trace),
+          });
+          if (stopped()) return;
+          progress.finish(round, b.id, a.name, m, b.metric);
+          results.samples.push({ bench: b.id, allocator: a.name, round, ...m });
+          // the core writes a trace only when its learning layer ran: list the ones that exist
+          if (trace !== null && (await statIfPresent(join(ctx.outDir, trace)))?.isFile) {
+            results.traces?.push({ bench: b.id, allocator: a.name, round, file: trace });
+          }
         }
       }
+      await writeResults(ctx.outDir, results);
     }
-    await writeResults(ctx.outDir, results);
+  } finally {
+    progress.end();
   }
 }
 
