@@ -14,7 +14,8 @@
 //   threads  run_threads / barriers.
 //   memory   bench_rss_kib(): the process's resident set, for programs that report it by phase.
 //
-// Only libc and pthreads. C11 + _GNU_SOURCE, -Wall -Wextra -Werror clean under zig cc (clang).
+// Only libc and pthreads. C11 + _GNU_SOURCE, -Wall -Wextra -Werror clean under zig cc (clang);
+// also C++17 under g++ (the C++ workloads include it), hence the explicit casts from void *.
 #ifndef HAKMEM_BENCH_COMMON_H
 #define HAKMEM_BENCH_COMMON_H
 
@@ -329,7 +330,7 @@ static inline size_t pat_tail(size_t n, size_t stride) {
 }
 
 static inline void pat_fill(void *ptr, size_t n, uint64_t tag, size_t stride) {
-  unsigned char *p = ptr;
+  unsigned char *p = (unsigned char *)ptr;
   if (n == 0) return;
   pat_put(p, n, 0, pat_word(tag, 0));
   if (stride) {
@@ -342,7 +343,7 @@ static inline void pat_fill(void *ptr, size_t n, uint64_t tag, size_t stride) {
 // Verifies what pat_fill(ptr, n, tag, stride) wrote; fatal on mismatch. Returns a checksum word.
 static inline uint64_t pat_verify(const void *ptr, size_t n, uint64_t tag, size_t stride,
                                   const char *what) {
-  const unsigned char *p = ptr;
+  const unsigned char *p = (const unsigned char *)ptr;
   if (n == 0) return 0;
   size_t bad = SIZE_MAX;
   if (!pat_ok(p, n, 0, pat_word(tag, 0))) bad = 0;
@@ -368,7 +369,7 @@ static inline uint64_t pat_verify(const void *ptr, size_t n, uint64_t tag, size_
 // touching only the words that differ: those reaching past oldn, and the new tail.
 BENCH_UNUSED static void pat_extend(void *ptr, size_t oldn, size_t newn, uint64_t tag,
                                     size_t stride) {
-  unsigned char *p = ptr;
+  unsigned char *p = (unsigned char *)ptr;
   if (newn <= oldn) return;
   if (oldn < 8) pat_put(p, newn, 0, pat_word(tag, 0));
   if (stride) {
@@ -386,8 +387,8 @@ BENCH_UNUSED static void pat_extend(void *ptr, size_t oldn, size_t newn, uint64_
 // mismatch, then writes the pattern of the n-byte block (pat_extend).
 BENCH_UNUSED static void pat_regrow(void *q, const void *q0, size_t old, size_t n, uint64_t tag) {
   size_t t = pat_tail(old, BENCH_PAGE);
-  if (old >= 8 && (!pat_ok(q, n, 0, pat_word(tag, 0)) ||
-                   (t != SIZE_MAX && !pat_ok(q, n, t, pat_word(tag, t))))) {
+  if (old >= 8 && (!pat_ok((const unsigned char *)q, n, 0, pat_word(tag, 0)) ||
+                   (t != SIZE_MAX && !pat_ok((const unsigned char *)q, n, t, pat_word(tag, t))))) {
     fatal("content mismatch after realloc(%p, %zu -> %zu) = %p", q0, old, n, q);
   }
   pat_extend(q, old, n, tag, BENCH_PAGE);
@@ -421,8 +422,8 @@ static void *lat_map(size_t bytes) {
 BENCH_UNUSED static void lat_init(lat_buf *b, size_t cap) {
   memset(b, 0, sizeof *b);
   b->cap = cap ? cap : 1;
-  b->hist = lat_map(LAT_HIST * sizeof(uint32_t));
-  b->over = lat_map(b->cap * sizeof(uint64_t));
+  b->hist = (uint32_t *)lat_map(LAT_HIST * sizeof(uint32_t));
+  b->over = (uint64_t *)lat_map(b->cap * sizeof(uint64_t));
 }
 
 static inline void lat_add(lat_buf *b, uint64_t v) {
@@ -570,7 +571,7 @@ typedef void *(*bench_thread_fn)(void *);
 // Starts fn(ctxs + i * ctx_size) on n threads; returns their ids (join with join_threads).
 BENCH_UNUSED static pthread_t *start_threads(int n, bench_thread_fn fn, void *ctxs,
                                              size_t ctx_size) {
-  pthread_t *tids = calloc((size_t)n, sizeof *tids);
+  pthread_t *tids = (pthread_t *)calloc((size_t)n, sizeof *tids);
   if (!tids) fatal("out of memory for %d thread ids", n);
   for (int i = 0; i < n; i++) {
     int rc = pthread_create(&tids[i], NULL, fn, (char *)ctxs + (size_t)i * ctx_size);

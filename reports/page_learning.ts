@@ -64,7 +64,7 @@ export function learningSection(v: RunView, traces: TraceEntry[]): HTMLElement {
     "and slow loops, the RSS (hakrun's samples, next to balanced's in the same round), the ELO ",
     "ratings of the large-block thresholds with their state shaded (blue learn, green frozen, ",
     "orange canary), the budgeted scavenges and the metrics ACE observed. On every chart: phase ",
-    "changes ACE detected as purple lines, guard trips (ACE stops and restores its defaults) in ",
+    "changes ACE detected as purple lines, guard trips (ACE backs off on its defaults) in ",
     "red, and the phases a program reports (phases) shaded.",
   );
   const rank = (xs: string[], x: string) => {
@@ -269,7 +269,7 @@ function guardTable(tr: Trace): HTMLElement {
   return h(
     "div",
     null,
-    h("h3", null, "Guard trips (ACE stopped and restored its defaults)"),
+    h("h3", null, "Guard trips (ACE backed off on its defaults)"),
     h(
       "table",
       { class: "grid guards" },

@@ -17,6 +17,7 @@
 
 import { join, relative, resolve } from "node:path";
 import { buildExecutable, buildLibrary, compileFlags, libraryFiles } from "./build.ts";
+import { buildGxxProgram } from "./build_cc.ts";
 import { DEFAULT_BASELINE, type Results } from "./bench_stats.ts";
 import {
   BENCH_IDS,
@@ -45,6 +46,7 @@ import {
 import { type Allocator, bareAllocator, stopCurrentRun } from "./bench_runner.ts";
 import { show, summaryText } from "./bench_summary.ts";
 import { countInstructions } from "./bench_instructions.ts";
+import { compilerAllocators } from "./bench_compilers.ts";
 import { machineInfo } from "./bench_machine.ts";
 import { learns, type OptionsTable, optionsTable } from "./options.ts";
 import { debVersion, glibcVersion, PEER_NAMES, type ResolvedPeer } from "./peers.ts";
@@ -61,7 +63,7 @@ import {
 
 export { writeResults };
 import { exists, removeIfPresent, statIfPresent } from "./files.ts";
-import { ROOT } from "./targets.ts";
+import { buildDir, ROOT } from "./targets.ts";
 import { benchPrograms, programIdsOf } from "./programs.ts";
 import { programsSummaryText } from "./programs_summary.ts";
 
@@ -148,6 +150,9 @@ export interface BenchOptions {
   oracle?: boolean;
   /** The oracle's grid, "OPTION=v1,v2;OPTION=…" (default ORACLE_GRID). */
   oracleGrid?: string;
+  /** Add hakmem-harden (the default mode with HAKMEM_HARDEN=1); default: beside the default mode
+   * when no other variant is asked for. */
+  harden?: boolean;
   /** Timed rounds; 0 only with `instructions` (counts only). */
   repeat?: number;
   threads?: number;
@@ -232,9 +237,20 @@ export async function buildAllBench(programs: readonly string[]): Promise<Map<st
     });
     paths.set(name, out);
   };
+  // C++ workloads (bench/<name>.cc) are built with the system's g++, as users build theirs
+  const cxx = async (name: string, src: string) => {
+    const out = join(buildDir(TARGET, FLAVOUR), "bin", "bench", name);
+    paths.set(
+      name,
+      await buildGxxProgram([src], out, ["-D_GNU_SOURCE", "-I", BENCH_SRC], ["-lpthread"]),
+    );
+  };
   await Promise.all([
     one("hakrun", join(BENCH_SRC, "runner.c")),
-    ...programs.map((p) => one(p, join(BENCH_SRC, `${p}.c`))),
+    ...programs.map(async (p) => {
+      const cc = join(BENCH_SRC, `${p}.cc`);
+      return await exists(cc) ? cxx(p, cc) : one(p, join(BENCH_SRC, `${p}.c`));
+    }),
   ]);
   return paths;
 }
@@ -360,6 +376,10 @@ export async function runBench(o: BenchOptions): Promise<number> {
   );
   const allocators = await resolveAllocators(kinds, variants, machine.commit, parity.peers);
   const runnable = allocators.filter((a) => a.available);
+  // hakmem built by gcc and clang: in the instruction counts only
+  const byCompiler = o.instructions && kinds.includes("hakmem")
+    ? await compilerAllocators(variants[0]?.env.HAKMEM_MODE ?? table.default_mode, machine.commit)
+    : [];
   const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-bench-" });
   const ctx: RunContext = {
     bins,
@@ -395,13 +415,13 @@ export async function runBench(o: BenchOptions): Promise<number> {
       baseline: DEFAULT_BASELINE,
       instructions: o.instructions === true,
     },
-    allocators: allocators.map(({ env: _env, ...info }) => info),
+    allocators: [...allocators, ...byCompiler].map(({ env: _env, ...info }) => info),
     benches: benchInfos,
     samples: [],
     ...(oracle ? { oracle } : {}),
     ...(parity.records.length > 0 ? { peer_parity: parity.records } : {}),
   };
-  const interrupted = await runAll(o, ctx, results, table, runnable, settled.programs);
+  const interrupted = await runAll(o, ctx, results, table, runnable, byCompiler, settled.programs);
   const resultsPath = await writeResults(outDir, results);
 
   console.log(summaryText(results));
@@ -425,6 +445,7 @@ async function runAll(
   results: Results,
   table: OptionsTable,
   runnable: readonly Allocator[],
+  byCompiler: readonly Allocator[],
   programIds: readonly string[],
 ): Promise<boolean> {
   const { outDir, hakrun, bins, seed, tmpDir, timeoutS } = ctx;
@@ -465,7 +486,7 @@ async function runAll(
       const counts = await countInstructions({
         hakrun,
         bins,
-        allocators: runnable,
+        allocators: [...runnable, ...byCompiler],
         workloads: INSTRUCTION_WORKLOADS,
         seed,
         tmpDir,

@@ -123,6 +123,41 @@ const FIELD_BENCHES: readonly BenchDef[] = [
   })),
 ];
 
+/** C++ workloads (bench/*.cc, built with the system's g++): through operators new and delete,
+ * which a preloaded allocator replaces when its library defines them (hakmem, mimalloc, snmalloc,
+ * jemalloc and tcmalloc do), else libstdc++'s call malloc. cxx_new_delete and cxx_malloc_free are
+ * the same loop of one binary through either entry point: their ratio is what the operators cost
+ * over malloc and free. */
+const CXX_BENCHES: readonly BenchDef[] = [
+  {
+    id: "cxx_objects",
+    program: "cxx_objects",
+    args: () => [],
+    metric: "ops_per_s",
+    title: "C++ objects of mixed sizes in containers (new/delete, sized delete)",
+    description: "A C++ service's objects: 20000 polymorphic objects of 24 B – 1 KiB (13 " +
+      "types, about log-uniform; one in 64 owns a 2–32 KiB buffer, one in 2048 a 64–256 KiB " +
+      "one) in a std::vector of std::unique_ptr, replaced at random (destroyed through the " +
+      "virtual destructor: sized delete), with a std::map of heap strings, a std::unordered_map, " +
+      "a std::deque of messages and a growing std::vector stepped each time. One op = one object " +
+      "replaced and one step of every container; contents checked.",
+    quickScale: 0.05,
+  },
+  ...(["new", "malloc"] as const).map((api): BenchDef => ({
+    id: api === "new" ? "cxx_new_delete" : "cxx_malloc_free",
+    program: "cxx_pairs",
+    args: () => ["--api", api, "--size", "40", "--batch", "1000"],
+    metric: "ns_per_op",
+    title: api === "new"
+      ? "operator new + sized delete of 40 B, 1000 at a time"
+      : "the same loop through malloc + free",
+    description: `1000 × ${api === "new" ? "::operator new(40)" : "malloc(40)"}, then ` +
+      `${api === "new" ? "::operator delete(p, 40) (the sized delete)" : "free"} of each, ` +
+      "repeated; cxx_pairs.cc, one binary for both loops. ns per pair.",
+    quickScale: 0.05,
+  })),
+];
+
 export const BENCHES: readonly BenchDef[] = [
   {
     id: "larson",
@@ -358,6 +393,7 @@ export const BENCHES: readonly BenchDef[] = [
     quickScale: 0.15,
   },
   ...FIELD_BENCHES,
+  ...CXX_BENCHES,
   ...LEARNING_BENCHES,
 ];
 
@@ -418,6 +454,16 @@ export const INSTRUCTION_WORKLOADS: readonly InstructionWorkload[] = [
     args: [],
     scale: 0.02,
   },
+  ...(["new", "malloc"] as const).map((api): InstructionWorkload => ({
+    id: api === "new" ? "new_delete_40" : "malloc_free_40",
+    title: api === "new"
+      ? "operator new(40) + sized delete, one at a time (C++, g++)"
+      : "malloc(40) + free in the same C++ binary",
+    op: api === "new" ? "new+delete pair" : "malloc+free pair",
+    program: "cxx_pairs",
+    args: ["--api", api, "--size", "40", "--batch", "1"],
+    scale: 0.01,
+  })),
 ];
 
 /** Every instruction workload id. */

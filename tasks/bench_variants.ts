@@ -55,6 +55,17 @@ export const LADDER: readonly HakmemVariant[] = [
   modeVariant("learning"),
 ];
 
+/** HAKMEM_HARDEN=1 in a mode: what the protections too dear for release cost, per workload. A run's
+ * default variants put it beside the default mode. */
+export function hardenVariant(mode: string): HakmemVariant {
+  return variant(
+    "harden",
+    { HAKMEM_MODE: mode, HAKMEM_HARDEN: "1" },
+    "hardened: small blocks held back, filled and guarded by canaries; large and 0-byte blocks " +
+      "guarded by no-access pages",
+  );
+}
+
 /** The fixed mmap thresholds of --thresholds, MiB (ELO's candidates). */
 export const THRESHOLDS_MIB: readonly number[] = [1, 4, 16, 64];
 
@@ -76,27 +87,28 @@ export const THRESHOLD_VARIANTS: readonly HakmemVariant[] = [
 ];
 
 /** The hakmem variants of a run: the ladder's, then the thresholds', then the oracle's, then
- * those of --modes that are not among them (each name once). Without any of these: the table's
- * default mode (balanced). */
+ * those of --modes that are not among them (each name once), then hakmem-harden when asked
+ * (`harden`). Without any of these: the table's default mode (balanced) and, unless harden is
+ * false, hakmem-harden beside it. */
 export function hakmemVariants(
   o: {
     modes?: readonly string[];
     ladder?: boolean;
     thresholds?: boolean;
     oracle?: readonly HakmemVariant[];
+    harden?: boolean;
   },
   defaultMode: string,
 ): HakmemVariant[] {
-  const modes = o.modes && o.modes.length > 0
-    ? o.modes
-    : o.ladder || o.thresholds || o.oracle
-    ? []
-    : [defaultMode];
+  const chosen = (o.modes && o.modes.length > 0) || o.ladder || o.thresholds || o.oracle;
+  const modes = o.modes && o.modes.length > 0 ? o.modes : chosen ? [] : [defaultMode];
+  const harden = o.harden ?? !chosen;
   const all = [
     ...(o.ladder ? LADDER : []),
     ...(o.thresholds ? THRESHOLD_VARIANTS : []),
     ...(o.oracle ?? []),
     ...modes.map(modeVariant),
+    ...(harden ? [hardenVariant(defaultMode)] : []),
   ];
   return all.filter((v, i) => all.findIndex((w) => w.name === v.name) === i);
 }
@@ -130,9 +142,9 @@ export function allocatorNames(
 }
 
 /** The time limit of one run, seconds, when --timeout is not given. hakmem without BigCache (in
- * minimal mode) maps and faults in every large block afresh: the scenario benches take it about a
- * minute each at the quick scale, where the others take well under a second. With --duration a
- * run may take ten times its target. */
+ * minimal mode) or hardened (a guarded mapping per large block) maps and faults in every large
+ * block afresh: the scenario benches take it about a minute each at the quick scale, where the
+ * others take well under a second. With --duration a run may take ten times its target. */
 export function defaultTimeout(
   profile: "quick" | "full",
   variants: readonly HakmemVariant[],
@@ -141,7 +153,10 @@ export function defaultTimeout(
 ): number {
   const base = profile === "full"
     ? 600
-    : variants.some((v) => effectiveOption(table, v.env, "HAKMEM_BIGCACHE") === "0")
+    : variants.some((v) =>
+        effectiveOption(table, v.env, "HAKMEM_BIGCACHE") === "0" ||
+        effectiveOption(table, v.env, "HAKMEM_HARDEN") === "1"
+      )
     ? 240
     : 60;
   return durationS === null ? base : Math.max(base, Math.ceil(10 * durationS));

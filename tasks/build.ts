@@ -40,15 +40,21 @@ import {
 
 const PUBLIC_HEADER = join(CORE_INCLUDE, "hakmem.h");
 
-/** Flags of every library object, whatever the target and flavour. */
-const COMMON_FLAGS: readonly string[] = [
-  "-std=c11",
+/** Flags of every library object, whatever the target, flavour and compiler. */
+export const COMMON_FLAGS: readonly string[] = [
+  // C11 in gcc's GNU dialect: gcc accepts its named address space __seg_fs (free's thread
+  // pointer, core/src/heap/heap.h) only there; clang and zig cc take either.
+  "-std=gnu11",
   "-Wall",
   "-Wextra",
   "-Werror",
   "-fPIC",
   "-fvisibility=hidden", // only HAK_API symbols and the libc allocation names are exported
   "-ftls-model=initial-exec", // thread-cache access without __tls_get_addr calls
+  // C++'s std::bad_alloc (and a new-handler's exceptions) pass through operator new's C frames:
+  // without it clang marks every C function nounwind, and with LTO a C++ caller of operator new
+  // then has no landing pad (std::terminate instead of its catch)
+  "-fexceptions",
   // The allocator implements these: the compiler must not fold or elide its own calls to them.
   "-fno-builtin-malloc",
   "-fno-builtin-calloc",
@@ -60,7 +66,7 @@ const COMMON_FLAGS: readonly string[] = [
 ];
 
 /** Optimisation and checking per flavour. */
-const FLAVOUR_FLAGS: Record<Flavour, readonly string[]> = {
+export const FLAVOUR_FLAGS: Record<Flavour, readonly string[]> = {
   // release: what programs get. Optimised, asserts off, and explicitly no UBSan: an allocator
   // sitting under every malloc must not carry sanitizer checks or traps (zig cc would otherwise
   // add trapping UBSan in some modes).
@@ -89,19 +95,28 @@ export function sharedLinkFlags(target: TargetName, flavour: Flavour): string[] 
   return [
     ...targetFlags(t),
     ...FLAVOUR_FLAGS[flavour].filter((f) => !f.startsWith("-D")),
-    "-shared",
-    "-Wl,-soname,libhakmem.so",
-    "-Wl,-z,now", // resolve everything at load: no lazy PLT fix-ups inside malloc
-    "-Wl,-z,relro",
-    "-Wl,-z,defs", // an undefined symbol is a link error, not a load-time surprise
-    // Never unloaded: threads keep a pthread-key destructor and blocks point into its memory,
-    // so a dlclose() (Deno's lib.close()) must not unmap the code.
-    "-Wl,-z,nodelete",
-    // Calls from malloc() to hak_malloc() bind inside the library, not through the PLT.
-    "-Wl,-Bsymbolic",
-    "-lpthread",
+    ...SHARED_LINK_FLAGS,
+    ...LINK_LIBS,
   ];
 }
+
+/** What libhakmem needs besides libc, on the glibc 2.17 floor: threads, and dlsym (its C++
+ * operators find the program's C++ runtime when an allocation fails); in libc from glibc 2.34. */
+export const LINK_LIBS: readonly string[] = ["-lpthread", "-ldl"];
+
+/** How libhakmem.so is linked, whatever the compiler. */
+export const SHARED_LINK_FLAGS: readonly string[] = [
+  "-shared",
+  "-Wl,-soname,libhakmem.so",
+  "-Wl,-z,now", // resolve everything at load: no lazy PLT fix-ups inside malloc
+  "-Wl,-z,relro",
+  "-Wl,-z,defs", // an undefined symbol is a link error, not a load-time surprise
+  // Never unloaded: threads keep a pthread-key destructor and blocks point into its memory,
+  // so a dlclose() (Deno's lib.close()) must not unmap the code.
+  "-Wl,-z,nodelete",
+  // Calls from malloc() to hak_malloc() bind inside the library, not through the PLT.
+  "-Wl,-Bsymbolic",
+];
 
 export interface LibraryFiles {
   dir: string;
@@ -110,9 +125,10 @@ export interface LibraryFiles {
   header: string;
 }
 
-/** The files a built library consists of, under dist/<target>/<flavour>/. */
-export function libraryFiles(target: TargetName, flavour: Flavour): LibraryFiles {
-  const dir = distDir(target, flavour);
+/** The files a built library consists of, under dist/<target>/<flavour>/ (or under another
+ * root: dist/cc/<compiler>, tasks/build_cc.ts). */
+export function libraryFiles(target: TargetName, flavour: Flavour, root?: string): LibraryFiles {
+  const dir = root === undefined ? distDir(target, flavour) : join(root, target, flavour);
   return {
     dir,
     so: join(dir, "libhakmem.so"),
@@ -124,8 +140,8 @@ export function libraryFiles(target: TargetName, flavour: Flavour): LibraryFiles
 // ---------------------------------------------------------------------------------------------
 // small helpers
 
-/** zig processes run at most one per core (all builds of this process share it). */
-const jobs = pLimit(Math.max(1, navigator.hardwareConcurrency || 2));
+/** Compiler processes run at most one per core (all builds of this process share it). */
+export const jobs = pLimit(Math.max(1, navigator.hardwareConcurrency || 2));
 
 export function sha256(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
@@ -245,8 +261,13 @@ function log(target: string, flavour: string, msg: string) {
   console.error(`[${target}/${flavour}] ${msg}`);
 }
 
-/** Checks the linked .so: machine, glibc floor, and (aarch64) no LSE atomics. */
-async function verifySharedLibrary(t: TargetInfo, so: string): Promise<string | null> {
+/** Checks the linked .so: machine, glibc floor (unless `floor` is false: a build against this
+ * machine's glibc), and (aarch64) no LSE atomics. Returns the newest glibc version it needs. */
+export async function verifySharedLibrary(
+  t: TargetInfo,
+  so: string,
+  floor = true,
+): Promise<string | null> {
   const elf = await readElf(so);
   const wantMachine = t.arch === "aarch64" ? EM_AARCH64 : EM_X86_64;
   if (elf.machine !== wantMachine) {
@@ -257,7 +278,7 @@ async function verifySharedLibrary(t: TargetInfo, so: string): Promise<string | 
     const m = /^GLIBC_(\d+(?:\.\d+)*)$/.exec(v);
     return m !== null && compareVersions(m[1], GLIBC_FLOOR) > 0;
   });
-  if (tooNew.length > 0) {
+  if (floor && tooNew.length > 0) {
     throw new Error(
       `${rel(so)} requires ${tooNew.join(", ")}, newer than the glibc floor ${GLIBC_FLOOR}`,
     );
@@ -470,8 +491,15 @@ export async function buildLibrary(target: TargetName, flavour: Flavour): Promis
 
 /** dist/<target>/<flavour>'s library, built (incrementally) when it is missing. `deno task test`
  * builds everything first, so this only matters for a direct `deno test` or task on a fresh
- * tree. */
+ * tree. With $HAKMEM_TEST_DIST (another build's root, e.g. dist/cc/gcc:
+ * tests/build/compilers.test.ts runs the contract tests so) the library there, which must exist. */
 export async function ensureLibrary(target: TargetName, flavour: Flavour): Promise<LibraryFiles> {
+  const other = Deno.env.get("HAKMEM_TEST_DIST");
+  if (other !== undefined) {
+    const files = libraryFiles(target, flavour, other);
+    await Deno.stat(files.so);
+    return files;
+  }
   const files = libraryFiles(target, flavour);
   if (!(await exists(files.a)) || !(await exists(files.so))) await buildLibrary(target, flavour);
   return files;
@@ -519,7 +547,7 @@ function errText(e: unknown): string {
 export interface ExecutableOptions {
   target: TargetName;
   flavour: Flavour;
-  /** C sources (absolute, or relative to the repository root). */
+  /** C (or C++: .cc) sources (absolute, or relative to the repository root). */
   sources: string[];
   /** Output: absolute, or a name/relative path under build/<target>/<flavour>/bin/. */
   out: string;
@@ -531,9 +559,11 @@ export interface ExecutableOptions {
 /**
  * Compiles and links a test program for `target` with zig cc (same -target/-mcpu as the library),
  * statically with libhakmem.a (every object, so constructors and the malloc family all come from
- * hakmem) and dynamically with glibc, plus -lpthread. Debug flavour programs get -O1 -g. Returns
- * the output path; does nothing when the output is up to date with its sources, the headers next
- * to them or included by relative path (programInputs), the library and the flags.
+ * hakmem) and dynamically with glibc, plus -lpthread (and -ldl with hakmem). C++ sources (.cc)
+ * are compiled as C++17 with zig c++ (its libc++, linked statically: libhakmem.a's operators new
+ * and delete replace libc++'s). Debug flavour programs get -O1 -g. Returns the output path; does
+ * nothing when the output is up to date with its sources, the headers next to them or included
+ * by relative path (programInputs), the library and the flags.
  */
 export async function buildExecutable(opts: ExecutableOptions): Promise<string> {
   const t = targetInfo(opts.target);
@@ -543,9 +573,10 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<string> 
     : join(buildDir(opts.target, opts.flavour), "bin", opts.out);
   const sources = opts.sources.map((s) => (isAbsolute(s) ? s : join(ROOT, s)));
   const files = libraryFiles(opts.target, opts.flavour);
+  const cxx = sources.some((s) => s.endsWith(".cc"));
   const flags = [
     ...targetFlags(t),
-    "-std=gnu11",
+    cxx ? "-std=c++17" : "-std=gnu11",
     "-Wall",
     "-Wextra",
     "-D_GNU_SOURCE",
@@ -555,7 +586,7 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<string> 
     ...(opts.extraFlags ?? []),
   ];
   const libs = link === "static-hakmem"
-    ? ["-Wl,--whole-archive", files.a, "-Wl,--no-whole-archive", "-lpthread"]
+    ? ["-Wl,--whole-archive", files.a, "-Wl,--no-whole-archive", ...LINK_LIBS]
     : ["-lpthread"];
 
   const h = createHash("sha256");
@@ -581,7 +612,7 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<string> 
   await Deno.mkdir(dirname(out), { recursive: true });
   const tmp = `${out}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    const msg = await zig(["cc", ...flags, ...sources, ...libs, "-o", tmp]);
+    const msg = await zig([cxx ? "c++" : "cc", ...flags, ...sources, ...libs, "-o", tmp]);
     if (msg) console.error(msg);
     await Deno.rename(tmp, out);
   } finally {

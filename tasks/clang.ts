@@ -68,12 +68,12 @@ function baseFlags(san: Sanitizers): string[] {
   ];
 }
 
-/** Flags of hakmem's own objects: the library's (C11, no builtin malloc folding, initial-exec
+/** Flags of hakmem's own objects: the library's (C11 in the GNU dialect, no builtin malloc folding, initial-exec
  * TLS, debug checks on) plus HAK_NO_OVERRIDE. */
 function coreFlags(san: Sanitizers): string[] {
   return [
     ...baseFlags(san),
-    "-std=c11",
+    "-std=gnu11",
     "-ftls-model=initial-exec",
     "-fno-builtin-malloc",
     "-fno-builtin-calloc",

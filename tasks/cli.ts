@@ -2,6 +2,7 @@
 
 import { Command, InvalidArgumentError, Option } from "commander";
 import { buildAll } from "./build.ts";
+import { buildWithCc } from "./build_cc.ts";
 import { runBench, runReport, UsageError } from "./bench.ts";
 import { BENCH_IDS, INSTRUCTION_IDS, type Profile, PROFILES } from "./bench_catalogue.ts";
 import { ALLOCATOR_KINDS, LADDER, THRESHOLD_VARIANTS } from "./bench_variants.ts";
@@ -58,11 +59,27 @@ program
     ).argParser(collect),
   )
   .option("--clean", "remove build/ and dist/ of the selected targets and flavours first", false)
-  .action(async (opts: { target?: string[]; flavour?: string[]; clean: boolean }) => {
-    const targets = opts.target?.map((n) => targetInfo(n).name as TargetName);
-    const flavours = opts.flavour?.map(flavourOf);
-    await buildAll({ targets, flavours, clean: opts.clean });
-  });
+  .option(
+    "--cc <compiler>",
+    "build with this gcc or clang (a name on PATH or a path) instead of zig cc, as a packager " +
+      "does: the library of the architecture it compiles for, against this machine's glibc, " +
+      "with CPPFLAGS, CFLAGS and LDFLAGS from the environment after the project's flags (AR " +
+      "too), into dist/cc/<its file name>/<target>/<flavour>/ (the zig build stays)",
+  )
+  .action(
+    async (opts: { target?: string[]; flavour?: string[]; clean: boolean; cc?: string }) => {
+      const targets = opts.target?.map((n) => targetInfo(n).name as TargetName);
+      const flavours = opts.flavour?.map(flavourOf);
+      if (opts.cc === undefined) return await buildAll({ targets, flavours, clean: opts.clean });
+      if (targets || opts.clean) {
+        throw new UsageError(
+          "--cc builds the target of its compiler (a cross compiler builds its own): no " +
+            "--target or --clean with it",
+        );
+      }
+      await buildWithCc({ cc: opts.cc, flavours });
+    },
+  );
 
 program
   .command("dist")
@@ -179,6 +196,12 @@ program
     false,
   )
   .option(
+    "--harden",
+    "add hakmem-harden (the default mode with HAKMEM_HARDEN=1: what hardening costs, per " +
+      "workload); the default variants include it beside the default mode",
+  )
+  .option("--no-harden", "leave hakmem-harden out of the default variants")
+  .option(
     "--oracle-grid <grid>",
     `the oracle's grid, "OPTION=v1,v2;OPTION=…": every combination is one fixed configuration ` +
       `(default "${ORACLE_GRID}"); the options are the library's integer knobs, each value in ` +
@@ -250,6 +273,7 @@ program
       ladder: boolean;
       thresholds: boolean;
       oracle: boolean;
+      harden?: boolean;
       oracleGrid?: string;
       repeat?: number;
       duration?: number;

@@ -119,7 +119,7 @@ function pkgConfigFile(version: string, target: TargetName): string {
     `Description: hakmem, a learning malloc for Linux (${target})`,
     `Version: ${version}`,
     "Libs: -L${libdir} -lhakmem",
-    "Libs.private: -lpthread",
+    "Libs.private: -lpthread -ldl",
     "Cflags: -I${includedir}",
     "",
   ].join("\n");
@@ -183,7 +183,7 @@ Link
   before libc, so it serves the program's malloc; hakmem.h declares the hak_*
   API. Static, with the archive linked whole:
   cc app.c $(pkg-config --cflags hakmem) \\
-     -Wl,--whole-archive DIR/lib/libhakmem.a -Wl,--no-whole-archive -lpthread
+     -Wl,--whole-archive DIR/lib/libhakmem.a -Wl,--no-whole-archive -lpthread -ldl
 
 Check the files
   manifest.json lists the sha256 of every other file: compare with sha256sum.

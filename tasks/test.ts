@@ -34,6 +34,17 @@ export const TEST_PACKAGES: PackageNeed[] = [
   },
   { deb: "gcc", why: "preload tests compile C with gcc", probe: "gcc" },
   { deb: "libc6-dev", why: "headers for the gcc preload test", probe: "/usr/include/stdio.h" },
+  { deb: "g++", why: "C++ test programs (operators new/delete) and C++ benches", probe: "g++" },
+  {
+    deb: "g++-aarch64-linux-gnu",
+    why: "the aarch64 C++ test program",
+    probe: "aarch64-linux-gnu-g++",
+  },
+  {
+    deb: "libc6-dev-arm64-cross",
+    why: "aarch64 glibc headers for the cross compilers",
+    probe: "/usr/aarch64-linux-gnu/include/stdio.h",
+  },
   { deb: "pkg-config", why: "dist tests read the tarballs' hakmem.pc", probe: "pkg-config" },
   { deb: "shellcheck", why: "dist tests lint the launcher script", probe: "shellcheck" },
 ];

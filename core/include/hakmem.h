@@ -51,11 +51,11 @@ HAK_API int hak_trim(void);
 /* ---- C23 sized frees ----
  * Exported as free_sized and free_aligned_sized too (C23; glibc 2.43 has
  * them). Free ptr, allocated with `size` bytes (and, for the aligned one,
- * by aligned_alloc with `alignment`); NULL does nothing. Release builds
- * free as hak_free does. Debug builds first check what the caller states
- * and abort with one line naming the problem when it cannot be true: size
- * larger than hak_usable_size(ptr); for hak_free_aligned_sized also an
- * alignment that is not a power of two, or ptr not a multiple of it. */
+ * by aligned_alloc with `alignment`); NULL does nothing. What the caller
+ * states is checked first, and a statement that cannot be true aborts
+ * with one line naming the problem: size larger than
+ * hak_usable_size(ptr); for hak_free_aligned_sized also an alignment that
+ * is not a power of two, or ptr not a multiple of it. */
 HAK_API void hak_free_sized(void *ptr, size_t size);
 HAK_API void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 

@@ -41,7 +41,18 @@ function variants(o: Parameters<typeof hakmemVariants>[0]) {
 }
 
 Deno.test("bench variants: --modes (default balanced) gives hakmem-<mode> with HAKMEM_MODE", () => {
-  assert.deepEqual(envs(variants({})), { "hakmem-balanced": { HAKMEM_MODE: "balanced" } });
+  // by default hakmem-harden (HAKMEM_HARDEN=1) stands beside the default mode; --no-harden drops it
+  assert.deepEqual(envs(variants({})), {
+    "hakmem-balanced": { HAKMEM_MODE: "balanced" },
+    "hakmem-harden": { HAKMEM_MODE: "balanced", HAKMEM_HARDEN: "1" },
+  });
+  assert.deepEqual(envs(variants({ harden: false })), {
+    "hakmem-balanced": { HAKMEM_MODE: "balanced" },
+  });
+  assert.deepEqual(variants({ modes: ["fast"], harden: true }).map((x) => x.name), [
+    "hakmem-fast",
+    "hakmem-harden",
+  ]);
   const v = variants({ modes: ["fast", "balanced", "fast"] });
   assert.deepEqual(v.map((x) => x.name), ["hakmem-fast", "hakmem-balanced"]);
   assert.deepEqual(v[0].env, { HAKMEM_MODE: "fast" });
@@ -98,15 +109,16 @@ Deno.test("bench variants: ladder, thresholds, then the other --modes, each name
   assert.deepEqual(v.map((x) => x.name), [...LADDER, ...THRESHOLD_NAMES, "hakmem-research"]);
 });
 
-Deno.test("bench variants: hakmem without BigCache (minimal) gets a longer quick time limit", () => {
+Deno.test("bench variants: hakmem without BigCache (minimal) or hardened gets a longer quick time limit", () => {
   const t = table();
-  assert.equal(defaultTimeout("quick", variants({}), t), 60);
+  assert.equal(defaultTimeout("quick", variants({ harden: false }), t), 60);
+  assert.equal(defaultTimeout("quick", variants({}), t), 240);
   assert.equal(defaultTimeout("quick", variants({ thresholds: true }), t), 60);
   assert.equal(defaultTimeout("quick", variants({ ladder: true }), t), 240);
   assert.equal(defaultTimeout("quick", variants({ modes: ["minimal"] }), t), 240);
   assert.equal(defaultTimeout("full", variants({ ladder: true }), t), 600);
   // --duration: ten times the target, at least the profile's limit
-  assert.equal(defaultTimeout("quick", variants({}), t, 20), 200);
+  assert.equal(defaultTimeout("quick", variants({ harden: false }), t, 20), 200);
   assert.equal(defaultTimeout("full", variants({}), t, 20), 600);
 });
 

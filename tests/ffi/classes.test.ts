@@ -1,6 +1,6 @@
 /** Size classes: every boundary, usable sizes, and which tier serves what. */
 import assert from "node:assert/strict";
-import { FLAVOURS, lazyHakmem, notBuilt } from "./helpers.ts";
+import { FLAVOURS, lazyHakmem, notBuilt, usableOfClass } from "./helpers.ts";
 
 for (const flavour of FLAVOURS) {
   const hak = lazyHakmem(flavour);
@@ -31,16 +31,17 @@ for (const flavour of FLAVOURS) {
     assert.ok(sizes[0] <= 16, `smallest class ${sizes[0]}`);
   });
 
+  // (in hardened mode a class serves up to its size less the canary: usableOfClass)
   test("hak_class_of at every boundary", () => {
     const h = hak();
     const n = h.classCount();
     assert.ok(h.classOf(0) >= 0, "hak_class_of(0) is a class");
     assert.equal(h.classOf(1), 0, "hak_class_of(1)");
     for (let i = 0; i < n; i++) {
-      const s = h.classSize(i);
+      const s = usableOfClass(h, i);
       assert.equal(h.classOf(s), i, `hak_class_of(${s})`);
       if (i > 0) {
-        const prev = h.classSize(i - 1);
+        const prev = usableOfClass(h, i - 1);
         assert.equal(h.classOf(prev + 1), i, `hak_class_of(${prev + 1})`);
       }
       assert.equal(
@@ -56,20 +57,20 @@ for (const flavour of FLAVOURS) {
     assert.equal(h.classOf(2n ** 64n - 1n), -1, "hak_class_of(SIZE_MAX)");
   });
 
-  test("blocks of class i have usable size class_size(i)", () => {
+  test("blocks of class i have usable size class_size(i) (less the canary when hardened)", () => {
     const h = hak();
     const n = h.classCount();
     const tiny = h.tinyMax();
     for (let i = 0; i < n; i++) {
-      const s = h.classSize(i);
-      const lo = i > 0 ? h.classSize(i - 1) + 1 : 1;
+      const s = h.classSize(i), top = usableOfClass(h, i);
+      const lo = i > 0 ? usableOfClass(h, i - 1) + 1 : 1;
       const tier = s <= tiny ? "tiny" : "mid";
-      for (const req of new Set([lo, (lo + s) >> 1, s])) {
+      for (const req of new Set([lo, (lo + top) >> 1, top])) {
         const before = h.stats().tiers;
         const p = h.malloc(req);
         assert.ok(p !== null, `malloc(${req})`);
-        assert.equal(h.usable(p), s, `usable(malloc(${req})), class ${i}`);
-        new Deno.UnsafePointerView(p).getUint8(s - 1);
+        assert.equal(h.usable(p), top, `usable(malloc(${req})), class ${i}`);
+        new Deno.UnsafePointerView(p).getUint8(top - 1);
         const after = h.stats().tiers;
         assert.equal(
           after[tier].allocs,

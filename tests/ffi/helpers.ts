@@ -41,9 +41,11 @@ export function headerVersion(): string {
   return versionOfHeader(Deno.readTextFileSync(header), header);
 }
 
-/** dist/x86_64-linux-gnu/<flavour>/libhakmem.so */
+/** dist/x86_64-linux-gnu/<flavour>/libhakmem.so, or under $HAKMEM_TEST_DIST (another build's
+ * root, e.g. dist/cc/gcc: tests/build/compilers.test.ts runs the contract tests so). */
 export function libraryPath(flavour: Flavour): string {
-  return `${repoRoot()}/dist/${TARGET}/${flavour}/libhakmem.so`;
+  const root = Deno.env.get("HAKMEM_TEST_DIST") ?? `${repoRoot()}/dist`;
+  return `${root}/${TARGET}/${flavour}/libhakmem.so`;
 }
 
 export function libraryExists(flavour: Flavour): boolean {
@@ -116,6 +118,19 @@ export function openHakmemAt(path: string, flavour: Flavour): TestHakmem {
 export function lazyHakmem(flavour: Flavour, opts: OpenOptions = {}): () => TestHakmem {
   let h: TestHakmem | undefined;
   return () => (h ??= openHakmem(flavour, opts));
+}
+
+/** Hardened mode (HAKMEM_HARDEN=1; the debug flavour always): small blocks carry an 8-byte canary
+ * (all classes but the largest), blocks past the mid tier and 0-byte blocks are guarded, no large
+ * block is cached. */
+export function hardened(h: Hakmem): boolean {
+  return h.optionGet("HAKMEM_HARDEN").value === 1n;
+}
+
+/** Bytes of class `cls` a block gives its user: the class size less the canary in hardened mode. */
+export function usableOfClass(h: Hakmem, cls: number): number {
+  const canary = hardened(h) && cls < h.classCount() - 1 ? 8 : 0;
+  return h.classSize(cls) - canary;
 }
 
 /** The id of a per-class knob (hak_class_knob_t) by its name in the options table. */

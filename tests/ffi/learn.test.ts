@@ -13,6 +13,7 @@ import {
   type Flavour,
   FLAVOURS,
   type Hakmem,
+  hardened,
   lazyHakmem,
   notBuilt,
   ptrOf,
@@ -381,6 +382,7 @@ for (const flavour of FLAVOURS) {
   // its report is checked to say whether it kept to its budget.
   test("ACE scavenge: idle BigCache memory goes back, and the report says if the budget held", () => {
     const h = hak();
+    if (hardened(h)) return; // hardened mode caches no large block
     h.sym.hak_ace_test_reset();
     const idle = (n: number) => {
       const ptrs = [];
@@ -449,7 +451,7 @@ for (const flavour of FLAVOURS) {
       ["RSS_MB", { rss_mb: 20000, frag_ratio: 0.9, in_use_mb: 100 }, true],
     ] as const
   ) {
-    test(`ACE guard HAKMEM_ACE_MAX_${guard} stops ACE and restores the defaults`, () => {
+    test(`ACE guard HAKMEM_ACE_MAX_${guard} backs ACE off on the defaults, then it resumes`, () => {
       const h = hak();
       h.sym.hak_ace_test_reset();
       tick(h, { remote_backlog: 1000, llc_miss_rate: 0.4 });
@@ -459,10 +461,28 @@ for (const flavour of FLAVOURS) {
       assert.equal(tick(h, m, slow), -1);
       const st = aceState(h);
       assert.equal(st.stopped, true);
+      assert.equal(st.trips, 1);
       assert.match(st.reason, new RegExp(`HAKMEM_ACE_MAX_${guard}`));
       assert.equal(cap(h, 0), 128);
       assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
-      assert.equal(tick(h, {}), -1, "stays stopped");
+      // backed off for st.backoff fast ticks: no decision, whatever the metrics say
+      const backoff = st.backoff as number;
+      assert.ok(backoff > 1, `backoff ${backoff}`);
+      for (let i = 1; i < backoff; i++) {
+        assert.equal(tick(h, { remote_backlog: 1000, llc_miss_rate: 0.4 }), -1, `tick ${i}`);
+      }
+      // the guard still over at the end: another back-off as long; under it: ACE resumes
+      assert.equal(tick(h, m), -1, "still over its limit"); // (fast ticks look at every guard)
+      assert.equal(aceState(h).backoff, backoff);
+      for (let i = 1; i < backoff; i++) tick(h, {});
+      assert.ok(tick(h, {}) >= 0, "resumed once under every limit");
+      const after = aceState(h);
+      assert.equal(after.stopped, false);
+      assert.equal(after.resumes, 1);
+      // a second trip backs off twice as long
+      if (guard === "P99_LAT_NS") tick(h, m);
+      assert.equal(tick(h, m), -1);
+      assert.equal(aceState(h).backoff, 2 * backoff);
       h.sym.hak_ace_test_reset();
       assert.equal(aceState(h).stopped, false);
     });
@@ -473,6 +493,7 @@ for (const flavour of FLAVOURS) {
       const trace = await Deno.makeTempFile({ suffix: ".jsonl" });
       try {
         const out = await runLive(flavour, trace, { HAKMEM_PMU: pmu });
+        // Deno runs threads of its own: ACE's thread starts with the first heap
         assert.equal(out.ace.run, "running");
         assert.ok(out.ace.ticks >= LIVE_TICKS, `only ${out.ace.ticks} ticks`);
         const kinds = new Set(out.trace.map((l) => l.kind));

@@ -52,7 +52,12 @@ const DEFAULTS: Record<string, number> = {
   HAKMEM_ACE_SCAVENGE_BUDGET_US: 5000,
   HAKMEM_CRASH_NOTE: 1,
 };
-const NAMES = [...Object.keys(DEFAULTS), "HAKMEM_FREE_POLICY", "HAKMEM_POOL_TLS_PREWARM"];
+const NAMES = [
+  ...Object.keys(DEFAULTS),
+  "HAKMEM_FREE_POLICY",
+  "HAKMEM_POOL_TLS_PREWARM",
+  "HAKMEM_HARDEN",
+];
 
 interface Printed {
   mode: string;
@@ -349,7 +354,9 @@ for (const flavour of FLAVOURS) {
       // a preset alone: every option has the table's default for the mode
       if (Object.keys(c.env).every((k) => k === "HAKMEM_MODE")) {
         for (const name of NAMES) {
-          const want = option(table, name).defaults[c.mode];
+          // (the debug build always hardens, whatever the table's default)
+          const debugHarden = flavour === "debug" && name === "HAKMEM_HARDEN";
+          const want = debugHarden ? 1 : option(table, name).defaults[c.mode];
           assert.equal(opt(run, name), want, `${name} in ${c.mode}: the table says ${want}`);
         }
       }
@@ -432,6 +439,20 @@ for (const flavour of FLAVOURS) {
     assert.equal(opt(run, "HAKMEM_TCACHE_CAP"), 64);
     assert.equal(opt(run, "HAKMEM_BUNDLE"), 32);
     assert.equal(run.printed.mode, "balanced");
+  });
+
+  test("HAKMEM_HARDEN: 1 hardens the release build; the debug build always does, 0 warns there", async () => {
+    const on = await runWith(flavour, { HAKMEM_HARDEN: "1" });
+    assert.equal(on.hakLines.length, 0, on.stderr);
+    assert.equal(opt(on, "HAKMEM_HARDEN"), 1);
+    const off = await runWith(flavour, { HAKMEM_HARDEN: "0" });
+    assert.equal(opt(off, "HAKMEM_HARDEN"), flavour === "debug" ? 1 : 0);
+    if (flavour === "debug") {
+      assert.equal(off.hakLines.length, 1, off.stderr);
+      assert.match(off.hakLines[0], /HAKMEM_HARDEN=0 has no effect in the debug build/);
+    } else {
+      assert.equal(off.hakLines.length, 0, off.stderr);
+    }
   });
 
   // ---- runtime setters (in-process, private instance) ----

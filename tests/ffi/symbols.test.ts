@@ -124,7 +124,9 @@ for (const flavour of FLAVOURS) {
 
   Deno.test({
     name: `symbols[${flavour}]: required glibc versions <= ${GLIBC_FLOOR}`,
-    ignore: notBuilt(flavour),
+    // a library built by the system's compiler (HAKMEM_TEST_DIST, tasks/build_cc.ts) is built
+    // against this machine's glibc: no floor to keep
+    ignore: notBuilt(flavour) || Deno.env.get("HAKMEM_TEST_DIST") !== undefined,
     async fn() {
       const versions = await requiredGlibcVersions(libraryPath(flavour));
       console.log(`${flavour}: needs ${versions.join(" ") || "(no versioned glibc symbols)"}`);

@@ -2,8 +2,8 @@
  * the cases). Linked statically with libhakmem.a, so malloc/free/... are
  * hakmem's.
  *
- * Misuse cases (double free, foreign and interior pointers, realloc of a
- * freed block) print "ptr=0x..." (the pointer handed to the allocator) on
+ * Misuse cases (double free, foreign and interior pointers, realloc and
+ * malloc_usable_size of a freed block) print "ptr=0x..." (the pointer handed to the allocator) on
  * stdout, then misuse it: the allocator must abort with one stderr line
  * "hakmem: <problem>: pointer 0x... (...)". Reaching the end of such a case
  * prints "NOT CAUGHT" and exits 2 (silent success is a failure).
@@ -139,6 +139,14 @@ static void realloc_freed(const char *tier) {
     void *q = realloc(launder(p), tier_size(tier) * 2);
     printf("realloc returned %p\n", q);
     not_caught("realloc of a freed block");
+}
+
+static void usable_size_freed(const char *tier) {
+    void *p = alloc_filled(tier_size(tier));
+    announce(p);
+    free(p);
+    printf("usable %zu\n", malloc_usable_size(launder(p)));
+    not_caught("malloc_usable_size of a freed block");
 }
 
 static void free_stack(void) {
@@ -349,7 +357,8 @@ static const char *const CASES[] = {
     "double-free-owner-tiny",   "double-free-owner-mid",    "double-free-owner-large",
     "interior-tiny",            "interior-mid",             "interior-large",
     "interior-large-page",      "realloc-freed-tiny",       "realloc-freed-mid",
-    "realloc-freed-large",      "free-stack",               "free-global",
+    "realloc-freed-large",      "usable-size-freed-tiny",   "usable-size-freed-mid",
+    "usable-size-freed-large",  "free-stack",               "free-global",
     "free-wild-low",            "free-wild-high",           "bad-alignment",
     "huge-size",
 };
@@ -373,6 +382,7 @@ int main(int argc, char **argv) {
         tier = c + 9;
         interior(tier, strcmp(tier, "tiny") == 0 ? 8 : 64);
     } else if (strncmp(c, "realloc-freed-", 14) == 0) realloc_freed(c + 14);
+    else if (strncmp(c, "usable-size-freed-", 18) == 0) usable_size_freed(c + 18);
     else if (strcmp(c, "free-stack") == 0) free_stack();
     else if (strcmp(c, "free-global") == 0) free_global();
     else if (strcmp(c, "free-wild-low") == 0) free_wild(0x10000);

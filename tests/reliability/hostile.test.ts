@@ -2,7 +2,7 @@
 // release and the debug flavour, and must end with the documented outcome:
 //  - misuse (double free of every tier — also after unrelated allocations and from another
 //    thread —, interior pointers of every tier, stack/global/wild pointers, realloc of a freed
-//    block): SIGABRT after exactly one stderr line "hakmem: <problem>: pointer 0x…" that names
+//    block, malloc_usable_size of a freed block): SIGABRT after exactly one stderr line "hakmem: <problem>: pointer 0x…" that names
 //    the problem and the pointer. Never SIGSEGV, never a silent return.
 //  - API cases (alignments that are not powers of two, sizes near SIZE_MAX): NULL with the
 //    right errno for every call, and the program prints OK.
@@ -27,6 +27,9 @@ const EXPECT: Record<string, RegExp> = {
   "realloc-freed-tiny": /realloc of a freed block/,
   "realloc-freed-mid": /realloc of a freed block/,
   "realloc-freed-large": /freed block|double free|did not allocate/,
+  "usable-size-freed-tiny": /usable size of a freed block/,
+  "usable-size-freed-mid": /usable size of a freed block/,
+  "usable-size-freed-large": /usable size of a freed block|did not allocate/,
   "free-stack": /did not allocate/,
   "free-global": /did not allocate/,
   "free-wild-low": /did not allocate/,

@@ -1,111 +1,57 @@
 /* The allocation API: size dispatch, the fast paths (a pop from the
  * current slab, a push onto the block's slab), pointer validation, and the libc semantics
  * (errno, overflow, alignment rules, realloc). */
-#include "api.h"
+#include "fast.h"
 
 #include <errno.h>
 #include <string.h>
 
-#ifdef HAK_DEBUG
-static void check_poison(hak_block_t *b, uint32_t bsize) {
-    const uint8_t *p = (const uint8_t *)b;
-    for (uint32_t i = sizeof(hak_block_t); i < bsize; i++)
-        if (p[i] != HAK_POISON) _hak_fail("block written after it was freed", b);
-}
-#endif
-
-/* malloc's fast path: a pop from the current slab of the size's class. A
- * thread without a heap sees the empty heap, whose slabs hold nothing, so
- * its first call goes to the slow path, which gives it a heap. */
-HAK_INLINE void *slab_pop(hak_slab_t *s, size_t size) {
-    hak_block_t *b = s->free;
-    if (unlikely(b == NULL)) return _hak_small_alloc_slow(size);
-#ifdef HAK_DEBUG
-    _hak_debug_check_block(s, b);
-    check_poison(b, s->bsize);
-#endif
-    return hak_slab_take(s, b);
+/* The slow path of small sizes: the heap's, or the hardened path. A
+ * 0-byte block always comes here (malloc's table shows no slab for it)
+ * and is a unique pointer into a no-access region: reading or writing it
+ * faults. */
+__attribute__((noinline)) void *_hak_small_slow(size_t size) {
+    hak_ensure_init(); /* the class table and the mode are set at start-up */
+    if (likely(size != 0 && !hak_hardened())) return _hak_class_alloc(hak_size_class(size));
+    if (size == 0) return _hak_guard_zero_alloc();
+    return _hak_harden_alloc(hak_class_for(size));
 }
 
-#define DIRECT_SHIFT 4 /* malloc's table has a slot per 16 bytes of size */
+HAK_INLINE void *small_alloc(size_t size) { return hak_small_alloc(size, _hak_small_slow); }
 
-HAK_INLINE void *tiny_alloc(size_t size) { /* size <= HAK_TINY_MAX */
-    hak_heap_t *h = _hak_tl_heap;
-    return slab_pop(h->direct[(size + (1u << DIRECT_SHIFT) - 1) >> DIRECT_SHIFT], size);
-}
-
-HAK_INLINE void *small_alloc(size_t size) { /* size <= HAK_MID_MAX */
-    if (likely(size <= HAK_TINY_MAX)) return tiny_alloc(size);
-    hak_heap_t *h = _hak_tl_heap;
-    return slab_pop(h->cur[hak_size_class(size)], size);
-}
-
-/* Blocks outside every segment: large ones, NULL, and foreign pointers. */
-static void free_other(void *p) {
+__attribute__((noinline)) void _hak_free_other(void *p, size_t size, bool sized, const char *call) {
     if (p == NULL) return;
-    if (hak_pm_kind(hak_pagemap_get((uintptr_t)p)) == PM_LARGE) {
-        _hak_large_free(p);
+    unsigned kind = hak_pm_kind(hak_pagemap_get((uintptr_t)p));
+    if (kind == PM_LARGE || kind == PM_GUARD) {
+        if (sized) {
+            size_t usable = kind == PM_LARGE ? _hak_large_usable(p) : _hak_guard_usable(p);
+            if (size > usable) _hak_size_fail(call, p, size, usable);
+        }
+        if (kind == PM_LARGE) _hak_large_free(p);
+        else _hak_guard_free(p);
         return;
     }
     _hak_fail("free of a pointer hakmem did not allocate", p);
 }
 
-/* free's fast path: the block's slab from its address, the checks (a
- * pointer hakmem handed out, not an interior one, not free already), then
- * a push on the slab's local list. Anything else — another thread's block,
- * an emptied or full slab, large blocks, foreign pointers — goes to a slow
- * path, which tells them apart. */
-void hak_free(void *p) {
-    uintptr_t a = (uintptr_t)p;
-    if (unlikely(hak_pagemap_get(a) != PM_SEGMENT)) {
-        free_other(p);
-        return;
-    }
-    hak_slab_t *s = hak_slab_at(a);
-    if (unlikely(hak_block_index(s, a & (HAK_UNIT_SIZE - 1)) >= hak_load_racy32(&s->carved))) {
-        /* a block in a later unit of a mid slab: its head's descriptor */
-        if (s->kind != SLAB_TAIL) {
-            _hak_free_slow(p);
-            return;
-        }
-        s -= s->span;
-        if (hak_block_index(s, a - s->start) >= hak_load_racy32(&s->carved)) {
-            _hak_free_slow(p);
-            return;
-        }
-    }
-    hak_block_t *b = p;
-    uintptr_t mark = _hak_free_key ^ a;
-    if (unlikely(b->mark == mark)) { /* a double free: the slow path says so */
-        _hak_free_slow(p);
-        return;
-    }
-    if (unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id())) {
-        _hak_free_remote(b, s); /* checked already: straight to the owner's batch */
-        return;
-    }
-#ifdef HAK_DEBUG
-    hak_mark_free(b, s->bsize);
-#else
-    b->mark = mark;
-#endif
-    b->next = s->local_free;
-    s->local_free = b;
-    if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
+void hak_free(void *p) { hak_free_block(p, false, 0, NULL); }
+
+void _hak_free_sized_as(void *p, size_t size, const char *call) {
+    hak_free_block(p, true, size, call);
 }
 
-/* Past the mid tier: out of line, so malloc's fast path saves no register. */
-__attribute__((noinline)) static void *big_alloc(size_t size) {
-    if (size <= HAK_SPAN_MAX) return _hak_span_alloc(size, false);
+/* Past the mid tier: out of line, so malloc's fast path saves no register.
+ * Hardened mode guards every such block. */
+__attribute__((noinline)) void *_hak_big_alloc(size_t size, bool zero) {
     hak_ensure_init();
-    return _hak_large_alloc(size, 0, false);
+    if (hak_hardened()) return _hak_guard_alloc(size, 0, zero);
+    if (size <= HAK_SPAN_MAX) return _hak_span_alloc(size, zero);
+    return _hak_large_alloc(size, 0, zero);
 }
 
-void *hak_malloc(size_t size) {
-    if (likely(size <= HAK_TINY_MAX)) return tiny_alloc(size);
-    if (likely(size <= HAK_MID_MAX)) return small_alloc(size);
-    return big_alloc(size);
-}
+static void *big_malloc(size_t size) { return _hak_big_alloc(size, false); }
+
+void *hak_malloc(size_t size) { return hak_alloc(size, _hak_small_slow, big_malloc); }
 
 void *hak_calloc(size_t count, size_t size) {
     size_t total;
@@ -113,11 +59,7 @@ void *hak_calloc(size_t count, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    if (total > HAK_MID_MAX) {
-        if (total <= HAK_SPAN_MAX) return _hak_span_alloc(total, true);
-        hak_ensure_init();
-        return _hak_large_alloc(total, 0, true);
-    }
+    if (total > HAK_MID_MAX) return _hak_big_alloc(total, true);
     void *p = small_alloc(total);
     if (p != NULL) memset(p, 0, total);
     return p;
@@ -127,19 +69,26 @@ size_t hak_usable_size(const void *p) {
     if (p == NULL) return 0;
     uintptr_t a = (uintptr_t)p;
     unsigned pm = hak_pagemap_get(a);
-    if (hak_pm_kind(pm) == PM_SEGMENT) return _hak_small_locate_or_fail(a, "usable size")->bsize;
+    if (hak_pm_kind(pm) == PM_SEGMENT) {
+        hak_slab_t *s = _hak_small_locate_or_fail(a, "usable size");
+        if (hak_is_marked_free(p)) _hak_fail("usable size of a freed block", p);
+        return s->usable;
+    }
     if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p);
+    if (hak_pm_kind(pm) == PM_GUARD) return _hak_guard_usable(p);
     _hak_fail("usable size of a pointer hakmem did not allocate", p);
 }
 
-/* Smallest class whose blocks are all `align`-aligned and hold `size`:
- * slabs start unit-aligned, so a block size that is a multiple of align
- * keeps every block aligned. */
+/* Smallest class whose blocks are all `align`-aligned and hold `size`
+ * (and a canary in hardened mode): slabs start unit-aligned, so a block
+ * size that is a multiple of align keeps every block aligned. */
 static int aligned_class(size_t size, size_t align) {
     size_t want = size > align ? size : align;
     if (want > HAK_MID_MAX || align > HAK_MAX_ALIGN_SMALL) return -1;
     unsigned cls = hak_size_class(want);
-    while (cls < HAK_CLASSES && (_hak_class_size[cls] & (align - 1)) != 0) cls++;
+    while (cls < HAK_CLASSES && ((_hak_class_size[cls] & (align - 1)) != 0 ||
+                                 _hak_class_size[cls] - hak_canary_room(cls) < size))
+        cls++;
     return cls < HAK_CLASSES ? (int)cls : -1;
 }
 
@@ -150,6 +99,7 @@ static void *aligned_alloc_pow2(size_t align, size_t size) {
     if (align <= PLAIN_ALIGN) return hak_malloc(size);
     hak_ensure_init();
     int cls = aligned_class(size, align);
+    if (hak_hardened()) return cls >= 0 ? _hak_harden_alloc((unsigned)cls) : _hak_guard_alloc(size, align, false);
     if (cls >= 0) return small_alloc(_hak_class_size[cls]);
     /* spans start on a unit boundary */
     if (size <= HAK_SPAN_MAX && align <= HAK_UNIT_SIZE) return _hak_span_alloc(size, false);
@@ -216,23 +166,30 @@ void *hak_realloc(void *p, size_t size) {
         return NULL;
     }
     uintptr_t a = (uintptr_t)p;
-    unsigned pm = hak_pagemap_get(a);
-    if (hak_pm_kind(pm) == PM_LARGE) {
+    unsigned kind = hak_pm_kind(hak_pagemap_get(a));
+    if (likely(kind == PM_SEGMENT)) {
+        hak_slab_t *s = _hak_small_locate_or_fail(a, "realloc");
+        size_t old = s->usable;
+        hak_block_t *b = p;
+        if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);
+        if (size <= old && (size >= old / SHRINK_IN_PLACE || old <= SHRINK_KEEP_BYTES)) return p;
+        size_t want = grown(size, old);
+        if (size > old && size <= HAK_SPAN_MAX &&
+            _hak_span_grow(s, want <= HAK_SPAN_MAX ? want : HAK_SPAN_MAX))
+            return p;
+        return moved(p, want, old, hak_free);
+    }
+    if (kind == PM_LARGE) {
         size_t usable;
         void *r = _hak_large_resize(p, size, &usable);
         return r != NULL ? r : moved(p, grown(size, usable), usable, _hak_large_free);
     }
-    if (hak_pm_kind(pm) != PM_SEGMENT) _hak_fail("realloc of a pointer hakmem did not allocate", p);
-    hak_slab_t *s = _hak_small_locate_or_fail(a, "realloc");
-    size_t old = s->bsize;
-    hak_block_t *b = p;
-    if (hak_is_marked_free(b)) _hak_fail("realloc of a freed block", p);
-    if (size <= old && (size >= old / SHRINK_IN_PLACE || old <= SHRINK_KEEP_BYTES)) return p;
-    size_t want = grown(size, old);
-    if (size > old && size <= HAK_SPAN_MAX &&
-        _hak_span_grow(s, want <= HAK_SPAN_MAX ? want : HAK_SPAN_MAX))
-        return p;
-    return moved(p, want, old, hak_free);
+    if (kind == PM_GUARD) {
+        size_t usable = _hak_guard_usable(p);
+        if (size <= usable && size >= usable / SHRINK_IN_PLACE) return p;
+        return moved(p, grown(size, usable), usable, hak_free);
+    }
+    _hak_fail("realloc of a pointer hakmem did not allocate", p);
 }
 
 void *hak_reallocarray(void *p, size_t count, size_t size) {

@@ -6,7 +6,20 @@
 #ifndef HAKMEM_API_H
 #define HAKMEM_API_H
 
+#include "large/guard.h"
 #include "large/large.h"
+
+/* ---- sized frees (alloc.c, sized.c) ----
+ * free_sized, free_aligned_sized and C++'s sized and aligned deletes: the
+ * free fast path with the stated size checked against the block; a
+ * statement that cannot be true stops the process with one line naming
+ * `call` ("free_sized", "operator delete", ...), the problem and the
+ * pointer. NULL does nothing. */
+void _hak_free_sized_as(void *p, size_t size, const char *call);
+void _hak_free_aligned_sized_as(void *p, size_t alignment, size_t size, const char *call);
+/* A stated size larger than the block's `usable` bytes: one line, abort. */
+__attribute__((noreturn, cold)) void _hak_size_fail(const char *call, const void *p, size_t size,
+                                                    size_t usable);
 
 /* What is mapped but not in use: BigCache and the empty-segment cache;
  * also the last resort before an allocation reports ENOMEM (the tiers'
@@ -49,6 +62,9 @@ typedef struct hak_tier_ops {
     void (*counters)(hak_counters_t *out);
     /* bytes idle in thread caches, remote frees queued, heaps with a thread */
     void (*caches)(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live);
+    /* heaps made or adopted so far: it moves when a thread starts to
+     * allocate (a racy read, no lock) */
+    uint64_t (*heaps_made)(void);
     /* bytes handed out and not yet freed, all tiers */
     uint64_t (*in_use)(void);
     /* resident bytes waiting in BigCache */

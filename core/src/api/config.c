@@ -68,7 +68,13 @@ const char *hak_mode(void) {
     return _hak_mode_name();
 }
 
-const char *hak_version(void) { return "1.0.0 " HAK_FLAVOUR; }
+#define HAK_STR_(x) #x
+#define HAK_STR(x) HAK_STR_(x)
+/* The version comes from the public header, the one source of it. */
+const char *hak_version(void) {
+    return HAK_STR(HAKMEM_VERSION_MAJOR) "." HAK_STR(HAKMEM_VERSION_MINOR) "." HAK_STR(
+        HAKMEM_VERSION_PATCH) " " HAK_FLAVOUR;
+}
 
 size_t hak_config_json(char *buf, size_t cap) {
     hak_ensure_init();
@@ -85,7 +91,7 @@ size_t hak_class_size(unsigned cls) { return cls < HAK_CLASSES ? _hak_class_size
 
 int hak_class_of(size_t size) {
     hak_ensure_init();
-    return size <= HAK_MID_MAX ? (int)hak_size_class(size) : -1;
+    return size <= HAK_MID_MAX ? (int)hak_class_for(size) : -1;
 }
 
 size_t hak_tiny_max(void) { return HAK_TINY_MAX; }

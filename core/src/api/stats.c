@@ -62,6 +62,8 @@ void _hak_stats_collect(hak_stats_t *s) {
     l->bytes_in_use += c.span_bytes_in_use;
     l->bytes_reserved +=
         atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_LARGE], memory_order_relaxed);
+    /* hardened mode's guarded blocks are large ones, its 0-byte blocks tiny ones */
+    _hak_guard_stats(&s->tier[HAK_TIER_TINY], l);
     _hak_os_counts(s->syscalls, &s->bytes_mapped, &s->peak_mapped, &s->madvised_bytes);
     s->segments = atomic_load_explicit(&_hak_segments_live, memory_order_relaxed);
     _hak_os_faults(&s->minor_faults, &s->major_faults);

@@ -3,7 +3,8 @@
 #include "api.h"
 
 size_t _hak_release_caches(void) {
-    return _hak_large_trim() + _hak_segment_cache_trim() + _hak_heaps_release(UINT64_MAX, 0);
+    return _hak_large_trim() + _hak_guard_trim() + _hak_segment_cache_trim() +
+           _hak_heaps_release(UINT64_MAX, 0);
 }
 
 void _hak_api_init(void) {
@@ -45,6 +46,7 @@ static void set_class_cap(unsigned cls, uint32_t cap) {
 const hak_tier_ops_t _hak_tiers = {
     .counters = counters,
     .caches = _hak_heaps_probe,
+    .heaps_made = _hak_heaps_made,
     .in_use = in_use,
     .large_idle = _hak_large_idle_bytes,
     .large_cold_hits = _hak_large_cold_hits,

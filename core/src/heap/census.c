@@ -13,16 +13,28 @@
 #define HAK_RACY_READ
 #endif
 
+/* What is left on a current slab's malloc list, which counted as handed out
+ * when it joined: a walk, bounded by the carved blocks. Exact on the
+ * calling thread's own heap; another thread's list changes under it. */
+HAK_RACY_READ static uint32_t list_rest(const hak_slab_t *s) {
+    if (!*(volatile const uint8_t *)&s->current) return 0;
+    uint32_t carved = *(volatile const uint32_t *)&s->carved, n = 0;
+    for (uint32_t i = *(volatile const uint32_t *)&s->free; i < carved && n < carved; n++)
+        i = hak_link_get(hak_block_at(s, i));
+    return n;
+}
+
 /* Blocks of a live slab handed out and not yet freed. */
-HAK_RACY_READ static uint64_t slab_out(const hak_slab_t *s) {
+HAK_RACY_READ static uint64_t slab_out(const hak_slab_t *s, uint32_t rest) {
     int32_t used = *(volatile const int32_t *)&s->used;
     if (*(volatile const uint8_t *)&s->full) return (uint64_t)(s->capacity - s->requeue) + (uint64_t)used;
-    int32_t cur = *(volatile const uint8_t *)&s->current;
+    int32_t cur = *(volatile const uint8_t *)&s->current + (int32_t)rest;
     return used > cur ? (uint64_t)(used - cur) : 0;
 }
 
-HAK_RACY_READ static uint64_t slab_allocs(const hak_slab_t *s) {
-    return *(volatile const uint64_t *)&s->allocs;
+HAK_RACY_READ static uint64_t slab_allocs(const hak_slab_t *s, uint32_t rest) {
+    uint64_t allocs = *(volatile const uint64_t *)&s->allocs;
+    return allocs > rest ? allocs - rest : 0;
 }
 
 static void add_heap(hak_counters_t *out, hak_heap_t *h) {
@@ -31,7 +43,9 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
     out->span_remote_frees += hak_ctr_get(&h->ctr.span_remote_frees);
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         out->allocs[c] += hak_ctr_get(&h->ctr.allocs[c]);
-        out->frees[c] += hak_ctr_get(&h->ctr.frees[c]);
+        /* a block held in quarantine is freed, though still out of its slab */
+        out->frees[c] += hak_ctr_get(&h->ctr.frees[c]) + hak_ctr_get(&h->ctr.held[c]);
+        out->held[c] += hak_ctr_get(&h->ctr.held[c]);
         out->misses[c] += hak_ctr_get(&h->ctr.misses[c]);
         out->remote_frees[c] += hak_ctr_get(&h->ctr.remote_frees[c]);
         out->flushes[c] += hak_ctr_get(&h->ctr.flushes[c]);
@@ -42,7 +56,8 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
         for (uint32_t u = 1; u < seg->units; u++) {
             const hak_slab_t *s = hak_seg_slab(seg, u);
             if (s->kind != SLAB_HEAD) continue;
-            uint64_t allocs = slab_allocs(s), out_now = slab_out(s);
+            uint32_t rest = s->cls == HAK_SPAN_CLASS ? 0 : list_rest(s);
+            uint64_t allocs = slab_allocs(s, rest), out_now = slab_out(s, rest);
             if (s->cls == HAK_SPAN_CLASS) {
                 out->span_allocs += allocs;
                 out->span_frees += allocs - out_now;
@@ -79,7 +94,7 @@ void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live)
         if (atomic_load_explicit(&h->state, memory_order_relaxed) != HEAP_OWNED) continue;
         for (unsigned c = 0; c < HAK_CLASSES; c++)
             bytes += (uint64_t)hak_load_relaxed32(&h->empty_count[c]) *
-                     ((uint64_t)_hak_class_units(c) << HAK_UNIT_SHIFT);
+                     ((uint64_t)_hak_slab_units[hak_load_relaxed32(&h->sizing[c].level)][c] << HAK_UNIT_SHIFT);
         int32_t q = (int32_t)atomic_load_explicit(&h->remote_count, memory_order_relaxed);
         queued += q > 0 ? (uint64_t)q : 0;
     }

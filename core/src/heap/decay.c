@@ -23,8 +23,6 @@
 
 _Atomic uint64_t _hak_decay_runs, _hak_decay_bytes;
 
-/* Slow paths of a heap between two looks at the clock. */
-#define DECAY_CHECK_EVENTS 16
 /* Shortest period between two decay passes of one heap, and between two
  * passes over the other heaps. */
 #define DECAY_MIN_PERIOD_NS 20000000ull
@@ -72,9 +70,8 @@ static void restore_refused(hak_slab_t *s, const uint64_t *rel) {
         uint32_t first, last;
         block_pages(s, i, &first, &last);
         if (!mask_any(rel, first, last) || mask_any(s->page_mask, first, last)) continue;
-        hak_block_t *b = (hak_block_t *)(s->start + (size_t)i * s->bsize);
-        b->next = s->free;
-        s->free = b;
+        hak_link_set(hak_block_at(s, i), s->free);
+        s->free = i;
         s->released--;
     }
     s->settled = 0;
@@ -84,16 +81,17 @@ static void restore_refused(hak_slab_t *s, const uint64_t *rel) {
  * its free list; returns the bytes released. */
 static size_t release_pages(hak_slab_t *s) {
     uint32_t pages = slab_pages(s), carved = s->carved;
-    if (pages <= 1 || pages > HAK_SLAB_MAX_PAGES || s->free == NULL ||
+    if (pages <= 1 || pages > HAK_SLAB_MAX_PAGES || s->free == HAK_NO_BLOCK ||
         s->capacity > RELEASE_MAX_BLOCKS)
         return 0;
     uint64_t freebits[RELEASE_MAX_BLOCKS / 64];
     memset(freebits, 0, ((carved + 63) / 64) * sizeof(uint64_t));
-    for (hak_block_t *b = s->free; b != NULL; b = b->next) {
-        uint32_t i = hak_block_index(s, (uintptr_t)b - s->start);
+    for (uint32_t i = s->free, prev = HAK_NO_BLOCK; i != HAK_NO_BLOCK;) {
         if (i >= carved || (freebits[i >> 6] & ((uint64_t)1 << (i & 63))))
-            _hak_fail("free list of a slab is corrupt", b);
+            _hak_list_corrupt(s, prev == HAK_NO_BLOCK ? (void *)s->start : hak_block_at(s, prev));
         freebits[i >> 6] |= (uint64_t)1 << (i & 63);
+        prev = i;
+        i = hak_link_get(hak_block_at(s, i));
     }
     uint64_t rel[HAK_SLAB_MAX_PAGES / 64] = {0};
     size_t carved_end = (size_t)carved * s->bsize;
@@ -111,19 +109,24 @@ static size_t release_pages(hak_slab_t *s) {
         }
     }
     if (!any) return 0;
-    /* the blocks in those pages leave the free list */
-    hak_block_t **link = &s->free;
-    while (*link != NULL) {
-        hak_block_t *b = *link;
-        uint32_t first, last;
-        block_pages(s, hak_block_index(s, (uintptr_t)b - s->start), &first, &last);
+    /* the blocks in those pages leave the free list (relinked in order) */
+    uint32_t head = HAK_NO_BLOCK;
+    hak_block_t *tail = NULL;
+    for (uint32_t i = s->free; i != HAK_NO_BLOCK;) {
+        hak_block_t *b = hak_block_at(s, i);
+        uint32_t next = hak_link_get(b), first, last;
+        block_pages(s, i, &first, &last);
         if (mask_any(rel, first, last)) {
-            *link = b->next;
             s->released++;
         } else {
-            link = &b->next;
+            if (tail != NULL) hak_link_set(tail, i);
+            else head = i;
+            tail = b;
         }
+        i = next;
     }
+    if (tail != NULL) hak_link_set(tail, HAK_NO_BLOCK);
+    s->free = head;
     size_t bytes = 0;
     bool refused = false;
     for (uint32_t p = 0; p < pages;) {
@@ -156,40 +159,45 @@ static void check_untouched(const hak_slab_t *s, uint32_t p) {
     if (any != 0) _hak_fail("double free or write after free in a page hakmem released", w);
 }
 
-void _hak_slab_recarve(hak_slab_t *s) {
+uint32_t _hak_slab_recarve(hak_slab_t *s) {
     uint32_t pages = slab_pages(s);
     for (uint32_t p = 0; p < pages; p++)
         if ((s->page_mask[p >> 6] >> (p & 63)) & 1) check_untouched(s, p);
-    hak_block_t *head = NULL, **tail = &head;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < s->carved; i++) {
+    uint32_t n = 0, head = s->free;
+    for (uint32_t i = s->carved; i-- > 0;) { /* linked in front: in address order */
         uint32_t first, last;
         block_pages(s, i, &first, &last);
         if (!mask_any(s->page_mask, first, last)) continue;
-        hak_block_t *b = (hak_block_t *)(s->start + (size_t)i * s->bsize);
-        hak_mark_free(b, s->bsize);
-        *tail = b;
-        tail = &b->next;
+        hak_block_t *b = hak_block_at(s, i);
+        if (hak_hardened() && hak_fill_word() != 0) _hak_harden_fill(b, s->bsize);
+        hak_mark_free(b);
+        hak_link_set(b, head);
+        head = i;
         n++;
     }
     if (n != s->released) _hak_fail("released blocks of a slab do not add up", s);
-    *tail = s->free;
     s->free = head;
     s->released = 0;
     memset(s->page_mask, 0, sizeof(s->page_mask));
     atomic_fetch_add_explicit(&_hak_refault_bytes, (uint64_t)n * s->bsize, memory_order_relaxed);
+    return n;
 }
 
 /* The slab's local frees join its free list (which release_pages reads):
  * for the owner, or for a heap without one. */
 static bool merge_local(hak_slab_t *s) {
-    hak_block_t *first = s->local_free;
-    if (first == NULL) return false;
-    hak_block_t *last = first;
-    while (last->next != NULL) last = last->next;
-    last->next = s->free;
+    uint32_t first = s->local_free;
+    if (first == HAK_NO_BLOCK) return false;
+    uint32_t last = first;
+    for (uint32_t n = 0;; n++) { /* a list longer than the slab loops: written after free */
+        if (last >= s->carved || n > s->carved) _hak_list_corrupt(s, (void *)s->start);
+        uint32_t next = hak_link_get(hak_block_at(s, last));
+        if (next == HAK_NO_BLOCK) break;
+        last = next;
+    }
+    hak_link_set(hak_block_at(s, last), s->free);
     s->free = first;
-    s->local_free = NULL;
+    s->local_free = HAK_NO_BLOCK;
     s->settled = 0;
     return true;
 }
@@ -201,6 +209,7 @@ static bool merge_local(hak_slab_t *s) {
 static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool lists,
                        size_t *bytes) {
     bool walked = false;
+    if (s->stamp == 0) s->stamp = now; /* queued since the last pass */
     if (lists && older_than == UINT64_MAX) merge_local(s);
     if (s->stamp <= older_than && !s->settled) {
         s->settled = 1;
@@ -297,8 +306,7 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
 
 /* From a heap's slow paths: its own decay when due, and now and then (one
  * thread at a time) the other heaps', whose threads may be idle or gone. */
-void _hak_heap_tick(hak_heap_t *h) {
-    if (++h->slow_events < DECAY_CHECK_EVENTS) return;
+void _hak_heap_tick_due(hak_heap_t *h) {
     h->slow_events = 0;
     uint64_t now = _hak_coarse_ns(), delay = delay_ns(), deadline;
     uint64_t period = delay / 2 > DECAY_MIN_PERIOD_NS ? delay / 2 : DECAY_MIN_PERIOD_NS;

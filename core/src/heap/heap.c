@@ -6,14 +6,14 @@
 #include <string.h>
 
 #define NO_SLABS(n) [0 ... (n) - 1] = &_hak_no_slab
-hak_heap_t _hak_empty_heap = {
-    .direct = {NO_SLABS(HAK_DIRECT_SLOTS)}, .cur = {NO_SLABS(HAK_CLASSES)}, .state = HEAP_EMPTY};
-hak_heap_t _hak_exited_heap = {
-    .direct = {NO_SLABS(HAK_DIRECT_SLOTS)}, .cur = {NO_SLABS(HAK_CLASSES)}, .state = HEAP_EMPTY};
+#define NO_CURRENT_SLABS                                                                      \
+    .direct = {NO_SLABS(HAK_DIRECT_SLOTS)}, .fast = {NO_SLABS(HAK_CLASSES)},                  \
+    .cur = {NO_SLABS(HAK_CLASSES)}
+hak_heap_t _hak_empty_heap = {NO_CURRENT_SLABS, .state = HEAP_EMPTY};
+hak_heap_t _hak_exited_heap = {NO_CURRENT_SLABS, .state = HEAP_EMPTY};
 /* for threads without a heap of their own: during start-up, after exit,
  * and all of them with HAKMEM_TCACHE=0 */
-static hak_heap_t g_shared = {
-    .direct = {NO_SLABS(HAK_DIRECT_SLOTS)}, .cur = {NO_SLABS(HAK_CLASSES)}, .state = HEAP_SHARED};
+static hak_heap_t g_shared = {NO_CURRENT_SLABS, .state = HEAP_SHARED};
 
 __thread hak_heap_t *_hak_tl_heap __attribute__((tls_model("initial-exec"))) = &_hak_empty_heap;
 _Atomic(hak_hook_fn) _hak_slow_path_hook;
@@ -35,7 +35,8 @@ static void set_owner(hak_heap_t *h, uintptr_t tp) {
     for (hak_segment_t *seg = h->segs.head; seg != NULL; seg = seg->next)
         for (uint32_t u = 1; u < seg->units; u++) {
             hak_slab_t *d = hak_seg_slab(seg, u);
-            if (d->kind == SLAB_HEAD) atomic_store_explicit(&d->owner, tp, memory_order_relaxed);
+            if (d->kind == SLAB_HEAD)
+                atomic_store_explicit(&d->owner, hak_owner_tag(tp), memory_order_relaxed);
         }
 }
 
@@ -46,6 +47,10 @@ hak_heap_t *_hak_heap_acquire(void) {
     if (!fresh) {
         g_pool = h->next_pool;
         g_reused++;
+        for (unsigned c = 0; c < HAK_CLASSES; c++) { /* a new thread's classes start small */
+            h->sizing[c].level = 0;
+            h->sizing[c].switches = h->sizing[c].yield = 0;
+        }
     } else {
         h = _hak_os_meta_alloc(sizeof(hak_heap_t));
         if (h == NULL) {
@@ -53,7 +58,7 @@ hak_heap_t *_hak_heap_acquire(void) {
             return NULL;
         }
         for (unsigned k = 0; k < HAK_DIRECT_SLOTS; k++) h->direct[k] = &_hak_no_slab;
-        for (unsigned c = 0; c < HAK_CLASSES; c++) h->cur[c] = &_hak_no_slab;
+        for (unsigned c = 0; c < HAK_CLASSES; c++) h->fast[c] = h->cur[c] = &_hak_no_slab;
         h->next_all = _hak_heaps_all;
         _hak_heaps_all = h;
         g_created++;
@@ -95,6 +100,7 @@ static void release_idle(hak_heap_t *h) {
 }
 
 static void flush_all(hak_heap_t *h) {
+    _hak_quarantine_flush(h);
     _hak_remote_flush_all(h);
     if (g_on_flush != NULL) g_on_flush(h);
     hak_spin_lock(&h->lock);
@@ -164,6 +170,8 @@ void _hak_heaps_counts(uint64_t *created, uint64_t *reused, uint64_t *live) {
     *reused = g_reused;
     *live = g_live;
 }
+
+uint64_t _hak_heaps_made(void) { return g_created + g_reused; }
 
 void _hak_heaps_each(void (*fn)(hak_heap_t *h, void *arg), void *arg) {
     hak_lock(&_hak_heaps_lock_);

@@ -25,6 +25,8 @@ typedef struct hak_counters {
     uint64_t misses[HAK_CLASSES];       /* slow-path refills: the current slab ran dry */
     uint64_t remote_frees[HAK_CLASSES]; /* frees of other threads' blocks, by the freeing thread */
     uint64_t flushes[HAK_CLASSES];      /* empty slabs given back to their segment */
+    uint64_t held[HAK_CLASSES];         /* freed blocks waiting in the heap's quarantine (hardened
+                                         * mode): freed for the statistics, out for their slabs */
 } hak_counters_t;
 
 /* Who may touch a heap: its thread (OWNED); anyone holding the registry
@@ -49,12 +51,30 @@ typedef struct hak_remote_buf {
     uint32_t pad_;
 } hak_remote_buf_t;
 
+/* How big a class's new slabs are (refill.c): a switch of current slab
+ * costs the heap's lock and list work, so a class that churns among a few
+ * slabs for few blocks per switch gets bigger slabs, and one spread over
+ * many slabs smaller ones again, which long-lived blocks pin less of. */
+typedef struct hak_slab_sizing {
+    uint32_t mark;    /* the current slab's `allocs` when it became current */
+    uint32_t yield;   /* blocks handed out by the slabs of this window's switches */
+    uint32_t switches; /* switches in this window */
+    uint32_t level;   /* new slabs get _hak_slab_units[level][cls] (the census reads it) */
+    uint32_t slabs;   /* slabs of the class with blocks out (current, queued or full) */
+} hak_slab_sizing_t;
+
+struct hak_quarantine; /* hardened mode's freed blocks held back (harden.c) */
+
 typedef struct hak_heap {
+    /* malloc's fast path sees the current slabs through these two (none in
+     * hardened mode, so every allocation takes the hardened path) */
     hak_slab_t *direct[HAK_DIRECT_SLOTS]; /* current slab by (size + 15) / 16, sizes <= 1 KiB */
+    hak_slab_t *fast[HAK_CLASSES];        /* current slab by class */
     hak_slab_t *cur[HAK_CLASSES];         /* current slab of each class */
     hak_slab_t *queue[HAK_CLASSES];       /* other slabs of the class with blocks to give */
     hak_slab_t *empty[HAK_CLASSES];       /* empty slabs kept for reuse */
     uint32_t empty_count[HAK_CLASSES];
+    hak_slab_sizing_t sizing[HAK_CLASSES];
     hak_slab_t *span_empty;               /* freed spans kept (freed twice: caught) */
     uint32_t span_empty_units;
     _Atomic(hak_block_t *) remote;        /* other threads' frees, in batches */
@@ -76,6 +96,7 @@ typedef struct hak_heap {
      * back, and by the statistics' census. */
     hak_spin_t lock;
     void *tier_local[HAK_HEAP_TIER_WORDS]; /* the large tier's; opaque here */
+    struct hak_quarantine *quarantine;     /* hardened mode: made on the first free */
     hak_counters_t ctr;                    /* written by the owner (or under the lock) */
 } hak_heap_t;
 
@@ -94,8 +115,19 @@ HAK_INLINE bool hak_heap_owned(const hak_heap_t *h) {
 HAK_INLINE uintptr_t hak_thread_id(void) {
 #if defined(__x86_64__)
     /* the TCB's first word points to itself (x86_64 TLS ABI): a load the
-     * compiler may fold into a compare */
-    return *(const uintptr_t __attribute__((address_space(257))) *)0;
+     * compiler may fold into a compare. __seg_fs is gcc's named address
+     * space (a GNU dialect keyword) and clang's macro for its
+     * address_space(257); a compiler that ignored the qualifier would read
+     * address 0, hence no fallback. gcc's UBSan null check takes address 0
+     * of any address space for NULL and traps here: gcc's debug builds
+     * leave that check out (tasks/build_cc.ts). */
+#if defined(__SEG_FS) && (defined(__clang__) || !defined(__STRICT_ANSI__))
+    return *(const __seg_fs uintptr_t *)0;
+#elif defined(__SEG_FS)
+#error "hakmem: gcc has __seg_fs only in its GNU dialects: compile with -std=gnu11 (free reads the thread pointer through it)"
+#else
+#error "hakmem: this compiler has no __seg_fs (gcc >= 6 and clang have it): free reads the thread pointer through it"
+#endif
 #elif defined(__aarch64__)
     uintptr_t tp;
     __asm__("mrs %0, tpidr_el0" : "=r"(tp));
@@ -118,12 +150,17 @@ yes:
 #endif
 }
 
-/* Hands out block b, the first of the slab's free list. */
-HAK_INLINE void *hak_slab_take(hak_slab_t *s, hak_block_t *b) {
-    s->free = b->next;
-    s->used++;
-    s->allocs++;
+/* Hands out block i, the first of the slab's malloc list (i < carved,
+ * counted as handed out when it joined the list). Its link, decoded, is
+ * the next index: checked when it is popped in its turn. */
+HAK_INLINE void *hak_slab_take(hak_slab_t *s, uint32_t i) {
+    hak_block_t *b = hak_block_at(s, i);
+    /* one register for the block: clang otherwise keeps the slab's start
+     * and the offset apart to address it, two instructions more */
+    __asm__("" : "+r"(b));
+    uint32_t next = hak_link_get(b);
     b->mark = 0;
+    s->free = next;
     return b;
 }
 
@@ -149,7 +186,9 @@ void *_hak_span_alloc(size_t size, bool zero);
 bool _hak_span_grow(hak_slab_t *s, size_t size);
 
 /* ---- the slow paths (refill.c, remote.c) ---- */
-void *_hak_small_alloc_slow(size_t size); /* NULL + ENOMEM: no memory */
+/* malloc's slow path for a block of class cls (start-up done); NULL +
+ * ENOMEM when there is no memory. */
+void *_hak_class_alloc(unsigned cls);
 /* A free the fast path did not finish: a double free, an interior or
  * invalid pointer into a segment (the block's head is looked up again). */
 void _hak_free_slow(void *p);
@@ -161,9 +200,22 @@ void _hak_slab_event(hak_slab_t *s); /* a free took `used` to 0 */
  * checked by the fast path: a block start, not marked free). The block
  * comes first, where free's pointer already is. */
 void _hak_free_remote(hak_block_t *b, hak_slab_t *s);
-#ifdef HAK_DEBUG
-void _hak_debug_check_block(const hak_slab_t *s, const void *b);
-#endif
+/* A free of block b of slab s (its head), checked and marked free: onto
+ * the slab's local list when the calling thread owns it, else to its
+ * owner's batch. */
+void _hak_free_marked(hak_block_t *b, hak_slab_t *s);
+
+/* ---- hardened mode (harden.c) ---- */
+/* A block of class cls, its filling checked (a write after its free stops
+ * the process), its first words cleared, its canary written; NULL +
+ * ENOMEM when there is no memory. */
+void *_hak_harden_alloc(unsigned cls);
+/* A free of block b of slab s, checked by the fast path (a block start,
+ * not free): its canary checked, the block filled and marked, then held
+ * in the thread's quarantine while the oldest held one is freed. */
+void _hak_harden_free(hak_block_t *b, hak_slab_t *s);
+/* Fills a free block from its third word on (carving, recarving). */
+void _hak_harden_fill(hak_block_t *b, uint32_t bsize);
 
 /* ---- heaps (heap.c) ---- */
 void _hak_heaps_init(void);
@@ -195,6 +247,7 @@ void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, ui
 /* Bytes idle in the empty slabs heaps keep, remote frees queued, heaps
  * with a thread. */
 void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live);
+uint64_t _hak_heaps_made(void); /* heaps made or adopted by a thread so far: a racy read */
 
 /* ---- upward hooks, set at start-up ---- */
 /* Called on the tiers' slow paths (a refill, a large allocation) while

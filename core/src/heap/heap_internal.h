@@ -11,15 +11,21 @@ extern hak_heap_t *_hak_heaps_all;      /* registry: grows at its head, heaps ne
 extern pthread_mutex_t _hak_heaps_lock_;
 
 /* refill.c */
+/* Blocks on the slab list starting at index `head` (a walk); a link past
+ * the carved blocks or a cycle stops the process (a write after free). */
+uint32_t _hak_list_length(const hak_slab_t *s, uint32_t head);
+__attribute__((noreturn, cold)) void _hak_list_corrupt(const hak_slab_t *s, const void *holder);
 void _hak_list_push(hak_slab_t **head, hak_slab_t *s);
 void _hak_list_remove(hak_slab_t **head, hak_slab_t *s);
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s);
 void _hak_slab_retire(hak_heap_t *h, hak_slab_t *s, uint64_t now);
 void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s);
-void *_hak_heap_alloc(hak_heap_t *h, unsigned cls);
 void _hak_heap_uncurrent(hak_heap_t *h);  /* every current slab queued or emptied */
 void _hak_heap_prewarm(hak_heap_t *h);
 void _hak_refill_init(void);                /* malloc's size-indexed table */
+
+/* harden.c */
+void _hak_quarantine_flush(hak_heap_t *h); /* every held block freed (flush, exit) */
 
 /* span.c */
 void _hak_span_keep(hak_heap_t *h, hak_slab_t *s);        /* a freed span, kept or given back */
@@ -31,14 +37,23 @@ void _hak_remote_flush_all(hak_heap_t *h);  /* the thread's batches sent */
 void _hak_remote_flush_some(hak_heap_t *h); /* those that waited long enough */
 
 /* decay.c */
-void _hak_slab_recarve(hak_slab_t *s);      /* blocks of released pages back on the list */
-void _hak_heap_tick(hak_heap_t *h);         /* a slow path ran: maybe time to decay */
+uint32_t _hak_slab_recarve(hak_slab_t *s);  /* blocks of released pages back on the list: how many */
+void _hak_heap_tick_due(hak_heap_t *h);     /* the clock is looked at: maybe time to decay */
 size_t _hak_heap_release_unused(hak_heap_t *h); /* all idle memory now; heap lock held */
 
 /* heap.c */
 extern hak_decay_fn _hak_heap_decay_hook;
 void _hak_heaps_counts(uint64_t *created, uint64_t *reused, uint64_t *live);
 hak_heap_t *_hak_heap_acquire(void);
+
+/* Slow paths of a heap between two looks at the clock. */
+#define HAK_DECAY_CHECK_EVENTS 16
+
+/* A slow path ran: every HAK_DECAY_CHECK_EVENTS of them the heap looks at
+ * the clock (decay.c); inline, so the others cost an increment. */
+HAK_INLINE void _hak_heap_tick(hak_heap_t *h) {
+    if (unlikely(++h->slow_events >= HAK_DECAY_CHECK_EVENTS)) _hak_heap_tick_due(h);
+}
 
 /* The heap a slow path allocates from: the thread's, which its first
  * allocation creates (the shared heap while hakmem starts up, or without

@@ -26,30 +26,54 @@ void _hak_class_knobs_derive(void) {
                               memory_order_relaxed);
     }
 #define HAK_PREWARM_ROW(size, blocks) \
-    atomic_store_explicit(&_hak_prewarm[hak_size_class(size)], blocks, memory_order_relaxed);
+    atomic_store_explicit(&_hak_prewarm[hak_class_for(size)], blocks, memory_order_relaxed);
 #include "os/options.def"
 #undef HAK_PREWARM_ROW
 }
 
+/* Slot 0 (malloc(0)) never shows a slab: 0-byte blocks are the API's, in
+ * a no-access region. */
 void _hak_refill_init(void) {
-    for (unsigned k = 0; k < HAK_DIRECT_SLOTS; k++) {
-        unsigned cls = hak_size_class(k ? (size_t)k << 4 : 1);
-        if (k == 0 || g_direct_hi[cls] == 0) g_direct_lo[cls] = (uint8_t)k;
+    for (unsigned k = 1; k < HAK_DIRECT_SLOTS; k++) {
+        unsigned cls = hak_size_class((size_t)k << 4);
+        if (g_direct_hi[cls] == 0) g_direct_lo[cls] = (uint8_t)k;
         g_direct_hi[cls] = (uint8_t)k;
     }
 }
 
-#ifdef HAK_DEBUG
-/* Debug builds check every block leaving a free list: it must be the start
- * of a block carved from the slab, so a corrupted next pointer stops the
- * process where it is first used. */
-void _hak_debug_check_block(const hak_slab_t *s, const void *b) {
-    uintptr_t a = (uintptr_t)b;
-    if (hak_pm_kind(hak_pagemap_get(a)) != PM_SEGMENT)
-        _hak_fail("free list points outside every segment", b);
-    if (hak_small_locate(a) != s) _hak_fail("free list holds a block of another slab", b);
+/* ---- a slab's lists of free blocks ---- */
+
+/* A link past the carved blocks (or a list longer than them: a cycle)
+ * means a freed block was written after its free: the process stops,
+ * naming the class and the block. */
+void _hak_list_corrupt(const hak_slab_t *s, const void *holder) {
+    char what[112];
+    snprintf(what, sizeof(what),
+             "free list of class %u (%u-byte blocks) corrupt: a block was written after its free",
+             (unsigned)s->cls, (unsigned)s->bsize);
+    _hak_fail(what, holder);
 }
-#endif
+
+uint32_t _hak_list_length(const hak_slab_t *s, uint32_t head) {
+    uint32_t n = 0, carved = s->carved;
+    for (uint32_t i = head; i != HAK_NO_BLOCK; n++) {
+        hak_block_t *b = hak_block_at(s, i);
+        if (i >= carved || n >= carved) _hak_list_corrupt(s, n ? b : (void *)s->start);
+        i = hak_link_get(b);
+    }
+    return n;
+}
+
+/* malloc's list starts past the carved blocks and is not the end: the
+ * link of the block handed out last decoded to that index. That block is
+ * named when its link still says so. */
+static void head_corrupt(const hak_slab_t *s) {
+    for (uint32_t i = 0; i < s->carved; i++) {
+        hak_block_t *b = hak_block_at(s, i);
+        if (!hak_is_marked_free(b) && hak_link_get(b) == s->free) _hak_list_corrupt(s, b);
+    }
+    _hak_list_corrupt(s, (void *)s->start);
+}
 
 /* ---- a heap's lists of slabs (its lock held, or g_lock for an unowned heap) ---- */
 
@@ -67,11 +91,15 @@ void _hak_list_remove(hak_slab_t **head, hak_slab_t *s) {
     s->next = s->prev = NULL;
 }
 
+/* A queued slab is dated by the next decay pass that sees it (stamp 0), or
+ * for a drain of other threads' frees when they were sent: a slab goes
+ * back to its queue on every few frees of a churning class, which need
+ * not read the clock. */
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s) {
     _hak_list_push(&h->queue[s->cls], s);
     s->list = SLAB_IN_QUEUE;
     s->settled = 0;
-    s->stamp = _hak_idle_stamp(h);
+    s->stamp = h->drain_since;
 }
 
 /* Empty slabs a class keeps: HAKMEM_TCACHE_CAP blocks' worth (the
@@ -85,9 +113,8 @@ static uint32_t retain_limit(const hak_slab_t *s) {
 /* Every block of an empty slab that had pages released must be on its
  * lists or released: otherwise one was freed twice. */
 static void verify_empty(const hak_slab_t *s) {
-    uint64_t n = s->released;
-    for (const hak_block_t *b = s->free; b != NULL && n <= s->carved; b = b->next) n++;
-    for (const hak_block_t *b = s->local_free; b != NULL && n <= s->carved; b = b->next) n++;
+    uint64_t n = (uint64_t)s->released + _hak_list_length(s, s->free) +
+                 _hak_list_length(s, s->local_free);
     if (n != s->carved) _hak_fail("double free (a block of a slab with released pages)", s);
 }
 
@@ -109,6 +136,7 @@ static void slab_empty(hak_heap_t *h, hak_slab_t *s) {
     unsigned cls = s->cls;
     if (s->list == SLAB_IN_QUEUE) _hak_list_remove(&h->queue[cls], s);
     s->list = SLAB_IN_NONE;
+    if (cls != HAK_SPAN_CLASS) h->sizing[cls].slabs--;
     if (s->released != 0) verify_empty(s);
     hak_idle_record((uint64_t)s->span << HAK_UNIT_SHIFT);
     if (cls == HAK_SPAN_CLASS) {
@@ -155,57 +183,157 @@ void _hak_slab_event(hak_slab_t *s) {
 
 /* ---- refilling ---- */
 
-/* Carves the next blocks of a slab onto its free list: about one OS page
- * worth, at least CARVE_MIN, in address order. */
+/* Blocks joining malloc's list of a slab that is or becomes current count
+ * as handed out now (malloc's fast path counts nothing). */
+static void count_out(hak_slab_t *s, uint32_t n) {
+    s->used += (int32_t)n;
+    s->allocs += n;
+}
+
+/* Carves the next blocks of a slab onto malloc's list, in front of what it
+ * holds: about one OS page worth, at least CARVE_MIN, in address order;
+ * returns how many. Out of line: once a page's worth, and slab_refill
+ * stays small enough to inline. */
 #define CARVE_MIN 4
-static void carve(hak_slab_t *s) {
+__attribute__((noinline)) static uint32_t carve(hak_slab_t *s) {
     uint32_t bsize = s->bsize, left = s->capacity - s->carved;
     uint32_t n = (uint32_t)(_hak_page_size / bsize);
     if (n < CARVE_MIN) n = CARVE_MIN;
     if (n > left) n = left;
-    hak_block_t *first = (hak_block_t *)(s->start + (uintptr_t)s->carved * bsize), *b = first;
-    for (uint32_t i = 1; i < n; i++) {
-        hak_block_t *next = (hak_block_t *)((uintptr_t)b + bsize);
-        hak_mark_free(b, bsize);
-        b->next = next;
-        b = next;
+    uint32_t first = s->carved;
+    bool fill = hak_hardened();
+    for (uint32_t i = first; i < first + n; i++) {
+        hak_block_t *b = hak_block_at(s, i);
+        if (fill) _hak_harden_fill(b, bsize);
+        hak_mark_free(b);
+        hak_link_set(b, i + 1 < first + n ? i + 1 : s->free);
     }
-    hak_mark_free(b, bsize);
-    b->next = s->free;
     s->free = first;
     hak_store_relaxed32(&s->carved, s->carved + n);
+    return n;
 }
 
-/* Gives the slab blocks to hand out, if it has any: its local frees, its
- * released pages' blocks (before any new carving, so a page is never
- * carved into twice), or uncarved ones. */
-static bool slab_refill(hak_slab_t *s) {
-    if (s->free != NULL) return true;
-    if (s->local_free != NULL) {
+/* A slab's list is not empty when it is refilled: a corrupted head (the
+ * process stops), or what a slab left when it stopped being current. Out
+ * of line: rare, and slab_refill stays small enough to inline. */
+__attribute__((noinline)) static uint32_t list_kept(hak_slab_t *s) {
+    if (s->free >= s->carved) head_corrupt(s);
+    return s->current ? 0 : _hak_list_length(s, s->free);
+}
+
+/* Gives a slab that is or becomes current blocks on malloc's list, if it
+ * has any — its local frees, its released pages' blocks (before any new
+ * carving, so a page is never carved into twice), or uncarved ones — and
+ * counts them as handed out. A list left from an earlier turn as the
+ * current slab is counted again (a walk); a current slab's own list was
+ * counted when it joined. */
+HAK_INLINE bool slab_refill(hak_slab_t *s) {
+    uint32_t n;
+    if (unlikely(s->free != HAK_NO_BLOCK)) {
+        n = list_kept(s);
+        if (n == 0) return true; /* the current slab's own: counted */
+    } else if (s->local_free != HAK_NO_BLOCK) {
+        /* with malloc's list empty, every block is out, released, or a
+         * local free */
+        n = s->carved - s->released - (uint32_t)(s->used - (int32_t)s->current);
+        if (unlikely(n - 1 >= s->carved)) _hak_list_corrupt(s, (void *)s->start);
+        /* the debug build walks the list the count stands for */
+        HAK_ASSERT(_hak_list_length(s, s->local_free) == n,
+                   "a slab's count of its blocks disagrees with its list", s);
         s->free = s->local_free;
-        s->local_free = NULL;
-        return true;
+        s->local_free = HAK_NO_BLOCK;
+    } else if (s->released != 0) {
+        n = _hak_slab_recarve(s);
+    } else if (s->carved < s->capacity) {
+        n = carve(s);
+    } else {
+        return false;
     }
-    if (s->released != 0) _hak_slab_recarve(s);
-    else if (s->carved < s->capacity) carve(s);
-    return s->free != NULL;
+    count_out(s, n);
+    return true;
 }
 
 static void set_current(hak_heap_t *h, unsigned cls, hak_slab_t *s) {
     h->cur[cls] = s;
+    if (hak_hardened()) return; /* malloc's fast path sees none */
+    h->fast[cls] = s;
     if (cls < HAK_TINY_CLASSES)
         for (unsigned k = g_direct_lo[cls]; k <= g_direct_hi[cls]; k++) h->direct[k] = s;
+}
+
+/* ---- slab sizes: a class's level (heap.h, hak_slab_sizing_t) ---- */
+
+/* Switches of current slab a sizing decision looks at. */
+#define SIZING_WINDOW 8
+/* Blocks a switch should yield on average: fewer, and the lock and list
+ * work of a switch weigh on every few mallocs. */
+#define SIZING_YIELD_MIN 8
+/* A class that churns among this many slabs or fewer would fit in a few
+ * bigger ones: it grows. One spread over more than SIZING_SHRINK_SLABS
+ * (holes among long-lived blocks, or filling fresh slabs) gains little
+ * from bigger slabs and would pin more memory with them: it shrinks. */
+#define SIZING_GROW_SLABS 8
+#define SIZING_SHRINK_SLABS 16
+
+/* Units of the class's next slab: of its level while it holds only a few
+ * slabs, level 0 past them (slabs a class fills in numbers are small). */
+static uint32_t sizing_units(const hak_heap_t *h, unsigned cls) {
+    const hak_slab_sizing_t *z = &h->sizing[cls];
+    return _hak_slab_units[z->slabs < SIZING_GROW_SLABS ? z->level : 0][cls];
+}
+
+/* The current slab `old` of cls ran dry and gives way: what it yielded
+ * counts toward the class's window, which decides the size of its next
+ * slabs. */
+static void sizing_switch(hak_heap_t *h, unsigned cls, const hak_slab_t *old) {
+    hak_slab_sizing_t *z = &h->sizing[cls];
+    z->yield += (uint32_t)old->allocs - z->mark;
+    if (++z->switches < SIZING_WINDOW) return;
+    unsigned level = z->level;
+    /* few blocks per switch, and fewer than half a slab: not a class
+     * filling fresh slabs, but one churning among partly used ones */
+    uint32_t low = _hak_slab_blocks[level][cls] / 2;
+    if (low > SIZING_YIELD_MIN) low = SIZING_YIELD_MIN;
+    if (z->slabs > SIZING_SHRINK_SLABS) {
+        if (level > 0) level--;
+    } else if (z->slabs <= SIZING_GROW_SLABS && z->yield < SIZING_WINDOW * low &&
+               level + 1 < HAK_SLAB_LEVELS &&
+               _hak_slab_blocks[level + 1][cls] > _hak_slab_blocks[level][cls]) {
+        level++;
+    }
+    hak_store_relaxed32(&z->level, level);
+    z->switches = 0;
+    z->yield = 0;
+}
+
+/* An empty slab of a size its class has outgrown: its units go back to
+ * the segment, and their pages to the OS at once rather than after the
+ * decay delay — the class takes bigger slabs now, and what it held in
+ * small ones would sit resident beside them. */
+static void retire_outgrown(hak_heap_t *h, hak_slab_t *s) {
+    unsigned span = s->span;
+    _hak_slab_retire(h, s, s->stamp);
+    _hak_units_purge(s, span);
 }
 
 /* The current slab of cls ran dry: the next with blocks takes its place.
  * Heap lock held. */
 static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
     _hak_remote_drain(h);
+    uint32_t units = sizing_units(h, cls), bsize = _hak_class_size[cls];
     hak_slab_t *s = h->cur[cls];
     if (s != &_hak_no_slab) {
         if (slab_refill(s)) return s; /* the drain brought blocks back */
+        /* smaller than the class's slabs now: grown in place when the
+         * units after it are free */
+        if (s->span < units && _hak_slab_extend(s, units, bsize)) {
+            count_out(s, carve(s));
+            return s;
+        }
         s->current = 0;
         set_full(s);
+        sizing_switch(h, cls, s);
+        units = sizing_units(h, cls);
     }
     hak_slab_t *next;
     while ((next = h->queue[cls]) != NULL) {
@@ -219,15 +347,19 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         if (slab_refill(next)) goto found;
         set_full(next);
     }
-    if ((next = h->empty[cls]) != NULL) {
+    while ((next = h->empty[cls]) != NULL) {
         _hak_list_remove(&h->empty[cls], next);
         next->list = SLAB_IN_NONE;
         h->empty_count[cls]--;
+        if (next->span < units && !_hak_slab_extend(next, units, bsize)) {
+            retire_outgrown(h, next);
+            continue;
+        }
         _hak_reuse_record((uint64_t)next->span << HAK_UNIT_SHIFT, _hak_coarse_ns() - next->stamp);
         if (!slab_refill(next)) _hak_fail("an empty slab holds no block", next);
+        h->sizing[cls].slabs++;
         goto found;
     }
-    uint32_t units = _hak_class_units(cls), bsize = _hak_class_size[cls];
     bool fresh;
     next = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, &fresh);
     if (next == NULL && _hak_heap_release_unused(h) != 0)
@@ -237,14 +369,19 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         return NULL;
     }
     slab_refill(next);
+    h->sizing[cls].slabs++;
 found:
     next->current = 1;
     next->used++; /* the current slab never looks empty to free */
+    h->sizing[cls].mark = (uint32_t)next->allocs;
     set_current(h, cls, next);
     return next;
 }
 
 void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
+    hak_slab_t *cur = h->cur[cls];
+    /* hardened mode allocates every block here: a slab with blocks to give */
+    if (cur->free < cur->carved) return hak_slab_take(cur, cur->free);
     hak_ctr_inc(&h->ctr.misses[cls]);
     uint64_t t0 = hak_lat_begin(h->ctr.misses[cls]);
     /* a backlog of other threads' frees past the threshold goes back now,
@@ -264,9 +401,6 @@ void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
     }
     hak_lat_end(t0);
     if (s == NULL) return NULL;
-#ifdef HAK_DEBUG
-    _hak_debug_check_block(s, s->free);
-#endif
     return hak_slab_take(s, s->free);
 }
 
@@ -275,8 +409,11 @@ void _hak_heap_uncurrent(hak_heap_t *h) {
         hak_slab_t *s = h->cur[cls];
         if (s == &_hak_no_slab) continue;
         set_current(h, cls, &_hak_no_slab);
+        /* what is left on malloc's list is not out after all */
+        uint32_t rest = _hak_list_length(s, s->free);
         s->current = 0;
-        s->used--;
+        s->used -= (int32_t)rest + 1;
+        s->allocs -= rest;
         if (s->used == 0) slab_empty(h, s);
         else _hak_slab_queue(h, s);
     }
@@ -288,15 +425,16 @@ void _hak_heap_prewarm(hak_heap_t *h) {
         if (want == 0) continue;
         hak_spin_lock(&h->lock);
         hak_slab_t *s = switch_slab(h, cls);
-        while (s != NULL && s->carved < want && s->carved < s->capacity) carve(s);
+        while (s != NULL && s->carved < want && s->carved < s->capacity) {
+            /* onto the list malloc pops: carve links it in front */
+            count_out(s, carve(s));
+        }
         hak_spin_unlock(&h->lock);
     }
 }
 
-void *_hak_small_alloc_slow(size_t size) {
-    hak_ensure_init();
+void *_hak_class_alloc(unsigned cls) {
     hak_slow_path_seen();
-    unsigned cls = hak_size_class(size); /* the class table may have been empty before init */
     hak_heap_t *h = _hak_heap_for_alloc();
     void *p;
     if (hak_heap_owned(h)) {

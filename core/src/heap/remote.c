@@ -17,25 +17,62 @@ static unsigned slot_of(const hak_heap_t *owner) {
     return (unsigned)((x >> 6) ^ (x >> 12)) & (HAK_REMOTE_SLOTS - 1);
 }
 
-/* A block goes back onto its slab: the slab's thread, or g_lock's holder
- * for an unowned heap, with the heap's lock held. A slab that is not
+/* A block of a remote chain, before its link is read: the chain's links
+ * lie in freed blocks, so each one is checked — a block start of a live
+ * slab of the heap, still marked free — and a block written after its
+ * free stops the process. Returns its slab and its index there. */
+static hak_slab_t *chain_check(const hak_heap_t *h, hak_block_t *b, const hak_block_t *holder,
+                               uint32_t *index) {
+    uintptr_t a = (uintptr_t)b;
+    if (likely(hak_pagemap_get(a) == PM_SEGMENT)) {
+        /* (a free unit, or the segment's header, has nothing carved) */
+        hak_slab_t *s = hak_slab_head_at(a);
+        uint32_t i = hak_block_index(s, a - s->start);
+        if (likely(i < s->carved && s->heap == h && hak_is_marked_free(b))) {
+            *index = i;
+            return s;
+        }
+    }
+    char what[128];
+    snprintf(what, sizeof(what),
+             "remote free queue corrupt: a block freed by another thread was written after "
+             "its free (next link %p)", (void *)b);
+    _hak_fail(what, holder != NULL ? (const void *)holder : (const void *)b);
+}
+
+/* Block i of slab s goes back onto the slab: the slab's thread, or g_lock's
+ * holder for an unowned heap, with the heap's lock held. A slab that is not
  * current takes it on its free list, which only holders of the lock
- * change, dated when it went idle: decay may give its page back without
- * waiting for the owner to look at its local frees. */
-static void slab_put(hak_heap_t *h, hak_block_t *b, uint64_t idle) {
-    hak_slab_t *s = hak_slab_head_at((uintptr_t)b); /* checked by the free that sent it */
-    HAK_ASSERT(s == hak_small_locate((uintptr_t)b) && s->heap == h,
-               "remote queue holds a block of no slab of the heap", b);
+ * change (a non-current slab's list counts as not handed out), dated when
+ * it went idle: decay may give its page back without waiting for the owner
+ * to look at its local frees. */
+static void slab_put(hak_heap_t *h, hak_slab_t *s, hak_block_t *b, uint32_t i, uint64_t idle) {
     if (s->current) {
-        b->next = s->local_free;
-        s->local_free = b;
+        hak_link_set(b, s->local_free);
+        s->local_free = i;
     } else {
-        b->next = s->free;
-        s->free = b;
+        hak_link_set(b, s->free);
+        s->free = i;
         s->settled = 0;
         if (s->stamp < idle) s->stamp = idle;
     }
     if (--s->used <= 0) _hak_slab_event_locked(h, s);
+}
+
+/* The blocks of a chain back onto their slabs, each checked before its
+ * link is read, idle since `idle`; returns how many. */
+static uint32_t put_chain(hak_heap_t *h, hak_block_t *b, uint64_t idle) {
+    uint32_t n = 0, i;
+    const hak_block_t *holder = NULL;
+    while (b != NULL) {
+        hak_slab_t *s = chain_check(h, b, holder, &i);
+        hak_block_t *next = hak_chain_get(b);
+        slab_put(h, s, b, i, idle);
+        holder = b;
+        b = next;
+        n++;
+    }
+    return n;
 }
 
 void _hak_remote_drain(hak_heap_t *h) {
@@ -45,13 +82,7 @@ void _hak_remote_drain(hak_heap_t *h) {
     uint64_t now = _hak_coarse_ns();
     uint64_t idle = since != 0 && since < now ? since : now;
     h->drain_since = idle;
-    uint32_t n = 0;
-    while (b != NULL) {
-        hak_block_t *next = b->next;
-        slab_put(h, b, idle);
-        b = next;
-        n++;
-    }
+    uint32_t n = put_chain(h, b, idle);
     h->drain_since = 0;
     atomic_fetch_sub_explicit(&h->remote_count, n, memory_order_relaxed);
 }
@@ -68,12 +99,8 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
             if (state != HEAP_DEAD) {
                 uint64_t now = _hak_coarse_ns();
                 hak_spin_lock(&owner->lock);
-                last->next = NULL;
-                while (first != NULL) {
-                    hak_block_t *next = first->next;
-                    slab_put(owner, first, now);
-                    first = next;
-                }
+                hak_chain_set(last, NULL);
+                put_chain(owner, first, now);
                 hak_spin_unlock(&owner->lock);
             }
             pthread_mutex_unlock(&_hak_heaps_lock_);
@@ -83,7 +110,7 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
     }
     hak_block_t *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
     do {
-        last->next = head;
+        hak_chain_set(last, head);
     } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, first,
                                                     memory_order_release, memory_order_relaxed));
     atomic_fetch_add_explicit(&owner->remote_count, n, memory_order_relaxed);
@@ -140,7 +167,7 @@ static void free_remote(hak_slab_t *s, hak_block_t *b) {
         r->to = owner;
         r->tail = b;
     }
-    b->next = r->head;
+    hak_chain_set(b, r->head);
     r->head = b;
     r->count++;
     me->rbuf_pending++;
@@ -148,8 +175,22 @@ static void free_remote(hak_slab_t *s, hak_block_t *b) {
 }
 
 void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {
-    hak_mark_free(b, s->bsize);
+    if (hak_hardened()) { /* every free comes here: no slab has the thread's pointer */
+        _hak_harden_free(b, s);
+        return;
+    }
+    hak_mark_free(b);
     free_remote(s, b);
+}
+
+void _hak_free_marked(hak_block_t *b, hak_slab_t *s) {
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_owner_tag(hak_thread_id())) {
+        free_remote(s, b);
+        return;
+    }
+    hak_link_set(b, s->local_free);
+    s->local_free = hak_block_index(s, (uintptr_t)b - s->start);
+    if (--s->used <= 0) _hak_slab_event(s);
 }
 
 hak_slab_t *_hak_small_locate_or_fail(uintptr_t a, const char *call) {
@@ -168,12 +209,10 @@ void _hak_free_slow(void *p) {
     hak_slab_t *s = _hak_small_locate_or_fail(a, "free");
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("double free", p);
-    hak_mark_free(b, s->bsize);
-    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id()) {
-        free_remote(s, b);
+    if (hak_hardened()) { /* a block the fast path passed on */
+        _hak_harden_free(b, s);
         return;
     }
-    b->next = s->local_free; /* a block the fast path passed on */
-    s->local_free = b;
-    if (--s->used <= 0) _hak_slab_event(s);
+    hak_mark_free(b);
+    _hak_free_marked(b, s);
 }

@@ -9,6 +9,7 @@ static void fork_prepare(void) {
     _hak_release_lock();
     _hak_heaps_lock();
     _hak_large_lock();
+    _hak_guard_lock();
     _hak_segment_lock();
     _hak_os_lock();
     _hak_elo_lock();
@@ -18,6 +19,7 @@ static void unlock_allocator(void) {
     _hak_elo_unlock();
     _hak_os_unlock();
     _hak_segment_unlock();
+    _hak_guard_unlock();
     _hak_large_unlock();
     _hak_heaps_unlock();
 }
@@ -44,7 +46,7 @@ void _hak_start(void) {
     _hak_pagemap_init();
     _hak_classes_init();
     _hak_options_init();
-    _hak_free_key = (uintptr_t)_hak_os_random() | 1;
+    _hak_keys_init();
     _hak_class_knobs_derive();
     /* The upward hooks, before anything is served:
      *   heap flush          -> large (each thread's stash goes to BigCache)

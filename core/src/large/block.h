@@ -1,4 +1,4 @@
-/* What the large tier's two files share (private to the layer): the block
+/* What the large tier's files share (private to the layer): the block
  * header, the tier's lock and totals, and BigCache's calls. */
 #ifndef HAKMEM_LARGE_BLOCK_H
 #define HAKMEM_LARGE_BLOCK_H

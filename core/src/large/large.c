@@ -6,6 +6,7 @@
  * its stash: a program that allocates and frees buffers in a loop takes no
  * lock at all, which matters most once it has several threads. */
 #include "block.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <string.h>
@@ -307,14 +308,15 @@ static void unstash_older(hak_heap_t *h, uint32_t now_ms, uint32_t delay_ms) {
 static void unstash(hak_heap_t *h) { unstash_older(h, 0, 0); }
 
 /* The heaps' decay (an owner's slow path with its own heap, or a pass over
- * every heap with NULL): the owner's stash and BigCache's idle blocks. */
+ * every heap with NULL): the owner's stash, BigCache's idle blocks and
+ * the pages of hardened mode's waiting guarded ranges. */
 static size_t decay(hak_heap_t *h, uint64_t delay_ns) {
     uint32_t now = hak_ms_now(), delay = (uint32_t)(delay_ns / 1000000u);
     if (h != NULL) unstash_older(h, now, delay);
     hak_lock(&_hak_large_mutex);
     size_t bytes = _hak_bigcache_decay(now, delay);
     pthread_mutex_unlock(&_hak_large_mutex);
-    return bytes;
+    return bytes + _hak_guard_decay(now, delay);
 }
 
 void _hak_large_init(void) {

@@ -86,7 +86,10 @@ typedef struct ace {
     bool alarm;                     /* a fast-loop rule fired since the last slow tick */
     unsigned calm;
     double tput_mean, rss_mean;
-    bool stopped;
+    bool stopped;      /* a guard tripped: backed off on the defaults */
+    unsigned backoff;  /* fast ticks before it looks whether it may resume */
+    unsigned trips;    /* guard trips: each backs off twice as long, up to a limit */
+    uint64_t resumes;  /* times it came back after a trip */
     unsigned p99_over; /* consecutive ticks over the p99 limit */
     char reason[128];
     uint64_t ticks, decisions, scavenges, scavenged_bytes;
@@ -99,7 +102,8 @@ typedef struct ace {
 void _hak_ace_snapshot_defaults(void); /* the knobs as configured at start-up */
 void _hak_ace_reset(ace_t *a);         /* a fresh controller on those defaults */
 /* One tick on the metrics given, decisions applied: the knob changes made,
- * or -1 when ACE is stopped. */
+ * or -1 while ACE is backed off after a guard tripped (it resumes once the
+ * back-off has passed and no guard is over its limit). */
 int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m);
 int _hak_ace_tick_slow(ace_t *a, const hak_ace_metrics_t *m);
 void _hak_ace_restore(ace_t *a, const hak_ace_metrics_t *m, const char *loop);
@@ -107,7 +111,7 @@ void _hak_ace_restore(ace_t *a, const hak_ace_metrics_t *m, const char *loop);
 /* ---- metrics of the running process (ace_probe.c) ---- */
 void _hak_ace_probe_init(void);   /* the cache size, at start-up */
 void _hak_ace_probe_start(void);  /* the baseline when the thread starts */
-void _hak_ace_probe_thread(void); /* the CPU baseline, on the ACE thread */
+void _hak_ace_probe_add_cpu(uint64_t cpu_ns); /* CPU time of a tick: ACE's own */
 void _hak_ace_measure(hak_ace_metrics_t *m, bool slow);
 
 /* ---- trace and log (ace_trace.c) ---- */

@@ -38,6 +38,8 @@
 #define WASTE_MIN_MB 32.0      /* ...and by at least 32 MiB: scavenge */
 #define CALM_SLOW_TICKS 2      /* calm slow ticks in a row before the rules' changes are undone */
 #define P99_TICKS 2            /* ticks over the p99 limit that trip the guard: one is noise */
+#define BACKOFF_TICKS 100      /* a guard's first back-off: 100 fast ticks (1 s by default)... */
+#define BACKOFF_MAX_SHIFT 6    /* ...doubled with each trip, up to 64 times that */
 #define TPUT_CAP 2.0           /* throughput over its running mean counts up to 2x */
 #define MEAN_WEIGHT 0.2        /* weight of the newest tick in the running means */
 #define LOCK_SCALE 10.0        /* lock-wait share x 10 is the lock penalty (at most 1) */
@@ -208,8 +210,10 @@ void _hak_ace_restore(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
     apply(a, &a->def, &why, m, loop);
 }
 
-/* Trips when a guard's limit is passed; true when ACE stopped. */
-static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
+/* The first guard over its limit (p99 only after P99_TICKS ticks over), or
+ * -1. */
+static int guard_over(ace_t *a, const hak_ace_metrics_t *m, const char **name, double *value,
+                      hak_opt_id_t *limit) {
     struct { const char *name; double value; hak_opt_id_t limit; } g[] = {
         {"p99_lat_ns", m->p99_lat_ns, OPT_ACE_MAX_P99_LAT_NS},
         {"rss_mb", m->rss_mb, OPT_ACE_MAX_RSS_MB},
@@ -218,17 +222,58 @@ static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
     /* one slow sample is not a trend: p99 must stay over for P99_TICKS */
     a->p99_over = g[0].value > (double)hak_opt(g[0].limit) ? a->p99_over + 1 : 0;
     for (unsigned i = 0; i < HAK_COUNT(g); i++) {
-        double limit = (double)hak_opt(g[i].limit);
-        if (!(g[i].value > limit) || (i == 0 && a->p99_over < P99_TICKS)) continue;
-        a->stopped = true;
-        snprintf(a->reason, sizeof(a->reason), "%s %.0f over %s %.0f", g[i].name, g[i].value,
-                 _hak_opt_env(g[i].limit), limit);
-        if (hak_opt(OPT_ACE_LOG_LEVEL) >= 1) _hak_warn("[ACE] stopped: %s; defaults restored", a->reason);
-        _hak_ace_trace_guard(g[i].name, g[i].value, limit);
-        _hak_ace_restore(a, m, loop);
-        return true;
+        if (!(g[i].value > (double)hak_opt(g[i].limit)) || (i == 0 && a->p99_over < P99_TICKS))
+            continue;
+        *name = g[i].name;
+        *value = g[i].value;
+        *limit = g[i].limit;
+        return (int)i;
     }
-    return false;
+    return -1;
+}
+
+static unsigned backoff_ticks(unsigned trips) {
+    unsigned shift = trips > 0 ? trips - 1 : 0;
+    return BACKOFF_TICKS << (shift < BACKOFF_MAX_SHIFT ? shift : BACKOFF_MAX_SHIFT);
+}
+
+/* A guard over its limit backs ACE off: the defaults restored, no decisions
+ * for a while (the thread goes on measuring, and giving idle threads'
+ * memory back); true when it did. */
+static bool guards(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
+    const char *name;
+    double value;
+    hak_opt_id_t limit;
+    if (guard_over(a, m, &name, &value, &limit) < 0) return false;
+    a->stopped = true;
+    a->trips++;
+    a->backoff = backoff_ticks(a->trips);
+    snprintf(a->reason, sizeof(a->reason), "%s %.0f over %s %.0f", name, value, _hak_opt_env(limit),
+             (double)hak_opt(limit));
+    if (hak_opt(OPT_ACE_LOG_LEVEL) >= 1)
+        _hak_warn("[ACE] backed off for %u ticks: %s; defaults restored", a->backoff, a->reason);
+    _hak_ace_trace_guard(name, value, (double)hak_opt(limit));
+    _hak_ace_restore(a, m, loop);
+    return true;
+}
+
+/* Backed off: true once the back-off has passed with every guard under its
+ * limit; a guard still over starts another back-off, as long as the last. */
+static bool resume(ace_t *a, const hak_ace_metrics_t *m) {
+    if (a->backoff > 0 && --a->backoff > 0) return false;
+    const char *name;
+    double value;
+    hak_opt_id_t limit;
+    if (guard_over(a, m, &name, &value, &limit) >= 0) {
+        a->backoff = backoff_ticks(a->trips);
+        return false;
+    }
+    a->stopped = false;
+    a->reason[0] = '\0';
+    a->resumes++;
+    if (hak_opt(OPT_ACE_LOG_LEVEL) >= 1) _hak_warn("[ACE] resumed after %u guard trips", a->trips);
+    _hak_ace_trace_guard("resumed", 0, 0);
+    return true;
 }
 
 /* ---- the memory knobs ---- */
@@ -316,7 +361,7 @@ static void new_phase(ace_t *a) {
 }
 
 int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
-    if (a->stopped) return -1;
+    if (a->stopped && !resume(a, m)) return -1;
     if (guards(a, m, "fast")) return -1;
     a->ticks++;
     a->llc_from_pmu = m->llc_from_pmu != 0.0;

@@ -21,6 +21,15 @@ void _hak_fail(const char *what, const void *ptr) {
     abort();
 }
 
+void _hak_fatal(const char *what) {
+    char line[256];
+    int n = snprintf(line, sizeof(line), "hakmem: %s (pid %d, %s build)\n", what, _hak_os_pid(),
+                     HAK_FLAVOUR);
+    atomic_store(&_hak_aborting, 1);
+    _hak_write_all(STDERR_FILENO, line, n > 0 ? (size_t)n : 0);
+    abort();
+}
+
 void _hak_warn(const char *fmt, ...) {
     char line[1024]; /* a path of up to 511 bytes and what is wrong with it */
     int n = snprintf(line, sizeof(line), "hakmem: ");
@@ -33,14 +42,23 @@ void _hak_warn(const char *fmt, ...) {
     _hak_write_all(STDERR_FILENO, line, (size_t)n);
 }
 
+static const char *sig_name(int sig) {
+    return sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGILL ? "SIGILL" : "SIGABRT";
+}
+
 static void crash_note(int sig, siginfo_t *info, void *ctx) {
     (void)ctx;
     if (!atomic_load(&_hak_aborting)) {
         char line[160];
-        int n = snprintf(line, sizeof(line), "hakmem: crash: signal %d (%s) at address %p, pid %d\n",
-                         sig, sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS"
-                                                         : sig == SIGILL ? "SIGILL" : "SIGABRT",
-                         info ? info->si_addr : NULL, _hak_os_pid());
+        int n;
+        /* kill, tgkill, sigqueue (raise, abort): no fault, a sender */
+        if (info != NULL && (info->si_code == SI_USER || info->si_code == SI_TKILL ||
+                             info->si_code == SI_QUEUE))
+            n = snprintf(line, sizeof(line), "hakmem: crash: signal %d (%s) sent by pid %d, pid %d\n",
+                         sig, sig_name(sig), (int)info->si_pid, _hak_os_pid());
+        else
+            n = snprintf(line, sizeof(line), "hakmem: crash: signal %d (%s) at address %p, pid %d\n",
+                         sig, sig_name(sig), info ? info->si_addr : NULL, _hak_os_pid());
         _hak_write_all(STDERR_FILENO, line, n > 0 ? (size_t)n : 0);
     }
     /* SA_RESETHAND restored the default action: the process ends as it

@@ -118,6 +118,27 @@ fail:
     return NULL;
 }
 
+bool _hak_os_noaccess(void *p, size_t size) {
+    count(HAK_SYS_MMAP);
+    void *q = mmap(p, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                   -1, 0);
+    if (q == MAP_FAILED) {
+        atomic_fetch_add_explicit(&g_failures, 1, memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+/* Counted with the mappings: it changes what a mapping allows. */
+bool _hak_os_protect(void *p, size_t size, bool access) {
+    count(HAK_SYS_MMAP);
+    if (mprotect(p, size, access ? PROT_READ | PROT_WRITE : PROT_NONE) != 0) {
+        atomic_fetch_add_explicit(&g_failures, 1, memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
 /* Extends a mapping without moving it, when the pages after it are free. */
 bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size) {
     count(HAK_SYS_MREMAP);

@@ -151,6 +151,14 @@ void _hak_options_init(void) {
             if (id == OPT_MODE) mode = v;
         }
     }
+#ifdef HAK_DEBUG
+    /* The debug flavour always hardens. */
+    const char *harden = getenv(k_opts[OPT_HARDEN].env);
+    if (harden != NULL && strcmp(harden, "0") == 0)
+        _hak_warn("warning: %s=%s has no effect in the debug build, which always hardens",
+                  k_opts[OPT_HARDEN].env, harden);
+    hak_opt_store(OPT_HARDEN, 1);
+#endif
     /* Options that do nothing alone. */
     if (g_strings[OPT_ACE_TRACE][0] != '\0' && !hak_opt(OPT_ACE_ENABLED))
         _hak_warn("warning: %s=%s is set but ACE is off (%s=0, mode %s); no trace written",

@@ -41,6 +41,18 @@ HAK_INLINE void hak_opt_store(hak_opt_id_t id, int64_t value) {
     atomic_store_explicit(&_hak_opt[id], value, memory_order_relaxed);
 }
 
+/* HAKMEM_HARDEN: the protections too dear for release (the debug flavour
+ * always has them). Read on slow paths only: in hardened mode the fast
+ * paths find nothing to hand out and no block of their own to free, so
+ * every small block takes the hardened path. */
+HAK_INLINE bool hak_hardened(void) {
+#ifdef HAK_DEBUG
+    return true;
+#else
+    return hak_opt(OPT_HARDEN) != 0;
+#endif
+}
+
 void _hak_options_init(void);
 const char *_hak_opt_str(hak_opt_id_t id); /* text options: "" when unset */
 const char *_hak_mode_name(void);

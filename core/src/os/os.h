@@ -19,6 +19,13 @@ void _hak_os_init(void);
 void *_hak_os_map_aligned(size_t size, size_t align); /* NULL + ENOMEM */
 void _hak_os_unmap(void *p, size_t size);
 bool _hak_os_grow_in_place(void *p, size_t old_size, size_t new_size);
+/* Pages of a mapping replaced by no-access ones (their memory goes back;
+ * any access faults); they stay part of the mapping. false when the OS
+ * refused (counted in _hak_os_failures), the pages then as they were. */
+bool _hak_os_noaccess(void *p, size_t size);
+/* Pages made no-access (their contents kept) or readable and writable
+ * again (no-access pages read as zeros then); false when refused. */
+bool _hak_os_protect(void *p, size_t size, bool access);
 /* Moves a mapping, pages and all, to a new `align`-aligned range of
  * new_size bytes; NULL when it cannot (the old one is then untouched). */
 void *_hak_os_relocate(void *p, size_t old_size, size_t new_size, size_t align);
@@ -46,6 +53,7 @@ uint64_t _hak_coarse_ns(void);     /* CLOCK_MONOTONIC_COARSE: a few ms resolutio
 uint64_t _hak_thread_cpu_ns(void); /* CPU time of the calling thread */
 bool _hak_os_faults(uint64_t *minor, uint64_t *major); /* page faults of the process */
 uint64_t _hak_os_rss_bytes(void);  /* resident set; 0 when unknown */
+unsigned _hak_os_live_threads(void); /* threads not yet ended (zombies not counted); 0: unknown */
 size_t _hak_os_llc_bytes(void);    /* last-level cache size */
 /* false with errno when a write fails; never dies of SIGPIPE */
 bool _hak_write_all(int fd, const char *s, size_t n);
@@ -55,6 +63,11 @@ void _hak_os_yield(void);          /* sched_yield */
 void _hak_os_cpu_relax(void);      /* a spin-wait hint to the CPU */
 bool _hak_os_thread_start(void *(*fn)(void *), size_t stack_bytes); /* detached, signals blocked */
 uint64_t _hak_os_random(void);     /* random per process, the same on every call */
+/* A function of an object the program has loaded: the first definition in
+ * the global scope, else in any loaded object (those loaded RTLD_LOCAL
+ * too); with `after_self` the first one after hakmem's own (RTLD_NEXT).
+ * NULL when none. Never loads anything. */
+void *_hak_os_symbol(const char *name, bool after_self);
 
 /* ---- the files hakmem writes (out.c) ----
  * HAKMEM_STATS_FILE, HAKMEM_ACE_TRACE and the stderr kept for HAKMEM_STATS:
@@ -89,6 +102,8 @@ uint64_t _hak_pmu_read(uint32_t *source); /* source: hak_pmu_source_t */
 /* ---- failures and warnings (check.c) ---- */
 extern _Atomic int _hak_aborting;
 __attribute__((noreturn, cold)) void _hak_fail(const char *what, const void *ptr);
+/* The same for a failure that concerns no pointer. */
+__attribute__((noreturn, cold)) void _hak_fatal(const char *what);
 void _hak_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void _hak_crash_handlers_install(void);
 

@@ -1,10 +1,13 @@
 /* Process services: clocks, CPU time, page faults, resident memory, the
  * cache size, the write loop, the process id, sleeping, a background
- * thread and the random seed. With mem.c (mappings), pmu.c (the cache-miss
- * counter), out.c (the files hakmem writes) and check.c (failures, signals)
- * this is everything hakmem asks of the kernel. */
+ * thread, the random seed and the symbols of other loaded objects (the C++
+ * runtime's). With mem.c (mappings), pmu.c (the cache-miss counter), out.c
+ * (the files hakmem writes) and check.c (failures, signals) this is
+ * everything hakmem asks of the kernel and the C library. */
 #include "os.h"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +76,46 @@ uint64_t _hak_os_rss_bytes(void) {
     return (uint64_t)resident * _hak_page_size;
 }
 
+/* Whether /proc/self/task/<tid> is a thread still running: a main thread
+ * that called pthread_exit stays there as a zombie (state Z) until the
+ * process ends. */
+static bool task_live(const char *tid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/self/task/%s/stat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false; /* gone meanwhile */
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command may hold any byte */
+    return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Read with getdents64 rather than opendir, which would allocate. */
+unsigned _hak_os_live_threads(void) {
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[4096] __attribute__((aligned(8)));
+    unsigned live = 0;
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            if (d->name[0] != '.' && task_live(d->name)) live++;
+            off += d->reclen;
+        }
+    }
+    close(fd);
+    return n < 0 ? 0 : live;
+}
+
 size_t _hak_os_llc_bytes(void) {
     long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
     if (v <= 0) v = sysconf(_SC_LEVEL2_CACHE_SIZE);
@@ -113,6 +157,33 @@ bool _hak_write_all(int fd, const char *s, size_t n) {
 }
 
 int _hak_os_pid(void) { return (int)getpid(); }
+
+struct symbol_search {
+    const char *name;
+    void *found;
+};
+
+/* One loaded object: its definition of the name, if it has one (an object
+ * loaded RTLD_LOCAL, outside the global scope, is searched too). */
+static int search_object(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct symbol_search *s = arg;
+    if (info->dlpi_name == NULL || info->dlpi_name[0] == '\0') return 0;
+    void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (h == NULL) return 0;
+    s->found = dlsym(h, s->name);
+    dlclose(h);
+    return s->found != NULL;
+}
+
+void *_hak_os_symbol(const char *name, bool after_self) {
+    if (after_self) return dlsym(RTLD_NEXT, name);
+    void *f = dlsym(RTLD_DEFAULT, name);
+    if (f != NULL) return f;
+    struct symbol_search s = {name, NULL};
+    dl_iterate_phdr(search_object, &s);
+    return s.found;
+}
 
 void _hak_os_sleep_ms(uint64_t ms) {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};

@@ -8,7 +8,8 @@
 
 #include "os/os.h"
 
-enum hak_pm_kind { PM_NONE = 0, PM_SEGMENT = 1, PM_LARGE = 2 };
+/* PM_GUARD: hardened mode's guarded and 0-byte blocks (large/guard.c). */
+enum hak_pm_kind { PM_NONE = 0, PM_SEGMENT = 1, PM_LARGE = 2, PM_GUARD = 3 };
 #define PM_KIND_BITS 2
 #define PM_KIND_MASK ((1u << PM_KIND_BITS) - 1)
 #define PM_BACK_MAX 63 /* chunks back one byte can say: the 6 bits left */

@@ -13,6 +13,22 @@ uint32_t _hak_class_size[HAK_CLASSES] = {
     16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
 };
 uint8_t _hak_tiny_class[(HAK_TINY_MAX >> HAK_TINY_STEP_SHIFT) + 1];
+uint8_t _hak_slab_units[HAK_SLAB_LEVELS][HAK_CLASSES];
+uint32_t _hak_slab_blocks[HAK_SLAB_LEVELS][HAK_CLASSES];
+
+/* Slabs of a class come in sizes: level 0 holds at least SLAB_MIN_BLOCKS
+ * blocks (a sparse class keeps little memory in its slabs), each level up
+ * doubles that, and the heap moves a class up while its slabs give out
+ * few blocks per switch (heap/refill.c). A tiny class's single unit holds
+ * 64 blocks or more already, so the levels change only the mid classes. */
+#define SLAB_MIN_BLOCKS 8 /* blocks a level-0 slab holds at least */
+#define SLAB_MAX_UNITS 8  /* 512 KiB: eight blocks of the largest class */
+
+static unsigned class_units(unsigned cls, unsigned level) {
+    size_t want = ((size_t)_hak_class_size[cls] * SLAB_MIN_BLOCKS) << level;
+    unsigned units = (unsigned)((want + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
+    return units < 1 ? 1 : (units > SLAB_MAX_UNITS ? SLAB_MAX_UNITS : units);
+}
 
 void _hak_classes_init(void) {
     unsigned cls = 0;
@@ -21,14 +37,10 @@ void _hak_classes_init(void) {
         while (_hak_class_size[cls] < size) cls++;
         _hak_tiny_class[i] = (uint8_t)cls;
     }
-}
-
-#define SLAB_MIN_BLOCKS 8 /* blocks a mid slab holds at least: fewer would mean a new slab per bundle */
-#define SLAB_MAX_UNITS 8  /* 512 KiB: eight blocks of the largest class */
-
-/* Units (64 KiB) per slab. */
-unsigned _hak_class_units(unsigned cls) {
-    size_t want = (size_t)_hak_class_size[cls] * SLAB_MIN_BLOCKS;
-    unsigned units = (unsigned)((want + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
-    return units < 1 ? 1 : (units > SLAB_MAX_UNITS ? SLAB_MAX_UNITS : units);
+    for (unsigned l = 0; l < HAK_SLAB_LEVELS; l++)
+        for (unsigned c = 0; c < HAK_CLASSES; c++) {
+            _hak_slab_units[l][c] = (uint8_t)class_units(c, l);
+            _hak_slab_blocks[l][c] = (uint32_t)(((size_t)_hak_slab_units[l][c] << HAK_UNIT_SHIFT) /
+                                                _hak_class_size[c]);
+        }
 }

@@ -6,11 +6,25 @@
 
 #include <string.h>
 
-uintptr_t _hak_free_key;
+uintptr_t _hak_free_key, _hak_chain_key, _hak_canary_key;
 _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
 _Atomic uint64_t _hak_segments_live;
 _Atomic uint64_t _hak_refault_bytes;
 static size_t (*g_pressure)(void);
+
+/* splitmix64's finaliser: keys that share no bits with one another. */
+static uint64_t mix(uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+void _hak_keys_init(void) {
+    uint64_t seed = _hak_os_random();
+    _hak_free_key = (uintptr_t)mix(seed) | 1;
+    _hak_chain_key = (uintptr_t)mix(seed + 0x9e3779b97f4a7c15ull);
+    _hak_canary_key = (uintptr_t)mix(seed + 2 * 0x9e3779b97f4a7c15ull);
+}
 
 void _hak_on_pressure(size_t (*release)(void)) { g_pressure = release; }
 
@@ -125,6 +139,7 @@ static uint32_t odd_inverse(uint32_t odd) {
 
 void _hak_slab_set_bsize(hak_slab_t *slab, uint32_t bsize) {
     slab->bsize = bsize;
+    slab->usable = bsize - hak_canary_room(slab->cls);
     slab->shift = (uint8_t)__builtin_ctz(bsize);
     slab->inv = odd_inverse(bsize >> slab->shift);
     slab->capacity = (uint32_t)(((size_t)slab->span << HAK_UNIT_SHIFT) / bsize);
@@ -190,7 +205,8 @@ hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t 
     _hak_slab_set_bsize(slab, bsize);
     slab->start = (uintptr_t)seg + ((uintptr_t)u << HAK_UNIT_SHIFT);
     slab->heap = heap;
-    atomic_store_explicit(&slab->owner, owner_tp, memory_order_relaxed);
+    slab->free = slab->local_free = HAK_NO_BLOCK;
+    atomic_store_explicit(&slab->owner, hak_owner_tag(owner_tp), memory_order_relaxed);
     seg->free_units -= units;
     atomic_fetch_add_explicit(&_hak_tier_reserved[hak_class_tier(cls)],
                               (uint64_t)units << HAK_UNIT_SHIFT, memory_order_relaxed);
@@ -207,6 +223,15 @@ void _hak_slab_free_units(hak_slab_t *slab, uint64_t now) {
         slab[i].stamp = now;
     }
     seg->free_units += span;
+}
+
+size_t _hak_units_purge(hak_slab_t *first, unsigned n) {
+    hak_segment_t *seg = hak_segment_base((uintptr_t)first);
+    size_t len = (size_t)n << HAK_UNIT_SHIFT;
+    if (!_hak_os_dontneed((uint8_t *)seg + ((size_t)hak_slab_unit(first) << HAK_UNIT_SHIFT), len))
+        return 0;
+    for (unsigned i = 0; i < n; i++) first[i].purged = 1;
+    return len;
 }
 
 size_t _hak_segment_cache_trim(void) {

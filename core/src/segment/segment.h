@@ -17,7 +17,12 @@ extern uint32_t _hak_class_size[HAK_CLASSES];
 #define HAK_MID_STEPS_SHIFT 2
 extern uint8_t _hak_tiny_class[(HAK_TINY_MAX >> HAK_TINY_STEP_SHIFT) + 1];
 void _hak_classes_init(void);
-unsigned _hak_class_units(unsigned cls);
+/* A class's slabs come in sizes, one per level: level 0 for sparse classes,
+ * each level up twice the blocks (up to 512 KiB). Units and blocks per
+ * slab of each class at each level, from start-up on. */
+#define HAK_SLAB_LEVELS 4
+extern uint8_t _hak_slab_units[HAK_SLAB_LEVELS][HAK_CLASSES];
+extern uint32_t _hak_slab_blocks[HAK_SLAB_LEVELS][HAK_CLASSES];
 
 HAK_INLINE unsigned hak_size_class(size_t size) { /* size <= HAK_MID_MAX */
     if (likely(size <= HAK_TINY_MAX))
@@ -36,30 +41,94 @@ HAK_INLINE hak_tier_t hak_class_tier(unsigned cls) {
     return cls < HAK_TINY_CLASSES ? HAK_TIER_TINY : (cls < HAK_CLASSES ? HAK_TIER_MID : HAK_TIER_LARGE);
 }
 
-/* ---- blocks ---- */
+/* ---- blocks ----
+ * A free block holds its link in its first word and a keyed mark in its
+ * second. Links are never plain addresses, so a write after free cannot
+ * steer malloc and a read of a block reveals no address:
+ *  - a slab's lists link blocks by their index in the slab, stored xor the
+ *    low half of (secret ^ the block's own address); malloc takes only an
+ *    index below the slab's carved count, so a corrupted link can name at
+ *    most another block of the same slab (a block boundary), never memory
+ *    outside it, and an index past the carved blocks stops the process;
+ *  - remote-free chains cross slabs: they hold the next address xor a
+ *    second secret and the block's own address, and the owner checks each
+ *    block it drains (a block start of a live slab of its own heap, marked
+ *    free) before it reads its link. */
 typedef struct hak_block {
-    struct hak_block *next;
+    uint64_t link;
     uintptr_t mark; /* _hak_free_key ^ address while free */
 } hak_block_t;
 
-extern uintptr_t _hak_free_key HAK_HIDDEN; /* random, odd: set at start-up */
-#define HAK_POISON 0xDF
+extern uintptr_t _hak_free_key HAK_HIDDEN;  /* random, odd: set at start-up */
+extern uintptr_t _hak_chain_key HAK_HIDDEN; /* random: remote chains' links */
+void _hak_keys_init(void); /* at start-up, before any block is carved */
+#define HAK_NO_BLOCK 0xFFFFFFFFu /* the end of a slab list: past any carved block */
 
 /* Every free block carries a keyed mark in its second word, so freeing it
- * again is caught with one compare. Debug builds also poison the rest and
- * check it when the block is handed out again. */
-HAK_INLINE void hak_mark_free(hak_block_t *b, uint32_t bsize) {
-    b->mark = _hak_free_key ^ (uintptr_t)b;
-#ifdef HAK_DEBUG
-    if (bsize > sizeof(hak_block_t))
-        __builtin_memset((uint8_t *)b + sizeof(hak_block_t), HAK_POISON, bsize - sizeof(hak_block_t));
-#else
-    (void)bsize;
-#endif
-}
+ * again is caught with one compare; malloc clears it. */
+HAK_INLINE void hak_mark_free(hak_block_t *b) { b->mark = _hak_free_key ^ (uintptr_t)b; }
 
 HAK_INLINE bool hak_is_marked_free(const hak_block_t *b) {
     return b->mark == (_hak_free_key ^ (uintptr_t)b);
+}
+
+/* A slab-list link: the next block's index, keyed with the secret and the
+ * holder's address (the free fast path has the key in hand: the mark). */
+HAK_INLINE void hak_link_set(hak_block_t *b, uint32_t next) {
+    b->link = next ^ (uint32_t)(_hak_free_key ^ (uintptr_t)b);
+}
+
+HAK_INLINE uint32_t hak_link_get(const hak_block_t *b) {
+    return (uint32_t)b->link ^ (uint32_t)(_hak_free_key ^ (uintptr_t)b);
+}
+
+/* A remote chain's link: the next block's address (NULL ends it). */
+HAK_INLINE void hak_chain_set(hak_block_t *b, const hak_block_t *next) {
+    b->link = (uintptr_t)next ^ _hak_chain_key ^ (uintptr_t)b;
+}
+
+HAK_INLINE hak_block_t *hak_chain_get(const hak_block_t *b) {
+    return (hak_block_t *)(uintptr_t)(b->link ^ _hak_chain_key ^ (uintptr_t)b);
+}
+
+/* ---- hardened blocks (HAKMEM_HARDEN=1, the debug flavour) ----
+ * A small block ends with an 8-byte canary (a secret ^ its address),
+ * written when it is handed out and checked when it is freed; its usable
+ * size is the block's less the canary. The largest class has no room to
+ * spare (a 64 KiB request fills it) and carries none. A freed block is
+ * filled (zeros in release, HAK_POISON in debug) from its third word on,
+ * and the filling is checked when it is handed out again. */
+#define HAK_CANARY_BYTES 8u
+#define HAK_POISON 0xDF
+extern uintptr_t _hak_canary_key HAK_HIDDEN;
+
+HAK_INLINE uint32_t hak_canary_room(unsigned cls) {
+    return hak_hardened() && cls < HAK_CLASSES - 1 ? HAK_CANARY_BYTES : 0;
+}
+
+/* The class malloc(size) takes (size <= HAK_MID_MAX): in hardened mode the
+ * smallest with room for the block and its canary. */
+HAK_INLINE unsigned hak_class_for(size_t size) {
+    unsigned cls = hak_size_class(size);
+    while (cls < HAK_CLASSES - 1 && _hak_class_size[cls] - hak_canary_room(cls) < size) cls++;
+    return cls;
+}
+
+HAK_INLINE uint64_t hak_canary_of(const void *b) { return _hak_canary_key ^ (uintptr_t)b; }
+
+HAK_INLINE uint64_t hak_fill_word(void) {
+#ifdef HAK_DEBUG
+    return 0x0101010101010101ull * HAK_POISON;
+#else
+    return 0;
+#endif
+}
+
+/* The owner a hardened heap's slabs carry: never a thread's pointer, so
+ * free's fast path passes every block to the hardened path. */
+#define HAK_OWNER_HARDENED 1u
+HAK_INLINE uintptr_t hak_owner_tag(uintptr_t tp) {
+    return tp != 0 && hak_hardened() ? tp ^ HAK_OWNER_HARDENED : tp;
 }
 
 /* ---- slabs ---- */
@@ -68,14 +137,21 @@ enum hak_slab_kind { SLAB_FREE = 0, SLAB_HEAD = 1, SLAB_TAIL = 2 };
 enum hak_slab_list { SLAB_IN_NONE = 0, SLAB_IN_QUEUE = 1, SLAB_IN_EMPTY = 2 };
 #define HAK_SLAB_MAX_PAGES 128 /* OS pages of a slab its released-page mask covers */
 
-/* One descriptor per 64 KiB unit, in the segment's first unit. The free
- * fast path reads the first half line (carved, inv, shift, owner) and
- * writes local_free and used; malloc's reads free and writes used and
- * allocs. */
+/* One descriptor per 64 KiB unit, in the segment's first unit. Both fast
+ * paths stay in its first half line: malloc reads free, carved, bsize and
+ * start and writes free; free reads carved, inv, shift, kind and owner and
+ * writes local_free and used.
+ *
+ * Counting: malloc's fast path counts nothing. The blocks joining the list
+ * malloc pops of a current slab count as handed out at once (`used` and
+ * `allocs` grow by their number); the census subtracts what is still on
+ * that list, and a slab that stops being current gives its rest back. */
 typedef struct hak_slab {
-    hak_block_t *free;          /* blocks malloc hands out (the owner's thread only) */
-    hak_block_t *local_free;    /* the owner's frees; become `free` when it runs dry */
-    int32_t used;               /* blocks out (+1 while current); while full, see `full` */
+    uint32_t free;              /* index of the first block malloc hands out (the owner's
+                                 * thread only); >= carved: none */
+    uint32_t local_free;        /* the owner's frees, by index; become `free` when it runs dry */
+    int32_t used;               /* blocks out (+ the list malloc pops and 1 while current);
+                                 * while full, see `full` */
     uint32_t carved;            /* blocks carved so far; 0 in tail and free units */
     uint32_t inv;               /* inverse of bsize's odd part mod 2^32 */
     uint8_t shift;              /* trailing zero bits of bsize */
@@ -83,14 +159,16 @@ typedef struct hak_slab {
     uint8_t kind;               /* enum hak_slab_kind */
     uint8_t current;            /* its heap allocates from it */
     _Atomic uintptr_t owner;    /* thread pointer of its heap's thread; 0: none */
-    uint64_t allocs;            /* blocks handed out in the slab's life (statistics) */
-    uint32_t capacity;          /* blocks the slab holds */
+    uintptr_t start;            /* first block */
     uint32_t bsize;             /* block size */
+    uint32_t capacity;          /* blocks the slab holds */
+    uint32_t usable;            /* bytes a block gives its user: bsize less the canary (a sized
+                                 * free checks it: on the line free reads anyway) */
+    uint32_t pad2_;
     uint16_t span;              /* HEAD: units spanned; TAIL: units back to the head */
     uint8_t list;               /* enum hak_slab_list */
     uint8_t purged;             /* FREE unit: its pages were advised away */
     uint32_t released;          /* blocks out of every list: a page of theirs was released */
-    uintptr_t start;            /* first block */
     struct hak_slab *next, *prev; /* its heap's list */
     uint64_t page_mask[HAK_SLAB_MAX_PAGES / 64]; /* OS pages released while in use */
     uint64_t stamp;             /* ns: idle since (queued, emptied, or a free unit) */
@@ -103,6 +181,7 @@ typedef struct hak_slab {
     uint8_t full;
     uint8_t settled; /* decay looked at its free list, which has not grown since */
     uint8_t pad_[2];
+    uint64_t allocs;            /* blocks handed out in the slab's life (statistics) */
 } hak_slab_t;
 
 _Static_assert(sizeof(hak_slab_t) == (1u << HAK_DESC_SHIFT), "a slab descriptor is 128 bytes");
@@ -115,6 +194,11 @@ HAK_INLINE uint32_t hak_block_index(const hak_slab_t *s, uintptr_t off) {
     uint32_t x = (uint32_t)off * s->inv;
     unsigned k = s->shift;
     return (x >> k) | (x << ((32 - k) & 31)); /* a rotate; k = 0 gives x | x */
+}
+
+/* Block i of a slab (i < carved: the slab's own blocks only). */
+HAK_INLINE hak_block_t *hak_block_at(const hak_slab_t *s, uint32_t i) {
+    return (hak_block_t *)(s->start + (uint32_t)(i * s->bsize));
 }
 
 /* The `carved` bound read on the free fast path, where the load must fold
@@ -141,15 +225,17 @@ struct hak_heap; /* the owner: a thread heap, never looked into here */
 
 typedef struct hak_segment {
     struct hak_heap *heap;       /* owner */
-    size_t size;                 /* bytes mapped */
     uint32_t units;              /* units in the segment, the header unit included */
     uint32_t zero_;              /* where a descriptor has `carved`: the header is no block */
+    uint32_t inv_, kind_;        /* where a descriptor has inv, shift and kind: 0 */
+    size_t size;                 /* bytes mapped */
     uint32_t free_units;
     uint32_t pad_;
     struct hak_segment *next, *prev; /* owner's segment list, or the cache */
 } hak_segment_t;
 
-_Static_assert(offsetof(hak_segment_t, zero_) == offsetof(hak_slab_t, carved),
+_Static_assert(offsetof(hak_segment_t, zero_) == offsetof(hak_slab_t, carved) &&
+                   offsetof(hak_segment_t, kind_) == offsetof(hak_slab_t, shift),
                "a pointer into the header unit fails the free path's check");
 
 /* The segments of one owner, which keeps this list in itself. */
@@ -211,6 +297,9 @@ bool _hak_slab_extend(hak_slab_t *slab, uint32_t units, uint32_t bsize);
 void _hak_slab_set_bsize(hak_slab_t *slab, uint32_t bsize);
 /* An empty slab's units go back to its segment, dated `now` for decay. */
 void _hak_slab_free_units(hak_slab_t *slab, uint64_t now);
+/* Free units [first, first + n) of a segment advised away now; returns the
+ * bytes (0 when the OS refused: they stay resident). */
+size_t _hak_units_purge(hak_slab_t *first, unsigned n);
 /* A segment without a slab leaves its list for the cache or the OS. */
 void _hak_segment_release(hak_seglist_t *list, hak_segment_t *seg);
 /* Free units freed at or before `older_than` (ns) advised away; returns the

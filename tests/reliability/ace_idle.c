@@ -1,0 +1,97 @@
+/* Learning mode gives memory back while the program idles, even with ACE
+ * backed off: `ace_idle <seed>`. Worker threads allocate small blocks
+ * (16 B – 1 KiB, every byte written), free all but a scattered one in
+ * KEEP_ONE_IN and exit; the main thread then sleeps without calling the
+ * allocator, so only ACE's thread can run decay. The test sets a guard
+ * that every tick trips (HAKMEM_ACE_MAX_RSS_MB=1): ACE stays backed off on
+ * the defaults the whole time. Prints what was freed, what decay gave back
+ * within GIVE_UP_S and ACE's guard trips; before, a tripped guard ended
+ * ACE's thread and with it every decay pass for idle threads. */
+#include "rel.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#define THREADS 2
+#define MIB_PER_THREAD 16
+#define KEEP_ONE_IN 64
+#define POLL_MS 20
+#define GIVE_UP_S 20 /* a failure, not a measure: ACE ticks every 10 ms */
+
+typedef struct {
+    uint64_t seed, freed;
+    void **keep;
+    size_t kept;
+} job_t;
+
+static void *worker(void *arg) {
+    job_t *j = arg;
+    rng_t r;
+    rng_init(&r, j->seed, 1);
+    size_t cap = (size_t)MIB_PER_THREAD << 12, n = 0, total = 0;
+    void **p = malloc(cap * sizeof *p);
+    size_t *size = malloc(cap * sizeof *size);
+    j->keep = malloc((cap / KEEP_ONE_IN + 1) * sizeof(void *));
+    if (p == NULL || size == NULL || j->keep == NULL) die("out of memory");
+    while (total < ((size_t)MIB_PER_THREAD << 20) && n < cap) {
+        size_t s = 16 + rng_next(&r) % 1009;
+        p[n] = malloc(s);
+        if (p[n] == NULL) die("malloc(%zu) failed", s);
+        memset(p[n], 0x5a, s);
+        size[n++] = s;
+        total += s;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i % KEEP_ONE_IN == 0) {
+            j->keep[j->kept++] = p[i];
+            continue;
+        }
+        j->freed += size[i];
+        free(p[i]);
+    }
+    free(p);
+    free(size);
+    return NULL;
+}
+
+/* A field of hak_ace_json's object, or -1. */
+static long ace_field(const char *json, const char *name) {
+    char key[48];
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *at = strstr(json, key);
+    return at ? strtol(at + strlen(key), NULL, 10) : -1;
+}
+
+int main(int argc, char **argv) {
+    uint64_t seed = seed_from_arg(argc > 1 ? argv[1] : NULL);
+    job_t jobs[THREADS];
+    pthread_t t[THREADS];
+    for (unsigned i = 0; i < THREADS; i++) {
+        jobs[i] = (job_t){.seed = seed + i};
+        if (pthread_create(&t[i], NULL, worker, &jobs[i]) != 0) die("pthread_create");
+    }
+    uint64_t freed = 0;
+    for (unsigned i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        freed += jobs[i].freed;
+    }
+    hak_stats_t before, now;
+    if (hak_stats_get(&before, sizeof before) != 0) die("hak_stats_get");
+    uint64_t given = 0;
+    static char json[8192];
+    for (unsigned polls = 0; polls < GIVE_UP_S * 1000 / POLL_MS; polls++) {
+        struct timespec ts = {0, POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        if (hak_stats_get(&now, sizeof now) != 0) die("hak_stats_get");
+        given = now.decay_bytes - before.decay_bytes;
+        if (given >= freed / 2) break;
+    }
+    hak_ace_json(json, sizeof json);
+    printf("{\"freed\":%" PRIu64 ",\"decay_bytes\":%" PRIu64 ",\"trips\":%ld,\"stopped\":%s}\n",
+           freed, given, ace_field(json, "trips"), strstr(json, "\"stopped\":true") ? "true" : "false");
+    for (unsigned i = 0; i < THREADS; i++) {
+        for (size_t k = 0; k < jobs[i].kept; k++) free(jobs[i].keep[k]);
+        free(jobs[i].keep);
+    }
+    return 0;
+}
