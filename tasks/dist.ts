@@ -10,6 +10,7 @@
 // sorted by name, mtime 0, owner and group 0 without names, fixed modes, plain ustar without
 // extended headers, gzip without name or time; GNU tar and gzip).
 
+import { versionOfHeader } from "./version.ts";
 import { join, relative } from "node:path";
 import {
   buildAll,
@@ -54,17 +55,6 @@ export const TARBALL_FILES = [
 /** "1.0.0" from the HAKMEM_VERSION_MAJOR/MINOR/PATCH defines of a hakmem.h. */
 async function headerVersion(header: string): Promise<string> {
   return versionOfHeader(await Deno.readTextFile(header), header);
-}
-
-/** "1.0.0" from the HAKMEM_VERSION_MAJOR/MINOR/PATCH defines in `text`, the text of the header
- * `header` (named in the error when one is missing). */
-export function versionOfHeader(text: string, header: string): string {
-  const part = (name: string) => {
-    const m = new RegExp(`^#define HAKMEM_VERSION_${name}\\s+(\\d+)\\s*$`, "m").exec(text);
-    if (!m) throw new Error(`${header}: no "#define HAKMEM_VERSION_${name} <number>" line`);
-    return m[1];
-  };
-  return ["MAJOR", "MINOR", "PATCH"].map(part).join(".");
 }
 
 /** The version of the headers `deno task dist` packs (copies of core/include/hakmem.h). */

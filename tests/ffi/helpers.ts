@@ -4,7 +4,7 @@
  * helpers, errno constants and a seeded PRNG.
  */
 import { Hakmem } from "../../bindings/hakmem.ts";
-import { versionOfHeader } from "../../tasks/dist.ts";
+import { versionOfHeader } from "../../tasks/version.ts";
 import { existsSync } from "../../tasks/files.ts";
 
 export { getErrno, Hakmem, setErrno, withErrno } from "../../bindings/hakmem.ts";
