@@ -20,6 +20,8 @@
  * pointers and arrays -> "pointer".
  */
 
+import { parseAs, parseJson, z } from "../tasks/schema.ts";
+
 /** The JSON calls of hakmem.h share one signature (snprintf's convention). */
 const TEXT_CALL = { parameters: ["pointer", "usize"], result: "usize" } as const;
 
@@ -196,21 +198,25 @@ export function withErrno<T>(fn: () => T): { value: T; errno: number } {
 
 // --------------------------------------------------------------------------------- decoders ----
 
+const offset = z.number().int().nonnegative();
+const named = z.object({ name: z.string(), offset, description: z.string() });
+
 /** hak_stats_layout_json: where each field of hak_stats_t lies. */
-export interface StatsLayout {
-  version: number;
-  size: number;
-  head: { name: string; offset: number; type: "u32" }[];
-  tiers: {
-    offset: number;
-    stride: number;
-    names: string[];
-    fields: { name: string; offset: number; description: string }[];
-  };
-  syscalls: { offset: number; names: string[] };
-  counters: { name: string; offset: number; description: string }[];
-  pmu_source: { offset: number; names: string[] };
-}
+const StatsLayout = z.object({
+  version: z.number().int(),
+  size: z.number().int().positive(),
+  head: z.array(z.object({ name: z.string(), offset, type: z.literal("u32") })),
+  tiers: z.object({
+    offset,
+    stride: z.number().int().positive(),
+    names: z.array(z.string()),
+    fields: z.array(named),
+  }),
+  syscalls: z.object({ offset, names: z.array(z.string()) }),
+  counters: z.array(named),
+  pmu_source: z.object({ offset, names: z.array(z.string()) }),
+});
+export type StatsLayout = z.infer<typeof StatsLayout>;
 
 /** The statistics, by the names of the layout: hak_stats_json parsed, or hak_stats_t decoded. */
 export interface Stats {
@@ -241,52 +247,48 @@ function fail(what: string): never {
   throw new Error(`hakmem: ${what}`);
 }
 
-function count(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    fail(`${what} is not a non-negative integer: ${JSON.stringify(v)}`);
-  }
-  return v;
+const count = z.number().int().nonnegative();
+
+/** An object of exactly these keys, each a count. */
+function counts(names: readonly string[]) {
+  return z.strictObject(Object.fromEntries(names.map((n) => [n, count])));
 }
 
-function record(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(`${what} is not an object`);
-  return v as Record<string, unknown>;
+/** The schema of hak_stats_json's object, made from the layout: exactly its tiers, fields,
+ * syscalls and counters (the library describes itself; nothing here re-types a field). */
+export function statsJsonSchema(layout: StatsLayout) {
+  const tier = counts(layout.tiers.fields.map((f) => f.name));
+  return z.strictObject({
+    version: count,
+    mode: z.string(),
+    build: z.string(),
+    tiers: z.strictObject(Object.fromEntries(layout.tiers.names.map((t) => [t, tier]))),
+    syscalls: counts(layout.syscalls.names),
+    pmu: z.enum(layout.pmu_source.names as [string, ...string[]]),
+    ...Object.fromEntries(layout.counters.map((c) => [c.name, count])),
+  });
 }
 
-/** Exactly these keys, each a count. */
-function counts(v: unknown, names: readonly string[], what: string): Record<string, number> {
-  const o = record(v, what);
-  const extra = Object.keys(o).filter((k) => !names.includes(k));
-  if (extra.length > 0) fail(`${what} has fields the layout does not: ${extra.join(", ")}`);
-  return Object.fromEntries(names.map((n) => [n, count(o[n], `${what}.${n}`)]));
-}
-
-/** Validates and types hak_stats_json's text against the layout (throws when they disagree). */
+/** Validates and types hak_stats_json's text against the layout (throws, naming each field that
+ * disagrees, when they do). */
 export function parseStats(text: string, layout: StatsLayout): JsonStats {
-  const root = record(JSON.parse(text), "stats JSON");
-  const counterNames = layout.counters.map((c) => c.name);
-  const known = ["version", "mode", "build", "tiers", "syscalls", "pmu", ...counterNames];
-  const extra = Object.keys(root).filter((k) => !known.includes(k));
-  if (extra.length > 0) fail(`stats JSON has fields the layout does not: ${extra.join(", ")}`);
-  const fields = layout.tiers.fields.map((f) => f.name);
-  const tiersIn = record(root.tiers, "tiers");
-  const tiers = Object.fromEntries(
-    layout.tiers.names.map((t) => [t, counts(tiersIn[t], fields, `tiers.${t}`)]),
+  const root = parseAs(
+    statsJsonSchema(layout),
+    parseJson(text, "hakmem: stats JSON"),
+    "hakmem: stats JSON",
   );
-  if (Object.keys(tiersIn).length !== layout.tiers.names.length) fail("tiers differ from layout");
-  if (typeof root.mode !== "string") fail("stats JSON: mode missing");
-  if (typeof root.build !== "string") fail("stats JSON: build missing");
-  if (!layout.pmu_source.names.includes(root.pmu as string)) {
-    fail(`stats JSON: pmu ${JSON.stringify(root.pmu)} is none of ${layout.pmu_source.names}`);
-  }
+  const { version, mode, build, tiers, syscalls, pmu } = root;
+  const counters = Object.fromEntries(
+    layout.counters.map((c) => [c.name, (root as Record<string, unknown>)[c.name] as number]),
+  );
   return {
-    version: count(root.version, "version"),
-    mode: root.mode,
-    build: root.build,
+    version,
+    mode,
+    build,
     tiers,
-    syscalls: counts(root.syscalls, layout.syscalls.names, "syscalls"),
-    counters: Object.fromEntries(counterNames.map((c) => [c, count(root[c], c)])),
-    pmu: root.pmu as string,
+    syscalls,
+    counters,
+    pmu,
   };
 }
 
@@ -316,30 +318,44 @@ export function decodeStats(buf: Uint8Array, layout: StatsLayout): StructStats {
   };
 }
 
-/** hak_options_table_json: the options table of core/src/os/options.def. */
-export interface OptionsTable {
-  /** HAKMEM_MODE's presets, in order: each option's defaults are keyed by them. */
-  modes: string[];
-  /** the preset when HAKMEM_MODE is unset */
-  default_mode: string;
-  options: OptionDef[];
-  class_knobs: { id: number; name: string; min: number; max: number; description: string }[];
-  prewarm: { size: number; blocks: number }[];
-}
-
-export interface OptionDef {
+const OptionDef = z.object({
   /** the environment variable */
-  name: string;
-  type: "bool" | "int" | "enum" | "string";
+  name: z.string(),
+  type: z.enum(["bool", "int", "enum", "string"]),
   /** the names of an enumeration's values, by index */
-  choices: string[];
-  min: number;
-  max: number;
+  choices: z.array(z.string()),
+  min: z.number(),
+  max: z.number(),
   /** the default in each mode (an enumeration's index; "" for text) */
-  defaults: Record<string, number | string>;
+  defaults: z.record(z.string(), z.union([z.number(), z.string()])),
   /** hak_option_set may change it while the program runs */
-  runtime: boolean;
-  description: string;
+  runtime: z.boolean(),
+  description: z.string(),
+});
+export type OptionDef = z.infer<typeof OptionDef>;
+
+/** hak_options_table_json: the options table of core/src/os/options.def. */
+const OptionsTable = z.object({
+  /** HAKMEM_MODE's presets, in order: each option's defaults are keyed by them. */
+  modes: z.array(z.string()),
+  /** the preset when HAKMEM_MODE is unset */
+  default_mode: z.string(),
+  options: z.array(OptionDef),
+  class_knobs: z.array(z.object({
+    id: z.number().int(),
+    name: z.string(),
+    min: z.number(),
+    max: z.number(),
+    description: z.string(),
+  })),
+  prewarm: z.array(z.object({ size: z.number().int(), blocks: z.number().int() })),
+});
+export type OptionsTable = z.infer<typeof OptionsTable>;
+
+/** An options table's JSON text (hak_options_table_json, or `bindings/hakmem.ts options`),
+ * validated; `what` names it in errors. */
+export function parseOptionsTable(text: string, what: string): OptionsTable {
+  return parseAs(OptionsTable, parseJson(text, what), what);
 }
 
 /** hak_ace_metrics_t, all doubles: these scalars in order, then one array of hak_class_count()
@@ -470,7 +486,12 @@ export class Hakmem {
   }
 
   statsLayout(): StatsLayout {
-    return this.#layout ??= JSON.parse(this.text(this.sym.hak_stats_layout_json));
+    const what = "hakmem: hak_stats_layout_json";
+    return this.#layout ??= parseAs(
+      StatsLayout,
+      parseJson(this.text(this.sym.hak_stats_layout_json), what),
+      what,
+    );
   }
   statsJsonText(): string {
     return this.text(this.sym.hak_stats_json);
@@ -491,7 +512,8 @@ export class Hakmem {
     return this.text(this.sym.hak_config_json);
   }
   optionsTable(): OptionsTable {
-    return this.#table ??= JSON.parse(this.text(this.sym.hak_options_table_json));
+    const text = this.text(this.sym.hak_options_table_json);
+    return this.#table ??= parseOptionsTable(text, "hakmem: hak_options_table_json");
   }
   /** hak_option_get: rc 0 and the value, or rc -1 and errno (ENOENT for an unknown name). */
   optionGet(name: string): { rc: number; value: bigint; errno: number } {

@@ -66,6 +66,19 @@ export function readTraces(runDir: string, results: Results): Promise<TraceEntry
   }));
 }
 
+/** esbuild resolves the bare specifiers of deno.json's imports (the page's `zod`) to the files
+ * Deno resolves them to (its npm cache). */
+const DENO_PACKAGES = {
+  name: "deno-packages",
+  setup(
+    build: { onResolve(o: { filter: RegExp }, f: (a: { path: string }) => { path: string }): void },
+  ) {
+    build.onResolve({ filter: /^[a-z@][^:]*$/ }, (args) => ({
+      path: fileURLToPath(import.meta.resolve(args.path)),
+    }));
+  },
+};
+
 let appBundle: Promise<string> | undefined;
 
 /** reports/app.ts bundled for the browser (one IIFE), built once per process. */
@@ -83,6 +96,7 @@ export function bundleApp(): Promise<string> {
         minify: false,
         legalComments: "none",
         logLevel: "silent",
+        plugins: [DENO_PACKAGES],
       });
       return out.outputFiles[0].text as string;
     } finally {
@@ -91,7 +105,7 @@ export function bundleApp(): Promise<string> {
       await esbuild.stop();
     }
   })();
-  appBundle.catch(() => (appBundle = undefined));
+  appBundle.catch(() => (appBundle = undefined)); // not kept when it failed; the caller sees why
   return appBundle;
 }
 
@@ -110,15 +124,16 @@ export function plotlySource(): Promise<string> {
       try {
         const path = createRequire(import.meta.url).resolve(PLOTLY_PACKAGE);
         return await Deno.readTextFile(path);
-      } catch {
+      } catch (fallback) {
         throw new Error(
           `cannot load ${PLOTLY}: ${e instanceof Error ? e.message : String(e)} ` +
             `(run \`deno cache reports/build_report.ts\` with network access once)`,
+          { cause: fallback },
         );
       }
     }
   })();
-  plotlyText.catch(() => (plotlyText = undefined));
+  plotlyText.catch(() => (plotlyText = undefined)); // as appBundle
   return plotlyText;
 }
 

@@ -8,7 +8,7 @@
 // could not run).
 
 import { REFERENCE_GLIBC } from "../tasks/bench_stats.ts";
-import type { ProgramSample, ProgramsRecord } from "../tasks/programs_schema.ts";
+import type { ProgramSample, ProgramsRecord } from "../tasks/bench_schema.ts";
 import {
   figureColumns,
   fmtSpread,

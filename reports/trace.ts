@@ -9,7 +9,10 @@
 // forgot), scavenge, guard, elo.
 //
 //   parseTrace(text)          -> Trace (every point)
-// (reports/trace_compact.ts thins a Trace for the page.)
+// (reports/trace_lines.ts reads and checks each line; reports/trace_compact.ts thins a Trace for
+// the page.)
+
+import { readLine, type TraceLine } from "./trace_lines.ts";
 
 /** The metrics of a tick (the "metrics" object M of the trace format), in chart order. */
 export const METRIC_KEYS = [
@@ -178,129 +181,6 @@ export interface Trace {
   guards: GuardTrip[];
 }
 
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function num(v: unknown): number | null {
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
-}
-
-function str(v: unknown): string | null {
-  return typeof v === "string" ? v : null;
-}
-
-/** One line that passed the checks of its kind, with its time. */
-type Line =
-  | { kind: "start"; t: number; start: TraceStart }
-  | {
-    kind: "tick";
-    t: number;
-    loop: "fast" | "slow";
-    reward: number | null;
-    metrics: Obj;
-    knobs: Obj;
-  }
-  | { kind: "phase"; t: number; change: PhaseChange }
-  | {
-    kind: "decision";
-    t: number;
-    rule: string;
-    knob: string;
-    cls: number;
-    old: number | null;
-    new: number;
-  }
-  | { kind: "scavenge"; t: number; event: ScavengeEvent }
-  | { kind: "guard"; t: number; trip: GuardTrip }
-  | {
-    kind: "elo";
-    t: number;
-    state: string;
-    best: number | null;
-    allocs: number | null;
-    ratings: { threshold: number; rating: number; plays: number | null }[];
-  };
-
-const KNOWN_KINDS = new Set(["start", "tick", "decision", "scavenge", "guard", "elo", "phase"]);
-
-/** The record of a parsed line of a known kind, or null when its required fields are missing. */
-function record(o: Obj, t: number, kind: string): Line | null {
-  switch (kind) {
-    case "start":
-      return {
-        kind,
-        t,
-        start: {
-          t,
-          pid: num(o.pid),
-          mode: str(o.mode),
-          fastMs: num(o.fast_ms),
-          slowMs: num(o.slow_ms),
-        },
-      };
-    case "tick": {
-      if (o.loop !== "fast" && o.loop !== "slow") return null;
-      if (o.reward !== undefined && o.reward !== null && num(o.reward) === null) return null;
-      if (o.knobs !== undefined && o.knobs !== null && !isObj(o.knobs)) return null;
-      return {
-        kind,
-        t,
-        loop: o.loop,
-        reward: num(o.reward),
-        metrics: isObj(o.metrics) ? o.metrics : {},
-        knobs: isObj(o.knobs) ? o.knobs : {},
-      };
-    }
-    case "phase": {
-      const changes = num(o.changes);
-      if (o.changes !== undefined && changes === null) return null;
-      return { kind, t, change: { t, changes } };
-    }
-    case "decision": {
-      const knob = str(o.knob);
-      const value = num(o.new);
-      const cls = o.cls === undefined || o.cls === null ? -1 : num(o.cls);
-      if (knob === null || value === null || cls === null || !Number.isInteger(cls)) return null;
-      return { kind, t, rule: str(o.rule) ?? "?", knob, cls, old: num(o.old), new: value };
-    }
-    case "scavenge": {
-      const bytes = num(o.bytes);
-      if (bytes === null) return null;
-      const complete = typeof o.complete === "boolean" ? o.complete : null;
-      return {
-        kind,
-        t,
-        event: { t, bytes, ns: num(o.ns), budgetNs: num(o.budget_ns), complete },
-      };
-    }
-    case "guard": {
-      const guard = str(o.guard);
-      if (guard === null) return null;
-      return { kind, t, trip: { t, guard, value: num(o.value), limit: num(o.limit) } };
-    }
-    case "elo": {
-      const state = str(o.state);
-      if (state === null) return null;
-      const ratings: { threshold: number; rating: number; plays: number | null }[] = [];
-      if (Array.isArray(o.ratings)) {
-        for (const r of o.ratings) {
-          if (!isObj(r)) continue;
-          const threshold = num(r.threshold);
-          const rating = num(r.rating);
-          if (threshold !== null && rating !== null) {
-            ratings.push({ threshold, rating, plays: num(r.plays) });
-          }
-        }
-      }
-      return { kind, t, state, best: num(o.best), allocs: num(o.allocs), ratings };
-    }
-  }
-  return null;
-}
-
 function emptyTrace(): Trace {
   const values = {} as Record<MetricKey, (number | null)[]>;
   for (const k of METRIC_KEYS) values[k] = [];
@@ -342,68 +222,149 @@ function emptyTrace(): Trace {
   };
 }
 
-/** Parses the text of an ACE trace (never throws; see the header of this file). */
-export function parseTrace(text: string): Trace {
-  const out = emptyTrace();
-  const s = out.summary;
-  const recs: Line[] = [];
+/** The used lines of `text` in time order (stable: lines of the same time keep the file's
+ * order); counts the lines, the kinds, the unknown kinds and the malformed lines in `s`. */
+function readLines(text: string, s: TraceSummary): TraceLine[] {
+  const recs: TraceLine[] = [];
   // counted in a Map: a kind such as "__proto__" must not reach an object's prototype
   const unknown = new Map<string, number>();
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === "") return;
+  text.split(/\r?\n/).forEach((text, i) => {
+    if (text.trim() === "") return;
     s.lines++;
-    let o: unknown;
-    try {
-      o = JSON.parse(line);
-    } catch {
-      o = undefined;
-    }
-    const t = isObj(o) ? num(o.t) : null;
-    const kind = isObj(o) ? str(o.kind) : null;
-    if (!isObj(o) || t === null || t < 0 || kind === null) {
+    const r = readLine(text);
+    if ("line" in r) {
+      s.kinds[r.line.kind] = (s.kinds[r.line.kind] ?? 0) + 1;
+      recs.push(r.line);
+    } else if ("unknownKind" in r) {
+      unknown.set(r.unknownKind, (unknown.get(r.unknownKind) ?? 0) + 1);
+    } else {
       s.malformed++;
       s.firstMalformedLine ??= i + 1;
-      return;
     }
-    if (!KNOWN_KINDS.has(kind)) {
-      unknown.set(kind, (unknown.get(kind) ?? 0) + 1);
-      return;
-    }
-    const r = record(o, t, kind);
-    if (r === null) {
-      s.malformed++;
-      s.firstMalformedLine ??= i + 1;
-      return;
-    }
-    s.kinds[kind] = (s.kinds[kind] ?? 0) + 1;
-    recs.push(r);
   });
   s.unknownKinds = Object.fromEntries(unknown);
-  // time order (stable: lines of the same time keep the file's order)
   recs.sort((a, b) => a.t - b.t);
   if (recs.length > 0) {
     s.startT = recs[0].t;
     s.endT = recs[recs.length - 1].t;
   }
-  const knobs = new Map<string, KnobSeries>();
-  const tracks = new Map<TickKnob, KnobTrack>();
+  return recs;
+}
+
+type Line<K extends TraceLine["kind"]> = Extract<TraceLine, { kind: K }>;
+
+/** The tracks of the knobs every tick reports (see KnobTrack). */
+class KnobTracks {
+  #tracks = new Map<TickKnob, KnobTrack>();
+  constructor(private readonly s: TraceSummary) {}
+
   /** Adds (t, v) to a knob's track when the value changed. A track begins at the trace's start:
    * with the value before the decision that made it (its "old"), or with a tick's value (a tick
    * reports it before any decision of its own time). */
-  const track = (knob: TickKnob, t: number, v: number, before: number | null) => {
-    let k = tracks.get(knob);
+  add(knob: TickKnob, t: number, v: number, before: number | null): void {
+    let k = this.#tracks.get(knob);
     if (!k) {
-      tracks.set(knob, k = { knob, t: [], v: [] });
+      this.#tracks.set(knob, k = { knob, t: [], v: [] });
       if (before !== null) {
-        k.t.push(s.startT ?? t);
+        k.t.push(this.s.startT ?? t);
         k.v.push(before);
-      } else t = s.startT ?? t;
+      } else t = this.s.startT ?? t;
     }
     if (k.v.length === 0 || k.v[k.v.length - 1] !== v) {
       k.t.push(t);
       k.v.push(v);
     }
+  }
+
+  /** The tracks in TICK_KNOBS order, each reaching the end of the trace (a value holds until it
+   * changes). */
+  done(): KnobTrack[] {
+    return TICK_KNOBS.filter((k) => this.#tracks.has(k)).map((k) => {
+      const tr = this.#tracks.get(k)!;
+      const last = tr.t.length - 1;
+      if (this.s.endT !== null && this.s.endT > tr.t[last]) {
+        tr.t.push(this.s.endT);
+        tr.v.push(tr.v[last]);
+      }
+      return tr;
+    });
+  }
+}
+
+function addTick(out: Trace, r: Line<"tick">, tracks: KnobTracks): void {
+  const series = out.reward[r.loop];
+  series.t.push(r.t);
+  series.reward.push(r.reward);
+  const m = out.metrics;
+  m.t.push(r.t);
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+  for (const k of METRIC_KEYS) m.values[k].push(num(r.metrics[k]));
+  const src = typeof r.metrics.llc_source === "string" ? r.metrics.llc_source : null;
+  m.llcSource.push(src);
+  if (src !== null && !out.summary.llcSources.includes(src)) out.summary.llcSources.push(src);
+  for (const k of TICK_KNOBS) {
+    const v = num(r.knobs[k]);
+    if (v !== null) tracks.add(k, r.t, v, null);
+  }
+}
+
+function addDecision(
+  out: Trace,
+  r: Line<"decision">,
+  knobs: Map<string, KnobSeries>,
+  tracks: KnobTracks,
+): void {
+  const s = out.summary;
+  const key = `${r.knob}\u0000${r.cls}`;
+  let k = knobs.get(key);
+  if (!k) {
+    k = {
+      knob: r.knob,
+      cls: r.cls,
+      label: r.cls >= 0 ? `${r.knob}[${r.cls}]` : r.knob,
+      t: [],
+      v: [],
+      rule: [],
+      decisions: 0,
+      lastDecisionT: r.t,
+    };
+    if (r.old !== null) {
+      k.t.push(s.startT ?? r.t);
+      k.v.push(r.old);
+      k.rule.push("initial");
+    }
+    knobs.set(key, k);
+  }
+  k.t.push(r.t);
+  k.v.push(r.new);
+  k.rule.push(r.rule);
+  k.decisions++;
+  k.lastDecisionT = r.t;
+  s.decisions++;
+  s.lastDecisionT = r.t;
+  if (r.cls < 0 && (TICK_KNOBS as readonly string[]).includes(r.knob)) {
+    tracks.add(r.knob as TickKnob, r.t, r.new, r.old);
+  }
+}
+
+function addScavenge(out: Trace, r: Line<"scavenge">): void {
+  const s = out.summary;
+  const e: ScavengeEvent = {
+    t: r.t,
+    bytes: r.bytes,
+    ns: r.ns,
+    budgetNs: r.budget_ns,
+    complete: r.complete,
   };
+  out.scavenges.push(e);
+  s.scavenges++;
+  s.scavengedBytes += e.bytes;
+  if (e.ns !== null && e.budgetNs !== null && e.ns > e.budgetNs) s.scavengesOverBudget++;
+  if (e.complete === false) s.scavengesIncomplete++;
+}
+
+/** The candidates' thresholds of every "elo" line, ascending, as the table's rows. */
+function eloTable(out: Trace, recs: readonly TraceLine[]): void {
   const thresholds = new Set<number>();
   for (const r of recs) {
     if (r.kind === "elo") { for (const x of r.ratings) thresholds.add(x.threshold); }
@@ -412,117 +373,73 @@ export function parseTrace(text: string): Trace {
   elo.thresholds = [...thresholds].sort((a, b) => a - b);
   elo.rating = elo.thresholds.map(() => []);
   elo.plays = elo.thresholds.map(() => []);
+}
+
+function addElo(out: Trace, r: Line<"elo">): void {
+  const s = out.summary;
+  const elo = out.elo;
+  const prev = elo.state.length > 0 ? elo.state[elo.state.length - 1] : null;
+  if (prev !== r.state) {
+    out.eloTransitions.push({ t: r.t, from: prev, to: r.state });
+    if (prev !== null) s.eloStateChanges++;
+  }
+  if (r.state === "frozen") s.eloFrozenT ??= r.t;
+  elo.t.push(r.t);
+  elo.state.push(r.state);
+  elo.best.push(r.best);
+  elo.allocs.push(r.allocs);
+  elo.thresholds.forEach((th, i) => {
+    const x = r.ratings.find((y) => y.threshold === th);
+    elo.rating[i].push(x ? x.rating : null);
+    elo.plays[i].push(x ? x.plays : null);
+  });
+  s.eloFinalState = r.state;
+  s.eloFinalBest = r.best;
+}
+
+/** Parses the text of an ACE trace (never throws; see the header of this file). */
+export function parseTrace(text: string): Trace {
+  const out = emptyTrace();
+  const recs = readLines(text, out.summary);
+  const knobs = new Map<string, KnobSeries>();
+  const tracks = new KnobTracks(out.summary);
+  eloTable(out, recs);
   for (const r of recs) {
     switch (r.kind) {
       case "start":
-        out.start ??= r.start;
+        out.start ??= { t: r.t, pid: r.pid, mode: r.mode, fastMs: r.fast_ms, slowMs: r.slow_ms };
         break;
-      case "tick": {
-        const series = out.reward[r.loop];
-        series.t.push(r.t);
-        series.reward.push(r.reward);
-        const m = out.metrics;
-        m.t.push(r.t);
-        for (const k of METRIC_KEYS) m.values[k].push(num(r.metrics[k]));
-        const src = str(r.metrics.llc_source);
-        m.llcSource.push(src);
-        if (src !== null && !s.llcSources.includes(src)) s.llcSources.push(src);
-        for (const k of TICK_KNOBS) {
-          const v = num(r.knobs[k]);
-          if (v !== null) track(k, r.t, v, null);
-        }
+      case "tick":
+        addTick(out, r, tracks);
         break;
-      }
       case "phase":
-        out.phases.push(r.change);
-        s.phaseChanges++;
+        out.phases.push({ t: r.t, changes: r.changes });
+        out.summary.phaseChanges++;
         break;
-      case "decision": {
-        const key = `${r.knob}\u0000${r.cls}`;
-        let k = knobs.get(key);
-        if (!k) {
-          k = {
-            knob: r.knob,
-            cls: r.cls,
-            label: r.cls >= 0 ? `${r.knob}[${r.cls}]` : r.knob,
-            t: [],
-            v: [],
-            rule: [],
-            decisions: 0,
-            lastDecisionT: r.t,
-          };
-          if (r.old !== null) {
-            k.t.push(s.startT ?? r.t);
-            k.v.push(r.old);
-            k.rule.push("initial");
-          }
-          knobs.set(key, k);
-        }
-        k.t.push(r.t);
-        k.v.push(r.new);
-        k.rule.push(r.rule);
-        k.decisions++;
-        k.lastDecisionT = r.t;
-        s.decisions++;
-        s.lastDecisionT = r.t;
-        if (r.cls < 0 && (TICK_KNOBS as readonly string[]).includes(r.knob)) {
-          track(r.knob as TickKnob, r.t, r.new, r.old);
-        }
+      case "decision":
+        addDecision(out, r, knobs, tracks);
         break;
-      }
-      case "scavenge": {
-        const e = r.event;
-        out.scavenges.push(e);
-        s.scavenges++;
-        s.scavengedBytes += e.bytes;
-        if (e.ns !== null && e.budgetNs !== null && e.ns > e.budgetNs) s.scavengesOverBudget++;
-        if (e.complete === false) s.scavengesIncomplete++;
+      case "scavenge":
+        addScavenge(out, r);
         break;
-      }
       case "guard":
-        out.guards.push(r.trip);
+        out.guards.push({ t: r.t, guard: r.guard, value: r.value, limit: r.limit });
         break;
-      case "elo": {
-        const prev = elo.state.length > 0 ? elo.state[elo.state.length - 1] : null;
-        if (prev !== r.state) {
-          out.eloTransitions.push({ t: r.t, from: prev, to: r.state });
-          if (prev !== null) s.eloStateChanges++;
-        }
-        if (r.state === "frozen") s.eloFrozenT ??= r.t;
-        elo.t.push(r.t);
-        elo.state.push(r.state);
-        elo.best.push(r.best);
-        elo.allocs.push(r.allocs);
-        elo.thresholds.forEach((th, i) => {
-          const x = r.ratings.find((y) => y.threshold === th);
-          elo.rating[i].push(x ? x.rating : null);
-          elo.plays[i].push(x ? x.plays : null);
-        });
-        s.eloFinalState = r.state;
-        s.eloFinalBest = r.best;
+      case "elo":
+        addElo(out, r);
         break;
-      }
     }
   }
   out.knobs = [...knobs.values()].sort((a, b) =>
     a.knob < b.knob ? -1 : a.knob > b.knob ? 1 : a.cls - b.cls
   );
-  // a value holds until it changes: each track reaches the end of the trace
-  out.knobTracks = TICK_KNOBS.filter((k) => tracks.has(k)).map((k) => {
-    const tr = tracks.get(k)!;
-    const last = tr.t.length - 1;
-    if (s.endT !== null && s.endT > tr.t[last]) {
-      tr.t.push(s.endT);
-      tr.v.push(tr.v[last]);
-    }
-    return tr;
-  });
+  out.knobTracks = tracks.done();
   settle(out, recs);
   return out;
 }
 
 /** summary.settleS and decisionsPerMin (see TraceSummary). */
-function settle(out: Trace, recs: Line[]): void {
+function settle(out: Trace, recs: readonly TraceLine[]): void {
   const s = out.summary;
   if (s.startT === null || s.endT === null) return;
   const span = s.endT - s.startT;

@@ -22,6 +22,8 @@ declare global {
 // ---------------------------------------------------------------------------------------------
 // small DOM and formatting helpers
 
+export { fmtBytes, fmtInt, fmtKiB, fmtNum, fmtPct, fmtRatio } from "../tasks/format.ts";
+
 export type Child = Node | string | number | null | undefined | false;
 
 export function h(
@@ -36,41 +38,6 @@ export function h(
     el.append(typeof c === "number" ? String(c) : c);
   }
   return el;
-}
-
-export function fmtNum(v: number | null | undefined, digits = 3): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return "—";
-  const a = Math.abs(v);
-  if (a >= 1e9) return `${(v / 1e9).toPrecision(digits)} G`;
-  if (a >= 1e6) return `${(v / 1e6).toPrecision(digits)} M`;
-  if (a >= 1e4) return `${(v / 1e3).toPrecision(digits)} k`;
-  if (a >= 100 || Number.isInteger(v)) return v.toFixed(0);
-  return v.toPrecision(digits);
-}
-
-export function fmtInt(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return "—";
-  return Math.round(v).toLocaleString("en-US");
-}
-
-export function fmtKiB(kib: number | null | undefined): string {
-  if (kib === null || kib === undefined || !Number.isFinite(kib)) return "—";
-  if (kib >= 1024 * 1024) return `${(kib / 1024 / 1024).toFixed(2)} GiB`;
-  if (kib >= 1024) return `${(kib / 1024).toFixed(1)} MiB`;
-  return `${Math.round(kib)} KiB`;
-}
-
-export function fmtBytes(b: number | null | undefined): string {
-  return b === null || b === undefined ? "—" : fmtKiB(b / 1024);
-}
-
-export function fmtRatio(r: number | null | undefined): string {
-  return r === null || r === undefined || !Number.isFinite(r) ? "—" : `×${r.toFixed(2)}`;
-}
-
-export function fmtPct(p: number | null | undefined): string {
-  if (p === null || p === undefined || !Number.isFinite(p)) return "—";
-  return `${p > 0 ? "+" : ""}${p.toFixed(1)} %`;
 }
 
 export function metricUnit(metric: string): string {
@@ -221,6 +188,6 @@ export function ratioAxis(
     range: [lo, hi],
     tickmode: "array",
     tickvals: ticks,
-    ticktext: ticks.map((t) => `×${t}`),
+    ticktext: ticks.map((t) => `${t}×`),
   };
 }

@@ -16,10 +16,9 @@
 // bench_summary.ts.
 
 import { join, relative, resolve } from "node:path";
-import { buildExecutable, buildLibrary, compileFlags, exists, libraryFiles } from "./build.ts";
+import { buildExecutable, buildLibrary, compileFlags, libraryFiles } from "./build.ts";
 import { buildGxxProgram } from "./build_cc.ts";
-import { IS_CI } from "./ci.ts";
-import { type BenchInfo, DEFAULT_BASELINE, type Results } from "./bench_stats.ts";
+import { DEFAULT_BASELINE, type Results } from "./bench_stats.ts";
 import {
   BENCH_IDS,
   type BenchDef,
@@ -34,7 +33,6 @@ import {
   defaultTimeout,
   type HakmemVariant,
   hakmemVariants,
-  traceFile,
   variantProblems,
 } from "./bench_variants.ts";
 import {
@@ -45,23 +43,28 @@ import {
   ORACLE_TIMEOUT_FACTOR,
   oracleVariants,
 } from "./bench_oracle.ts";
-import { type Allocator, bareAllocator, runOnce, stopCurrentRun } from "./bench_runner.ts";
-import { failureText, Progress, show, summaryText } from "./bench_summary.ts";
+import { type Allocator, bareAllocator, stopCurrentRun } from "./bench_runner.ts";
+import { show, summaryText } from "./bench_summary.ts";
 import { countInstructions } from "./bench_instructions.ts";
 import { compilerAllocators } from "./bench_compilers.ts";
-import { calibrate } from "./bench_calibrate.ts";
 import { machineInfo } from "./bench_machine.ts";
 import { learns, type OptionsTable, optionsTable } from "./options.ts";
-import {
-  debVersion,
-  glibcVersion,
-  PEER_NAMES,
-  type ResolvedPeer,
-  unavailableVerdict,
-} from "./peers.ts";
+import { debVersion, glibcVersion, PEER_NAMES, type ResolvedPeer } from "./peers.ts";
 import { PARITY_PROGRAMS, peersForBench } from "./bench_parity.ts";
+import {
+  announce,
+  benchExitCode,
+  benchInfosOf,
+  benchScales,
+  type RunContext,
+  runRounds,
+  writeResults,
+} from "./bench_rounds.ts";
+
+export { writeResults };
+import { exists, removeIfPresent, statIfPresent } from "./files.ts";
 import { buildDir, ROOT } from "./targets.ts";
-import { benchPrograms, programIdsOf, programProblems } from "./programs.ts";
+import { benchPrograms, programIdsOf } from "./programs.ts";
 import { programsSummaryText } from "./programs_summary.ts";
 
 const TARGET = "x86_64-linux-gnu" as const;
@@ -193,22 +196,6 @@ export function timestamp(d = new Date()): string {
     `${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`;
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-export async function writeResults(outDir: string, results: Results): Promise<string> {
-  const p = join(outDir, "results.json");
-  const tmp = `${p}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(results) + "\n");
-  await Deno.rename(tmp, p);
-  return p;
-}
-
 interface ReportModule {
   writeReport(runDir: string): Promise<string>;
   writeCompareReport(runA: string, runB: string, outDir: string): Promise<string>;
@@ -239,11 +226,7 @@ export async function buildAllBench(programs: readonly string[]): Promise<Map<st
   await buildLibrary(TARGET, FLAVOUR);
   const paths = new Map<string, string>();
   const one = async (name: string, src: string) => {
-    try {
-      await Deno.stat(src);
-    } catch {
-      throw new Error(`${relative(ROOT, src)} is missing`);
-    }
+    if (!(await exists(src))) throw new Error(`${relative(ROOT, src)} is missing`);
     const out = await buildExecutable({
       target: TARGET,
       flavour: FLAVOUR,
@@ -361,6 +344,16 @@ function settle(o: BenchOptions, table: OptionsTable) {
   };
 }
 
+/** Builds libhakmem, the bench's programs (those of `defs` and of the options' extra parts) and
+ * hakrun. */
+function buildBenchPrograms(o: BenchOptions, defs: readonly BenchDef[]) {
+  console.error(`[bench] building libhakmem (${TARGET}/${FLAVOUR}), the programs and hakrun`);
+  const programs = defs.map((d) => d.program);
+  if (o.instructions) programs.push(...INSTRUCTION_WORKLOADS.map((w) => w.program));
+  if (o.peerParity) programs.push(...PARITY_PROGRAMS);
+  return buildAllBench([...new Set(programs)]);
+}
+
 /** Runs the suite; returns the process exit code (1 when a hakmem run failed, or under CI=true
  * when a peer was unavailable). */
 export async function runBench(o: BenchOptions): Promise<number> {
@@ -371,20 +364,15 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const settled = settle(o, table);
   const { profile, threads, repeat, seed, duration, variants, oracle, timeoutS, kinds, defs } =
     settled;
-  const programIds = settled.programs;
   const outDir = o.out ? userPath(o.out) : join(RUNS_DIR, timestamp());
   await Deno.mkdir(outDir, { recursive: true });
-
-  console.error(`[bench] building libhakmem (${TARGET}/${FLAVOUR}), the programs and hakrun`);
-  const programs = [...new Set(defs.map((d) => d.program))];
-  if (o.instructions) programs.push(...INSTRUCTION_WORKLOADS.map((w) => w.program));
-  if (o.peerParity) programs.push(...PARITY_PROGRAMS);
-  const bins = await buildAllBench([...new Set(programs)]);
+  const bins = await buildBenchPrograms(o, defs);
+  const hakrun = bins.get("hakrun")!;
   const machine = await machineInfo();
   const parity = await peersForBench(
     PEER_NAMES.filter((p) => kinds.includes(p)),
     o.peerParity === true,
-    { hakrun: bins.get("hakrun")!, bins, seed },
+    { hakrun, bins, seed },
   );
   const allocators = await resolveAllocators(kinds, variants, machine.commit, parity.peers);
   const runnable = allocators.filter((a) => a.available);
@@ -393,53 +381,23 @@ export async function runBench(o: BenchOptions): Promise<number> {
     ? await compilerAllocators(variants[0]?.env.HAKMEM_MODE ?? table.default_mode, machine.commit)
     : [];
   const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-bench-" });
-  let seq = 0;
+  const ctx: RunContext = {
+    bins,
+    hakrun,
+    seed,
+    threads,
+    profile,
+    timeoutS,
+    tmpDir,
+    outDir,
+    seq: 0,
+  };
 
   // the judged variant's runs are the ones that must last: with --oracle, the learning one's
   const calibrator = allocators.find((a) => a.name === (oracle?.learning ?? "glibc")) ??
     bareAllocator("glibc", "glibc", null);
-  const refine = learns(table, calibrator.env);
-  const scales = new Map<string, number>();
-  for (const d of defs) {
-    const base = profile === "quick" ? d.quickScale : 1;
-    if (duration === null || d.scaleSetsMemory) {
-      scales.set(d.id, base);
-      continue;
-    }
-    const scale = await calibrate(d.id, base, duration, calibrator.name, refine, async (s) => {
-      const m = await runOnce({
-        hakrun: bins.get("hakrun")!,
-        program: bins.get(d.program)!,
-        args: ["--seed", String(seed), ...d.args(threads, profile), "--scale", String(s)],
-        allocator: calibrator,
-        timeoutS,
-        tmpDir,
-        seq: seq++,
-        trace: null,
-      });
-      return m.ok ? m.wall_s : null;
-    });
-    console.error(
-      `[bench] ${d.id}: --scale ${scale} for runs of about ${duration} s under ${calibrator.name}`,
-    );
-    scales.set(d.id, scale);
-  }
-  const benchInfos: BenchInfo[] = defs.map((d) => {
-    // mid_large_mt_N takes the thread count into its id.
-    const id = d.id === "mid_large_mt_N" ? `mid_large_mt_${threads}` : d.id;
-    return {
-      id,
-      program: d.program,
-      args: [...d.args(threads, profile), "--scale", String(scales.get(d.id))],
-      metric: d.metric,
-      higher_is_better: d.metric === "ops_per_s",
-      title: d.id === "mid_large_mt_N"
-        ? d.title.replace("N threads", `${threads} threads`)
-        : d.title,
-      description: d.description,
-      memory_key: d.memory ?? null,
-    };
-  });
+  const scales = await benchScales(ctx, defs, duration, calibrator, learns(table, calibrator.env));
+  const benchInfos = benchInfosOf(defs, threads, profile, scales);
   const results: Results = {
     schema: 2,
     created: new Date().toISOString(),
@@ -463,93 +421,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     ...(oracle ? { oracle } : {}),
     ...(parity.records.length > 0 ? { peer_parity: parity.records } : {}),
   };
-  const traced = new Set(
-    runnable.filter((a) => a.kind === "hakmem" && learns(table, a.env)).map((a) => a.name),
-  );
-  if (traced.size > 0 && benchInfos.length > 0) {
-    results.traces = [];
-    await Deno.mkdir(join(outDir, "traces"), { recursive: true });
-  }
-  for (const a of [...allocators, ...byCompiler]) {
-    const what = a.available ? `${a.version ?? ""} ${a.lib ?? "(no preload)"}` : "NOT AVAILABLE";
-    console.error(
-      `[bench] allocator ${a.name}: ${what}` + (a.note && !a.available ? ` — ${a.note}` : ""),
-    );
-  }
-  console.error(
-    `[bench] ${benchInfos.length} benches × ${runnable.length} allocators × ${repeat} rounds, ` +
-      `profile ${profile}, ${threads} thread(s), seed ${seed}; output ${show(outDir)}`,
-  );
-
-  const progress = new Progress(benchInfos.length * runnable.length * repeat);
-  let interrupted = false;
-  const onInt = () => {
-    interrupted = true;
-    stopCurrentRun();
-  };
-  Deno.addSignalListener("SIGINT", onInt);
-  try {
-    for (let round = 0; round < repeat && !interrupted; round++) {
-      for (const [bi, b] of benchInfos.entries()) {
-        if (interrupted) break;
-        // rotate the allocator order by round and bench, so none is always first
-        const k = (round + bi) % runnable.length;
-        const order = [...runnable.slice(k), ...runnable.slice(0, k)];
-        for (const a of order) {
-          if (interrupted) break;
-          progress.start(round, b.id, a.name);
-          const trace = traced.has(a.name) ? traceFile(b.id, a.name, round) : null;
-          const m = await runOnce({
-            hakrun: bins.get("hakrun")!,
-            program: bins.get(b.program)!,
-            args: ["--seed", String(seed), ...b.args],
-            allocator: a,
-            timeoutS,
-            tmpDir,
-            seq: seq++,
-            trace: trace === null ? null : join(outDir, trace),
-          });
-          if (interrupted) break;
-          progress.finish(round, b.id, a.name, m, b.metric);
-          results.samples.push({ bench: b.id, allocator: a.name, round, ...m });
-          // the core writes a trace only when its learning layer ran: list the ones that exist
-          if (trace !== null && await isFile(join(outDir, trace))) {
-            results.traces?.push({ bench: b.id, allocator: a.name, round, file: trace });
-          }
-        }
-      }
-      await writeResults(outDir, results);
-    }
-    progress.end();
-    if (programIds.length > 0 && !interrupted) {
-      results.programs = await benchPrograms({
-        ids: programIds,
-        profile,
-        allocators: runnable,
-        hakrun: bins.get("hakrun")!,
-        repeat,
-        timeoutS,
-        outDir,
-        tmpDir,
-        stopped: () => interrupted,
-        onRound: async (rec) => void await writeResults(outDir, { ...results, programs: rec }),
-      });
-    }
-    if (o.instructions && !interrupted) {
-      const counts = await countInstructions({
-        hakrun: bins.get("hakrun")!,
-        bins,
-        allocators: [...runnable, ...byCompiler],
-        workloads: INSTRUCTION_WORKLOADS,
-        seed,
-        tmpDir,
-      });
-      results.instructions = { workloads: [...INSTRUCTION_WORKLOADS], counts };
-    }
-  } finally {
-    Deno.removeSignalListener("SIGINT", onInt);
-    await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
-  }
+  const interrupted = await runAll(o, ctx, results, table, runnable, byCompiler, settled.programs);
   const resultsPath = await writeResults(outDir, results);
 
   console.log(summaryText(results));
@@ -562,25 +434,70 @@ export async function runBench(o: BenchOptions): Promise<number> {
     console.error("[bench] interrupted: the results hold the runs that completed");
     return 130;
   }
-  let code = 0;
-  const hakFailed = results.samples.filter((s) => !s.ok && s.allocator.startsWith("hakmem-"));
-  if (hakFailed.length > 0) {
-    console.error(`[bench] ${hakFailed.length} hakmem run(s) failed:`);
-    for (const s of hakFailed.slice(0, 10)) {
-      console.error(`  ${s.bench} ${s.allocator} round ${s.round}: ${failureText(s)}`);
-      if (s.stderr_tail) console.error(s.stderr_tail.replace(/^/gm, "    | "));
+  return benchExitCode(results, allocators);
+}
+
+/** The rounds, then the real programs and the instruction counts that the options ask for,
+ * until a SIGINT stops them (it also stops the run in progress); returns whether one did. */
+async function runAll(
+  o: BenchOptions,
+  ctx: RunContext,
+  results: Results,
+  table: OptionsTable,
+  runnable: readonly Allocator[],
+  byCompiler: readonly Allocator[],
+  programIds: readonly string[],
+): Promise<boolean> {
+  const { outDir, hakrun, bins, seed, tmpDir, timeoutS } = ctx;
+  const { profile, repeat } = results.params;
+  const traced = new Set(
+    runnable.filter((a) => a.kind === "hakmem" && learns(table, a.env)).map((a) => a.name),
+  );
+  if (traced.size > 0 && results.benches.length > 0) {
+    results.traces = [];
+    await Deno.mkdir(join(outDir, "traces"), { recursive: true });
+  }
+  announce(results, outDir);
+
+  let interrupted = false;
+  const stopped = () => interrupted;
+  const onInt = () => {
+    interrupted = true;
+    stopCurrentRun();
+  };
+  Deno.addSignalListener("SIGINT", onInt);
+  try {
+    await runRounds(ctx, results, runnable, traced, repeat, stopped);
+    if (programIds.length > 0 && !interrupted) {
+      results.programs = await benchPrograms({
+        ids: [...programIds],
+        profile,
+        allocators: runnable,
+        hakrun,
+        repeat,
+        timeoutS,
+        outDir,
+        tmpDir,
+        stopped,
+        onRound: async (rec) => void await writeResults(outDir, { ...results, programs: rec }),
+      });
     }
-    code = 1;
+    if (o.instructions && !interrupted) {
+      const counts = await countInstructions({
+        hakrun,
+        bins,
+        allocators: [...runnable, ...byCompiler],
+        workloads: INSTRUCTION_WORKLOADS,
+        seed,
+        tmpDir,
+      });
+      results.instructions = { workloads: [...INSTRUCTION_WORKLOADS], counts };
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    await removeIfPresent(tmpDir);
   }
-  const programFails = results.programs ? programProblems(results.programs, IS_CI) : [];
-  for (const p of programFails) console.error(`[bench] ${p}`);
-  if (programFails.length > 0) code = 1;
-  const verdict = unavailableVerdict(allocators, IS_CI);
-  if (verdict !== null) {
-    console.error(`[bench] ${verdict}`);
-    code = 1;
-  }
-  return code;
+  return interrupted;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,20 +506,13 @@ export async function runBench(o: BenchOptions): Promise<number> {
 /** The newest run directory under reports/runs/ that has a results.json, or null. */
 export async function latestRun(): Promise<string | null> {
   let best: { dir: string; mtime: number } | null = null;
-  try {
-    for await (const e of Deno.readDir(RUNS_DIR)) {
-      if (!e.isDirectory || e.name.startsWith("compare-")) continue;
-      const dir = join(RUNS_DIR, e.name);
-      try {
-        const st = await Deno.stat(join(dir, "results.json"));
-        const mtime = st.mtime?.getTime() ?? 0;
-        if (!best || mtime > best.mtime) best = { dir, mtime };
-      } catch {
-        // no results there
-      }
-    }
-  } catch {
-    // no runs directory
+  if (!(await exists(RUNS_DIR))) return null; // no run yet
+  for await (const e of Deno.readDir(RUNS_DIR)) {
+    if (!e.isDirectory || e.name.startsWith("compare-")) continue;
+    const dir = join(RUNS_DIR, e.name);
+    const st = await statIfPresent(join(dir, "results.json")); // absent: an interrupted run
+    const mtime = st?.mtime?.getTime() ?? 0;
+    if (st && (!best || mtime > best.mtime)) best = { dir, mtime };
   }
   return best?.dir ?? null;
 }
@@ -610,15 +520,9 @@ export async function latestRun(): Promise<string | null> {
 async function runDirOf(arg: string): Promise<string> {
   // a run directory, its results.json, or a name under reports/runs/
   let p = userPath(arg);
-  try {
-    await Deno.stat(p);
-  } catch {
-    p = join(RUNS_DIR, arg);
-  }
+  if (!(await exists(p))) p = join(RUNS_DIR, arg);
   if (p.endsWith(".json")) p = join(p, "..");
-  try {
-    await Deno.stat(join(p, "results.json"));
-  } catch {
+  if (!(await exists(join(p, "results.json")))) {
     throw new UsageError(`${arg}: no results.json there (nor under ${relative(ROOT, RUNS_DIR)})`);
   }
   return p;

@@ -16,6 +16,7 @@ import {
   type Summary,
   type SummaryInput,
 } from "./bench_stats.ts";
+import { fmtRatio } from "./format.ts";
 
 /** A workload where hakmem did worse than a reference: its paired ratio (< 1). */
 export interface Loss {
@@ -192,8 +193,6 @@ export function headlines(
   };
 }
 
-const x = (r: number | null) => (r === null ? "—" : `${r.toFixed(2)}x`);
-
 /** How a target fared over the rounds, in words. */
 export function verdictText(met: boolean | null, perRound: (number | null)[]): string {
   if (met === null) return "n/a (no pair)";
@@ -205,7 +204,7 @@ export function verdictText(met: boolean | null, perRound: (number | null)[]): s
     : met
     ? `MET in all ${perRound.length} rounds`
     : `MISSED (held in ${held} of ${perRound.length} rounds)`;
-  return `${word}; per round ${perRound.map(x).join(" ")}`;
+  return `${word}; per round ${perRound.map((r) => fmtRatio(r)).join(" ")}`;
 }
 
 /** The headlines as the printed summary's first lines. */
@@ -215,10 +214,14 @@ export function headlineText(h: Headlines, maxLosses = 6): string[] {
     "memory < 1 means it holds more):",
   ];
   for (const l of h.losses) {
-    const speed = l.speed.slice(0, maxLosses).map((s) => `${s.bench} ${x(s.ratio)}`).join(", ");
+    const speed = l.speed.slice(0, maxLosses).map((s) => `${s.bench} ${fmtRatio(s.ratio)}`).join(
+      ", ",
+    );
     const more = l.speed.length > maxLosses ? `, +${l.speed.length - maxLosses} more` : "";
     out.push(
-      `  vs ${l.reference}: speed ${x(l.speedGeomean)}, memory ${x(l.memoryGeomean)} ` +
+      `  vs ${l.reference}: speed ${fmtRatio(l.speedGeomean)}, memory ${
+        fmtRatio(l.memoryGeomean)
+      } ` +
         `(geomeans); slower on ${l.speed.length} of ${l.compared}` +
         (l.speed.length ? `: ${speed}${more}` : "") +
         `; more memory on ${l.memory.length}`,
@@ -280,8 +283,8 @@ export function peerBuildLines(results: PeersInput): string[] {
   }
   for (const p of results.peer_parity ?? []) {
     out.push(
-      `  parity ${p.peer}: upstream/zig speed ${x(p.geomean)} (` +
-        p.workloads.map((w) => `${w.id} ${x(w.ratio)}`).join(", ") +
+      `  parity ${p.peer}: upstream/zig speed ${fmtRatio(p.geomean)} (` +
+        p.workloads.map((w) => `${w.id} ${fmtRatio(w.ratio)}`).join(", ") +
         `); faster: ${p.faster ?? "—"}`,
     );
   }

@@ -12,6 +12,7 @@ import type { InstructionCount, InstructionWorkload } from "./bench_stats.ts";
 import { type Allocator, runOnce } from "./bench_runner.ts";
 import { failureText } from "./bench_summary.ts";
 import { ensurePackages } from "./deps.ts";
+import { readTextIfPresent, removeIfPresent } from "./files.ts";
 
 /** valgrind, the Debian package. */
 export const VALGRIND = {
@@ -60,8 +61,8 @@ async function measure(
     sampleMs: 0,
     prefix: ["valgrind", "--tool=callgrind", `--callgrind-out-file=${out}`, "--dump-instr=no"],
   });
-  const text = await Deno.readTextFile(out).catch(() => "");
-  await Deno.remove(out).catch(() => {});
+  const text = (await readTextIfPresent(out)) ?? ""; // absent: valgrind failed (m says why)
+  await removeIfPresent(out);
   const ir = callgrindTotal(text);
   const ops = typeof m.result?.ops === "number" ? m.result.ops : null;
   // valgrind's own lines (==pid==) would hide the program's last words

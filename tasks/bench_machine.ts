@@ -3,37 +3,28 @@
 
 import { glibcVersion } from "./peers.ts";
 import { ROOT } from "./targets.ts";
-import { runCommand, zigVersion } from "./toolchain.ts";
+import { readTextIfPresent } from "./files.ts";
+import { runIfPresent } from "./run.ts";
+import { zigVersion } from "./toolchain.ts";
 import type { MachineInfo } from "./bench_stats.ts";
 
 async function firstLine(cmd: string, args: string[]): Promise<string | null> {
-  try {
-    const r = await runCommand(cmd, args);
-    if (r.code !== 0) return null;
-    return (r.stdout || r.stderr).split("\n")[0].trim() || null;
-  } catch {
-    return null;
-  }
+  const r = await runIfPresent(cmd, args); // null: no such program here, nothing to record
+  if (r === null || r.code !== 0) return null;
+  return (r.stdout || r.stderr).split("\n")[0].trim() || null;
 }
 
 async function cpuModel(): Promise<string> {
-  try {
-    const text = await Deno.readTextFile("/proc/cpuinfo");
-    const m = /^(?:model name|Model|Hardware|cpu model)\s*:\s*(.+)$/m.exec(text);
-    if (m) return m[1].trim();
-  } catch {
-    // not Linux
-  }
-  return Deno.build.arch;
+  const text = await readTextIfPresent("/proc/cpuinfo"); // absent: not Linux
+  const m = /^(?:model name|Model|Hardware|cpu model)\s*:\s*(.+)$/m.exec(text ?? "");
+  return m ? m[1].trim() : Deno.build.arch;
 }
 
 export async function machineInfo(): Promise<MachineInfo> {
-  let kernel = "unknown";
-  try {
-    kernel = Deno.osRelease();
-  } catch {
-    kernel = (await firstLine("uname", ["-r"])) ?? "unknown";
-  }
+  // Deno.osRelease needs --allow-sys; without it, uname says the same
+  const kernel = Deno.permissions.querySync({ name: "sys", kind: "osRelease" }).state === "granted"
+    ? Deno.osRelease()
+    : (await firstLine("uname", ["-r"])) ?? "unknown";
   const commit = await firstLine("git", ["-C", ROOT, "rev-parse", "HEAD"]);
   return {
     cpu: await cpuModel(),

@@ -20,6 +20,7 @@ import {
   type Summary,
   summaryRow,
 } from "./bench_stats.ts";
+import { fmtRatio } from "./format.ts";
 
 /** The issue's targets (issue 13, "Targets"). */
 export const TARGET_SPEED_VS_BALANCED = 0.98;
@@ -81,8 +82,6 @@ function mibs(s: SampleLike): number | null {
 export function variantLabel(name: string): string {
   return name.startsWith("hakmem-") ? name.slice("hakmem-".length) : name;
 }
-
-const fmt = (r: number | null) => (r === null ? "—" : `${r.toFixed(2)}×`);
 
 /** The oracle's table of a run with results.oracle, or null without. Its rows are medians of the
  * per-round ratios; its targets are met only when they hold in every round (`perRound` false: as
@@ -208,7 +207,7 @@ function targets(t: OracleTable, baseline: string): OracleTarget[] {
   const withBase = wins.filter((r) => r.speedVsBaseline !== null);
   const speeds = (rows: OracleRow[]) =>
     rows.filter((r) => r.speedVsBaseline !== null)
-      .map((r) => `${r.bench} ${fmt(r.speedVsBaseline)}`).join(", ");
+      .map((r) => `${r.bench} ${fmtRatio(r.speedVsBaseline)}`).join(", ");
   const ms = t.geomeanMibsVsBalanced;
   return [
     {
@@ -216,12 +215,12 @@ function targets(t: OracleTable, baseline: string): OracleTarget[] {
       met: judged.length ? slow.length === 0 : null,
       detail: slow.length === 0
         ? `${judged.length} of ${judged.length}`
-        : `below on ${slow.map((r) => `${r.bench} (${fmt(r.speedVsBalanced)})`).join(", ")}`,
+        : `below on ${slow.map((r) => `${r.bench} (${fmtRatio(r.speedVsBalanced)})`).join(", ")}`,
     },
     {
       what: `RSS·time ≤ ${TARGET_MIBS_VS_BALANCED}× balanced's (geometric mean)`,
       met: ms === null ? null : ms <= TARGET_MIBS_VS_BALANCED,
-      detail: `${fmt(ms)}`,
+      detail: `${fmtRatio(ms)}`,
     },
     {
       what: `on ≥ ${TARGET_WORKLOADS} workloads whose best fixed configuration is not the ` +

@@ -6,17 +6,13 @@
 // same libraries (chooseBuild); results.json carries the records its peers were chosen by.
 
 import { join } from "node:path";
-import {
-  geomean,
-  median,
-  type Metric,
-  pairedRatio,
-  type PeerParity,
-  type SampleLike,
-} from "./bench_stats.ts";
+import { geomean, median, type Metric, pairedRatio, type SampleLike } from "./bench_stats.ts";
 import { bareAllocator, runOnce } from "./bench_runner.ts";
 import { buildText, chooseBuild, type ResolvedPeer, resolvePeers } from "./peers.ts";
 import { PEERS_CACHE } from "./peers_build.ts";
+import { readTextIfPresent, removeIfPresent } from "./files.ts";
+import { jsonOrUndefined, z } from "./schema.ts";
+import { PeerParity } from "./bench_schema.ts";
 
 /** The workloads of the parity check: the pair loop and two multi-threaded ones. */
 export const PARITY_WORKLOADS: readonly {
@@ -53,12 +49,14 @@ const PARITY_TIMEOUT_S = 120;
 
 /** The parity records kept in the cache, by peer ({} when there are none). */
 export async function loadParity(cacheDir = PEERS_CACHE): Promise<Record<string, PeerParity>> {
-  try {
-    const x = JSON.parse(await Deno.readTextFile(join(cacheDir, "parity.json")));
-    return typeof x === "object" && x !== null && !Array.isArray(x) ? x : {};
-  } catch {
-    return {};
-  }
+  const path = join(cacheDir, "parity.json");
+  const text = await readTextIfPresent(path); // absent: no parity measured here yet
+  if (text === null) return {};
+  const records = z.record(z.string(), PeerParity).safeParse(jsonOrUndefined(text));
+  if (records.success) return records.data;
+  // a cache, not a record of its own: say so and measure again when asked
+  console.error(`[parity] ignoring ${path}: not a record of parity checks (${records.error})`);
+  return {};
 }
 
 async function saveParity(records: Record<string, PeerParity>, cacheDir = PEERS_CACHE) {
@@ -176,7 +174,7 @@ export async function measureParity(
       }
     }
   } finally {
-    await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+    await removeIfPresent(tmpDir);
   }
   return out;
 }

@@ -7,8 +7,10 @@
 import { join } from "node:path";
 import type { AllocatorInfo, RssRecord, Sample } from "./bench_stats.ts";
 import { MAX_CURVE_POINTS, thinCurve } from "./bench_stats.ts";
-import { run } from "./run.ts";
+import { run, signalName } from "./run.ts";
 import { which } from "./toolchain.ts";
+import { existsSync, isMissing, readTextIfPresent, removeIfPresent } from "./files.ts";
+import { jsonOrUndefined } from "./schema.ts";
 
 export interface Allocator extends AllocatorInfo {
   /** Environment of the program (hakmem: its variant's variables). */
@@ -59,22 +61,6 @@ export interface RunSpec {
 
 export type Measured = Omit<Sample, "bench" | "allocator" | "round">;
 
-/** The environment of hakrun: ours minus whatever would change the allocators' behaviour. */
-export function cleanEnv(): Record<string, string> {
-  const env = Deno.env.toObject();
-  for (const k of Object.keys(env)) {
-    if (
-      k === "LD_PRELOAD" || k === "GLIBC_TUNABLES" || k === "MALLOC_CONF" ||
-      k.startsWith("HAKMEM_") || k.startsWith("MALLOC_") || k.startsWith("MIMALLOC_") ||
-      k.startsWith("JEMALLOC_") || k.startsWith("TCMALLOC_") || k.startsWith("_RJEM_") ||
-      k.startsWith("SNMALLOC_") || k.startsWith("RPMALLOC_")
-    ) {
-      delete env[k];
-    }
-  }
-  return env;
-}
-
 const STDERR_TAIL_LINES = 20;
 const STDERR_TAIL_CHARS = 4000;
 
@@ -89,23 +75,22 @@ export function tail(text: string): string {
 export function resultLine(stdout: string): Record<string, unknown> | null {
   const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("{"));
   for (let i = lines.length - 1; i >= 0; i--) {
-    try {
-      const v = JSON.parse(lines[i]);
-      if (typeof v === "object" && v !== null && !Array.isArray(v) && "value" in v) return v;
-    } catch {
-      // not JSON
+    const v = jsonOrUndefined(lines[i]); // a line that only looks like JSON is no result
+    if (typeof v === "object" && v !== null && !Array.isArray(v) && "value" in v) {
+      return v as Record<string, unknown>;
     }
   }
   return null;
 }
 
+/** The JSON object a run left in `path`, or null when it left none (hakrun or the program died
+ * before writing it, or while: not JSON). */
 async function readJson(path: string): Promise<Record<string, unknown> | null> {
-  try {
-    const v = JSON.parse(await Deno.readTextFile(path));
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
+  const text = await readTextIfPresent(path);
+  const v = text === null ? null : jsonOrUndefined(text);
+  return typeof v === "object" && v !== null && !Array.isArray(v)
+    ? v as Record<string, unknown>
+    : null;
 }
 
 function num(v: unknown): number {
@@ -131,47 +116,34 @@ export function rssRecord(ru: Record<string, unknown> | null): RssRecord | null 
   };
 }
 
-const SIGNALS: Record<number, string> = {
-  1: "SIGHUP",
-  2: "SIGINT",
-  4: "SIGILL",
-  5: "SIGTRAP",
-  6: "SIGABRT",
-  7: "SIGBUS",
-  8: "SIGFPE",
-  9: "SIGKILL",
-  11: "SIGSEGV",
-  13: "SIGPIPE",
-  15: "SIGTERM",
-};
-
 /** The pid of the hakrun process running now (so an interrupt can stop it). */
 let current: number | null = null;
 
 /** Kills a hakrun process and the program it runs (which hakrun put in a process group of its
  * own, so signals to hakrun do not reach it). */
 function killRun(pid: number): void {
-  try {
-    const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`)
-      .trim().split(/\s+/).filter((x) => x !== "").map(Number);
-    for (const k of kids) {
-      try {
-        Deno.kill(-k, "SIGKILL");
-      } catch {
-        try {
-          Deno.kill(k, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
-    }
-  } catch {
-    // hakrun is gone, or no /proc
+  for (const k of childrenOf(pid)) {
+    // the program leads its own process group; a child that does not, alone
+    if (!killIfThere(-k)) killIfThere(k);
   }
+  killIfThere(pid);
+}
+
+/** The pids of the children of `pid` ([] when it is gone). */
+function childrenOf(pid: number): number[] {
+  const path = `/proc/${pid}/task/${pid}/children`;
+  if (!existsSync(path)) return []; // gone already
+  return Deno.readTextFileSync(path).trim().split(/\s+/).filter((x) => x !== "").map(Number);
+}
+
+/** SIGKILL to `pid` (a process group when negative); false when there is no such process. */
+function killIfThere(pid: number): boolean {
   try {
     Deno.kill(pid, "SIGKILL");
-  } catch {
-    // gone
+    return true;
+  } catch (e) {
+    if (isMissing(e)) return false; // ESRCH: it ended on its own meanwhile
+    throw e;
   }
 }
 
@@ -197,7 +169,8 @@ function failureWhy(
   const exit = intOrNull(ru.exit);
   if (ru.timed_out === true) return `timed out after ${timeoutS} s (killed)`;
   if (signal !== null) {
-    return `killed by signal ${signal}${SIGNALS[signal] ? ` (${SIGNALS[signal]})` : ""}`;
+    const name = signalName(signal);
+    return `killed by signal ${signal}${name ? ` (${name})` : ""}`;
   }
   if (exit !== 0) return `exit ${exit}`;
   return result === null
@@ -225,7 +198,7 @@ export async function runRaw(spec: RunSpec): Promise<RawRun> {
   if (a.kind === "hakmem") env.HAKMEM_STATS_FILE = statsFile;
   if (spec.trace !== null) {
     // a stale file of an earlier run into the same --out must not pass for this run's trace
-    await Deno.remove(spec.trace).catch(() => {});
+    await removeIfPresent(spec.trace);
     env.HAKMEM_ACE_TRACE = spec.trace;
   }
   const args = [
@@ -256,8 +229,7 @@ export async function runRaw(spec: RunSpec): Promise<RawRun> {
     try {
       const r = await run(setsid ?? spec.hakrun, setsid ? [spec.hakrun, ...args] : args, {
         cwd: spec.cwd ?? spec.tmpDir,
-        env: cleanEnv(),
-        clearEnv: true,
+        scrub: true,
         onStart: (pid) => {
           current = pid;
           // hakrun enforces the time limit itself; this is only the net under it
@@ -280,8 +252,8 @@ export async function runRaw(spec: RunSpec): Promise<RawRun> {
   }
   const ru = await readJson(outFile);
   const hakmem = a.kind === "hakmem" ? await readJson(statsFile) : null;
-  await Deno.remove(outFile).catch(() => {});
-  await Deno.remove(statsFile).catch(() => {});
+  await removeIfPresent(outFile);
+  await removeIfPresent(statsFile);
   return { ru, hakrun, stdout, stderr, hakmem };
 }
 

@@ -1,6 +1,6 @@
-// The results.json format of `deno task bench` (schema 2) and its summary statistics: the one
-// schema the driver (tasks/bench.ts: the table printed at the end), the report page (reports/) and
-// the tests share, so all show the same numbers. Pure computation: no Deno API, so it also bundles
+// The summary statistics of a results.json (schema 2, defined in tasks/bench_schema.ts, whose
+// types are re-exported here): what the driver (tasks/bench.ts: the table printed at the end),
+// the report page (reports/) and the tests share, so all show the same numbers. Pure computation: no Deno API, so it also bundles
 // for the browser.
 //
 // Ratios are computed pair by pair: in round r, the sample of allocator A and the sample of the
@@ -13,213 +13,30 @@
 // Every allocator that ran is a reference: the summary holds each allocator's ratios against every
 // other one, and their geometric means over the benches.
 
-import type { ProgramsRecord } from "./programs_schema.ts";
+import type { Metric } from "./bench_schema.ts";
 
-export type Metric = "ops_per_s" | "ns_per_op";
+export type {
+  AllocatorInfo,
+  BenchInfo,
+  InstructionCount,
+  InstructionWorkload,
+  MachineInfo,
+  Metric,
+  OracleInfo,
+  PeerParity,
+  Results,
+  RssRecord,
+  RunParams,
+  Sample,
+  TraceRef,
+} from "./bench_schema.ts";
+export { validateResults } from "./bench_schema.ts";
 
 /** The report's default baseline peer (tasks/peers.ts builds it). */
 export const DEFAULT_BASELINE = "mimalloc3";
 export const REFERENCE_GLIBC = "glibc";
 /** Points kept of a run's RSS curve in results.json. */
 export const MAX_CURVE_POINTS = 300;
-
-export interface MachineInfo {
-  cpu: string;
-  cores: number;
-  kernel: string;
-  glibc: string;
-  zig: string;
-  deno: string;
-  commit: string | null;
-}
-
-export interface RunParams {
-  profile: "quick" | "full";
-  benches: string[];
-  allocators: string[];
-  modes: string[];
-  repeat: number;
-  threads: number;
-  seed: number;
-  /** --duration: the target seconds of one run, or null. */
-  duration_s: number | null;
-  /** With --duration: the allocator the scales were calibrated under (glibc; with --oracle the
-   * learning variant). */
-  calibrated_with?: string;
-  /** The allocator ratios are given against besides glibc. */
-  baseline: string;
-  /** --instructions: the callgrind counts were taken. */
-  instructions: boolean;
-}
-
-export interface AllocatorInfo {
-  name: string;
-  kind: "glibc" | "hakmem" | "peer";
-  /** Library preloaded (absolute path), null for glibc. */
-  lib: string | null;
-  available: boolean;
-  /** Why it is unavailable, or other remarks (hakmem: its variables). */
-  note: string | null;
-  /** Its version ("3.3.2"; glibc's; hakmem: the commit), null when unknown. */
-  version: string | null;
-  /** Where it came from (crate name, version and sha256; Debian package and version). */
-  source: string | null;
-  /** How it was built (compiler and flags), for source-built peers. */
-  build: string | null;
-  /** Source-built peers: every build tried (upstream, zig) and which one ran, and why. */
-  builds?: {
-    kind: string;
-    lib: string | null;
-    compiler: string | null;
-    flags: string | null;
-    note: string | null;
-  }[];
-  build_choice?: { kind: string; why: string; fallback: boolean } | null;
-}
-
-/** --peer-parity (tasks/bench_parity.ts): one source peer's upstream build against its zig build
- * on a few workloads, interleaved; ratio > 1: the upstream build was faster. */
-export interface PeerParity {
-  peer: string;
-  /** ISO date of the measurement. */
-  measured: string;
-  rounds: number;
-  upstream: { lib: string; compiler: string | null; flags: string | null };
-  zig: { lib: string; compiler: string | null; flags: string | null };
-  workloads: {
-    id: string;
-    metric: Metric;
-    /** Medians of each build's values. */
-    upstream: number | null;
-    zig: number | null;
-    /** Median of the per-round normalised ratios, upstream against zig. */
-    ratio: number | null;
-  }[];
-  geomean: number | null;
-  /** The build the bench uses from then on (null: no ratio). */
-  faster: "upstream" | "zig" | null;
-}
-
-export interface BenchInfo {
-  id: string;
-  /** Program name (bench/<program>.c). */
-  program: string;
-  /** Arguments besides --seed (--threads, --scale and the variant's own). */
-  args: string[];
-  metric: Metric;
-  higher_is_better: boolean;
-  title: string;
-  description: string;
-  /** The result-line key (KiB) that is the bench's memory figure; null: peak RSS (maxrss). */
-  memory_key: string | null;
-}
-
-/** The child's resident set over the run, sampled by hakrun. */
-export interface RssRecord {
-  sample_ms: number;
-  /** Largest sample, KiB. */
-  peak_kib: number;
-  /** Integral of the samples over the run, MiB × s. */
-  mib_s: number;
-  /** [seconds since start, KiB], thinned to MAX_CURVE_POINTS (each run of samples kept as its
-   * lowest and highest). */
-  curve: [number, number][];
-}
-
-export interface Sample {
-  bench: string;
-  allocator: string;
-  round: number;
-  ok: boolean;
-  exit: number | null;
-  signal: number | null;
-  timed_out: boolean;
-  /** Last lines of the program's stderr when the run failed (else ""). */
-  stderr_tail: string;
-  /** The metric value (result.value) when ok, else null. */
-  value: number | null;
-  /** The program's JSON line, parsed. */
-  result: Record<string, unknown> | null;
-  wall_s: number;
-  user_s: number;
-  sys_s: number;
-  maxrss_kib: number;
-  minflt: number;
-  majflt: number;
-  /** The sampled RSS (null when the run was not sampled). */
-  rss: RssRecord | null;
-  /** hakmem's statistics (HAKMEM_STATS_FILE) for hakmem allocators, else null. */
-  hakmem: Record<string, unknown> | null;
-}
-
-/** The ACE trace (HAKMEM_ACE_TRACE, JSON lines) one hakmem run wrote. */
-export interface TraceRef {
-  bench: string;
-  allocator: string;
-  round: number;
-  /** Relative to the run directory, e.g. "traces/larson.hakmem-learning.r0.jsonl". */
-  file: string;
-}
-
-/** A workload counted under callgrind (--instructions). */
-export interface InstructionWorkload {
-  id: string;
-  title: string;
-  /** What one op is. */
-  op: string;
-  program: string;
-  /** Arguments besides --seed and --scale. */
-  args: string[];
-  /** --scale of the smaller run; the larger one runs at twice this. */
-  scale: number;
-}
-
-/** Instructions of one workload under one allocator: Ir of a run with N ops and of one with 2N,
- * so start-up, set-up and the allocator's initialisation cancel: per_op = ΔIr / Δops. */
-export interface InstructionCount {
-  workload: string;
-  allocator: string;
-  ok: boolean;
-  per_op: number | null;
-  /** Ir of the two runs (null when a run failed). */
-  ir: [number | null, number | null];
-  ops: [number | null, number | null];
-  /** Why it failed (with the last lines of valgrind's output), else "". */
-  note: string;
-}
-
-/** What --oracle ran (tasks/bench_oracle.ts): the grid and the roles of the hakmem variants. */
-export interface OracleInfo {
-  /** The grid, normalised: "OPTION=v1,v2;OPTION=…". */
-  grid: string;
-  axes: { option: string; values: number[] }[];
-  /** The default mode's variant (hakmem-balanced) and the learning one (hakmem-learning). */
-  balanced: string;
-  learning: string;
-  /** The fixed configurations the learning variant is judged against: balanced and the grid's. */
-  fixed: string[];
-}
-
-export interface Results {
-  schema: 2;
-  created: string;
-  machine: MachineInfo;
-  params: RunParams;
-  allocators: AllocatorInfo[];
-  benches: BenchInfo[];
-  samples: Sample[];
-  /** The traces of the runs whose learning layer was on (absent when no such run was planned;
-   * only files that exist are listed). */
-  traces?: TraceRef[];
-  /** Callgrind counts (with --instructions). */
-  instructions?: { workloads: InstructionWorkload[]; counts: InstructionCount[] };
-  /** With --oracle. */
-  oracle?: OracleInfo;
-  /** The parity records the peers' builds were chosen by (--peer-parity, or cached ones). */
-  peer_parity?: PeerParity[];
-  /** Real programs (bench --programs) or compare's command (tasks/programs_schema.ts). */
-  programs?: ProgramsRecord;
-}
 
 /** A paired ratio and how many rounds formed a pair. */
 export interface PairedRatio {
@@ -528,5 +345,3 @@ export function overallRatio(
 ): number | null {
   return summary.overall.find((o) => o.allocator === alloc)?.[what][ref]?.geomean ?? null;
 }
-
-export { validateResults } from "./bench_schema.ts";

@@ -21,6 +21,7 @@ import {
 import type { Measured } from "./bench_runner.ts";
 import { oracleTable, variantLabel } from "./bench_oracle_stats.ts";
 import { headlines, headlineText, peerBuildLines } from "./bench_headlines.ts";
+import { fmtDuration, fmtKiB, fmtRatio } from "./format.ts";
 import { ROOT } from "./targets.ts";
 
 export function metricUnit(m: Metric): string {
@@ -36,26 +37,6 @@ export function fmtValue(v: number | null, m: Metric): string {
   if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
   if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
   return v.toFixed(1);
-}
-
-export function fmtKiB(k: number | null): string {
-  if (k === null) return "—";
-  if (k >= 1024 * 1024) return `${(k / 1024 / 1024).toFixed(2)}G`;
-  if (k >= 1024) return `${(k / 1024).toFixed(1)}M`;
-  return `${k.toFixed(0)}K`;
-}
-
-export function fmtRatio(r: number | null): string {
-  if (r === null) return "—";
-  return r < 0.1 ? `${r.toPrecision(2)}x` : `${r.toFixed(2)}x`;
-}
-
-export function fmtDuration(s: number): string {
-  if (!Number.isFinite(s) || s < 0) return "?";
-  const t = Math.round(s);
-  if (t < 60) return `${t}s`;
-  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, "0")}s`;
-  return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 /** `p` relative to the repository when it is inside it, else absolute. */
@@ -146,7 +127,7 @@ export class Progress {
     if (!s.ok) this.#failed++;
     const what = s.ok
       ? `${fmtValue(s.value, metric)} ${metricUnit(metric)}, ${s.wall_s.toFixed(2)} s, ` +
-        `maxrss ${fmtKiB(s.maxrss_kib)}`
+        `maxrss ${fmtKiB(s.maxrss_kib, true)}`
       : `FAILED (${failureText(s)})`;
     const line = `[bench] ${this.#done}/${this.total} r${round} ${bench} ${allocator}: ${what}`;
     if (!this.#bars) return console.error(line);
@@ -255,7 +236,7 @@ function versusTable(c: Ctx): string[] {
 function memoryTable(c: Ctx): string[] {
   const rows = c.benches.map((b) => [
     b,
-    ...c.allocs.map((a) => fmtKiB(summaryRow(c.summary, b, a)?.medianMemKiB ?? null)),
+    ...c.allocs.map((a) => fmtKiB(summaryRow(c.summary, b, a)?.medianMemKiB ?? null, true)),
   ]);
   return [
     "",

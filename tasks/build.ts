@@ -19,7 +19,13 @@ import {
   type TargetName,
   TARGETS,
 } from "./targets.ts";
-import { runCommand, zigEnv, zigPath, zigVersion } from "./toolchain.ts";
+import { CannotRun, endText, run } from "./run.ts";
+import {
+  exists,
+  readTextIfPresent as readText,
+  removeIfPresent as removeIfExists,
+} from "./files.ts";
+import { zigEnv, zigPath, zigVersion } from "./toolchain.ts";
 import { CORE_INCLUDE, coreFiles, coreSources, objectName } from "./layers.ts";
 import {
   aarch64LseInstructions,
@@ -141,23 +147,6 @@ export function sha256(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-async function readText(p: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(p);
-  } catch {
-    return null;
-  }
-}
-
-export async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** True when `out` exists and its stamp file (default `<out>.stamp`) holds `stamp`. */
 export async function upToDate(
   out: string,
@@ -236,22 +225,14 @@ export async function writeAtomic(p: string, data: string | Uint8Array): Promise
   await Deno.rename(tmp, p);
 }
 
-async function removeIfExists(p: string): Promise<void> {
-  try {
-    await Deno.remove(p, { recursive: true });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-}
-
 /** Runs zig with its caches under .cache/; throws with the output on failure. */
 async function zig(args: string[]): Promise<string> {
   const bin = await zigPath();
   return await jobs(async () => {
-    const res = await runCommand(bin, args, { env: zigEnv() });
+    const res = await run(bin, args, { env: zigEnv() });
     const out = (res.stderr + res.stdout).trim();
     if (res.code !== 0) {
-      throw new Error(`zig ${args.join(" ")}\nexit ${res.code}${out ? `:\n${out}` : ""}`);
+      throw new Error(`zig ${args.join(" ")}\n${endText(res)}${out ? `:\n${out}` : ""}`);
     }
     return out;
   });
@@ -423,12 +404,13 @@ interface Manifest {
 
 export async function gitInfo(): Promise<{ commit: string | null; dirty: boolean | null }> {
   try {
-    const head = await runCommand("git", ["rev-parse", "HEAD"]);
+    const head = await run("git", ["rev-parse", "HEAD"]);
     const commit = head.code === 0 ? head.stdout.trim() : null;
-    const st = await runCommand("git", ["status", "--porcelain"]);
+    const st = await run("git", ["status", "--porcelain"]);
     return { commit, dirty: st.code === 0 ? st.stdout.trim() !== "" : null };
-  } catch {
-    return { commit: null, dirty: null };
+  } catch (e) {
+    if (!(e instanceof CannotRun)) throw e;
+    return { commit: null, dirty: null }; // no git here: the manifest says unknown
   }
 }
 
@@ -505,6 +487,22 @@ export async function writeManifest(tarballs?: ManifestTarball[]): Promise<strin
 export async function buildLibrary(target: TargetName, flavour: Flavour): Promise<void> {
   await buildCombo(target, flavour);
   await writeManifest();
+}
+
+/** dist/<target>/<flavour>'s library, built (incrementally) when it is missing. `deno task test`
+ * builds everything first, so this only matters for a direct `deno test` or task on a fresh
+ * tree. With $HAKMEM_TEST_DIST (another build's root, e.g. dist/cc/gcc:
+ * tests/build/compilers.test.ts runs the contract tests so) the library there, which must exist. */
+export async function ensureLibrary(target: TargetName, flavour: Flavour): Promise<LibraryFiles> {
+  const other = Deno.env.get("HAKMEM_TEST_DIST");
+  if (other !== undefined) {
+    const files = libraryFiles(target, flavour, other);
+    await Deno.stat(files.so);
+    return files;
+  }
+  const files = libraryFiles(target, flavour);
+  if (!(await exists(files.a)) || !(await exists(files.so))) await buildLibrary(target, flavour);
+  return files;
 }
 
 export interface BuildAllOptions {
@@ -598,10 +596,11 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<string> 
     let st: Deno.FileInfo;
     try {
       st = await Deno.stat(files.a);
-    } catch {
+    } catch (e) {
       throw new Error(
         `${rel(files.a)} is missing: run \`deno task build --target ${opts.target} ` +
           `--flavour ${opts.flavour}\` first`,
+        { cause: e },
       );
     }
     h.update(`${st.size}:${st.mtime?.getTime()}`);

@@ -13,7 +13,6 @@ import { basename, dirname, join, relative } from "node:path";
 import {
   COMMON_FLAGS,
   compileIncremental,
-  exists,
   FLAVOUR_FLAGS,
   headersHash,
   jobs,
@@ -30,7 +29,9 @@ import { CORE_INCLUDE, coreSources, objectName } from "./layers.ts";
 import { ensurePackages } from "./deps.ts";
 import { requiredGlibcVersions } from "./elf.ts";
 import { type Flavour, FLAVOURS, ROOT, targetInfo, type TargetName } from "./targets.ts";
-import { runChecked, runCommand, which } from "./toolchain.ts";
+import { which } from "./toolchain.ts";
+import { run as runCommand, runChecked } from "./run.ts";
+import { exists } from "./files.ts";
 
 const PUBLIC_HEADER = join(CORE_INCLUDE, "hakmem.h");
 

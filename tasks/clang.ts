@@ -12,10 +12,11 @@
 import { dirname, isAbsolute, join, relative } from "node:path";
 import { createHash } from "node:crypto";
 import { ensurePackages, type PackageNeed, probeOk } from "./deps.ts";
-import { runCommand } from "./toolchain.ts";
+import { endText, run } from "./run.ts";
 import { ROOT } from "./targets.ts";
 import { compileIncremental, headersHash, programInputs, upToDate } from "./build.ts";
 import { CORE_INCLUDE, coreSources, objectName } from "./layers.ts";
+import { removeIfPresent } from "./files.ts";
 
 export const CLANG = "clang-19";
 const RT_DIR = "/usr/lib/llvm-19/lib/clang/19/lib/linux";
@@ -88,15 +89,15 @@ function coreFlags(san: Sanitizers): string[] {
 
 let versionPromise: Promise<string> | undefined;
 function clangVersion(): Promise<string> {
-  versionPromise ??= runCommand(CLANG, ["--version"]).then((r) => r.stdout.split("\n")[0]);
+  versionPromise ??= run(CLANG, ["--version"]).then((r) => r.stdout.split("\n")[0]);
   return versionPromise;
 }
 
 async function clang(args: string[]): Promise<void> {
-  const r = await runCommand(CLANG, args);
+  const r = await run(CLANG, args);
   const out = (r.stderr + r.stdout).trim();
   if (r.code !== 0) {
-    throw new Error(`${CLANG} ${args.join(" ")}\nexit ${r.code}${out ? `:\n${out}` : ""}`);
+    throw new Error(`${CLANG} ${args.join(" ")}\n${endText(r)}${out ? `:\n${out}` : ""}`);
   }
   if (out) console.error(out);
 }
@@ -179,7 +180,7 @@ export async function buildClangProgram(p: ClangProgram): Promise<string> {
     await clang([...flags, ...sources, ...objs, ...link, "-o", tmp]);
     await Deno.rename(tmp, out);
   } finally {
-    await Deno.remove(tmp).catch(() => {});
+    await removeIfPresent(tmp);
   }
   await Deno.writeTextFile(`${out}.stamp`, stamp);
   return out;

@@ -20,18 +20,12 @@ import { runFuzz } from "./fuzz.ts";
 import { runTests } from "./test.ts";
 import { PROGRAM_IDS } from "./programs_catalogue.ts";
 import { addCompareCommand } from "./compare.ts";
-import { flavourOf, FLAVOURS, ROOT, targetInfo, type TargetName, TARGETS } from "./targets.ts";
+import { run, shellStatus } from "./run.ts";
+import { flavourOf, FLAVOURS, targetInfo, type TargetName, TARGETS } from "./targets.ts";
 
-/** Runs the deno executable that runs us, in the repository root; returns its exit code. */
+/** Runs the deno executable that runs us, in the repository root; returns its exit status. */
 async function deno(args: string[]): Promise<number> {
-  const st = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
-  return st.code;
+  return shellStatus(await run(Deno.execPath(), args, { inherit: true }));
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -23,17 +23,29 @@ import {
   userPath,
   writeResults,
 } from "./bench.ts";
-import { ALLOCATOR_KINDS, hakmemVariants, variantProblems } from "./bench_variants.ts";
-import { stopCurrentRun } from "./bench_runner.ts";
-import { DEFAULT_BASELINE, REFERENCE_GLIBC, type Results } from "./bench_stats.ts";
+import {
+  ALLOCATOR_KINDS,
+  type HakmemVariant,
+  hakmemVariants,
+  variantProblems,
+} from "./bench_variants.ts";
+import { type Allocator, stopCurrentRun } from "./bench_runner.ts";
+import {
+  DEFAULT_BASELINE,
+  type MachineInfo,
+  type PeerParity,
+  REFERENCE_GLIBC,
+  type Results,
+} from "./bench_stats.ts";
 import { show } from "./bench_summary.ts";
 import { machineInfo } from "./bench_machine.ts";
-import { modesHelp, optionsTable } from "./options.ts";
+import { isExecutable, removeIfPresent } from "./files.ts";
+import { modesHelp, type OptionsTable, optionsTable } from "./options.ts";
 import { PEER_NAMES } from "./peers.ts";
 import { peersForBench } from "./bench_parity.ts";
 import { programProblems } from "./programs.ts";
 import { type ProgramJob, runProgram, runPrograms } from "./programs_run.ts";
-import { PROGRAMS_VERSION, type ProgramsRecord } from "./programs_schema.ts";
+import { PROGRAMS_VERSION, type ProgramSample, type ProgramsRecord } from "./bench_schema.ts";
 import { programsSummaryText } from "./programs_summary.ts";
 
 export const COMPARE_DEFAULT_REPEAT = 3;
@@ -52,26 +64,17 @@ export interface CompareOptions {
   timeout?: number;
 }
 
-async function executable(path: string): Promise<boolean> {
-  try {
-    const st = await Deno.stat(path);
-    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
-
 /** The absolute path of `cmd` as the shell would find it from `cwd` (a name: on PATH), or
  * null. */
 export async function findCommand(cmd: string, cwd: string): Promise<string | null> {
   if (cmd === "") return null;
   if (cmd.includes("/")) {
     const p = resolve(cwd, cmd);
-    return (await executable(p)) ? p : null;
+    return (await isExecutable(p)) ? p : null;
   }
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     const p = resolve(cwd, dir || ".", cmd);
-    if (await executable(p)) return p;
+    if (await isExecutable(p)) return p;
   }
   return null;
 }
@@ -82,9 +85,9 @@ export function shellLine(argv: readonly string[]): string {
     .join(" ");
 }
 
-/** Runs the comparison; returns the exit code (1 when a hakmem run failed or, with
- * --check-output, its output differed from glibc's). */
-export async function runCompare(o: CompareOptions): Promise<number> {
+/** The command of `o`, checked: where it runs, its executable, how it reads back; throws a
+ * UsageError naming what is wrong. */
+async function commandOf(o: CompareOptions) {
   if (o.command.length === 0) {
     throw new UsageError(
       "compare: no command given; usage: deno task compare [options] -- CMD ARGS…",
@@ -94,7 +97,6 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     throw new UsageError("compare runs on x86_64 Linux only");
   }
   const cwd = Deno.env.get("INIT_CWD") ?? Deno.cwd();
-  const line = shellLine(o.command);
   const exe = await findCommand(o.command[0], cwd);
   if (exe === null) {
     throw new UsageError(
@@ -107,8 +109,11 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   }
   const repeat = o.repeat ?? COMPARE_DEFAULT_REPEAT;
   if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError("--repeat must be >= 1");
-  const timeoutS = o.timeout ?? COMPARE_DEFAULT_TIMEOUT_S;
-  const table = await optionsTable();
+  return { cwd, exe, repeat, line: shellLine(o.command) };
+}
+
+/** The hakmem variants (--modes) and the allocator kinds (glibc first) `o` asks for. */
+function compareKinds(o: CompareOptions, table: OptionsTable) {
   if (o.modes) checkList("mode", o.modes, table.modes);
   const variants = hakmemVariants({ modes: o.modes }, table.default_mode);
   const bad = variantProblems(variants, table);
@@ -117,21 +122,12 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     ? o.allocators
     : ALLOCATOR_KINDS.filter((k) => k !== REFERENCE_GLIBC);
   checkList("allocator", chosen, ALLOCATOR_KINDS);
-  const kinds = [REFERENCE_GLIBC, ...chosen.filter((k) => k !== REFERENCE_GLIBC)];
+  return { variants, kinds: [REFERENCE_GLIBC, ...chosen.filter((k) => k !== REFERENCE_GLIBC)] };
+}
 
-  const outDir = o.out ? userPath(o.out) : join(RUNS_DIR, `compare-${timestamp()}`);
-  await Deno.mkdir(outDir, { recursive: true });
-  console.error(`[compare] building libhakmem and hakrun`);
-  const bins = await buildAllBench([]);
-  const hakrun = bins.get("hakrun")!;
-  const machine = await machineInfo();
-  const parity = await peersForBench(PEER_NAMES.filter((p) => kinds.includes(p)), false, null);
-  const allocators = await resolveAllocators(kinds, variants, machine.commit, parity.peers);
-  const runnable = allocators.filter((a) => a.available);
-  for (const a of allocators.filter((x) => !x.available)) {
-    console.error(`[compare] allocator ${a.name}: NOT AVAILABLE — ${a.note}`);
-  }
-  const job: ProgramJob = {
+/** The command as the one program of a programs record. */
+function commandJob(o: CompareOptions, cwd: string, exe: string, line: string): ProgramJob {
+  return {
     info: {
       id: "command",
       title: line,
@@ -150,6 +146,73 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     env: {},
     cwd,
   };
+}
+
+/** results.json of a comparison: the bench's parameters for the schema (the command runs as
+ * given, no scale), the allocators, and the programs record `rec`. */
+function compareResults(
+  machine: MachineInfo,
+  allocators: readonly Allocator[],
+  variants: readonly HakmemVariant[],
+  parity: readonly PeerParity[],
+  rec: ProgramsRecord,
+): Results {
+  return {
+    schema: 2,
+    created: new Date().toISOString(),
+    machine,
+    params: {
+      profile: "full",
+      benches: [],
+      allocators: allocators.map((a) => a.name),
+      modes: [...new Set(variants.map((v) => v.env.HAKMEM_MODE))],
+      repeat: rec.repeat,
+      threads: 1,
+      seed: 0,
+      duration_s: null,
+      baseline: DEFAULT_BASELINE,
+      instructions: false,
+    },
+    allocators: allocators.map(({ env: _env, ...info }) => info),
+    benches: [],
+    samples: [],
+    ...(parity.length > 0 ? { peer_parity: [...parity] } : {}),
+    programs: rec,
+  };
+}
+
+/** Throws a UsageError when the command fails under glibc itself (nothing to compare then). */
+function checkUnderGlibc(check: ProgramSample, line: string): void {
+  if (check.ok) return;
+  const last = check.stderr_tail.split("\n").filter((l) => l.trim() !== "");
+  const theirs = last.filter((l) => !l.startsWith("[programs] ")).pop();
+  const why = last.pop()?.replace(/^\[programs\] /, "") ?? "failed";
+  throw new UsageError(
+    `compare: the command fails under glibc itself (${why}${
+      theirs ? `: ${theirs.slice(0, 200)}` : ""
+    }): ${line}`,
+  );
+}
+
+/** Runs the comparison; returns the exit code (1 when a hakmem run failed or, with
+ * --check-output, its output differed from glibc's). */
+export async function runCompare(o: CompareOptions): Promise<number> {
+  const { cwd, exe, repeat, line } = await commandOf(o);
+  const timeoutS = o.timeout ?? COMPARE_DEFAULT_TIMEOUT_S;
+  const { variants, kinds } = compareKinds(o, await optionsTable());
+
+  const outDir = o.out ? userPath(o.out) : join(RUNS_DIR, `compare-${timestamp()}`);
+  await Deno.mkdir(outDir, { recursive: true });
+  console.error(`[compare] building libhakmem and hakrun`);
+  const hakrun = (await buildAllBench([])).get("hakrun")!;
+  const machine = await machineInfo();
+  const parity = await peersForBench(PEER_NAMES.filter((p) => kinds.includes(p)), false, null);
+  const allocators = await resolveAllocators(kinds, variants, machine.commit, parity.peers);
+  const runnable = allocators.filter((a) => a.available);
+  for (const a of allocators.filter((x) => !x.available)) {
+    console.error(`[compare] allocator ${a.name}: NOT AVAILABLE — ${a.note}`);
+  }
+  const job = commandJob(o, cwd, exe, line);
   const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-compare-" });
   let stopped = false;
   const onInt = () => {
@@ -166,51 +229,15 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     programs: [job.info],
     samples: [],
   };
-  const results: Results = {
-    schema: 2,
-    created: new Date().toISOString(),
-    machine,
-    params: {
-      // the bench's parameters, for the schema: the command runs as given, no scale
-      profile: "full",
-      benches: [],
-      allocators: allocators.map((a) => a.name),
-      modes: [...new Set(variants.map((v) => v.env.HAKMEM_MODE))],
-      repeat,
-      threads: 1,
-      seed: 0,
-      duration_s: null,
-      baseline: DEFAULT_BASELINE,
-      instructions: false,
-    },
-    allocators: allocators.map(({ env: _env, ...info }) => info),
-    benches: [],
-    samples: [],
-    ...(parity.records.length > 0 ? { peer_parity: parity.records } : {}),
-    programs: rec,
-  };
+  const results = compareResults(machine, allocators, variants, parity.records, rec);
   try {
     const glibc = runnable.find((a) => a.name === REFERENCE_GLIBC)!;
     const files = { hakrun, timeoutS, outDir, filesDir: FILES_DIR, tmpDir };
     console.error(`[compare] checking the command under glibc: ${line}`);
-    const check = await runProgram(
-      files,
-      { ...job, info: { ...job.info, id: "check" } },
-      glibc,
-      0,
-      0,
-    );
+    const checkJob = { ...job, info: { ...job.info, id: "check" } };
+    const check = await runProgram(files, checkJob, glibc, 0, 0);
     if (stopped) return 130;
-    if (!check.ok) {
-      const last = check.stderr_tail.split("\n").filter((l) => l.trim() !== "");
-      const theirs = last.filter((l) => !l.startsWith("[programs] ")).pop();
-      const why = last.pop()?.replace(/^\[programs\] /, "") ?? "failed";
-      throw new UsageError(
-        `compare: the command fails under glibc itself (${why}${
-          theirs ? `: ${theirs.slice(0, 200)}` : ""
-        }): ${line}`,
-      );
-    }
+    checkUnderGlibc(check, line);
     console.error(
       `[compare] ${runnable.length} allocators × ${repeat} rounds; output ${show(outDir)}`,
     );
@@ -229,7 +256,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     });
   } finally {
     Deno.removeSignalListener("SIGINT", onInt);
-    await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+    await removeIfPresent(tmpDir);
   }
   const path = await writeResults(outDir, results);
   console.log(`${line}\n`);

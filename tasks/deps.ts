@@ -1,7 +1,9 @@
 // Debian packages the workbench and the tests need: probe, install with apt-get when we are root,
 // else fail with the exact command to run.
 
-import { runCommand, which } from "./toolchain.ts";
+import { exists, isMissing } from "./files.ts";
+import { run, shellStatus } from "./run.ts";
+import { which } from "./toolchain.ts";
 
 export interface PackageNeed {
   /** Debian package name. */
@@ -15,14 +17,7 @@ export interface PackageNeed {
 
 /** True when the probe of a package is satisfied. */
 export async function probeOk(probe: string): Promise<boolean> {
-  if (probe.startsWith("/")) {
-    try {
-      await Deno.stat(probe);
-      return true;
-    } catch {
-      return false;
-    }
-  }
+  if (probe.startsWith("/")) return await exists(probe);
   return (await which(probe)) !== null;
 }
 
@@ -40,19 +35,19 @@ async function aptListsEmpty(): Promise<boolean> {
     for await (const e of Deno.readDir("/var/lib/apt/lists")) {
       if (e.name.endsWith("_Packages") || e.name.includes("_Packages.")) return false;
     }
-  } catch {
-    // no lists directory: treat as empty
+  } catch (e) {
+    if (!isMissing(e)) throw e; // no lists directory: as empty as it gets
   }
   return true;
 }
 
 async function apt(args: string[]): Promise<number> {
   console.error(`[deps] apt-get ${args.join(" ")}`);
-  const res = await runCommand("apt-get", args, {
+  const res = await run("apt-get", args, {
     env: { DEBIAN_FRONTEND: "noninteractive" },
     inherit: true,
   });
-  return res.code;
+  return shellStatus(res);
 }
 
 /**

@@ -10,6 +10,7 @@
 // sorted by name, mtime 0, owner and group 0 without names, fixed modes, plain ustar without
 // extended headers, gzip without name or time; GNU tar and gzip).
 
+import { versionOfHeader } from "./version.ts";
 import { join, relative } from "node:path";
 import {
   buildAll,
@@ -32,7 +33,8 @@ import {
   requiredGlibcVersions,
 } from "./elf.ts";
 import { GLIBC_FLOOR, ROOT, targetInfo, type TargetName, TARGETS } from "./targets.ts";
-import { runChecked, zigVersion } from "./toolchain.ts";
+import { runChecked, runIfPresent } from "./run.ts";
+import { zigVersion } from "./toolchain.ts";
 
 const LAUNCHER_TEMPLATE = join(ROOT, "tasks", "launcher.sh");
 const DIST = join(ROOT, "dist");
@@ -52,13 +54,7 @@ export const TARBALL_FILES = [
 
 /** "1.0.0" from the HAKMEM_VERSION_MAJOR/MINOR/PATCH defines of a hakmem.h. */
 async function headerVersion(header: string): Promise<string> {
-  const text = await Deno.readTextFile(header);
-  const part = (name: string) => {
-    const m = new RegExp(`^#define HAKMEM_VERSION_${name}\\s+(\\d+)\\s*$`, "m").exec(text);
-    if (!m) throw new Error(`${header}: no "#define HAKMEM_VERSION_${name} <number>" line`);
-    return m[1];
-  };
-  return ["MAJOR", "MINOR", "PATCH"].map(part).join(".");
+  return versionOfHeader(await Deno.readTextFile(header), header);
 }
 
 /** The version of the headers `deno task dist` packs (copies of core/include/hakmem.h). */
@@ -81,7 +77,7 @@ let modeList: Promise<string[]> | undefined;
 /** HAKMEM_MODE's values, from the options table of the host's release library. */
 function modes(): Promise<string[]> {
   modeList ??= optionsTable().then((t) => t.modes);
-  modeList.catch(() => (modeList = undefined));
+  modeList.catch(() => (modeList = undefined)); // not kept when it failed; the caller sees why
   return modeList;
 }
 
@@ -219,13 +215,12 @@ async function fixDirModes(dir: string): Promise<void> {
 
 /** Fails early, and clearly, without the GNU tar (sort, mtime, owner options) and gzip used. */
 async function checkTools(): Promise<void> {
-  const tar = await runChecked("tar", ["--version"]).catch(() => "");
-  if (!tar.startsWith("tar (GNU tar)")) {
+  const tar = await runIfPresent("tar", ["--version"]);
+  if (tar?.code !== 0 || !tar.stdout.startsWith("tar (GNU tar)")) {
     throw new Error("deno task dist needs GNU tar 1.28 or newer (Debian package tar) as `tar`");
   }
-  await runChecked("gzip", ["--version"]).catch(() => {
-    throw new Error("deno task dist needs gzip (Debian package gzip)");
-  });
+  const gzip = await runIfPresent("gzip", ["--version"]);
+  if (gzip?.code !== 0) throw new Error("deno task dist needs gzip (Debian package gzip)");
 }
 
 export interface Tarball extends ManifestTarball {

@@ -11,8 +11,10 @@
 // Both print the operations executed and the duration. Also used by tests/fuzz/fuzz.test.ts.
 
 import { join } from "node:path";
-import { buildExecutable, buildLibrary, libraryFiles } from "./build.ts";
+import { buildExecutable, ensureLibrary } from "./build.ts";
 import { buildClangProgram, clangMissing, sanitizerEnv } from "./clang.ts";
+import { endText, run, runArgv, type RunResult } from "./run.ts";
+import { jsonOrUndefined, z } from "./schema.ts";
 import { buildDir, type Flavour, ROOT, runnerPrefix, type TargetName } from "./targets.ts";
 
 export const FUZZ_DIR = join(ROOT, "tests", "fuzz");
@@ -21,11 +23,7 @@ export const FUZZ_OUT = join(ROOT, "build", "fuzz");
 
 /** Builds the seeded driver for `target`/`flavour` (the library first when dist/ lacks it). */
 export async function buildSeeded(target: TargetName, flavour: Flavour): Promise<string> {
-  try {
-    await Deno.stat(libraryFiles(target, flavour).a);
-  } catch {
-    await buildLibrary(target, flavour);
-  }
+  await ensureLibrary(target, flavour);
   return await buildExecutable({
     target,
     flavour,
@@ -65,91 +63,35 @@ export interface SeededOptions {
 }
 
 /** The JSON line the seeded driver ends with. */
-export interface SeededSummary {
-  fuzz: "seeded";
-  ok: boolean;
-  seed?: string;
-  case?: number;
-  cases?: number;
-  ops: number;
-  stream_ops?: number;
-  allocs?: number;
-  frees?: number;
-  cross_frees?: number;
-  thread_exits?: number;
-  bursts?: number;
-  min_ops?: number;
-  seconds?: number;
-  replay?: string;
-}
+const SeededSummary = z.object({
+  fuzz: z.literal("seeded"),
+  ok: z.boolean(),
+  seed: z.string().optional(),
+  case: z.number().optional(),
+  cases: z.number().optional(),
+  ops: z.number(),
+  stream_ops: z.number().optional(),
+  allocs: z.number().optional(),
+  frees: z.number().optional(),
+  cross_frees: z.number().optional(),
+  thread_exits: z.number().optional(),
+  bursts: z.number().optional(),
+  min_ops: z.number().optional(),
+  seconds: z.number().optional(),
+  replay: z.string().optional(),
+});
+export type SeededSummary = z.infer<typeof SeededSummary>;
 
-export interface FuzzRun<S> {
-  code: number;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-  /** null when the driver printed no summary (it crashed itself, or the build is broken). */
-  summary: S | null;
-}
+/** A fuzz driver's run and the summary it printed: null when it printed none (it crashed itself,
+ * or the build is broken). */
+export type FuzzRun<S> = RunResult & { summary: S | null };
 
-/** Runs `argv` with its output relayed (when echo) and captured. */
-async function runRelayed(
-  argv: string[],
-  env: Record<string, string>,
-  echo: boolean,
-  timeoutMs: number,
-): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
-  const started = performance.now();
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    cwd: ROOT,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // gone
-    }
-  }, timeoutMs);
-  const collect = async (src: ReadableStream<Uint8Array>, dst: typeof Deno.stdout) => {
-    const dec = new TextDecoder();
-    let text = "";
-    for await (const chunk of src) {
-      if (echo) await dst.write(chunk);
-      text += dec.decode(chunk, { stream: true });
-      if (text.length > 4_000_000) text = text.slice(-2_000_000);
-    }
-    return text;
-  };
-  try {
-    const [stdout, stderr] = await Promise.all([
-      collect(child.stdout, Deno.stdout),
-      collect(child.stderr, Deno.stderr),
-    ]);
-    const st = await child.status;
-    return {
-      code: st.signal ? 128 : st.code,
-      stdout,
-      stderr,
-      seconds: (performance.now() - started) / 1000,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function lastJson<S>(text: string, key: string): S | null {
+/** The last line of `text` that is a JSON object holding `key` and fitting `schema`, or null. */
+function lastJson<S extends z.ZodType>(text: string, key: string, schema: S): z.infer<S> | null {
   const lines = text.split("\n").filter((l) => l.startsWith("{") && l.includes(key));
   if (lines.length === 0) return null;
-  try {
-    return JSON.parse(lines[lines.length - 1]) as S;
-  } catch {
-    return null;
-  }
+  const r = schema.safeParse(jsonOrUndefined(lines[lines.length - 1]));
+  return r.success ? r.data : null;
 }
 
 /** Builds and runs the seeded driver. */
@@ -163,19 +105,16 @@ export async function runSeeded(opts: SeededOptions): Promise<FuzzRun<SeededSumm
   if (opts.replay !== undefined) args.push("--replay", opts.replay);
   if (opts.maxBytes !== undefined) args.push("--max-bytes", String(opts.maxBytes));
   if (opts.shrinkSeconds !== undefined) args.push("--shrink-seconds", String(opts.shrinkSeconds));
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(Deno.env.toObject())) {
-    if (!k.startsWith("HAKMEM_") && !k.startsWith("HAK_FUZZ_")) env[k] = v;
-  }
-  Object.assign(env, opts.env ?? {});
+  // the driver's own variables (HAK_FUZZ_*) come from opts.env only
+  const ours = Object.keys(Deno.env.toObject()).filter((k) => k.startsWith("HAK_FUZZ_"));
   const shrink = opts.shrinkSeconds ?? 120;
-  const r = await runRelayed(
-    [...runnerPrefix(opts.target), exe, ...args],
-    env,
-    opts.echo ?? true,
-    (opts.seconds + shrink + 180) * 1000,
-  );
-  return { ...r, summary: lastJson<SeededSummary>(r.stdout, '"seeded"') };
+  const r = await runArgv([...runnerPrefix(opts.target), exe, ...args], {
+    scrub: true,
+    env: { ...Object.fromEntries(ours.map((k) => [k, undefined])), ...opts.env },
+    echo: opts.echo ?? true,
+    timeoutMs: (opts.seconds + shrink + 180) * 1000,
+  });
+  return { ...r, summary: lastJson(r.stdout, '"seeded"', SeededSummary) };
 }
 
 export interface LibFuzzerSummary {
@@ -237,8 +176,11 @@ export async function runLibFuzzer(opts: LibFuzzerOptions): Promise<FuzzRun<LibF
     `-artifact_prefix=${base}/`,
     corpus,
   ];
-  const env = { ...Deno.env.toObject(), ...sanitizerEnv() };
-  const r = await runRelayed([exe, ...args], env, opts.echo ?? true, (opts.seconds + 300) * 1000);
+  const r = await run(exe, args, {
+    env: sanitizerEnv(),
+    echo: opts.echo ?? true,
+    timeoutMs: (opts.seconds + 300) * 1000,
+  });
   const m = /libfuzzer-ops: inputs=(\d+) ops=(\d+) stream_ops=(\d+) allocs=(\d+) cross_frees=(\d+)/
     .exec(r.stderr);
   const done = /Done (\d+) runs in/.exec(r.stderr);
@@ -282,7 +224,7 @@ export async function runFuzz(opts: FuzzCliOptions): Promise<number> {
     if (r.code !== 0) {
       const art = /Test unit written to (\S+)/.exec(r.stderr);
       console.log(
-        `fuzz (libFuzzer): FAILED (exit ${r.code})` +
+        `fuzz (libFuzzer): FAILED (${endText(r)})` +
           (art ? `; input: ${art[1]}; replay: deno task fuzz --replay ${art[1]}` : ""),
       );
       return 1;
@@ -299,6 +241,6 @@ export async function runFuzz(opts: FuzzCliOptions): Promise<number> {
     );
     return 0;
   }
-  if (!s) console.log(`fuzz: the driver ended without a summary (exit ${r.code})`);
+  if (!s) console.log(`fuzz: the driver ended without a summary (${endText(r)})`);
   return 1;
 }

@@ -4,8 +4,10 @@
 // below answer questions about a table (what a mode sets, which modes learn, what a value means).
 
 import { fileURLToPath } from "node:url";
-import type { OptionDef, OptionsTable } from "../bindings/hakmem.ts";
+import { type OptionDef, type OptionsTable, parseOptionsTable } from "../bindings/hakmem.ts";
 import { buildLibrary, libraryFiles } from "./build.ts";
+import { existsSync } from "./files.ts";
+import { endText, runSync } from "./run.ts";
 import type { Flavour, TargetName } from "./targets.ts";
 
 export type { OptionDef, OptionsTable };
@@ -14,43 +16,38 @@ const BINDING = fileURLToPath(new URL("../bindings/hakmem.ts", import.meta.url))
 const HOST_TARGET: TargetName = "x86_64-linux-gnu";
 
 /** The table of dist/<target>/<flavour>/libhakmem.so (a host target), or null when it is not
- * built or cannot be read. */
+ * built; throws, saying why, when the library is there but its table cannot be read. */
 export function builtOptionsTable(
   target: TargetName = HOST_TARGET,
   flavour: Flavour = "release",
 ): OptionsTable | null {
   const so = libraryFiles(target, flavour).so;
-  try {
-    Deno.statSync(so);
-  } catch {
-    return null;
+  if (!existsSync(so)) return null;
+  const what = `the options table of ${so} (bindings/hakmem.ts options)`;
+  const r = runSync(Deno.execPath(), ["run", "-A", "--quiet", BINDING, "options", so]);
+  if (r.code !== 0) {
+    throw new Error(`cannot read ${what}: ${endText(r)}\n${r.stderr.trim()}`);
   }
-  const out = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", BINDING, "options", so],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  if (!out.success) return null;
-  return JSON.parse(new TextDecoder().decode(out.stdout)) as OptionsTable;
+  return parseOptionsTable(r.stdout, what);
 }
 
 /** The table of the x86_64 release library, built first when it is missing or stale. */
 export async function optionsTable(): Promise<OptionsTable> {
   await buildLibrary(HOST_TARGET, "release");
   const table = builtOptionsTable(HOST_TARGET, "release");
-  if (table === null) {
-    throw new Error(
-      `cannot read the options table of ${libraryFiles(HOST_TARGET, "release").so} ` +
-        "(bindings/hakmem.ts options)",
-    );
-  }
+  if (table === null) throw new Error(`${libraryFiles(HOST_TARGET, "release").so} was not built`);
   return table;
 }
 
 /** A help paragraph naming the modes of the built library. */
 export function modesHelp(): string {
-  const table = builtOptionsTable();
+  let table: OptionsTable | null;
+  try {
+    table = builtOptionsTable();
+  } catch (e) {
+    // help still prints; it says why the modes are not listed
+    return `\nHAKMEM_MODE values: ${e instanceof Error ? e.message : String(e)}`;
+  }
   if (table === null) {
     return "\nHAKMEM_MODE values: build the library (deno task build) to list them.";
   }

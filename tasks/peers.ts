@@ -18,6 +18,7 @@
 import { join } from "node:path";
 import { DEFAULT_BASELINE, type PeerParity } from "./bench_stats.ts";
 import { ensurePackages, installLine, type PackageNeed } from "./deps.ts";
+import { fmtRatio } from "./format.ts";
 import {
   type BuildContext,
   buildPeer,
@@ -32,7 +33,8 @@ import {
   step,
   systemCompiler,
 } from "./peers_build.ts";
-import { runCommand, which } from "./toolchain.ts";
+import { runIfPresent } from "./run.ts";
+import { which } from "./toolchain.ts";
 
 /** The peers, in the order the bench lists them. */
 export const PEER_NAMES = [
@@ -122,7 +124,7 @@ export function chooseBuild(
     kind: faster,
     fallback: false,
     why: `the faster build in the parity check of ${parity.measured.slice(0, 10)}: the upstream ` +
-      `build ran at ${g.toFixed(2)}x the zig build's speed (geomean over ${ids}, ` +
+      `build ran at ${fmtRatio(g)} the zig build's speed (geomean over ${ids}, ` +
       `${parity.rounds} rounds)`,
   };
 }
@@ -143,9 +145,9 @@ export async function glibcVersion(): Promise<string> {
       lib.close();
     }
   } catch {
-    // no FFI permission or not glibc
+    // absence is fine: no FFI permission, or no glibc to dlopen; ldd answers below
   }
-  const r = await runCommand("ldd", ["--version"]).catch(() => null);
+  const r = await runIfPresent("ldd", ["--version"]);
   const m = r ? /(\d+\.\d+)\s*$/m.exec(r.stdout.split("\n")[0]) : null;
   return m ? m[1] : "2.28";
 }
@@ -388,7 +390,7 @@ const TCMALLOC = {
 
 /** The installed version of a Debian package, or null. */
 export async function debVersion(deb: string): Promise<string | null> {
-  const r = await runCommand("dpkg-query", ["-W", "-f", "${Version}", deb]).catch(() => null);
+  const r = await runIfPresent("dpkg-query", ["-W", "-f", "${Version}", deb]);
   return r && r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
 }
 

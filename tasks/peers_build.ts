@@ -15,11 +15,13 @@
 // Error whose message says what to do; the caller falls back or marks the peer unavailable.
 
 import { basename, join } from "node:path";
-import { exists, sha256 } from "./build.ts";
+import { sha256 } from "./build.ts";
+import { exists, readTextIfPresent, removeIfPresent } from "./files.ts";
 import { ROOT } from "./targets.ts";
 import { run } from "./run.ts";
 import { ensurePackages, type PackageNeed } from "./deps.ts";
 import { which, zigEnv, zigPath, zigVersion } from "./toolchain.ts";
+import { jsonOrUndefined, parseAs, parseJson, z } from "./schema.ts";
 
 export const PEERS_CACHE = join(ROOT, ".cache", "peers");
 const CRATES_URL = "https://static.crates.io/crates";
@@ -102,13 +104,13 @@ export function crateSources(p: CratePin, cacheDir = PEERS_CACHE): Promise<strin
 async function unpack(p: CratePin, dest: string, cacheDir: string): Promise<string> {
   const archive = await fetchCrate(p, cacheDir);
   const done = join(dest, ".unpacked");
-  if ((await Deno.readTextFile(done).catch(() => "")) === p.sha256) return dest;
+  if ((await readTextIfPresent(done)) === p.sha256) return dest;
   const tmp = tmpName(dest);
   await Deno.mkdir(tmp, { recursive: true });
   // a .crate is a gzipped tar holding one folder <crate>-<version>/
   await step("tar", ["-xzf", archive, "-C", tmp, "--strip-components=1"], {}, "unpack");
   await Deno.writeTextFile(join(tmp, ".unpacked"), p.sha256);
-  await Deno.remove(dest, { recursive: true }).catch(() => {});
+  await removeIfPresent(dest);
   await Deno.rename(tmp, dest);
   return dest;
 }
@@ -210,22 +212,20 @@ export async function buildPeer(r: PeerRecipe, cacheDir = PEERS_CACHE): Promise<
   const dir = peerDir(r, compiler, cacheDir);
   const lib = join(dir, `lib${r.name}.so`);
   const meta = join(dir, "build.json");
-  try {
-    const built = JSON.parse(await Deno.readTextFile(meta)) as BuiltPeer;
-    if (built.lib === lib && (await exists(lib))) return { ...built, cached: true };
-  } catch {
-    // not built yet, or an interrupted build: build again
-  }
+  // absent: not built yet; not JSON: an interrupted build; either way, build again
+  const text = await readTextIfPresent(meta);
+  const before = text === null ? undefined : jsonOrUndefined(text) as BuiltPeer | undefined;
+  if (before?.lib === lib && (await exists(lib))) return { ...before, cached: true };
   const src = await crateSources(r.crate, cacheDir);
   await r.check?.(src);
   const started = performance.now();
   const work = join(dir, "work");
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await removeIfPresent(dir);
   await Deno.mkdir(work, { recursive: true });
   const cores = Math.max(1, navigator.hardwareConcurrency || 1);
   const flags = await r.build({ src, work, out: lib, zig: await zigPath(), env: zigEnv(), cores });
   if (!(await exists(lib))) throw new Error(`the build of ${r.name} left no ${lib}`);
-  await Deno.remove(work, { recursive: true }).catch(() => {});
+  await removeIfPresent(work);
   const built: BuiltPeer = {
     name: r.name,
     version: r.version,
@@ -264,19 +264,18 @@ export async function systemCompiler(cmd: string): Promise<string> {
   return line.replace(/^\S+/, basename(real));
 }
 
+/** CMake's compile_commands.json, the fields read of it. */
+const CompileCommands = z.array(z.object({ file: z.string(), command: z.string() }));
+
 /** The compile command CMake ran for the source whose path ends with `source` (else for its first
  * source), from its compile_commands.json, without the output and input paths. */
 async function cmakeCommand(build: string, source: string): Promise<string | null> {
-  try {
-    const db = JSON.parse(await Deno.readTextFile(join(build, "compile_commands.json"))) as {
-      file: string;
-      command: string;
-    }[];
-    const e = db.find((x) => x.file.endsWith(source)) ?? db[0];
-    return e ? compileLine(e.command) : null;
-  } catch {
-    return null;
-  }
+  const path = join(build, "compile_commands.json");
+  const text = await readTextIfPresent(path); // absent: a build that is not CMake's
+  if (text === null) return null;
+  const db = parseAs(CompileCommands, parseJson(text, path), path);
+  const e = db.find((x) => x.file.endsWith(source)) ?? db[0];
+  return e ? compileLine(e.command) : null;
 }
 
 /** A compile command without its -o, -c, -MF/-MT/-MD arguments and include paths: the compiler

@@ -12,7 +12,7 @@ import { ensurePackages, probeOk } from "./deps.ts";
 import { debVersion } from "./peers.ts";
 import { PROGRAM_IDS, type ProgramDef, programDef } from "./programs_catalogue.ts";
 import { type ProgramJob, runPrograms } from "./programs_run.ts";
-import { type ProgramInfo, PROGRAMS_VERSION, type ProgramsRecord } from "./programs_schema.ts";
+import { type ProgramInfo, PROGRAMS_VERSION, type ProgramsRecord } from "./bench_schema.ts";
 import { ROOT } from "./targets.ts";
 
 /** The directory of the runs' stdout and stderr inside the run directory. */

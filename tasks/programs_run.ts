@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { type Allocator, endFailure, runCosts, runRaw, tail } from "./bench_runner.ts";
-import type { ProgramInfo, ProgramSample } from "./programs_schema.ts";
+import type { ProgramInfo, ProgramSample } from "./bench_schema.ts";
 import { REFERENCE_GLIBC } from "./bench_stats.ts";
 
 /** One command to run: its record in results.json and how to start it. */

@@ -1,4 +1,4 @@
-// Statistics of a `programs` record (tasks/programs_schema.ts): per program and allocator the
+// Statistics of a `programs` record (tasks/bench_schema.ts): per program and allocator the
 // medians of time, peak RSS and CPU, and each as a ratio to every other allocator that ran, pair
 // by pair within a round (the bench's way: tasks/bench_stats.ts), with the spread over rounds;
 // then the headlines, losses first. Shared by the printed summaries (bench, compare) and the
@@ -8,7 +8,8 @@
 // reference (the question "how much of glibc's time does my program take under hakmem?").
 
 import { geomean, median, REFERENCE_GLIBC, roundRatios } from "./bench_stats.ts";
-import type { ProgramSample, ProgramsRecord } from "./programs_schema.ts";
+import type { ProgramSample, ProgramsRecord } from "./bench_schema.ts";
+import { fmtRatio } from "./format.ts";
 
 export type ProgramMetric = "time" | "rss" | "user" | "sys";
 
@@ -194,17 +195,11 @@ function ordinal(n: number): string {
   return `${n}${["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
 }
 
-/** "1.12×"; a ratio that rounds to 1.00 but is not 1 keeps a third decimal ("1.004×"). */
-export function fmtX(r: number | null): string {
-  if (r === null) return "—";
-  return `${r.toFixed(r !== 1 && r.toFixed(2) === "1.00" ? 3 : 2)}×`;
-}
-
 /** "1.12× (1.05–1.20)": a ratio and its spread over the rounds (one round: the ratio alone). */
 export function fmtSpread(x: Spread | undefined): string {
   if (!x || x.median === null) return "—";
-  if (x.rounds < 2) return fmtX(x.median);
-  return `${fmtX(x.median)} (${x.min!.toFixed(2)}–${x.max!.toFixed(2)})`;
+  if (x.rounds < 2) return fmtRatio(x.median);
+  return `${fmtRatio(x.median)} (${x.min!.toFixed(2)}–${x.max!.toFixed(2)})`;
 }
 
 /** The headlines in words, losses first: where a hakmem variant took more time or memory than
@@ -226,7 +221,7 @@ export function headlines(s: ProgramsSummary, repeat: number): string[] {
       v.metric === "time"
         ? (worse ? "is slower than" : "is faster than")
         : (worse ? "uses more memory than" : "uses less memory than")
-    } ${v.other} on ${v.program}: ${fmtX(v.ratio.median)} its ${what(v)} (${every(v, worse)})`;
+    } ${v.other} on ${v.program}: ${fmtRatio(v.ratio.median)} its ${what(v)} (${every(v, worse)})`;
   // peers before glibc: losing to a peer is the news a user of a malloc replacement needs
   const peersFirst = (xs: Verdict[]) => [
     ...xs.filter((v) => v.other !== REFERENCE_GLIBC),

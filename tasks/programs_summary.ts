@@ -3,13 +3,13 @@
 // with their spread over rounds, then hakmem against each other allocator. Tables through
 // bench_summary.ts's table() (npm:cli-table3).
 
-import { fmtKiB, table } from "./bench_summary.ts";
+import { table } from "./bench_summary.ts";
+import { fmtKiB, fmtRatio } from "./format.ts";
 import { REFERENCE_GLIBC } from "./bench_stats.ts";
-import type { ProgramsRecord } from "./programs_schema.ts";
+import type { ProgramsRecord } from "./bench_schema.ts";
 import {
   figureColumns,
   fmtSpread,
-  fmtX,
   headlines,
   PROGRAM_METRICS,
   programRow,
@@ -40,7 +40,7 @@ function perProgram(rec: ProgramsRecord, s: ProgramsSummary): string {
         ...(one ? [] : [p]),
         a,
         r.ok === 0 ? "FAILED" : secs(r.median.time),
-        fmtKiB(r.median.rss),
+        fmtKiB(r.median.rss, true),
         secs(r.median.user),
         secs(r.median.sys),
         ...PROGRAM_METRICS.map((m) => a === REFERENCE_GLIBC ? "" : fmtSpread(g?.[m.key])),
@@ -69,10 +69,10 @@ function versus(s: ProgramsSummary): string[] {
       o,
       ...s.programs.flatMap((p) => {
         const r = programRow(s, p, h)?.ratios[o];
-        return [fmtX(r?.time.median ?? null), fmtX(r?.rss.median ?? null)];
+        return [fmtRatio(r?.time.median ?? null), fmtRatio(r?.rss.median ?? null)];
       }),
       ...(s.programs.length > 1
-        ? [fmtX(s.geomean[h]?.[o]?.time ?? null), fmtX(s.geomean[h]?.[o]?.rss ?? null)]
+        ? [fmtRatio(s.geomean[h]?.[o]?.time ?? null), fmtRatio(s.geomean[h]?.[o]?.rss ?? null)]
         : []),
     ]);
     const head = [

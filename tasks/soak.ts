@@ -8,8 +8,9 @@
 // Also the builder of the reliability programs, shared with tests/reliability/*.test.ts.
 
 import { join } from "node:path";
-import { buildExecutable, buildLibrary, libraryFiles } from "./build.ts";
-import { freshSeed, spawnTimed } from "./proc.ts";
+import { buildExecutable, ensureLibrary } from "./build.ts";
+import { run } from "./run.ts";
+import { jsonOrUndefined, z } from "./schema.ts";
 import { buildDir, type Flavour, ROOT, runnerPrefix, type TargetName } from "./targets.ts";
 
 export const RELIABILITY_DIR = join(ROOT, "tests", "reliability");
@@ -28,12 +29,7 @@ export async function buildReliabilityProgram(
   target: TargetName,
   flavour: Flavour,
 ): Promise<string> {
-  const files = libraryFiles(target, flavour);
-  try {
-    await Deno.stat(files.a);
-  } catch {
-    await buildLibrary(target, flavour);
-  }
+  await ensureLibrary(target, flavour);
   return await buildExecutable({
     target,
     flavour,
@@ -69,15 +65,19 @@ export interface SoakOptions {
   verbose?: boolean;
 }
 
-export interface SoakSample {
-  t: number;
-  ops: number;
-  corruptions: number;
-  rss_kib: number;
-  forks?: number;
-  threads?: number;
-  done?: boolean;
-}
+/** A progress line of the soak program (the last one, `done`, after the final frees); its first
+ * line says `"soak": "start"`. */
+const SoakLine = z.object({
+  soak: z.string().optional(),
+  t: z.number(),
+  ops: z.number(),
+  corruptions: z.number(),
+  rss_kib: z.number(),
+  forks: z.number().optional(),
+  threads: z.number().optional(),
+  done: z.boolean().optional(),
+});
+export type SoakSample = Omit<z.infer<typeof SoakLine>, "soak">;
 
 export interface SoakResult {
   ok: boolean;
@@ -119,6 +119,23 @@ export function rssGrowth(samples: SoakSample[]): {
   return { firstMax, lastMax, unbounded: lastMax > 1.5 * firstMax + 32 * 1024 };
 }
 
+/** A progress line of the soak program, or null for any other line (its start line, text). */
+function soakSample(line: string): SoakSample | null {
+  if (!line.startsWith("{")) return null;
+  const parsed = SoakLine.safeParse(jsonOrUndefined(line));
+  if (!parsed.success || parsed.data.soak === "start") return null;
+  const { soak: _soak, ...sample } = parsed.data;
+  return sample;
+}
+
+/** A fresh random non-zero 64-bit seed as 0x-hex (16 digits). */
+function freshSeed(): string {
+  const v = new BigUint64Array(1);
+  crypto.getRandomValues(v);
+  if (v[0] === 0n) v[0] = 1n;
+  return "0x" + v[0].toString(16).padStart(16, "0");
+}
+
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
 /** Builds and runs the soak program; prints progress and a summary; never throws for a failed
@@ -136,57 +153,25 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     `[soak] ${target}/${flavour}, ${opts.minutes} min, seed ${seed}: ${argv.join(" ")}`,
   );
 
-  const env = Deno.env.toObject();
-  for (const k of Object.keys(env)) {
-    if (k.startsWith("HAKMEM_") || k === "LD_PRELOAD") delete env[k];
-  }
-  const { child, timedOut, clearTimer } = spawnTimed(argv, {
-    env,
-    timeoutMs: (seconds + 180) * 1000,
-  });
-
   const samples: SoakSample[] = [];
-  const readOut = async () => {
-    const dec = new TextDecoder();
-    let pending = "";
-    const line = (l: string) => {
-      if (!l.startsWith("{")) return;
-      let obj: SoakSample & { soak?: string };
-      try {
-        obj = JSON.parse(l);
-      } catch {
-        return;
-      }
-      if (obj.soak === "start") return;
-      samples.push(obj);
+  const status = await run(argv[0], argv.slice(1), {
+    scrub: true,
+    timeoutMs: (seconds + 180) * 1000,
+    echo: "stderr",
+    onLine: (l, stream) => {
+      const sample = stream === "stdout" ? soakSample(l) : null;
+      if (sample === null) return;
+      samples.push(sample);
       if (verbose) console.log(l);
-    };
-    for await (const chunk of child.stdout) {
-      pending += dec.decode(chunk, { stream: true });
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      lines.forEach(line);
-    }
-    line(pending);
-  };
-  const readErr = async () => {
-    const dec = new TextDecoder();
-    let text = "";
-    for await (const chunk of child.stderr) {
-      const s = dec.decode(chunk, { stream: true });
-      text += s;
-      Deno.stderr.writeSync(chunk);
-    }
-    return text;
-  };
-  const [, stderr, status] = await Promise.all([readOut(), readErr(), child.status]);
-  clearTimer();
+    },
+  });
+  const stderr = status.stderr;
 
   const problems: string[] = [];
   const done = samples.find((s) => s.done);
   const live = samples.filter((s) => !s.done);
   const last = done ?? samples[samples.length - 1];
-  if (timedOut()) problems.push(`killed after ${seconds + 180} s (hung?)`);
+  if (status.timedOut) problems.push(`killed after ${seconds + 180} s (hung?)`);
   else if (status.signal) problems.push(`the soak program died of ${status.signal}`);
   else if (status.code !== 0) problems.push(`the soak program exited ${status.code}`);
   if (!done) problems.push("no final report (the run did not complete)");

@@ -10,6 +10,7 @@ import { join, relative } from "node:path";
 import { buildAll } from "./build.ts";
 import { IS_CI } from "./ci.ts";
 import { ensurePackages, type PackageNeed } from "./deps.ts";
+import { run, shellStatus } from "./run.ts";
 import { ROOT } from "./targets.ts";
 
 /** Debian packages the tests use. */
@@ -75,49 +76,17 @@ function parseSummary(line: string): Summary | null {
   return m ? { passed: +m[1], failed: +m[2], ignored: m[3] ? +m[3] : 0 } : null;
 }
 
-/** Copies a child's stream to ours and reports every summary line seen. */
-async function pump(
-  src: ReadableStream<Uint8Array>,
-  dst: { write(p: Uint8Array): Promise<number> },
-  found: (s: Summary) => void,
-): Promise<void> {
-  const dec = new TextDecoder();
-  let pending = "";
-  for await (const chunk of src) {
-    let off = 0;
-    while (off < chunk.length) off += await dst.write(chunk.subarray(off));
-    pending += dec.decode(chunk, { stream: true });
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) {
-      const s = parseSummary(line);
-      if (s) found(s);
-    }
-  }
-  const s = parseSummary(pending);
-  if (s) found(s);
-}
-
-/** Runs `deno <args>` streaming its output; returns the exit status and its last summary. */
+/** Runs `deno <args>` relaying its output; returns the exit status and its last summary. */
 async function denoTest(
   args: string[],
 ): Promise<{ code: number; signal: string | null; summary: Summary | null }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT,
-    env: { HAKMEM_ROOT: ROOT },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
   let summary: Summary | null = null;
-  const found = (s: Summary) => (summary = s);
-  await Promise.all([
-    pump(child.stdout, Deno.stdout, found),
-    pump(child.stderr, Deno.stderr, found),
-  ]);
-  const st = await child.status;
-  return { code: st.code, signal: st.signal, summary };
+  const r = await run(Deno.execPath(), args, {
+    env: { HAKMEM_ROOT: ROOT },
+    echo: true,
+    onLine: (line) => (summary = parseSummary(line) ?? summary),
+  });
+  return { code: shellStatus(r), signal: r.signal, summary };
 }
 
 const TEST_FILE = /(?:^|[._])test\.(?:ts|tsx|mts|js|mjs|jsx)$/;

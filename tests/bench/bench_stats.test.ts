@@ -124,6 +124,22 @@ Deno.test("median and geomean", () => {
   close(geomean([0.5, 2]), 1);
 });
 
+Deno.test("summarize: the best peer of a bench, by its metric's direction, glibc and hakmem aside", () => {
+  // thr: ops/s, higher is better; lat: ns/op, lower is better; glibc and hakmem beat both peers
+  const r = results([
+    sample("thr", "glibc", 0, 900),
+    sample("thr", "hakmem-balanced", 0, 800),
+    sample("thr", "mimalloc", 0, 100),
+    sample("thr", "jemalloc", 0, 200),
+    sample("lat", "glibc", 0, 1),
+    sample("lat", "hakmem-balanced", 0, 2),
+    sample("lat", "mimalloc", 0, 30),
+    sample("lat", "jemalloc", 0, 60),
+  ]);
+  r.allocators.push(allocator("jemalloc", "peer", "/j.so"));
+  assert.deepEqual(summarize(r).bestPeer, { thr: "jemalloc", lat: "mimalloc" });
+});
+
 Deno.test("normalisedRatio: > 1 means better in both directions", () => {
   assert.equal(normalisedRatio(200, 100, true), 2); // twice the ops/s
   assert.equal(normalisedRatio(50, 100, false), 2); // half the ns/op
@@ -254,10 +270,13 @@ Deno.test("validateResults accepts a good file and names what is wrong in a bad 
   bad.samples[0].value = null; // ok sample without a value
   delete bad.samples[1].wall_s;
   const errs = validateResults(bad);
-  assert.ok(errs.includes("schema must be 2"), errs.join("; "));
-  assert.ok(errs.includes("machine.cores"), errs.join("; "));
-  assert.ok(errs.includes("samples[0].value (ok sample)"), errs.join("; "));
-  assert.ok(errs.includes("samples[1].wall_s"), errs.join("; "));
+  // each problem names the field, what was expected and what was found
+  assert.deepEqual(errs, [
+    "schema: expected 2, got 3",
+    'machine.cores: expected number, got "two"',
+    "samples[0].value: a number (the sample is ok), got null",
+    "samples[1].wall_s: expected number, got nothing",
+  ]);
   assert.deepEqual(validateResults(null), ["results is not an object"]);
   assert.match(validateResults({ schema: 1 })[0], /^schema 1 .*run the bench again/);
 });
@@ -281,17 +300,18 @@ Deno.test("validateResults: the optional traces list, with paths inside the run 
     "traces/c.jsonl",
   );
   const errs = validateResults(bad);
-  const fileErr = (i: number) => `traces[${i}].file (relative, inside the run directory)`;
+  const fileErr = (i: number, got: string) =>
+    `traces[${i}].file: a relative path inside the run directory, got ${got}`;
   assert.deepEqual(errs, [
-    "traces[2].round",
-    fileErr(2),
-    "traces[3].bench/allocator",
-    "traces[3].round",
-    fileErr(3),
-    fileErr(4),
-    "traces[5]: object",
+    "traces[2].round: Too small: expected number to be >=0, got -1",
+    fileErr(2, '"/etc/passwd"'),
+    "traces[3].bench: expected string, got 3",
+    "traces[3].round: expected int, got 1.5",
+    fileErr(3, '"traces/../../x.jsonl"'),
+    "traces[4].file: expected string, got nothing",
+    'traces[5]: expected object, got "traces/c.jsonl"',
   ]);
-  assert.deepEqual(validateResults({ ...good, traces: {} }), ["traces: array"]);
+  assert.deepEqual(validateResults({ ...good, traces: {} }), ["traces: expected array, got {}"]);
 });
 
 Deno.test("summarize: memory ratios, from peak RSS or the bench's own figure, paired by round", () => {
@@ -362,9 +382,9 @@ Deno.test("validateResults: RSS records and instruction counts", () => {
   bad.instructions.counts[0].per_op = null;
   bad.instructions.workloads[0].scale = 0;
   assert.deepEqual(validateResults(bad), [
-    "samples[0].rss (null or {sample_ms, peak_kib, mib_s, curve: [t, KiB][]})",
-    "instructions.workloads[0].scale",
-    "instructions.counts[0].per_op (ok count)",
+    "samples[0].rss.curve[0]: Too small: expected array to have >=2 items, got [1]",
+    "instructions.workloads[0].scale: Too small: expected number to be >0, got 0",
+    "instructions.counts[0].per_op: a number (the count is ok), got null",
   ]);
 });
 
@@ -398,9 +418,9 @@ Deno.test("oracleTable: learning against balanced, the best fixed by speed, the 
   };
   assert.deepEqual(validateResults(r), []);
   assert.deepEqual(validateResults({ ...r, oracle: { ...r.oracle, fixed: "all", axes: [{}] } }), [
-    "oracle.fixed: string[]",
-    "oracle.axes[0].option",
-    "oracle.axes[0].values: number[]",
+    "oracle.axes[0].option: expected string, got nothing",
+    "oracle.axes[0].values: expected array, got nothing",
+    'oracle.fixed: expected array, got "all"',
   ]);
   const t = oracleTable(r, summarize(r))!;
   const [thr, lat] = t.rows;

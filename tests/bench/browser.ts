@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import { skipOrFail } from "../../tasks/ci.ts";
 import { ensurePackages, probeOk } from "../../tasks/deps.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -118,7 +119,7 @@ export async function withBrowser(fn: (ctx: Browser) => Promise<void>): Promise<
     await fn(ctx);
   } finally {
     await ctx.close();
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    await removeIfPresent(profile);
   }
 }
 

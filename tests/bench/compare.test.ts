@@ -5,31 +5,24 @@
  * headless Chromium; with --check-output a run whose output differs from glibc's is marked and
  * the command exits 1. Timings are never asserted. */
 import assert from "node:assert/strict";
+import { BENCH_HOST, skipOrFail } from "../../tasks/ci.ts";
 import { join } from "node:path";
 import { type Results, validateResults } from "../../tasks/bench_stats.ts";
 import { findCommand, shellLine } from "../../tasks/compare.ts";
+import { run } from "../../tasks/run.ts";
 import { ROOT } from "../../tasks/targets.ts";
 import { assertClean, haveChromium, openReport, withBrowser } from "./browser.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const LIMIT_MS = 300_000;
 
-async function compare(args: string[], cwd = ROOT) {
+function compare(args: string[], cwd = ROOT) {
   // deno task keeps an INIT_CWD it inherits (`deno task test` sets one): the child's must be cwd
-  const env = Deno.env.toObject();
-  delete env.INIT_CWD;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--cwd", ROOT, "compare", ...args],
+  return run(Deno.execPath(), ["task", "--cwd", ROOT, "compare", ...args], {
     cwd,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), LIMIT_MS);
-  const r = await child.output().finally(() => clearTimeout(timer));
-  const dec = new TextDecoder();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+    env: { INIT_CWD: undefined },
+    timeoutMs: LIMIT_MS,
+  });
 }
 
 /** The lines of stderr that are not deno task's own "Task compare …" line. */
@@ -87,7 +80,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+    if (!BENCH_HOST) return skipOrFail(t, "the bench runs on x86_64 Linux only");
     const out = await Deno.makeTempDir({ prefix: "hakmem-compare-" });
     try {
       const code = "d = {str(i): list(range(i % 40)) for i in range(60000)}; print(len(d))";
@@ -147,7 +140,7 @@ Deno.test({
         }
       });
     } finally {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await removeIfPresent(out);
     }
   },
 });
@@ -156,8 +149,8 @@ Deno.test({
   name: "compare --check-output: a run whose output differs from glibc's is marked, exit 1",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+  async fn(t) {
+    if (!BENCH_HOST) return skipOrFail(t, "the bench runs on x86_64 Linux only");
     const out = await Deno.makeTempDir({ prefix: "hakmem-compare-" });
     try {
       // the preloaded library's path is in the output of every run but glibc's
@@ -184,7 +177,7 @@ Deno.test({
       assert.equal(hak.output, "differs");
       assert.match(await Deno.readTextFile(join(out, hak.files!.stdout)), /libhakmem\.so/);
     } finally {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await removeIfPresent(out);
     }
   },
 });

@@ -4,18 +4,18 @@
  * (sizes, counts, more threads than cores) and rejects bad arguments with exit 2. Their catalogue
  * entries have a quick-profile scale and the suite's result line. No timing is asserted. */
 import assert from "node:assert/strict";
+import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { benchDef } from "../../tasks/bench_catalogue.ts";
 import { badArgs, both } from "./fixtures/programs.ts";
 
-const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
 const PROGRAMS = ["prodcons", "large_buffers", "interp_heap", "mixed_rounds"];
 
 const num = (l: Record<string, unknown>, k: string) => l[k] as number;
 
 Deno.test({
   name: "field workloads at smoke scale: same work under glibc and hakmem, the pattern, bad args",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   fn: async (t) => {
     const bins = await buildAllBench(PROGRAMS);

@@ -136,7 +136,7 @@ Deno.test("headlines: a target is met only when it holds in every round", () => 
   // every round faster: met
   const all = roundVerdict(results({ w: { [H]: [110, 105], peer: [100, 100] } }), H, "peer");
   assert.equal(all.speedMet, true);
-  assert.match(verdictText(all.speedMet, all.speed), /^MET in all 2 rounds; per round 1\.10x/);
+  assert.match(verdictText(all.speedMet, all.speed), /^MET in all 2 rounds; per round 1\.10×/);
   // one round: an indication, never a result
   const one = roundVerdict(results({ w: { [H]: [110], peer: [100] } }), H, "peer");
   assert.equal(one.indication, true);
@@ -157,7 +157,7 @@ Deno.test("headlines: the printed lines lead with losses, then the rank and the 
   assert.match(text, /^where hakmem-balanced loses/);
   assert.match(
     text,
-    /^ {2}vs mimalloc3: speed 0\.71x, memory 1\.00x \(geomeans\); slower on 1 of 2: big 0\.25x;/m,
+    /^ {2}vs mimalloc3: speed 0\.71×, memory 1\.00× \(geomeans\); slower on 1 of 2: big 0\.25×;/m,
   );
   assert.match(text, /^ {2}speed {2}2 of 3 \(over 2 workloads\): 1\. mimalloc3 /m);
   assert.match(text, /^ {2}as fast as mimalloc3: MISSED \(held in 0 of 2 rounds\)/m);
@@ -185,7 +185,7 @@ Deno.test("headlines: the printed lines lead with losses, then the rank and the 
   }).join("\n");
   assert.match(lines, /snmalloc 0\.7\.6: zig build \(FALLBACK\), zig 0\.15\.2 cc: the upstream/);
   assert.match(lines, /zig c\+\+ -O3/);
-  assert.match(lines, /parity mimalloc3: upstream\/zig speed 1\.07x \(pair_32 1\.10x, larson —\)/);
+  assert.match(lines, /parity mimalloc3: upstream\/zig speed 1\.07× \(pair_32 1\.10×, larson —\)/);
   assert.deepEqual(peerBuildLines({ allocators: [{ name: "glibc", version: null }] }), []);
 });
 
@@ -200,9 +200,10 @@ Deno.test("results.json: the peers' builds, the build choice and the parity reco
   parity.faster = "gcc";
   (parity.workloads as Record<string, unknown>[])[1].ratio = "1.2";
   assert.deepEqual(validateResults(bad), [
-    "allocators[2].builds[0].lib",
-    "allocators[3].build_choice: {kind, why, fallback}",
-    "peer_parity[0].faster",
-    "peer_parity[0].workloads[1].ratio",
+    "allocators[2].builds[0].lib: expected string, got 3",
+    "allocators[3].build_choice.why: expected string, got nothing",
+    "allocators[3].build_choice.fallback: expected boolean, got nothing",
+    'peer_parity[0].workloads[1].ratio: expected number, got "1.2"',
+    'peer_parity[0].faster: expected one of "upstream"|"zig", got "gcc"',
   ]);
 });

@@ -4,12 +4,12 @@
  * samples nothing; a run killed by its time limit or by a signal is a failed sample with the
  * reason, never a number. */
 import assert from "node:assert/strict";
+import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
 import { join } from "node:path";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { bareAllocator, rssRecord, runOnce } from "../../tasks/bench_runner.ts";
 import { run } from "../../tasks/run.ts";
-
-const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const GLIBC = bareAllocator("glibc", "glibc", null);
 
@@ -27,7 +27,7 @@ async function hakrun(): Promise<string> {
 
 Deno.test({
   name: "hakrun samples the child's RSS: steps in the curve, peak, MiB·s",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   fn: async () => {
     const bin = await hakrun();
@@ -42,8 +42,9 @@ Deno.test({
       assert.equal(ru.exit, 0);
       assert.equal(ru.rss_sample_ms, 5);
       const curve: [number, number][] = ru.rss_curve;
-      // about one sample per 5 ms of the run
-      assert.ok(curve.length >= ru.wall_s * 1000 / 5 * 0.5, `${curve.length} samples`);
+      // never more than one sample per 5 ms (how many fewer depends on the machine's load)
+      assert.ok(curve.length >= 2, `${curve.length} samples`);
+      assert.ok(curve.length <= ru.wall_s * 1000 / 5 + 2, `${curve.length} samples`);
       assert.ok(curve.every((p, i) => i === 0 || p[0] > curve[i - 1][0]), "times increase");
       const peak = Math.max(...curve.map((p) => p[1]));
       assert.equal(ru.rss_peak_kib, peak);
@@ -83,14 +84,14 @@ Deno.test({
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--sample-ms expects milliseconds in 0\.\.60000, got '-1'/);
     } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeIfPresent(dir);
     }
   },
 });
 
 Deno.test({
   name: "a run killed by its time limit or a signal is a failed sample, never a number",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   fn: async () => {
     const bin = await hakrun();
@@ -109,7 +110,8 @@ Deno.test({
       assert.equal(slow.timed_out, true);
       assert.equal(slow.value, null, "a killed run has no value, whatever it printed");
       assert.match(slow.stderr_tail, /\[bench\] timed out after 1 s \(killed\)/);
-      assert.ok(slow.wall_s >= 1 && slow.wall_s < 10, `wall ${slow.wall_s}`);
+      // killed at its limit, long before its own end (how long after the limit depends on load)
+      assert.ok(slow.wall_s >= 1 && slow.wall_s < 30, `wall ${slow.wall_s}`);
       // prints a result line, then dies of a signal
       const killed = await runOnce({
         ...base,
@@ -134,7 +136,7 @@ Deno.test({
       assert.equal(good.value, 5);
       assert.ok(good.rss !== null && good.rss.curve.length > 0, "sampled");
     } finally {
-      await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+      await removeIfPresent(tmpDir);
     }
   },
 });

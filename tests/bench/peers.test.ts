@@ -8,6 +8,7 @@
  * CI=true an unavailable peer, or one whose upstream build failed, fails the run. The failure
  * cases use a crate made here, in a temporary cache, so they need no network. */
 import assert from "node:assert/strict";
+import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
 import { join } from "node:path";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { exportedSymbols } from "../../tasks/elf.ts";
@@ -34,12 +35,11 @@ import {
   verifyCrate,
 } from "../../tasks/peers_build.ts";
 import { run } from "../../tasks/run.ts";
-
-const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 Deno.test({
   name: "peer build: mimalloc 3 by its own CMake Release with gcc, and by zig; parity of the two",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -174,7 +174,7 @@ Deno.test("peer builds: the faster build by its parity record, upstream by defau
   // a record of these two builds: the faster one, never the slower
   const zigFaster = chooseBuild(both, record(0.93))!;
   assert.equal(zigFaster.kind, "zig");
-  assert.match(zigFaster.why, /upstream build ran at 0\.93x the zig build's speed/);
+  assert.match(zigFaster.why, /upstream build ran at 0\.93× the zig build's speed/);
   assert.equal(chooseBuild(both, record(1.08))!.kind, "upstream");
   assert.equal(chooseBuild(both, record(1))!.kind, "upstream", "a tie keeps the users' build");
   // a record of other builds (a compiler changed, a new version) decides nothing
@@ -282,7 +282,7 @@ function recipe(name: string, crate: PeerRecipe["crate"], target: string[]): Pee
 
 Deno.test({
   name: "peer build: a bad checksum is refused, a failed build is unavailable with the reason",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -321,7 +321,7 @@ Deno.test({
       assert.equal(w.lib, null);
       assert.match(w.note!, /sha256 [0-9a-f]{64}, expected 0{64}/);
     } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeIfPresent(dir);
     }
   },
 });

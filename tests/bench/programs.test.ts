@@ -7,7 +7,7 @@
  * Timings are never asserted. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { skipOrFail } from "../../tasks/ci.ts";
+import { BENCH_HOST, skipOrFail } from "../../tasks/ci.ts";
 import { probeOk } from "../../tasks/deps.ts";
 import { buildAllBench } from "../../tasks/bench.ts";
 import { bareAllocator, runRaw } from "../../tasks/bench_runner.ts";
@@ -19,12 +19,13 @@ import {
   type ProgramSample,
   type ProgramsRecord,
   validatePrograms,
-} from "../../tasks/programs_schema.ts";
+} from "../../tasks/bench_schema.ts";
 import { headlines, summarizePrograms } from "../../tasks/programs_stats.ts";
 import { programsSummaryText } from "../../tasks/programs_summary.ts";
 import { writeReport } from "../../reports/build_report.ts";
-import { ROOT } from "../../tasks/targets.ts";
+import { endText, run } from "../../tasks/run.ts";
 import { assertClean, haveChromium, openReport, withBrowser } from "./browser.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 function sample(
   program: string,
@@ -116,10 +117,13 @@ Deno.test("programs: the record's schema is checked and versioned", () => {
   bad.samples[1].output = "maybe" as never;
   bad.samples[2].files = { stdout: "../escape", stderr: "x" };
   const errs = validatePrograms(bad).join("\n");
-  assert.match(errs, /programs\[2\]\.note \(the reason it is unavailable\)/);
-  assert.match(errs, /samples\[0\]\.program \(one of programs\)/);
-  assert.match(errs, /samples\[1\]\.output/);
-  assert.match(errs, /samples\[2\]\.files/);
+  assert.match(errs, /^programs\.programs\[2\]\.note: the reason it is unavailable, got null$/m);
+  assert.match(
+    errs,
+    /^programs\.samples\[0\]\.program: one of the programs \(python3, sqlite3, ruby\), got "perl"$/m,
+  );
+  assert.match(errs, /^programs\.samples\[1\]\.output: expected one of .*, got "maybe"$/m);
+  assert.match(errs, /^programs\.samples\[2\]\.files\.stdout: a relative path .*"\.\.\/escape"$/m);
   // validateResults checks the record inside a results.json
   const results = { programs: bad } as unknown;
   assert.ok(validateResults(results).some((e) => e.startsWith("programs.")));
@@ -231,8 +235,8 @@ Deno.test({
   name: "hakrun --tree: the RSS samples sum the program's process tree",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+  async fn(t) {
+    if (!BENCH_HOST) return skipOrFail(t, "the bench runs on x86_64 Linux only");
     const hakrun = (await buildAllBench([])).get("hakrun")!;
     const tmpDir = await Deno.makeTempDir({ prefix: "hakmem-tree-" });
     try {
@@ -267,15 +271,16 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+    if (!BENCH_HOST) return skipOrFail(t, "the bench runs on x86_64 Linux only");
     for (const p of ["/usr/bin/python3", "/usr/bin/sqlite3"]) {
       if (!(await probeOk(p))) return skipOrFail(t, `${p} is missing (tasks/test.ts installs it)`);
     }
     const out = await Deno.makeTempDir({ prefix: "hakmem-programs-" });
     try {
       const allocs = ["glibc", "hakmem-balanced", "mimalloc3"];
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
+      const res = await run(
+        Deno.execPath(),
+        [
           "task",
           "bench",
           "--profile",
@@ -289,15 +294,10 @@ Deno.test({
           "--out",
           out,
         ],
-        cwd: ROOT,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-      const res = await child.output().finally(() => clearTimeout(timer));
-      const stdout = new TextDecoder().decode(res.stdout);
-      const log = `${stdout}\n${new TextDecoder().decode(res.stderr).slice(-4000)}`;
+        { timeoutMs: 300_000 },
+      );
+      const stdout = res.stdout;
+      const log = `${endText(res)}\n${stdout}\n${res.stderr.slice(-4000)}`;
       assert.equal(res.code, 0, log);
       const raw: unknown = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
       assert.deepEqual(validateResults(raw), []);
@@ -353,7 +353,7 @@ Deno.test({
         assert.ok(s.text.includes("where hakmem loses"));
       });
     } finally {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await removeIfPresent(out);
     }
   },
 });

@@ -38,6 +38,7 @@ import {
   TCMALLOC_NOTE,
   writeSyntheticRun,
 } from "./fixtures/synthetic_results.ts";
+import { exists, removeIfPresent } from "../../tasks/files.ts";
 
 Deno.test({
   name: "bench report renders in Chromium (run and compare)",
@@ -119,7 +120,7 @@ Deno.test({
               "upstream build failed (jemalloc configure failed",
               "zig (fallback)",
               "Peer parity: upstream build against zig build",
-              "1.12x",
+              "1.12×",
             ]
           ) {
             assert(r.text.includes(s), `page mentions "${s}"`);
@@ -228,7 +229,7 @@ Deno.test({
         }
       });
     } finally {
-      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      await removeIfPresent(tmp);
     }
   },
 });
@@ -237,11 +238,8 @@ Deno.test({
 async function newestRealRun(): Promise<string | null> {
   const runs = join(ROOT, "reports", "runs");
   const dirs: string[] = [];
-  try {
-    for await (const e of Deno.readDir(runs)) if (e.isDirectory) dirs.push(e.name);
-  } catch {
-    return null;
-  }
+  if (!(await exists(runs))) return null; // no run on this machine
+  for await (const e of Deno.readDir(runs)) if (e.isDirectory) dirs.push(e.name);
   for (const d of dirs.sort().reverse()) {
     if (await probeOk(join(runs, d, "results.json"))) return join(runs, d);
   }

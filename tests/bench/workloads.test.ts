@@ -11,15 +11,15 @@ import { callgrindTotal, countInstructions, VALGRIND } from "../../tasks/bench_i
 import { bareAllocator } from "../../tasks/bench_runner.ts";
 import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts";
 import { ensurePackages } from "../../tasks/deps.ts";
-import { skipOrFail } from "../../tasks/ci.ts";
+import { OFF_BENCH_HOST, skipOrFail } from "../../tasks/ci.ts";
 import { badArgs, both } from "./fixtures/programs.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
-const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
 const SO = libraryFiles("x86_64-linux-gnu", "release").so;
 
 Deno.test({
   name: "memory_return at smoke scale: phases in order, the RSS of each, bad args",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   fn: async () => {
     const prog = (await buildAllBench(["memory_return"])).get("memory_return")!;
@@ -63,7 +63,7 @@ Deno.test({
 
 Deno.test({
   name: "realloc_growth and survivors at smoke scale: same work, what they report, bad args",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   fn: async () => {
     const bins = await buildAllBench(["realloc_growth", "survivors"]);
@@ -91,7 +91,7 @@ Deno.test({
 
 Deno.test({
   name: "bursts at smoke scale: the bursts, their gaps and the RSS read while idle, bad args",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   fn: async () => {
     const prog = (await buildAllBench(["bursts"])).get("bursts")!;
@@ -120,7 +120,7 @@ Deno.test({
 
 Deno.test({
   name: "large_churn and phases at smoke scale: same work, each phase's rate and time, bad args",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   fn: async () => {
     const bins = await buildAllBench(["large_mix", "phases"]);
@@ -163,7 +163,7 @@ Deno.test({
 
 Deno.test({
   name: "pairs and --instructions: the pair loop counted under callgrind, per pair",
-  ignore: !isX86Linux,
+  ignore: OFF_BENCH_HOST,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
@@ -217,7 +217,7 @@ Deno.test({
       });
       assert.ok(Math.abs(again[0].per_op! - counts[0].per_op!) < 0.5, `${again[0].per_op}`);
     } finally {
-      await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+      await removeIfPresent(tmpDir);
     }
   },
 });

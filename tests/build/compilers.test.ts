@@ -79,17 +79,19 @@ async function missing(cc: string): Promise<string | null> {
   return (await which(cc)) === null ? `${cc} is not on PATH` : null;
 }
 
+/** The contract tests' `deno test`: a few minutes on a busy machine; a hang fails after this. */
+const CONTRACT_TIMEOUT_MS = 20 * 60_000;
+
 /** Runs the contract tests in a `deno test` of their own against the libraries under `dist`. */
 async function contract(dist: string): Promise<void> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "-A", ...CONTRACT],
+  const r = await run([Deno.execPath(), "test", "-A", ...CONTRACT], {
     cwd: ROOT,
     env: { HAKMEM_ROOT: ROOT, HAKMEM_TEST_DIST: dist, NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    timeoutMs: CONTRACT_TIMEOUT_MS,
+  });
+  const out = r.stdout + r.stderr;
   const summary = out.split("\n").filter((l) => /^(ok|FAILED) \|/.test(l)).pop();
-  assert.equal(code, 0, `contract tests against ${dist}:\n${out}`);
+  assert.equal(r.code, 0, `contract tests against ${dist}:\n${describeRun(r)}`);
   console.log(`contract tests against ${dist}: ${summary}`);
 }
 

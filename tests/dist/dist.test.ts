@@ -33,7 +33,8 @@ import {
   type TargetName,
   TARGETS,
 } from "../../tasks/targets.ts";
-import { runChecked, ZIG_VERSION, zigEnv, zigPath } from "../../tasks/toolchain.ts";
+import { runChecked } from "../../tasks/run.ts";
+import { ZIG_VERSION, zigEnv, zigPath } from "../../tasks/toolchain.ts";
 import { assertSuccess, describeRun, run, type RunResult } from "../native/proc.ts";
 import { baseEnv } from "../preload/harness.ts";
 import { gzipHeader, tarEntries } from "./tar.ts";

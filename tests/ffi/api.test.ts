@@ -9,6 +9,7 @@ import {
   firstDiff,
   FLAVOURS,
   type Hakmem,
+  headerVersion,
   hex,
   lazyHakmem,
   memcmp,
@@ -88,7 +89,7 @@ for (const flavour of FLAVOURS) {
 
   test("version and tier limits", () => {
     const h = hak();
-    assert.equal(h.version(), `1.0.0 ${flavour}`);
+    assert.equal(h.version(), `${headerVersion()} ${flavour}`);
     assert.equal(h.tinyMax(), 1024);
     assert.equal(h.midMax(), 65536);
     assert.equal(h.usable(null), 0, "hak_usable_size(NULL)");

@@ -4,6 +4,8 @@
  * helpers, errno constants and a seeded PRNG.
  */
 import { Hakmem } from "../../bindings/hakmem.ts";
+import { versionOfHeader } from "../../tasks/version.ts";
+import { existsSync } from "../../tasks/files.ts";
 
 export { getErrno, Hakmem, setErrno, withErrno } from "../../bindings/hakmem.ts";
 export type {
@@ -33,6 +35,12 @@ export function repoRoot(): string {
   return new URL("../..", import.meta.url).pathname.replace(/\/+$/, "");
 }
 
+/** The version core/include/hakmem.h defines (HAKMEM_VERSION_*), which hak_version() reports. */
+export function headerVersion(): string {
+  const header = `${repoRoot()}/core/include/hakmem.h`;
+  return versionOfHeader(Deno.readTextFileSync(header), header);
+}
+
 /** dist/x86_64-linux-gnu/<flavour>/libhakmem.so, or under $HAKMEM_TEST_DIST (another build's
  * root, e.g. dist/cc/gcc: tests/build/compilers.test.ts runs the contract tests so). */
 export function libraryPath(flavour: Flavour): string {
@@ -41,11 +49,7 @@ export function libraryPath(flavour: Flavour): string {
 }
 
 export function libraryExists(flavour: Flavour): boolean {
-  try {
-    return Deno.statSync(libraryPath(flavour)).isFile;
-  } catch {
-    return false;
-  }
+  return existsSync(libraryPath(flavour));
 }
 
 /** `ignore` value for a test needing the library: ignored (with a note) when

@@ -1,6 +1,7 @@
 /** Invalid frees abort the process with a one-line "hakmem: " message naming
  * the pointer (each case in its own subprocess). */
 import assert from "node:assert/strict";
+import { run } from "../../tasks/run.ts";
 import { type Flavour, FLAVOURS, notBuilt, repoRoot } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/invalid_free.ts", import.meta.url).pathname;
@@ -25,25 +26,11 @@ const ALWAYS = [
 ];
 const DEBUG_ONLY = ["double-tiny", "double-mid", "double-large"];
 
-async function run(flavour: Flavour, which: string) {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(Deno.env.toObject())) {
-    if (!k.startsWith("HAKMEM_")) env[k] = v;
-  }
-  env.HAKMEM_ROOT = repoRoot();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--no-config", FIXTURE, flavour, which],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    signal: out.signal,
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function runCase(flavour: Flavour, which: string) {
+  return run(Deno.execPath(), ["run", "-A", "--quiet", FIXTURE, flavour, which], {
+    scrub: true,
+    env: { HAKMEM_ROOT: repoRoot() },
+  });
 }
 
 for (const flavour of FLAVOURS) {
@@ -52,7 +39,7 @@ for (const flavour of FLAVOURS) {
     name: `invalid_free[${flavour}] aborts with a message naming the pointer`,
     ignore: notBuilt(flavour),
     async fn() {
-      const results = await Promise.all(cases.map((c) => run(flavour, c)));
+      const results = await Promise.all(cases.map((c) => runCase(flavour, c)));
       const problems: string[] = [];
       cases.forEach((c, i) => {
         const r = results[i];

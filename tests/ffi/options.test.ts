@@ -3,6 +3,7 @@
  * exported options table (hak_options_table_json) against both: the modes
  * and choices come from the table, the contract values below are SPEC's. */
 import assert from "node:assert/strict";
+import { run } from "../../tasks/run.ts";
 import {
   classKnob,
   EINVAL,
@@ -11,6 +12,7 @@ import {
   ERANGE,
   type Flavour,
   FLAVOURS,
+  headerVersion,
   lazyHakmem,
   notBuilt,
   type OptionsTable,
@@ -72,21 +74,12 @@ interface Run {
 
 /** Runs the fixture with exactly these HAKMEM_* variables (others removed). */
 async function runWith(flavour: Flavour, env: Record<string, string>): Promise<Run> {
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(Deno.env.toObject())) {
-    if (!k.startsWith("HAKMEM_")) base[k] = v;
-  }
-  base.HAKMEM_ROOT = repoRoot();
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--no-config", FIXTURE, flavour, ...NAMES],
-    env: { ...base, ...env },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const out = await cmd.output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
+  const out = await run(
+    Deno.execPath(),
+    ["run", "-A", "--quiet", FIXTURE, flavour, ...NAMES],
+    { scrub: true, env: { HAKMEM_ROOT: repoRoot(), ...env } },
+  );
+  const { stdout, stderr } = out;
   const what = `${flavour} with ${JSON.stringify(env)}`;
   assert.equal(out.code, 0, `fixture failed (${what}):\n${stderr}`);
   const line = stdout.trim().split("\n").at(-1) ?? "";
@@ -351,7 +344,7 @@ for (const flavour of FLAVOURS) {
       const what = JSON.stringify(c.env);
       assert.deepEqual(run.hakLines, [], `no hakmem output on stderr for ${what}`);
       assert.equal(run.printed.mode, c.mode, `hak_mode() for ${what}`);
-      assert.equal(run.printed.version, `1.0.0 ${flavour}`);
+      assert.equal(run.printed.version, `${headerVersion()} ${flavour}`);
       for (const [name, want] of Object.entries(c.expect)) {
         assert.equal(opt(run, name), want, `${name} for ${what}`);
       }

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { run } from "../../tasks/run.ts";
 import { repoRoot } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/pmu_source.ts", import.meta.url).pathname;
@@ -42,21 +43,12 @@ function perfEventOpens(): boolean {
 async function pmuOf(target: string, pmuEnv: string): Promise<{ pmu: string; llc: number }> {
   const lib = join(repoRoot(), "dist", target, "release", "libhakmem.so");
   if (!existsSync(lib)) throw new Error(`${lib} is not built: run deno task build`);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(Deno.env.toObject())) {
-    if (!k.startsWith("HAKMEM_")) env[k] = v;
-  }
-  env.HAKMEM_PMU = pmuEnv;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", FIXTURE, lib],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, `fixture failed: ${new TextDecoder().decode(out.stderr)}`);
-  const stats = JSON.parse(text.trim().split("\n").pop()!);
+  const out = await run(Deno.execPath(), ["run", "-A", FIXTURE, lib], {
+    scrub: true,
+    env: { HAKMEM_PMU: pmuEnv },
+  });
+  assert.equal(out.code, 0, `fixture failed: ${out.stderr}`);
+  const stats = JSON.parse(out.stdout.trim().split("\n").pop()!);
   return { pmu: stats.pmu, llc: stats.llc_misses };
 }
 

@@ -10,8 +10,10 @@ import assert from "node:assert/strict";
 import { skipOrFail } from "../../tasks/ci.ts";
 import { clangMissing } from "../../tasks/clang.ts";
 import { runLibFuzzer, runSeeded, type SeededSummary } from "../../tasks/fuzz.ts";
+import { endText } from "../../tasks/run.ts";
 import type { Flavour, TargetName } from "../../tasks/targets.ts";
 import { testSeed } from "../native/proc.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const TARGET: TargetName = "x86_64-linux-gnu";
 
@@ -36,7 +38,7 @@ async function seededBudget(flavour: Flavour, seconds: number): Promise<void> {
   const s = r.summary;
   if (!s?.ok) {
     throw new Error(
-      `seeded fuzzing (${flavour}, seed ${seed}) failed (exit ${r.code})\n` +
+      `seeded fuzzing (${flavour}, seed ${seed}) failed (${endText(r)})\n` +
         `--- stdout ---\n${tail(r.stdout)}\n--- stderr ---\n${tail(r.stderr)}`,
     );
   }
@@ -126,7 +128,7 @@ Deno.test("fuzz: libFuzzer driver, 30 s, ASan+UBSan", async (t) => {
     const s = r.summary;
     if (r.code !== 0 || !s) {
       throw new Error(
-        `libFuzzer failed (exit ${r.code})\n--- stderr ---\n${tail(r.stderr, 12000)}`,
+        `libFuzzer failed (${endText(r)})\n--- stderr ---\n${tail(r.stderr, 12000)}`,
       );
     }
     console.log(
@@ -136,6 +138,6 @@ Deno.test("fuzz: libFuzzer driver, 30 s, ASan+UBSan", async (t) => {
     );
     assert(s.inputs > 0 && s.ops > 0);
   } finally {
-    await Deno.remove(corpus, { recursive: true }).catch(() => {});
+    await removeIfPresent(corpus);
   }
 });

@@ -77,13 +77,6 @@ async function buildProgram(target: TargetName, flavour: Flavour, name: string):
   });
 }
 
-/** Environment of a run: no HAKMEM_* variable of the caller's, plus `extra`. */
-function cleanEnv(extra: Record<string, string>): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {};
-  for (const k of Object.keys(Deno.env.toObject())) if (k.startsWith("HAKMEM_")) env[k] = undefined;
-  return { ...env, ...extra };
-}
-
 /** Builds and runs one program; throws with its whole output unless it printed "<prog>: OK" and
  * exited 0 within the time limit. */
 async function runNative(
@@ -104,7 +97,8 @@ async function runNative(
   const scale = scaleFor(target, flavour);
   const r = await run([...runnerPrefix(target), exe, seed, String(scale)], {
     timeoutMs: TIMEOUT_MS,
-    env: cleanEnv(env),
+    scrub: true,
+    env,
   });
   const label = `${prog} ${target} ${flavour}${
     Object.entries(env).map(([k, v]) => ` ${k}=${v}`).join("")

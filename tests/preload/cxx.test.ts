@@ -21,8 +21,8 @@ import { exportedSymbols, neededLibraries } from "../../tasks/elf.ts";
 import { buildDir, distDir, FLAVOURS, runnerPrefix, TARGETS } from "../../tasks/targets.ts";
 import { ensurePackages } from "../../tasks/deps.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
-import { runCommand } from "../../tasks/toolchain.ts";
 import { describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
+import { run as runCommand } from "../../tasks/run.ts";
 import { baseEnv, setup } from "./harness.ts";
 
 const FIXTURE = "tests/preload/fixtures/cxx_forms.cc";

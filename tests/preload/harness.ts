@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { buildExecutable } from "../../tasks/build.ts";
 import { skipOrFail } from "../../tasks/ci.ts";
 import { buildDir, type Flavour, type TargetName } from "../../tasks/targets.ts";
+import { isAllocatorVar } from "../../tasks/run.ts";
+import { parseAs, parseJson, z } from "../../tasks/schema.ts";
 import { assertSuccess, describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
 
 export const TIMEOUT_MS = 120_000;
@@ -29,21 +31,32 @@ export interface Pair {
   stats: HakStats;
 }
 
-export interface TierStats {
-  allocs: number;
-  frees: number;
-}
+const TierStats = z.object({ allocs: z.number().int().nonnegative(), frees: z.number().int() });
 
-export interface HakStats {
-  version: number;
-  tiers: { tiny: TierStats; mid: TierStats; large: TierStats };
-}
+/** The fields of a HAKMEM_STATS_FILE these tests read (bindings/hakmem.ts checks every field
+ * against the library's layout); a run that hakmem served shows tiny allocations. */
+const HakStats = z.object({
+  version: z.number().int(),
+  tiers: z.object({
+    tiny: TierStats.extend({
+      allocs: z.number().int().positive("positive: hakmem served malloc"),
+    }),
+    mid: TierStats,
+    large: TierStats,
+  }),
+});
+export type HakStats = z.infer<typeof HakStats>;
 
-/** Environment of both runs: no HAKMEM_* from the caller, fixed locale and time zone. */
+/** Environment of both runs: no allocator variable from the caller (tasks/run.ts's cleanEnv),
+ * fixed locale and time zone. */
 export function baseEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { LD_PRELOAD: undefined };
-  for (const k of Object.keys(Deno.env.toObject())) if (k.startsWith("HAKMEM_")) env[k] = undefined;
-  return { ...env, LC_ALL: "C", TZ: "UTC", ...extra };
+  const ours = Object.keys(Deno.env.toObject()).filter(isAllocatorVar);
+  return {
+    ...Object.fromEntries(ours.map((k) => [k, undefined])),
+    LC_ALL: "C",
+    TZ: "UTC",
+    ...extra,
+  };
 }
 
 /** Reads a HAKMEM_STATS_FILE; throws unless it is JSON showing tiny allocations. */
@@ -52,21 +65,10 @@ export async function readStats(path: string, what: string): Promise<HakStats> {
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    throw new Error(`${what}: HAKMEM_STATS_FILE ${path} was not written (${e})`);
+    throw new Error(`${what}: HAKMEM_STATS_FILE ${path} was not written (${e})`, { cause: e });
   }
-  let stats: HakStats;
-  try {
-    stats = JSON.parse(text) as HakStats;
-  } catch (e) {
-    throw new Error(`${what}: stats file is not JSON (${e}):\n${text}`);
-  }
-  const tiny = stats?.tiers?.tiny?.allocs;
-  if (typeof tiny !== "number" || !(tiny > 0)) {
-    throw new Error(
-      `${what}: stats show no tiny allocations (hakmem did not serve malloc):\n${text}`,
-    );
-  }
-  return stats;
+  const file = `${what}: stats file ${path}`;
+  return parseAs(HakStats, parseJson(text, file), `${file} (${text.trim()})`);
 }
 
 /** Runs argv without and with the preloaded library; both must exit 0 with the same stdout. */

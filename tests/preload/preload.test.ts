@@ -25,6 +25,7 @@ import {
   setup,
   summary,
 } from "./harness.ts";
+import { removeIfPresent } from "../../tasks/files.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
@@ -179,7 +180,7 @@ Deno.test("preload: git init/add/commit/log/gc/fsck on a generated repository", 
     for (let round = 1; round <= 3; round++) {
       for (const d of dirs) {
         await writeTree(d, 300 + round * 10, round);
-        await Deno.remove(join(d, "dir00", "sub0", `file${round * 51}.txt`)).catch(() => {});
+        await removeIfPresent(join(d, "dir00", "sub0", `file${round * 51}.txt`));
       }
       await step(`add ${round}`, git("add", "-A"));
       await step(

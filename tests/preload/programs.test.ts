@@ -212,7 +212,7 @@ async function startRedis(dir: string, env: Record<string, string>): Promise<Red
 function cli(port: number, args: string[], stdin?: string): Promise<RunResult> {
   return run(["redis-cli", "-h", "127.0.0.1", "-p", String(port), ...args], {
     env: baseEnv(),
-    stdin,
+    input: stdin,
     timeoutMs: 30_000,
   });
 }

@@ -42,14 +42,6 @@ for (const tier of ["tiny", "mid", "large"]) {
 }
 const API_CASES = ["bad-alignment", "huge-size"];
 
-function cleanEnv(): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {};
-  for (const k of Object.keys(Deno.env.toObject())) {
-    if (k.startsWith("HAKMEM_") || k === "LD_PRELOAD") env[k] = undefined;
-  }
-  return env;
-}
-
 /** Checks one misuse case's run; returns a problem description or null. */
 function misuseProblem(name: string, r: Awaited<ReturnType<typeof run>>): string | null {
   const m = /ptr=0x([0-9a-f]+)/.exec(r.stdout);
@@ -74,7 +66,7 @@ for (const flavour of FLAVOURS) {
     for (const name of cases) {
       await t.step(name, async () => {
         const r = await run([...commandOf(target, exe), name], {
-          env: cleanEnv(),
+          scrub: true,
           timeoutMs: 30_000,
         });
         const problem = misuseProblem(name, r);
@@ -88,7 +80,7 @@ for (const flavour of FLAVOURS) {
       const target = hostTarget();
       const exe = await buildReliabilityProgram("hostile", target, flavour);
       const r = await run([...commandOf(target, exe), name], {
-        env: cleanEnv(),
+        scrub: true,
         timeoutMs: 30_000,
       });
       if (r.signal !== null || r.code !== 0 || !r.stdout.includes("OK")) {

@@ -13,11 +13,7 @@ for (const flavour of ["release", "debug"] as readonly Flavour[]) {
   Deno.test(`out of memory ${flavour}: NULL + ENOMEM for every tier, then serves again`, async () => {
     const target = hostTarget();
     const exe = await buildReliabilityProgram("oom", target, flavour);
-    const env: Record<string, string | undefined> = {};
-    for (const k of Object.keys(Deno.env.toObject())) {
-      if (k.startsWith("HAKMEM_") || k === "LD_PRELOAD") env[k] = undefined;
-    }
-    const r = await run(commandOf(target, exe), { env, timeoutMs: 120_000 });
+    const r = await run(commandOf(target, exe), { scrub: true, timeoutMs: 120_000 });
     if (r.timedOut || r.signal !== null || r.code !== 0 || !r.stdout.includes("oom: OK")) {
       throw new Error(`oom (${flavour}) failed\n${describeRun(r)}`);
     }

@@ -35,13 +35,6 @@ function scale(base: number): number {
   return base * (Number.isFinite(s) && s > 0 ? s : 1);
 }
 
-/** Environment of a run: no HAKMEM_* of the caller's, the sanitizers' options. */
-function env(): Record<string, string | undefined> {
-  const e: Record<string, string | undefined> = {};
-  for (const k of Object.keys(Deno.env.toObject())) if (k.startsWith("HAKMEM_")) e[k] = undefined;
-  return { ...e, ...sanitizerEnv() };
-}
-
 const REPORT =
   /ERROR: (?:Address|Leak|UndefinedBehavior)Sanitizer|runtime error:|WARNING: ThreadSanitizer/;
 
@@ -74,7 +67,8 @@ for (const kind of KINDS) {
       const seed = testSeed();
       const r = await run([exe, seed, String(scale(kind.scale))], {
         timeoutMs: TIMEOUT_MS,
-        env: env(),
+        scrub: true,
+        env: sanitizerEnv(),
       });
       check(
         r,
@@ -96,7 +90,11 @@ for (const kind of KINDS) {
     await Deno.mkdir(FUZZ_OUT, { recursive: true });
     const args = ["--seed", seed, "--seconds", String(scale(10)), "--out", FUZZ_OUT];
     args.push("--shrink-seconds", "60", "--replay-prefix", exe);
-    const r = await run([exe, ...args], { timeoutMs: TIMEOUT_MS, env: env() });
+    const r = await run([exe, ...args], {
+      timeoutMs: TIMEOUT_MS,
+      scrub: true,
+      env: sanitizerEnv(),
+    });
     const summary = r.stdout.split("\n").find((l) => l.startsWith("fuzz: OK")) ?? "";
     check(r, `fuzzer interpreter under ${kind.name} (seed ${seed}): ${summary}`, "fuzz: OK");
   });
