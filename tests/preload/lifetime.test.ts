@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildExecutable } from "../../tasks/build.ts";
+import type { TargetName } from "../../tasks/targets.ts";
 import { describeRun, run } from "../native/proc.ts";
 import { baseEnv, setup } from "./harness.ts";
 
@@ -17,17 +18,22 @@ const MODES: Record<string, Record<string, string>> = {
   "ACE enabled": { HAKMEM_ACE_ENABLED: "1" },
 };
 
+/** The fixture, built (release) into the test's temporary folder. */
+function lifetimeProgram(s: { target: TargetName; tmp: string }): Promise<string> {
+  return buildExecutable({
+    target: s.target,
+    flavour: "release",
+    sources: [FIXTURE],
+    out: join(s.tmp, "lifetime"),
+    link: "none",
+  });
+}
+
 for (const [mode, extra] of Object.entries(MODES)) {
   Deno.test(`lifetime (${mode}): pthread_exit from main ends the process, atexit run`, async (t) => {
     const s = await setup(t, "release");
     if (s === null) return;
-    const exe = await buildExecutable({
-      target: s.target,
-      flavour: "release",
-      sources: [FIXTURE],
-      out: join(s.tmp, "lifetime"),
-      link: "none",
-    });
+    const exe = await lifetimeProgram(s);
     const env = baseEnv({ LD_PRELOAD: s.so, ...extra });
     const r = await run([exe, "pthread_exit"], { env, timeoutMs: LIMIT_MS });
     assert.ok(!r.timedOut, `still alive after ${LIMIT_MS} ms: ${describeRun(r)}`);
@@ -45,13 +51,7 @@ for (const [mode, extra] of Object.entries(MODES)) {
 Deno.test("lifetime (learning): a single-threaded program keeps one thread, ACE ticks on its slow paths", async (t) => {
   const s = await setup(t, "release");
   if (s === null) return;
-  const exe = await buildExecutable({
-    target: s.target,
-    flavour: "release",
-    sources: [FIXTURE],
-    out: join(s.tmp, "lifetime"),
-    link: "none",
-  });
+  const exe = await lifetimeProgram(s);
   // ticks every 20 ms (learning's default is 250): about 15 in the fixture's 300 ms
   const env = baseEnv({
     LD_PRELOAD: s.so,
