@@ -126,11 +126,11 @@ static void enforce_budget(void) {
     }
 }
 
-hak_large_t *_hak_bigcache_take(size_t map_size) {
+hak_large_t *_hak_bigcache_take(size_t map_size, bool resident) {
     unsigned b = bucket_of(map_size);
     for (unsigned i = b; i < BUCKETS && i < b + BUCKETS_SEARCHED; i++) {
         for (hak_large_t *e = g_bucket[i]; e != NULL; e = e->bnext) {
-            if (e->map_size >= map_size) {
+            if (e->map_size >= map_size && (!resident || e->state != L_COLD)) {
                 cache_remove(e);
                 _hak_reuse_record(e->map_size, (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) *
                                                    1000000u);

@@ -49,7 +49,9 @@ bool _hak_large_cache_eligible(const hak_large_t *e);
 HAK_INLINE uint32_t hak_ms_now(void) { return (uint32_t)(_hak_coarse_ns() / 1000000u); }
 
 /* BigCache (bigcache.c), with the lock held. */
-hak_large_t *_hak_bigcache_take(size_t map_size); /* a cached block of at least map_size */
+/* A cached block of at least map_size (within a few size steps); with
+ * `resident`, only one whose pages are still there. */
+hak_large_t *_hak_bigcache_take(size_t map_size, bool resident);
 hak_large_t *_hak_bigcache_take_fit(size_t map_size); /* a resident one of another size */
 void _hak_bigcache_put(hak_large_t *e);           /* a freed block: cached, or unmapped */
 /* Blocks idle in BigCache for delay_ms or more advised away (they stay

@@ -176,9 +176,19 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         was = L_HOT;
     } else {
         hak_lock(&_hak_large_mutex);
-        if (cacheable) e = _hak_bigcache_take(map_size);
+        /* resident memory first, of this size or cut from a larger block or
+         * grown from a smaller one (only the growth faults in); a block whose
+         * pages were given back faults them all in again */
+        if (cacheable) e = _hak_bigcache_take(map_size, true);
+        if (e == NULL && cacheable && offset == HAK_LARGE_HEADER &&
+            (e = _hak_bigcache_take_fit(map_size)) != NULL) {
+            pthread_mutex_unlock(&_hak_large_mutex);
+            if ((e = fit(e, map_size)) != NULL) was = L_HOT;
+            hak_lock(&_hak_large_mutex);
+        }
+        if (e == NULL && cacheable) e = _hak_bigcache_take(map_size, false);
         if (e != NULL) {
-            was = e->state;
+            if (was == L_GONE) was = e->state;
             _hak_large_totals.hits++;
             if (was == L_COLD) /* its pages were given back: they fault in again */
                 atomic_fetch_add_explicit(&_hak_refault_bytes, e->map_size - _hak_page_size,
@@ -187,12 +197,6 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
             _hak_large_totals.misses++;
         }
         pthread_mutex_unlock(&_hak_large_mutex);
-    }
-    if (e == NULL && cacheable && offset == HAK_LARGE_HEADER) {
-        hak_lock(&_hak_large_mutex);
-        e = _hak_bigcache_take_fit(map_size);
-        pthread_mutex_unlock(&_hak_large_mutex);
-        if (e != NULL && (e = fit(e, map_size)) != NULL) was = L_HOT;
     }
     if (e == NULL) {
         e = map_block(map_size, offset, align);
