@@ -1,12 +1,14 @@
 /* Learning mode gives memory back while the program idles, even with ACE
  * backed off: `ace_idle <seed>`. Worker threads allocate small blocks
- * (16 B – 1 KiB, every byte written), free all but a scattered one in
- * KEEP_ONE_IN and exit; the main thread then sleeps without calling the
- * allocator, so only ACE's thread can run decay. The test sets a guard
- * that every tick trips (HAKMEM_ACE_MAX_RSS_MB=1): ACE stays backed off on
- * the defaults the whole time. Prints what was freed, what decay gave back
- * within GIVE_UP_S and ACE's guard trips; before, a tripped guard ended
- * ACE's thread and with it every decay pass for idle threads. */
+ * (16 B – 1 KiB, every byte written) and exit; the main thread frees all
+ * but a scattered one in KEEP_ONE_IN into the exited threads' heaps, then
+ * sleeps without calling the allocator, so only ACE's thread can run decay
+ * (a thread's exit gives back what its heap holds free then, not what is
+ * freed into it later). The test sets a guard that every tick trips
+ * (HAKMEM_ACE_MAX_RSS_MB=1): ACE stays backed off on the defaults the
+ * whole time. Prints what was freed, what decay gave back within GIVE_UP_S
+ * and ACE's guard trips; before, a tripped guard ended ACE's thread and
+ * with it every decay pass for idle threads. */
 #include "rel.h"
 
 #include <pthread.h>
@@ -20,6 +22,8 @@
 
 typedef struct {
     uint64_t seed, freed;
+    void **p;
+    size_t *size, n;
     void **keep;
     size_t kept;
 } job_t;
@@ -28,30 +32,35 @@ static void *worker(void *arg) {
     job_t *j = arg;
     rng_t r;
     rng_init(&r, j->seed, 1);
-    size_t cap = (size_t)MIB_PER_THREAD << 12, n = 0, total = 0;
-    void **p = malloc(cap * sizeof *p);
-    size_t *size = malloc(cap * sizeof *size);
+    size_t cap = (size_t)MIB_PER_THREAD << 12, total = 0;
+    j->p = malloc(cap * sizeof *j->p);
+    j->size = malloc(cap * sizeof *j->size);
     j->keep = malloc((cap / KEEP_ONE_IN + 1) * sizeof(void *));
-    if (p == NULL || size == NULL || j->keep == NULL) die("out of memory");
-    while (total < ((size_t)MIB_PER_THREAD << 20) && n < cap) {
+    if (j->p == NULL || j->size == NULL || j->keep == NULL) die("out of memory");
+    while (total < ((size_t)MIB_PER_THREAD << 20) && j->n < cap) {
         size_t s = 16 + rng_next(&r) % 1009;
-        p[n] = malloc(s);
-        if (p[n] == NULL) die("malloc(%zu) failed", s);
-        memset(p[n], 0x5a, s);
-        size[n++] = s;
+        void *b = malloc(s);
+        if (b == NULL) die("malloc(%zu) failed", s);
+        memset(b, 0x5a, s);
+        j->p[j->n] = b;
+        j->size[j->n++] = s;
         total += s;
     }
-    for (size_t i = 0; i < n; i++) {
+    return NULL;
+}
+
+/* The main thread frees a worker's blocks, all but the survivors. */
+static void free_blocks(job_t *j) {
+    for (size_t i = 0; i < j->n; i++) {
         if (i % KEEP_ONE_IN == 0) {
-            j->keep[j->kept++] = p[i];
+            j->keep[j->kept++] = j->p[i];
             continue;
         }
-        j->freed += size[i];
-        free(p[i]);
+        j->freed += j->size[i];
+        free(j->p[i]);
     }
-    free(p);
-    free(size);
-    return NULL;
+    free(j->p);
+    free(j->size);
 }
 
 /* A field of hak_ace_json's object, or -1. */
@@ -73,6 +82,7 @@ int main(int argc, char **argv) {
     uint64_t freed = 0;
     for (unsigned i = 0; i < THREADS; i++) {
         pthread_join(t[i], NULL);
+        free_blocks(&jobs[i]);
         freed += jobs[i].freed;
     }
     hak_stats_t before, now;

@@ -1,6 +1,6 @@
 // Learning mode gives an idle program's memory back even while a guard keeps ACE backed off
-// (tests/reliability/ace_idle.c): threads free most of what they allocated and exit, the main
-// thread sleeps without calling the allocator, and HAKMEM_ACE_MAX_RSS_MB=1 trips a guard on every
+// (tests/reliability/ace_idle.c): threads allocate and exit, the main thread frees most of it into
+// their heaps and sleeps without calling the allocator, and HAKMEM_ACE_MAX_RSS_MB=1 trips a guard on every
 // tick. ACE's thread runs the decay passes of idle threads on their own budget, not its own: at
 // least half of the freed bytes must come back (checked by counts, the program polls until they
 // do). Before, the first trip ended ACE's thread, and the memory stayed.

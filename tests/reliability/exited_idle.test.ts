@@ -1,11 +1,13 @@
-// Memory of a thread that exited (tests/reliability/exited_idle.c): a worker frees all but a
-// scattered 1/64 of its small blocks (every slab keeps a survivor, so only free pages can go back)
-// and exits. Its memory must come back like a live thread's: by decay once the main thread works
-// again, by one malloc_trim(0) when decay is not due, and freed large blocks above BigCache's
-// budget by decay although no large block is in use. Checked by counts (bytes given back, decay
-// passes), never by timing: the program works until decay gave back what it must, or gives up.
-// Before, the blocks a thread freed itself waited on its slabs' local lists, which no pass over an
-// exited thread's heap looked at: decay and trim gave back about nothing of them.
+// Memory of a thread that exited (tests/reliability/exited_idle.c): all but a scattered 1/64 of a
+// worker's small blocks are freed (every slab keeps a survivor, so only free pages can go back).
+// Its memory must come back like a live thread's, whoever frees it: by the worker's own exit when
+// it freed them (the main thread makes no call meanwhile, and decay is never due), by the exit of
+// a second thread that freed them into the exited thread's heap, by decay once the main thread
+// frees them and works again, by one malloc_trim(0) when decay is not due, and freed large blocks
+// above BigCache's budget by decay although no large block is in use. Checked by counts (bytes
+// given back, decay passes), never by timing: the program works until decay gave back what it
+// must, or gives up. Before, an exited thread's free pages waited for a decay pass, which needs
+// some thread's allocator call: exit and handoff gave back none of them.
 
 import assert from "node:assert/strict";
 import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/soak.ts";
@@ -13,8 +15,14 @@ import type { Flavour } from "../../tasks/targets.ts";
 import { describeRun, run } from "../native/proc.ts";
 import { testSeed } from "../ffi/helpers.ts";
 
-/** HAKMEM_DECAY_MS per mode: short where decay must give back, an hour where only the trim may. */
-const MODES: [string, string][] = [["decay", "100"], ["trim", "3600000"], ["bigcache", "100"]];
+/** HAKMEM_DECAY_MS per mode: short where decay must give back, an hour where it must not. */
+const MODES: [string, string][] = [
+  ["exit", "3600000"],
+  ["handoff", "3600000"],
+  ["decay", "100"],
+  ["trim", "3600000"],
+  ["bigcache", "100"],
+];
 
 interface Result {
   freed_small: number;

@@ -110,7 +110,31 @@ static void flush_all(hak_heap_t *h) {
     hak_spin_unlock(&h->lock);
 }
 
-/* pthread key destructor: the heap waits in the pool for a new thread. */
+/* A heap whose segments span more than this has its free pages given back
+ * when its thread exits; a smaller one waits whole for the next thread, as
+ * short-lived threads come and go (their next one takes the heap at once,
+ * and giving back and faulting in its pages would cost each one ~0.3 ms). */
+#define EXIT_KEEP_BYTES ((size_t)8 << 20)
+
+static bool spans_more_than(const hak_heap_t *h, size_t bytes) {
+    size_t n = 0;
+    for (const hak_segment_t *seg = h->segs.head; seg != NULL; seg = seg->next)
+        if ((n += (size_t)seg->units << HAK_UNIT_SHIFT) > bytes) return true;
+    return false;
+}
+
+/* What a big heap without a thread holds free goes now rather than a decay
+ * delay later: no thread is about to reuse it (a pool that shrinks, a batch
+ * job's workers), and no thread may call the allocator for a while to run
+ * the decay passes. Both locks held. */
+static void release_ownerless(hak_heap_t *h) {
+    if (spans_more_than(h, EXIT_KEEP_BYTES)) _hak_heap_release_unused(h);
+    h->freed_ownerless = 0;
+}
+
+/* pthread key destructor: the heap waits in the pool for a new thread.
+ * Its free pages go back if it is big, and those of big heaps in the pool
+ * that this thread's last frees reached (their threads exited first). */
 void _hak_heap_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     _hak_tl_heap = &_hak_exited_heap;
@@ -120,7 +144,14 @@ void _hak_heap_thread_exit(void *arg) {
     set_owner(h, 0);
     atomic_store_explicit(&h->state, HEAP_ABANDONED, memory_order_release);
     _hak_remote_drain(h); /* frees pushed while the state still said owned */
+    release_ownerless(h);
     hak_spin_unlock(&h->lock);
+    for (hak_heap_t *p = g_pool; p != NULL; p = p->next_pool) {
+        if (p->freed_ownerless == 0) continue;
+        hak_spin_lock(&p->lock);
+        release_ownerless(p);
+        hak_spin_unlock(&p->lock);
+    }
     h->next_pool = g_pool;
     g_pool = h;
     g_live--;

@@ -82,6 +82,7 @@ typedef struct hak_heap {
     _Atomic uint64_t remote_since;        /* ns: when the queue last went from empty to not */
     uint64_t drain_since;                 /* while the owner drains: when what it frees went idle */
     _Atomic int state;                    /* enum hak_heap_state */
+    uint32_t freed_ownerless;             /* blocks freed into it since its thread exited */
     uintptr_t owner;                      /* thread pointer of its thread, 0 when none */
     hak_seglist_t segs;                   /* the heap's segments */
     uint32_t slow_events;                 /* slow paths since the clock was last read */

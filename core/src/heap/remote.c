@@ -100,7 +100,7 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
                 uint64_t now = _hak_coarse_ns();
                 hak_spin_lock(&owner->lock);
                 hak_chain_set(last, NULL);
-                put_chain(owner, first, now);
+                owner->freed_ownerless += put_chain(owner, first, now);
                 hak_spin_unlock(&owner->lock);
             }
             pthread_mutex_unlock(&_hak_heaps_lock_);
