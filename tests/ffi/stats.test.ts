@@ -11,7 +11,9 @@ import {
   lazyHakmem,
   notBuilt,
   ptrOf,
+  Rng,
   type Stats,
+  testSeed,
   withErrno,
 } from "./helpers.ts";
 
@@ -170,15 +172,16 @@ for (const flavour of FLAVOURS) {
     );
   });
 
-  test("BigCache keeps up to twice the large bytes in use, and gives back when they are freed", () => {
+  test("freed large blocks stay resident up to twice the bytes in use, and go back once none is in use for a decay delay", async () => {
     const h = hak();
     if (hardened(h)) return; // no large block is cached
     const budget = Number(h.optionGet("HAKMEM_BIGCACHE_MB").value) * MiB;
     const batch = h.optionGet("HAKMEM_MADVISE_BATCH").value;
+    const decay = h.optionGet("HAKMEM_DECAY_MS").value;
     assert.equal(h.optionSet("HAKMEM_MADVISE_BATCH", 1).rc, 0); // advise at once: visible
     h.sym.hak_trim(); // an empty cache to start from
     try {
-      // sizes past a thread's own stash (4 MiB), so every free goes to BigCache
+      // sizes past a thread's own stash (4 MiB), so every free goes to the arenas or BigCache
       const keep = allocN(h, 3, budget); // in use: 3 x the fixed budget
       const churn = allocN(h, 4, budget / 2 + MiB); // freed: 2 MiB more than the fixed budget
       const s0 = h.stats();
@@ -193,14 +196,48 @@ for (const flavour of FLAVOURS) {
       const s2 = h.stats();
       assert.equal(s2.syscalls.mmap - s1.syscalls.mmap, 0, "and are reused without a mapping");
       for (const p of [...again, ...keep]) h.free(p);
+      // nothing in use: after a decay delay (1 ms here) the next free's decay pass (at most one
+      // per 20 ms) gives back all that idled
+      assert.equal(h.optionSet("HAKMEM_DECAY_MS", 1).rc, 0);
+      await new Promise((r) => setTimeout(r, 50));
+      const one = h.malloc(budget / 2 + MiB);
+      assert.ok(one !== null);
+      h.free(one);
       const s3 = h.stats();
       assert.ok(
         s3.counters.madvised_bytes - s2.counters.madvised_bytes >= 2 * budget,
-        "once nothing is in use BigCache falls back to its fixed budget",
+        "once nothing is in use for a delay, the resident free memory falls to the fixed budget",
       );
     } finally {
       h.optionSet("HAKMEM_MADVISE_BATCH", batch);
+      h.optionSet("HAKMEM_DECAY_MS", decay);
     }
+  });
+
+  test("large blocks of random sizes replacing each other reuse the freed pages", () => {
+    const h = hak();
+    if (hardened(h)) return; // every large block has its own guarded mapping
+    const seed = testSeed("large reuse", "HAKMEM_TEST_SEED", 0x1a7e);
+    const rng = new Rng(seed);
+    const live: (Deno.PointerObject | null)[] = [null, null, null, null];
+    const step = () => {
+      const k = rng.int(0, live.length - 1);
+      if (live[k] !== null) h.free(live[k]);
+      live[k] = h.malloc(rng.int(1 * MiB, 24 * MiB)); // past the stash's 4 MiB most of the time
+      assert.ok(live[k] !== null);
+    };
+    for (let i = 0; i < 50; i++) step(); // the slots filled, the first chunks taken
+    const s0 = h.stats();
+    for (let i = 0; i < 300; i++) step();
+    const s1 = h.stats();
+    for (const p of live) h.free(p);
+    const calls = (k: string) => s1.syscalls[k] - s0.syscalls[k];
+    assert.equal(calls("mmap") + calls("munmap") + calls("mremap"), 0, "no mapping per block");
+    assert.equal(
+      s1.counters.madvised_bytes - s0.counters.madvised_bytes,
+      0,
+      "no freed block given back while it is reused",
+    );
   });
 
   test("hak_stats_get struct equals the JSON (no activity between)", () => {

@@ -171,6 +171,10 @@ void _hak_bigcache_put(hak_large_t *e) {
         size_t bytes = _hak_bigcache_decay(now, (uint32_t)hak_opt(OPT_DECAY_MS));
         atomic_fetch_add_explicit(&_hak_decay_bytes, bytes, memory_order_relaxed);
     }
+    if (e->in_arena) {
+        _hak_arena_free(e);
+        return;
+    }
     if (_hak_large_cache_eligible(e)) {
         e->state = L_HOT;
         e->idle_ms = now;
@@ -201,6 +205,7 @@ size_t _hak_bigcache_decay(uint32_t now_ms, uint32_t delay_ms) {
      * decay: the last frees of a program's large blocks fill none */
     size_t bytes = g_pending.bytes - g_pending.count * _hak_page_size;
     if (g_pending.head != NULL) flush_pending();
+    bytes += _hak_arena_decay(now_ms, delay_ms);
     uint32_t cold_ms = delay_ms * COLD_AGE;
     while (g_cold.head != NULL && (uint32_t)(now_ms - g_cold.head->idle_ms) >= cold_ms) {
         hak_large_t *e = g_cold.head;
@@ -223,6 +228,7 @@ size_t _hak_large_trim(void) {
             _hak_large_unmap(e);
         }
     }
+    bytes += _hak_arena_trim();
     pthread_mutex_unlock(&_hak_large_mutex);
     return bytes;
 }
@@ -245,6 +251,7 @@ size_t _hak_large_scavenge(uint64_t deadline_ns) {
         bytes += g_pending.bytes - g_pending.count * _hak_page_size;
         flush_pending();
     }
+    if (_hak_now_ns() < deadline_ns) bytes += _hak_arena_trim();
     pthread_mutex_unlock(&_hak_large_mutex);
     return bytes;
 }
@@ -255,7 +262,7 @@ uint64_t _hak_large_cold_hits(void) {
 
 size_t _hak_large_idle_bytes(void) {
     hak_lock(&_hak_large_mutex);
-    size_t bytes = g_hot.bytes + g_pending.bytes;
+    size_t bytes = g_hot.bytes + g_pending.bytes + _hak_arena_idle_bytes();
     pthread_mutex_unlock(&_hak_large_mutex);
     return bytes;
 }

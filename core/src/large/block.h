@@ -25,6 +25,7 @@ typedef struct hak_large {
     uint8_t state;                  /* enum large_state */
     uint8_t strategy;               /* the strategy that chose its threshold */
     uint8_t cacheable;              /* goes to BigCache when freed (chosen at allocation) */
+    uint8_t in_arena;               /* carved from an arena (arena.c), not a mapping of its own */
     struct hak_large *bnext, *bprev; /* bucket of its size */
     struct hak_large *anext, *aprev; /* age list of its state, oldest first */
 } hak_large_t;
@@ -59,5 +60,23 @@ void _hak_bigcache_put(hak_large_t *e);           /* a freed block: cached, or u
  * the bytes advised. */
 size_t _hak_bigcache_decay(uint32_t now_ms, uint32_t delay_ms);
 void _hak_large_unmap(hak_large_t *e);
+
+/* Arenas (arena.c), with the lock held: blocks of ARENA_MIN_BYTES to
+ * ARENA_MAX_BYTES, whole chunks. */
+#define ARENA_MIN_BYTES ((size_t)1 << 20)
+#define ARENA_MAX_BYTES ((size_t)64 << 20)
+/* A block of map_size (whole chunks) with its map_size and in_arena set, or
+ * NULL; `resident`: bit i set when chunk i holds pages of an earlier block. */
+hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident);
+void _hak_arena_free(hak_large_t *e); /* its chunks stay resident, within the budget */
+bool _hak_arena_grow(hak_large_t *e, size_t map_size); /* over free chunks after it */
+void _hak_arena_moved(void *old, size_t map_size);      /* mremap took its pages away */
+/* Resident free chunks over the budget (at least HAKMEM_BIGCACHE_MB, up to
+ * twice the most bytes handed out within the last delay), or idle
+ * delay_ms, advised away;
+ * returns the bytes. */
+size_t _hak_arena_decay(uint32_t now_ms, uint32_t delay_ms);
+size_t _hak_arena_trim(void);       /* every resident free chunk advised away: bytes */
+size_t _hak_arena_idle_bytes(void); /* resident free chunks: bytes */
 
 #endif

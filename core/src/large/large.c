@@ -1,7 +1,9 @@
-/* The large tier: blocks above the mid tier get their own 2 MiB-aligned
- * mapping with a 64-byte header at its start. Freed blocks go to BigCache
- * (bigcache.c) when their size is under the cache threshold a strategy
- * chose for them at allocation (ELO's, or the fixed one). Before that,
+/* The large tier: blocks above the mid tier start at a 2 MiB boundary
+ * with a 64-byte header. Those of 1–64 MiB under the cache threshold a
+ * strategy chose for them at allocation (ELO's, or the fixed one) are
+ * carved from arenas (arena.c), whose freed chunks stay resident for the
+ * next block of any size; the others get a mapping of their own, and go to
+ * BigCache (bigcache.c) when freed if under the threshold. Before that,
  * each thread keeps the last two cacheable blocks (up to 4 MiB) it freed in
  * its stash: a program that allocates and frees buffers in a loop takes no
  * lock at all, which matters most once it has several threads. */
@@ -111,6 +113,7 @@ static hak_large_t *fit(hak_large_t *e, size_t map_size) {
         tail->chunks = 1;
         tail->strategy = e->strategy;
         tail->cacheable = 1;
+        tail->in_arena = 0;
         e->map_size = cut;
         /* the head keeps only its own chunks in the page map (a block once
          * aligned past a chunk had marked two) */
@@ -144,6 +147,24 @@ static hak_large_t *fit(hak_large_t *e, size_t map_size) {
     return e;
 }
 
+/* A block of whole chunks from an arena, marked in the page map; NULL when
+ * the arenas have no room (a mapping of its own then). */
+static hak_large_t *arena_take(size_t map_size, uint16_t chunks, uint64_t *resident) {
+    hak_lock(&_hak_large_mutex);
+    hak_large_t *e = _hak_arena_alloc(map_size, resident);
+    if (e != NULL && !_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
+        _hak_arena_free(e); /* out of the map's reach: cannot happen */
+        e = NULL;
+    }
+    if (e != NULL) {
+        e->chunks = chunks;
+        if (*resident != 0) _hak_large_totals.hits++;
+        else _hak_large_totals.misses++;
+    }
+    pthread_mutex_unlock(&_hak_large_mutex);
+    return e;
+}
+
 void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     size_t offset = align <= HAK_LARGE_HEADER ? HAK_LARGE_HEADER
                     : (align <= HAK_CHUNK_SIZE ? align : HAK_CHUNK_SIZE);
@@ -168,13 +189,23 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     uint16_t chunks = (uint16_t)((offset >> HAK_CHUNK_SHIFT) + 1);
     hak_large_t *e = NULL;
     uint32_t was = L_GONE;
+    uint64_t resident = 0; /* an arena block's chunks that held an earlier block */
     hak_heap_t *h = _hak_tl_heap;
     large_local_t *l = hak_heap_owned(h) ? local_of(h) : NULL;
+    size_t whole = round_up(map_size, HAK_CHUNK_SIZE);
+    bool arena = cacheable && offset == HAK_LARGE_HEADER && map_size >= ARENA_MIN_BYTES &&
+                 whole <= ARENA_MAX_BYTES;
+    if (arena) map_size = whole;
     bool stashed = cacheable && offset == HAK_LARGE_HEADER && l != NULL &&
                    (e = stash_take(l, map_size)) != NULL;
     if (stashed) {
         was = L_HOT;
-    } else {
+        resident = UINT64_MAX;
+    } else if (arena) {
+        e = arena_take(map_size, chunks, &resident);
+        if (e != NULL) was = resident != 0 ? L_HOT : L_COLD;
+    }
+    if (e == NULL) {
         hak_lock(&_hak_large_mutex);
         /* resident memory first, of this size or cut from a larger block or
          * grown from a smaller one (only the growth faults in); a block whose
@@ -202,6 +233,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         e = map_block(map_size, offset, align);
         if (e == NULL && _hak_pressure_release() != 0) e = map_block(map_size, offset, align);
         if (e == NULL) return NULL;
+        e->in_arena = 0;
         if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
             _hak_os_unmap(e, map_size);
             errno = ENOMEM;
@@ -230,7 +262,16 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     e->cacheable = cacheable;
     uint8_t *p = (uint8_t *)e + offset;
     hak_lat_end(t0); /* the allocator's latency, not calloc's clearing below */
-    if (zero && was != L_GONE) {
+    if (zero && e->in_arena) {
+        /* chunks that held an earlier block are cleared; the others are fresh */
+        for (size_t c = 0; c < (e->map_size >> HAK_CHUNK_SHIFT); c++) {
+            if (!((resident >> c) & 1)) continue;
+            size_t lo = c == 0 ? offset : (c << HAK_CHUNK_SHIFT);
+            size_t hi = (c + 1) << HAK_CHUNK_SHIFT;
+            if (hi > offset + size) hi = offset + size;
+            if (hi > lo) memset((uint8_t *)e + lo, 0, hi - lo);
+        }
+    } else if (zero && was != L_GONE) {
         /* Cold blocks are zero past their header page; hot ones are not. */
         size_t dirty = size;
         if (was == L_COLD) {
@@ -355,12 +396,19 @@ static void *relocate(hak_large_t *e, size_t map_size) {
     /* the old chunks leave the page map first: once the pages are gone,
      * another mapping may take their place and register itself */
     _hak_pagemap_clear((uintptr_t)e, chunks);
-    hak_large_t *n = _hak_os_relocate(e, e->map_size, map_size, HAK_CHUNK_SIZE);
+    size_t old_size = e->map_size;
+    hak_large_t *n = _hak_os_relocate(e, old_size, map_size, HAK_CHUNK_SIZE);
     if (n == NULL) {
         _hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE);
         return NULL;
     }
     _hak_pagemap_set((uintptr_t)n, chunks, PM_LARGE); /* the OS maps within the map's reach */
+    if (n->in_arena) { /* a mapping of its own from now on */
+        hak_lock(&_hak_large_mutex);
+        _hak_arena_moved(e, old_size);
+        pthread_mutex_unlock(&_hak_large_mutex);
+        n->in_arena = 0;
+    }
     n->magic = LARGE_MAGIC ^ (uintptr_t)n;
     grew(n, map_size);
     return (uint8_t *)n + n->offset;
@@ -374,6 +422,15 @@ void *_hak_large_resize(void *p, size_t size, size_t *usable) {
         size_t roomy = *usable + *usable / GROWTH_HEADROOM;
         size_t grown = map_size_for(e->offset, roomy > size ? roomy : size);
         if (grown == 0) return NULL;
+        if (e->in_arena) {
+            size_t whole = round_up(grown, HAK_CHUNK_SIZE);
+            hak_lock(&_hak_large_mutex);
+            bool in_place = whole <= ARENA_MAX_BYTES && _hak_arena_grow(e, whole);
+            if (in_place) _hak_large_totals.in_use += whole - (*usable + e->offset);
+            pthread_mutex_unlock(&_hak_large_mutex);
+            if (in_place) return p;
+            return relocate(e, grown);
+        }
         if (_hak_os_grow_in_place(e, e->map_size, grown)) {
             grew(e, grown);
             return p;

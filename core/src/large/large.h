@@ -1,6 +1,6 @@
-/* The large tier: blocks above the mid tier, each in its own 2 MiB-aligned
- * mapping; BigCache keeps freed ones for reuse, and each thread keeps its
- * last two in a stash. Calls the heap layer (for the thread's heap, which
+/* The large tier: blocks above the mid tier, carved from arenas (1–64
+ * MiB) or each in its own 2 MiB-aligned mapping, which BigCache keeps for
+ * reuse once freed; each thread keeps its last two in a stash. Calls the heap layer (for the thread's heap, which
  * carries the stash) and those below; upward only through the strategy
  * table ELO registers (the cache threshold) and the hooks of the layers
  * below. */

@@ -64,6 +64,59 @@ void _hak_os_set_ceiling(uintptr_t ceiling) {
 
 static bool below_ceiling(uintptr_t start, size_t size) { return start + size <= g_ceiling; }
 
+/* The aligned `size` bytes of a mapping of size + align at raw, the rest
+ * unmapped; 0 (all unmapped) when they would lie above the ceiling. */
+static uintptr_t trim_aligned(uint8_t *raw, size_t size, size_t align) {
+    uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+    size_t lead = start - (uintptr_t)raw, trail = align - lead;
+    if (!below_ceiling(start, size)) {
+        count(HAK_SYS_MUNMAP);
+        munmap(raw, size + align);
+        return 0;
+    }
+    if (lead) {
+        count(HAK_SYS_MUNMAP);
+        munmap(raw, lead);
+    }
+    if (trail) {
+        count(HAK_SYS_MUNMAP);
+        munmap((void *)(start + size), trail);
+    }
+    return start;
+}
+
+/* Address space for the large tier's arenas, aligned, its pages counted
+ * as mapped only as the tier hands them out (_hak_os_account). */
+void *_hak_os_reserve_aligned(size_t size, size_t align) {
+    uint8_t *raw = _hak_os_reserve(size + align);
+    return raw != NULL ? (void *)trim_aligned(raw, size, align) : NULL;
+}
+
+/* A reservation given up (not counted as mapped). */
+void _hak_os_release(void *p, size_t size) {
+    count(HAK_SYS_MUNMAP);
+    munmap(p, size);
+}
+
+/* Maps fresh pages over [p, p + size) of a reservation (a hole that
+ * mremap left). */
+bool _hak_os_refill(void *p, size_t size) {
+    count(HAK_SYS_MMAP);
+    void *q = mmap(p, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (q == MAP_FAILED) {
+        atomic_fetch_add_explicit(&g_failures, 1, memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+void _hak_os_account(size_t bytes, bool mapped) {
+    if (mapped) account_map(bytes);
+    else atomic_fetch_sub_explicit(&g_mapped, bytes, memory_order_relaxed);
+}
+
+
 void _hak_os_unmap(void *p, size_t size) {
     count(HAK_SYS_MUNMAP);
     munmap(p, size);
@@ -94,21 +147,8 @@ void *_hak_os_map_aligned(size_t size, size_t align) {
     if (size + align < size) goto fail;
     uint8_t *raw = map(NULL, size + align);
     if (raw == NULL) goto fail;
-    uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
-    size_t lead = start - (uintptr_t)raw, trail = align - lead;
-    if (!below_ceiling(start, size)) {
-        count(HAK_SYS_MUNMAP);
-        munmap(raw, size + align);
-        goto fail;
-    }
-    if (lead) {
-        count(HAK_SYS_MUNMAP);
-        munmap(raw, lead);
-    }
-    if (trail) {
-        count(HAK_SYS_MUNMAP);
-        munmap((void *)(start + size), trail);
-    }
+    uintptr_t start = trim_aligned(raw, size, align);
+    if (start == 0) goto fail;
     atomic_store_explicit(&g_hint, start + ((size + align - 1) & ~(align - 1)),
                           memory_order_relaxed);
     account_map(size);

@@ -30,6 +30,10 @@ bool _hak_os_protect(void *p, size_t size, bool access);
  * new_size bytes; NULL when it cannot (the old one is then untouched). */
 void *_hak_os_relocate(void *p, size_t old_size, size_t new_size, size_t align);
 void *_hak_os_reserve(size_t size); /* address space only (the page map) */
+void *_hak_os_reserve_aligned(size_t size, size_t align); /* the large tier's arenas */
+bool _hak_os_refill(void *p, size_t size); /* fresh pages over part of a reservation */
+void _hak_os_release(void *p, size_t size); /* a reservation given up */
+void _hak_os_account(size_t bytes, bool mapped); /* pages of a reservation in use, or no more */
 /* What faulting in fresh memory costs here, ns per MiB (measured on a
  * small mapping); 0 when it cannot be measured. */
 uint64_t _hak_os_fault_cost(void);
