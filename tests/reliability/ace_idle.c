@@ -79,14 +79,16 @@ int main(int argc, char **argv) {
         jobs[i] = (job_t){.seed = seed + i};
         if (pthread_create(&t[i], NULL, worker, &jobs[i]) != 0) die("pthread_create");
     }
+    for (unsigned i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    /* what decay gives back from here on: the passes the main thread's own
+     * frees run (its slow paths), then ACE's alone */
+    hak_stats_t before, now;
+    if (hak_stats_get(&before, sizeof before) != 0) die("hak_stats_get");
     uint64_t freed = 0;
     for (unsigned i = 0; i < THREADS; i++) {
-        pthread_join(t[i], NULL);
         free_blocks(&jobs[i]);
         freed += jobs[i].freed;
     }
-    hak_stats_t before, now;
-    if (hak_stats_get(&before, sizeof before) != 0) die("hak_stats_get");
     uint64_t given = 0;
     static char json[8192];
     for (unsigned polls = 0; polls < GIVE_UP_S * 1000 / POLL_MS; polls++) {
