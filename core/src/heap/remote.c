@@ -20,24 +20,25 @@ static unsigned slot_of(const hak_heap_t *owner) {
 /* A block of a remote chain, before its link is read: the chain's links
  * lie in freed blocks, so each one is checked — a block start of a live
  * slab of the heap, still marked free — and a block written after its
- * free stops the process. Returns its slab and its index there. */
-static hak_slab_t *chain_check(const hak_heap_t *h, hak_block_t *b, const hak_block_t *holder,
-                               uint32_t *index) {
-    uintptr_t a = (uintptr_t)b;
-    if (likely(hak_pagemap_get(a) == PM_SEGMENT)) {
-        /* (a free unit, or the segment's header, has nothing carved) */
-        hak_slab_t *s = hak_slab_head_at(a);
-        uint32_t i = hak_block_index(s, a - s->start);
-        if (likely(i < s->carved && s->heap == h && hak_is_marked_free(b))) {
-            *index = i;
-            return s;
-        }
-    }
+ * free stops the process. */
+__attribute__((noreturn, cold)) static void chain_corrupt(const hak_block_t *b,
+                                                          const hak_block_t *holder) {
     char what[128];
     snprintf(what, sizeof(what),
              "remote free queue corrupt: a block freed by another thread was written after "
              "its free (next link %p)", (void *)b);
     _hak_fail(what, holder != NULL ? (const void *)holder : (const void *)b);
+}
+
+/* The slab of a chain's block, found from its address: a live slab of the
+ * heap (a free unit, or the segment's header, has nothing carved). */
+static hak_slab_t *chain_slab(const hak_heap_t *h, hak_block_t *b, const hak_block_t *holder) {
+    uintptr_t a = (uintptr_t)b;
+    if (likely(hak_pagemap_get(a) == PM_SEGMENT)) {
+        hak_slab_t *s = hak_slab_head_at(a);
+        if (likely(s->heap == h && s->carved != 0)) return s;
+    }
+    chain_corrupt(b, holder);
 }
 
 /* Block i of slab s goes back onto the slab: the slab's thread, or g_lock's
@@ -60,12 +61,23 @@ static void slab_put(hak_heap_t *h, hak_slab_t *s, hak_block_t *b, uint32_t i, u
 }
 
 /* The blocks of a chain back onto their slabs, each checked before its
- * link is read, idle since `idle`; returns how many. */
+ * link is read, idle since `idle`; returns how many. A batch holds runs of
+ * blocks of one slab (a thread frees what another allocated in a row):
+ * the slab of the block before is tried first, without the page map. */
 static uint32_t put_chain(hak_heap_t *h, hak_block_t *b, uint64_t idle) {
-    uint32_t n = 0, i;
+    uint32_t n = 0;
     const hak_block_t *holder = NULL;
+    hak_slab_t *s = NULL;
+    uintptr_t start = 0, bytes = 0; /* s's blocks */
     while (b != NULL) {
-        hak_slab_t *s = chain_check(h, b, holder, &i);
+        uintptr_t a = (uintptr_t)b;
+        if (a - start >= bytes) {
+            s = chain_slab(h, b, holder);
+            start = s->start;
+            bytes = (uintptr_t)s->capacity * s->bsize;
+        }
+        uint32_t i = hak_block_index(s, a - start);
+        if (unlikely(i >= s->carved || !hak_is_marked_free(b))) chain_corrupt(b, holder);
         hak_block_t *next = hak_chain_get(b);
         slab_put(h, s, b, i, idle);
         holder = b;
@@ -149,8 +161,10 @@ static uint64_t *remote_counter(hak_heap_t *h, const hak_slab_t *s) {
     return s->cls == HAK_SPAN_CLASS ? &h->ctr.span_remote_frees : &h->ctr.remote_frees[s->cls];
 }
 
-/* A free of another heap's block, marked free already. */
-static void free_remote(hak_slab_t *s, hak_block_t *b) {
+/* A free of another heap's block, marked free already (inlined into both
+ * callers: the free of another thread's block is as common as a local one
+ * in a producer/consumer program). */
+HAK_INLINE void free_remote(hak_slab_t *s, hak_block_t *b) {
     hak_heap_t *owner = s->heap, *me = _hak_tl_heap;
     if (!hak_heap_owned(me)) {
         /* A thread without a heap: counted on the shared heap, atomically
