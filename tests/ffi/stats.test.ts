@@ -240,6 +240,38 @@ for (const flavour of FLAVOURS) {
     );
   });
 
+  test("segments emptied between bursts stay until their units idled for the decay delay", async () => {
+    const h = hak();
+    if (hardened(h)) return; // freed blocks wait in the quarantine first
+    const decay = h.optionGet("HAKMEM_DECAY_MS").value;
+    assert.equal(h.optionSet("HAKMEM_DECAY_MS", 2000).rc, 0);
+    try {
+      // 24 MiB of 8 KiB blocks: a dozen segments, all empty again after each burst
+      const burst = () => {
+        const blocks = allocN(h, 3072, 8192);
+        for (const p of blocks) h.free(p);
+      };
+      burst();
+      const s0 = h.stats();
+      // 10 bursts 150 ms apart: decay passes (every half delay) see the empty segments, whose
+      // units were freed well within the delay
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 150));
+        burst();
+      }
+      const s1 = h.stats();
+      const calls = (k: string) => s1.syscalls[k] - s0.syscalls[k];
+      assert.ok(s1.counters.decay_runs > s0.counters.decay_runs, "decay passes ran");
+      assert.equal(
+        calls("mmap") + calls("munmap") + calls("madvise"),
+        0,
+        "nothing unmapped or advised away",
+      );
+    } finally {
+      h.optionSet("HAKMEM_DECAY_MS", decay);
+    }
+  });
+
   test("hak_stats_get struct equals the JSON (no activity between)", () => {
     const h = hak();
     const layout = h.statsLayout();

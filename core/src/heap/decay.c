@@ -247,8 +247,11 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now, bool 
     while (seg != NULL) {
         hak_segment_t *next = seg->next;
         bytes += _hak_segment_purge(seg, older_than);
-        /* a segment without a slab goes, unless it is the heap's only one */
-        if (seg->free_units == seg->units - 1 && (seg != h->segs.head || seg->next != NULL))
+        /* a segment without a slab goes once its units were idle for the
+         * delay (the program may be between two bursts of the same work),
+         * unless it is the heap's only one */
+        if (seg->free_units == seg->units - 1 && (seg != h->segs.head || seg->next != NULL) &&
+            _hak_segment_idle(seg))
             _hak_segment_release(&h->segs, seg);
         seg = next;
         if (past(deadline)) goto out;

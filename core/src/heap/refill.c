@@ -306,16 +306,6 @@ static void sizing_switch(hak_heap_t *h, unsigned cls, const hak_slab_t *old) {
     z->yield = 0;
 }
 
-/* An empty slab of a size its class has outgrown: its units go back to
- * the segment, and their pages to the OS at once rather than after the
- * decay delay — the class takes bigger slabs now, and what it held in
- * small ones would sit resident beside them. */
-static void retire_outgrown(hak_heap_t *h, hak_slab_t *s) {
-    unsigned span = s->span;
-    _hak_slab_retire(h, s, s->stamp);
-    _hak_units_purge(s, span);
-}
-
 /* The current slab of cls ran dry: the next with blocks takes its place.
  * Heap lock held. */
 static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
@@ -351,8 +341,13 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         _hak_list_remove(&h->empty[cls], next);
         next->list = SLAB_IN_NONE;
         h->empty_count[cls]--;
+        /* smaller than the class's slabs now: its units go back to the
+         * segment, still resident, for the bigger slab made below (their
+         * pages go after the decay delay if nothing takes them; given back
+         * at once, a program that allocates in bursts faulted them in
+         * again every burst) */
         if (next->span < units && !_hak_slab_extend(next, units, bsize)) {
-            retire_outgrown(h, next);
+            _hak_slab_retire(h, next, next->stamp);
             continue;
         }
         _hak_reuse_record((uint64_t)next->span << HAK_UNIT_SHIFT, _hak_coarse_ns() - next->stamp);

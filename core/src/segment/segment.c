@@ -225,15 +225,6 @@ void _hak_slab_free_units(hak_slab_t *slab, uint64_t now) {
     seg->free_units += span;
 }
 
-size_t _hak_units_purge(hak_slab_t *first, unsigned n) {
-    hak_segment_t *seg = hak_segment_base((uintptr_t)first);
-    size_t len = (size_t)n << HAK_UNIT_SHIFT;
-    if (!_hak_os_dontneed((uint8_t *)seg + ((size_t)hak_slab_unit(first) << HAK_UNIT_SHIFT), len))
-        return 0;
-    for (unsigned i = 0; i < n; i++) first[i].purged = 1;
-    return len;
-}
-
 size_t _hak_segment_cache_trim(void) {
     hak_lock(&g_cache_lock);
     hak_segment_t *seg = g_cache;
@@ -273,6 +264,14 @@ size_t _hak_segment_purge(hak_segment_t *seg, uint64_t older_than) {
         u = end;
     }
     return bytes;
+}
+
+bool _hak_segment_idle(hak_segment_t *seg) {
+    for (uint32_t u = 1; u < seg->units; u++) {
+        const hak_slab_t *d = hak_seg_slab(seg, u);
+        if (d->kind != SLAB_FREE || !d->purged) return false;
+    }
+    return true;
 }
 
 void _hak_segment_lock(void) { hak_lock(&g_cache_lock); }

@@ -297,14 +297,14 @@ bool _hak_slab_extend(hak_slab_t *slab, uint32_t units, uint32_t bsize);
 void _hak_slab_set_bsize(hak_slab_t *slab, uint32_t bsize);
 /* An empty slab's units go back to its segment, dated `now` for decay. */
 void _hak_slab_free_units(hak_slab_t *slab, uint64_t now);
-/* Free units [first, first + n) of a segment advised away now; returns the
- * bytes (0 when the OS refused: they stay resident). */
-size_t _hak_units_purge(hak_slab_t *first, unsigned n);
 /* A segment without a slab leaves its list for the cache or the OS. */
 void _hak_segment_release(hak_seglist_t *list, hak_segment_t *seg);
 /* Free units freed at or before `older_than` (ns) advised away; returns the
  * bytes. The caller owns the list or holds its owner's lock. */
 size_t _hak_segment_purge(hak_segment_t *seg, uint64_t older_than);
+/* Every unit of the segment free and advised away: idle for a decay delay
+ * at least (or never used). */
+bool _hak_segment_idle(hak_segment_t *seg);
 size_t _hak_segment_cache_trim(void); /* cached empty segments unmapped: bytes */
 void _hak_segment_lock(void);
 void _hak_segment_unlock(void);
