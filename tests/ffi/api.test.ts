@@ -137,6 +137,29 @@ for (const flavour of FLAVOURS) {
     for (const p of ptrs) h.free(p);
   });
 
+  test("calloc of large blocks reads zero where freed blocks wrote", () => {
+    const h = hak();
+    const MiB = 1 << 20;
+    // blocks of 1-9 MiB written all over and freed: their pages stay for the next blocks
+    const sizes = [3 * MiB + 100, 9 * MiB, 1 * MiB + 5, 6 * MiB - 64, 4 * MiB + 4096];
+    const dirty = sizes.map((n) => {
+      const p = h.malloc(n);
+      assert.ok(p !== null, `malloc(${n})`);
+      memset(p, 0xa5, n);
+      return p;
+    });
+    for (const p of dirty) h.free(p);
+    // calloc over them, in other sizes: every byte zero, the last one too
+    for (const n of [8 * MiB + 333, 2 * MiB, 5 * MiB + 17, 1 * MiB + 4096]) {
+      const p = h.sym.hak_calloc(1n, BigInt(n));
+      assert.ok(p !== null, `calloc(1, ${n})`);
+      const at = bytesAt(p, n).findIndex((b) => b !== 0);
+      assert.equal(at, -1, `calloc(1, ${n}) = ${hex(p)} not zero at byte ${at}`);
+      memset(p, 0x5a, n); // dirty for the next one
+      h.free(p);
+    }
+  });
+
   test("overflow and impossible sizes fail with ENOMEM", () => {
     const h = hak();
     const S = h.sym;

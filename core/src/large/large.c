@@ -165,6 +165,85 @@ static hak_large_t *arena_take(size_t map_size, uint16_t chunks, uint64_t *resid
     return e;
 }
 
+/* The latency sample's start, for the calls ACE samples (0: not sampled). */
+static uint64_t sample_begin(void) {
+    if (!atomic_load_explicit(&_hak_sampling, memory_order_relaxed)) return 0;
+    /* a racy count is enough to pick which calls to sample */
+    uint32_t nth = atomic_load_explicit(&g_nth, memory_order_relaxed);
+    atomic_store_explicit(&g_nth, nth + 1, memory_order_relaxed);
+    return hak_lat_begin(nth);
+}
+
+/* A block of BigCache for map_size when it may take one: resident memory
+ * first, of this size or cut from a larger block or grown from a smaller
+ * one (only the growth faults in); a block whose pages were given back
+ * faults them all in again. *was: its state; NULL (a miss) when none. */
+static hak_large_t *take_cached(size_t map_size, size_t offset, bool cacheable, uint32_t *was) {
+    hak_lock(&_hak_large_mutex);
+    hak_large_t *e = cacheable ? _hak_bigcache_take(map_size, true) : NULL;
+    if (e == NULL && cacheable && offset == HAK_LARGE_HEADER &&
+        (e = _hak_bigcache_take_fit(map_size)) != NULL) {
+        pthread_mutex_unlock(&_hak_large_mutex);
+        e = fit(e, map_size); /* resident: hot */
+        hak_lock(&_hak_large_mutex);
+    }
+    if (e == NULL && cacheable) e = _hak_bigcache_take(map_size, false);
+    if (e != NULL) {
+        *was = e->state;
+        _hak_large_totals.hits++;
+        if (e->state == L_COLD) /* its pages were given back: they fault in again */
+            atomic_fetch_add_explicit(&_hak_refault_bytes, e->map_size - _hak_page_size,
+                                      memory_order_relaxed);
+    } else {
+        _hak_large_totals.misses++;
+    }
+    pthread_mutex_unlock(&_hak_large_mutex);
+    return e;
+}
+
+/* A mapping of its own, marked in the page map; NULL with errno set. */
+static hak_large_t *map_fresh(size_t map_size, size_t offset, size_t align, uint16_t chunks) {
+    hak_large_t *e = map_block(map_size, offset, align);
+    if (e == NULL && _hak_pressure_release() != 0) e = map_block(map_size, offset, align);
+    if (e == NULL) return NULL;
+    if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
+        _hak_os_unmap(e, map_size);
+        errno = ENOMEM;
+        return NULL;
+    }
+    e->in_arena = 0;
+    e->map_size = map_size;
+    e->chunks = chunks;
+    if (hak_opt(OPT_THP) != THP_OFF && map_size >= THP_MIN_BYTES) _hak_os_hugepage(e, map_size);
+    hak_lock(&_hak_large_mutex);
+    _hak_large_totals.reserved += map_size;
+    pthread_mutex_unlock(&_hak_large_mutex);
+    return e;
+}
+
+/* calloc's clearing of a block's first `size` user bytes: an arena block's
+ * chunks that held an earlier block (`resident`: bit per chunk); of a
+ * cached block all of them if hot, the header page if cold (the rest was
+ * given back and reads zero); nothing of a fresh mapping. */
+static void clear_block(hak_large_t *e, size_t size, uint32_t was, uint64_t resident) {
+    size_t offset = e->offset, end = offset + size;
+    if (e->in_arena) {
+        for (size_t c = 0; c < (e->map_size >> HAK_CHUNK_SHIFT); c++) {
+            size_t lo = c == 0 ? offset : (c << HAK_CHUNK_SHIFT), hi = (c + 1) << HAK_CHUNK_SHIFT;
+            if (hi > end) hi = end;
+            if (((resident >> c) & 1) && hi > lo) memset((uint8_t *)e + lo, 0, hi - lo);
+        }
+        return;
+    }
+    if (was == L_GONE) return;
+    size_t dirty = size;
+    if (was == L_COLD) {
+        size_t head = offset < _hak_page_size ? _hak_page_size - offset : 0;
+        dirty = size < head ? size : head;
+    }
+    memset((uint8_t *)e + offset, 0, dirty);
+}
+
 void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     size_t offset = align <= HAK_LARGE_HEADER ? HAK_LARGE_HEADER
                     : (align <= HAK_CHUNK_SIZE ? align : HAK_CHUNK_SIZE);
@@ -175,13 +254,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         return NULL;
     }
     hak_slow_path_seen();
-    uint64_t t0 = 0;
-    if (atomic_load_explicit(&_hak_sampling, memory_order_relaxed)) {
-        /* a racy count is enough to pick which calls to sample */
-        uint32_t nth = atomic_load_explicit(&g_nth, memory_order_relaxed);
-        atomic_store_explicit(&g_nth, nth + 1, memory_order_relaxed);
-        t0 = hak_lat_begin(nth);
-    }
+    uint64_t t0 = sample_begin();
     unsigned strategy;
     bool measure;
     bool cacheable = cache_decision(map_size, align, &strategy, &measure);
@@ -192,59 +265,20 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     uint64_t resident = 0; /* an arena block's chunks that held an earlier block */
     hak_heap_t *h = _hak_tl_heap;
     large_local_t *l = hak_heap_owned(h) ? local_of(h) : NULL;
+    bool plain = cacheable && offset == HAK_LARGE_HEADER; /* cached and reused */
     size_t whole = round_up(map_size, HAK_CHUNK_SIZE);
-    bool arena = cacheable && offset == HAK_LARGE_HEADER && map_size >= ARENA_MIN_BYTES &&
-                 whole <= ARENA_MAX_BYTES;
+    bool arena = plain && map_size >= ARENA_MIN_BYTES && whole <= ARENA_MAX_BYTES;
     if (arena) map_size = whole;
-    bool stashed = cacheable && offset == HAK_LARGE_HEADER && l != NULL &&
-                   (e = stash_take(l, map_size)) != NULL;
+    bool stashed = plain && l != NULL && (e = stash_take(l, map_size)) != NULL;
     if (stashed) {
         was = L_HOT;
         resident = UINT64_MAX;
     } else if (arena) {
         e = arena_take(map_size, chunks, &resident);
-        if (e != NULL) was = resident != 0 ? L_HOT : L_COLD;
     }
+    if (e == NULL) e = take_cached(map_size, offset, cacheable, &was);
     if (e == NULL) {
-        hak_lock(&_hak_large_mutex);
-        /* resident memory first, of this size or cut from a larger block or
-         * grown from a smaller one (only the growth faults in); a block whose
-         * pages were given back faults them all in again */
-        if (cacheable) e = _hak_bigcache_take(map_size, true);
-        if (e == NULL && cacheable && offset == HAK_LARGE_HEADER &&
-            (e = _hak_bigcache_take_fit(map_size)) != NULL) {
-            pthread_mutex_unlock(&_hak_large_mutex);
-            if ((e = fit(e, map_size)) != NULL) was = L_HOT;
-            hak_lock(&_hak_large_mutex);
-        }
-        if (e == NULL && cacheable) e = _hak_bigcache_take(map_size, false);
-        if (e != NULL) {
-            if (was == L_GONE) was = e->state;
-            _hak_large_totals.hits++;
-            if (was == L_COLD) /* its pages were given back: they fault in again */
-                atomic_fetch_add_explicit(&_hak_refault_bytes, e->map_size - _hak_page_size,
-                                          memory_order_relaxed);
-        } else {
-            _hak_large_totals.misses++;
-        }
-        pthread_mutex_unlock(&_hak_large_mutex);
-    }
-    if (e == NULL) {
-        e = map_block(map_size, offset, align);
-        if (e == NULL && _hak_pressure_release() != 0) e = map_block(map_size, offset, align);
-        if (e == NULL) return NULL;
-        e->in_arena = 0;
-        if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
-            _hak_os_unmap(e, map_size);
-            errno = ENOMEM;
-            return NULL;
-        }
-        e->map_size = map_size;
-        e->chunks = chunks;
-        if (hak_opt(OPT_THP) != THP_OFF && map_size >= THP_MIN_BYTES) _hak_os_hugepage(e, map_size);
-        hak_lock(&_hak_large_mutex);
-        _hak_large_totals.reserved += map_size;
-        pthread_mutex_unlock(&_hak_large_mutex);
+        if ((e = map_fresh(map_size, offset, align, chunks)) == NULL) return NULL;
     } else if (chunks > e->chunks) {
         if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
             hak_lock(&_hak_large_mutex);
@@ -260,26 +294,8 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     e->state = L_USED;
     e->strategy = (uint8_t)strategy;
     e->cacheable = cacheable;
-    uint8_t *p = (uint8_t *)e + offset;
     hak_lat_end(t0); /* the allocator's latency, not calloc's clearing below */
-    if (zero && e->in_arena) {
-        /* chunks that held an earlier block are cleared; the others are fresh */
-        for (size_t c = 0; c < (e->map_size >> HAK_CHUNK_SHIFT); c++) {
-            if (!((resident >> c) & 1)) continue;
-            size_t lo = c == 0 ? offset : (c << HAK_CHUNK_SHIFT);
-            size_t hi = (c + 1) << HAK_CHUNK_SHIFT;
-            if (hi > offset + size) hi = offset + size;
-            if (hi > lo) memset((uint8_t *)e + lo, 0, hi - lo);
-        }
-    } else if (zero && was != L_GONE) {
-        /* Cold blocks are zero past their header page; hot ones are not. */
-        size_t dirty = size;
-        if (was == L_COLD) {
-            size_t head = offset < _hak_page_size ? _hak_page_size - offset : 0;
-            dirty = size < head ? size : head;
-        }
-        memset(p, 0, dirty);
-    }
+    if (zero) clear_block(e, size, was, resident);
     if (stashed) {
         hak_ctr_inc(&l->allocs);
         hak_ctr_add(&l->bytes_in, e->map_size - offset);
@@ -290,7 +306,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         pthread_mutex_unlock(&_hak_large_mutex);
     }
     if (measure) g_strategy->alloc_done(strategy, _hak_now_ns() - m0);
-    return p;
+    return (uint8_t *)e + offset;
 }
 
 /* The header of a live large block; `freed` names the failure when the
