@@ -8,8 +8,8 @@
 //
 // Every program binary is the same for every allocator: glibc runs it as is, the others through
 // LD_PRELOAD (set by hakrun in the child only). Within a round each bench runs under every
-// allocator once, in an order rotated from round to round, so no allocator always runs first
-// (cold caches, CPU frequency ramp) or right after a heavy neighbour.
+// allocator once, in an order shuffled by seed, round and bench (tasks/run_order.ts), so no
+// allocator always runs first (cold caches, CPU frequency ramp) or right after the same neighbour.
 //
 // The catalogue of benches lives in bench_catalogue.ts, the allocators' names and hakmem's
 // variants in bench_variants.ts, one run in bench_runner.ts, the printed summary in
@@ -475,6 +475,7 @@ async function runAll(
         allocators: runnable,
         hakrun,
         repeat,
+        seed,
         timeoutS,
         outDir,
         tmpDir,

@@ -14,6 +14,7 @@ import { traceFile } from "./bench_variants.ts";
 import { statIfPresent } from "./files.ts";
 import { unavailableVerdict } from "./peers.ts";
 import { programProblems } from "./programs.ts";
+import { roundOrder } from "./run_order.ts";
 
 /** Writes results.json into `outDir` through a temporary file (readers never see half of it);
  * returns its path. */
@@ -105,8 +106,8 @@ export function benchInfosOf(
   });
 }
 
-/** The rounds: every bench under every runnable allocator, the allocators' order rotated by
- * round and bench so that none always runs first; results.json is rewritten after each round.
+/** The rounds: every bench under every runnable allocator, in an order shuffled by seed, round
+ * and bench (tasks/run_order.ts); results.json is rewritten after each round.
  * They end early once `stopped()` (an interrupt). */
 export async function runRounds(
   ctx: RunContext,
@@ -121,8 +122,7 @@ export async function runRounds(
   try {
     for (let round = 0; round < repeat && !stopped(); round++) {
       for (const [bi, b] of benches.entries()) {
-        const k = (round + bi) % runnable.length;
-        for (const a of [...runnable.slice(k), ...runnable.slice(0, k)]) {
+        for (const a of roundOrder(runnable, ctx.seed, round, bi)) {
           if (stopped()) return;
           progress.start(round, b.id, a.name);
           const trace = traced.has(a.name) ? traceFile(b.id, a.name, round) : null;

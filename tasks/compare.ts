@@ -52,6 +52,8 @@ export const COMPARE_DEFAULT_REPEAT = 3;
 export const COMPARE_DEFAULT_TIMEOUT_S = 600;
 /** Where the runs' stdout and stderr go inside the output directory. */
 const FILES_DIR = "runs";
+/** Seeds the allocators' order in each round (no --seed: the command itself is not seeded). */
+const ORDER_SEED = 42;
 
 export interface CompareOptions {
   command: string[];
@@ -168,7 +170,7 @@ function compareResults(
       modes: [...new Set(variants.map((v) => v.env.HAKMEM_MODE))],
       repeat: rec.repeat,
       threads: 1,
-      seed: 0,
+      seed: ORDER_SEED,
       duration_s: null,
       baseline: DEFAULT_BASELINE,
       instructions: false,
@@ -246,6 +248,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
       jobs: [job],
       allocators: runnable,
       repeat,
+      seed: ORDER_SEED,
       checkOutput: o.checkOutput === true,
       stopped: () => stopped,
       tag: "compare",

@@ -87,6 +87,8 @@ export interface ProgramsModeOptions {
   allocators: readonly Allocator[];
   hakrun: string;
   repeat: number;
+  /** Seeds the allocators' order in each round. */
+  seed: number;
   timeoutS: number;
   outDir: string;
   tmpDir: string;
@@ -116,6 +118,7 @@ export async function benchPrograms(o: ProgramsModeOptions): Promise<ProgramsRec
     jobs,
     allocators: o.allocators,
     repeat: o.repeat,
+    seed: o.seed,
     timeoutS: o.timeoutS,
     outDir: o.outDir,
     filesDir: PROGRAM_FILES_DIR,

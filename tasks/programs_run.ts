@@ -1,8 +1,8 @@
 // Runs commands under allocators, interleaved over rounds: the programs mode of the bench and
 // `deno task compare` share it. Every run goes through hakrun (tasks/bench_runner.ts runRaw), with
 // --tree, so the RSS samples cover the whole process tree (a compiler driver's cc1plus). Within a
-// round every command runs under every allocator once, the order of the allocators rotated from
-// round to round and command to command as the bench does, so none always runs first. stdout and
+// round every command runs under every allocator once, in an order shuffled by seed, round and
+// command as the bench does (tasks/run_order.ts), so none always runs first or behind one other. stdout and
 // stderr of each run are kept as files; its output is then checked against glibc's run of the
 // same round.
 
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { type Allocator, endFailure, runCosts, runRaw, tail } from "./bench_runner.ts";
 import type { ProgramInfo, ProgramSample } from "./bench_schema.ts";
 import { REFERENCE_GLIBC } from "./bench_stats.ts";
+import { roundOrder } from "./run_order.ts";
 
 /** One command to run: its record in results.json and how to start it. */
 export interface ProgramJob {
@@ -27,6 +28,8 @@ export interface RunProgramsOptions {
   jobs: readonly ProgramJob[];
   allocators: readonly Allocator[];
   repeat: number;
+  /** Seeds the allocators' order in each round (tasks/run_order.ts). */
+  seed: number;
   timeoutS: number;
   /** The run directory; stdout/stderr go to <outDir>/<filesDir>/. */
   outDir: string;
@@ -119,9 +122,7 @@ export async function runPrograms(o: RunProgramsOptions): Promise<ProgramSample[
   let seq = 0;
   for (let round = 0; round < o.repeat && !o.stopped?.(); round++) {
     for (const [ji, job] of o.jobs.entries()) {
-      const k = (round + ji) % o.allocators.length;
-      const order = [...o.allocators.slice(k), ...o.allocators.slice(0, k)];
-      for (const a of order) {
+      for (const a of roundOrder(o.allocators, o.seed, round, ji)) {
         if (o.stopped?.()) break;
         const s = await runProgram(o, job, a, round, seq++);
         if (o.stopped?.()) break;
