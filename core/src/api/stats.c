@@ -58,7 +58,7 @@ void _hak_stats_collect(hak_stats_t *s) {
     l->allocs += c.span_allocs;
     l->hits += c.span_allocs;
     l->frees += c.span_frees;
-    l->remote_frees += c.span_remote_frees;
+    l->remote_frees += c.remote_frees[HAK_SPAN_CLASS];
     l->bytes_in_use += c.span_bytes_in_use;
     l->bytes_reserved +=
         atomic_load_explicit(&_hak_tier_reserved[HAK_TIER_LARGE], memory_order_relaxed);

@@ -40,7 +40,7 @@ HAK_RACY_READ static uint64_t slab_allocs(const hak_slab_t *s, uint32_t rest) {
 static void add_heap(hak_counters_t *out, hak_heap_t *h) {
     out->span_allocs += hak_ctr_get(&h->ctr.span_allocs);
     out->span_frees += hak_ctr_get(&h->ctr.span_frees);
-    out->span_remote_frees += hak_ctr_get(&h->ctr.span_remote_frees);
+    out->remote_frees[HAK_SPAN_CLASS] += hak_ctr_get(&h->ctr.remote_frees[HAK_SPAN_CLASS]);
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         out->allocs[c] += hak_ctr_get(&h->ctr.allocs[c]);
         /* a block held in quarantine is freed, though still out of its slab */

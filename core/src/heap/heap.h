@@ -19,11 +19,13 @@
 typedef struct hak_counters {
     /* spans (blocks past the mid tier up to HAK_SPAN_MAX, one per slab):
      * those no longer live; the census adds the live ones */
-    uint64_t span_allocs, span_frees, span_bytes_in_use, span_remote_frees;
+    uint64_t span_allocs, span_frees, span_bytes_in_use;
     uint64_t allocs[HAK_CLASSES];       /* of slabs no longer live (live ones count their own) */
     uint64_t frees[HAK_CLASSES];        /* likewise */
     uint64_t misses[HAK_CLASSES];       /* slow-path refills: the current slab ran dry */
-    uint64_t remote_frees[HAK_CLASSES]; /* frees of other threads' blocks, by the freeing thread */
+    /* frees of other threads' blocks, by the freeing thread; spans' at
+     * HAK_SPAN_CLASS, so that a remote free indexes by its slab's class */
+    uint64_t remote_frees[HAK_CLASSES + 1];
     uint64_t flushes[HAK_CLASSES];      /* empty slabs given back to their segment */
     uint64_t held[HAK_CLASSES];         /* freed blocks waiting in the heap's quarantine (hardened
                                          * mode): freed for the statistics, out for their slabs */

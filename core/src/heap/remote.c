@@ -41,50 +41,56 @@ static hak_slab_t *chain_slab(const hak_heap_t *h, hak_block_t *b, const hak_blo
     chain_corrupt(b, holder);
 }
 
-/* Block i of slab s goes back onto the slab: the slab's thread, or g_lock's
- * holder for an unowned heap, with the heap's lock held. A slab that is not
- * current takes it on its free list, which only holders of the lock
- * change (a non-current slab's list counts as not handed out), dated when
- * it went idle: decay may give its page back without waiting for the owner
- * to look at its local frees. */
-static void slab_put(hak_heap_t *h, hak_slab_t *s, hak_block_t *b, uint32_t i, uint64_t idle) {
-    if (s->current) {
-        hak_link_set(b, s->local_free);
-        s->local_free = i;
-    } else {
-        hak_link_set(b, s->free);
-        s->free = i;
+/* k blocks went onto slab s's list `list`: its count drops by them. The
+ * count is linear, so one event after a run of one slab's blocks sees what
+ * one per block would have left (a full slab requeued, an empty one
+ * emptied). A slab that is not current took them on its free list, which
+ * only holders of the heap's lock change (a non-current slab's list counts
+ * as not handed out), and is dated idle since `idle`: decay may give its
+ * pages back without waiting for the owner to look at its local frees. */
+static void run_done(hak_heap_t *h, hak_slab_t *s, int32_t k, uint64_t idle) {
+    if (!s->current) {
         s->settled = 0;
         if (s->stamp < idle) s->stamp = idle;
     }
-    if (--s->used <= 0) _hak_slab_event_locked(h, s);
+    s->used -= k;
+    if (s->used <= 0) _hak_slab_event_locked(h, s);
 }
 
 /* The blocks of a chain back onto their slabs, each checked before its
- * link is read, idle since `idle`; returns how many. A batch holds runs of
- * blocks of one slab (a thread frees what another allocated in a row):
- * the slab of the block before is tried first, without the page map. */
+ * link is read; returns how many. A batch holds runs of blocks of one slab
+ * (a thread frees what another allocated in a row): the slab of the block
+ * before is tried first, by address range, without the page map, and a
+ * run's count is settled once. */
 static uint32_t put_chain(hak_heap_t *h, hak_block_t *b, uint64_t idle) {
     uint32_t n = 0;
+    int32_t k = 0; /* blocks of the run on s */
     const hak_block_t *holder = NULL;
     hak_slab_t *s = NULL;
+    uint32_t *list = NULL;
     uintptr_t start = 0, bytes = 0; /* s's blocks */
     while (b != NULL) {
         uintptr_t a = (uintptr_t)b;
         if (a - start >= bytes) {
+            if (k != 0) run_done(h, s, k, idle);
             s = chain_slab(h, b, holder);
             start = s->start;
             bytes = (uintptr_t)s->capacity * s->bsize;
+            list = s->current ? &s->local_free : &s->free;
+            n += (uint32_t)k;
+            k = 0;
         }
         uint32_t i = hak_block_index(s, a - start);
         if (unlikely(i >= s->carved || !hak_is_marked_free(b))) chain_corrupt(b, holder);
         hak_block_t *next = hak_chain_get(b);
-        slab_put(h, s, b, i, idle);
+        hak_link_set(b, *list);
+        *list = i;
         holder = b;
         b = next;
-        n++;
+        k++;
     }
-    return n;
+    if (k != 0) run_done(h, s, k, idle);
+    return n + (uint32_t)k;
 }
 
 void _hak_remote_drain(hak_heap_t *h) {
@@ -152,40 +158,48 @@ void _hak_remote_flush_some(hak_heap_t *h) {
     if (h->rbuf_pending != 0 && ++h->rbuf_ticks >= REMOTE_FLUSH_TICKS) _hak_remote_flush_all(h);
 }
 
-__attribute__((noinline)) static void deliver_one(hak_heap_t *owner, hak_block_t *b) {
-    deliver(owner, b, b, 1);
+/* A thread without a heap: counted on the shared heap, atomically since
+ * any number of such threads may free at once, and sent alone. */
+__attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_block_t *b) {
+    atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_frees[s->cls], 1,
+                              memory_order_relaxed);
+    deliver(s->heap, b, b, 1);
 }
 
-/* The remote-free counter of a slab's class (spans have their own). */
-static uint64_t *remote_counter(hak_heap_t *h, const hak_slab_t *s) {
-    return s->cls == HAK_SPAN_CLASS ? &h->ctr.span_remote_frees : &h->ctr.remote_frees[s->cls];
+/* b starts a batch for `owner` in slot r, whose batch for another owner
+ * (if any) goes first. */
+__attribute__((noinline)) static void free_remote_switch(hak_heap_t *me, hak_remote_buf_t *r,
+                                                         hak_heap_t *owner, hak_block_t *b) {
+    if (r->to != NULL) send(me, r);
+    r->to = owner;
+    r->tail = b;
+    hak_chain_set(b, NULL);
+    r->head = b;
+    r->count = 1;
+    me->rbuf_pending++;
+    if (r->count >= (uint32_t)hak_opt(OPT_BUNDLE)) send(me, r);
 }
 
 /* A free of another heap's block, marked free already (inlined into both
  * callers: the free of another thread's block is as common as a local one
- * in a producer/consumer program). */
+ * in a producer/consumer program). Every call out is a tail call, so the
+ * common case, a block added to its owner's batch, saves no register. */
 HAK_INLINE void free_remote(hak_slab_t *s, hak_block_t *b) {
     hak_heap_t *owner = s->heap, *me = _hak_tl_heap;
-    if (!hak_heap_owned(me)) {
-        /* A thread without a heap: counted on the shared heap, atomically
-         * since any number of such threads may free at once. */
-        atomic_fetch_add_explicit((_Atomic uint64_t *)remote_counter(_hak_heap_shared(), s), 1,
-                                  memory_order_relaxed);
-        deliver_one(owner, b);
+    if (unlikely(!hak_heap_owned(me))) {
+        free_remote_unowned(s, b);
         return;
     }
-    hak_ctr_inc(remote_counter(me, s));
+    hak_ctr_inc(&me->ctr.remote_frees[s->cls]);
     hak_remote_buf_t *r = &me->rbuf[slot_of(owner)];
     if (unlikely(r->to != owner)) {
-        if (r->to != NULL) send(me, r);
-        r->to = owner;
-        r->tail = b;
+        free_remote_switch(me, r, owner, b);
+        return;
     }
     hak_chain_set(b, r->head);
     r->head = b;
-    r->count++;
     me->rbuf_pending++;
-    if (unlikely(r->count >= (uint32_t)hak_opt(OPT_BUNDLE))) send(me, r);
+    if (unlikely(++r->count >= (uint32_t)hak_opt(OPT_BUNDLE))) send(me, r);
 }
 
 void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {

@@ -70,7 +70,7 @@ void _hak_ace_measure(hak_ace_metrics_t *m, bool slow) {
         remote += (double)(now.c.remote_frees[c] - g_prev.c.remote_frees[c]);
     }
     frees += (double)(now.c.span_frees - g_prev.c.span_frees);
-    remote += (double)(now.c.span_remote_frees - g_prev.c.span_remote_frees);
+    remote += (double)(now.c.remote_frees[HAK_SPAN_CLASS] - g_prev.c.remote_frees[HAK_SPAN_CLASS]);
     m->remote_free_rate = frees > 0 ? remote / frees : 0;
     uint64_t cached, backlog, live;
     _hak_tiers.caches(&cached, &backlog, &live);

@@ -164,15 +164,15 @@ typedef struct hak_slab {
     uint32_t capacity;          /* blocks the slab holds */
     uint32_t usable;            /* bytes a block gives its user: bsize less the canary (a sized
                                  * free checks it: on the line free reads anyway) */
-    uint32_t pad2_;
     uint16_t span;              /* HEAD: units spanned; TAIL: units back to the head */
     uint8_t list;               /* enum hak_slab_list */
     uint8_t purged;             /* FREE unit: its pages were advised away */
-    uint32_t released;          /* blocks out of every list: a page of theirs was released */
+    struct hak_heap *heap;      /* owner; never looked into here (on the line free reads: a
+                                 * free from another thread needs it) */
     struct hak_slab *next, *prev; /* its heap's list */
     uint64_t page_mask[HAK_SLAB_MAX_PAGES / 64]; /* OS pages released while in use */
     uint64_t stamp;             /* ns: idle since (queued, emptied, or a free unit) */
-    struct hak_heap *heap;      /* owner; never looked into here */
+    uint32_t released;          /* blocks out of every list: a page of theirs was released */
     /* A slab whose every block is out is full: off every list, its `used`
      * counts down the frees it waits for before it is worth queueing
      * again, so a class whose slabs are nearly full does not switch slabs
@@ -180,7 +180,7 @@ typedef struct hak_slab {
     uint32_t requeue;
     uint8_t full;
     uint8_t settled; /* decay looked at its free list, which has not grown since */
-    uint8_t pad_[2];
+    uint8_t pad_[6];
     uint64_t allocs;            /* blocks handed out in the slab's life (statistics) */
 } hak_slab_t;
 
