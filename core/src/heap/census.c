@@ -76,12 +76,12 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
 void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live) {
     memset(out, 0, sizeof(*out));
     /* The registry only grows at its head and heaps are never freed: it is
-     * walked without g_lock, so no heap's lock is waited for under
-     * it (an owner may hold its own and want g_lock). */
+     * walked without the registry lock, so no heap's lock is waited for under
+     * it (an owner may hold its own and want the registry lock). */
     hak_lock(&_hak_heaps_lock_);
     hak_heap_t *head = _hak_heaps_all;
     _hak_heaps_counts(created, reused, live);
-    pthread_mutex_unlock(&_hak_heaps_lock_);
+    hak_unlock(&_hak_heaps_lock_);
     for (hak_heap_t *h = head; h != NULL; h = h->next_all) add_heap(out, h);
 }
 
@@ -99,7 +99,7 @@ void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live)
         queued += q > 0 ? (uint64_t)q : 0;
     }
     _hak_heaps_counts(&created, &reused, live);
-    pthread_mutex_unlock(&_hak_heaps_lock_);
+    hak_unlock(&_hak_heaps_lock_);
     *cached_bytes = bytes;
     *backlog = queued;
 }

@@ -280,21 +280,21 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
     hak_lock(&g_release_lock);
     hak_lock(&_hak_heaps_lock_);
     hak_heap_t *head = _hak_heaps_all;
-    pthread_mutex_unlock(&_hak_heaps_lock_);
+    hak_unlock(&_hak_heaps_lock_);
     uint64_t now = _hak_coarse_ns();
     uint64_t older = delay == 0 ? UINT64_MAX : (now > delay ? now - delay : 0);
     for (hak_heap_t *h = head; h != NULL && !past(deadline_ns); h = h->next_all) {
         int state = atomic_load_explicit(&h->state, memory_order_acquire);
         if (state == HEAP_DEAD) continue;
         if (state == HEAP_ABANDONED) {
-            hak_lock(&_hak_heaps_lock_); /* no owner: guarded by g_lock */
+            hak_lock(&_hak_heaps_lock_); /* no owner: the registry lock guards it */
             if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_ABANDONED) {
                 hak_spin_lock(&h->lock);
                 _hak_remote_drain(h);
                 bytes += decay_heap(h, older, now, true, deadline_ns);
                 hak_spin_unlock(&h->lock);
             }
-            pthread_mutex_unlock(&_hak_heaps_lock_);
+            hak_unlock(&_hak_heaps_lock_);
             continue;
         }
         if (!hak_spin_trylock(&h->lock)) continue;
@@ -302,7 +302,7 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
         bytes += decay_heap(h, older, now, state == HEAP_SHARED, deadline_ns);
         hak_spin_unlock(&h->lock);
     }
-    pthread_mutex_unlock(&g_release_lock);
+    hak_unlock(&g_release_lock);
     bytes += decay_hook(NULL, delay);
     return bytes;
 }
@@ -350,4 +350,4 @@ size_t _hak_heaps_trim(void) {
 }
 
 void _hak_release_lock(void) { hak_lock(&g_release_lock); }
-void _hak_release_unlock(void) { pthread_mutex_unlock(&g_release_lock); }
+void _hak_release_unlock(void) { hak_unlock(&g_release_lock); }

@@ -19,7 +19,7 @@ __thread hak_heap_t *_hak_tl_heap __attribute__((tls_model("initial-exec"))) = &
 _Atomic(hak_hook_fn) _hak_slow_path_hook;
 static void (*g_on_flush)(hak_heap_t *h);
 
-/* g_lock guards the heap registry, the pool of abandoned heaps, and every
+/* The registry lock guards the heap registry, the pool of abandoned heaps, and every
  * heap that has no owner thread (abandoned ones and g_shared). */
 pthread_mutex_t _hak_heaps_lock_ = PTHREAD_MUTEX_INITIALIZER;
 hak_heap_t *_hak_heaps_all;
@@ -28,7 +28,7 @@ static pthread_key_t g_key;
 static uint64_t g_created, g_reused, g_live;
 
 /* Every slab of the heap gets its new thread's pointer (0: none): the
- * segments cannot change meanwhile (g_lock for an abandoned heap, the
+ * segments cannot change meanwhile (the registry lock for an abandoned heap, the
  * heap's lock for an exiting one). */
 static void set_owner(hak_heap_t *h, uintptr_t tp) {
     h->owner = tp;
@@ -54,7 +54,7 @@ hak_heap_t *_hak_heap_acquire(void) {
     } else {
         h = _hak_os_meta_alloc(sizeof(hak_heap_t));
         if (h == NULL) {
-            pthread_mutex_unlock(&_hak_heaps_lock_);
+            hak_unlock(&_hak_heaps_lock_);
             return NULL;
         }
         for (unsigned k = 0; k < HAK_DIRECT_SLOTS; k++) h->direct[k] = &_hak_no_slab;
@@ -66,7 +66,7 @@ hak_heap_t *_hak_heap_acquire(void) {
     set_owner(h, hak_thread_id());
     atomic_store_explicit(&h->state, HEAP_OWNED, memory_order_release);
     g_live++;
-    pthread_mutex_unlock(&_hak_heaps_lock_);
+    hak_unlock(&_hak_heaps_lock_);
     _hak_tl_heap = h;
     hak_spin_lock(&h->lock);
     _hak_remote_drain(h);
@@ -155,7 +155,7 @@ void _hak_heap_thread_exit(void *arg) {
     h->next_pool = g_pool;
     g_pool = h;
     g_live--;
-    pthread_mutex_unlock(&_hak_heaps_lock_);
+    hak_unlock(&_hak_heaps_lock_);
 }
 
 void _hak_thread_flush(void) {
@@ -171,7 +171,7 @@ void _hak_heaps_init(void) {
 }
 
 void _hak_heaps_lock(void) { hak_lock(&_hak_heaps_lock_); }
-void _hak_heaps_unlock(void) { pthread_mutex_unlock(&_hak_heaps_lock_); }
+void _hak_heaps_unlock(void) { hak_unlock(&_hak_heaps_lock_); }
 hak_heap_t *_hak_heap_shared(void) { return &g_shared; }
 void _hak_heap_on_flush(void (*fn)(hak_heap_t *h)) { g_on_flush = fn; }
 hak_decay_fn _hak_heap_decay_hook;
@@ -183,8 +183,8 @@ void _hak_on_slow_path(hak_hook_fn fn) {
 
 /* In a forked child only the forking thread lives on: the other threads'
  * heaps are marked dead, since they may have been mid-update, and their
- * locks, which a dead thread may have held, are reset. Called with g_lock
- * held (fork_prepare). */
+ * locks, which a dead thread may have held, are reset. Called with the
+ * registry lock held (fork_prepare). */
 void _hak_heaps_child_reset(void) {
     hak_heap_t *me = _hak_tl_heap;
     g_live = hak_heap_owned(me) ? 1 : 0;
@@ -207,5 +207,5 @@ uint64_t _hak_heaps_made(void) { return g_created + g_reused; }
 void _hak_heaps_each(void (*fn)(hak_heap_t *h, void *arg), void *arg) {
     hak_lock(&_hak_heaps_lock_);
     for (hak_heap_t *h = _hak_heaps_all; h != NULL; h = h->next_all) fn(h, arg);
-    pthread_mutex_unlock(&_hak_heaps_lock_);
+    hak_unlock(&_hak_heaps_lock_);
 }

@@ -75,7 +75,7 @@ static void head_corrupt(const hak_slab_t *s) {
     _hak_list_corrupt(s, (void *)s->start);
 }
 
-/* ---- a heap's lists of slabs (its lock held, or g_lock for an unowned heap) ---- */
+/* ---- a heap's lists of slabs (its lock held, or the registry lock for an unowned heap) ---- */
 
 void _hak_list_push(hak_slab_t **head, hak_slab_t *s) {
     s->prev = NULL;

@@ -121,10 +121,10 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
                 owner->freed_ownerless += put_chain(owner, first, now);
                 hak_spin_unlock(&owner->lock);
             }
-            pthread_mutex_unlock(&_hak_heaps_lock_);
+            hak_unlock(&_hak_heaps_lock_);
             return;
         }
-        pthread_mutex_unlock(&_hak_heaps_lock_);
+        hak_unlock(&_hak_heaps_lock_);
     }
     hak_block_t *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
     do {

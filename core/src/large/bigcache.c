@@ -229,7 +229,7 @@ size_t _hak_large_trim(void) {
         }
     }
     bytes += _hak_arena_trim();
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     return bytes;
 }
 
@@ -252,7 +252,7 @@ size_t _hak_large_scavenge(uint64_t deadline_ns) {
         flush_pending();
     }
     if (_hak_now_ns() < deadline_ns) bytes += _hak_arena_trim();
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     return bytes;
 }
 
@@ -263,9 +263,9 @@ uint64_t _hak_large_cold_hits(void) {
 size_t _hak_large_idle_bytes(void) {
     hak_lock(&_hak_large_mutex);
     size_t bytes = g_hot.bytes + g_pending.bytes + _hak_arena_idle_bytes();
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     return bytes;
 }
 
 void _hak_large_lock(void) { hak_lock(&_hak_large_mutex); }
-void _hak_large_unlock(void) { pthread_mutex_unlock(&_hak_large_mutex); }
+void _hak_large_unlock(void) { hak_unlock(&_hak_large_mutex); }

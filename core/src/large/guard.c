@@ -131,7 +131,7 @@ void *_hak_guard_alloc(size_t size, size_t align, bool zero) {
     size_t slack = align > page && align <= HAK_CHUNK_SIZE ? align : 0;
     size_t head = align <= HAK_CHUNK_SIZE ? page : HAK_CHUNK_SIZE;
     size_t len = head + round_up(usable, page) + slack + page;
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     guard_hdr_t *h = reuse(len, align);
     bool dirty = h != NULL && h->kept;
     if (h != NULL) {
@@ -139,11 +139,11 @@ void *_hak_guard_alloc(size_t size, size_t align, bool zero) {
         g_large.hits++;
         g_large.allocs++;
         g_large.bytes_in_use += h->usable;
-        pthread_mutex_unlock(&g_lock);
+        hak_unlock(&g_lock);
         if (zero && dirty) memset((void *)h->user, 0, size);
         return (void *)h->user;
     }
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     uintptr_t first;
     h = map_region(len, align, &first, false);
     if (h == NULL) {
@@ -162,12 +162,12 @@ void *_hak_guard_alloc(size_t size, size_t align, bool zero) {
     h->len = len;
     h->chunks = chunks;
     place(h, len, usable, align, first);
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     g_large.allocs++;
     g_large.misses++;
     g_large.bytes_in_use += h->usable;
     g_large.bytes_reserved += len;
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return (void *)h->user; /* fresh pages: zeroed */
 }
 
@@ -227,11 +227,11 @@ static guard_hdr_t *zero_region(void) {
 }
 
 void *_hak_guard_zero_alloc(void) {
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     guard_hdr_t *z = g_zero;
     while (z != NULL && z->live == z->slots) z = z->next;
     if (z == NULL && (z = zero_region()) == NULL) {
-        pthread_mutex_unlock(&g_lock);
+        hak_unlock(&g_lock);
         errno = ENOMEM;
         return NULL;
     }
@@ -242,7 +242,7 @@ void *_hak_guard_zero_alloc(void) {
     z->cursor = i + 1 < z->slots ? i + 1 : 0;
     g_tiny.allocs++;
     g_tiny.misses++;
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return (void *)(z->user + (uintptr_t)i * ZERO_SLOT);
 }
 
@@ -253,14 +253,14 @@ static void unmap(guard_hdr_t *h) {
 }
 
 void _hak_guard_free(void *p) {
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     guard_hdr_t *h = header_of(p, "free");
     if (h->kind == G_ZERO) {
         uint32_t i = zero_slot(h, p, "free", true);
         h->bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
         h->live--;
         g_tiny.frees++;
-        pthread_mutex_unlock(&g_lock);
+        hak_unlock(&g_lock);
         return;
     }
     if ((uintptr_t)p != h->user) fail("free", "an interior or invalid pointer (guarded block)", p);
@@ -276,7 +276,7 @@ void _hak_guard_free(void *p) {
                         : _hak_os_noaccess(data, h->len - 2 * page);
     if (!done) {
         unmap(h); /* the OS refused: unmapped at once (a second free: not ours) */
-        pthread_mutex_unlock(&g_lock);
+        hak_unlock(&g_lock);
         return;
     }
     if (h->kept) g_kept += h->len;
@@ -290,25 +290,25 @@ void _hak_guard_free(void *p) {
     }
     g_freed[(g_freed_head + g_freed_count) % GUARD_QUARANTINE] = h;
     g_freed_count++;
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
 }
 
 size_t _hak_guard_trim(void) {
     size_t bytes = 0;
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     for (; g_freed_count != 0; g_freed_count--) {
         bytes += g_freed[g_freed_head]->len;
         if (g_freed[g_freed_head]->kept) g_kept -= g_freed[g_freed_head]->len;
         unmap(g_freed[g_freed_head]);
         g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
     }
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return bytes;
 }
 
 size_t _hak_guard_decay(uint32_t now_ms, uint32_t delay_ms) {
     size_t bytes = 0, page = _hak_page_size;
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     for (unsigned k = 0; k < g_freed_count; k++) {
         guard_hdr_t *h = g_freed[(g_freed_head + k) % GUARD_QUARANTINE];
         if (!h->kept || (uint32_t)(now_ms - h->freed_ms) < delay_ms) continue;
@@ -318,12 +318,12 @@ size_t _hak_guard_decay(uint32_t now_ms, uint32_t delay_ms) {
         g_kept -= h->len;
         bytes += h->len - 2 * page;
     }
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return bytes;
 }
 
 size_t _hak_guard_usable(const void *p) {
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     guard_hdr_t *h = header_of(p, "usable size");
     size_t usable = 0;
     if (h->kind == G_ZERO) {
@@ -334,12 +334,12 @@ size_t _hak_guard_usable(const void *p) {
         if (h->state != G_LIVE) _hak_fail("usable size of a freed block (guarded block)", p);
         usable = h->usable;
     }
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return usable;
 }
 
 void _hak_guard_stats(hak_tier_stats_t *tiny, hak_tier_stats_t *large) {
-    pthread_mutex_lock(&g_lock);
+    hak_lock(&g_lock);
     hak_tier_stats_t *mine[2] = {&g_tiny, &g_large}, *out[2] = {tiny, large};
     for (int i = 0; i < 2; i++) {
         out[i]->allocs += mine[i]->allocs;
@@ -348,8 +348,8 @@ void _hak_guard_stats(hak_tier_stats_t *tiny, hak_tier_stats_t *large) {
         out[i]->bytes_in_use += mine[i]->bytes_in_use;
         out[i]->bytes_reserved += mine[i]->bytes_reserved;
     }
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
 }
 
 void _hak_guard_lock(void) { pthread_mutex_lock(&g_lock); }
-void _hak_guard_unlock(void) { pthread_mutex_unlock(&g_lock); }
+void _hak_guard_unlock(void) { hak_unlock(&g_lock); }

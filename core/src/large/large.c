@@ -121,7 +121,7 @@ static hak_large_t *fit(hak_large_t *e, size_t map_size) {
         hak_lock(&_hak_large_mutex);
         if (_hak_pagemap_set((uintptr_t)tail, 1, PM_LARGE)) _hak_bigcache_put(tail);
         else e->map_size += tail->map_size; /* out of the map's reach: cannot happen */
-        pthread_mutex_unlock(&_hak_large_mutex);
+        hak_unlock(&_hak_large_mutex);
         return e;
     }
     size_t old = e->map_size;
@@ -134,7 +134,7 @@ static hak_large_t *fit(hak_large_t *e, size_t map_size) {
             _hak_pagemap_set((uintptr_t)e, e->chunks, PM_LARGE);
             hak_lock(&_hak_large_mutex);
             _hak_large_unmap(e);
-            pthread_mutex_unlock(&_hak_large_mutex);
+            hak_unlock(&_hak_large_mutex);
             return NULL;
         }
         _hak_pagemap_set((uintptr_t)n, n->chunks, PM_LARGE);
@@ -143,7 +143,7 @@ static hak_large_t *fit(hak_large_t *e, size_t map_size) {
     }
     hak_lock(&_hak_large_mutex);
     _hak_large_totals.reserved += map_size - old;
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     return e;
 }
 
@@ -161,7 +161,7 @@ static hak_large_t *arena_take(size_t map_size, uint16_t chunks, uint64_t *resid
         if (*resident != 0) _hak_large_totals.hits++;
         else _hak_large_totals.misses++;
     }
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     return e;
 }
 
@@ -183,7 +183,7 @@ static hak_large_t *take_cached(size_t map_size, size_t offset, bool cacheable, 
     hak_large_t *e = cacheable ? _hak_bigcache_take(map_size, true) : NULL;
     if (e == NULL && cacheable && offset == HAK_LARGE_HEADER &&
         (e = _hak_bigcache_take_fit(map_size)) != NULL) {
-        pthread_mutex_unlock(&_hak_large_mutex);
+        hak_unlock(&_hak_large_mutex);
         e = fit(e, map_size); /* resident: hot */
         hak_lock(&_hak_large_mutex);
     }
@@ -197,7 +197,7 @@ static hak_large_t *take_cached(size_t map_size, size_t offset, bool cacheable, 
     } else {
         _hak_large_totals.misses++;
     }
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     return e;
 }
 
@@ -217,7 +217,7 @@ static hak_large_t *map_fresh(size_t map_size, size_t offset, size_t align, uint
     if (hak_opt(OPT_THP) != THP_OFF && map_size >= THP_MIN_BYTES) _hak_os_hugepage(e, map_size);
     hak_lock(&_hak_large_mutex);
     _hak_large_totals.reserved += map_size;
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     return e;
 }
 
@@ -283,7 +283,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
             hak_lock(&_hak_large_mutex);
             _hak_large_unmap(e);
-            pthread_mutex_unlock(&_hak_large_mutex);
+            hak_unlock(&_hak_large_mutex);
             errno = ENOMEM;
             return NULL;
         }
@@ -303,7 +303,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         hak_lock(&_hak_large_mutex);
         _hak_large_totals.allocs++;
         _hak_large_totals.in_use += e->map_size - offset;
-        pthread_mutex_unlock(&_hak_large_mutex);
+        hak_unlock(&_hak_large_mutex);
     }
     if (measure) g_strategy->alloc_done(strategy, _hak_now_ns() - m0);
     return (uint8_t *)e + offset;
@@ -346,7 +346,7 @@ void _hak_large_free(void *p) {
         _hak_large_totals.frees++;
         _hak_large_totals.in_use -= e->map_size - e->offset;
         _hak_bigcache_put(e);
-        pthread_mutex_unlock(&_hak_large_mutex);
+        hak_unlock(&_hak_large_mutex);
     }
     if (measure) g_strategy->free_done(strategy, _hak_now_ns() - t0);
 }
@@ -361,7 +361,7 @@ static void unstash_older(hak_heap_t *h, uint32_t now_ms, uint32_t delay_ms) {
         l->stash[i] = NULL;
         hak_lock(&_hak_large_mutex);
         _hak_bigcache_put(e);
-        pthread_mutex_unlock(&_hak_large_mutex);
+        hak_unlock(&_hak_large_mutex);
     }
 }
 
@@ -376,7 +376,7 @@ static size_t decay(hak_heap_t *h, uint64_t delay_ns) {
     if (h != NULL) unstash_older(h, now, delay);
     hak_lock(&_hak_large_mutex);
     size_t bytes = _hak_bigcache_decay(now, delay);
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     return bytes + _hak_guard_decay(now, delay);
 }
 
@@ -400,7 +400,7 @@ static void grew(hak_large_t *e, size_t map_size) {
     hak_lock(&_hak_large_mutex);
     _hak_large_totals.reserved += map_size - e->map_size;
     _hak_large_totals.in_use += map_size - e->map_size;
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     e->map_size = map_size;
 }
 
@@ -422,7 +422,7 @@ static void *relocate(hak_large_t *e, size_t map_size) {
     if (n->in_arena) { /* a mapping of its own from now on */
         hak_lock(&_hak_large_mutex);
         _hak_arena_moved(e, old_size);
-        pthread_mutex_unlock(&_hak_large_mutex);
+        hak_unlock(&_hak_large_mutex);
         n->in_arena = 0;
     }
     n->magic = LARGE_MAGIC ^ (uintptr_t)n;
@@ -443,7 +443,7 @@ void *_hak_large_resize(void *p, size_t size, size_t *usable) {
             hak_lock(&_hak_large_mutex);
             bool in_place = whole <= ARENA_MAX_BYTES && _hak_arena_grow(e, whole);
             if (in_place) _hak_large_totals.in_use += whole - (*usable + e->offset);
-            pthread_mutex_unlock(&_hak_large_mutex);
+            hak_unlock(&_hak_large_mutex);
             if (in_place) return p;
             return relocate(e, grown);
         }
@@ -475,6 +475,6 @@ void _hak_large_stats(hak_tier_stats_t *out) {
     out->remote_frees = 0;
     out->bytes_in_use = _hak_large_totals.in_use;
     out->bytes_reserved = _hak_large_totals.reserved;
-    pthread_mutex_unlock(&_hak_large_mutex);
+    hak_unlock(&_hak_large_mutex);
     _hak_heaps_each(add_local, out);
 }

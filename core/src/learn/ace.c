@@ -81,7 +81,7 @@ static void *ace_main(void *arg) {
         }
         hak_lock(&g_lock);
         if (atomic_load_explicit(&g_run, memory_order_relaxed) != ACE_RUNNING) {
-            pthread_mutex_unlock(&g_lock);
+            hak_unlock(&g_lock);
             break;
         }
         hak_ace_metrics_t m;
@@ -92,7 +92,7 @@ static void *ace_main(void *arg) {
          * and a back-off does not stop it */
         if (m.ops_per_s * m.interval_s < IDLE_TICK_OPS)
             _hak_tiers.decay(_hak_now_ns() + (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u);
-        pthread_mutex_unlock(&g_lock);
+        hak_unlock(&g_lock);
     }
     atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
     return NULL;
@@ -145,7 +145,7 @@ static void slow_path(void) {
         g_next_tick_ns = now + fast * 1000000u;
     }
     g_heaps_seen = heaps;
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
 }
 
 /* One line for HAKMEM_STATS. */
@@ -160,7 +160,7 @@ static size_t summary(char *buf, size_t cap) {
         (unsigned long long)a->ticks, (unsigned long long)a->decisions,
         (unsigned long long)(a->scavenged_bytes >> 10),
         a->llc_from_pmu ? "the PMU" : "the estimate", a->stopped ? ": " : "", a->reason);
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return n;
 }
 
@@ -172,14 +172,14 @@ void _hak_ace_init(void) {
 }
 
 void _hak_ace_lock(void) { hak_lock(&g_lock); }
-void _hak_ace_unlock(void) { pthread_mutex_unlock(&g_lock); }
+void _hak_ace_unlock(void) { hak_unlock(&g_lock); }
 
 /* In a forked child the thread is gone: ACE ticks inline again, until the
  * child has a second thread. */
 void _hak_ace_child(void) {
     if (atomic_load_explicit(&g_run, memory_order_relaxed) == ACE_RUNNING) set_run(ACE_INLINE);
     _hak_ace_trace_child();
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
 }
 
 /* ---- inspection and test hooks ---- */
@@ -229,7 +229,7 @@ size_t hak_ace_json(char *buf, size_t cap) {
     hak_ensure_init();
     hak_lock(&g_lock);
     size_t n = state_json(&g_ace, buf, cap);
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return hak_text_done(buf, cap, n);
 }
 
@@ -238,7 +238,7 @@ int hak_ace_running(void) {
     hak_lock(&g_lock);
     int run = atomic_load_explicit(&g_run, memory_order_relaxed);
     int running = (run == ACE_RUNNING || run == ACE_INLINE) && !g_ace.stopped;
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return running;
 }
 
@@ -250,7 +250,7 @@ void hak_ace_test_reset(void) {
     g_ace.fault_ns_per_mib = 0; /* tests run on the named guess, not this machine's */
     _hak_ace_reset(&g_ace);
     _hak_ace_trace_restart();
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
 }
 
 int hak_ace_test_tick(const hak_ace_metrics_t *m, int slow) {
@@ -261,6 +261,6 @@ int hak_ace_test_tick(const hak_ace_metrics_t *m, int slow) {
     }
     hak_lock(&g_lock);
     int r = slow ? _hak_ace_tick_slow(&g_ace, m) : _hak_ace_tick_fast(&g_ace, m);
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return r;
 }

@@ -237,7 +237,7 @@ static unsigned choose(bool *measure) {
         /* every batch: account it, maybe start the canary */
         hak_lock(&g_lock);
         frozen_tick(&g_elo, ELO_FROZEN_BATCH);
-        pthread_mutex_unlock(&g_lock);
+        hak_unlock(&g_lock);
         return s;
     }
     hak_lock(&g_lock);
@@ -259,7 +259,7 @@ static unsigned choose(bool *measure) {
             if (--e->win_left == 0) canary_check(e);
         }
     }
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return s;
 }
 
@@ -279,7 +279,7 @@ static void alloc_done(unsigned s, uint64_t ns) {
             window_done(e, s, cost);
         }
     }
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
 }
 
 static void free_done(unsigned strategy, uint64_t ns) {
@@ -289,7 +289,7 @@ static void free_done(unsigned strategy, uint64_t ns) {
     e->free_ns[s] = e->frees[s]++ == 0
                         ? (double)ns
                         : e->free_ns[s] * (1.0 - ELO_FREE_WEIGHT) + (double)ns * ELO_FREE_WEIGHT;
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
 }
 
 static const hak_large_strategy_t k_strategy = {
@@ -309,7 +309,7 @@ void _hak_elo_init(void) {
 }
 
 void _hak_elo_lock(void) { hak_lock(&g_lock); }
-void _hak_elo_unlock(void) { pthread_mutex_unlock(&g_lock); }
+void _hak_elo_unlock(void) { hak_unlock(&g_lock); }
 
 /* ---- inspection and test hooks ---- */
 
@@ -332,7 +332,7 @@ static size_t to_json(const elo_t *e, char *buf, size_t cap) {
 size_t _hak_elo_trace_json(char *buf, size_t cap) {
     hak_lock(&g_lock);
     size_t n = to_json(&g_elo, buf, cap);
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return n;
 }
 
@@ -347,7 +347,7 @@ size_t hak_elo_threshold(void) {
     if (hak_opt(OPT_ELO) == ELO_OFF) return _hak_large_threshold(0);
     hak_lock(&g_lock);
     unsigned s = g_elo.state == HAK_ELO_STATE_LEARN ? best(&g_elo, -1) : g_elo.confirmed;
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return _hak_large_threshold(s);
 }
 
@@ -360,7 +360,7 @@ void hak_elo_test_reset(int learn, uint64_t seed) {
     hak_ensure_init();
     hak_lock(&g_lock);
     reset(&g_elo, learn != 0, configured(), seed);
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
 }
 
 int hak_elo_test_step(const double cost[HAK_ELO_CANDIDATES]) {
@@ -382,6 +382,6 @@ int hak_elo_test_step(const double cost[HAK_ELO_CANDIDATES]) {
         if (measured) window_done(e, s, cost[s]);
         else canary_check(e);
     }
-    pthread_mutex_unlock(&g_lock);
+    hak_unlock(&g_lock);
     return (int)s;
 }

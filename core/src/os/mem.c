@@ -240,17 +240,17 @@ void _hak_os_hugepage(void *p, size_t size) {
 #define META_ALIGN 64            /* a cache line: heaps of two threads never share one */
 #define META_CHUNK HAK_UNIT_SIZE /* mapped at a time: a few heaps' worth */
 
-/* Metadata (heaps, page-map leaves) comes from mappings carved by a bump
+/* Metadata (heaps, the large tier's records) comes from mappings carved by a bump
  * pointer. */
 void *_hak_os_meta_alloc(size_t size) {
     size = (size + META_ALIGN - 1) & ~(size_t)(META_ALIGN - 1);
-    pthread_mutex_lock(&g_meta_lock);
+    hak_lock(&g_meta_lock);
     if (g_meta_cur == NULL || (size_t)(g_meta_end - g_meta_cur) < size) {
         size_t chunk = size > META_CHUNK ? size : META_CHUNK;
         chunk = (chunk + _hak_page_size - 1) & ~(_hak_page_size - 1);
         uint8_t *p = map(NULL, chunk);
         if (p == NULL) {
-            pthread_mutex_unlock(&g_meta_lock);
+            hak_unlock(&g_meta_lock);
             errno = ENOMEM;
             return NULL;
         }
@@ -260,7 +260,7 @@ void *_hak_os_meta_alloc(size_t size) {
     }
     void *r = g_meta_cur;
     g_meta_cur += size;
-    pthread_mutex_unlock(&g_meta_lock);
+    hak_unlock(&g_meta_lock);
     return r;
 }
 
@@ -282,4 +282,4 @@ void _hak_os_counts(uint64_t calls[HAK_SYS_COUNT], uint64_t *mapped, uint64_t *p
 }
 
 void _hak_os_lock(void) { pthread_mutex_lock(&g_meta_lock); }
-void _hak_os_unlock(void) { pthread_mutex_unlock(&g_meta_lock); }
+void _hak_os_unlock(void) { hak_unlock(&g_meta_lock); }

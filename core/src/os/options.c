@@ -54,7 +54,7 @@ static const class_knob_def_t k_class_knobs[HAK_CLASS_KNOBS] = {
 #undef HAK_CLASS_KNOB
 };
 
-/* The pre-warm rows, for the table's export (heap/cache.c applies them). */
+/* The pre-warm rows, for the table's export (heap/refill.c applies them). */
 static const struct { uint32_t size, blocks; } k_prewarm[] = {
 #define HAK_PREWARM_ROW(size, blocks) {size, blocks},
 #include "options.def"

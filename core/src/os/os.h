@@ -196,6 +196,10 @@ HAK_INLINE void hak_lock(pthread_mutex_t *m) {
         _hak_lock_slow(m);
 }
 
+/* hak_lock's pair: every lock of the core is taken and released through
+ * these two. */
+HAK_INLINE void hak_unlock(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
+
 /* Start of a sampled slow-path operation, the n-th of its kind: 0 when not
  * sampled. */
 HAK_INLINE uint64_t hak_lat_begin(uint64_t n) {

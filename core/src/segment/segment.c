@@ -46,7 +46,7 @@ static hak_segment_t *cache_take(size_t size) {
         else g_cache = seg->next;
         g_cache_count--;
     }
-    pthread_mutex_unlock(&g_cache_lock);
+    hak_unlock(&g_cache_lock);
     return seg;
 }
 
@@ -93,10 +93,10 @@ void _hak_segment_release(hak_seglist_t *list, hak_segment_t *seg) {
         seg->next = g_cache;
         g_cache = seg;
         g_cache_count++;
-        pthread_mutex_unlock(&g_cache_lock);
+        hak_unlock(&g_cache_lock);
         return;
     }
-    pthread_mutex_unlock(&g_cache_lock);
+    hak_unlock(&g_cache_lock);
     _hak_pagemap_clear((uintptr_t)seg, 1);
     _hak_os_unmap(seg, seg->size);
 }
@@ -230,7 +230,7 @@ size_t _hak_segment_cache_trim(void) {
     hak_segment_t *seg = g_cache;
     g_cache = NULL;
     g_cache_count = 0;
-    pthread_mutex_unlock(&g_cache_lock);
+    hak_unlock(&g_cache_lock);
     size_t bytes = 0;
     while (seg != NULL) {
         hak_segment_t *next = seg->next;
@@ -275,4 +275,4 @@ bool _hak_segment_idle(hak_segment_t *seg) {
 }
 
 void _hak_segment_lock(void) { hak_lock(&g_cache_lock); }
-void _hak_segment_unlock(void) { pthread_mutex_unlock(&g_cache_lock); }
+void _hak_segment_unlock(void) { hak_unlock(&g_cache_lock); }
