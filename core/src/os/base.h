@@ -35,6 +35,7 @@
 #define HAK_UNIT_SIZE ((uintptr_t)1 << HAK_UNIT_SHIFT)
 #define HAK_CHUNK_UNITS (HAK_CHUNK_SIZE >> HAK_UNIT_SHIFT) /* units per segment (32) */
 #define HAK_DESC_SHIFT 7 /* slab descriptors are 128 bytes, one per unit, in unit 0 */
+#define HAK_CACHE_LINE 64 /* bytes: what one thread writing pulls from the others */
 #define HAK_TINY_MAX 1024u
 #define HAK_MID_MAX 65536u
 /* Blocks up to 1 MiB are spans: one-block slabs of whole units carved from

@@ -237,7 +237,7 @@ void _hak_os_hugepage(void *p, size_t size) {
 #endif
 }
 
-#define META_ALIGN 64            /* a cache line: heaps of two threads never share one */
+#define META_ALIGN HAK_CACHE_LINE /* heaps of two threads never share a line */
 #define META_CHUNK HAK_UNIT_SIZE /* mapped at a time: a few heaps' worth */
 
 /* Metadata (heaps, the large tier's records) comes from mappings carved by a bump

@@ -137,41 +137,37 @@ enum hak_slab_kind { SLAB_FREE = 0, SLAB_HEAD = 1, SLAB_TAIL = 2 };
 enum hak_slab_list { SLAB_IN_NONE = 0, SLAB_IN_QUEUE = 1, SLAB_IN_EMPTY = 2 };
 #define HAK_SLAB_MAX_PAGES 128 /* OS pages of a slab its released-page mask covers */
 
-/* One descriptor per 64 KiB unit, in the segment's first unit. Both fast
- * paths stay in its first half line: malloc reads free, carved, bsize and
- * start and writes free; free reads carved, inv, shift, kind and owner and
- * writes local_free and used.
+/* One descriptor per 64 KiB unit, in the segment's first unit. Its first
+ * cache line holds what the owner rarely writes (set when the slab is made,
+ * carved, or changes lists) and every free reads: another thread's free
+ * reads only that line, so it does not pull the line the owner writes on
+ * every malloc and free (free, local_free, used: the second) away from
+ * the owner's cache. malloc reads free, carved, bsize and start and writes
+ * free; free reads carved, inv, shift, kind and owner and writes
+ * local_free and used.
  *
  * Counting: malloc's fast path counts nothing. The blocks joining the list
  * malloc pops of a current slab count as handed out at once (`used` and
  * `allocs` grow by their number); the census subtracts what is still on
  * that list, and a slab that stops being current gives its rest back. */
 typedef struct hak_slab {
-    uint32_t free;              /* index of the first block malloc hands out (the owner's
-                                 * thread only); >= carved: none */
-    uint32_t local_free;        /* the owner's frees, by index; become `free` when it runs dry */
-    int32_t used;               /* blocks out (+ the list malloc pops and 1 while current);
-                                 * while full, see `full` */
+    /* ---- read by every free; written by the owner's slow paths ---- */
     uint32_t carved;            /* blocks carved so far; 0 in tail and free units */
     uint32_t inv;               /* inverse of bsize's odd part mod 2^32 */
     uint8_t shift;              /* trailing zero bits of bsize */
     uint8_t cls;                /* size class */
     uint8_t kind;               /* enum hak_slab_kind */
     uint8_t current;            /* its heap allocates from it */
+    uint32_t bsize;             /* block size */
     _Atomic uintptr_t owner;    /* thread pointer of its heap's thread; 0: none */
     uintptr_t start;            /* first block */
-    uint32_t bsize;             /* block size */
+    struct hak_heap *heap;      /* owner; never looked into here */
     uint32_t capacity;          /* blocks the slab holds */
     uint32_t usable;            /* bytes a block gives its user: bsize less the canary (a sized
-                                 * free checks it: on the line free reads anyway) */
+                                 * free checks it) */
     uint16_t span;              /* HEAD: units spanned; TAIL: units back to the head */
     uint8_t list;               /* enum hak_slab_list */
     uint8_t purged;             /* FREE unit: its pages were advised away */
-    struct hak_heap *heap;      /* owner; never looked into here (on the line free reads: a
-                                 * free from another thread needs it) */
-    struct hak_slab *next, *prev; /* its heap's list */
-    uint64_t page_mask[HAK_SLAB_MAX_PAGES / 64]; /* OS pages released while in use */
-    uint64_t stamp;             /* ns: idle since (queued, emptied, or a free unit) */
     uint32_t released;          /* blocks out of every list: a page of theirs was released */
     /* A slab whose every block is out is full: off every list, its `used`
      * counts down the frees it waits for before it is worth queueing
@@ -180,11 +176,23 @@ typedef struct hak_slab {
     uint32_t requeue;
     uint8_t full;
     uint8_t settled; /* decay looked at its free list, which has not grown since */
-    uint8_t pad_[6];
+    uint8_t pad_[2];
+    /* ---- written by the owner on every malloc and free ---- */
+    uint32_t free;              /* index of the first block malloc hands out (the owner's
+                                 * thread only); >= carved: none */
+    uint32_t local_free;        /* the owner's frees, by index; become `free` when it runs dry */
+    int32_t used;               /* blocks out (+ the list malloc pops and 1 while current);
+                                 * while full, see `full` */
+    uint32_t pad2_;
+    struct hak_slab *next, *prev; /* its heap's list */
+    uint64_t page_mask[HAK_SLAB_MAX_PAGES / 64]; /* OS pages released while in use */
+    uint64_t stamp;             /* ns: idle since (queued, emptied, or a free unit) */
     uint64_t allocs;            /* blocks handed out in the slab's life (statistics) */
 } hak_slab_t;
 
 _Static_assert(sizeof(hak_slab_t) == (1u << HAK_DESC_SHIFT), "a slab descriptor is 128 bytes");
+_Static_assert(offsetof(hak_slab_t, free) == HAK_CACHE_LINE,
+               "what the owner writes on every call starts the second cache line");
 
 /* Index of the block at byte offset `off` of a slab, or a number >= the
  * slab's capacity when `off` is not a multiple of the block size: with
@@ -224,10 +232,10 @@ HAK_INLINE hak_block_t *hak_block_at(const hak_slab_t *s, uint32_t i) {
 struct hak_heap; /* the owner: a thread heap, never looked into here */
 
 typedef struct hak_segment {
-    struct hak_heap *heap;       /* owner */
-    uint32_t units;              /* units in the segment, the header unit included */
     uint32_t zero_;              /* where a descriptor has `carved`: the header is no block */
     uint32_t inv_, kind_;        /* where a descriptor has inv, shift and kind: 0 */
+    uint32_t units;              /* units in the segment, the header unit included */
+    struct hak_heap *heap;       /* owner */
     size_t size;                 /* bytes mapped */
     uint32_t free_units;
     uint32_t pad_;
