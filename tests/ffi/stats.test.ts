@@ -240,6 +240,33 @@ for (const flavour of FLAVOURS) {
     );
   });
 
+  test("arenas take 4 KiB pages once a huge page's first fault was too slow", () => {
+    const h = hak();
+    if (hardened(h)) return; // every large block has its own guarded mapping
+    const slow = h.optionGet("HAKMEM_THP_SLOW_US").value;
+    // every huge-page fault counts as too slow: the first fresh chunk turns huge pages off
+    assert.equal(h.optionSet("HAKMEM_THP_SLOW_US", 0).rc, 0);
+    try {
+      h.sym.hak_trim(); // no resident free chunk: the blocks below fault theirs in
+      const first = h.malloc(16 * MiB);
+      assert.ok(first !== null);
+      const second = h.malloc(16 * MiB);
+      assert.ok(second !== null);
+      const s0 = h.stats();
+      const bytes = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(second, 16 * MiB));
+      for (let off = 0; off < bytes.length; off += 4096) bytes[off] = 1;
+      const s1 = h.stats();
+      h.free(first);
+      h.free(second);
+      // huge pages: 8 faults; 4 KiB ones: 4096 (or 1024 with 16 KiB pages, where the arenas
+      // never take huge pages)
+      const faults = s1.counters.minor_faults - s0.counters.minor_faults;
+      assert.ok(faults >= 1000, `${faults} page faults for 16 MiB`);
+    } finally {
+      h.optionSet("HAKMEM_THP_SLOW_US", slow);
+    }
+  });
+
   test("segments emptied between bursts stay until their units idled for the decay delay", async () => {
     const h = hak();
     if (hardened(h)) return; // freed blocks wait in the quarantine first

@@ -59,8 +59,38 @@ static arena_t *arena_of(const void *p, size_t *chunk) {
  * making far more resident than a block asked for. */
 #define HUGE_PAGE_BASE 4096u
 
-static void advise_huge(void *p, size_t size) {
-    if (hak_opt(OPT_THP) != THP_OFF && _hak_page_size == HUGE_PAGE_BASE) _hak_os_hugepage(p, size);
+static bool huge_wanted(void) {
+    return hak_opt(OPT_THP) != THP_OFF && _hak_page_size == HUGE_PAGE_BASE;
+}
+
+/* Huge pages as the first faults find them. A huge page's first fault
+ * zeroes 2 MiB (about 0.2 ms); on a virtual machine whose host takes back
+ * the pages the guest frees (free page reporting), the host faults each one
+ * in again and one costs several ms, where 4 KiB faults reuse pages the
+ * guest freed lately (0.8 ms per 2 MiB). A block's header write faults its
+ * first chunk in: when that was a huge page slower than HAKMEM_THP_SLOW_US,
+ * the arenas take 4 KiB pages for the next HUGE_RETRY_CHUNKS fresh chunks,
+ * then try huge pages again. */
+#define HUGE_RETRY_CHUNKS 256 /* 512 MiB faulted in */
+static bool g_huge;          /* the arenas are advised for huge pages */
+static size_t g_huge_retry;  /* fresh chunks before huge pages are tried again */
+
+static void advise_arenas(bool huge) {
+    for (unsigned k = 0; k < g_count; k++)
+        _hak_os_hugepage(g_arenas[k]->base, (size_t)1 << ARENA_SHIFT, huge);
+    g_huge = huge;
+}
+
+/* A block whose first chunk was fresh: `ns` is its fault when timed (the
+ * arenas want huge pages), else 0; `fresh` chunks faulted in. */
+static void fault_seen(uint64_t ns, size_t fresh) {
+    if (ns > (uint64_t)hak_opt(OPT_THP_SLOW_US) * 1000) {
+        g_huge_retry = HUGE_RETRY_CHUNKS;
+        advise_arenas(false);
+    } else if (!g_huge && g_huge_retry != 0) {
+        g_huge_retry -= fresh < g_huge_retry ? fresh : g_huge_retry;
+        if (g_huge_retry == 0 && huge_wanted()) advise_arenas(true);
+    }
 }
 
 /* A new arena; NULL at the limit, or for good once the OS refused one (a
@@ -76,7 +106,10 @@ static arena_t *arena_new(void) {
         return NULL;
     }
     a->base = base;
-    advise_huge(base, (size_t)1 << ARENA_SHIFT);
+    if (huge_wanted()) {
+        g_huge = g_huge_retry == 0;
+        _hak_os_hugepage(base, (size_t)1 << ARENA_SHIFT, g_huge);
+    }
     g_arenas[g_count++] = a;
     return a;
 }
@@ -158,8 +191,11 @@ hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident) {
     g_used += map_size;
     if (g_used > g_used_peak) g_used_peak = g_used;
     hak_large_t *e = (hak_large_t *)(a->base + (at << HAK_CHUNK_SHIFT));
-    e->map_size = map_size;
+    bool fresh = !(*resident & 1), timed = fresh && g_huge;
+    uint64_t t0 = timed ? _hak_now_ns() : 0;
+    e->map_size = map_size; /* faults a fresh first chunk in */
     e->in_arena = 1;
+    if (fresh) fault_seen(timed ? _hak_now_ns() - t0 : 0, n - (size_t)__builtin_popcountll(*resident));
     return e;
 }
 
@@ -269,7 +305,7 @@ void _hak_arena_moved(void *old, size_t map_size) {
     size_t c, n = map_size >> HAK_CHUNK_SHIFT;
     arena_t *a = arena_of(old, &c);
     if (!_hak_os_refill(old, map_size)) return;
-    advise_huge(old, map_size);
+    if (huge_wanted()) _hak_os_hugepage(old, map_size, g_huge);
     for (size_t i = c; i < c + n; i++) clear_bit(a->used, i);
     g_used -= map_size;
 }

@@ -214,7 +214,7 @@ static hak_large_t *map_fresh(size_t map_size, size_t offset, size_t align, uint
     e->in_arena = 0;
     e->map_size = map_size;
     e->chunks = chunks;
-    if (hak_opt(OPT_THP) != THP_OFF && map_size >= THP_MIN_BYTES) _hak_os_hugepage(e, map_size);
+    if (hak_opt(OPT_THP) != THP_OFF && map_size >= THP_MIN_BYTES) _hak_os_hugepage(e, map_size, true);
     hak_lock(&_hak_large_mutex);
     _hak_large_totals.reserved += map_size;
     hak_unlock(&_hak_large_mutex);

@@ -227,13 +227,14 @@ bool _hak_os_dontneed(void *p, size_t size) {
 
 uint64_t _hak_os_failures(void) { return atomic_load_explicit(&g_failures, memory_order_relaxed); }
 
-void _hak_os_hugepage(void *p, size_t size) {
-#ifdef MADV_HUGEPAGE
+void _hak_os_hugepage(void *p, size_t size, bool huge) {
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
     count(HAK_SYS_MADVISE);
-    madvise(p, size, MADV_HUGEPAGE);
+    madvise(p, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 #else
     (void)p;
     (void)size;
+    (void)huge;
 #endif
 }
 

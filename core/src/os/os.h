@@ -43,7 +43,7 @@ void _hak_os_set_ceiling(uintptr_t ceiling);
  * refused, the memory then as it was (counted in _hak_os_failures). */
 bool _hak_os_dontneed(void *p, size_t size);
 uint64_t _hak_os_failures(void); /* OS calls that failed and were survived */
-void _hak_os_hugepage(void *p, size_t size);
+void _hak_os_hugepage(void *p, size_t size, bool huge); /* advice for later faults */
 void *_hak_os_meta_alloc(size_t size); /* zeroed, never freed */
 void *_hak_os_map_counter_page(int fd);
 void _hak_os_counts(uint64_t calls[HAK_SYS_COUNT], uint64_t *mapped, uint64_t *peak,

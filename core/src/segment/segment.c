@@ -63,7 +63,7 @@ static hak_segment_t *segment_new(hak_seglist_t *list, struct hak_heap *heap, si
             _hak_os_unmap(seg, size);
             return NULL;
         }
-        if (hak_opt(OPT_THP) == THP_ON) _hak_os_hugepage(seg, size);
+        if (hak_opt(OPT_THP) == THP_ON) _hak_os_hugepage(seg, size, true);
     }
     uint32_t units = (uint32_t)(size >> HAK_UNIT_SHIFT);
     /* every descriptor of the chunk, so a pointer anywhere in it finds one */
