@@ -166,18 +166,22 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
     deliver(s->heap, b, b, 1);
 }
 
+/* b joins the batch of slot r; a full batch is sent. */
+HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b) {
+    hak_chain_set(b, r->head);
+    r->head = b;
+    me->rbuf_pending++;
+    if (unlikely(++r->count >= (uint32_t)hak_opt(OPT_BUNDLE))) send(me, r);
+}
+
 /* b starts a batch for `owner` in slot r, whose batch for another owner
- * (if any) goes first. */
+ * (if any) goes first (a sent batch leaves the slot empty). */
 __attribute__((noinline)) static void free_remote_switch(hak_heap_t *me, hak_remote_buf_t *r,
                                                          hak_heap_t *owner, hak_block_t *b) {
     if (r->to != NULL) send(me, r);
     r->to = owner;
     r->tail = b;
-    hak_chain_set(b, NULL);
-    r->head = b;
-    r->count = 1;
-    me->rbuf_pending++;
-    if (r->count >= (uint32_t)hak_opt(OPT_BUNDLE)) send(me, r);
+    batch_push(me, r, b);
 }
 
 /* A free of another heap's block, marked free already (inlined into both
@@ -196,10 +200,7 @@ HAK_INLINE void free_remote(hak_slab_t *s, hak_block_t *b) {
         free_remote_switch(me, r, owner, b);
         return;
     }
-    hak_chain_set(b, r->head);
-    r->head = b;
-    me->rbuf_pending++;
-    if (unlikely(++r->count >= (uint32_t)hak_opt(OPT_BUNDLE))) send(me, r);
+    batch_push(me, r, b);
 }
 
 void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {

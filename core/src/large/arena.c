@@ -72,24 +72,28 @@ static bool huge_wanted(void) {
  * the arenas take 4 KiB pages for the next HUGE_RETRY_CHUNKS fresh chunks,
  * then try huge pages again. */
 #define HUGE_RETRY_CHUNKS 256 /* 512 MiB faulted in */
-static bool g_huge;          /* the arenas are advised for huge pages */
-static size_t g_huge_retry;  /* fresh chunks before huge pages are tried again */
+static size_t g_huge_retry; /* fresh chunks before huge pages are tried again */
 
-static void advise_arenas(bool huge) {
-    for (unsigned k = 0; k < g_count; k++)
-        _hak_os_hugepage(g_arenas[k]->base, (size_t)1 << ARENA_SHIFT, huge);
-    g_huge = huge;
+static bool huge_now(void) { return huge_wanted() && g_huge_retry == 0; }
+
+/* Arena memory [p, p + size) advised as the arenas are now. */
+static void advise(void *p, size_t size) {
+    if (huge_wanted()) _hak_os_hugepage(p, size, g_huge_retry == 0);
 }
 
-/* A block whose first chunk was fresh: `ns` is its fault when timed (the
- * arenas want huge pages), else 0; `fresh` chunks faulted in. */
+static void advise_arenas(void) {
+    for (unsigned k = 0; k < g_count; k++) advise(g_arenas[k]->base, (size_t)1 << ARENA_SHIFT);
+}
+
+/* A block whose first chunk was fresh: `ns` is its fault when timed (huge
+ * pages now), else 0; `fresh` chunks faulted in. */
 static void fault_seen(uint64_t ns, size_t fresh) {
     if (ns > (uint64_t)hak_opt(OPT_THP_SLOW_US) * 1000) {
         g_huge_retry = HUGE_RETRY_CHUNKS;
-        advise_arenas(false);
-    } else if (!g_huge && g_huge_retry != 0) {
+        advise_arenas();
+    } else if (g_huge_retry != 0) {
         g_huge_retry -= fresh < g_huge_retry ? fresh : g_huge_retry;
-        if (g_huge_retry == 0 && huge_wanted()) advise_arenas(true);
+        if (g_huge_retry == 0) advise_arenas();
     }
 }
 
@@ -106,10 +110,7 @@ static arena_t *arena_new(void) {
         return NULL;
     }
     a->base = base;
-    if (huge_wanted()) {
-        g_huge = g_huge_retry == 0;
-        _hak_os_hugepage(base, (size_t)1 << ARENA_SHIFT, g_huge);
-    }
+    advise(base, (size_t)1 << ARENA_SHIFT);
     g_arenas[g_count++] = a;
     return a;
 }
@@ -191,7 +192,7 @@ hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident) {
     g_used += map_size;
     if (g_used > g_used_peak) g_used_peak = g_used;
     hak_large_t *e = (hak_large_t *)(a->base + (at << HAK_CHUNK_SHIFT));
-    bool fresh = !(*resident & 1), timed = fresh && g_huge;
+    bool fresh = !(*resident & 1), timed = fresh && huge_now();
     uint64_t t0 = timed ? _hak_now_ns() : 0;
     e->map_size = map_size; /* faults a fresh first chunk in */
     e->in_arena = 1;
@@ -305,7 +306,7 @@ void _hak_arena_moved(void *old, size_t map_size) {
     size_t c, n = map_size >> HAK_CHUNK_SHIFT;
     arena_t *a = arena_of(old, &c);
     if (!_hak_os_refill(old, map_size)) return;
-    if (huge_wanted()) _hak_os_hugepage(old, map_size, g_huge);
+    advise(old, map_size);
     for (size_t i = c; i < c + n; i++) clear_bit(a->used, i);
     g_used -= map_size;
 }
