@@ -2,9 +2,9 @@
 // `deno task compare` share it. Every run goes through hakrun (tasks/bench_runner.ts runRaw), with
 // --tree, so the RSS samples cover the whole process tree (a compiler driver's cc1plus). Within a
 // round every command runs under every allocator once, in an order shuffled by seed, round and
-// command as the bench does (tasks/run_order.ts), so none always runs first or behind one other. stdout and
-// stderr of each run are kept as files; its output is then checked against glibc's run of the
-// same round.
+// command as the bench does (tasks/run_order.ts), so none always runs first or behind one other.
+// stdout and stderr of each run are kept as files; its output is then checked against glibc's run
+// of the same round.
 
 import { join } from "node:path";
 import { type Allocator, endFailure, runCosts, runRaw, tail } from "./bench_runner.ts";

@@ -6,6 +6,8 @@
 // allocator just unmapped faults in again at several times the cost, so the huge-page allocator
 // that always followed glibc paid up to 1 s more per large-buffer run in every round.
 
+import { mulberry32 } from "./random.ts";
+
 /** 32-bit mix of a few integers (splitmix32's finaliser), the shuffle's stream start. */
 function mix(...xs: number[]): number {
   let h = 0x9e3779b9;
@@ -17,17 +19,6 @@ function mix(...xs: number[]): number {
   return h >>> 0;
 }
 
-/** mulberry32: a small seeded generator of uniform numbers in [0, 1). */
-function generator(state: number): () => number {
-  let s = state;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `items` in the order round `round` runs them for bench (or command) number `index`. */
 export function roundOrder<T>(
   items: readonly T[],
@@ -36,9 +27,9 @@ export function roundOrder<T>(
   index: number,
 ): T[] {
   const out = [...items];
-  const next = generator(mix(seed, round, index));
+  const next = mulberry32(mix(seed, round, index));
   for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
+    const j = Math.floor((next() / 4294967296) * (i + 1));
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;

@@ -6,6 +6,7 @@
 import { Hakmem } from "../../bindings/hakmem.ts";
 import { versionOfHeader } from "../../tasks/version.ts";
 import { existsSync } from "../../tasks/files.ts";
+import { mulberry32 } from "../../tasks/random.ts";
 
 export { getErrno, Hakmem, setErrno, withErrno } from "../../bindings/hakmem.ts";
 export type {
@@ -212,16 +213,10 @@ export function testSeed(what: string, env: string, fixed: number): number {
 
 /** Small fast seeded PRNG (mulberry32 over a 32-bit seed). */
 export class Rng {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
   /** uniform uint32 */
-  u32(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+  readonly u32: () => number;
+  constructor(seed: number) {
+    this.u32 = mulberry32(seed);
   }
   /** uniform integer in [lo, hi] */
   int(lo: number, hi: number): number {
