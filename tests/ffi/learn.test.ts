@@ -161,6 +161,35 @@ for (const flavour of FLAVOURS) {
     assert.equal(Number(h.sym.hak_elo_threshold()), THRESHOLDS[0], "canary moved the choice");
   });
 
+  test("ELO: a threshold far costlier than the leader is explored once, not on every turn", () => {
+    const h = hak();
+    h.sym.hak_elo_test_reset(1, seedOf());
+    // Mapping blocks fresh costs what their faults cost: 1-16 MiB thresholds at 50-400x the
+    // default's (a reused block) — one window of each says so.
+    const costs = [2_000_000, 1_500_000, 200_000, 5_000];
+    const played = [0, 0, 0, 0];
+    let windows = 0;
+    while (h.sym.hak_elo_state() === ELO.learn && windows < 4000) {
+      played[eloStep(h, costs)]++;
+      windows++;
+    }
+    assert.equal(h.sym.hak_elo_state(), ELO.frozen, `still learning after ${windows} windows`);
+    assert.deepEqual(played.slice(0, 3), [1, 1, 1], `windows per threshold ${played}`);
+    assert.equal(Number(h.sym.hak_elo_threshold()), 64 * MiB);
+    // A canary phase looks at each of them once more (the workload may have changed), no more.
+    while (h.sym.hak_elo_state() === ELO.frozen) eloStep(h, costs);
+    const canary = [0, 0, 0, 0];
+    while (h.sym.hak_elo_state() === ELO.canary) canary[eloStep(h, costs)]++;
+    assert.deepEqual(canary.slice(0, 3), [1, 1, 1], `canary windows per threshold ${canary}`);
+    // Had one become cheap, the canary's fresh look puts it back in play and it wins.
+    while (h.sym.hak_elo_state() === ELO.frozen) eloStep(h, costs);
+    const cheap = [2_000_000, 1_500_000, 2_000, 5_000];
+    let moved = 0;
+    while (h.sym.hak_elo_state() === ELO.canary) if (eloStep(h, cheap) === 2) moved++;
+    assert.ok(moved > 1, `16 MiB played ${moved} canary windows after it became cheapest`);
+    assert.equal(Number(h.sym.hak_elo_threshold()), 16 * MiB);
+  });
+
   test("ELO: frozen mode keeps the configured threshold and never learns", () => {
     const h = hak();
     h.sym.hak_elo_test_reset(0, seedOf());

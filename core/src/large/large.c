@@ -258,7 +258,6 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     unsigned strategy;
     bool measure;
     bool cacheable = cache_decision(map_size, align, &strategy, &measure);
-    uint64_t m0 = measure ? _hak_now_ns() : 0;
     uint16_t chunks = (uint16_t)((offset >> HAK_CHUNK_SHIFT) + 1);
     hak_large_t *e = NULL;
     uint32_t was = L_GONE;
@@ -305,7 +304,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         _hak_large_totals.in_use += e->map_size - offset;
         hak_unlock(&_hak_large_mutex);
     }
-    if (measure) g_strategy->alloc_done(strategy, _hak_now_ns() - m0);
+    if (measure) g_strategy->alloc_done(strategy);
     return (uint8_t *)e + offset;
 }
 

@@ -16,7 +16,7 @@
 typedef struct hak_large_strategy {
     unsigned (*choose)(bool *measure);      /* before the allocation it steers */
     size_t (*threshold)(unsigned strategy); /* largest cacheable block under it */
-    void (*alloc_done)(unsigned strategy, uint64_t ns); /* a measured allocation took ns */
+    void (*alloc_done)(unsigned strategy);  /* a measured allocation ended */
     void (*free_done)(unsigned strategy, uint64_t ns);  /* a timed free took ns */
     bool (*measuring)(void);                /* frees are timed */
 } hak_large_strategy_t;

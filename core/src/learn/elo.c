@@ -14,10 +14,21 @@
  * out-rates it. HAKMEM_ELO=frozen keeps the candidate nearest
  * HAKMEM_BIGCACHE_MAX_BLOCK_MB and never learns.
  *
- * Cost of a window, in ns per allocation: time inside the large tier's
- * allocations plus the strategy's average free time, plus 250 ns per
- * page fault the process took during the window, plus 20 ns per MiB left
- * idle in BigCache (resident memory nobody uses). */
+ * Exploring is paid for by the program: a threshold that maps every block
+ * fresh faults its pages in on every allocation (here up to 4.6 ms per
+ * 2 MiB huge page against a few us for a reused block). A candidate whose
+ * mean cost is ELO_HOPELESS times the leader's is not explored again in
+ * LEARN (it counts as played), and a canary phase tries it once, not on
+ * every turn: its fresh cost brings it back into play if the workload
+ * changed. A window of a candidate other than the leader ends at the
+ * allocation where its cost so far is hopeless.
+ *
+ * Cost of a window, in ns per allocation: the process's CPU time from the
+ * window's first allocation to the end of its last (the allocations, the
+ * page faults and zeroing of the blocks the program writes meanwhile,
+ * whatever a page costs on this machine; idle time is not CPU time), plus
+ * the strategy's average free time, plus 20 ns per MiB left idle in
+ * BigCache (resident memory nobody uses). */
 #include "learn.h"
 
 #include <errno.h>
@@ -40,7 +51,7 @@
 #define ELO_DRAW 0.03           /* costs within 3 % are a draw */
 #define ELO_COST_WEIGHT 0.25    /* weight of the newest window in a candidate's mean cost */
 #define ELO_FREE_WEIGHT 0.125   /* weight of the newest free in a candidate's mean free time */
-#define ELO_FAULT_NS 250.0      /* a page fault's cost: the kernel zeroing a 4 KiB page */
+#define ELO_HOPELESS 3.0        /* a mean cost this many times the leader's: not worth exploring */
 #define ELO_IDLE_NS_PER_MIB 20.0 /* charge per MiB left idle in BigCache, per allocation */
 #define LN10 2.302585092994046
 
@@ -62,12 +73,12 @@ typedef struct elo {
     uint64_t phase_start;               /* allocs when the state was entered */
     uint64_t rng;
     unsigned canary;                    /* next candidate a canary window tries */
+    unsigned tried;                     /* candidates a canary window tried in this phase (bits) */
     /* the window being played */
     unsigned win_strategy;
     bool win_measured;
     unsigned win_left;
-    double win_ns;
-    uint64_t win_faults;
+    uint64_t win_cpu; /* the process's CPU time when the window started */
 } elo_t;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,6 +127,7 @@ static unsigned best(const elo_t *e, int except) {
 static void enter(elo_t *e, int state) {
     e->state = state;
     e->phase_start = e->allocs;
+    e->tried = 0;
     atomic_store_explicit(&g_frozen_allocs, 0, memory_order_relaxed);
     atomic_store_explicit(&g_learns, e->learns, memory_order_relaxed);
     atomic_store_explicit(&g_confirmed, e->confirmed, memory_order_relaxed);
@@ -137,6 +149,12 @@ static void reset(elo_t *e, bool learns, unsigned confirmed, uint64_t seed) {
     enter(e, learns ? HAK_ELO_STATE_LEARN : HAK_ELO_STATE_FROZEN);
 }
 
+/* Candidate i cost so much more than the leader that exploring it again
+ * would cost more than it could teach. */
+static bool hopeless(const elo_t *e, unsigned i, unsigned lead) {
+    return i != lead && e->plays[i] > 0 && e->cost[i] > ELO_HOPELESS * e->cost[lead];
+}
+
 /* Strategy of the next window, chosen before any of its allocations, and
  * whether the window is measured: every one in LEARN; in CANARY the canary
  * windows (5 %) and as many reference windows of the confirmed choice. */
@@ -145,17 +163,25 @@ static unsigned pick(elo_t *e, bool *measured) {
     if (e->state == HAK_ELO_STATE_LEARN) {
         unsigned lead = best(e, -1);
         if (!chance(e, ELO_EXPLORE_PCT)) return lead;
-        /* explore: the least-played other candidate, so each gets its turn */
-        unsigned pickd = lead == 0 ? 1 : 0;
+        /* explore: the least-played other candidate still in play, so
+         * each gets its turn */
+        unsigned pickd = lead;
         for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
-            if (i != lead && e->plays[i] < e->plays[pickd]) pickd = i;
+            if (i != lead && !hopeless(e, i, lead) && (pickd == lead || e->plays[i] < e->plays[pickd]))
+                pickd = i;
         return pickd;
     }
     unsigned r = (unsigned)(next_rand(e) % 100);
     if (r < ELO_CANARY_PCT) {
-        e->canary = (e->canary + 1) % HAK_ELO_CANDIDATES;
-        if (e->canary == e->confirmed) e->canary = (e->canary + 1) % HAK_ELO_CANDIDATES;
-        return e->canary;
+        /* the next other candidate in turn: a hopeless one once a phase */
+        for (unsigned k = 0; k < HAK_ELO_CANDIDATES; k++) {
+            unsigned c = (e->canary + 1 + k) % HAK_ELO_CANDIDATES;
+            if (c == e->confirmed || (hopeless(e, c, e->confirmed) && (e->tried >> c & 1u)))
+                continue;
+            e->canary = c;
+            return c;
+        }
+        return e->confirmed; /* every other was tried and stays hopeless: a reference window */
     }
     *measured = r < ELO_CANARY_PCT + ELO_REFERENCE_PCT;
     return e->confirmed;
@@ -179,13 +205,19 @@ static void window_done(elo_t *e, unsigned s, double cost) {
         double score = cost < ref * (1.0 - ELO_DRAW) ? 1.0 : (cost > ref * (1.0 + ELO_DRAW) ? 0.0 : 0.5);
         hak_elo_update(&e->rating[s], &e->rating[opp], score, ELO_K);
     }
-    e->cost[s] = e->plays[s] == 0 ? cost
-                                  : e->cost[s] * (1.0 - ELO_COST_WEIGHT) + cost * ELO_COST_WEIGHT;
+    /* a canary's first window of the phase is a fresh look: the workload
+     * may have changed since the candidate last played */
+    bool fresh = e->plays[s] == 0 ||
+                 (e->state == HAK_ELO_STATE_CANARY && s != e->confirmed && !(e->tried >> s & 1u));
+    e->cost[s] = fresh ? cost : e->cost[s] * (1.0 - ELO_COST_WEIGHT) + cost * ELO_COST_WEIGHT;
     e->plays[s]++;
+    if (e->state == HAK_ELO_STATE_CANARY) e->tried |= 1u << s;
     uint64_t in_phase = e->allocs - e->phase_start;
     if (e->state == HAK_ELO_STATE_LEARN) {
         bool all = true;
-        for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++) all &= e->plays[i] >= ELO_MIN_PLAYS;
+        lead = best(e, -1);
+        for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
+            all &= e->plays[i] >= ELO_MIN_PLAYS || hopeless(e, i, lead);
         if (in_phase >= ELO_LEARN_ALLOCS &&
             (all || in_phase >= ELO_LEARN_MAX_FACTOR * ELO_LEARN_ALLOCS)) {
             e->confirmed = best(e, -1);
@@ -204,11 +236,6 @@ static void frozen_tick(elo_t *e, uint64_t allocs) {
 }
 
 /* ---- the allocator's side ---- */
-
-static uint64_t process_faults(void) {
-    uint64_t minor, major;
-    return _hak_os_faults(&minor, &major) ? minor + major : 0;
-}
 
 /* The candidate nearest HAKMEM_BIGCACHE_MAX_BLOCK_MB: the choice at start. */
 static unsigned configured(void) {
@@ -249,8 +276,7 @@ static unsigned choose(bool *measure) {
         if (e->win_left == 0) {
             e->win_strategy = pick(e, &e->win_measured);
             e->win_left = ELO_WINDOW;
-            e->win_ns = 0;
-            if (e->win_measured) e->win_faults = process_faults();
+            if (e->win_measured) e->win_cpu = _hak_process_cpu_ns();
         }
         s = e->win_strategy;
         *measure = e->win_measured;
@@ -263,20 +289,25 @@ static unsigned choose(bool *measure) {
     return s;
 }
 
-static void alloc_done(unsigned s, uint64_t ns) {
+static void alloc_done(unsigned s) {
     size_t idle = _hak_tiers.large_idle();
     hak_lock(&g_lock);
     elo_t *e = &g_elo;
     if (e->state != HAK_ELO_STATE_FROZEN && e->win_measured && e->win_left > 0 &&
         s == e->win_strategy) {
         e->allocs++;
-        e->win_ns += (double)ns;
-        if (--e->win_left == 0) {
-            uint64_t faults = process_faults() - e->win_faults;
-            double cost = e->win_ns / ELO_WINDOW + e->free_ns[s] +
-                          ELO_FAULT_NS * (double)faults / ELO_WINDOW +
-                          ELO_IDLE_NS_PER_MIB * (double)idle / (double)HAK_MIB;
-            window_done(e, s, cost);
+        e->win_left--;
+        unsigned done = ELO_WINDOW - e->win_left, lead = best(e, -1);
+        /* a window of another candidate ends as soon as it is hopeless:
+         * exploring costs an allocation or two, not a window */
+        bool cut = s != lead && e->plays[lead] > 0;
+        if (e->win_left == 0 || cut) {
+            double cpu = (double)(_hak_process_cpu_ns() - e->win_cpu) / done;
+            if (e->win_left == 0 || cpu > ELO_HOPELESS * e->cost[lead]) {
+                e->win_left = 0;
+                window_done(e, s, cpu + e->free_ns[s] +
+                                      ELO_IDLE_NS_PER_MIB * (double)idle / (double)HAK_MIB);
+            }
         }
     }
     hak_unlock(&g_lock);

@@ -55,6 +55,7 @@ void _hak_os_unlock(void);
 uint64_t _hak_now_ns(void);        /* CLOCK_MONOTONIC */
 uint64_t _hak_coarse_ns(void);     /* CLOCK_MONOTONIC_COARSE: a few ms resolution, cheaper */
 uint64_t _hak_thread_cpu_ns(void); /* CPU time of the calling thread */
+uint64_t _hak_process_cpu_ns(void); /* CPU time of the process, all threads, system time included */
 bool _hak_os_faults(uint64_t *minor, uint64_t *major); /* page faults of the process */
 uint64_t _hak_os_rss_bytes(void);  /* resident set; 0 when unknown */
 unsigned _hak_os_live_threads(void); /* threads not yet ended (zombies not counted); 0: unknown */

@@ -55,6 +55,12 @@ uint64_t _hak_thread_cpu_ns(void) {
     return ns_of(&ts);
 }
 
+uint64_t _hak_process_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ns_of(&ts);
+}
+
 bool _hak_os_faults(uint64_t *minor, uint64_t *major) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return false;
