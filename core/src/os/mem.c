@@ -202,17 +202,26 @@ void *_hak_os_relocate(void *p, size_t old_size, size_t new_size, size_t align) 
     return q;
 }
 
-#define FAULT_PROBE_BYTES ((size_t)1 << 20) /* the mapping touched to time page faults */
+/* The mapping touched to time page faults (16 pages of 4 KiB; it shows in
+ * peak RSS, where 1 MiB added 40 % to a small program's 1.7 MB), mapped
+ * and touched this many times: the cheapest pass is the cost (the first
+ * fault of a process may also build its page tables). */
+#define FAULT_PROBE_BYTES ((size_t)64 << 10)
+#define FAULT_PROBE_PASSES 3
 
 uint64_t _hak_os_fault_cost(void) {
-    uint8_t *p = map(NULL, FAULT_PROBE_BYTES);
-    if (p == NULL) return 0;
-    uint64_t t0 = _hak_now_ns();
-    for (size_t i = 0; i < FAULT_PROBE_BYTES; i += _hak_page_size) ((volatile uint8_t *)p)[i] = 1;
-    uint64_t ns = _hak_now_ns() - t0;
-    count(HAK_SYS_MUNMAP);
-    munmap(p, FAULT_PROBE_BYTES);
-    return ns * HAK_MIB / FAULT_PROBE_BYTES;
+    uint64_t best = UINT64_MAX;
+    for (unsigned k = 0; k < FAULT_PROBE_PASSES; k++) {
+        uint8_t *p = map(NULL, FAULT_PROBE_BYTES);
+        if (p == NULL) break;
+        uint64_t t0 = _hak_now_ns();
+        for (size_t i = 0; i < FAULT_PROBE_BYTES; i += _hak_page_size) ((volatile uint8_t *)p)[i] = 1;
+        uint64_t ns = _hak_now_ns() - t0;
+        count(HAK_SYS_MUNMAP);
+        munmap(p, FAULT_PROBE_BYTES);
+        if (ns < best) best = ns;
+    }
+    return best == UINT64_MAX ? 0 : best * HAK_MIB / FAULT_PROBE_BYTES;
 }
 
 bool _hak_os_dontneed(void *p, size_t size) {
