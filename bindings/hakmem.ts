@@ -379,6 +379,7 @@ export const ACE_METRICS_FIELDS = [
   "large_idle_mb",
   "released_mb",
   "refault_mb",
+  "cpu_ns_per_op",
 ] as const;
 export const ACE_METRICS_PER_CLASS = ["cls_ops", "cls_underflows", "cls_overflows"] as const;
 /** HAK_ACE_REUSE_BUCKETS: reuse_mb[k] is MiB reused after [2^k, 2^(k+1)) ms idle. */

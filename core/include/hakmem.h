@@ -257,6 +257,8 @@ typedef struct hak_ace_metrics {
     double large_idle_mb;     /* resident memory idle in BigCache now */
     double released_mb;       /* memory decay gave back (idle past the delay) */
     double refault_mb;        /* memory handed out again after decay gave it back */
+    double cpu_ns_per_op;     /* the process's CPU time per operation, ACE's own left out
+                               * (idle time is no CPU time) */
     double cls_ops[HAK_ACE_CLASSES];        /* allocations + frees per class */
     double cls_underflows[HAK_ACE_CLASSES]; /* slow-path refills */
     double cls_overflows[HAK_ACE_CLASSES];  /* empty slabs given back */

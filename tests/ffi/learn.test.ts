@@ -48,6 +48,8 @@ interface Metrics {
   large_idle_mb?: number;
   released_mb?: number;
   refault_mb?: number;
+  /** the process's CPU ns per allocator operation: the race's evidence */
+  cpu_ns_per_op?: number;
   interval_s?: number;
   cls?: Record<number, { ops: number; under: number; over: number }>;
   /** MiB reused after [2^k, 2^(k+1)) ms idle, by k */
@@ -90,6 +92,14 @@ function option(h: Hakmem, name: string): number {
 function cap(h: Hakmem, cls: number): number {
   return Number(h.sym.hak_class_knob_get(classKnob(h, "tcache_cap"), cls));
 }
+
+function bundle(h: Hakmem): number {
+  return option(h, "HAKMEM_BUNDLE");
+}
+
+/** A tick whose speed knobs are in play: one class takes and gives back slabs (1 % of its
+ * operations). */
+const IN_PLAY: Metrics = { cls: { 3: { ops: 1e5, under: 500, over: 500 } } };
 
 function eloStep(h: Hakmem, costs: number[]): number {
   return h.sym.hak_elo_test_step(ptrOf(new Uint8Array(new Float64Array(costs).buffer)));
@@ -198,71 +208,59 @@ for (const flavour of FLAVOURS) {
     assert.equal(Number(h.sym.hak_elo_threshold()), 64 * MiB);
   });
 
-  test("ACE fast loop: UCB1 finds the capacity that stops under/overflows", () => {
+  test("ACE race: the configuration that costs the program least CPU per operation wins", () => {
     const h = hak();
     h.sym.hak_ace_test_reset();
-    const cls = 3;
-    const seen = new Set<number>();
-    for (let t = 0; t < 60; t++) {
-      const c = cap(h, cls);
-      seen.add(c);
-      const ops = 1e5;
-      const misses = ops * Math.min(1, 16 / c) * 0.5; // larger caches miss less
-      assert.ok(tick(h, { cls: { [cls]: { ops, under: misses, over: misses } } }) >= 0);
+    // 4x the kept slabs saves 20 %, batches of 128 10 %: together the cheapest, after 4 + 2x2 ticks
+    const cost = () => 100 - (cap(h, 3) === 512 ? 20 : 0) - (bundle(h) === 128 ? 10 : 0);
+    let ticks = 0;
+    while (aceState(h).race.racing && ticks < 20) {
+      tick(h, { ...IN_PLAY, cpu_ns_per_op: cost() });
+      ticks++;
     }
-    for (const c of [128, 256, 512]) assert.ok(seen.has(c), `arm ${c} tried`);
-    // smaller capacities cannot move fewer blocks than 128 did: bounded out, never played
-    for (const c of [4, 8, 16, 32, 64]) assert.ok(!seen.has(c), `arm ${c} was played`);
-    assert.equal(cap(h, cls), 512);
-    // a class without traffic keeps its default
-    assert.equal(cap(h, 5), 128);
+    assert.equal(ticks, 8, "a round of one tick each, then the better half two ticks each");
     const st = aceState(h);
-    assert.equal(st.cap[cls], 512);
+    assert.equal(st.race.winner, 3);
+    assert.equal(cap(h, 3), 512);
+    assert.equal(bundle(h), 128);
+    // a class whose default holds its limit already (16 x 64 KiB = 1 MiB) stays there
+    assert.equal(h.classSize(43), 65536);
+    assert.equal(cap(h, 43), 16);
+    for (let t = 0; t < 20; t++) tick(h, { ...IN_PLAY, cpu_ns_per_op: cost() });
+    assert.equal(aceState(h).race.races, 1, "the winner stays: no race without a new phase");
+    assert.equal(cap(h, 3), 512);
   });
 
-  test("ACE fast loop: a class's capacity settles — noisy but steady evidence changes it no more", () => {
+  test("ACE race: a candidate within noise of the defaults does not move a knob", () => {
     const h = hak();
     h.sym.hak_ace_test_reset();
-    const cls = 3;
     let x = 0x2545f491; // a fixed xorshift: the same noise every run
     const noise = () => {
       x ^= x << 13;
       x ^= x >>> 17;
       x ^= x << 5;
-      return ((x >>> 0) / 0xffffffff - 0.5) * 0.1; // ±5 %
+      return ((x >>> 0) / 0xffffffff - 0.5) * 0.04; // ±2 %
     };
-    const values: number[] = [];
-    for (let t = 0; t < 240; t++) { // a minute of 250 ms ticks
-      const c = cap(h, cls);
-      values.push(c);
-      const ops = 1e5;
-      const misses = ops * Math.min(1, 64 / c) * 0.02 * (1 + noise());
-      tick(h, { cls: { [cls]: { ops, under: misses, over: misses } } });
-    }
-    const changes = (v: number[]) => v.filter((c, i) => i > 0 && c !== v[i - 1]).length;
-    const late = values.slice(60); // after the first 15 s
-    assert.ok(changes(late) <= 2, `capacity changed ${changes(late)} times once explored: ${late}`);
-    // a phase change makes it explore again
-    const before = cap(h, cls);
-    h.sym.hak_ace_test_reset();
-    assert.equal(cap(h, cls), 128, "reset restores the default");
-    assert.ok(before >= 128, `settled on ${before}, not below what stops the misses`);
+    for (let t = 0; t < 12; t++) tick(h, { ...IN_PLAY, cpu_ns_per_op: 100 * (1 + noise()) });
+    const st = aceState(h);
+    assert.equal(st.race.racing, false);
+    assert.equal(st.race.winner, 0, `costs ${st.race.cost_ns}`);
+    assert.equal(cap(h, 3), 128);
+    assert.equal(bundle(h), 32);
   });
 
-  test("ACE fast loop: quiet classes keep their capacity", () => {
+  test("ACE race: ticks whose knobs are out of play do not count", () => {
     const h = hak();
     h.sym.hak_ace_test_reset();
-    const small = 2, big = 43; // 48 B x 128 holds little; 64 KiB x 16 holds 1 MiB
-    assert.equal(h.classSize(big), 65536);
-    const smallSeen: number[] = [], bigSeen: number[] = [];
-    for (let t = 0; t < 9; t++) {
-      smallSeen.push(cap(h, small));
-      bigSeen.push(cap(h, big));
-      const quiet = { ops: 1e5, under: 0, over: 0 };
-      tick(h, { cls: { [small]: quiet, [big]: quiet } });
+    // no remote frees, no slab moves: the candidates could not differ
+    for (let t = 0; t < 12; t++) {
+      tick(h, { cls: { 3: { ops: 1e5, under: 0, over: 0 } }, cpu_ns_per_op: 50 + t });
+      assert.equal(cap(h, 3), 128);
+      assert.equal(bundle(h), 32);
     }
-    assert.deepEqual(smallSeen, Array(9).fill(128), "a quiet small class is not explored");
-    assert.deepEqual(bigSeen, Array(9).fill(16), "nor a quiet large one");
+    const st = aceState(h);
+    assert.equal(st.race.racing, true, "still waiting for evidence");
+    assert.deepEqual(st.race.cost_ns, [-1, -1, -1, -1]);
   });
 
   test("ACE fast loop: backlog lowers the drain threshold, lock waits widen the bundle", () => {
@@ -378,33 +376,41 @@ for (const flavour of FLAVOURS) {
     }
   });
 
-  test("ACE phase detector: a new workload makes the bandits forget", () => {
+  test("ACE race: a new phase races again, a phase seen before gets its winner back at once", () => {
     const h = hak();
     h.sym.hak_ace_test_reset();
-    const remote = { remote_free_rate: 0.5, ops_per_s: 1e7 };
-    for (let t = 0; t < 8; t++) tick(h, remote);
+    // phase A: frees change threads and wide batches pay; phase B: a thousandth of the rate, no
+    // remote frees, and the kept slabs pay
+    const a = { ...IN_PLAY, remote_free_rate: 0.5, ops_per_s: 1e7 };
+    const b = { ...IN_PLAY, remote_free_rate: 0, ops_per_s: 1e4 };
+    const costA = () => 100 - (bundle(h) === 128 ? 30 : 0) + (cap(h, 3) === 512 ? 5 : 0);
+    const costB = () => 100 - (cap(h, 3) === 512 ? 30 : 0) + (bundle(h) === 128 ? 5 : 0);
+    for (let t = 0; t < 10; t++) tick(h, { ...a, cpu_ns_per_op: costA() });
     let st = aceState(h);
+    assert.equal(st.race.winner, 2, "batches of 128, the defaults' caps");
     assert.equal(st.phases, 0);
-    assert.ok(st.bandits.bundle.total > 0, "the batch bandit played while frees changed threads");
-    for (let t = 0; t < 2; t++) tick(h, { remote_free_rate: 0, ops_per_s: 1e4 });
+    let t = 0;
+    for (; t < 12 && aceState(h).race.races < 2; t++) tick(h, { ...b, cpu_ns_per_op: costB() });
     st = aceState(h);
     assert.equal(st.phases, 1, "rate / 1000 and no remote frees: a new phase");
-    assert.equal(st.bandits.bundle.total, 0, "the batch bandit starts over");
-  });
-
-  test("ACE remote bandit: each batch size plays two ticks before it is judged", () => {
-    const h = hak();
-    h.sym.hak_ace_test_reset();
-    const seen: number[] = [];
-    for (let t = 0; t < 8; t++) {
-      tick(h, { remote_free_rate: 0.5 });
-      seen.push(option(h, "HAKMEM_BUNDLE"));
+    assert.ok(t <= 2, `the new phase was seen after ${t} ticks`);
+    for (let k = 0; k < 10; k++) tick(h, { ...b, cpu_ns_per_op: costB() });
+    st = aceState(h);
+    assert.equal(st.race.winner, 1, "four times the kept slabs, the default batch");
+    assert.equal(cap(h, 3), 512);
+    assert.equal(bundle(h), 32);
+    // back to A: two ticks off B's mean make the phase, whose winner comes back with it
+    let back = 0;
+    while (aceState(h).phases < 2 && back < 6) {
+      tick(h, { ...a, cpu_ns_per_op: costA() });
+      back++;
     }
-    for (let t = 0; t + 1 < seen.length; t += 2) assert.equal(seen[t], seen[t + 1], `${seen}`);
-    assert.ok(new Set(seen).size >= 3, `arms explored: ${seen}`);
-    h.sym.hak_ace_test_reset();
-    for (let t = 0; t < 4; t++) tick(h, { remote_free_rate: 0 });
-    assert.equal(option(h, "HAKMEM_BUNDLE"), 32, "no remote frees: not in play");
+    st = aceState(h);
+    assert.equal(back, 2);
+    assert.equal(st.race.recalls, 1);
+    assert.equal(st.race.racing, false, "no race for a phase seen before");
+    assert.equal(bundle(h), 128);
+    assert.equal(cap(h, 3), 128);
   });
 
   // How long a scavenge takes is the bench's to measure; here what it released is counted, and

@@ -211,16 +211,17 @@ static size_t state_json(const ace_t *a, char *buf, size_t cap) {
         a->last_scavenge_complete ? "true" : "false");
     HAK_PUT("\"cap\":[");
     for (unsigned c = 0; c < HAK_CLASSES; c++) HAK_PUT("%s%u", c ? "," : "", a->cur.cap[c]);
-    HAK_PUT("],\"bandits\":{");
-    const bandit_t *bs[] = {&a->drain, &a->bundle, &a->diet, &a->cap[0]};
-    const char *names[] = {"drain", "bundle", "diet", "cap0"};
-    for (unsigned i = 0; i < HAK_COUNT(bs); i++) {
-        HAK_PUT("%s\"%s\":{\"total\":%.3f,\"arms\":[", i ? "," : "", names[i], bs[i]->total);
-        for (unsigned k = 0; k < bs[i]->arms; k++)
-            HAK_PUT("%s{\"value\":%u,\"n\":%.3f,\"mean\":%.4f}", k ? "," : "", bs[i]->value[k],
-                bs[i]->n[k], bs[i]->mean[k]);
-        HAK_PUT("]}");
-    }
+    const race_t *r = &a->race;
+    HAK_PUT("],\"race\":{\"racing\":%s,\"winner\":%d,\"playing\":%d,\"alive\":%u,"
+        "\"ticks\":%u,\"spent\":%u,\"races\":%llu,\"recalls\":%llu,\"cost_ns\":[",
+        r->racing ? "true" : "false", r->winner, r->playing, r->alive, r->ticks, r->spent,
+        (unsigned long long)r->races, (unsigned long long)r->recalls);
+    for (unsigned k = 0; k < RACE_CANDIDATES; k++) HAK_PUT("%s%.2f", k ? "," : "", r->cost[k]);
+    HAK_PUT("]},\"diet\":{\"total\":%.3f,\"arms\":[", a->diet.total);
+    for (unsigned k = 0; k < a->diet.arms; k++)
+        HAK_PUT("%s{\"value\":%u,\"n\":%.3f,\"mean\":%.4f}", k ? "," : "", a->diet.value[k],
+            a->diet.n[k], a->diet.mean[k]);
+    HAK_PUT("]");
     HAK_PUT("}}");
     return n;
 }

@@ -16,23 +16,16 @@ typedef struct bandit {
     unsigned order[ACE_MAX_ARMS]; /* untried arms are played nearest the default first */
     double n[ACE_MAX_ARMS];       /* discounted plays */
     double mean[ACE_MAX_ARMS];
-    double bound[ACE_MAX_ARMS]; /* known upper bound of an arm's reward */
     double total;
     int pulled;   /* arm applied since the last reward, -1 none */
-    int last;     /* arm played last, -1 none */
-    bool settled; /* every arm that could win was tried: exploiting */
 } bandit_t;
 
-/* Arms are the values up to `max` (at least one); `def` is played first. */
-void _hak_bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint32_t def,
-                      uint32_t max);
+/* Arms are the values given; `def` is played first, then the others by
+ * steps away from it. */
+void _hak_bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint32_t def);
 uint32_t _hak_bandit_pull(bandit_t *b);      /* an arm's value, to be rewarded next */
-/* Like pull until every arm that could win was tried; then the arm played
- * last, unless another's mean beats it by `hysteresis` (a share of it). */
-uint32_t _hak_bandit_settle(bandit_t *b, double hysteresis);
 void _hak_bandit_reward(bandit_t *b, double r); /* the arm pulled last earned r */
 void _hak_bandit_forget(bandit_t *b);        /* a new phase: every arm untried again */
-unsigned _hak_bandit_best(const bandit_t *b); /* the arm of the best mean so far */
 
 /* ---- the memory controllers (ace_memory.c): decay delay, BigCache budget,
  * and the phase detector. Pure functions of their evidence. ---- */
@@ -49,6 +42,7 @@ typedef struct memctl {
 
 typedef struct phase {
     double mean[ACE_PHASE_DIMS], dev[ACE_PHASE_DIMS];
+    double last[ACE_PHASE_DIMS]; /* the latest tick's signature */
     unsigned seen, off; /* ticks seen; consecutive ticks off the running mean */
     uint64_t changes;
 } phase_t;
@@ -66,6 +60,45 @@ unsigned _hak_ace_best_delay(const memctl_t *mc, double lambda, double fault_ns_
 /* Feeds one tick's evidence; true when the workload changed phase. */
 void _hak_ace_memctl_feed(memctl_t *mc, const hak_ace_metrics_t *m);
 bool _hak_ace_phase_feed(phase_t *p, const hak_ace_metrics_t *m);
+/* Two phase signatures the detector would not tell apart. */
+bool _hak_ace_phase_near(const double a[ACE_PHASE_DIMS], const double b[ACE_PHASE_DIMS]);
+
+/* ---- racing whole configurations of the speed knobs (ace_race.c) ----
+ * Candidate 0 is the defaults; the others are named in ace_rules.c. */
+#define RACE_CANDIDATES 4
+#define RACE_MEMORY 8 /* phases whose winners are remembered */
+
+typedef struct race_memory {
+    double sig[ACE_PHASE_DIMS];
+    int winner;
+} race_memory_t;
+
+typedef struct race {
+    bool racing;
+    int winner;       /* the last race's, -1 before one ended */
+    int playing;      /* the candidate in force, whose tick is being measured */
+    unsigned alive;   /* bit i: candidate i is still in the race */
+    unsigned ticks;   /* ticks each candidate plays in this round */
+    unsigned spent;   /* ticks this race has taken */
+    unsigned played[RACE_CANDIDATES];
+    double cpu[RACE_CANDIDATES], ops[RACE_CANDIDATES]; /* this round's sums (ns, operations) */
+    double cost[RACE_CANDIDATES]; /* CPU ns per operation in its last round; -1 none */
+    race_memory_t seen[RACE_MEMORY];
+    unsigned seen_count, seen_next;
+    uint64_t races, recalls;
+} race_t;
+
+void _hak_race_start(race_t *r); /* every candidate in a new race, the defaults first */
+/* One tick of the candidate in force: CPU ns per operation over it and its
+ * operations (too few: the tick does not count). Returns the candidate to
+ * put in force, the winner once the race is over. */
+unsigned _hak_race_feed(race_t *r, double cpu_ns_per_op, double ops);
+void _hak_race_remember(race_t *r, const double sig[ACE_PHASE_DIMS]); /* the winner's phase */
+/* A phase seen before: its winner in force, the race over; false when
+ * unknown. Looked for in the first ticks of a race (a phase's first tick
+ * still carries the last one's leftovers). */
+#define RACE_RECALL_TICKS 3
+bool _hak_race_recall(race_t *r, const double sig[ACE_PHASE_DIMS]);
 
 /* ---- the controller (ace_rules.c) ---- */
 typedef struct knobs {
@@ -76,9 +109,8 @@ typedef struct knobs {
 
 typedef struct ace {
     knobs_t def, cur;
-    bandit_t cap[HAK_CLASSES], drain, bundle, diet;
-    unsigned drain_hold, bundle_hold; /* ticks an arm plays before it is judged */
-    double drain_sum, bundle_sum;     /* rewards while it plays */
+    bandit_t diet;
+    race_t race;
     memctl_t mem;
     phase_t phase;
     double fault_ns_per_mib; /* what a page fault costs here, per MiB faulted in */

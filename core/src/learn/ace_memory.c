@@ -77,6 +77,7 @@ bool _hak_ace_phase_feed(phase_t *p, const hak_ace_metrics_t *m) {
     for (unsigned k = 0; k < HAK_ACE_REUSE_BUCKETS; k++) flow += m->reuse_mb[k];
     double sig[ACE_PHASE_DIMS] = {log2p(m->ops_per_s), m->remote_free_rate, log2p(flow / dt),
                                   log2p((m->large_cold_mb + m->large_idle_mb) / dt)};
+    memcpy(p->last, sig, sizeof(p->last));
     bool off = false;
     for (unsigned d = 0; d < ACE_PHASE_DIMS; d++) {
         double gap = sig[d] > p->mean[d] ? sig[d] - p->mean[d] : p->mean[d] - sig[d];
@@ -104,4 +105,12 @@ bool _hak_ace_phase_feed(phase_t *p, const hak_ace_metrics_t *m) {
     }
     p->seen++;
     return change;
+}
+
+bool _hak_ace_phase_near(const double a[ACE_PHASE_DIMS], const double b[ACE_PHASE_DIMS]) {
+    for (unsigned d = 0; d < ACE_PHASE_DIMS; d++) {
+        double gap = a[d] > b[d] ? a[d] - b[d] : b[d] - a[d];
+        if (gap > k_phase_min[d]) return false;
+    }
+    return true;
 }

@@ -10,7 +10,7 @@
 #define P99 0.99
 
 typedef struct probe {
-    uint64_t t, cpu, lock_ns, llc, ops, idle_in, cold, released, refault;
+    uint64_t t, cpu, process_cpu, lock_ns, llc, ops, idle_in, cold, released, refault;
     hak_counters_t c;
     uint64_t lat[HAK_LAT_BUCKETS];
     uint64_t reuse[HAK_REUSE_BUCKETS];
@@ -31,11 +31,13 @@ static void probe(probe_t *p) {
     _hak_tiers.counters(&p->c);
     p->t = _hak_now_ns();
     p->cpu = g_ace_cpu;
+    p->process_cpu = _hak_process_cpu_ns();
     p->lock_ns = atomic_load_explicit(&_hak_lock_wait_ns, memory_order_relaxed);
     uint32_t source;
     p->llc = _hak_pmu_read(&source);
     p->ops = 0;
     for (unsigned c = 0; c < HAK_CLASSES; c++) p->ops += p->c.allocs[c] + p->c.frees[c];
+    p->ops += p->c.span_allocs + p->c.span_frees;
     for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++)
         p->lat[k] = atomic_load_explicit(&_hak_lat_hist[k], memory_order_relaxed);
     for (unsigned k = 0; k < HAK_REUSE_BUCKETS; k++)
@@ -103,6 +105,9 @@ void _hak_ace_measure(hak_ace_metrics_t *m, bool slow) {
         }
     }
     m->ace_cpu_percent = (double)(now.cpu - g_prev.cpu) * NS / dt * 100.0;
+    /* what the program paid per operation: the race's evidence */
+    double cpu = (double)(now.process_cpu - g_prev.process_cpu) - (double)(now.cpu - g_prev.cpu);
+    m->cpu_ns_per_op = ops > 0 && cpu > 0 ? cpu / ops : 0;
     for (unsigned k = 0; k < HAK_REUSE_BUCKETS; k++)
         m->reuse_mb[k] = (double)(now.reuse[k] - g_prev.reuse[k]) * MIB;
     m->idle_in_mb = (double)(now.idle_in - g_prev.idle_in) * MIB;

@@ -11,26 +11,26 @@
  *    it had to give back come back (each such reuse faults its pages in
  *    again) and that costs more than holding them would, lowered again
  *    once its idle peak stays far below it;
- *  - the remote-free batch (HAKMEM_BUNDLE) and the owners' drain
- *    threshold, by discounted UCB1 bandits while frees change threads;
- *  - the empty slabs each class keeps (HAKMEM_TCACHE_CAP per class), by a
- *    bandit per class while the class gives slabs back and takes new ones.
- * Bandits are rewarded with throughput against its running mean minus
- * HAKMEM_ACE_MEMORY_WEIGHT's share of resident memory against its own. A
- * knob moves at most once per hold time (dwell) and only for a clear gain
- * (hysteresis); a phase change (ace_memory.c) makes every controller
- * forget what it learnt. Rules: a remote-free backlog lowers the drain
+ *  - the speed knobs — the empty slabs each class keeps (HAKMEM_TCACHE_CAP
+ *    per class) and the remote-free batch (HAKMEM_BUNDLE) — by racing
+ *    whole configurations of them on the live program (ace_race.c), while
+ *    classes take and give back slabs or frees change threads.
+ * A memory knob moves at most once per hold time (dwell) and only for a
+ * clear gain (hysteresis); a phase change (ace_memory.c) makes the memory
+ * controllers forget what they learnt and starts a race, unless the phase
+ * was seen before. Rules: a remote-free backlog lowers the drain
  * threshold, lock waits widen the batch, a high LLC miss rate puts the
- * per-class caches on a diet; on slow ticks, resident memory far above
- * what is in use triggers a scavenge, and two calm slow ticks undo what
- * the rules changed. Guards stop ACE and restore every default. */
+ * per-class caches on a diet (a bandit rewarded with throughput against
+ * its running mean minus HAKMEM_ACE_MEMORY_WEIGHT's share of resident
+ * memory against its own); on slow ticks, resident memory far above what
+ * is in use triggers a scavenge, and two calm slow ticks undo what the
+ * rules changed. Guards stop ACE and restore every default. */
 #include "ace.h"
 
 #include <string.h>
 
-#define MIN_CLASS_OPS 256.0    /* operations in a tick for a class's bandit to play */
-#define IN_PLAY_MOVES 0.002    /* slab takes and gives per operation that make a class's knob matter */
-#define IN_PLAY_REMOTE 0.01    /* share of remote frees that makes the remote knobs matter */
+#define IN_PLAY_MOVES 0.002    /* slab takes and gives per operation that make the caps matter */
+#define IN_PLAY_REMOTE 0.01    /* share of remote frees that makes the remote batch matter */
 #define BACKLOG_FRACTION 0.5   /* backlog high: above this share of the drain threshold */
 #define LLC_HIGH 0.15          /* LLC misses per operation that call for a diet */
 #define LOCK_HIGH 0.05         /* share of time waiting on locks that calls for wider batches */
@@ -45,8 +45,6 @@
 #define LOCK_SCALE 10.0        /* lock-wait share x 10 is the lock penalty (at most 1) */
 #define DIET_NONE 100          /* diet factor, %: none */
 #define DIET_FIRST 75          /* the diet bandit's first factor, % */
-#define DIRECTION_MIN_ARMS 3   /* with fewer arms there is no order of exploration to choose */
-#define ARM_TICKS 2            /* a remote bandit's arm plays this many ticks before it is judged */
 #define DECAY_HOLD 8           /* ticks the decay delay does not fall after a move (2 s) */
 #define BUDGET_HOLD 4          /* BigCache's budget: a step per second */
 #define BUDGET_STEP 4          /* the budget grows at most 4x per step */
@@ -57,13 +55,23 @@
 #define MEMORY_UNIT 1000.0     /* HAKMEM_ACE_MEMORY_WEIGHT is in us: the models count ns */
 #define WEIGHT_FULL 100.0      /* a memory weight this high makes memory count as much as speed */
 
-static const uint32_t k_cap_arms[] = {4, 8, 16, 32, 64, 128, 256, 512};
 static const uint32_t k_drain_arms[] = {32, 64, 128, 256, 512, 1024};
 static const uint32_t k_diet_pct[] = {50, 66, 75, 90, 100};
 static const uint32_t k_bundle_arms[] = {8, 16, 32, 64, 128, 256};
 static const uint32_t k_decay_arms[] = {10, 50, 200, 500, 1000, 2000, 5000, 20000};
 static const uint32_t k_budget_arms[] = {16, 32, 64, 128, 256, 512, 1024};
 #define DECAY_ARMS HAK_COUNT(k_decay_arms)
+
+/* The race's candidates (ace_race.c), the defaults first: four times the
+ * empty slabs each class keeps (up to the class's limit; 512 blocks for
+ * HAKMEM_TCACHE_CAP's 128), remote batches of 128 (HAKMEM_BUNDLE's 32),
+ * and both: the settings the oracle's grid found best on the workloads
+ * where learning lost to a fixed one. A bundle of 0 keeps the default. */
+#define RACE_CAP_SCALE 4
+#define RACE_BUNDLE 128
+static const struct {
+    uint32_t cap_scale, bundle;
+} k_race[RACE_CANDIDATES] = {{1, 0}, {RACE_CAP_SCALE, 0}, {1, RACE_BUNDLE}, {RACE_CAP_SCALE, RACE_BUNDLE}};
 
 /* Why each knob changes in one decision (NULL: it does not). */
 typedef struct rules {
@@ -92,14 +100,10 @@ void _hak_ace_reset(ace_t *a) {
     memset(a, 0, sizeof(*a));
     a->fault_ns_per_mib = fault > 0 ? fault : FAULT_NS_PER_MIB_GUESS;
     a->def = g_defaults;
-    for (unsigned c = 0; c < HAK_CLASSES; c++)
-        _hak_bandit_init(&a->cap[c], k_cap_arms, HAK_COUNT(k_cap_arms), a->def.cap[c],
-                         _hak_tiers.class_cap_limit(c));
     a->cur = a->def;
-    _hak_bandit_init(&a->drain, k_drain_arms, HAK_COUNT(k_drain_arms), a->def.drain, UINT32_MAX);
-    _hak_bandit_init(&a->bundle, k_bundle_arms, HAK_COUNT(k_bundle_arms), a->def.bundle,
-                     UINT32_MAX);
-    _hak_bandit_init(&a->diet, k_diet_pct, HAK_COUNT(k_diet_pct), DIET_FIRST, UINT32_MAX);
+    _hak_bandit_init(&a->diet, k_diet_pct, HAK_COUNT(k_diet_pct), DIET_FIRST);
+    a->race.winner = -1;
+    _hak_race_start(&a->race);
 }
 
 /* ---- applying decisions: the one place knobs change ---- */
@@ -148,42 +152,6 @@ static uint32_t step(const uint32_t *arms, unsigned count, uint32_t cur, int dir
     while (i + 1 < count && arms[i] < cur) i++;
     if (dir < 0) return i > 0 && arms[i] >= cur ? arms[i - 1] : arms[i];
     return arms[i] > cur ? arms[i] : (i + 1 < count ? arms[i + 1] : arms[i]);
-}
-
-/* Slab takes and gives (a refill from a new slab, an empty one given back)
- * per operation are the work a class's kept slabs save; the slabs' bytes
- * are what they cost, priced by the memory weight. */
-static double class_reward(const hak_ace_metrics_t *m, unsigned c, uint32_t cap, double weight) {
-    double ops = m->cls_ops[c];
-    double moves = ops > 0 ? (m->cls_underflows[c] + m->cls_overflows[c]) / ops : 0;
-    double mem = (double)cap * _hak_class_size[c] / (double)HAK_MIB;
-    return 1.0 / (1.0 + moves) - weight * (mem < 1.0 ? mem : 1.0);
-}
-
-/* A smaller capacity never moves fewer slabs than a larger one (the heap
- * only keeps fewer), so it can earn at most 1 / (1 + moves seen at the
- * larger one). */
-static void cap_bound(bandit_t *b, unsigned arm, const hak_ace_metrics_t *m, unsigned c) {
-    double ops = m->cls_ops[c];
-    if (ops <= 0) return;
-    double ub = 1.0 / (1.0 + (m->cls_underflows[c] + m->cls_overflows[c]) / ops);
-    for (unsigned i = 0; i < arm; i++)
-        if (ub < b->bound[i]) b->bound[i] = ub;
-}
-
-/* After the default has played once: a class that moves slabs tries the
- * larger capacities first, a quiet one the smaller (memory) first. */
-static void cap_direction(bandit_t *b, const hak_ace_metrics_t *m, unsigned c) {
-    if (b->total < 0.5 || b->total > 1.5 || b->arms < DIRECTION_MIN_ARMS) return;
-    double ops = m->cls_ops[c];
-    bool up = ops > 0 && (m->cls_underflows[c] + m->cls_overflows[c]) / ops > IN_PLAY_MOVES;
-    unsigned d = b->order[0], k = 1;
-    for (unsigned dist = 1; k < b->arms; dist++) {
-        unsigned lo = d >= dist ? d - dist : UINT32_MAX, hi = d + dist;
-        unsigned first = up ? hi : lo, second = up ? lo : hi;
-        if (first < b->arms) b->order[k++] = first;
-        if (second < b->arms) b->order[k++] = second;
-    }
 }
 
 /* The memory weight as a share of a reward: resident memory at its
@@ -271,6 +239,7 @@ static bool resume(ace_t *a, const hak_ace_metrics_t *m) {
     a->stopped = false;
     a->reason[0] = '\0';
     a->resumes++;
+    _hak_race_start(&a->race); /* the defaults came back: what was raced before is judged anew */
     if (hak_opt(OPT_ACE_LOG_LEVEL) >= 1) _hak_warn("[ACE] resumed after %u guard trips", a->trips);
     _hak_ace_trace_guard("resumed", 0, 0);
     return true;
@@ -333,30 +302,40 @@ static void decide_budget(ace_t *a, const hak_ace_metrics_t *m, knobs_t *next, r
     }
 }
 
-/* ---- the remote knobs: a bandit's arm plays ARM_TICKS ticks, then is
- * judged on their mean reward ---- */
+/* ---- the race's knobs ---- */
 
-static bool play(bandit_t *b, unsigned *hold, double *sum, double r, uint32_t *knob) {
-    if (b->pulled >= 0) {
-        *sum += r;
-        if (++*hold < ARM_TICKS) return false;
-        _hak_bandit_reward(b, *sum / (double)*hold);
+/* Candidate k's caps and batch (the batch unless a rule holds it). */
+static void race_apply(ace_t *a, unsigned k, knobs_t *next, rules_t *why) {
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        uint64_t cap = (uint64_t)a->def.cap[c] * k_race[k].cap_scale;
+        uint32_t limit = _hak_tiers.class_cap_limit(c);
+        if (limit < a->def.cap[c]) limit = a->def.cap[c]; /* a user's setting stays */
+        next->cap[c] = cap < limit ? (uint32_t)cap : limit;
+        if (next->cap[c] != a->cur.cap[c]) why->cap[c] = "race";
     }
-    *hold = 0;
-    *sum = 0;
-    *knob = _hak_bandit_pull(b);
-    return true;
+    if (a->bundle_ruled) return;
+    next->bundle = k_race[k].bundle != 0 ? k_race[k].bundle : a->def.bundle;
+    if (next->bundle != a->cur.bundle) why->bundle = "race";
+}
+
+/* Slab takes and gives back per operation, over every class. */
+static double slab_moves(const hak_ace_metrics_t *m) {
+    double ops = 0, moves = 0;
+    for (unsigned c = 0; c < HAK_CLASSES; c++) {
+        ops += m->cls_ops[c];
+        moves += m->cls_underflows[c] + m->cls_overflows[c];
+    }
+    return ops > 0 ? moves / ops : 0;
 }
 
 /* ---- the loops ---- */
 
+/* A new phase: the memory evidence and the diet start again, and a race
+ * (which a phase seen before ends at once). */
 static void new_phase(ace_t *a) {
-    for (unsigned c = 0; c < HAK_CLASSES; c++) _hak_bandit_forget(&a->cap[c]);
-    _hak_bandit_forget(&a->drain);
-    _hak_bandit_forget(&a->bundle);
     _hak_bandit_forget(&a->diet);
-    a->drain_hold = a->bundle_hold = 0;
     memset(&a->mem, 0, sizeof(a->mem));
+    _hak_race_start(&a->race);
     _hak_ace_trace_phase(a->phase.changes);
 }
 
@@ -367,18 +346,6 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     a->llc_from_pmu = m->llc_from_pmu != 0.0;
     if (_hak_ace_phase_feed(&a->phase, m)) new_phase(a);
     _hak_ace_memctl_feed(&a->mem, m);
-    double weight = memory_share();
-    /* rewards for what the last tick applied */
-    for (unsigned c = 0; c < HAK_CLASSES; c++) {
-        if (a->cap[c].pulled < 0) continue;
-        if (m->cls_ops[c] < MIN_CLASS_OPS) { /* a quiet tick says nothing of the arm */
-            a->cap[c].pulled = -1;
-            continue;
-        }
-        cap_bound(&a->cap[c], (unsigned)a->cap[c].pulled, m, c);
-        _hak_bandit_reward(&a->cap[c], class_reward(m, c, a->cur.cap[c], weight));
-        cap_direction(&a->cap[c], m, c);
-    }
     double r = global_reward(a, m);
     a->last_reward = r;
     _hak_bandit_reward(&a->diet, r);
@@ -393,38 +360,31 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     rules_t why = {0};
     decide_decay(a, &next, &why);
     decide_budget(a, m, &next, &why);
-    /* A bandit plays only while its knob is in play: exploring a knob the
-     * workload does not exercise costs and teaches nothing. */
-    bool remote = m->remote_free_rate > IN_PLAY_REMOTE;
     if (m->remote_backlog > BACKLOG_FRACTION * a->cur.drain) {
         next.drain = step(k_drain_arms, HAK_COUNT(k_drain_arms), a->cur.drain, -1);
         why.drain = "backlog";
         a->drain_ruled = a->alarm = true;
-    } else if (!a->drain_ruled && remote &&
-               play(&a->drain, &a->drain_hold, &a->drain_sum, r, &next.drain)) {
-        why.drain = "ucb1";
     }
     if (m->lock_wait_frac > LOCK_HIGH) {
         next.bundle = step(k_bundle_arms, HAK_COUNT(k_bundle_arms), a->cur.bundle, 1);
         why.bundle = "bundle";
         a->bundle_ruled = a->alarm = true;
-    } else if (!a->bundle_ruled && remote &&
-               play(&a->bundle, &a->bundle_hold, &a->bundle_sum, r, &next.bundle)) {
-        why.bundle = "ucb1";
     }
     if (m->llc_miss_rate > LLC_HIGH) {
         next.diet_pct = _hak_bandit_pull(&a->diet);
         why.diet = "diet";
         a->alarm = true;
     }
-    for (unsigned c = 0; c < HAK_CLASSES; c++) {
-        if (a->def.cap[c] == 0 || m->cls_ops[c] < MIN_CLASS_OPS) continue;
-        if ((m->cls_underflows[c] + m->cls_overflows[c]) / m->cls_ops[c] <= IN_PLAY_MOVES &&
-            a->cap[c].total > 0)
-            continue;
-        next.cap[c] = _hak_bandit_settle(&a->cap[c], HYSTERESIS);
-        why.cap[c] = "ucb1";
-    }
+    /* A tick counts in the race only while its knobs are in play: racing
+     * knobs the workload does not exercise measures noise. */
+    bool in_play = m->remote_free_rate > IN_PLAY_REMOTE || slab_moves(m) > IN_PLAY_MOVES;
+    if (a->race.racing && a->race.spent < RACE_RECALL_TICKS)
+        _hak_race_recall(&a->race, a->phase.last);
+    bool racing = a->race.racing;
+    unsigned k = _hak_race_feed(&a->race, m->cpu_ns_per_op,
+                                in_play ? m->ops_per_s * m->interval_s : 0);
+    if (racing && !a->race.racing) _hak_race_remember(&a->race, a->phase.mean);
+    race_apply(a, k, &next, &why);
     return (int)apply(a, &next, &why, m, "fast");
 }
 

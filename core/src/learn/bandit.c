@@ -1,5 +1,5 @@
-/* Discounted UCB1 bandits: each of ACE's tuned knobs is a bandit whose arms
- * are candidate values; the arm with the best mean reward plus an
+/* Discounted UCB1 bandits (the LLC diet's factor): the arms are candidate
+ * values; the arm with the best mean reward plus an
  * exploration bonus is played, untried arms first. Every reward first
  * discounts all the evidence seen so far (D-UCB), so arms that did well in
  * an earlier phase of the program fade and the bandit follows a workload
@@ -32,13 +32,10 @@ static double score(double mean, double n, double total) {
     return mean + UCB_C * _hak_sqrt(_hak_ln(total + 1.0) / n);
 }
 
-void _hak_bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint32_t def,
-                      uint32_t max) {
+void _hak_bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint32_t def) {
     memset(b, 0, sizeof(*b));
-    b->pulled = b->last = -1;
-    for (unsigned i = 0; i < ACE_MAX_ARMS; i++) b->bound[i] = __builtin_inf();
-    for (unsigned i = 0; i < count && i < ACE_MAX_ARMS; i++)
-        if (values[i] <= max || b->arms == 0) b->value[b->arms++] = values[i];
+    b->pulled = -1;
+    for (unsigned i = 0; i < count && i < ACE_MAX_ARMS; i++) b->value[b->arms++] = values[i];
     /* untried arms go by steps away from the default, the lower one first */
     unsigned d = 0;
     while (d + 1 < b->arms && b->value[d] < def) d++;
@@ -53,27 +50,20 @@ void _hak_bandit_init(bandit_t *b, const uint32_t *values, unsigned count, uint3
 void _hak_bandit_forget(bandit_t *b) {
     memset(b->n, 0, sizeof(b->n));
     memset(b->mean, 0, sizeof(b->mean));
-    for (unsigned i = 0; i < ACE_MAX_ARMS; i++) b->bound[i] = __builtin_inf();
     b->total = 0;
-    b->pulled = b->last = -1;
-    b->settled = false;
+    b->pulled = -1;
 }
 
-/* UCB1, untried arms first; an arm whose known bound is below the best
- * mean seen cannot win and is not played. */
-static unsigned bandit_select(bandit_t *b) {
-    double best_mean = NO_MEAN;
-    for (unsigned i = 0; i < b->arms; i++)
-        if (b->n[i] >= TRIED_MIN && b->mean[i] > best_mean) best_mean = b->mean[i];
+/* UCB1, untried arms first. */
+static unsigned bandit_select(const bandit_t *b) {
     for (unsigned i = 0; i < b->arms; i++) {
         unsigned a = b->order[i];
-        if (b->n[a] < TRIED_MIN && b->bound[a] > best_mean) return a;
+        if (b->n[a] < TRIED_MIN) return a;
     }
     unsigned best = 0;
     double best_score = NO_MEAN;
     for (unsigned i = 0; i < b->arms; i++) {
         double s = score(b->mean[i], b->n[i], b->total);
-        if (s > b->bound[i]) s = b->bound[i];
         if (s > best_score) {
             best_score = s;
             best = i;
@@ -94,34 +84,6 @@ void _hak_bandit_reward(bandit_t *b, double r) {
 
 uint32_t _hak_bandit_pull(bandit_t *b) {
     unsigned a = bandit_select(b);
-    b->pulled = b->last = (int)a;
+    b->pulled = (int)a;
     return b->value[a];
-}
-
-/* Discounted UCB never stops exploring (evidence fades, arms count as
- * untried again), which for a knob means changing for ever. Once UCB picks
- * a tried arm, nothing untried can win: from then on the bandit keeps its
- * arm and moves only for a clearly better mean, until a phase change
- * makes it forget. */
-uint32_t _hak_bandit_settle(bandit_t *b, double hysteresis) {
-    if (!b->settled || b->last < 0) {
-        unsigned a = bandit_select(b);
-        b->settled = b->n[a] >= TRIED_MIN;
-        b->pulled = b->last = (int)a;
-        return b->value[a];
-    }
-    unsigned cur = (unsigned)b->last, best = cur;
-    for (unsigned i = 0; i < b->arms; i++)
-        if (b->n[i] > 0 && b->mean[i] > b->mean[best]) best = i;
-    double margin = hysteresis * (b->mean[cur] < 0 ? -b->mean[cur] : b->mean[cur]);
-    unsigned a = b->mean[best] > b->mean[cur] + margin ? best : cur;
-    b->pulled = b->last = (int)a;
-    return b->value[a];
-}
-
-unsigned _hak_bandit_best(const bandit_t *b) {
-    unsigned best = 0;
-    for (unsigned i = 1; i < b->arms; i++)
-        if (b->n[i] >= TRIED_MIN && (b->n[best] < TRIED_MIN || b->mean[i] > b->mean[best])) best = i;
-    return best;
 }
