@@ -18,9 +18,10 @@
  * fresh faults its pages in on every allocation (here up to 4.6 ms per
  * 2 MiB huge page against a few us for a reused block). A candidate whose
  * mean cost is ELO_HOPELESS times the leader's is not explored again in
- * LEARN (it counts as played), and a canary phase tries it once, not on
- * every turn: its fresh cost brings it back into play if the workload
- * changed. A window of a candidate other than the leader ends at the
+ * LEARN (it counts as played), nor those further from the leader (they
+ * map fresh, or keep, a superset of its blocks); candidates are explored
+ * nearest first. A canary phase tries such a one once, not on every
+ * turn: its fresh cost brings it back into play if the workload changed. A window of a candidate other than the leader ends at the
  * allocation where its cost so far is hopeless.
  *
  * Cost of a window, in ns per allocation: the process's CPU time from the
@@ -72,7 +73,7 @@ typedef struct elo {
     uint64_t allocs;                    /* large allocations seen */
     uint64_t phase_start;               /* allocs when the state was entered */
     uint64_t rng;
-    unsigned canary;                    /* next candidate a canary window tries */
+    unsigned canary;                    /* the last canary's rank by distance from the choice */
     unsigned tried;                     /* candidates a canary window tried in this phase (bits) */
     /* the window being played */
     unsigned win_strategy;
@@ -155,6 +156,28 @@ static bool hopeless(const elo_t *e, unsigned i, unsigned lead) {
     return i != lead && e->plays[i] > 0 && e->cost[i] > ELO_HOPELESS * e->cost[lead];
 }
 
+/* Candidate i is out of play: it, or one between the leader and it, is
+ * hopeless (among those `seen`, a mask). A threshold further from the
+ * leader maps fresh, or keeps, a superset of the blocks a nearer one does:
+ * it costs at least as much of what made the nearer one hopeless. */
+static bool out_of_play(const elo_t *e, unsigned i, unsigned lead, unsigned seen) {
+    for (unsigned j = i; j != lead; j = j < lead ? j + 1 : j - 1)
+        if ((seen >> j & 1u) && hopeless(e, j, lead)) return true;
+    return false;
+}
+
+/* The k-th candidate nearest to `center` (k >= 1; the lower first at equal
+ * distance), or HAK_ELO_CANDIDATES past the last. */
+static unsigned nearest_kth(unsigned center, unsigned k) {
+    for (unsigned d = 1; d < HAK_ELO_CANDIDATES; d++) {
+        if (d <= center && --k == 0) return center - d;
+        if (center + d < HAK_ELO_CANDIDATES && --k == 0) return center + d;
+    }
+    return HAK_ELO_CANDIDATES;
+}
+
+#define ELO_ALL ((1u << HAK_ELO_CANDIDATES) - 1)
+
 /* Strategy of the next window, chosen before any of its allocations, and
  * whether the window is measured: every one in LEARN; in CANARY the canary
  * windows (5 %) and as many reference windows of the confirmed choice. */
@@ -163,25 +186,26 @@ static unsigned pick(elo_t *e, bool *measured) {
     if (e->state == HAK_ELO_STATE_LEARN) {
         unsigned lead = best(e, -1);
         if (!chance(e, ELO_EXPLORE_PCT)) return lead;
-        /* explore: the least-played other candidate still in play, so
-         * each gets its turn */
+        /* explore: the least-played candidate still in play, the nearest
+         * to the leader first, so each gets its turn */
         unsigned pickd = lead;
-        for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
-            if (i != lead && !hopeless(e, i, lead) && (pickd == lead || e->plays[i] < e->plays[pickd]))
+        for (unsigned k = 1; k < HAK_ELO_CANDIDATES; k++) {
+            unsigned i = nearest_kth(lead, k);
+            if (!out_of_play(e, i, lead, ELO_ALL) && (pickd == lead || e->plays[i] < e->plays[pickd]))
                 pickd = i;
+        }
         return pickd;
     }
     unsigned r = (unsigned)(next_rand(e) % 100);
     if (r < ELO_CANARY_PCT) {
-        /* the next other candidate in turn: a hopeless one once a phase */
-        for (unsigned k = 0; k < HAK_ELO_CANDIDATES; k++) {
-            unsigned c = (e->canary + 1 + k) % HAK_ELO_CANDIDATES;
-            if (c == e->confirmed || (hopeless(e, c, e->confirmed) && (e->tried >> c & 1u)))
-                continue;
-            e->canary = c;
-            return c;
+        /* the next other candidate in turn, nearest first: one out of play
+         * is tried once a phase, and those beyond it not at all */
+        for (unsigned k = 1; k < HAK_ELO_CANDIDATES; k++) {
+            e->canary = e->canary % (HAK_ELO_CANDIDATES - 1) + 1;
+            unsigned c = nearest_kth(e->confirmed, e->canary);
+            if (c < HAK_ELO_CANDIDATES && !out_of_play(e, c, e->confirmed, e->tried)) return c;
         }
-        return e->confirmed; /* every other was tried and stays hopeless: a reference window */
+        return e->confirmed; /* every other is out of play: a reference window */
     }
     *measured = r < ELO_CANARY_PCT + ELO_REFERENCE_PCT;
     return e->confirmed;
@@ -217,7 +241,7 @@ static void window_done(elo_t *e, unsigned s, double cost) {
         bool all = true;
         lead = best(e, -1);
         for (unsigned i = 0; i < HAK_ELO_CANDIDATES; i++)
-            all &= e->plays[i] >= ELO_MIN_PLAYS || hopeless(e, i, lead);
+            all &= e->plays[i] >= ELO_MIN_PLAYS || out_of_play(e, i, lead, ELO_ALL);
         if (in_phase >= ELO_LEARN_ALLOCS &&
             (all || in_phase >= ELO_LEARN_MAX_FACTOR * ELO_LEARN_ALLOCS)) {
             e->confirmed = best(e, -1);
