@@ -1,7 +1,7 @@
 // hakrun — runs one workload program and records what it cost.
 //
-//   hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--sample-ms MS] [--tree] [--env K=V]...
-//          -- prog args...
+//   hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--sample-ms MS] [--tree] [--core-rtt]
+//          [--env K=V]... -- prog args...
 //
 // Forks; the child becomes its own process group leader, gets LD_PRELOAD=LIB and the --env
 // variables and execs prog with stdout/stderr inherited. Only the child is preloaded: the runner
@@ -13,12 +13,13 @@
 // milliseconds (default 10; 0 = never) from /proc/<pid>/statm, a read of a few counters that
 // does not walk the child's page tables; with --tree each sample is the sum over the child and
 // every process descended from it (a compiler driver's cc1plus, a shell's commands), found through
-// /proc/<pid>/task/<tid>/children. It writes one JSON object to FILE (through a temporary
-// file and a rename):
+// /proc/<pid>/task/<tid>/children. With --core-rtt it first times the machine's core-to-core
+// round trip (core_rtt.h). It writes one JSON object to FILE (through a temporary file and a
+// rename):
 //
 //   {"exit":<int|null>,"signal":<int|null>,"timed_out":bool,"wall_s":..,"user_s":..,"sys_s":..,
 //    "maxrss_kib":..,"minflt":..,"majflt":..,"rss_sample_ms":..,"rss_peak_kib":..,
-//    "rss_mib_s":..,"rss_curve":[[t_s,kib],...]}
+//    "rss_mib_s":..,"rss_curve":[[t_s,kib],...],"core_rtt_ns":<number|null>}
 //
 // maxrss_kib is the kernel's high-water mark (exact); rss_peak_kib the largest sample,
 // rss_mib_s the integral of the samples over time (each sample held until the next) and
@@ -39,6 +40,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core_rtt.h"
 
 #define MAX_ENV 64
 #define DEFAULT_SAMPLE_MS 10.0
@@ -145,7 +148,7 @@ static void rss_sample(rss_log *l, double t) {
 static void usage(int code) {
   fprintf(code == 0 ? stdout : stderr,
           "usage: hakrun --out FILE [--preload LIB] [--timeout SECONDS] [--sample-ms MS] [--tree] "
-          "[--env K=V]... -- prog [args...]\n");
+          "[--core-rtt] [--env K=V]... -- prog [args...]\n");
   exit(code);
 }
 
@@ -164,7 +167,7 @@ int main(int argc, char **argv) {
   double timeout = 0; // 0 = none
   double sample_ms = DEFAULT_SAMPLE_MS;
   const char *envs[MAX_ENV];
-  int nenv = 0, i = 1, tree = 0;
+  int nenv = 0, i = 1, tree = 0, rtt = 0;
 
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -175,6 +178,10 @@ int main(int argc, char **argv) {
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) usage(0);
     if (strcmp(a, "--tree") == 0) {
       tree = 1;
+      continue;
+    }
+    if (strcmp(a, "--core-rtt") == 0) {
+      rtt = 1;
       continue;
     }
     if (i + 1 >= argc) {
@@ -236,6 +243,7 @@ int main(int argc, char **argv) {
   sigaddset(&waitset, SIGHUP);
   sigprocmask(SIG_BLOCK, &waitset, &old);
 
+  double rtt_ns = rtt ? core_rtt_ns() : 0; // before the child: its threads are not disturbed
   fflush(NULL);
   double t0 = mono_s();
   pid_t pid = fork();
@@ -348,7 +356,8 @@ int main(int argc, char **argv) {
   for (size_t k = 0; k < rss.n; k++) {
     fprintf(f, "%s[%.4f,%ld]", k ? "," : "", rss.t[k], rss.kib[k]);
   }
-  fprintf(f, "]}\n");
+  if (rtt_ns > 0) fprintf(f, "],\"core_rtt_ns\":%.1f}\n", rtt_ns);
+  else fprintf(f, "],\"core_rtt_ns\":null}\n");
   free(rss.t);
   free(rss.kib);
   if (fclose(f) != 0 || rename(tmp, out) != 0) {

@@ -135,6 +135,7 @@ export async function runRounds(
             tmpDir: ctx.tmpDir,
             seq: ctx.seq++,
             trace: trace === null ? null : join(ctx.outDir, trace),
+            coreRtt: true,
           });
           if (stopped()) return;
           progress.finish(round, b.id, a.name, m, b.metric);

@@ -57,6 +57,8 @@ export interface RunSpec {
   cwd?: string;
   /** Sample the RSS of the program and every process descended from it (hakrun --tree). */
   tree?: boolean;
+  /** Time the machine's core-to-core round trip before the run (hakrun --core-rtt). */
+  coreRtt?: boolean;
 }
 
 export type Measured = Omit<Sample, "bench" | "allocator" | "round">;
@@ -210,6 +212,7 @@ export async function runRaw(spec: RunSpec): Promise<RawRun> {
     "--sample-ms",
     String(spec.sampleMs ?? 10),
     ...(spec.tree ? ["--tree"] : []),
+    ...(spec.coreRtt ? ["--core-rtt"] : []),
     ...Object.entries({ ...spec.env, ...env }).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
     "--",
     ...(spec.prefix ?? []),
@@ -271,6 +274,7 @@ export function runCosts(raw: RawRun) {
     minflt: num(ru?.minflt),
     majflt: num(ru?.majflt),
     rss: rssRecord(ru),
+    core_rtt_ns: typeof ru?.core_rtt_ns === "number" ? ru.core_rtt_ns : null,
     hakmem: raw.hakmem,
   };
 }
@@ -315,6 +319,7 @@ export async function runOnce(spec: RunSpec): Promise<Measured> {
     minflt: costs.minflt,
     majflt: costs.majflt,
     rss: costs.rss,
+    core_rtt_ns: costs.core_rtt_ns,
     hakmem: costs.hakmem,
   };
 }

@@ -154,6 +154,9 @@ const RunFigures = z.object({
   majflt: z.number().nonnegative(),
   /** The sampled RSS (null when the run was not sampled). */
   rss: RssRecord.nullable(),
+  /** The machine's core-to-core round trip timed just before the run, ns (hakrun --core-rtt;
+   * null: not timed, or one CPU). Results written before it was recorded lack it. */
+  core_rtt_ns: z.number().positive().nullable().optional(),
   /** hakmem's statistics (HAKMEM_STATS_FILE) for hakmem allocators, else null. */
   hakmem: JsonObject.nullable(),
 });

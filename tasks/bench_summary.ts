@@ -127,7 +127,8 @@ export class Progress {
     if (!s.ok) this.#failed++;
     const what = s.ok
       ? `${fmtValue(s.value, metric)} ${metricUnit(metric)}, ${s.wall_s.toFixed(2)} s, ` +
-        `maxrss ${fmtKiB(s.maxrss_kib, true)}`
+        `maxrss ${fmtKiB(s.maxrss_kib, true)}` +
+        (s.core_rtt_ns ? `, core round trip ${s.core_rtt_ns.toFixed(0)} ns` : "")
       : `FAILED (${failureText(s)})`;
     const line = `[bench] ${this.#done}/${this.total} r${round} ${bench} ${allocator}: ${what}`;
     if (!this.#bars) return console.error(line);
@@ -327,6 +328,35 @@ function oracleText(c: Ctx): string[] {
   ];
 }
 
+/** A round whose runs saw core-to-core round trips this far apart ran on two machines (the host
+ * moved the vCPUs between runs): 55 against 340 ns here, with cross-thread workloads 3-4x apart. */
+export const CORE_RTT_SPREAD = 2;
+
+/** One line naming the rounds of each bench whose runs saw the machine change (empty when none):
+ * `hakrun --core-rtt` timed the round trip before every run. */
+export function machineChangeLines(results: Results): string[] {
+  const spans: string[] = [];
+  for (const bench of new Set(results.samples.map((s) => s.bench))) {
+    const rounds = new Map<number, number[]>();
+    for (const s of results.samples) {
+      if (s.bench !== bench || !s.core_rtt_ns) continue;
+      rounds.set(s.round, [...(rounds.get(s.round) ?? []), s.core_rtt_ns]);
+    }
+    for (const [round, rtts] of [...rounds].sort((x, y) => x[0] - y[0])) {
+      const lo = Math.min(...rtts), hi = Math.max(...rtts);
+      if (hi > lo * CORE_RTT_SPREAD) {
+        spans.push(`${bench} r${round} ${lo.toFixed(0)}-${hi.toFixed(0)} ns`);
+      }
+    }
+  }
+  if (spans.length === 0) return [];
+  return [
+    `machine changed within a round (core-to-core round trip before each run; the host moved the ` +
+    `vCPUs): ${spans.join(", ")}: in those rounds workloads whose threads share blocks compare ` +
+    `different machines`,
+  ];
+}
+
 /** The summary printed at the end of a run. With more than two hakmem variants (--ladder,
  * --thresholds) the ratios leave the per-bench table for one table per reference, the variants
  * as columns, so the lines stay readable. */
@@ -365,6 +395,7 @@ export function summaryText(results: Results, summary: Summary = summarize(resul
       ...oracleText(c),
     );
   }
+  out.push(...machineChangeLines(results));
   out.push(...instructionTable(c));
   const peers = peerBuildLines(results);
   if (peers.length > 0) out.push("", ...peers);

@@ -2,7 +2,8 @@
  * a child that grows its resident set in steps shows the steps in the curve, the sampled peak
  * agrees with the kernel's maxrss and MiB·s with the integral of the samples; --sample-ms 0
  * samples nothing; a run killed by its time limit or by a signal is a failed sample with the
- * reason, never a number. */
+ * reason, never a number; --core-rtt records the machine's core-to-core round trip, and the summary
+ * names the rounds where it changed. */
 import assert from "node:assert/strict";
 import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
 import { join } from "node:path";
@@ -10,6 +11,8 @@ import { buildAllBench } from "../../tasks/bench.ts";
 import { bareAllocator, rssRecord, runOnce } from "../../tasks/bench_runner.ts";
 import { run } from "../../tasks/run.ts";
 import { removeIfPresent } from "../../tasks/files.ts";
+import { machineChangeLines } from "../../tasks/bench_summary.ts";
+import type { Results } from "../../tasks/bench_stats.ts";
 
 const GLIBC = bareAllocator("glibc", "glibc", null);
 
@@ -139,4 +142,56 @@ Deno.test({
       await removeIfPresent(tmpDir);
     }
   },
+});
+
+Deno.test({
+  name: "hakrun --core-rtt times the core-to-core round trip (null on one CPU or without it)",
+  ignore: OFF_BENCH_HOST,
+  sanitizeResources: false,
+  fn: async () => {
+    const bin = await hakrun();
+    const dir = await Deno.makeTempDir({ prefix: "hakmem-rtt-" });
+    try {
+      const out = join(dir, "ru.json");
+      // the record's round trip, hakrun run as `cmd args… hakrun --out … flags -- true`
+      const rtt = async (cmd: string[], flags: string[]) => {
+        const argv = [...cmd, bin, "--out", out, ...flags, "--", "true"];
+        const r = await run(argv[0], argv.slice(1), { timeoutMs: 60_000 });
+        assert.equal(r.code, 0, r.stderr);
+        return JSON.parse(await Deno.readTextFile(out)).core_rtt_ns;
+      };
+      assert.equal(await rtt([], []), null, "not timed unless asked");
+      assert.equal(await rtt(["taskset", "-c", "0"], ["--core-rtt"]), null, "one CPU: nothing");
+      if (navigator.hardwareConcurrency >= 2) {
+        const ns = await rtt([], ["--core-rtt"]);
+        // a cache line between two cores: tens to hundreds of ns, never 0 or seconds
+        assert.ok(typeof ns === "number" && ns > 1 && ns < 100_000, `round trip ${ns} ns`);
+      }
+    } finally {
+      await removeIfPresent(dir);
+    }
+  },
+});
+
+Deno.test("the summary names the rounds whose runs saw the machine change", () => {
+  const sample = (bench: string, round: number, rtt: number | null) => ({
+    bench,
+    round,
+    core_rtt_ns: rtt,
+  });
+  const results = {
+    samples: [
+      sample("xthread", 0, 55),
+      sample("xthread", 0, 60),
+      sample("xthread", 1, 55),
+      sample("xthread", 1, 340),
+      sample("larson", 0, 50),
+      sample("larson", 0, null),
+    ],
+  } as unknown as Results;
+  assert.deepEqual(machineChangeLines(results).length, 1);
+  assert.match(machineChangeLines(results)[0], /xthread r1 55-340 ns/);
+  assert.doesNotMatch(machineChangeLines(results)[0], /larson|r0/);
+  results.samples.splice(3, 1);
+  assert.deepEqual(machineChangeLines(results), []);
 });
