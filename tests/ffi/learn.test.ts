@@ -264,24 +264,24 @@ for (const flavour of FLAVOURS) {
     assert.deepEqual(st.race.cost_ns, [-1, -1, -1, -1]);
   });
 
-  test("ACE fast loop: backlog lowers the drain threshold, lock waits widen the bundle", () => {
+  test("ACE fast loop: lock waits widen the bundle; a remote backlog leaves the drain alone", () => {
     const h = hak();
     h.sym.hak_ace_test_reset();
     const drain0 = option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD");
     const bundle0 = option(h, "HAKMEM_BUNDLE");
     assert.equal(drain0, 256);
+    assert.equal(bundle0, 32);
+    // A producer/consumer program's backlog is its steady state: draining more often cost it
+    // 6-16 % (prodcons, drain 32 against 256), so the backlog is no reason to move the threshold.
     tick(h, { remote_backlog: 1000, lock_wait_frac: 0.3 });
-    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 128);
+    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
     assert.equal(option(h, "HAKMEM_BUNDLE"), 64);
     tick(h, { remote_backlog: 1000, lock_wait_frac: 0.3 });
-    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 64);
+    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
     assert.equal(option(h, "HAKMEM_BUNDLE"), 128);
-    tick(h, {}); // calm fast ticks: the ruled knobs wait for the slow loop's restore
-    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 64);
-    const st = aceState(h);
-    assert.equal(st.drain_ruled, true);
-    assert.equal(st.bundle_ruled, true);
-    assert.equal(bundle0, 32);
+    tick(h, {}); // calm fast ticks: the ruled batch waits for the slow loop's restore
+    assert.equal(option(h, "HAKMEM_BUNDLE"), 128);
+    assert.equal(aceState(h).bundle_ruled, true);
   });
 
   test("ACE fast loop: a high LLC miss rate puts the caches on a diet (128 -> 96)", () => {
@@ -295,8 +295,8 @@ for (const flavour of FLAVOURS) {
   test("ACE slow loop: two calm ticks restore what the rules changed", () => {
     const h = hak();
     h.sym.hak_ace_test_reset();
-    tick(h, { remote_backlog: 1000, lock_wait_frac: 0.3, llc_miss_rate: 0.4 });
-    assert.notEqual(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
+    tick(h, { lock_wait_frac: 0.3, llc_miss_rate: 0.4 });
+    assert.notEqual(option(h, "HAKMEM_BUNDLE"), 32);
     const calm = { frag_ratio: 0.9, rss_mb: 20, in_use_mb: 18 };
     tick(h, calm, true); // the alarm of the fast tick above: not calm yet
     assert.equal(aceState(h).calm, 0);
@@ -304,7 +304,6 @@ for (const flavour of FLAVOURS) {
     assert.equal(aceState(h).calm, 1);
     assert.notEqual(option(h, "HAKMEM_BUNDLE"), 32, "hysteresis: one calm tick is not enough");
     tick(h, calm, true);
-    assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
     assert.equal(option(h, "HAKMEM_BUNDLE"), 32);
     assert.equal(cap(h, 0), 128);
   });

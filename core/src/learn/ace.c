@@ -192,11 +192,11 @@ static size_t state_json(const ace_t *a, char *buf, size_t cap) {
         a->stopped ? "true" : "false", a->reason, a->backoff, a->trips,
         (unsigned long long)a->resumes, (unsigned long long)a->ticks,
         (unsigned long long)a->decisions, a->llc_from_pmu ? "pmu" : "estimate", a->last_reward);
-    HAK_PUT("\"drain\":%u,\"bundle\":%u,\"diet_pct\":%u,\"decay_ms\":%u,\"bigcache_mb\":%u,"
-        "\"drain_ruled\":%s,\"bundle_ruled\":%s,\"calm\":%u,\"phases\":%llu,"
+    HAK_PUT("\"bundle\":%u,\"diet_pct\":%u,\"decay_ms\":%u,\"bigcache_mb\":%u,"
+        "\"bundle_ruled\":%s,\"calm\":%u,\"phases\":%llu,"
         "\"fault_ns_per_mib\":%.0f,",
-        a->cur.drain, a->cur.bundle, a->cur.diet_pct, a->cur.decay_ms, a->cur.bigcache_mb,
-        a->drain_ruled ? "true" : "false", a->bundle_ruled ? "true" : "false", a->calm,
+        a->cur.bundle, a->cur.diet_pct, a->cur.decay_ms, a->cur.bigcache_mb,
+        a->bundle_ruled ? "true" : "false", a->calm,
         (unsigned long long)a->phase.changes, a->fault_ns_per_mib);
     HAK_PUT("\"memory\":{\"idle_in_mb\":%.3f,\"cold_mb\":%.3f,\"large_peak_mb\":%.3f,"
         "\"reuse_mb\":[",

@@ -103,7 +103,7 @@ bool _hak_race_recall(race_t *r, const double sig[ACE_PHASE_DIMS]);
 /* ---- the controller (ace_rules.c) ---- */
 typedef struct knobs {
     uint32_t cap[HAK_CLASSES]; /* before the diet */
-    uint32_t drain, bundle, diet_pct;
+    uint32_t bundle, diet_pct;
     uint32_t decay_ms, bigcache_mb;
 } knobs_t;
 
@@ -114,7 +114,7 @@ typedef struct ace {
     memctl_t mem;
     phase_t phase;
     double fault_ns_per_mib; /* what a page fault costs here, per MiB faulted in */
-    bool drain_ruled, bundle_ruled; /* set by a rule, until a calm restore */
+    bool bundle_ruled; /* set by the lock rule, until a calm restore */
     bool alarm;                     /* a fast-loop rule fired since the last slow tick */
     unsigned calm;
     double tput_mean, rss_mean;

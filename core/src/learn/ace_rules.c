@@ -18,8 +18,7 @@
  * A memory knob moves at most once per hold time (dwell) and only for a
  * clear gain (hysteresis); a phase change (ace_memory.c) makes the memory
  * controllers forget what they learnt and starts a race, unless the phase
- * was seen before. Rules: a remote-free backlog lowers the drain
- * threshold, lock waits widen the batch, a high LLC miss rate puts the
+ * was seen before. Rules: lock waits widen the batch, a high LLC miss rate puts the
  * per-class caches on a diet (a bandit rewarded with throughput against
  * its running mean minus HAKMEM_ACE_MEMORY_WEIGHT's share of resident
  * memory against its own); on slow ticks, resident memory far above what
@@ -31,7 +30,6 @@
 
 #define IN_PLAY_MOVES 0.002    /* slab takes and gives per operation that make the caps matter */
 #define IN_PLAY_REMOTE 0.01    /* share of remote frees that makes the remote batch matter */
-#define BACKLOG_FRACTION 0.5   /* backlog high: above this share of the drain threshold */
 #define LLC_HIGH 0.15          /* LLC misses per operation that call for a diet */
 #define LOCK_HIGH 0.05         /* share of time waiting on locks that calls for wider batches */
 #define WASTE_SHARE 0.5        /* resident beyond in use by this share of it... */
@@ -55,7 +53,6 @@
 #define MEMORY_UNIT 1000.0     /* HAKMEM_ACE_MEMORY_WEIGHT is in us: the models count ns */
 #define WEIGHT_FULL 100.0      /* a memory weight this high makes memory count as much as speed */
 
-static const uint32_t k_drain_arms[] = {32, 64, 128, 256, 512, 1024};
 static const uint32_t k_diet_pct[] = {50, 66, 75, 90, 100};
 static const uint32_t k_bundle_arms[] = {8, 16, 32, 64, 128, 256};
 static const uint32_t k_decay_arms[] = {10, 50, 200, 500, 1000, 2000, 5000, 20000};
@@ -75,7 +72,7 @@ static const struct {
 
 /* Why each knob changes in one decision (NULL: it does not). */
 typedef struct rules {
-    const char *cap[HAK_CLASSES], *drain, *bundle, *diet, *decay, *budget;
+    const char *cap[HAK_CLASSES], *bundle, *diet, *decay, *budget;
 } rules_t;
 
 /* The knobs as configured at start: what guards and calm ticks restore
@@ -84,7 +81,6 @@ static knobs_t g_defaults;
 
 void _hak_ace_snapshot_defaults(void) {
     for (unsigned c = 0; c < HAK_CLASSES; c++) g_defaults.cap[c] = _hak_tiers.class_cap(c);
-    g_defaults.drain = (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD);
     g_defaults.bundle = (uint32_t)hak_opt(OPT_BUNDLE);
     g_defaults.diet_pct = DIET_NONE;
     g_defaults.decay_ms = (uint32_t)hak_opt(OPT_DECAY_MS);
@@ -127,7 +123,6 @@ static unsigned apply(ace_t *a, const knobs_t *next, const rules_t *why, const h
         changes++;
     }
     struct { uint32_t old, now; hak_opt_id_t id; const char *knob, *rule; } g[] = {
-        {a->cur.drain, next->drain, OPT_REMOTE_DRAIN_THRESHOLD, "drain_threshold", why->drain},
         {a->cur.bundle, next->bundle, OPT_BUNDLE, "bundle", why->bundle},
         {a->cur.diet_pct, next->diet_pct, OPT_COUNT, "diet_factor", why->diet},
         {a->cur.decay_ms, next->decay_ms, OPT_DECAY_MS, "decay_ms", why->decay},
@@ -174,7 +169,7 @@ static double global_reward(ace_t *a, const hak_ace_metrics_t *m) {
 void _hak_ace_restore(ace_t *a, const hak_ace_metrics_t *m, const char *loop) {
     rules_t why;
     for (unsigned c = 0; c < HAK_CLASSES; c++) why.cap[c] = "guard";
-    why.drain = why.bundle = why.diet = why.decay = why.budget = "guard";
+    why.bundle = why.diet = why.decay = why.budget = "guard";
     apply(a, &a->def, &why, m, loop);
 }
 
@@ -360,11 +355,6 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     rules_t why = {0};
     decide_decay(a, &next, &why);
     decide_budget(a, m, &next, &why);
-    if (m->remote_backlog > BACKLOG_FRACTION * a->cur.drain) {
-        next.drain = step(k_drain_arms, HAK_COUNT(k_drain_arms), a->cur.drain, -1);
-        why.drain = "backlog";
-        a->drain_ruled = a->alarm = true;
-    }
     if (m->lock_wait_frac > LOCK_HIGH) {
         next.bundle = step(k_bundle_arms, HAK_COUNT(k_bundle_arms), a->cur.bundle, 1);
         why.bundle = "bundle";
@@ -419,12 +409,11 @@ int _hak_ace_tick_slow(ace_t *a, const hak_ace_metrics_t *m) {
     a->alarm = false;
     a->calm = calm ? a->calm + 1 : 0;
     if (a->calm >= CALM_SLOW_TICKS &&
-        (a->drain_ruled || a->bundle_ruled || a->cur.diet_pct != DIET_NONE)) {
-        if (a->drain_ruled) next.drain = a->def.drain;
+        (a->bundle_ruled || a->cur.diet_pct != DIET_NONE)) {
         if (a->bundle_ruled) next.bundle = a->def.bundle;
         next.diet_pct = DIET_NONE;
-        why.drain = why.bundle = why.diet = "restore";
-        a->drain_ruled = a->bundle_ruled = false;
+        why.bundle = why.diet = "restore";
+        a->bundle_ruled = false;
     }
     int changes = (int)apply(a, &next, &why, m, "slow");
     if (rss_high) scavenge(a);

@@ -92,7 +92,7 @@ void _hak_ace_trace_tick(const ace_t *a, const hak_ace_metrics_t *m, const char 
     HAK_PUT("{\"t\":%.3f,\"kind\":\"tick\",\"loop\":\"%s\",\"reward\":%.4f,\"knobs\":{\"decay_ms\":%u,"
         "\"bigcache_mb\":%u,\"bundle\":%u,\"drain_threshold\":%u},\"metrics\":",
         since_start(), loop, a->last_reward, a->cur.decay_ms, a->cur.bigcache_mb, a->cur.bundle,
-        a->cur.drain);
+        (unsigned)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD));
     n = metrics_json(m, buf, cap, n);
     HAK_PUT("}\n");
     if (n < cap) line(buf, n);
