@@ -213,7 +213,7 @@ for (const flavour of FLAVOURS) {
     const h = hak();
     h.sym.hak_ace_test_reset();
     // 4x the kept slabs saves 20 %, batches of 128 10 %: together the cheapest, after 4 + 2x2 ticks
-    const cost = () => 100 - (cap(h, 3) === 512 ? 20 : 0) - (bundle(h) === 128 ? 10 : 0);
+    const cost = () => 100 - (cap(h, 3) === 512 ? 20 : 0) - (bundle(h) === 256 ? 10 : 0);
     let ticks = 0;
     while (aceState(h).race.racing && ticks < 20) {
       tick(h, { ...IN_PLAY, cpu_ns_per_op: cost() });
@@ -223,7 +223,7 @@ for (const flavour of FLAVOURS) {
     const st = aceState(h);
     assert.equal(st.race.winner, 3);
     assert.equal(cap(h, 3), 512);
-    assert.equal(bundle(h), 128);
+    assert.equal(bundle(h), 256);
     // a class whose default holds its limit already (16 x 64 KiB = 1 MiB) stays there
     assert.equal(h.classSize(43), 65536);
     assert.equal(cap(h, 43), 16);
@@ -247,7 +247,7 @@ for (const flavour of FLAVOURS) {
     assert.equal(st.race.racing, false);
     assert.equal(st.race.winner, 0, `costs ${st.race.cost_ns}`);
     assert.equal(cap(h, 3), 128);
-    assert.equal(bundle(h), 32);
+    assert.equal(bundle(h), 128);
   });
 
   test("ACE race: ticks whose knobs are out of play do not count", () => {
@@ -257,7 +257,7 @@ for (const flavour of FLAVOURS) {
     for (let t = 0; t < 12; t++) {
       tick(h, { cls: { 3: { ops: 1e5, under: 0, over: 0 } }, cpu_ns_per_op: 50 + t });
       assert.equal(cap(h, 3), 128);
-      assert.equal(bundle(h), 32);
+      assert.equal(bundle(h), 128);
     }
     const st = aceState(h);
     assert.equal(st.race.racing, true, "still waiting for evidence");
@@ -270,17 +270,17 @@ for (const flavour of FLAVOURS) {
     const drain0 = option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD");
     const bundle0 = option(h, "HAKMEM_BUNDLE");
     assert.equal(drain0, 256);
-    assert.equal(bundle0, 32);
+    assert.equal(bundle0, 128);
     // A producer/consumer program's backlog is its steady state: draining more often cost it
     // 6-16 % (prodcons, drain 32 against 256), so the backlog is no reason to move the threshold.
     tick(h, { remote_backlog: 1000, lock_wait_frac: 0.3 });
     assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
-    assert.equal(option(h, "HAKMEM_BUNDLE"), 64);
+    assert.equal(option(h, "HAKMEM_BUNDLE"), 256);
     tick(h, { remote_backlog: 1000, lock_wait_frac: 0.3 });
     assert.equal(option(h, "HAKMEM_REMOTE_DRAIN_THRESHOLD"), 256);
-    assert.equal(option(h, "HAKMEM_BUNDLE"), 128);
+    assert.equal(option(h, "HAKMEM_BUNDLE"), 256, "the widest batch already");
     tick(h, {}); // calm fast ticks: the ruled batch waits for the slow loop's restore
-    assert.equal(option(h, "HAKMEM_BUNDLE"), 128);
+    assert.equal(option(h, "HAKMEM_BUNDLE"), 256);
     assert.equal(aceState(h).bundle_ruled, true);
   });
 
@@ -296,15 +296,15 @@ for (const flavour of FLAVOURS) {
     const h = hak();
     h.sym.hak_ace_test_reset();
     tick(h, { lock_wait_frac: 0.3, llc_miss_rate: 0.4 });
-    assert.notEqual(option(h, "HAKMEM_BUNDLE"), 32);
+    assert.notEqual(option(h, "HAKMEM_BUNDLE"), 128);
     const calm = { frag_ratio: 0.9, rss_mb: 20, in_use_mb: 18 };
     tick(h, calm, true); // the alarm of the fast tick above: not calm yet
     assert.equal(aceState(h).calm, 0);
     tick(h, calm, true);
     assert.equal(aceState(h).calm, 1);
-    assert.notEqual(option(h, "HAKMEM_BUNDLE"), 32, "hysteresis: one calm tick is not enough");
+    assert.notEqual(option(h, "HAKMEM_BUNDLE"), 128, "hysteresis: one calm tick is not enough");
     tick(h, calm, true);
-    assert.equal(option(h, "HAKMEM_BUNDLE"), 32);
+    assert.equal(option(h, "HAKMEM_BUNDLE"), 128);
     assert.equal(cap(h, 0), 128);
   });
 
@@ -383,8 +383,8 @@ for (const flavour of FLAVOURS) {
     // remote frees, and the kept slabs pay
     const a = { ...IN_PLAY, remote_free_rate: 0.5, ops_per_s: 1e7 };
     const b = { ...IN_PLAY, remote_free_rate: 0, ops_per_s: 1e4 };
-    const costA = () => 100 - (bundle(h) === 128 ? 30 : 0) + (cap(h, 3) === 512 ? 5 : 0);
-    const costB = () => 100 - (cap(h, 3) === 512 ? 30 : 0) + (bundle(h) === 128 ? 5 : 0);
+    const costA = () => 100 - (bundle(h) === 256 ? 30 : 0) + (cap(h, 3) === 512 ? 5 : 0);
+    const costB = () => 100 - (cap(h, 3) === 512 ? 30 : 0) + (bundle(h) === 256 ? 5 : 0);
     for (let t = 0; t < 10; t++) tick(h, { ...a, cpu_ns_per_op: costA() });
     let st = aceState(h);
     assert.equal(st.race.winner, 2, "batches of 128, the defaults' caps");
@@ -398,7 +398,7 @@ for (const flavour of FLAVOURS) {
     st = aceState(h);
     assert.equal(st.race.winner, 1, "four times the kept slabs, the default batch");
     assert.equal(cap(h, 3), 512);
-    assert.equal(bundle(h), 32);
+    assert.equal(bundle(h), 128);
     // back to A: two ticks off B's mean make the phase, whose winner comes back with it
     let back = 0;
     while (aceState(h).phases < 2 && back < 6) {
@@ -409,7 +409,7 @@ for (const flavour of FLAVOURS) {
     assert.equal(back, 2);
     assert.equal(st.race.recalls, 1);
     assert.equal(st.race.racing, false, "no race for a phase seen before");
-    assert.equal(bundle(h), 128);
+    assert.equal(bundle(h), 256);
     assert.equal(cap(h, 3), 128);
   });
 

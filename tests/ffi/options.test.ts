@@ -33,7 +33,7 @@ const DEFAULTS: Record<string, number> = {
   HAKMEM_MADVISE_BATCH: 16,
   HAKMEM_TCACHE: 1,
   HAKMEM_TCACHE_CAP: 128,
-  HAKMEM_BUNDLE: 32,
+  HAKMEM_BUNDLE: 128,
   HAKMEM_REMOTE_DRAIN_THRESHOLD: 256,
   HAKMEM_POOL_TLS_ARENA_MB_INIT: 1,
   HAKMEM_POOL_TLS_ARENA_MB_MAX: 8,
@@ -437,7 +437,7 @@ for (const flavour of FLAVOURS) {
     assert.ok(run.hakLines.some((l) => l.includes("HAKMEM_MODE=turbo")), run.stderr);
     assert.ok(run.hakLines.some((l) => l.includes("HAKMEM_BUNDLE=0")), run.stderr);
     assert.equal(opt(run, "HAKMEM_TCACHE_CAP"), 64);
-    assert.equal(opt(run, "HAKMEM_BUNDLE"), 32);
+    assert.equal(opt(run, "HAKMEM_BUNDLE"), 128);
     assert.equal(run.printed.mode, "balanced");
   });
 

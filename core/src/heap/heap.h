@@ -50,7 +50,7 @@ typedef struct hak_remote_buf {
     struct hak_heap *to;
     hak_block_t *head, *tail;
     uint32_t count;
-    uint32_t pad_;
+    uint32_t bytes; /* of the blocks in the batch: a batch of large blocks goes sooner */
 } hak_remote_buf_t;
 
 /* How big a class's new slabs are (refill.c): a switch of current slab

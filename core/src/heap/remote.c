@@ -11,6 +11,10 @@
 /* Slow paths between sends of a thread's partial batches: a batch that is
  * not filling up still reaches its owner soon. */
 #define REMOTE_FLUSH_TICKS 64
+/* A batch goes at HAKMEM_BUNDLE blocks or this many bytes, whichever
+ * comes first: 128 blocks of 64 B are 8 KiB, 128 of 64 KiB would hold
+ * 8 MiB back from their owner per slot. */
+#define REMOTE_BATCH_BYTES (256u << 10)
 
 static unsigned slot_of(const hak_heap_t *owner) {
     uintptr_t x = (uintptr_t)owner;
@@ -145,7 +149,7 @@ __attribute__((noinline)) static void send(hak_heap_t *me, hak_remote_buf_t *r) 
     me->rbuf_pending -= r->count;
     r->to = NULL;
     r->head = r->tail = NULL;
-    r->count = 0;
+    r->count = r->bytes = 0;
 }
 
 void _hak_remote_flush_all(hak_heap_t *h) {
@@ -166,22 +170,25 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
     deliver(s->heap, b, b, 1);
 }
 
-/* b joins the batch of slot r; a full batch is sent. */
-HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b) {
+/* b (bsize bytes) joins the batch of slot r; a full batch is sent. */
+HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b, uint32_t bsize) {
     hak_chain_set(b, r->head);
     r->head = b;
     me->rbuf_pending++;
-    if (unlikely(++r->count >= (uint32_t)hak_opt(OPT_BUNDLE))) send(me, r);
+    r->bytes += bsize;
+    if (unlikely((++r->count >= (uint32_t)hak_opt(OPT_BUNDLE)) | (r->bytes >= REMOTE_BATCH_BYTES)))
+        send(me, r);
 }
 
 /* b starts a batch for `owner` in slot r, whose batch for another owner
  * (if any) goes first (a sent batch leaves the slot empty). */
 __attribute__((noinline)) static void free_remote_switch(hak_heap_t *me, hak_remote_buf_t *r,
-                                                         hak_heap_t *owner, hak_block_t *b) {
+                                                         hak_heap_t *owner, hak_block_t *b,
+                                                         uint32_t bsize) {
     if (r->to != NULL) send(me, r);
     r->to = owner;
     r->tail = b;
-    batch_push(me, r, b);
+    batch_push(me, r, b, bsize);
 }
 
 /* A free of another heap's block, marked free already (inlined into both
@@ -197,10 +204,10 @@ HAK_INLINE void free_remote(hak_slab_t *s, hak_block_t *b) {
     hak_ctr_inc(&me->ctr.remote_frees[s->cls]);
     hak_remote_buf_t *r = &me->rbuf[slot_of(owner)];
     if (unlikely(r->to != owner)) {
-        free_remote_switch(me, r, owner, b);
+        free_remote_switch(me, r, owner, b, s->bsize);
         return;
     }
-    batch_push(me, r, b);
+    batch_push(me, r, b, s->bsize);
 }
 
 void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {

@@ -61,14 +61,16 @@ static const uint32_t k_budget_arms[] = {16, 32, 64, 128, 256, 512, 1024};
 
 /* The race's candidates (ace_race.c), the defaults first: four times the
  * empty slabs each class keeps (up to the class's limit; 512 blocks for
- * HAKMEM_TCACHE_CAP's 128), remote batches of 128 (HAKMEM_BUNDLE's 32),
- * and both: the settings the oracle's grid found best on the workloads
- * where learning lost to a fixed one. A bundle of 0 keeps the default. */
+ * HAKMEM_TCACHE_CAP's 128), twice the remote batch (256 for HAKMEM_BUNDLE's
+ * 128, its largest), and both: the settings the oracle's grid found best
+ * on the workloads where learning lost to a fixed one. */
 #define RACE_CAP_SCALE 4
-#define RACE_BUNDLE 128
+#define RACE_BUNDLE_SCALE 2
+#define RACE_BUNDLE_MAX 256 /* HAKMEM_BUNDLE's largest */
 static const struct {
-    uint32_t cap_scale, bundle;
-} k_race[RACE_CANDIDATES] = {{1, 0}, {RACE_CAP_SCALE, 0}, {1, RACE_BUNDLE}, {RACE_CAP_SCALE, RACE_BUNDLE}};
+    uint32_t cap_scale, bundle_scale;
+} k_race[RACE_CANDIDATES] = {
+    {1, 1}, {RACE_CAP_SCALE, 1}, {1, RACE_BUNDLE_SCALE}, {RACE_CAP_SCALE, RACE_BUNDLE_SCALE}};
 
 /* Why each knob changes in one decision (NULL: it does not). */
 typedef struct rules {
@@ -309,7 +311,9 @@ static void race_apply(ace_t *a, unsigned k, knobs_t *next, rules_t *why) {
         if (next->cap[c] != a->cur.cap[c]) why->cap[c] = "race";
     }
     if (a->bundle_ruled) return;
-    next->bundle = k_race[k].bundle != 0 ? k_race[k].bundle : a->def.bundle;
+    uint64_t bundle = (uint64_t)a->def.bundle * k_race[k].bundle_scale;
+    uint32_t most = a->def.bundle > RACE_BUNDLE_MAX ? a->def.bundle : RACE_BUNDLE_MAX;
+    next->bundle = bundle < most ? (uint32_t)bundle : most;
     if (next->bundle != a->cur.bundle) why->bundle = "race";
 }
 
