@@ -301,19 +301,21 @@ static void decide_budget(ace_t *a, const hak_ace_metrics_t *m, knobs_t *next, r
 
 /* ---- the race's knobs ---- */
 
+/* A default scaled up to `most` (a user's default above it stays). */
+static uint32_t scaled(uint32_t def, uint32_t scale, uint32_t most) {
+    uint64_t v = (uint64_t)def * scale;
+    if (most < def) most = def;
+    return v < most ? (uint32_t)v : most;
+}
+
 /* Candidate k's caps and batch (the batch unless a rule holds it). */
 static void race_apply(ace_t *a, unsigned k, knobs_t *next, rules_t *why) {
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
-        uint64_t cap = (uint64_t)a->def.cap[c] * k_race[k].cap_scale;
-        uint32_t limit = _hak_tiers.class_cap_limit(c);
-        if (limit < a->def.cap[c]) limit = a->def.cap[c]; /* a user's setting stays */
-        next->cap[c] = cap < limit ? (uint32_t)cap : limit;
+        next->cap[c] = scaled(a->def.cap[c], k_race[k].cap_scale, _hak_tiers.class_cap_limit(c));
         if (next->cap[c] != a->cur.cap[c]) why->cap[c] = "race";
     }
     if (a->bundle_ruled) return;
-    uint64_t bundle = (uint64_t)a->def.bundle * k_race[k].bundle_scale;
-    uint32_t most = a->def.bundle > RACE_BUNDLE_MAX ? a->def.bundle : RACE_BUNDLE_MAX;
-    next->bundle = bundle < most ? (uint32_t)bundle : most;
+    next->bundle = scaled(a->def.bundle, k_race[k].bundle_scale, RACE_BUNDLE_MAX);
     if (next->bundle != a->cur.bundle) why->bundle = "race";
 }
 

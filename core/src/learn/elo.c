@@ -21,8 +21,9 @@
  * LEARN (it counts as played), nor those further from the leader (they
  * map fresh, or keep, a superset of its blocks); candidates are explored
  * nearest first. A canary phase tries such a one once, not on every
- * turn: its fresh cost brings it back into play if the workload changed. A window of a candidate other than the leader ends at the
- * allocation where its cost so far is hopeless.
+ * turn: its fresh cost brings it back into play if the workload changed.
+ * A window of a candidate other than the leader ends at the allocation
+ * where its cost so far is hopeless.
  *
  * Cost of a window, in ns per allocation: the process's CPU time from the
  * window's first allocation to the end of its last (the allocations, the
@@ -150,10 +151,14 @@ static void reset(elo_t *e, bool learns, unsigned confirmed, uint64_t seed) {
     enter(e, learns ? HAK_ELO_STATE_LEARN : HAK_ELO_STATE_FROZEN);
 }
 
-/* Candidate i cost so much more than the leader that exploring it again
- * would cost more than it could teach. */
+/* A cost so far above the leader's that exploring further would cost
+ * more than it could teach. */
+static bool too_costly(const elo_t *e, double cost, unsigned lead) {
+    return cost > ELO_HOPELESS * e->cost[lead];
+}
+
 static bool hopeless(const elo_t *e, unsigned i, unsigned lead) {
-    return i != lead && e->plays[i] > 0 && e->cost[i] > ELO_HOPELESS * e->cost[lead];
+    return i != lead && e->plays[i] > 0 && too_costly(e, e->cost[i], lead);
 }
 
 /* Candidate i is out of play: it, or one between the leader and it, is
@@ -166,8 +171,8 @@ static bool out_of_play(const elo_t *e, unsigned i, unsigned lead, unsigned seen
     return false;
 }
 
-/* The k-th candidate nearest to `center` (k >= 1; the lower first at equal
- * distance), or HAK_ELO_CANDIDATES past the last. */
+/* The k-th candidate nearest to `center` (1 <= k < HAK_ELO_CANDIDATES; the
+ * lower first at equal distance). */
 static unsigned nearest_kth(unsigned center, unsigned k) {
     for (unsigned d = 1; d < HAK_ELO_CANDIDATES; d++) {
         if (d <= center && --k == 0) return center - d;
@@ -203,7 +208,7 @@ static unsigned pick(elo_t *e, bool *measured) {
         for (unsigned k = 1; k < HAK_ELO_CANDIDATES; k++) {
             e->canary = e->canary % (HAK_ELO_CANDIDATES - 1) + 1;
             unsigned c = nearest_kth(e->confirmed, e->canary);
-            if (c < HAK_ELO_CANDIDATES && !out_of_play(e, c, e->confirmed, e->tried)) return c;
+            if (!out_of_play(e, c, e->confirmed, e->tried)) return c;
         }
         return e->confirmed; /* every other is out of play: a reference window */
     }
@@ -320,14 +325,13 @@ static void alloc_done(unsigned s) {
     if (e->state != HAK_ELO_STATE_FROZEN && e->win_measured && e->win_left > 0 &&
         s == e->win_strategy) {
         e->allocs++;
-        e->win_left--;
+        bool last = --e->win_left == 0;
         unsigned done = ELO_WINDOW - e->win_left, lead = best(e, -1);
         /* a window of another candidate ends as soon as it is hopeless:
          * exploring costs an allocation or two, not a window */
-        bool cut = s != lead && e->plays[lead] > 0;
-        if (e->win_left == 0 || cut) {
+        if (last || (s != lead && e->plays[lead] > 0)) {
             double cpu = (double)(_hak_process_cpu_ns() - e->win_cpu) / done;
-            if (e->win_left == 0 || cpu > ELO_HOPELESS * e->cost[lead]) {
+            if (last || too_costly(e, cpu, lead)) {
                 e->win_left = 0;
                 window_done(e, s, cpu + e->free_ns[s] +
                                       ELO_IDLE_NS_PER_MIB * (double)idle / (double)HAK_MIB);
