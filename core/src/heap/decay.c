@@ -234,9 +234,7 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now, bool 
         while (s != NULL) {
             hak_slab_t *next = s->next;
             if (s->stamp <= older_than) {
-                _hak_list_remove(&h->empty[cls], s);
-                s->list = SLAB_IN_NONE;
-                h->empty_count[cls]--;
+                _hak_kept_remove(h, s);
                 _hak_slab_retire(h, s, s->stamp);
             }
             s = next;

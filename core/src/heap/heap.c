@@ -85,9 +85,7 @@ static void release_idle(hak_heap_t *h) {
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         hak_slab_t *s;
         while ((s = h->empty[cls]) != NULL) {
-            _hak_list_remove(&h->empty[cls], s);
-            s->list = SLAB_IN_NONE;
-            h->empty_count[cls]--;
+            _hak_kept_remove(h, s);
             _hak_slab_retire(h, s, now);
         }
     }

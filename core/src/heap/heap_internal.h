@@ -19,6 +19,18 @@ void _hak_list_push(hak_slab_t **head, hak_slab_t *s);
 void _hak_list_remove(hak_slab_t **head, hak_slab_t *s);
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s);
 void _hak_slab_retire(hak_heap_t *h, hak_slab_t *s, uint64_t now);
+/* An empty slab a heap kept (a class's, or a kept span) leaves its list. */
+void _hak_kept_remove(hak_heap_t *h, hak_slab_t *s);
+/* A new slab for cls (heap lock held), NULL when the OS refuses memory.
+ * What the heap's segments hold goes first: their free units (resident
+ * ones first), then the empty slabs the classes keep, idlest first, until
+ * a run of `units` is free; only then a new segment. A program whose sizes
+ * drift (a burst of one size band, then of another) would otherwise map
+ * new memory for each band while the last band's empty slabs sit resident
+ * in their classes' lists. A kept slab goes after the segments' untouched
+ * units: while it is kept, a second free of its blocks is caught. */
+hak_slab_t *_hak_heap_slab_new(hak_heap_t *h, unsigned cls, uint32_t units, uint32_t bsize,
+                               bool *fresh);
 void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s);
 void _hak_heap_uncurrent(hak_heap_t *h);  /* every current slab queued or emptied */
 void _hak_heap_prewarm(hak_heap_t *h);

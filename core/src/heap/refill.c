@@ -110,6 +110,45 @@ static uint32_t retain_limit(const hak_slab_t *s) {
     return (uint32_t)((cap * s->bsize + slab_bytes - 1) / slab_bytes);
 }
 
+void _hak_kept_remove(hak_heap_t *h, hak_slab_t *s) {
+    if (s->cls == HAK_SPAN_CLASS) {
+        _hak_list_remove(&h->span_empty, s);
+        h->span_empty_units -= s->span;
+    } else {
+        _hak_list_remove(&h->empty[s->cls], s);
+        h->empty_count[s->cls]--;
+    }
+    s->list = SLAB_IN_NONE;
+}
+
+/* The empty slab a class keeps to give its units to a new slab of `units`:
+ * the one idle longest of those at least that big (its units make the run
+ * at once), else the one idle longest; NULL when the classes keep none.
+ * Kept spans stay (2 MiB at most): a second free of one is caught. */
+static hak_slab_t *kept_victim(const hak_heap_t *h, uint32_t units) {
+    hak_slab_t *big = NULL, *any = NULL;
+    for (unsigned c = 0; c < HAK_CLASSES; c++)
+        for (hak_slab_t *s = h->empty[c]; s != NULL; s = s->next) {
+            if (any == NULL || s->stamp < any->stamp) any = s;
+            if (s->span >= units && (big == NULL || s->stamp < big->stamp)) big = s;
+        }
+    return big != NULL ? big : any;
+}
+
+hak_slab_t *_hak_heap_slab_new(hak_heap_t *h, unsigned cls, uint32_t units, uint32_t bsize,
+                               bool *fresh) {
+    hak_slab_t *s = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, false, fresh);
+    for (hak_slab_t *kept; s == NULL && (kept = kept_victim(h, units)) != NULL;) {
+        _hak_kept_remove(h, kept);
+        _hak_slab_retire(h, kept, kept->stamp);
+        s = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, false, fresh);
+    }
+    if (s == NULL) s = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, true, fresh);
+    if (s == NULL && _hak_heap_release_unused(h) != 0)
+        s = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, true, fresh);
+    return s;
+}
+
 /* Every block of an empty slab that had pages released must be on its
  * lists or released: otherwise one was freed twice. */
 static void verify_empty(const hak_slab_t *s) {
@@ -338,9 +377,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         set_full(next);
     }
     while ((next = h->empty[cls]) != NULL) {
-        _hak_list_remove(&h->empty[cls], next);
-        next->list = SLAB_IN_NONE;
-        h->empty_count[cls]--;
+        _hak_kept_remove(h, next);
         /* smaller than the class's slabs now: its units go back to the
          * segment, still resident, for the bigger slab made below (their
          * pages go after the decay delay if nothing takes them; given back
@@ -356,9 +393,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         goto found;
     }
     bool fresh;
-    next = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, &fresh);
-    if (next == NULL && _hak_heap_release_unused(h) != 0)
-        next = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, &fresh);
+    next = _hak_heap_slab_new(h, cls, units, bsize, &fresh);
     if (next == NULL) {
         set_current(h, cls, &_hak_no_slab);
         return NULL;

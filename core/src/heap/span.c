@@ -22,8 +22,7 @@ void _hak_span_keep(hak_heap_t *h, hak_slab_t *s) {
     while (h->span_empty_units + s->span > SPAN_KEEP_UNITS && h->span_empty != NULL) {
         hak_slab_t *old = h->span_empty; /* the oldest is at the end of the list */
         while (old->next != NULL) old = old->next;
-        _hak_list_remove(&h->span_empty, old);
-        h->span_empty_units -= old->span;
+        _hak_kept_remove(h, old);
         _hak_slab_retire(h, old, old->stamp);
     }
     if (s->span > SPAN_KEEP_UNITS) {
@@ -41,8 +40,7 @@ void _hak_spans_decay(hak_heap_t *h, uint64_t older_than) {
     while (s != NULL) {
         hak_slab_t *next = s->next;
         if (s->stamp <= older_than) {
-            _hak_list_remove(&h->span_empty, s);
-            h->span_empty_units -= s->span;
+            _hak_kept_remove(h, s);
             _hak_slab_retire(h, s, s->stamp);
         }
         s = next;
@@ -53,9 +51,7 @@ void _hak_spans_decay(hak_heap_t *h, uint64_t older_than) {
 static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units) {
     for (hak_slab_t *s = h->span_empty; s != NULL; s = s->next) {
         if (s->span != units) continue;
-        _hak_list_remove(&h->span_empty, s);
-        s->list = SLAB_IN_NONE;
-        h->span_empty_units -= units;
+        _hak_kept_remove(h, s);
         _hak_reuse_record((uint64_t)units << HAK_UNIT_SHIFT, _hak_coarse_ns() - s->stamp);
         return s;
     }
@@ -76,11 +72,7 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero) {
         if (zero) memset(p, 0, size);
         return p;
     }
-    s = _hak_slab_new(&h->segs, h, h->owner, HAK_SPAN_CLASS, units,
-                                  units << HAK_UNIT_SHIFT, &fresh);
-    if (s == NULL && _hak_heap_release_unused(h) != 0)
-        s = _hak_slab_new(&h->segs, h, h->owner, HAK_SPAN_CLASS, units, units << HAK_UNIT_SHIFT,
-                          &fresh);
+    s = _hak_heap_slab_new(h, HAK_SPAN_CLASS, units, units << HAK_UNIT_SHIFT, &fresh);
     if (s != NULL) {
         /* one block, handed out at once */
         hak_store_relaxed32(&s->carved, 1);

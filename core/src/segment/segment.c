@@ -181,7 +181,7 @@ bool _hak_slab_extend(hak_slab_t *slab, uint32_t units, uint32_t bsize) {
 }
 
 hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t owner_tp,
-                          unsigned cls, uint32_t units, uint32_t bsize, bool *fresh) {
+                          unsigned cls, uint32_t units, uint32_t bsize, bool grow, bool *fresh) {
     hak_segment_t *seg = NULL;
     int u = -1;
     /* resident free units first: reusing them costs no page faults */
@@ -190,6 +190,7 @@ hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t 
             if (seg->free_units >= units && (u = find_run(seg, units, pass == 0)) >= 0) break;
     }
     if (u < 0) {
+        if (!grow) return NULL;
         size_t size = next_segment_size(list);
         if (((size_t)units + 1) << HAK_UNIT_SHIFT > size) size = HAK_CHUNK_SIZE; /* a big span */
         seg = segment_new(list, heap, size);

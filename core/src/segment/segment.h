@@ -293,12 +293,13 @@ HAK_INLINE hak_slab_t *hak_small_locate(uintptr_t a) {
 }
 
 /* A new slab of `units` units for class cls, of blocks of bsize bytes,
- * from the owner's segments (a new segment when none has room), its
- * descriptor set up, nothing carved; NULL when the OS refuses memory.
+ * from the owner's segments (resident free units first; with `grow`, a new
+ * segment when none has room), its descriptor set up, nothing carved; NULL
+ * when the OS refuses memory, or without `grow` when no segment has room.
  * `owner_tp` is the owning thread's pointer (0: none). *fresh says whether
  * every unit was untouched memory (reads as zeros). */
 hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t owner_tp,
-                          unsigned cls, uint32_t units, uint32_t bsize, bool *fresh);
+                          unsigned cls, uint32_t units, uint32_t bsize, bool grow, bool *fresh);
 /* Grows a slab in place by the free units that follow it in its segment,
  * to `units`; false when they are not all free. */
 bool _hak_slab_extend(hak_slab_t *slab, uint32_t units, uint32_t bsize);
