@@ -4,7 +4,10 @@
  * free is remote. Half of the pairs use a lock-free single-producer /
  * single-consumer ring, the other half a mutex + condition variable queue.
  * Producers usually finish first, so many blocks are freed after the thread
- * that allocated them has exited.
+ * that allocated them has exited. Then two threads in lockstep: one
+ * allocates, the other frees it all, cycle after cycle; the memory mapped
+ * stays flat, so what carries remote frees to their owners is reused, not
+ * made anew.
  *
  * usage: remote_free [seed] [scale] */
 #ifndef _GNU_SOURCE
@@ -163,6 +166,63 @@ static void *consumer(void *arg) {
     return NULL;
 }
 
+/* Lockstep cycles of REUSE_BLOCKS 64-byte blocks: the owner's memory is
+ * the same every cycle, and so must be the batch records (a record made
+ * per 32 remote frees and never reused would map 640 KiB a cycle). */
+#define REUSE_CYCLES 12
+#define REUSE_WARM 2 /* cycles before the first look at the memory mapped */
+#define REUSE_BLOCKS 65536
+#define REUSE_SLACK ((uint64_t)1 << 20)
+
+static void *g_reuse[REUSE_BLOCKS];
+static pthread_barrier_t g_reuse_step;
+static uint64_t g_mapped_warm, g_mapped_end;
+
+static uint64_t mapped_now(void) {
+    hak_stats_t st;
+    CHECK(hak_stats_get(&st, sizeof st) == 0, "hak_stats_get failed (errno %d)", errno);
+    return st.bytes_mapped;
+}
+
+static void *reuse_owner(void *arg) {
+    (void)arg;
+    for (unsigned c = 0; c < REUSE_CYCLES; c++) {
+        for (uint64_t i = 0; i < REUSE_BLOCKS; i++) g_reuse[i] = t_malloc(64, (uint64_t)c << 32 | i);
+        pthread_barrier_wait(&g_reuse_step); /* handed over */
+        pthread_barrier_wait(&g_reuse_step); /* freed */
+        if (c + 1 == REUSE_WARM) g_mapped_warm = mapped_now();
+    }
+    g_mapped_end = mapped_now();
+    return NULL;
+}
+
+static void *reuse_freer(void *arg) {
+    (void)arg;
+    free(malloc(16)); /* a heap of its own: its frees go in batches of many blocks */
+    for (unsigned c = 0; c < REUSE_CYCLES; c++) {
+        pthread_barrier_wait(&g_reuse_step);
+        for (uint64_t i = 0; i < REUSE_BLOCKS; i++) t_free(g_reuse[i], 64, (uint64_t)c << 32 | i);
+        pthread_barrier_wait(&g_reuse_step);
+    }
+    return NULL;
+}
+
+static void reuse_cycles(void) {
+    pthread_t owner, freer;
+    CHECK(pthread_barrier_init(&g_reuse_step, NULL, 2) == 0, "pthread_barrier_init");
+    CHECK(pthread_create(&owner, NULL, reuse_owner, NULL) == 0, "pthread_create");
+    CHECK(pthread_create(&freer, NULL, reuse_freer, NULL) == 0, "pthread_create");
+    pthread_join(owner, NULL);
+    pthread_join(freer, NULL);
+    pthread_barrier_destroy(&g_reuse_step);
+    printf("remote_free: %d cycles of %d remote frees: mapped %" PRIu64 " KiB after %d, %" PRIu64
+           " KiB at the end\n",
+           REUSE_CYCLES, REUSE_BLOCKS, g_mapped_warm >> 10, REUSE_WARM, g_mapped_end >> 10);
+    CHECK(g_mapped_end <= g_mapped_warm + REUSE_SLACK,
+          "%" PRIu64 " KiB more mapped over %d cycles of the same frees (remote batches not reused?)",
+          (g_mapped_end - g_mapped_warm) >> 10, REUSE_CYCLES - REUSE_WARM);
+}
+
 int main(int argc, char **argv) {
     uint64_t seed;
     double scale;
@@ -205,6 +265,7 @@ int main(int argc, char **argv) {
         pthread_cond_destroy(&pairs[i].q.not_full);
     }
     free(pairs);
+    reuse_cycles();
     stats_check("remote_free", 1, 1, 1);
     printf("remote_free: OK\n");
     return 0;

@@ -46,9 +46,26 @@ enum hak_heap_state {
 #define HAK_DIRECT_SLOTS ((HAK_TINY_MAX >> 4) + 1) /* malloc's table: (size + 15) / 16 */
 #define HAK_REMOTE_SLOTS 8 /* owners a thread batches its remote frees for at once */
 
+/* Frees of one owner's blocks by another thread travel in batches
+ * (remote.c): lists of the blocks' addresses, which the owner reads at
+ * once, where a chain through the blocks made it wait for each block in
+ * turn (each one a cache miss on another core's line). A batch is a run of
+ * records of HAK_BATCH_BLOCKS addresses (9 bytes per block in flight); a
+ * record belongs to the heap of the thread that filled it (`home`: NULL
+ * for threads without a heap) and goes back there once read, so records
+ * are made once and reused. */
+#define HAK_BATCH_BLOCKS 32
+typedef struct hak_batch {
+    struct hak_batch *next; /* the next batch on its owner's queue, or record of its home's pool */
+    struct hak_batch *more; /* the batch's record before this one */
+    struct hak_heap *home;
+    uint32_t count;
+    hak_block_t *block[HAK_BATCH_BLOCKS];
+} hak_batch_t;
+
 typedef struct hak_remote_buf {
     struct hak_heap *to;
-    hak_block_t *head, *tail;
+    hak_batch_t *batch; /* the record being filled for `to` (NULL: none yet) */
     uint32_t count;
     uint32_t bytes; /* of the blocks in the batch: a batch of large blocks goes sooner */
 } hak_remote_buf_t;
@@ -79,7 +96,8 @@ typedef struct hak_heap {
     hak_slab_sizing_t sizing[HAK_CLASSES];
     hak_slab_t *span_empty;               /* freed spans kept (freed twice: caught) */
     uint32_t span_empty_units;
-    _Atomic(hak_block_t *) remote;        /* other threads' frees, in batches */
+    _Atomic(hak_batch_t *) remote;        /* other threads' frees, in batches */
+    _Atomic(hak_batch_t *) batch_back;    /* its records their owners read, back */
     _Atomic uint32_t remote_count;
     _Atomic uint64_t remote_since;        /* ns: when the queue last went from empty to not */
     uint64_t drain_since;                 /* while the owner drains: when what it frees went idle */
@@ -88,6 +106,7 @@ typedef struct hak_heap {
     uintptr_t owner;                      /* thread pointer of its thread, 0 when none */
     hak_seglist_t segs;                   /* the heap's segments */
     uint32_t slow_events;                 /* slow paths since the clock was last read */
+    hak_batch_t *batch_pool;              /* records to fill: the owner's, off others' lines */
     uint32_t rbuf_pending;                /* blocks waiting in rbuf */
     uint32_t rbuf_ticks;                  /* slow paths since rbuf was last sent in full */
     uint64_t next_decay;                  /* ns: this heap's next decay pass */

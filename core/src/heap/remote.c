@@ -1,9 +1,10 @@
 /* Frees of small blocks that the fast path does not finish — other
  * threads' blocks, double frees, interior and foreign pointers into a
- * segment — and the owner's side of remote frees. A thread batches its frees of another heap's blocks per
- * owner (snmalloc's message passing): a batch is a chain built without
- * atomics and sent with one compare-and-swap onto the owner's queue, which
- * the owner drains on its slow path. */
+ * segment — and the owner's side of remote frees. A thread batches its
+ * frees of another heap's blocks per owner (snmalloc's message passing):
+ * a batch lists the blocks' addresses and is sent with one compare-and-
+ * swap onto the owner's queue, which the owner drains on its slow path,
+ * reading the blocks of a batch at once. */
 #include "heap_internal.h"
 
 #include <stdio.h>
@@ -15,34 +16,69 @@
  * comes first: 128 blocks of 64 B are 8 KiB, 128 of 64 KiB would hold
  * 8 MiB back from their owner per slot. */
 #define REMOTE_BATCH_BYTES (256u << 10)
+/* Blocks of a batch the owner's drain asks for ahead of the one it links:
+ * their cache lines arrive while it works. */
+#define DRAIN_AHEAD 8
+
+/* Records of threads without a heap (they send one block at a time),
+ * taken under the registry lock. */
+static _Atomic(hak_batch_t *) g_unowned_batches;
 
 static unsigned slot_of(const hak_heap_t *owner) {
     uintptr_t x = (uintptr_t)owner;
     return (unsigned)((x >> 6) ^ (x >> 12)) & (HAK_REMOTE_SLOTS - 1);
 }
 
-/* A block of a remote chain, before its link is read: the chain's links
- * lie in freed blocks, so each one is checked — a block start of a live
- * slab of the heap, still marked free — and a block written after its
- * free stops the process. */
-__attribute__((noreturn, cold)) static void chain_corrupt(const hak_block_t *b,
-                                                          const hak_block_t *holder) {
-    char what[128];
-    snprintf(what, sizeof(what),
-             "remote free queue corrupt: a block freed by another thread was written after "
-             "its free (next link %p)", (void *)b);
-    _hak_fail(what, holder != NULL ? (const void *)holder : (const void *)b);
+/* One record from a pool whose records only its taker pops (the owner of
+ * `pool`, or the holder of the registry lock), the batches sent back first
+ * joining it; a new one when none is left (NULL: the OS refused memory).
+ * The pool is a list of whole batches (linked by `next`), each a list of
+ * records (by `more`), so that returning a batch writes one record. */
+static hak_batch_t *record_take(hak_batch_t **pool, _Atomic(hak_batch_t *) *back,
+                                hak_heap_t *home) {
+    if (*pool == NULL) *pool = atomic_exchange_explicit(back, NULL, memory_order_acquire);
+    hak_batch_t *c = *pool;
+    if (c != NULL && c->more != NULL) {
+        *pool = c->more;
+        c->more->next = c->next;
+    } else if (c != NULL) {
+        *pool = c->next;
+    } else if ((c = _hak_os_meta_alloc(sizeof(hak_batch_t))) == NULL) {
+        return NULL;
+    }
+    c->home = home;
+    c->more = NULL;
+    c->count = 0;
+    return c;
 }
 
-/* The slab of a chain's block, found from its address: a live slab of the
+/* A batch its owner read goes back whole to the thread that filled it. */
+static void batch_return(hak_batch_t *c) {
+    _Atomic(hak_batch_t *) *top = c->home != NULL ? &c->home->batch_back : &g_unowned_batches;
+    hak_batch_t *head = atomic_load_explicit(top, memory_order_relaxed);
+    do {
+        c->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(top, &head, c, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* A block of a batch was written after its free: its seal or mark is
+ * gone. The process stops, naming the block. */
+__attribute__((noreturn, cold)) static void batch_corrupt(const hak_block_t *b) {
+    _hak_fail("remote free queue corrupt: a block freed by another thread was written after "
+              "its free",
+              b);
+}
+
+/* The slab of a batch's block, found from its address: a live slab of the
  * heap (a free unit, or the segment's header, has nothing carved). */
-static hak_slab_t *chain_slab(const hak_heap_t *h, hak_block_t *b, const hak_block_t *holder) {
+static hak_slab_t *batch_slab(const hak_heap_t *h, hak_block_t *b) {
     uintptr_t a = (uintptr_t)b;
     if (likely(hak_pagemap_get(a) == PM_SEGMENT)) {
         hak_slab_t *s = hak_slab_head_at(a);
         if (likely(s->heap == h && s->carved != 0)) return s;
     }
-    chain_corrupt(b, holder);
+    batch_corrupt(b);
 }
 
 /* k blocks went onto slab s's list `list`: its count drops by them. The
@@ -61,79 +97,100 @@ static void run_done(hak_heap_t *h, hak_slab_t *s, int32_t k, uint64_t idle) {
     if (s->used <= 0) _hak_slab_event_locked(h, s);
 }
 
-/* The blocks of a chain back onto their slabs, each checked before its
- * link is read; returns how many. A batch holds runs of blocks of one slab
- * (a thread frees what another allocated in a row): the slab of the block
+/* The blocks of a record back onto their slabs (those of the record
+ * `then`, read next, asked for ahead too), each checked before it is
+ * linked; returns how many. A batch holds runs of blocks of one slab (a
+ * thread frees what another allocated in a row): the slab of the block
  * before is tried first, by address range, without the page map, and a
  * run's count is settled once. */
-static uint32_t put_chain(hak_heap_t *h, hak_block_t *b, uint64_t idle) {
-    uint32_t n = 0;
+static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
+                           const hak_batch_t *then, uint64_t idle) {
     int32_t k = 0; /* blocks of the run on s */
-    const hak_block_t *holder = NULL;
     hak_slab_t *s = NULL;
     uint32_t *list = NULL;
     uintptr_t start = 0, bytes = 0; /* s's blocks */
-    while (b != NULL) {
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t ahead = j + DRAIN_AHEAD;
+        if (ahead < n) __builtin_prefetch(block[ahead], 1);
+        else if (then != NULL && ahead - n < then->count)
+            __builtin_prefetch(then->block[ahead - n], 1);
+        hak_block_t *b = block[j];
         uintptr_t a = (uintptr_t)b;
         if (a - start >= bytes) {
             if (k != 0) run_done(h, s, k, idle);
-            s = chain_slab(h, b, holder);
+            s = batch_slab(h, b);
             start = s->start;
             bytes = (uintptr_t)s->capacity * s->bsize;
             list = s->current ? &s->local_free : &s->free;
-            n += (uint32_t)k;
             k = 0;
         }
         uint32_t i = hak_block_index(s, a - start);
-        if (unlikely(i >= s->carved || !hak_is_marked_free(b))) chain_corrupt(b, holder);
-        hak_block_t *next = hak_chain_get(b);
+        if (unlikely(i >= s->carved || !hak_is_sealed(b) || !hak_is_marked_free(b)))
+            batch_corrupt(b);
         hak_link_set(b, *list);
         *list = i;
-        holder = b;
-        b = next;
         k++;
     }
     if (k != 0) run_done(h, s, k, idle);
-    return n + (uint32_t)k;
+    return n;
+}
+
+/* The blocks of every record of a batch back onto their slabs: how many. */
+static uint32_t put_batch(hak_heap_t *h, const hak_batch_t *c, uint64_t idle) {
+    uint32_t n = 0;
+    for (; c != NULL; c = c->more) n += put_blocks(h, c->block, c->count, c->more, idle);
+    return n;
 }
 
 void _hak_remote_drain(hak_heap_t *h) {
     if (atomic_load_explicit(&h->remote, memory_order_relaxed) == NULL) return;
     uint64_t since = atomic_load_explicit(&h->remote_since, memory_order_relaxed);
-    hak_block_t *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
+    hak_batch_t *c = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
     uint64_t now = _hak_coarse_ns();
     uint64_t idle = since != 0 && since < now ? since : now;
     h->drain_since = idle;
-    uint32_t n = put_chain(h, b, idle);
+    uint32_t n = 0;
+    while (c != NULL) {
+        hak_batch_t *next = c->next;
+        n += put_batch(h, c, idle);
+        batch_return(c);
+        c = next;
+    }
     h->drain_since = 0;
     atomic_fetch_sub_explicit(&h->remote_count, n, memory_order_relaxed);
 }
 
-/* Blocks first..last (n of them) go to their owner: onto its queue when a
- * thread owns it, else straight onto their slabs under the lock. */
-static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, uint32_t n) {
-    if (atomic_load_explicit(&owner->state, memory_order_acquire) != HEAP_OWNED) {
-        hak_lock(&_hak_heaps_lock_);
-        int state = atomic_load_explicit(&owner->state, memory_order_acquire);
-        if (state != HEAP_OWNED) {
-            /* A dead heap (another thread's, in a forked child) may be
-             * mid-update: its blocks are left alone. */
-            if (state != HEAP_DEAD) {
-                uint64_t now = _hak_coarse_ns();
-                hak_spin_lock(&owner->lock);
-                hak_chain_set(last, NULL);
-                owner->freed_ownerless += put_chain(owner, first, now);
-                hak_spin_unlock(&owner->lock);
-            }
-            hak_unlock(&_hak_heaps_lock_);
-            return;
-        }
-        hak_unlock(&_hak_heaps_lock_);
+/* The blocks of a batch, or one block, of a heap without a thread go
+ * straight onto their slabs, under its lock (true); false when a thread
+ * owns it. */
+static bool put_ownerless(hak_heap_t *owner, const hak_batch_t *c, hak_block_t *one) {
+    if (atomic_load_explicit(&owner->state, memory_order_acquire) == HEAP_OWNED) return false;
+    hak_lock(&_hak_heaps_lock_);
+    int state = atomic_load_explicit(&owner->state, memory_order_acquire);
+    /* A dead heap (another thread's, in a forked child) may be mid-update:
+     * its blocks are left alone. */
+    if (state != HEAP_OWNED && state != HEAP_DEAD) {
+        uint64_t now = _hak_coarse_ns();
+        hak_spin_lock(&owner->lock);
+        owner->freed_ownerless += c != NULL ? put_batch(owner, c, now)
+                                            : put_blocks(owner, &one, 1, NULL, now);
+        hak_spin_unlock(&owner->lock);
     }
-    hak_block_t *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
+    hak_unlock(&_hak_heaps_lock_);
+    return state != HEAP_OWNED;
+}
+
+/* A filled batch goes to its owner: onto its queue when a thread owns it,
+ * else its blocks straight onto their slabs. */
+static void deliver(hak_heap_t *owner, hak_batch_t *c, uint32_t n) {
+    if (put_ownerless(owner, c, NULL)) {
+        batch_return(c);
+        return;
+    }
+    hak_batch_t *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
     do {
-        hak_chain_set(last, head);
-    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, first,
+        c->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, c,
                                                     memory_order_release, memory_order_relaxed));
     atomic_fetch_add_explicit(&owner->remote_count, n, memory_order_relaxed);
     /* the first batch of a queue dates it: an owner that drains it late
@@ -145,10 +202,10 @@ static void deliver(hak_heap_t *owner, hak_block_t *first, hak_block_t *last, ui
 /* Out of line: the free that fills a batch pays for it, the others stay
  * a leaf that saves no register. */
 __attribute__((noinline)) static void send(hak_heap_t *me, hak_remote_buf_t *r) {
-    deliver(r->to, r->head, r->tail, r->count);
+    deliver(r->to, r->batch, r->count);
     me->rbuf_pending -= r->count;
     r->to = NULL;
-    r->head = r->tail = NULL;
+    r->batch = NULL;
     r->count = r->bytes = 0;
 }
 
@@ -162,33 +219,62 @@ void _hak_remote_flush_some(hak_heap_t *h) {
     if (h->rbuf_pending != 0 && ++h->rbuf_ticks >= REMOTE_FLUSH_TICKS) _hak_remote_flush_all(h);
 }
 
-/* A thread without a heap: counted on the shared heap, atomically since
- * any number of such threads may free at once, and sent alone. */
-__attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_block_t *b) {
-    atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_frees[s->cls], 1,
-                              memory_order_relaxed);
-    deliver(s->heap, b, b, 1);
+/* The batch of slot r is full, or its record: the batch is sent, or a new
+ * record joins it (without one, the batch goes as it is). */
+__attribute__((noinline)) static void batch_full(hak_heap_t *me, hak_remote_buf_t *r) {
+    hak_batch_t *c;
+    if (r->count < (uint32_t)hak_opt(OPT_BUNDLE) && r->bytes < REMOTE_BATCH_BYTES &&
+        (c = record_take(&me->batch_pool, &me->batch_back, me)) != NULL) {
+        c->more = r->batch;
+        r->batch = c;
+        return;
+    }
+    send(me, r);
 }
 
-/* b (bsize bytes) joins the batch of slot r; a full batch is sent. */
+/* b (bsize bytes) joins the batch of slot r. */
 HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b, uint32_t bsize) {
-    hak_chain_set(b, r->head);
-    r->head = b;
+    hak_seal(b);
+    hak_batch_t *c = r->batch;
+    c->block[c->count] = b;
     me->rbuf_pending++;
     r->bytes += bsize;
-    if (unlikely((++r->count >= (uint32_t)hak_opt(OPT_BUNDLE)) | (r->bytes >= REMOTE_BATCH_BYTES)))
-        send(me, r);
+    if (unlikely((++c->count == HAK_BATCH_BLOCKS) | (++r->count >= (uint32_t)hak_opt(OPT_BUNDLE)) |
+                 (r->bytes >= REMOTE_BATCH_BYTES)))
+        batch_full(me, r);
 }
 
 /* b starts a batch for `owner` in slot r, whose batch for another owner
- * (if any) goes first (a sent batch leaves the slot empty). */
+ * (if any) goes first (a sent batch leaves the slot empty). A block for
+ * which no record can be had (the OS refused the memory for one) stays
+ * handed out: lost to its slab, never handed out twice. */
 __attribute__((noinline)) static void free_remote_switch(hak_heap_t *me, hak_remote_buf_t *r,
                                                          hak_heap_t *owner, hak_block_t *b,
                                                          uint32_t bsize) {
     if (r->to != NULL) send(me, r);
+    r->batch = record_take(&me->batch_pool, &me->batch_back, me);
+    if (r->batch == NULL) return;
     r->to = owner;
-    r->tail = b;
     batch_push(me, r, b, bsize);
+}
+
+/* A thread without a heap (it never allocated, or it exited): counted on
+ * the shared heap, atomically since any number of such threads may free
+ * at once, and its block sent alone at once (or lost to its slab without
+ * a record, as above): such a thread may never reach a slow path that
+ * would send a batch. */
+__attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_block_t *b) {
+    atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_frees[s->cls], 1,
+                              memory_order_relaxed);
+    hak_seal(b);
+    if (put_ownerless(s->heap, NULL, b)) return;
+    static hak_batch_t *pool; /* the registry lock's */
+    hak_lock(&_hak_heaps_lock_);
+    hak_batch_t *c = record_take(&pool, &g_unowned_batches, NULL);
+    hak_unlock(&_hak_heaps_lock_);
+    if (c == NULL) return;
+    c->block[c->count++] = b;
+    deliver(s->heap, c, 1);
 }
 
 /* A free of another heap's block, marked free already (inlined into both

@@ -50,17 +50,18 @@ HAK_INLINE hak_tier_t hak_class_tier(unsigned cls) {
  *    index below the slab's carved count, so a corrupted link can name at
  *    most another block of the same slab (a block boundary), never memory
  *    outside it, and an index past the carved blocks stops the process;
- *  - remote-free chains cross slabs: they hold the next address xor a
- *    second secret and the block's own address, and the owner checks each
- *    block it drains (a block start of a live slab of its own heap, marked
- *    free) before it reads its link. */
+ *  - a block freed by another thread than its owner's waits in a batch
+ *    that lists addresses apart from the blocks; its link holds a seal (a
+ *    second secret xor its address), and the owner checks each block it
+ *    takes back (a block start of a live slab of its own heap, sealed and
+ *    marked free) before it links it. */
 typedef struct hak_block {
     uint64_t link;
     uintptr_t mark; /* _hak_free_key ^ address while free */
 } hak_block_t;
 
 extern uintptr_t _hak_free_key HAK_HIDDEN;  /* random, odd: set at start-up */
-extern uintptr_t _hak_chain_key HAK_HIDDEN; /* random: remote chains' links */
+extern uintptr_t _hak_chain_key HAK_HIDDEN; /* random: the seal of blocks in remote batches */
 void _hak_keys_init(void); /* at start-up, before any block is carved */
 #define HAK_NO_BLOCK 0xFFFFFFFFu /* the end of a slab list: past any carved block */
 
@@ -82,13 +83,12 @@ HAK_INLINE uint32_t hak_link_get(const hak_block_t *b) {
     return (uint32_t)b->link ^ (uint32_t)(_hak_free_key ^ (uintptr_t)b);
 }
 
-/* A remote chain's link: the next block's address (NULL ends it). */
-HAK_INLINE void hak_chain_set(hak_block_t *b, const hak_block_t *next) {
-    b->link = (uintptr_t)next ^ _hak_chain_key ^ (uintptr_t)b;
-}
+/* The link of a block waiting in a remote batch: a write after its free
+ * breaks the seal, and its owner stops the process rather than link it. */
+HAK_INLINE void hak_seal(hak_block_t *b) { b->link = _hak_chain_key ^ (uintptr_t)b; }
 
-HAK_INLINE hak_block_t *hak_chain_get(const hak_block_t *b) {
-    return (hak_block_t *)(uintptr_t)(b->link ^ _hak_chain_key ^ (uintptr_t)b);
+HAK_INLINE bool hak_is_sealed(const hak_block_t *b) {
+    return b->link == (_hak_chain_key ^ (uintptr_t)b);
 }
 
 /* ---- hardened blocks (HAKMEM_HARDEN=1, the debug flavour) ----
