@@ -20,7 +20,7 @@
  * pointers and arrays -> "pointer".
  */
 
-import { parseAs, parseJson, z } from "../tasks/schema.ts";
+import { parseAs, parseJson, z } from "../tasks/lib/schema.ts";
 
 /** The JSON calls of hakmem.h share one signature (snprintf's convention). */
 const TEXT_CALL = { parameters: ["pointer", "usize"], result: "usize" } as const;

@@ -3,7 +3,7 @@
 // self-contained index.html). It renders from the payload embedded in the page
 // (`globalThis.__HAKMEM_RESULTS__`, else `<script type="application/json" id="results">`): one run,
 // or two runs side by side ("compare"). Charts use plotly.js (the global `Plotly`, inlined into the
-// page before this script). Statistics come from tasks/bench_stats.ts, the same module the bench
+// page before this script). Statistics come from tasks/bench/stats.ts, the same module the bench
 // driver prints its table with, so the page and the terminal agree. One module per section:
 // page_header, page_overview, page_oracle, page_ladder, page_workloads, page_memory, page_instructions,
 // page_hakmem, page_learning, page_results, page_compare, page_programs (also the whole page of
@@ -16,19 +16,19 @@ import type { ReportPayload, Results } from "./schema.ts";
 import { appRoot, showError } from "./errors.ts";
 import { h, settle } from "./ui.ts";
 import { view } from "./view.ts";
-import { headerSection } from "./page_header.ts";
-import { overviewSection } from "./page_overview.ts";
-import { headlinesSection } from "./page_headlines.ts";
-import { oracleSection } from "./page_oracle.ts";
-import { ladderSection } from "./page_ladder.ts";
-import { latencySection, workloadSection } from "./page_workloads.ts";
-import { memorySection } from "./page_memory.ts";
-import { instructionsSection } from "./page_instructions.ts";
-import { hakmemSection } from "./page_hakmem.ts";
-import { learningSection } from "./page_learning.ts";
-import { failuresSection, resultsTableSection } from "./page_results.ts";
-import { renderCompare } from "./page_compare.ts";
-import { programsSection, renderCommand } from "./page_programs.ts";
+import { headerSection } from "./pages/header.ts";
+import { overviewSection } from "./pages/overview.ts";
+import { headlinesSection } from "./pages/headlines.ts";
+import { oracleSection } from "./pages/oracle.ts";
+import { ladderSection } from "./pages/ladder.ts";
+import { latencySection, workloadSection } from "./pages/workloads.ts";
+import { memorySection } from "./pages/memory.ts";
+import { instructionsSection } from "./pages/instructions.ts";
+import { hakmemSection } from "./pages/hakmem.ts";
+import { learningSection } from "./pages/learning.ts";
+import { failuresSection, resultsTableSection } from "./pages/results.ts";
+import { renderCompare } from "./pages/compare.ts";
+import { programsSection, renderCommand } from "./pages/programs.ts";
 
 function renderRun(root: HTMLElement, p: Extract<ReportPayload, { kind: "run" }>): void {
   if (p.results.programs?.mode === "compare") return renderCommand(root, p);

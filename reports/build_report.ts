@@ -3,23 +3,23 @@
 //   writeReport(runDir)                     runDir/results.json        -> runDir/index.html
 //   writeCompareReport(runA, runB, outDir)  runA + runB results.json   -> outDir/index.html
 //
-// How: reports/app.ts (browser TypeScript, which imports the statistics of tasks/bench_stats.ts)
+// How: reports/app.ts (browser TypeScript, which imports the statistics of tasks/bench/stats.ts)
 // is bundled with esbuild (npm:esbuild, its native binary, through the JS API) into one IIFE
 // script. plotly.js (npm:plotly.js-dist-min, its dist file plotly.min.js read as text through
 // Deno's npm cache) and the data (a <script type="application/json" id="results">) are inlined
 // next to it, so the page has no external reference at all.
 //
 // ACE traces: when results.json lists `traces` (JSONL files relative to the run directory), each
-// file is parsed (reports/trace.ts) and embedded compacted to at most MAX_TRACE_POINTS points per
-// series; a file that is missing or unreadable becomes a note on the page.
+// file is parsed (reports/trace/trace.ts) and embedded compacted to at most MAX_TRACE_POINTS points
+// per series; a file that is missing or unreadable becomes a note on the page.
 
 import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Results, validateResults } from "../tasks/bench_stats.ts";
+import { type Results, validateResults } from "../tasks/bench/stats.ts";
 import type { ReportPayload, TraceEntry } from "./schema.ts";
-import { parseTrace } from "./trace.ts";
-import { compactTrace, MAX_TRACE_POINTS } from "./trace_compact.ts";
+import { parseTrace } from "./trace/trace.ts";
+import { compactTrace, MAX_TRACE_POINTS } from "./trace/compact.ts";
 
 const PLOTLY_PACKAGE = "plotly.js-dist-min";
 const PLOTLY = "npm:plotly.js-dist-min@4.1.2/plotly.min.js (deno.json imports)";

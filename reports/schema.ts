@@ -1,9 +1,9 @@
 // What the report page is built from: one bench run (results.json, schema 2, whose types live in
-// tasks/bench_stats.ts) or two runs side by side. Types plus small pure helpers, shared by the
+// tasks/bench/stats.ts) or two runs side by side. Types plus small pure helpers, shared by the
 // Deno side (build_report.ts) and the browser side (app.ts).
 
-import type { Results, Sample, TraceRef } from "../tasks/bench_stats.ts";
-import type { Trace } from "./trace.ts";
+import type { Results, Sample, TraceRef } from "../tasks/bench/stats.ts";
+import type { Trace } from "./trace/trace.ts";
 
 export type { Results, Sample, TraceRef };
 

@@ -22,7 +22,7 @@ declare global {
 // ---------------------------------------------------------------------------------------------
 // small DOM and formatting helpers
 
-export { fmtBytes, fmtInt, fmtKiB, fmtNum, fmtPct, fmtRatio } from "../tasks/format.ts";
+export { fmtBytes, fmtInt, fmtKiB, fmtNum, fmtPct, fmtRatio } from "../tasks/lib/format.ts";
 
 export type Child = Node | string | number | null | undefined | false;
 

@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// The report's view of one run: its summary (tasks/bench_stats.ts, the numbers the terminal
+// The report's view of one run: its summary (tasks/bench/stats.ts, the numbers the terminal
 // prints too), the allocators that ran, the reference of the normalised charts, and small
 // accessors shared by the sections.
 
@@ -13,7 +13,7 @@ import {
   summarize,
   type Summary,
   type SummaryRow,
-} from "../tasks/bench_stats.ts";
+} from "../tasks/bench/stats.ts";
 
 export interface RunView {
   results: Results;

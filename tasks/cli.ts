@@ -1,27 +1,27 @@
 // The workbench command line: `deno run -A tasks/cli.ts <command>` (deno.json tasks call it).
 
 import { Command, InvalidArgumentError, Option } from "commander";
-import { buildAll } from "./build.ts";
-import { buildWithCc } from "./build_cc.ts";
-import { runBench, runReport, UsageError } from "./bench.ts";
-import { BENCH_IDS, INSTRUCTION_IDS, type Profile, PROFILES } from "./bench_catalogue.ts";
-import { ALLOCATOR_KINDS, LADDER, THRESHOLD_VARIANTS } from "./bench_variants.ts";
+import { buildAll } from "./build/build.ts";
+import { buildWithCc } from "./build/cc.ts";
+import { runBench, runReport, UsageError } from "./bench/bench.ts";
+import { BENCH_IDS, INSTRUCTION_IDS, type Profile, PROFILES } from "./bench/catalogue.ts";
+import { ALLOCATOR_KINDS, LADDER, THRESHOLD_VARIANTS } from "./bench/variants.ts";
 import {
   ORACLE_ALLOCATORS,
   ORACLE_BENCHES,
   ORACLE_DURATION_S,
   ORACLE_GRID,
-} from "./bench_oracle.ts";
-import { BASELINE } from "./peers.ts";
-import { runDist } from "./dist.ts";
-import { modesHelp } from "./options.ts";
-import { runSoak } from "./soak.ts";
-import { runFuzz } from "./fuzz.ts";
-import { runTests } from "./test.ts";
-import { PROGRAM_IDS } from "./programs_catalogue.ts";
-import { addCompareCommand } from "./compare.ts";
-import { run, shellStatus } from "./run.ts";
-import { flavourOf, FLAVOURS, targetInfo, type TargetName, TARGETS } from "./targets.ts";
+} from "./bench/oracle.ts";
+import { BASELINE } from "./peers/peers.ts";
+import { runDist } from "./dist/dist.ts";
+import { modesHelp } from "./build/options.ts";
+import { runSoak } from "./test/soak.ts";
+import { runFuzz } from "./test/fuzz.ts";
+import { runTests } from "./test/test.ts";
+import { PROGRAM_IDS } from "./programs/catalogue.ts";
+import { addCompareCommand } from "./programs/compare.ts";
+import { run, shellStatus } from "./lib/run.ts";
+import { flavourOf, FLAVOURS, targetInfo, type TargetName, TARGETS } from "./lib/targets.ts";
 
 /** Runs the deno executable that runs us, in the repository root; returns its exit status. */
 async function deno(args: string[]): Promise<number> {

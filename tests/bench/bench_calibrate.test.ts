@@ -1,8 +1,8 @@
-/** tasks/bench_calibrate.ts with synthetic run times: the scale grows tenfold while a run says
+/** tasks/bench/calibrate.ts with synthetic run times: the scale grows tenfold while a run says
  * too little, is stretched linearly to the target, and, for an allocator that learns, corrected
  * once by a run at the estimate. */
 import assert from "node:assert/strict";
-import { calibrate } from "../../tasks/bench_calibrate.ts";
+import { calibrate } from "../../tasks/bench/calibrate.ts";
 
 /** A program whose run takes `perScale` seconds per unit of scale; records the scales run. */
 function linear(perScale: number) {

@@ -6,17 +6,17 @@
  * to end, and large_mix at a tiny scale (the variants themselves: bench_variants.test.ts).
  * Timings are never asserted. */
 import assert from "node:assert/strict";
-import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
+import { OFF_BENCH_HOST } from "../../tasks/lib/ci.ts";
 import { join } from "node:path";
-import { buildAllBench } from "../../tasks/bench.ts";
-import { BENCH_IDS } from "../../tasks/bench_catalogue.ts";
-import { traceFile } from "../../tasks/bench_variants.ts";
-import { summaryText } from "../../tasks/bench_summary.ts";
-import { libraryFiles } from "../../tasks/build.ts";
-import { summarize, validateResults } from "../../tasks/bench_stats.ts";
-import type { Results, Sample } from "../../tasks/bench_stats.ts";
-import { endText, run } from "../../tasks/run.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
+import { buildAllBench } from "../../tasks/bench/bench.ts";
+import { BENCH_IDS } from "../../tasks/bench/catalogue.ts";
+import { traceFile } from "../../tasks/bench/variants.ts";
+import { summaryText } from "../../tasks/bench/summary.ts";
+import { libraryFiles } from "../../tasks/build/build.ts";
+import { summarize, validateResults } from "../../tasks/bench/stats.ts";
+import type { Results, Sample } from "../../tasks/bench/stats.ts";
+import { endText, run } from "../../tasks/lib/run.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
 
 const TIMEOUT_MS = 300_000;
 const ALLOCATORS = ["glibc", "hakmem-balanced", "hakmem-harden", "mimalloc3"];

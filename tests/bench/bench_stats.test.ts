@@ -1,7 +1,7 @@
-/** tasks/bench_stats.ts on synthetic results: medians, per-round paired ratios normalised so that
+/** tasks/bench/stats.ts on synthetic results: medians, per-round paired ratios normalised so that
  * > 1 means better (for both metric directions, speed and memory), failures, geometric means,
  * the best peer per bench, curve thinning, validation of schema 2; and the oracle's verdict
- * (tasks/bench_oracle_stats.ts). */
+ * (tasks/bench/oracle_stats.ts). */
 import assert from "node:assert/strict";
 import {
   geomean,
@@ -16,8 +16,8 @@ import {
   summaryRow,
   thinCurve,
   validateResults,
-} from "../../tasks/bench_stats.ts";
-import { oracleTable, tradePoints } from "../../tasks/bench_oracle_stats.ts";
+} from "../../tasks/bench/stats.ts";
+import { oracleTable, tradePoints } from "../../tasks/bench/oracle_stats.ts";
 
 function sample(
   bench: string,

@@ -1,5 +1,5 @@
-/** The hakmem variants of a bench run (tasks/bench_variants.ts) and the oracle's grid
- * (tasks/bench_oracle.ts), against the options table of the built library: the presets of --modes,
+/** The hakmem variants of a bench run (tasks/bench/variants.ts) and the oracle's grid
+ * (tasks/bench/oracle.ts), against the options table of the built library: the presets of --modes,
  * the feature ladder, the thresholds, the oracle's fixed configurations and their names, the time
  * limits, which runs learn (and so trace), and that the library accepts every variable. */
 import assert from "node:assert/strict";
@@ -9,9 +9,9 @@ import {
   hakmemVariants,
   traceFile,
   variantProblems,
-} from "../../tasks/bench_variants.ts";
-import { gridVariants, ORACLE_GRID, oracleVariants, parseGrid } from "../../tasks/bench_oracle.ts";
-import { builtOptionsTable, learns, type OptionsTable } from "../../tasks/options.ts";
+} from "../../tasks/bench/variants.ts";
+import { gridVariants, ORACLE_GRID, oracleVariants, parseGrid } from "../../tasks/bench/oracle.ts";
+import { builtOptionsTable, learns, type OptionsTable } from "../../tasks/build/options.ts";
 import { LADDER } from "./fixtures/synthetic_results.ts";
 
 /** The variants of --thresholds, in run order (--ladder's are the synthetic results' LADDER). */

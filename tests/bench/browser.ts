@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
-import { skipOrFail } from "../../tasks/ci.ts";
-import { ensurePackages, probeOk } from "../../tasks/deps.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
+import { ensurePackages, probeOk } from "../../tasks/lib/deps.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [

@@ -5,15 +5,15 @@
  * headless Chromium; with --check-output a run whose output differs from glibc's is marked and
  * the command exits 1. Timings are never asserted. */
 import assert from "node:assert/strict";
-import { BENCH_HOST, skipOrFail } from "../../tasks/ci.ts";
+import { BENCH_HOST, skipOrFail } from "../../tasks/lib/ci.ts";
 import { join } from "node:path";
-import { type Results, validateResults } from "../../tasks/bench_stats.ts";
-import { findCommand, shellLine } from "../../tasks/compare.ts";
-import { run } from "../../tasks/run.ts";
-import { roundOrder } from "../../tasks/run_order.ts";
-import { ROOT } from "../../tasks/targets.ts";
+import { type Results, validateResults } from "../../tasks/bench/stats.ts";
+import { findCommand, shellLine } from "../../tasks/programs/compare.ts";
+import { run } from "../../tasks/lib/run.ts";
+import { roundOrder } from "../../tasks/bench/run_order.ts";
+import { ROOT } from "../../tasks/lib/targets.ts";
 import { assertClean, haveChromium, openReport, withBrowser } from "./browser.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
 
 const LIMIT_MS = 300_000;
 

@@ -3,8 +3,8 @@
  * or count), with hakmem's operators new and delete serving it, and rejects bad arguments with
  * exit 2. Their catalogue entries. No timing is asserted. */
 import assert from "node:assert/strict";
-import { buildAllBench } from "../../tasks/bench.ts";
-import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts";
+import { buildAllBench } from "../../tasks/bench/bench.ts";
+import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench/catalogue.ts";
 import { badArgs, both } from "./fixtures/programs.ts";
 
 const isX86Linux = Deno.build.os === "linux" && Deno.build.arch === "x86_64";

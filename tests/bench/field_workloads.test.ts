@@ -4,9 +4,9 @@
  * (sizes, counts, more threads than cores) and rejects bad arguments with exit 2. Their catalogue
  * entries have a quick-profile scale and the suite's result line. No timing is asserted. */
 import assert from "node:assert/strict";
-import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
-import { buildAllBench } from "../../tasks/bench.ts";
-import { benchDef } from "../../tasks/bench_catalogue.ts";
+import { OFF_BENCH_HOST } from "../../tasks/lib/ci.ts";
+import { buildAllBench } from "../../tasks/bench/bench.ts";
+import { benchDef } from "../../tasks/bench/catalogue.ts";
 import { badArgs, both } from "./fixtures/programs.ts";
 
 const PROGRAMS = ["prodcons", "large_buffers", "interp_heap", "mixed_rounds"];

@@ -1,4 +1,4 @@
-/** The headlines (tasks/bench_headlines.ts) on synthetic results: per reference the workloads where
+/** The headlines (tasks/bench/headlines.ts) on synthetic results: per reference the workloads where
  * hakmem is slower, worst first; the rank among all allocators that no single baseline decides;
  * targets met only when they hold in every round, one round an indication; and the printed lines.
  * Pure functions, no bench run. */
@@ -11,8 +11,8 @@ import {
   rankAllocators,
   roundVerdict,
   verdictText,
-} from "../../tasks/bench_headlines.ts";
-import { summarize, type SummaryInput, validateResults } from "../../tasks/bench_stats.ts";
+} from "../../tasks/bench/headlines.ts";
+import { summarize, type SummaryInput, validateResults } from "../../tasks/bench/stats.ts";
 import { syntheticResults } from "./fixtures/synthetic_results.ts";
 
 const H = "hakmem-balanced";

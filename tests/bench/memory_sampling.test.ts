@@ -1,18 +1,18 @@
-/** hakrun's RSS sampling (bench/runner.c) and what the bench makes of a run (tasks/bench_runner.ts):
- * a child that grows its resident set in steps shows the steps in the curve, the sampled peak
- * agrees with the kernel's maxrss and MiB·s with the integral of the samples; --sample-ms 0
- * samples nothing; a run killed by its time limit or by a signal is a failed sample with the
- * reason, never a number; --core-rtt records the machine's core-to-core round trip, and the summary
- * names the rounds where it changed. */
+/** hakrun's RSS sampling (bench/runner.c) and what the bench makes of a run
+ * (tasks/bench/runner.ts): a child that grows its resident set in steps shows the steps in the
+ * curve, the sampled peak agrees with the kernel's maxrss and MiB·s with the integral of the
+ * samples; --sample-ms 0 samples nothing; a run killed by its time limit or by a signal is a failed
+ * sample with the reason, never a number; --core-rtt records the machine's core-to-core round trip,
+ * and the summary names the rounds where it changed. */
 import assert from "node:assert/strict";
-import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
+import { OFF_BENCH_HOST } from "../../tasks/lib/ci.ts";
 import { join } from "node:path";
-import { buildAllBench } from "../../tasks/bench.ts";
-import { bareAllocator, rssRecord, runOnce } from "../../tasks/bench_runner.ts";
-import { run } from "../../tasks/run.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
-import { machineChangeLines } from "../../tasks/bench_summary.ts";
-import type { Results } from "../../tasks/bench_stats.ts";
+import { buildAllBench } from "../../tasks/bench/bench.ts";
+import { bareAllocator, rssRecord, runOnce } from "../../tasks/bench/runner.ts";
+import { run } from "../../tasks/lib/run.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
+import { machineChangeLines } from "../../tasks/bench/summary.ts";
+import type { Results } from "../../tasks/bench/stats.ts";
 
 const GLIBC = bareAllocator("glibc", "glibc", null);
 

@@ -1,18 +1,18 @@
-/** The source-built peers (tasks/peers.ts, tasks/peers_build.ts): mimalloc 3 from its pinned crate
- * (fetched once into .cache/peers, its sha256 checked), built as its users get it — its own CMake
- * Release build with Debian's gcc — really is mimalloc 3.6.0 when preloaded, and its zig build
- * too; the parity check runs both and records the ratio; every recipe builds its upstream's way
- * (build system, compiler, no zig target) besides the zig way; which build runs and why
+/** The source-built peers (tasks/peers/peers.ts, tasks/peers/build.ts): mimalloc 3 from its pinned
+ * crate (fetched once into .cache/peers, its sha256 checked), built as its users get it — its own
+ * CMake Release build with Debian's gcc — really is mimalloc 3.6.0 when preloaded, and its zig
+ * build too; the parity check runs both and records the ratio; every recipe builds its upstream's
+ * way (build system, compiler, no zig target) besides the zig way; which build runs and why
  * (chooseBuild), the fallback when the upstream build fails; a crate whose checksum does not match
  * is refused; a peer whose build fails comes back unavailable with the compiler's words; under
  * CI=true an unavailable peer, or one whose upstream build failed, fails the run. The failure
  * cases use a crate made here, in a temporary cache, so they need no network. */
 import assert from "node:assert/strict";
-import { OFF_BENCH_HOST } from "../../tasks/ci.ts";
+import { OFF_BENCH_HOST } from "../../tasks/lib/ci.ts";
 import { join } from "node:path";
-import { buildAllBench } from "../../tasks/bench.ts";
-import { exportedSymbols } from "../../tasks/elf.ts";
-import { sha256 } from "../../tasks/build.ts";
+import { buildAllBench } from "../../tasks/bench/bench.ts";
+import { exportedSymbols } from "../../tasks/build/elf.ts";
+import { sha256 } from "../../tasks/build/build.ts";
 import {
   BASELINE,
   chooseBuild,
@@ -22,9 +22,9 @@ import {
   sourceRecipes,
   targetFlags,
   unavailableVerdict,
-} from "../../tasks/peers.ts";
-import { measureParity, PARITY_WORKLOADS, parityRecord } from "../../tasks/bench_parity.ts";
-import type { PeerParity } from "../../tasks/bench_stats.ts";
+} from "../../tasks/peers/peers.ts";
+import { measureParity, PARITY_WORKLOADS, parityRecord } from "../../tasks/bench/parity.ts";
+import type { PeerParity } from "../../tasks/bench/stats.ts";
 import {
   buildPeer,
   compileLine,
@@ -33,9 +33,9 @@ import {
   type PeerRecipe,
   step,
   verifyCrate,
-} from "../../tasks/peers_build.ts";
-import { run } from "../../tasks/run.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
+} from "../../tasks/peers/build.ts";
+import { run } from "../../tasks/lib/run.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
 
 Deno.test({
   name: "peer build: mimalloc 3 by its own CMake Release with gcc, and by zig; parity of the two",
@@ -246,7 +246,7 @@ Deno.test("peer crates: the download address and the checksum check", () => {
   verifyCrate(pin, new TextEncoder().encode("x"), "here");
   assert.throws(
     () => verifyCrate(pin, new TextEncoder().encode("y"), "there"),
-    /rpmalloc-sys 0\.2\.3\+b097fd0 from there: sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \(pinned in tasks\/peers\.ts\); the archive was not used/,
+    /rpmalloc-sys 0\.2\.3\+b097fd0 from there: sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \(pinned in tasks\/peers\/peers\.ts\); the archive was not used/,
   );
 });
 

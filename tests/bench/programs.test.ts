@@ -7,25 +7,25 @@
  * Timings are never asserted. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BENCH_HOST, skipOrFail } from "../../tasks/ci.ts";
-import { probeOk } from "../../tasks/deps.ts";
-import { buildAllBench } from "../../tasks/bench.ts";
-import { bareAllocator, runRaw } from "../../tasks/bench_runner.ts";
-import { type Results, validateResults } from "../../tasks/bench_stats.ts";
-import { PROGRAM_IDS, z3Problem } from "../../tasks/programs_catalogue.ts";
-import { ensureProgram, programIdsOf, programProblems } from "../../tasks/programs.ts";
-import { markOutputs } from "../../tasks/programs_run.ts";
+import { BENCH_HOST, skipOrFail } from "../../tasks/lib/ci.ts";
+import { probeOk } from "../../tasks/lib/deps.ts";
+import { buildAllBench } from "../../tasks/bench/bench.ts";
+import { bareAllocator, runRaw } from "../../tasks/bench/runner.ts";
+import { type Results, validateResults } from "../../tasks/bench/stats.ts";
+import { PROGRAM_IDS, z3Problem } from "../../tasks/programs/catalogue.ts";
+import { ensureProgram, programIdsOf, programProblems } from "../../tasks/programs/programs.ts";
+import { markOutputs } from "../../tasks/programs/run.ts";
 import {
   type ProgramSample,
   type ProgramsRecord,
   validatePrograms,
-} from "../../tasks/bench_schema.ts";
-import { headlines, summarizePrograms } from "../../tasks/programs_stats.ts";
-import { programsSummaryText } from "../../tasks/programs_summary.ts";
+} from "../../tasks/bench/schema.ts";
+import { headlines, summarizePrograms } from "../../tasks/programs/stats.ts";
+import { programsSummaryText } from "../../tasks/programs/summary.ts";
 import { writeReport } from "../../reports/build_report.ts";
-import { endText, run } from "../../tasks/run.ts";
+import { endText, run } from "../../tasks/lib/run.ts";
 import { assertClean, haveChromium, openReport, withBrowser } from "./browser.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
 
 function sample(
   program: string,
@@ -273,7 +273,9 @@ Deno.test({
   async fn(t) {
     if (!BENCH_HOST) return skipOrFail(t, "the bench runs on x86_64 Linux only");
     for (const p of ["/usr/bin/python3", "/usr/bin/sqlite3"]) {
-      if (!(await probeOk(p))) return skipOrFail(t, `${p} is missing (tasks/test.ts installs it)`);
+      if (!(await probeOk(p))) {
+        return skipOrFail(t, `${p} is missing (tasks/test/test.ts installs it)`);
+      }
     }
     const out = await Deno.makeTempDir({ prefix: "hakmem-programs-" });
     try {

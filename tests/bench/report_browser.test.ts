@@ -12,8 +12,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { IS_CI } from "../../tasks/ci.ts";
-import { probeOk } from "../../tasks/deps.ts";
+import { IS_CI } from "../../tasks/lib/ci.ts";
+import { probeOk } from "../../tasks/lib/deps.ts";
 import {
   assertClean,
   haveChromium,
@@ -22,7 +22,7 @@ import {
   openReport,
   withBrowser,
 } from "./browser.ts";
-import { ROOT } from "../../tasks/targets.ts";
+import { ROOT } from "../../tasks/lib/targets.ts";
 import { writeCompareReport, writeReport } from "../../reports/build_report.ts";
 import {
   BASELINE_NOTE,
@@ -38,7 +38,7 @@ import {
   TCMALLOC_NOTE,
   writeSyntheticRun,
 } from "./fixtures/synthetic_results.ts";
-import { exists, removeIfPresent } from "../../tasks/files.ts";
+import { exists, removeIfPresent } from "../../tasks/lib/files.ts";
 
 Deno.test({
   name: "bench report renders in Chromium (run and compare)",

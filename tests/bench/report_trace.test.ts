@@ -1,16 +1,16 @@
-// The ACE trace reader of the report (reports/trace.ts) and how the report build reads the traces
-// of a run (reports/build_report.ts): the hand-written fixture tests/bench/fixtures/ace_trace.jsonl
-// has every kind of line of the first trace format, lines out of time order, unknown kinds and
-// malformed lines; ace_trace_v2.jsonl the ticks' knobs, the new metrics and "phase" lines (and
-// malformed ones of each); every series and summary they give is checked exactly. Then: bad input
-// never throws, compaction caps every series and keeps the summary, and a run's trace files (one
-// missing) become page entries.
+// The ACE trace reader of the report (reports/trace/trace.ts) and how the report build reads the
+// traces of a run (reports/build_report.ts): the hand-written fixture
+// tests/bench/fixtures/ace_trace.jsonl has every kind of line of the first trace format, lines out
+// of time order, unknown kinds and malformed lines; ace_trace_v2.jsonl the ticks' knobs, the new
+// metrics and "phase" lines (and malformed ones of each); every series and summary they give is
+// checked exactly. Then: bad input never throws, compaction caps every series and keeps the
+// summary, and a run's trace files (one missing) become page entries.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readResults, readTraces } from "../../reports/build_report.ts";
-import { parseTrace, type Trace } from "../../reports/trace.ts";
-import { compactTrace, MAX_TRACE_POINTS, sampleIndexes } from "../../reports/trace_compact.ts";
+import { parseTrace, type Trace } from "../../reports/trace/trace.ts";
+import { compactTrace, MAX_TRACE_POINTS, sampleIndexes } from "../../reports/trace/compact.ts";
 import {
   ACE_TRACE_FIXTURE,
   ACE_TRACE_V2_FIXTURE,

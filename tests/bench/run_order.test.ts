@@ -1,8 +1,8 @@
-/** tasks/run_order.ts: the order of the allocators within a round is a permutation reproduced by
- * its seed, and over a run's rounds and benches no allocator always runs first or always behind
+/** tasks/bench/run_order.ts: the order of the allocators within a round is a permutation reproduced
+ * by its seed, and over a run's rounds and benches no allocator always runs first or always behind
  * the same neighbour (a rotation kept hakmem behind glibc in every round of every bench). */
 import assert from "node:assert/strict";
-import { roundOrder } from "../../tasks/run_order.ts";
+import { roundOrder } from "../../tasks/bench/run_order.ts";
 
 const ALLOCATORS = [
   "glibc",

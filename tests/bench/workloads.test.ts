@@ -5,15 +5,15 @@
  * arguments with exit 2. Then the instruction count of the pair loop under callgrind (valgrind,
  * installed with apt when missing), deterministic per op. No timing is asserted. */
 import assert from "node:assert/strict";
-import { buildAllBench } from "../../tasks/bench.ts";
-import { libraryFiles } from "../../tasks/build.ts";
-import { callgrindTotal, countInstructions, VALGRIND } from "../../tasks/bench_instructions.ts";
-import { bareAllocator } from "../../tasks/bench_runner.ts";
-import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench_catalogue.ts";
-import { ensurePackages } from "../../tasks/deps.ts";
-import { OFF_BENCH_HOST, skipOrFail } from "../../tasks/ci.ts";
+import { buildAllBench } from "../../tasks/bench/bench.ts";
+import { libraryFiles } from "../../tasks/build/build.ts";
+import { callgrindTotal, countInstructions, VALGRIND } from "../../tasks/bench/instructions.ts";
+import { bareAllocator } from "../../tasks/bench/runner.ts";
+import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench/catalogue.ts";
+import { ensurePackages } from "../../tasks/lib/deps.ts";
+import { OFF_BENCH_HOST, skipOrFail } from "../../tasks/lib/ci.ts";
 import { badArgs, both } from "./fixtures/programs.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
 
 const SO = libraryFiles("x86_64-linux-gnu", "release").so;
 

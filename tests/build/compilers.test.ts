@@ -1,5 +1,5 @@
 /** The core built by the system's compilers as a packager builds it (`deno task build --cc`,
- * tasks/build_cc.ts): every file compiles without a warning under -Wall -Wextra -Werror, and the
+ * tasks/build/cc.ts): every file compiles without a warning under -Wall -Wextra -Werror, and the
  * libraries work. The system gcc and Debian's clang build the host library — release with a
  * packager's flags (stack protector, _FORTIFY_SOURCE, CET, LTO), debug with the project's — and
  * the contract tests run against each through HAKMEM_TEST_DIST (tests/ffi/helpers.ts,
@@ -8,12 +8,12 @@
  * build the release library too; CI has only the ones these tests install. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildWithCc, type EnvFlags } from "../../tasks/build_cc.ts";
-import { libraryFiles } from "../../tasks/build.ts";
-import { skipOrFail } from "../../tasks/ci.ts";
-import { ensurePackages, type PackageNeed } from "../../tasks/deps.ts";
-import { FLAVOURS, ROOT, runnerPrefix } from "../../tasks/targets.ts";
-import { which } from "../../tasks/toolchain.ts";
+import { buildWithCc, type EnvFlags } from "../../tasks/build/cc.ts";
+import { libraryFiles } from "../../tasks/build/build.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
+import { ensurePackages, type PackageNeed } from "../../tasks/lib/deps.ts";
+import { FLAVOURS, ROOT, runnerPrefix } from "../../tasks/lib/targets.ts";
+import { which } from "../../tasks/lib/toolchain.ts";
 import { describeRun, run, testSeed } from "../native/proc.ts";
 
 const CLANG = "clang-19";

@@ -1,12 +1,12 @@
-/** The core's layering (tasks/layers.ts, README "Design"): a file includes only its own layer and
- * the layers below; every layer but the top offers its own header; every .c file includes a
+/** The core's layering (tasks/build/layers.ts, README "Design"): a file includes only its own layer
+ * and the layers below; every layer but the top offers its own header; every .c file includes a
  * header of its layer; and no built object uses a function or variable of a higher layer (what
  * flows upward goes through hooks). The include checker itself is tested on a made-up tree, so
  * that a tree that breaks the rule is seen to fail. */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
-import { objectSymbols } from "../../tasks/elf.ts";
+import { objectSymbols } from "../../tasks/build/elf.ts";
 import {
   CORE_LAYERS,
   CORE_SRC,
@@ -15,8 +15,8 @@ import {
   layerHeader,
   layerProblems,
   objectName,
-} from "../../tasks/layers.ts";
-import { buildDir } from "../../tasks/targets.ts";
+} from "../../tasks/build/layers.ts";
+import { buildDir } from "../../tasks/lib/targets.ts";
 
 const OBJ_DIR = join(buildDir("x86_64-linux-gnu", "release"), "obj");
 

@@ -13,17 +13,17 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildExecutable, sha256 } from "../../tasks/build.ts";
-import { builtOptionsTable } from "../../tasks/options.ts";
-import { skipOrFail } from "../../tasks/ci.ts";
-import { probeOk } from "../../tasks/deps.ts";
-import { packTarget, TARBALL_FILES } from "../../tasks/dist.ts";
+import { buildExecutable, sha256 } from "../../tasks/build/build.ts";
+import { builtOptionsTable } from "../../tasks/build/options.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
+import { probeOk } from "../../tasks/lib/deps.ts";
+import { packTarget, TARBALL_FILES } from "../../tasks/dist/dist.ts";
 import {
   compareVersions,
   maxGlibcVersion,
   readElf,
   requiredGlibcVersions,
-} from "../../tasks/elf.ts";
+} from "../../tasks/build/elf.ts";
 import {
   buildDir,
   GLIBC_FLOOR,
@@ -32,9 +32,9 @@ import {
   targetInfo,
   type TargetName,
   TARGETS,
-} from "../../tasks/targets.ts";
-import { runChecked } from "../../tasks/run.ts";
-import { ZIG_VERSION, zigEnv, zigPath } from "../../tasks/toolchain.ts";
+} from "../../tasks/lib/targets.ts";
+import { runChecked } from "../../tasks/lib/run.ts";
+import { ZIG_VERSION, zigEnv, zigPath } from "../../tasks/lib/toolchain.ts";
 import { assertSuccess, describeRun, run, type RunResult } from "../native/proc.ts";
 import { baseEnv } from "../preload/harness.ts";
 import { gzipHeader, tarEntries } from "./tar.ts";

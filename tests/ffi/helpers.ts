@@ -4,9 +4,9 @@
  * helpers, errno constants and a seeded PRNG.
  */
 import { Hakmem } from "../../bindings/hakmem.ts";
-import { versionOfHeader } from "../../tasks/version.ts";
-import { existsSync } from "../../tasks/files.ts";
-import { mulberry32 } from "../../tasks/random.ts";
+import { versionOfHeader } from "../../tasks/dist/version.ts";
+import { existsSync } from "../../tasks/lib/files.ts";
+import { mulberry32 } from "../../tasks/lib/random.ts";
 
 export { getErrno, Hakmem, setErrno, withErrno } from "../../bindings/hakmem.ts";
 export type {

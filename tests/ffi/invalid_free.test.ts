@@ -1,7 +1,7 @@
 /** Invalid frees abort the process with a one-line "hakmem: " message naming
  * the pointer (each case in its own subprocess). */
 import assert from "node:assert/strict";
-import { run } from "../../tasks/run.ts";
+import { run } from "../../tasks/lib/run.ts";
 import { type Flavour, FLAVOURS, notBuilt, repoRoot } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/invalid_free.ts", import.meta.url).pathname;

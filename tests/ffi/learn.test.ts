@@ -6,7 +6,7 @@
  * printed seed (fixed; HAKMEM_TEST_SEED picks another). */
 import assert from "node:assert/strict";
 import { encodeAceMetrics } from "../../bindings/hakmem.ts";
-import { run } from "../../tasks/run.ts";
+import { run } from "../../tasks/lib/run.ts";
 import { describeRun } from "../native/proc.ts";
 import {
   classKnob,
@@ -20,7 +20,7 @@ import {
   repoRoot,
   testSeed,
 } from "./helpers.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
 
 const MiB = 1 << 20;
 const THRESHOLDS = [1, 4, 16, 64].map((m) => m * MiB);

@@ -3,7 +3,7 @@
  * exported options table (hak_options_table_json) against both: the modes
  * and choices come from the table, the contract values below are SPEC's. */
 import assert from "node:assert/strict";
-import { run } from "../../tasks/run.ts";
+import { run } from "../../tasks/lib/run.ts";
 import {
   classKnob,
   EINVAL,

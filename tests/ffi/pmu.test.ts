@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "../../tasks/run.ts";
+import { run } from "../../tasks/lib/run.ts";
 import { repoRoot } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/pmu_source.ts", import.meta.url).pathname;

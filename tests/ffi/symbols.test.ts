@@ -3,7 +3,7 @@
  * prototype; hak_ace_metrics_t's fields are the encoder's; the library exports exactly the
  * table's hak_* symbols and the standard ones, needing no glibc newer than the floor. */
 import assert from "node:assert/strict";
-import { compareVersions, exportedSymbols, requiredGlibcVersions } from "../../tasks/elf.ts";
+import { compareVersions, exportedSymbols, requiredGlibcVersions } from "../../tasks/build/elf.ts";
 import {
   ACE_METRICS_FIELDS,
   ACE_METRICS_PER_CLASS,
@@ -124,7 +124,7 @@ for (const flavour of FLAVOURS) {
 
   Deno.test({
     name: `symbols[${flavour}]: required glibc versions <= ${GLIBC_FLOOR}`,
-    // a library built by the system's compiler (HAKMEM_TEST_DIST, tasks/build_cc.ts) is built
+    // a library built by the system's compiler (HAKMEM_TEST_DIST, tasks/build/cc.ts) is built
     // against this machine's glibc: no floor to keep
     ignore: notBuilt(flavour) || Deno.env.get("HAKMEM_TEST_DIST") !== undefined,
     async fn() {

@@ -7,13 +7,13 @@
 // seeded runs (each prints its seed and how to replay a failure).
 
 import assert from "node:assert/strict";
-import { skipOrFail } from "../../tasks/ci.ts";
-import { clangMissing } from "../../tasks/clang.ts";
-import { runLibFuzzer, runSeeded, type SeededSummary } from "../../tasks/fuzz.ts";
-import { endText } from "../../tasks/run.ts";
-import type { Flavour, TargetName } from "../../tasks/targets.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
+import { clangMissing } from "../../tasks/build/clang.ts";
+import { runLibFuzzer, runSeeded, type SeededSummary } from "../../tasks/test/fuzz.ts";
+import { endText } from "../../tasks/lib/run.ts";
+import type { Flavour, TargetName } from "../../tasks/lib/targets.ts";
 import { testSeed } from "../native/proc.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
 
 const TARGET: TargetName = "x86_64-linux-gnu";
 

@@ -2,7 +2,7 @@
  * strings to the op interpreter (interp.c). Built with Debian's clang,
  * -fsanitize=fuzzer,address,undefined, hakmem's sources compiled into the
  * binary with -DHAK_NO_OVERRIDE=1 (the interpreter calls hak_* directly; ASan
- * keeps malloc), see tasks/fuzz.ts.
+ * keeps malloc), see tasks/test/fuzz.ts.
  *
  * At exit it prints one line:
  *   libfuzzer-ops: inputs=N ops=N stream_ops=N allocs=N cross_frees=N */

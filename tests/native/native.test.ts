@@ -10,10 +10,10 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Hakmem } from "../../bindings/hakmem.ts";
-import { buildExecutable } from "../../tasks/build.ts";
-import { skipOrFail } from "../../tasks/ci.ts";
-import { probeOk } from "../../tasks/deps.ts";
-import { buildDir, type Flavour, runnerPrefix, type TargetName } from "../../tasks/targets.ts";
+import { buildExecutable } from "../../tasks/build/build.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
+import { probeOk } from "../../tasks/lib/deps.ts";
+import { buildDir, type Flavour, runnerPrefix, type TargetName } from "../../tasks/lib/targets.ts";
 import { describeRun, ensureLibrary, run, testSeed } from "./proc.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));

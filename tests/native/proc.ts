@@ -1,11 +1,11 @@
-// Running test programs (tasks/run.ts, with a default time limit) and reading how they ended.
+// Running test programs (tasks/lib/run.ts, with a default time limit) and reading how they ended.
 // Shared by the native, preload, reliability, sanitizer and dist tests.
 
-import { runArgv, type RunOptions, type RunResult } from "../../tasks/run.ts";
+import { runArgv, type RunOptions, type RunResult } from "../../tasks/lib/run.ts";
 
 export type { RunOptions, RunResult };
-/** The library of a target and flavour, built when missing (tasks/build.ts). */
-export { ensureLibrary } from "../../tasks/build.ts";
+/** The library of a target and flavour, built when missing (tasks/build/build.ts). */
+export { ensureLibrary } from "../../tasks/build/build.ts";
 
 /** A test program's default time limit. */
 export const TEST_TIMEOUT_MS = 120_000;

@@ -3,7 +3,7 @@
  * Also malloc_trim(), which a preloaded hakmem answers. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildExecutable } from "../../tasks/build.ts";
+import { buildExecutable } from "../../tasks/build/build.ts";
 import { describeRun, run } from "../native/proc.ts";
 import { baseEnv, setup } from "./harness.ts";
 

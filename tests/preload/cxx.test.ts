@@ -15,14 +15,14 @@
 //   aarch64: the cross g++'s program linked with the aarch64 libhakmem.a, under qemu.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildExecutable, type LibraryFiles, LINK_LIBS } from "../../tasks/build.ts";
-import { buildGxxProgram } from "../../tasks/build_cc.ts";
-import { exportedSymbols, neededLibraries } from "../../tasks/elf.ts";
-import { buildDir, distDir, FLAVOURS, runnerPrefix, TARGETS } from "../../tasks/targets.ts";
-import { ensurePackages } from "../../tasks/deps.ts";
-import { skipOrFail } from "../../tasks/ci.ts";
+import { buildExecutable, type LibraryFiles, LINK_LIBS } from "../../tasks/build/build.ts";
+import { buildGxxProgram } from "../../tasks/build/cc.ts";
+import { exportedSymbols, neededLibraries } from "../../tasks/build/elf.ts";
+import { buildDir, distDir, FLAVOURS, runnerPrefix, TARGETS } from "../../tasks/lib/targets.ts";
+import { ensurePackages } from "../../tasks/lib/deps.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
 import { describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
-import { run as runCommand } from "../../tasks/run.ts";
+import { run as runCommand } from "../../tasks/lib/run.ts";
 import { baseEnv, setup } from "./harness.ts";
 
 const FIXTURE = "tests/preload/fixtures/cxx_forms.cc";

@@ -6,8 +6,8 @@
  * low descriptor number, leaking into programs it execs, or dying of SIGPIPE on a dead pipe. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { skipOrFail } from "../../tasks/ci.ts";
-import { probeOk } from "../../tasks/deps.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
+import { probeOk } from "../../tasks/lib/deps.ts";
 import { describeRun, run, type RunResult } from "../native/proc.ts";
 import { baseEnv, type FixtureRun, fixtureTest, setup, stderrStats } from "./harness.ts";
 

@@ -6,7 +6,7 @@
  * free every tier, and every build aborts with one line on a size larger than the block or an
  * alignment the pointer lacks. */
 import assert from "node:assert/strict";
-import type { Flavour } from "../../tasks/targets.ts";
+import type { Flavour } from "../../tasks/lib/targets.ts";
 import { describeRun, run, type RunResult } from "../native/proc.ts";
 import { baseEnv, fixtureTest, stderrStats } from "./harness.ts";
 import { type Mallinfo, MALLINFO_FIELDS, mallinfoOf, parseMallocInfo } from "./malloc_info.ts";

@@ -8,11 +8,11 @@
 // run with HAKMEM_STATS=1 and read the per-process blocks on stderr with `stderrStats`.
 
 import { join } from "node:path";
-import { buildExecutable } from "../../tasks/build.ts";
-import { skipOrFail } from "../../tasks/ci.ts";
-import { buildDir, type Flavour, type TargetName } from "../../tasks/targets.ts";
-import { isAllocatorVar } from "../../tasks/run.ts";
-import { parseAs, parseJson, z } from "../../tasks/schema.ts";
+import { buildExecutable } from "../../tasks/build/build.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
+import { buildDir, type Flavour, type TargetName } from "../../tasks/lib/targets.ts";
+import { isAllocatorVar } from "../../tasks/lib/run.ts";
+import { parseAs, parseJson, z } from "../../tasks/lib/schema.ts";
 import { assertSuccess, describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
 
 export const TIMEOUT_MS = 120_000;
@@ -47,7 +47,7 @@ const HakStats = z.object({
 });
 export type HakStats = z.infer<typeof HakStats>;
 
-/** Environment of both runs: no allocator variable from the caller (tasks/run.ts's cleanEnv),
+/** Environment of both runs: no allocator variable from the caller (tasks/lib/run.ts's cleanEnv),
  * fixed locale and time zone. */
 export function baseEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
   const ours = Object.keys(Deno.env.toObject()).filter(isAllocatorVar);

@@ -4,8 +4,8 @@
  * called pthread_exit alive forever, with only ACE's thread left, signals blocked). */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildExecutable } from "../../tasks/build.ts";
-import type { TargetName } from "../../tasks/targets.ts";
+import { buildExecutable } from "../../tasks/build/build.ts";
+import type { TargetName } from "../../tasks/lib/targets.ts";
 import { describeRun, run } from "../native/proc.ts";
 import { baseEnv, setup } from "./harness.ts";
 

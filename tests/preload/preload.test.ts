@@ -11,10 +11,10 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildExecutable } from "../../tasks/build.ts";
-import { skipOrFail } from "../../tasks/ci.ts";
-import { probeOk } from "../../tasks/deps.ts";
-import { buildDir, type Flavour, runnerPrefix, type TargetName } from "../../tasks/targets.ts";
+import { buildExecutable } from "../../tasks/build/build.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
+import { probeOk } from "../../tasks/lib/deps.ts";
+import { buildDir, type Flavour, runnerPrefix, type TargetName } from "../../tasks/lib/targets.ts";
 import { assertSuccess, describeRun, run } from "../native/proc.ts";
 import {
   assertMapped,
@@ -25,7 +25,7 @@ import {
   setup,
   summary,
 } from "./harness.ts";
-import { removeIfPresent } from "../../tasks/files.ts";
+import { removeIfPresent } from "../../tasks/lib/files.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 

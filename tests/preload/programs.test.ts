@@ -5,13 +5,13 @@
 // must show that it served the preloaded run.
 //
 // The packages (sqlite3, redis-server, redis-tools, gcc, libc6-dev) are installed by
-// `deno task test` (tasks/test.ts TEST_PACKAGES) when it runs as root; a missing one is a skip,
-// and a failure under CI=true.
+// `deno task test` (tasks/test/test.ts TEST_PACKAGES) when it runs as root; a missing one is a
+// skip, and a failure under CI=true.
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { skipOrFail } from "../../tasks/ci.ts";
-import { probeOk } from "../../tasks/deps.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
+import { probeOk } from "../../tasks/lib/deps.ts";
 import { assertSuccess, describeRun, run, type RunResult } from "../native/proc.ts";
 import { baseEnv, readStats, runBoth, setup, stderrStats, summary, TIMEOUT_MS } from "./harness.ts";
 

@@ -6,8 +6,8 @@
 // do). Before, the first trip ended ACE's thread, and the memory stayed.
 
 import assert from "node:assert/strict";
-import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/soak.ts";
-import type { Flavour } from "../../tasks/targets.ts";
+import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/test/soak.ts";
+import type { Flavour } from "../../tasks/lib/targets.ts";
 import { describeRun, run } from "../native/proc.ts";
 import { testSeed } from "../ffi/helpers.ts";
 

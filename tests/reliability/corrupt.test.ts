@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import pLimit from "p-limit";
 import { join } from "node:path";
-import { buildGxxProgram } from "../../tasks/build_cc.ts";
-import { buildDir, ROOT } from "../../tasks/targets.ts";
+import { buildGxxProgram } from "../../tasks/build/cc.ts";
+import { buildDir, ROOT } from "../../tasks/lib/targets.ts";
 import { describeRun, type RunResult } from "../native/proc.ts";
 import { buildPlain, type Config, CONFIGS, hakmemLines, hostTarget, runUnder } from "./plain.ts";
 

@@ -8,8 +8,8 @@
 //    right errno for every call, and the program prints OK.
 
 import assert from "node:assert/strict";
-import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/soak.ts";
-import type { Flavour } from "../../tasks/targets.ts";
+import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/test/soak.ts";
+import type { Flavour } from "../../tasks/lib/targets.ts";
 import { describeRun, run } from "../native/proc.ts";
 
 const FLAVOURS: readonly Flavour[] = ["release", "debug"];

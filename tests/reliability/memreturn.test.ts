@@ -4,8 +4,8 @@
 // The test asserts that RSS after hak_trim() is back within 8 MiB of the start and prints every
 // figure (the ones before the trim show what the heap keeps by itself).
 
-import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/soak.ts";
-import type { Flavour } from "../../tasks/targets.ts";
+import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/test/soak.ts";
+import type { Flavour } from "../../tasks/lib/targets.ts";
 import { describeRun, run } from "../native/proc.ts";
 
 const SLACK_MIB = 8;

@@ -5,8 +5,8 @@
 // figures (how much each tier got, how much address space stayed mapped after the frees) are
 // printed here.
 
-import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/soak.ts";
-import type { Flavour } from "../../tasks/targets.ts";
+import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/test/soak.ts";
+import type { Flavour } from "../../tasks/lib/targets.ts";
 import { describeRun, run } from "../native/proc.ts";
 
 for (const flavour of ["release", "debug"] as readonly Flavour[]) {

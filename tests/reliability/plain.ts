@@ -3,8 +3,8 @@
 // release, release with HAKMEM_HARDEN=1, or the debug build (which always hardens).
 
 import { join } from "node:path";
-import { buildExecutable } from "../../tasks/build.ts";
-import { buildDir, type Flavour, ROOT } from "../../tasks/targets.ts";
+import { buildExecutable } from "../../tasks/build/build.ts";
+import { buildDir, type Flavour, ROOT } from "../../tasks/lib/targets.ts";
 import { HOST_TARGET } from "../preload/harness.ts";
 import { ensureLibrary, run, type RunResult } from "../native/proc.ts";
 

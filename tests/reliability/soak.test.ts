@@ -3,7 +3,7 @@
 // create/exit and forks, every block's content checked. Passes when the run completes with zero
 // corruptions and RSS stays bounded (last minute's peak <= 1.5 x first minute's peak + 32 MiB).
 
-import { rssGrowth, runSoak, type SoakSample } from "../../tasks/soak.ts";
+import { rssGrowth, runSoak, type SoakSample } from "../../tasks/test/soak.ts";
 import assert from "node:assert/strict";
 
 const MINUTES = Number(Deno.env.get("HAKMEM_SOAK_MINUTES") ?? "2");

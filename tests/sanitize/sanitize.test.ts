@@ -14,14 +14,14 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { skipOrFail } from "../../tasks/ci.ts";
+import { skipOrFail } from "../../tasks/lib/ci.ts";
 import {
   buildClangProgram,
   clangMissing,
   sanitizerEnv,
   type Sanitizers,
-} from "../../tasks/clang.ts";
-import { FUZZ_DIR, FUZZ_OUT } from "../../tasks/fuzz.ts";
+} from "../../tasks/build/clang.ts";
+import { FUZZ_DIR, FUZZ_OUT } from "../../tasks/test/fuzz.ts";
 import { describeRun, run, type RunResult, testSeed } from "../native/proc.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));

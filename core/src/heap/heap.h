@@ -142,7 +142,7 @@ HAK_INLINE uintptr_t hak_thread_id(void) {
      * address_space(257); a compiler that ignored the qualifier would read
      * address 0, hence no fallback. gcc's UBSan null check takes address 0
      * of any address space for NULL and traps here: gcc's debug builds
-     * leave that check out (tasks/build_cc.ts). */
+     * leave that check out (tasks/build/cc.ts). */
 #if defined(__SEG_FS) && (defined(__clang__) || !defined(__STRICT_ANSI__))
     return *(const __seg_fs uintptr_t *)0;
 #elif defined(__SEG_FS)

@@ -1,0 +1,243 @@
+// The oracle's verdict (`deno task bench --oracle`, tasks/bench/oracle.ts) computed from a
+// results.json: per workload, the learning variant against balanced (throughput, and RSS·time =
+// the MiB·s hakrun integrated), against the best fixed configuration by throughput, and the fixed
+// configuration that holds least memory over time; then the issue's targets. Pure (bundles for
+// the report page), so the terminal summary and the report show the same numbers.
+//
+// Ratios are paired by round like every ratio of the suite (tasks/bench/stats.ts), medians of the
+// per-round ratios. Throughput ratios are normalised (> 1: learning is faster). RSS·time ratios
+// are NOT inverted: learning's MiB·s over the other's, so < 1 means learning held less memory over
+// time (the issue's "RSS·time ≤ 0.7× balanced's").
+
+import {
+  geomean,
+  median,
+  type Metric,
+  pairedRatio,
+  type Results,
+  type SampleLike,
+  summarize,
+  type Summary,
+  summaryRow,
+} from "./stats.ts";
+import { fmtRatio } from "../lib/format.ts";
+
+/** The issue's targets (issue 13, "Targets"). */
+export const TARGET_SPEED_VS_BALANCED = 0.98;
+export const TARGET_MIBS_VS_BALANCED = 0.7;
+export const TARGET_GAIN = 1.3;
+export const TARGET_NEAR_BEST = 0.95;
+export const TARGET_WORKLOADS = 3;
+
+export interface OracleRow {
+  bench: string;
+  metric: Metric;
+  /** Learning's throughput against balanced (normalised: > 1 faster). */
+  speedVsBalanced: number | null;
+  /** Learning's MiB·s over balanced's (< 1: less memory over time). */
+  mibsVsBalanced: number | null;
+  /** The fixed configuration with the best median throughput, and learning against it. */
+  bestSpeed: string | null;
+  speedVsBest: number | null;
+  mibsVsBest: number | null;
+  /** The fixed configuration with the lowest median MiB·s: its throughput and MiB·s against
+   * balanced, and learning's MiB·s over its. */
+  bestMemory: string | null;
+  bestMemorySpeedVsBalanced: number | null;
+  bestMemoryMibsVsBalanced: number | null;
+  mibsVsBestMemory: number | null;
+  /** Learning against the baseline peer (mimalloc3) when it ran. */
+  speedVsBaseline: number | null;
+  /** Median MiB·s of learning and balanced. */
+  learningMibs: number | null;
+  balancedMibs: number | null;
+  /** Median wall time of learning's runs, s: ACE's time to learn (--oracle calibrates the scales
+   * so that it is about --duration). */
+  learningWallS: number | null;
+}
+
+export interface OracleTarget {
+  what: string;
+  met: boolean | null;
+  detail: string;
+}
+
+export interface OracleTable {
+  learning: string;
+  balanced: string;
+  fixed: string[];
+  rows: OracleRow[];
+  geomeanSpeedVsBalanced: number | null;
+  geomeanMibsVsBalanced: number | null;
+  geomeanSpeedVsBest: number | null;
+  targets: OracleTarget[];
+}
+
+function mibs(s: SampleLike): number | null {
+  const v = s.ok ? s.rss?.mib_s : undefined;
+  return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
+}
+
+/** `name` without the "hakmem-" of every hakmem variant. */
+export function variantLabel(name: string): string {
+  return name.startsWith("hakmem-") ? name.slice("hakmem-".length) : name;
+}
+
+/** The oracle's table of a run with results.oracle, or null without. Its rows are medians of the
+ * per-round ratios; its targets are met only when they hold in every round (`perRound` false: as
+ * judged on the rows alone, for one round's table). */
+export function oracleTable(
+  results: Results,
+  summary: Summary,
+  perRound = true,
+): OracleTable | null {
+  const o = results.oracle;
+  if (!o) return null;
+  const samples = (bench: string, alloc: string) =>
+    results.samples.filter((s) => s.bench === bench && s.allocator === alloc);
+  const rows: OracleRow[] = [];
+  for (const bench of summary.benches) {
+    const learn = summaryRow(summary, bench, o.learning);
+    if (!learn) continue;
+    const hib = learn.higherIsBetter;
+    const mine = samples(bench, o.learning);
+    const speedTo = (ref: string) =>
+      summaryRow(summary, bench, o.learning)?.speed[ref]?.ratio ?? null;
+    const mibsOf = (a: string, ref: string) =>
+      pairedRatio(samples(bench, a), samples(bench, ref), true, mibs).ratio;
+    const fixed = o.fixed.map((name) => summaryRow(summary, bench, name))
+      .filter((r) => r !== undefined && r.median !== null);
+    const bySpeed = [...fixed].sort((a, b) =>
+      hib ? b!.median! - a!.median! : a!.median! - b!.median!
+    );
+    const byMemory = fixed.filter((r) => r!.medianMibS !== null)
+      .sort((a, b) => a!.medianMibS! - b!.medianMibS!);
+    const bestSpeed = bySpeed[0]?.allocator ?? null;
+    const bestMemory = byMemory[0]?.allocator ?? null;
+    rows.push({
+      bench,
+      metric: learn.metric,
+      speedVsBalanced: speedTo(o.balanced),
+      mibsVsBalanced: mibsOf(o.learning, o.balanced),
+      bestSpeed,
+      speedVsBest: bestSpeed ? speedTo(bestSpeed) : null,
+      mibsVsBest: bestSpeed ? mibsOf(o.learning, bestSpeed) : null,
+      bestMemory,
+      bestMemorySpeedVsBalanced: bestMemory
+        ? summaryRow(summary, bench, bestMemory)?.speed[o.balanced]?.ratio ?? null
+        : null,
+      bestMemoryMibsVsBalanced: bestMemory ? mibsOf(bestMemory, o.balanced) : null,
+      mibsVsBestMemory: bestMemory ? mibsOf(o.learning, bestMemory) : null,
+      speedVsBaseline: speedTo(results.params.baseline),
+      learningMibs: median(mine.map(mibs).filter((x): x is number => x !== null)),
+      balancedMibs: summaryRow(summary, bench, o.balanced)?.medianMibS ?? null,
+      learningWallS: learn.medianWallS,
+    });
+  }
+  const g = (f: (r: OracleRow) => number | null) =>
+    geomean(rows.map(f).filter((x): x is number => x !== null));
+  const table: OracleTable = {
+    learning: o.learning,
+    balanced: o.balanced,
+    fixed: o.fixed,
+    rows,
+    geomeanSpeedVsBalanced: g((r) => r.speedVsBalanced),
+    geomeanMibsVsBalanced: g((r) => r.mibsVsBalanced),
+    geomeanSpeedVsBest: g((r) => r.speedVsBest),
+    targets: [],
+  };
+  table.targets = targets(table, results.params.baseline);
+  if (perRound) table.targets = everyRound(results, table.targets);
+  return table;
+}
+
+/** `overall` judged again round by round: a target is met only when it held in every round
+ * (never on the median of a noisy run); the detail says in how many it held, and a run of one
+ * round is an indication only. */
+function everyRound(results: Results, overall: OracleTarget[]): OracleTarget[] {
+  const rounds = [...new Set(results.samples.map((s) => s.round))].sort((a, b) => a - b);
+  const per = rounds.map((r) => {
+    const sub = { ...results, samples: results.samples.filter((s) => s.round === r) };
+    return oracleTable(sub, summarize(sub), false)?.targets ?? [];
+  });
+  return overall.map((t, i) => {
+    const verdicts = per.map((p) => p[i]?.met ?? null);
+    const judged = verdicts.filter((v): v is boolean => v !== null);
+    if (judged.length === 0) return t;
+    const held = judged.filter((v) => v).length;
+    const note = rounds.length === 1
+      ? "one round: an indication only"
+      : `held in ${held} of ${rounds.length} rounds`;
+    return { ...t, met: held === rounds.length, detail: `${t.detail}; ${note}` };
+  });
+}
+
+/** A variant's place in the speed–memory trade of one bench, both against balanced. */
+export interface TradePoint {
+  allocator: string;
+  /** Throughput against balanced (normalised: > 1 faster). */
+  speed: number | null;
+  /** MiB·s over balanced's (< 1: less memory over time). */
+  mibs: number | null;
+}
+
+/** Every fixed configuration and the learning variant on `bench`, against balanced. */
+export function tradePoints(results: Results, summary: Summary, bench: string): TradePoint[] {
+  const o = results.oracle;
+  if (!o) return [];
+  const samples = (alloc: string) =>
+    results.samples.filter((s) => s.bench === bench && s.allocator === alloc);
+  return [...o.fixed, o.learning].filter((a) => summaryRow(summary, bench, a)).map((a) => ({
+    allocator: a,
+    speed: summaryRow(summary, bench, a)?.speed[o.balanced]?.ratio ?? null,
+    mibs: pairedRatio(samples(a), samples(o.balanced), true, mibs).ratio,
+  }));
+}
+
+/** The issue's targets, each met or not on this run (null: nothing to judge). */
+function targets(t: OracleTable, baseline: string): OracleTarget[] {
+  const judged = t.rows.filter((r) => r.speedVsBalanced !== null);
+  const slow = judged.filter((r) => r.speedVsBalanced! < TARGET_SPEED_VS_BALANCED);
+  // workloads whose best fixed configuration is not the default, where learning gains and
+  // comes close to that best
+  const other = t.rows.filter((r) => r.bestSpeed !== null && r.bestSpeed !== t.balanced);
+  const wins = other.filter((r) =>
+    (r.speedVsBalanced ?? 0) >= TARGET_GAIN && (r.speedVsBest ?? 0) >= TARGET_NEAR_BEST
+  );
+  const withBase = wins.filter((r) => r.speedVsBaseline !== null);
+  const speeds = (rows: OracleRow[]) =>
+    rows.filter((r) => r.speedVsBaseline !== null)
+      .map((r) => `${r.bench} ${fmtRatio(r.speedVsBaseline)}`).join(", ");
+  const ms = t.geomeanMibsVsBalanced;
+  return [
+    {
+      what: `learning ≥ ${TARGET_SPEED_VS_BALANCED}× balanced's throughput on every workload`,
+      met: judged.length ? slow.length === 0 : null,
+      detail: slow.length === 0
+        ? `${judged.length} of ${judged.length}`
+        : `below on ${slow.map((r) => `${r.bench} (${fmtRatio(r.speedVsBalanced)})`).join(", ")}`,
+    },
+    {
+      what: `RSS·time ≤ ${TARGET_MIBS_VS_BALANCED}× balanced's (geometric mean)`,
+      met: ms === null ? null : ms <= TARGET_MIBS_VS_BALANCED,
+      detail: `${fmtRatio(ms)}`,
+    },
+    {
+      what: `on ≥ ${TARGET_WORKLOADS} workloads whose best fixed configuration is not the ` +
+        `default: learning ≥ ${TARGET_GAIN}× balanced and ≥ ${TARGET_NEAR_BEST}× the best`,
+      met: wins.length >= TARGET_WORKLOADS,
+      detail: `${wins.length} (${wins.map((r) => r.bench).join(", ") || "none"}) of ` +
+        `${other.length} such workloads`,
+    },
+    {
+      what: `learning at least as fast as ${baseline} on those workloads`,
+      met: withBase.length ? withBase.every((r) => r.speedVsBaseline! >= 1) : null,
+      // with none to judge, how far learning is on the candidates still says where it stands
+      detail: speeds(withBase) ||
+        (speeds(other)
+          ? `none met the target above; on the workloads whose best is not the default: ` +
+            speeds(other)
+          : `no such workload with ${baseline}`),
+    },
+  ];
+}
