@@ -50,7 +50,7 @@ enum hak_heap_state {
  * (remote.c): lists of the blocks' addresses, which the owner reads at
  * once, where a chain through the blocks made it wait for each block in
  * turn (each one a cache miss on another core's line). A batch is a run of
- * records of HAK_BATCH_BLOCKS addresses (9 bytes per block in flight); a
+ * records of HAK_BATCH_BLOCKS addresses (10 bytes per block in flight); a
  * record belongs to the heap of the thread that filled it (`home`: NULL
  * for threads without a heap) and goes back there once read, so records
  * are made once and reused. */
