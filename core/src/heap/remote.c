@@ -239,7 +239,8 @@ HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b, 
     c->block[c->count] = b;
     me->rbuf_pending++;
     r->bytes += bsize;
-    if (unlikely((++c->count == HAK_BATCH_BLOCKS) | (++r->count >= (uint32_t)hak_opt(OPT_BUNDLE)) |
+    uint32_t in_record = ++c->count, in_batch = ++r->count;
+    if (unlikely((in_record == HAK_BATCH_BLOCKS) | (in_batch >= (uint32_t)hak_opt(OPT_BUNDLE)) |
                  (r->bytes >= REMOTE_BATCH_BYTES)))
         batch_full(me, r);
 }
