@@ -6,7 +6,9 @@
 // queue has); then it pops a batch that some thread pushed and checks and frees its blocks. Which
 // queue a thread pushes to and pops from turns with a per-thread random stream, so most frees are
 // of blocks another thread allocated. A queue holding --cap batches takes no more: the producer
-// consumes instead. The run lasts a fixed time (--ms × --scale); the metric is frees per second
+// consumes instead. With --split 1, even-numbered threads only produce and odd-numbered ones only
+// consume: the consumers never call malloc (a logger, a reaper, a pipeline's last stage). The run
+// lasts a fixed time (--ms × --scale); the metric is frees per second
 // over it. What is still queued at the end is freed after the clock stops.
 // Metric: ops_per_s, one op = one free (each of a block allocated by the workload).
 #include "common.h"
@@ -38,7 +40,7 @@ typedef struct {
 } worker_t;
 
 static queue_t *g_q;
-static uint64_t g_nq, g_batch, g_size, g_cap;
+static uint64_t g_nq, g_batch, g_size, g_cap, g_split;
 static atomic_int g_stop;
 
 static void fill(blk_t *b, uint64_t tag) {
@@ -125,15 +127,19 @@ static void *work(void *arg) {
   batch_t *pending = NULL; // a batch no queue took yet
 
   sync_start(w->sync);
+  int produces = !g_split || w->id % 2 == 0, consumes = !g_split || w->id % 2 == 1;
   while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
-    if (!pending) pending = produce(w, &seq);
-    if (push(&g_q[rng_below(&r, g_nq)], pending)) pending = NULL;
-    // take from a random queue, else from any other
-    uint64_t first = rng_below(&r, g_nq);
+    if (produces) {
+      if (!pending) pending = produce(w, &seq);
+      if (push(&g_q[rng_below(&r, g_nq)], pending)) pending = NULL;
+    }
     batch_t *bt = NULL;
-    for (uint64_t k = 0; k < g_nq && !bt; k++) bt = pop(&g_q[(first + k) % g_nq]);
-    if (bt) w->frees += consume(bt, &sum);
-    else sched_yield();
+    if (consumes) { // take from a random queue, else from any other
+      uint64_t first = rng_below(&r, g_nq);
+      for (uint64_t k = 0; k < g_nq && !bt; k++) bt = pop(&g_q[(first + k) % g_nq]);
+      if (bt) w->frees += consume(bt, &sum);
+    }
+    if (consumes ? bt == NULL : pending != NULL) sched_yield(); // nothing to take, or no room
   }
   sync_stop(w->sync);
   if (pending) {
@@ -156,7 +162,7 @@ static void *timer(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  static const char *const known[] = {"workers", "queues", "batch", "size", "cap", "ms", NULL};
+  static const char *const known[] = {"workers", "queues", "batch", "size", "cap", "ms", "split", NULL};
   bench_args a;
   bench_parse(&a, argc, argv, "prodcons", known, 1);
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -166,6 +172,7 @@ int main(int argc, char **argv) {
   g_batch = opt_u64(&a, "batch", 64, 1, 1u << 16);
   g_size = opt_u64(&a, "size", 64, sizeof(blk_t), 1u << 20);
   g_cap = opt_u64(&a, "cap", 64, 1, 1u << 20);
+  g_split = opt_u64(&a, "split", 0, 0, 1);
   uint64_t ms = scaled(&a, (double)opt_u64(&a, "ms", 4000, 1, 3600000), 10);
 
   g_q = calloc(g_nq, sizeof *g_q);
@@ -219,6 +226,7 @@ int main(int argc, char **argv) {
   json_u64(&j, "size", g_size);
   json_u64(&j, "allocs", allocs);
   json_u64(&j, "leftover", leftover);
+  json_u64(&j, "split", g_split);
   json_end(&j);
   return 0;
 }

@@ -86,6 +86,18 @@ const FIELD_BENCHES: readonly BenchDef[] = [
     quickScale: 0.25,
   },
   {
+    id: "prodcons_split",
+    program: "prodcons",
+    args: () => ["--split", "1"],
+    metric: "ops_per_s",
+    title: "Producer/consumer, threads that only free (64 B)",
+    description: "The same queues, but half the threads only allocate and push and the other " +
+      "half only pop and free: the consumers never call malloc (a logger, a reaper, a " +
+      "pipeline's last stage), so every free is remote and comes from a thread that allocates " +
+      "nothing. Fixed time; the metric is frees per second.",
+    quickScale: 0.25,
+  },
+  {
     id: "large_buffers",
     program: "large_buffers",
     args: () => [],

@@ -36,6 +36,16 @@ Deno.test({
       await badArgs(prog, "prodcons", [["--workers", "1"], ["--size", "8"], ["--ms", "x"]]);
     });
 
+    await t.step("prodcons --split 1: threads that only free, every block freed", async () => {
+      const prog = bins.get("prodcons")!;
+      for (const l of await both(prog, ["--seed", "4", "--scale", "0.05", "--split", "1"], false)) {
+        assert.equal(num(l, "split"), 1);
+        assert.ok(num(l, "ops") > 1000 && num(l, "value") > 0, JSON.stringify(l));
+        assert.equal(num(l, "ops") + num(l, "leftover"), num(l, "allocs"));
+      }
+      await badArgs(prog, "prodcons", [["--split", "2"]]);
+    });
+
     await t.step("large_buffers: 20 slots of 5–25 MiB, every byte written", async () => {
       const prog = bins.get("large_buffers")!;
       const lines = await both(prog, ["--seed", "5", "--scale", "0.005"]);
@@ -89,6 +99,7 @@ Deno.test({
 Deno.test("field workloads in the catalogue: ids, programs, quick scales", () => {
   const ids = [
     "prodcons",
+    "prodcons_split",
     "large_buffers",
     "interp_heap_1",
     "interp_heap_2",

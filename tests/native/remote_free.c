@@ -7,7 +7,7 @@
  * that allocated them has exited. Then two threads in lockstep: one
  * allocates, the other frees it all, cycle after cycle; the memory mapped
  * stays flat, so what carries remote frees to their owners is reused, not
- * made anew.
+ * made anew, whether the freeing thread allocates or only frees.
  *
  * usage: remote_free [seed] [scale] */
 #ifndef _GNU_SOURCE
@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #define PAIRS 4
 #define QCAP 2048 /* power of two */
@@ -196,9 +197,20 @@ static void *reuse_owner(void *arg) {
     return NULL;
 }
 
+static uint64_t heaps_made(void) {
+    hak_stats_t st;
+    CHECK(hak_stats_get(&st, sizeof st) == 0, "hak_stats_get failed (errno %d)", errno);
+    return st.heaps_created + st.heaps_reused;
+}
+
 static void *reuse_freer(void *arg) {
-    (void)arg;
-    free(malloc(16)); /* a heap of its own: its frees go in batches of many blocks */
+    /* with a malloc first, a heap of its own from its first call; without,
+     * a thread that only frees: its first free of another's block gives it
+     * one, so its frees go in batches all the same */
+    if (*(const bool *)arg) { /* volatile: a compiler drops a malloc freed at once */
+        void *volatile p = malloc(16);
+        free(p);
+    }
     for (unsigned c = 0; c < REUSE_CYCLES; c++) {
         pthread_barrier_wait(&g_reuse_step);
         for (uint64_t i = 0; i < REUSE_BLOCKS; i++) t_free(g_reuse[i], 64, (uint64_t)c << 32 | i);
@@ -207,20 +219,26 @@ static void *reuse_freer(void *arg) {
     return NULL;
 }
 
-static void reuse_cycles(void) {
+/* Returns the thread heaps the two threads took. */
+static uint64_t reuse_cycles(bool freer_allocates) {
     pthread_t owner, freer;
+    uint64_t heaps = heaps_made();
     CHECK(pthread_barrier_init(&g_reuse_step, NULL, 2) == 0, "pthread_barrier_init");
     CHECK(pthread_create(&owner, NULL, reuse_owner, NULL) == 0, "pthread_create");
-    CHECK(pthread_create(&freer, NULL, reuse_freer, NULL) == 0, "pthread_create");
+    CHECK(pthread_create(&freer, NULL, reuse_freer, &freer_allocates) == 0, "pthread_create");
     pthread_join(owner, NULL);
     pthread_join(freer, NULL);
     pthread_barrier_destroy(&g_reuse_step);
-    printf("remote_free: %d cycles of %d remote frees: mapped %" PRIu64 " KiB after %d, %" PRIu64
-           " KiB at the end\n",
-           REUSE_CYCLES, REUSE_BLOCKS, g_mapped_warm >> 10, REUSE_WARM, g_mapped_end >> 10);
+    heaps = heaps_made() - heaps;
+    printf("remote_free: %d cycles of %d remote frees (the freer %s): mapped %" PRIu64
+           " KiB after %d, %" PRIu64 " KiB at the end; %" PRIu64 " heaps taken\n",
+           REUSE_CYCLES, REUSE_BLOCKS, freer_allocates ? "allocates" : "only frees",
+           g_mapped_warm >> 10, REUSE_WARM, g_mapped_end >> 10, heaps);
+
     CHECK(g_mapped_end <= g_mapped_warm + REUSE_SLACK,
           "%" PRIu64 " KiB more mapped over %d cycles of the same frees (remote batches not reused?)",
           (g_mapped_end - g_mapped_warm) >> 10, REUSE_CYCLES - REUSE_WARM);
+    return heaps;
 }
 
 int main(int argc, char **argv) {
@@ -265,7 +283,13 @@ int main(int argc, char **argv) {
         pthread_cond_destroy(&pairs[i].q.not_full);
     }
     free(pairs);
-    reuse_cycles();
+    uint64_t heaps_allocating = reuse_cycles(true), heaps_freeing = reuse_cycles(false);
+    /* a thread that only frees batches its frees in a heap of its own, as
+     * one that allocates does (none for either without thread heaps) */
+    CHECK(heaps_freeing == heaps_allocating,
+          "%" PRIu64 " heaps taken with a freer that only frees, %" PRIu64 " with one that "
+          "allocates: a thread that only frees did not take a heap",
+          heaps_freeing, heaps_allocating);
     stats_check("remote_free", 1, 1, 1);
     printf("remote_free: OK\n");
     return 0;

@@ -9,8 +9,8 @@
 
 #include <stdio.h>
 
-/* Slow paths between sends of a thread's partial batches: a batch that is
- * not filling up still reaches its owner soon. */
+/* Slow paths (or batches sent) between sends of a thread's partial
+ * batches: a batch that is not filling up still reaches its owner soon. */
 #define REMOTE_FLUSH_TICKS 64
 /* A batch goes at HAKMEM_BUNDLE blocks or this many bytes, whichever
  * comes first: 128 blocks of 64 B are 8 KiB, 128 of 64 KiB would hold
@@ -230,6 +230,9 @@ __attribute__((noinline)) static void batch_full(hak_heap_t *me, hak_remote_buf_
         return;
     }
     send(me, r);
+    /* a thread that only frees reaches no malloc slow path: its batches
+     * filling up tick the sending of the partial ones instead */
+    _hak_remote_flush_some(me);
 }
 
 /* b (bsize bytes) joins the batch of slot r. */
@@ -259,12 +262,33 @@ __attribute__((noinline)) static void free_remote_switch(hak_heap_t *me, hak_rem
     batch_push(me, r, b, bsize);
 }
 
-/* A thread without a heap (it never allocated, or it exited): counted on
- * the shared heap, atomically since any number of such threads may free
- * at once, and its block sent alone at once (or lost to its slab without
- * a record, as above): such a thread may never reach a slow path that
- * would send a batch. */
+/* b (of slab s) joins the batch for its owner in heap me's slot. */
+HAK_INLINE void free_remote_from(hak_heap_t *me, hak_slab_t *s, hak_block_t *b) {
+    hak_heap_t *owner = s->heap;
+    hak_ctr_inc(&me->ctr.remote_frees[s->cls]);
+    hak_remote_buf_t *r = &me->rbuf[slot_of(owner)];
+    if (unlikely(r->to != owner)) {
+        free_remote_switch(me, r, owner, b, s->bsize);
+        return;
+    }
+    batch_push(me, r, b, s->bsize);
+}
+
+/* A thread without a heap. One that never had one takes one now, as its
+ * first malloc would: a thread that only frees what others allocated (a
+ * consumer, a logger, a pool's reaper) batches like any other, where a
+ * block sent alone under the registry lock cost it ~15x a batched free.
+ * One that exited, or any while hakmem starts up (or without thread
+ * heaps): counted on the shared heap, atomically since any number of such
+ * threads may free at once, and its block sent alone at once (or lost to
+ * its slab without a record, as below): such a thread may never reach a
+ * point that would send a batch. */
 __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_block_t *b) {
+    hak_heap_t *me = _hak_heap_for_alloc();
+    if (hak_heap_owned(me)) {
+        free_remote_from(me, s, b);
+        return;
+    }
     atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_frees[s->cls], 1,
                               memory_order_relaxed);
     hak_seal(b);
@@ -283,18 +307,12 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
  * in a producer/consumer program). Every call out is a tail call, so the
  * common case, a block added to its owner's batch, saves no register. */
 HAK_INLINE void free_remote(hak_slab_t *s, hak_block_t *b) {
-    hak_heap_t *owner = s->heap, *me = _hak_tl_heap;
+    hak_heap_t *me = _hak_tl_heap;
     if (unlikely(!hak_heap_owned(me))) {
         free_remote_unowned(s, b);
         return;
     }
-    hak_ctr_inc(&me->ctr.remote_frees[s->cls]);
-    hak_remote_buf_t *r = &me->rbuf[slot_of(owner)];
-    if (unlikely(r->to != owner)) {
-        free_remote_switch(me, r, owner, b, s->bsize);
-        return;
-    }
-    batch_push(me, r, b, s->bsize);
+    free_remote_from(me, s, b);
 }
 
 void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {
