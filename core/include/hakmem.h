@@ -76,7 +76,7 @@ HAK_API size_t hak_mid_max(void);
  * and the library writes the JSON of hak_stats_json and the layout of
  * hak_stats_layout_json from the same lists, so bindings decode the struct
  * without a copy of it. */
-#define HAK_STATS_VERSION 2u
+#define HAK_STATS_VERSION 3u
 
 /* X(enumerator suffix, JSON name) */
 #define HAK_TIER_LIST(X) X(TINY, "tiny") X(MID, "mid") X(LARGE, "large")
@@ -107,6 +107,7 @@ HAK_API size_t hak_mid_max(void);
     X(major_faults, "process major page faults (getrusage)")                                       \
     X(heaps_created, "thread heaps made")                                                          \
     X(heaps_reused, "thread heaps adopted from exited threads")                                    \
+    X(remote_batches, "batches of remote frees sent to their owners")                              \
     X(threads_live, "threads currently owning a heap")                                             \
     X(segments, "live segments (superslabs and arenas)")                                           \
     X(llc_misses, "last-level cache misses (see pmu_source)")                                      \

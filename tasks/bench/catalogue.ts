@@ -244,6 +244,18 @@ export const BENCHES: readonly BenchDef[] = [
     quickScale: 0.2,
   },
   {
+    id: "scatter",
+    program: "scatter",
+    args: () => [],
+    metric: "ops_per_s",
+    title: "Frees scattered over 16 owners",
+    description: "16 threads (more than the cores, as a server's pool) in rounds: each " +
+      "allocates 4096 blocks of 16–128 B, then frees a slice of every thread's blocks, the " +
+      "owner changing at every free (a request's objects made by several workers, a shared " +
+      "cache emptied).",
+    quickScale: 0.25,
+  },
+  {
     id: "fragment",
     program: "fragment",
     args: () => [],

@@ -241,6 +241,72 @@ static uint64_t reuse_cycles(bool freer_allocates) {
     return heaps;
 }
 
+/* Many threads freeing to each other, the owner changing at every free:
+ * each freeing thread's batches still fill, one per owner (with a few
+ * slots shared by address, owners took turns in a slot and most batches
+ * went with one or two blocks). */
+#define A2A_THREADS 16
+#define A2A_BLOCKS 4096 /* per thread and round */
+#define A2A_ROUNDS 4
+#define A2A_MIN_PER_BATCH 32
+
+static void *g_a2a[A2A_THREADS][A2A_BLOCKS];
+static pthread_barrier_t g_a2a_step;
+
+static void *a2a_worker(void *arg) {
+    unsigned me = (unsigned)(uintptr_t)arg;
+    for (unsigned r = 0; r < A2A_ROUNDS; r++) {
+        for (unsigned i = 0; i < A2A_BLOCKS; i++)
+            g_a2a[me][i] = t_malloc(16 + (i % 8) * 16, (uint64_t)me << 40 | (uint64_t)r << 20 | i);
+        pthread_barrier_wait(&g_a2a_step);
+        /* a slice of every thread's blocks, the owner turning fastest */
+        unsigned lo = me * A2A_BLOCKS / A2A_THREADS, hi = (me + 1) * A2A_BLOCKS / A2A_THREADS;
+        for (unsigned i = lo; i < hi; i++)
+            for (unsigned o = 1; o <= A2A_THREADS; o++) {
+                unsigned t = (me + o) % A2A_THREADS;
+                t_free(g_a2a[t][i], 16 + (i % 8) * 16, (uint64_t)t << 40 | (uint64_t)r << 20 | i);
+            }
+        pthread_barrier_wait(&g_a2a_step);
+    }
+    return NULL;
+}
+
+static uint64_t remote_frees_now(uint64_t *batches) {
+    hak_stats_t st;
+    CHECK(hak_stats_get(&st, sizeof st) == 0, "hak_stats_get failed (errno %d)", errno);
+    *batches = st.remote_batches;
+    uint64_t n = 0;
+    for (unsigned t = 0; t < HAK_TIER_COUNT; t++) n += st.tier[t].remote_frees;
+    return n;
+}
+
+static void all_to_all(void) {
+    uint64_t batches0, frees0 = remote_frees_now(&batches0), heaps = heaps_made();
+    pthread_t th[A2A_THREADS];
+    CHECK(pthread_barrier_init(&g_a2a_step, NULL, A2A_THREADS) == 0, "pthread_barrier_init");
+    for (unsigned i = 0; i < A2A_THREADS; i++)
+        CHECK(pthread_create(&th[i], NULL, a2a_worker, (void *)(uintptr_t)i) == 0, "pthread_create");
+    for (unsigned i = 0; i < A2A_THREADS; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&g_a2a_step);
+    uint64_t batches1, frees = remote_frees_now(&batches1) - frees0, batches = batches1 - batches0;
+    heaps = heaps_made() - heaps;
+    printf("remote_free: %d threads freeing to each other: %" PRIu64 " remote frees in %" PRIu64
+           " batches (%" PRIu64 " heaps taken)\n",
+           A2A_THREADS, frees, batches, heaps);
+    CHECK(frees >= (uint64_t)A2A_THREADS * A2A_BLOCKS * A2A_ROUNDS * (A2A_THREADS - 1) / A2A_THREADS,
+          "%" PRIu64 " remote frees counted", frees);
+    /* without thread heaps (HAKMEM_TCACHE=0) every block goes alone, and a
+     * batch holds HAKMEM_BUNDLE blocks at most */
+    const char *bundle_env = getenv("HAKMEM_BUNDLE");
+    uint64_t bundle = bundle_env != NULL ? strtoull(bundle_env, NULL, 10) : A2A_MIN_PER_BATCH;
+    uint64_t per_batch = bundle < A2A_MIN_PER_BATCH ? bundle : A2A_MIN_PER_BATCH;
+    if (heaps != 0)
+        CHECK(batches * per_batch <= frees,
+              "%" PRIu64 " remote frees went in %" PRIu64 " batches (fewer than %d blocks each): "
+              "owners share a freeing thread's batch slots",
+              frees, batches, (int)per_batch);
+}
+
 int main(int argc, char **argv) {
     uint64_t seed;
     double scale;
@@ -290,6 +356,7 @@ int main(int argc, char **argv) {
           "%" PRIu64 " heaps taken with a freer that only frees, %" PRIu64 " with one that "
           "allocates: a thread that only frees did not take a heap",
           heaps_freeing, heaps_allocating);
+    all_to_all();
     stats_check("remote_free", 1, 1, 1);
     printf("remote_free: OK\n");
     return 0;

@@ -13,9 +13,9 @@
 #define STATS_LINE_MAX 2048 /* the JSON of HAKMEM_STATS_FILE, with room to spare */
 #define STATS_TEXT_MAX 8192 /* the text of HAKMEM_STATS=1, the configuration included */
 
-/* The struct of HAK_STATS_VERSION 2, the same on every LP64 target: a
+/* The struct of HAK_STATS_VERSION 3, the same on every LP64 target: a
  * layout change is a new version. */
-_Static_assert(sizeof(hak_stats_t) == 328 && offsetof(hak_stats_t, pmu_source) == 320,
+_Static_assert(sizeof(hak_stats_t) == 336 && offsetof(hak_stats_t, pmu_source) == 328,
                "hak_stats_t changed: bump HAK_STATS_VERSION");
 
 #define NAME_(id, name) name,
@@ -36,6 +36,7 @@ void _hak_stats_collect(hak_stats_t *s) {
     s->size = sizeof(*s);
     hak_counters_t c;
     _hak_heaps_sum(&c, &s->heaps_created, &s->heaps_reused, &s->threads_live);
+    s->remote_batches = c.remote_batches;
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         hak_tier_stats_t *t = &s->tier[hak_class_tier(cls)];
         t->allocs += c.allocs[cls];
@@ -189,9 +190,10 @@ static size_t human(const hak_stats_t *s, char *buf, size_t cap) {
     HAK_PUT("page faults: %llu minor, %llu major; LLC misses: %llu (pmu: %s)\n",
         (unsigned long long)s->minor_faults, (unsigned long long)s->major_faults,
         (unsigned long long)s->llc_misses, k_pmu_names[s->pmu_source]);
-    HAK_PUT("heaps: %llu created, %llu reused, %llu live; segments: %llu\n",
+    HAK_PUT("heaps: %llu created, %llu reused, %llu live; segments: %llu; remote batches: %llu\n",
         (unsigned long long)s->heaps_created, (unsigned long long)s->heaps_reused,
-        (unsigned long long)s->threads_live, (unsigned long long)s->segments);
+        (unsigned long long)s->threads_live, (unsigned long long)s->segments,
+        (unsigned long long)s->remote_batches);
     HAK_PUT("decay: %llu passes, %llu KiB given back, %llu KiB of it handed out again\n",
         (unsigned long long)s->decay_runs, (unsigned long long)(s->decay_bytes >> 10),
         (unsigned long long)(s->refault_bytes >> 10));

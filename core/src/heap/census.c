@@ -41,6 +41,7 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
     out->span_allocs += hak_ctr_get(&h->ctr.span_allocs);
     out->span_frees += hak_ctr_get(&h->ctr.span_frees);
     out->remote_frees[HAK_SPAN_CLASS] += hak_ctr_get(&h->ctr.remote_frees[HAK_SPAN_CLASS]);
+    out->remote_batches += hak_ctr_get(&h->ctr.remote_batches);
     for (unsigned c = 0; c < HAK_CLASSES; c++) {
         out->allocs[c] += hak_ctr_get(&h->ctr.allocs[c]);
         /* a block held in quarantine is freed, though still out of its slab */

@@ -61,7 +61,7 @@ hak_heap_t *_hak_heap_acquire(void) {
         for (unsigned c = 0; c < HAK_CLASSES; c++) h->fast[c] = h->cur[c] = &_hak_no_slab;
         h->next_all = _hak_heaps_all;
         _hak_heaps_all = h;
-        g_created++;
+        h->slot = (uint16_t)(g_created++ % HAK_REMOTE_SLOTS);
     }
     set_owner(h, hak_thread_id());
     atomic_store_explicit(&h->state, HEAP_OWNED, memory_order_release);

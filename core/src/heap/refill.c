@@ -146,6 +146,7 @@ hak_slab_t *_hak_heap_slab_new(hak_heap_t *h, unsigned cls, uint32_t units, uint
     if (s == NULL) s = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, true, fresh);
     if (s == NULL && _hak_heap_release_unused(h) != 0)
         s = _hak_slab_new(&h->segs, h, h->owner, cls, units, bsize, true, fresh);
+    if (s != NULL) s->heap_slot = h->slot;
     return s;
 }
 

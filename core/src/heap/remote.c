@@ -24,11 +24,6 @@
  * taken under the registry lock. */
 static _Atomic(hak_batch_t *) g_unowned_batches;
 
-static unsigned slot_of(const hak_heap_t *owner) {
-    uintptr_t x = (uintptr_t)owner;
-    return (unsigned)((x >> 6) ^ (x >> 12)) & (HAK_REMOTE_SLOTS - 1);
-}
-
 /* One record from a pool whose records only its taker pops (the owner of
  * `pool`, or the holder of the registry lock), the batches sent back first
  * joining it; a new one when none is left (NULL: the OS refused memory).
@@ -202,6 +197,7 @@ static void deliver(hak_heap_t *owner, hak_batch_t *c, uint32_t n) {
 /* Out of line: the free that fills a batch pays for it, the others stay
  * a leaf that saves no register. */
 __attribute__((noinline)) static void send(hak_heap_t *me, hak_remote_buf_t *r) {
+    hak_ctr_inc(&me->ctr.remote_batches);
     deliver(r->to, r->batch, r->count);
     me->rbuf_pending -= r->count;
     r->to = NULL;
@@ -266,7 +262,7 @@ __attribute__((noinline)) static void free_remote_switch(hak_heap_t *me, hak_rem
 HAK_INLINE void free_remote_from(hak_heap_t *me, hak_slab_t *s, hak_block_t *b) {
     hak_heap_t *owner = s->heap;
     hak_ctr_inc(&me->ctr.remote_frees[s->cls]);
-    hak_remote_buf_t *r = &me->rbuf[slot_of(owner)];
+    hak_remote_buf_t *r = &me->rbuf[s->heap_slot]; /* on the line the free read */
     if (unlikely(r->to != owner)) {
         free_remote_switch(me, r, owner, b, s->bsize);
         return;
@@ -299,6 +295,8 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
     hak_unlock(&_hak_heaps_lock_);
     if (c == NULL) return;
     c->block[c->count++] = b;
+    atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_batches, 1,
+                              memory_order_relaxed);
     deliver(s->heap, c, 1);
 }
 

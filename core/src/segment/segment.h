@@ -176,7 +176,7 @@ typedef struct hak_slab {
     uint32_t requeue;
     uint8_t full;
     uint8_t settled; /* decay looked at its free list, which has not grown since */
-    uint8_t pad_[2];
+    uint16_t heap_slot; /* set by the heap layer: its heap's slot in a freeing thread's batches */
     /* ---- written by the owner on every malloc and free ---- */
     uint32_t free;              /* index of the first block malloc hands out (the owner's
                                  * thread only); >= carved: none */
