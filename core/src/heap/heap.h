@@ -222,9 +222,16 @@ void *_hak_class_alloc(unsigned cls);
 /* A free the fast path did not finish: a double free, an interior or
  * invalid pointer into a segment (the block's head is looked up again). */
 void _hak_free_slow(void *p);
-/* The head slab of small block a, or fails naming the call ("free",
- * "realloc", ...): a pointer into no live slab, or not at a block's start. */
-hak_slab_t *_hak_small_locate_or_fail(uintptr_t a, const char *call);
+/* Stops the process naming the call ("free", "realloc", ...) and what is
+ * wrong with pointer a: into no live slab, or not at a block's start. */
+__attribute__((noreturn, cold)) void _hak_small_locate_failed(uintptr_t a, const char *call);
+/* The head slab of small block a, or fails naming the call (inline: realloc
+ * and malloc_usable_size look a block up on every call). */
+HAK_INLINE hak_slab_t *_hak_small_locate_or_fail(uintptr_t a, const char *call) {
+    hak_slab_t *s = hak_small_locate(a);
+    if (unlikely(s == NULL)) _hak_small_locate_failed(a, call);
+    return s;
+}
 void _hak_slab_event(hak_slab_t *s); /* a free took `used` to 0 */
 /* A free of block b of another thread's slab s (the head slab, the block
  * checked by the fast path: a block start, not marked free). The block

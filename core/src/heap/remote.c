@@ -332,9 +332,7 @@ void _hak_free_marked(hak_block_t *b, hak_slab_t *s) {
     if (--s->used <= 0) _hak_slab_event(s);
 }
 
-hak_slab_t *_hak_small_locate_or_fail(uintptr_t a, const char *call) {
-    hak_slab_t *s = hak_small_locate(a);
-    if (s != NULL) return s;
+void _hak_small_locate_failed(uintptr_t a, const char *call) {
     const char *what = "an interior or invalid pointer";
     hak_slab_t *d = hak_slab_at(a);
     if (hak_unit_of(a) == 0 || d->kind == SLAB_FREE) what = "a pointer hakmem did not allocate (no live slab)";
