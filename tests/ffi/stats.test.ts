@@ -10,6 +10,7 @@ import {
   hardened,
   lazyHakmem,
   notBuilt,
+  openHakmem,
   ptrOf,
   Rng,
   type Stats,
@@ -264,6 +265,35 @@ for (const flavour of FLAVOURS) {
       assert.ok(faults >= 1000, `${faults} page faults for 16 MiB`);
     } finally {
       h.optionSet("HAKMEM_THP_SLOW_US", slow);
+    }
+  });
+
+  test("a calloc's fresh chunks fault in 4 KiB pages while other blocks take huge ones", () => {
+    // an instance of its own: an earlier test turned this one's huge pages off for a while
+    const h = openHakmem(flavour);
+    try {
+      if (hardened(h)) return; // every large block has its own guarded mapping
+      // no huge-page fault counts as slow: the arenas keep taking huge pages
+      assert.equal(h.optionSet("HAKMEM_THP_SLOW_US", 1_000_000).rc, 0);
+      // the first 2 MiB of a fresh block touched page by page: the faults taken
+      const faults = (p: Deno.PointerValue) => {
+        assert.ok(p !== null);
+        const s0 = h.stats();
+        const bytes = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, 2 * MiB));
+        for (let off = 0; off < bytes.length; off += 4096) bytes[off] = 1;
+        return h.stats().counters.minor_faults - s0.counters.minor_faults;
+      };
+      const buffer = h.malloc(16 * MiB);
+      const table = h.sym.hak_calloc(1n, BigInt(16 * MiB));
+      const [bufferFaults, tableFaults] = [faults(buffer), faults(table)];
+      h.free(buffer);
+      h.free(table);
+      // a huge page came in with the malloc'd block's header (none where the machine has no
+      // transparent huge pages: then both take 4 KiB pages); the calloc'd one faults page by page
+      console.log(`first 2 MiB: malloc ${bufferFaults} faults, calloc ${tableFaults}`);
+      assert.ok(tableFaults >= 400, `${tableFaults} page faults for a calloc'd block's 2 MiB`);
+    } finally {
+      h.close();
     }
   });
 

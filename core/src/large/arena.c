@@ -9,6 +9,8 @@
  * they are handed out again. Everything here runs under the tier's lock. */
 #include "block.h"
 
+#include <string.h>
+
 #define ARENA_SHIFT 30 /* 1 GiB of address space each, taken when needed */
 #define ARENA_CHUNKS ((size_t)1 << (ARENA_SHIFT - HAK_CHUNK_SHIFT))
 #define ARENA_WORDS (ARENA_CHUNKS / 64)
@@ -28,6 +30,7 @@ typedef struct arena {
     uint8_t *base;
     uint64_t used[ARENA_WORDS];     /* chunk handed out */
     uint64_t resident[ARENA_WORDS]; /* free chunk whose pages were not given back */
+    uint64_t small_pages[ARENA_WORDS]; /* advised to fault 4 KiB pages while the rest has huge */
     uint32_t idle_ms[ARENA_CHUNKS]; /* when a resident free chunk was freed */
 } arena_t;
 
@@ -82,7 +85,33 @@ static void advise(void *p, size_t size) {
 }
 
 static void advise_arenas(void) {
-    for (unsigned k = 0; k < g_count; k++) advise(g_arenas[k]->base, (size_t)1 << ARENA_SHIFT);
+    for (unsigned k = 0; k < g_count; k++) {
+        advise(g_arenas[k]->base, (size_t)1 << ARENA_SHIFT);
+        memset(g_arenas[k]->small_pages, 0, sizeof(g_arenas[k]->small_pages));
+    }
+}
+
+/* While the arenas take huge pages, a calloc's fresh chunks fault in 4 KiB
+ * pages: they read zero untouched, and a program that allocates a big
+ * zeroed table and touches little of it (a hash table, a bitmap, an array
+ * sized for the worst case) gets the pages it touches, not 2 MiB for each
+ * chunk it touches at all (a 6 MiB calloc'd array using 200 KiB held 2 MiB,
+ * resident until freed, whatever malloc_trim did). Every other block's
+ * fresh chunks take huge pages again; a resident chunk keeps the pages it
+ * has (calloc clears it whole). n chunks from `at`, `resident` by bit. */
+static void pages_for(arena_t *a, size_t at, size_t n, uint64_t resident, bool small) {
+    size_t run = 0; /* chunks before i whose advice changes */
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && !((resident >> i) & 1) && bit(a->small_pages, at + i) != small) {
+            if (small) set_bit(a->small_pages, at + i);
+            else clear_bit(a->small_pages, at + i);
+            run++;
+        } else if (run != 0) {
+            _hak_os_hugepage(a->base + ((at + i - run) << HAK_CHUNK_SHIFT), run << HAK_CHUNK_SHIFT,
+                             !small);
+            run = 0;
+        }
+    }
 }
 
 /* A block whose first chunk was fresh: `ns` is its fault when timed (huge
@@ -173,7 +202,7 @@ static void decommit(size_t bytes) {
     _hak_os_account(bytes, false);
 }
 
-hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident) {
+hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident, bool zeroed) {
     size_t n = map_size >> HAK_CHUNK_SHIFT, at = 0;
     arena_t *a = find(n, &at);
     if (a == NULL && (a = arena_new()) != NULL) at = 0;
@@ -191,8 +220,9 @@ hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident) {
     }
     g_used += map_size;
     if (g_used > g_used_peak) g_used_peak = g_used;
+    if (huge_now()) pages_for(a, at, n, *resident, zeroed);
     hak_large_t *e = (hak_large_t *)(a->base + (at << HAK_CHUNK_SHIFT));
-    bool fresh = !(*resident & 1), timed = fresh && huge_now();
+    bool fresh = !(*resident & 1), timed = fresh && huge_now() && !zeroed;
     uint64_t t0 = timed ? _hak_now_ns() : 0;
     e->map_size = map_size; /* faults a fresh first chunk in */
     e->in_arena = 1;

@@ -66,8 +66,9 @@ void _hak_large_unmap(hak_large_t *e);
 #define ARENA_MIN_BYTES ((size_t)1 << 20)
 #define ARENA_MAX_BYTES ((size_t)64 << 20)
 /* A block of map_size (whole chunks) with its map_size and in_arena set, or
- * NULL; `resident`: bit i set when chunk i holds pages of an earlier block. */
-hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident);
+ * NULL; `resident`: bit i set when chunk i holds pages of an earlier block;
+ * `zeroed`: calloc's (its fresh chunks fault in small pages). */
+hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident, bool zeroed);
 void _hak_arena_free(hak_large_t *e); /* its chunks stay resident, within the budget */
 bool _hak_arena_grow(hak_large_t *e, size_t map_size); /* over free chunks after it */
 void _hak_arena_moved(void *old, size_t map_size);      /* mremap took its pages away */

@@ -149,9 +149,9 @@ static hak_large_t *fit(hak_large_t *e, size_t map_size) {
 
 /* A block of whole chunks from an arena, marked in the page map; NULL when
  * the arenas have no room (a mapping of its own then). */
-static hak_large_t *arena_take(size_t map_size, uint16_t chunks, uint64_t *resident) {
+static hak_large_t *arena_take(size_t map_size, uint16_t chunks, uint64_t *resident, bool zero) {
     hak_lock(&_hak_large_mutex);
-    hak_large_t *e = _hak_arena_alloc(map_size, resident);
+    hak_large_t *e = _hak_arena_alloc(map_size, resident, zero);
     if (e != NULL && !_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
         _hak_arena_free(e); /* out of the map's reach: cannot happen */
         e = NULL;
@@ -273,7 +273,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         was = L_HOT;
         resident = UINT64_MAX;
     } else if (arena) {
-        e = arena_take(map_size, chunks, &resident);
+        e = arena_take(map_size, chunks, &resident, zero);
     }
     if (e == NULL) e = take_cached(map_size, offset, cacheable, &was);
     if (e == NULL) {
