@@ -57,7 +57,6 @@ static size_t g_kept; /* bytes of pages the freed ranges keep */
 static guard_hdr_t *g_zero;
 static hak_tier_stats_t g_large, g_tiny;
 
-static size_t round_up(size_t v, size_t to) { return (v + to - 1) & ~(to - 1); }
 
 /* A region's mapping; when the OS refuses, the caches (freed ranges
  * waiting here among them) are released and it is tried once more, unless
@@ -90,7 +89,7 @@ static guard_hdr_t *map_region(size_t len, size_t align, uintptr_t *first_byte, 
  * guard page starts, as close as the alignment allows. */
 static void place(guard_hdr_t *h, size_t len, size_t usable, size_t align, uintptr_t first) {
     uintptr_t guard = (uintptr_t)h + len - _hak_page_size;
-    uintptr_t user = (guard - usable) & ~(uintptr_t)(align - 1);
+    uintptr_t user = hak_align_down(guard - usable, align);
     if (user < first) user = first; /* aligned past a chunk: ends within a page of the guard */
     h->user = user;
     h->usable = guard - user;
@@ -126,11 +125,11 @@ void *_hak_guard_alloc(size_t size, size_t align, bool zero) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t usable = round_up(size ? size : 1, ZERO_SLOT);
+    size_t usable = hak_align_up(size ? size : 1, ZERO_SLOT);
     /* header page, the block's pages (and room to align it), guard page */
     size_t slack = align > page && align <= HAK_CHUNK_SIZE ? align : 0;
     size_t head = align <= HAK_CHUNK_SIZE ? page : HAK_CHUNK_SIZE;
-    size_t len = head + round_up(usable, page) + slack + page;
+    size_t len = head + hak_align_up(usable, page) + slack + page;
     hak_lock(&g_lock);
     guard_hdr_t *h = reuse(len, align);
     bool dirty = h != NULL && h->kept;
@@ -205,7 +204,7 @@ static uint32_t zero_slot(const guard_hdr_t *z, const void *p, const char *call,
 
 static guard_hdr_t *zero_region(void) {
     size_t page = _hak_page_size;
-    size_t head = round_up(sizeof(guard_hdr_t) + ZERO_SLOTS_MAX / 8, page);
+    size_t head = hak_align_up(sizeof(guard_hdr_t) + ZERO_SLOTS_MAX / 8, page);
     uintptr_t first;
     guard_hdr_t *z = map_region(HAK_CHUNK_SIZE, HAK_CHUNK_SIZE, &first, true);
     if (z == NULL) return NULL;

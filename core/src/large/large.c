@@ -43,7 +43,6 @@ size_t _hak_large_threshold(unsigned strategy) {
     return g_strategy->threshold(strategy);
 }
 
-static size_t round_up(size_t v, size_t to) { return (v + to - 1) & ~(to - 1); }
 
 /* Mapping sizes come in steps of an eighth of a power of two, so blocks of
  * nearby sizes share BigCache buckets; returns 0 on overflow. */
@@ -53,7 +52,7 @@ static size_t map_size_for(size_t offset, size_t size) {
     unsigned k = 63u - (unsigned)__builtin_clzll(need - 1);
     size_t gran = (size_t)1 << (k >= LARGE_STEPS_SHIFT ? k - LARGE_STEPS_SHIFT : 0);
     if (gran < _hak_page_size) gran = _hak_page_size;
-    return round_up(need, gran);
+    return hak_align_up(need, gran);
 }
 
 /* Maps a block whose user pointer (header + offset) is `align`-aligned. */
@@ -104,7 +103,7 @@ static bool cache_decision(size_t map_size, size_t align, unsigned *strategy, bo
  * NULL when it could not grow (it is unmapped then). */
 static hak_large_t *fit(hak_large_t *e, size_t map_size) {
     if (e->map_size >= map_size) {
-        size_t cut = (map_size + HAK_CHUNK_SIZE - 1) & ~(HAK_CHUNK_SIZE - 1);
+        size_t cut = hak_align_up(map_size, HAK_CHUNK_SIZE);
         if (cut >= e->map_size) return e;
         hak_large_t *tail = (hak_large_t *)((uint8_t *)e + cut);
         tail->magic = 0;
@@ -265,7 +264,7 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     hak_heap_t *h = _hak_tl_heap;
     large_local_t *l = hak_heap_owned(h) ? local_of(h) : NULL;
     bool plain = cacheable && offset == HAK_LARGE_HEADER; /* cached and reused */
-    size_t whole = round_up(map_size, HAK_CHUNK_SIZE);
+    size_t whole = hak_align_up(map_size, HAK_CHUNK_SIZE);
     bool arena = plain && map_size >= ARENA_MIN_BYTES && whole <= ARENA_MAX_BYTES;
     if (arena) map_size = whole;
     bool stashed = plain && l != NULL && (e = stash_take(l, map_size)) != NULL;
@@ -438,7 +437,7 @@ void *_hak_large_resize(void *p, size_t size, size_t *usable) {
         size_t grown = map_size_for(e->offset, roomy > size ? roomy : size);
         if (grown == 0) return NULL;
         if (e->in_arena) {
-            size_t whole = round_up(grown, HAK_CHUNK_SIZE);
+            size_t whole = hak_align_up(grown, HAK_CHUNK_SIZE);
             hak_lock(&_hak_large_mutex);
             bool in_place = whole <= ARENA_MAX_BYTES && _hak_arena_grow(e, whole);
             if (in_place) _hak_large_totals.in_use += whole - (*usable + e->offset);

@@ -66,6 +66,10 @@ HAK_INLINE size_t hak_text_done(char *buf, size_t cap, size_t n) {
 
 #define HAK_COUNT(a) (sizeof(a) / sizeof((a)[0])) /* elements of an array */
 
+/* x rounded down, or up, to a multiple of `to`, a power of two. */
+HAK_INLINE uintptr_t hak_align_down(uintptr_t x, uintptr_t to) { return x & ~(to - 1); }
+HAK_INLINE uintptr_t hak_align_up(uintptr_t x, uintptr_t to) { return hak_align_down(x + to - 1, to); }
+
 /* Fields one thread writes while others may read them: relaxed atomic
  * accesses, plain moves on x86_64 and aarch64. */
 HAK_INLINE uint32_t hak_load_relaxed32(const uint32_t *p) {

@@ -67,7 +67,7 @@ static bool below_ceiling(uintptr_t start, size_t size) { return start + size <=
 /* The aligned `size` bytes of a mapping of size + align at raw, the rest
  * unmapped; 0 (all unmapped) when they would lie above the ceiling. */
 static uintptr_t trim_aligned(uint8_t *raw, size_t size, size_t align) {
-    uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+    uintptr_t start = hak_align_up((uintptr_t)raw, align);
     size_t lead = start - (uintptr_t)raw, trail = align - lead;
     if (!below_ceiling(start, size)) {
         count(HAK_SYS_MUNMAP);
@@ -136,7 +136,7 @@ void *_hak_os_map_aligned(size_t size, size_t align) {
         void *p = map((void *)hint, size);
         if (p == NULL) goto fail;
         if (((uintptr_t)p & (align - 1)) == 0 && below_ceiling((uintptr_t)p, size)) {
-            atomic_store_explicit(&g_hint, (uintptr_t)p + ((size + align - 1) & ~(align - 1)),
+            atomic_store_explicit(&g_hint, (uintptr_t)p + hak_align_up(size, align),
                                   memory_order_relaxed);
             account_map(size);
             return p;
@@ -149,7 +149,7 @@ void *_hak_os_map_aligned(size_t size, size_t align) {
     if (raw == NULL) goto fail;
     uintptr_t start = trim_aligned(raw, size, align);
     if (start == 0) goto fail;
-    atomic_store_explicit(&g_hint, start + ((size + align - 1) & ~(align - 1)),
+    atomic_store_explicit(&g_hint, start + hak_align_up(size, align),
                           memory_order_relaxed);
     account_map(size);
     return (void *)start;
@@ -253,11 +253,11 @@ void _hak_os_hugepage(void *p, size_t size, bool huge) {
 /* Metadata (heaps, the large tier's records) comes from mappings carved by a bump
  * pointer. */
 void *_hak_os_meta_alloc(size_t size) {
-    size = (size + META_ALIGN - 1) & ~(size_t)(META_ALIGN - 1);
+    size = hak_align_up(size, META_ALIGN);
     hak_lock(&g_meta_lock);
     if (g_meta_cur == NULL || (size_t)(g_meta_end - g_meta_cur) < size) {
         size_t chunk = size > META_CHUNK ? size : META_CHUNK;
-        chunk = (chunk + _hak_page_size - 1) & ~(_hak_page_size - 1);
+        chunk = hak_align_up(chunk, _hak_page_size);
         uint8_t *p = map(NULL, chunk);
         if (p == NULL) {
             hak_unlock(&g_meta_lock);

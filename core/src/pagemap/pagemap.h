@@ -32,7 +32,7 @@ HAK_INLINE unsigned hak_pm_kind(unsigned pm) { return pm & PM_KIND_MASK; }
 
 /* Start of the region holding `a`, given its page-map byte. */
 HAK_INLINE uintptr_t hak_region_base(uintptr_t a, unsigned pm) {
-    return (a & ~(HAK_CHUNK_SIZE - 1)) - ((uintptr_t)(pm >> PM_KIND_BITS) << HAK_CHUNK_SHIFT);
+    return hak_align_down(a, HAK_CHUNK_SIZE) - ((uintptr_t)(pm >> PM_KIND_BITS) << HAK_CHUNK_SHIFT);
 }
 
 #endif

@@ -253,12 +253,12 @@ typedef struct hak_seglist {
 } hak_seglist_t;
 
 HAK_INLINE hak_segment_t *hak_segment_base(uintptr_t a) {
-    return (hak_segment_t *)(a & ~(HAK_CHUNK_SIZE - 1));
+    return (hak_segment_t *)hak_align_down(a, HAK_CHUNK_SIZE);
 }
 
 /* Descriptor of the unit holding `a` (the segment header for unit 0). */
 HAK_INLINE hak_slab_t *hak_slab_at(uintptr_t a) {
-    return (hak_slab_t *)((a & ~(HAK_CHUNK_SIZE - 1)) |
+    return (hak_slab_t *)(hak_align_down(a, HAK_CHUNK_SIZE) |
                           ((a >> (HAK_UNIT_SHIFT - HAK_DESC_SHIFT)) &
                            ((uintptr_t)(HAK_CHUNK_UNITS - 1) << HAK_DESC_SHIFT)));
 }
