@@ -54,7 +54,7 @@ static void block_pages(const hak_slab_t *s, uint32_t i, uint32_t *first, uint32
 
 static bool mask_any(const uint64_t *mask, uint32_t first, uint32_t last) {
     for (uint32_t p = first; p <= last; p++)
-        if (mask[p >> 6] & ((uint64_t)1 << (p & 63))) return true;
+        if (hak_bit_get(mask, p)) return true;
     return false;
 }
 
@@ -87,9 +87,9 @@ static size_t release_pages(hak_slab_t *s) {
     uint64_t freebits[RELEASE_MAX_BLOCKS / 64];
     memset(freebits, 0, ((carved + 63) / 64) * sizeof(uint64_t));
     for (uint32_t i = s->free, prev = HAK_NO_BLOCK; i != HAK_NO_BLOCK;) {
-        if (i >= carved || (freebits[i >> 6] & ((uint64_t)1 << (i & 63))))
+        if (i >= carved || hak_bit_get(freebits, i))
             _hak_list_corrupt(s, prev == HAK_NO_BLOCK ? (void *)s->start : hak_block_at(s, prev));
-        freebits[i >> 6] |= (uint64_t)1 << (i & 63);
+        hak_bit_set(freebits, i);
         prev = i;
         i = hak_link_get(hak_block_at(s, i));
     }
@@ -97,14 +97,14 @@ static size_t release_pages(hak_slab_t *s) {
     size_t carved_end = (size_t)carved * s->bsize;
     bool any = false;
     for (uint32_t p = 0; p < pages && (size_t)p * _hak_page_size < carved_end; p++) {
-        if (s->page_mask[p >> 6] & ((uint64_t)1 << (p & 63))) continue;
+        if (hak_bit_get(s->page_mask, p)) continue;
         uint32_t first = (uint32_t)(((size_t)p * _hak_page_size) / s->bsize);
         uint32_t last = (uint32_t)(((size_t)(p + 1) * _hak_page_size - 1) / s->bsize);
         bool all = true;
         for (uint32_t i = first; i <= last && i < carved && all; i++)
-            all = (freebits[i >> 6] >> (i & 63)) & 1;
+            all = hak_bit_get(freebits, i);
         if (all) {
-            rel[p >> 6] |= (uint64_t)1 << (p & 63);
+            hak_bit_set(rel, p);
             any = true;
         }
     }
@@ -130,15 +130,15 @@ static size_t release_pages(hak_slab_t *s) {
     size_t bytes = 0;
     bool refused = false;
     for (uint32_t p = 0; p < pages;) {
-        if (!((rel[p >> 6] >> (p & 63)) & 1)) {
+        if (!hak_bit_get(rel, p)) {
             p++;
             continue;
         }
         uint32_t end = p;
-        while (end < pages && ((rel[end >> 6] >> (end & 63)) & 1)) end++;
+        while (end < pages && hak_bit_get(rel, end)) end++;
         size_t len = (size_t)(end - p) * _hak_page_size;
         if (_hak_os_dontneed((uint8_t *)s->start + (size_t)p * _hak_page_size, len)) {
-            for (uint32_t k = p; k < end; k++) s->page_mask[k >> 6] |= (uint64_t)1 << (k & 63);
+            for (uint32_t k = p; k < end; k++) hak_bit_set(s->page_mask, k);
             bytes += len;
         } else {
             refused = true;
@@ -162,7 +162,7 @@ static void check_untouched(const hak_slab_t *s, uint32_t p) {
 uint32_t _hak_slab_recarve(hak_slab_t *s) {
     uint32_t pages = slab_pages(s);
     for (uint32_t p = 0; p < pages; p++)
-        if ((s->page_mask[p >> 6] >> (p & 63)) & 1) check_untouched(s, p);
+        if (hak_bit_get(s->page_mask, p)) check_untouched(s, p);
     uint32_t n = 0, head = s->free;
     for (uint32_t i = s->carved; i-- > 0;) { /* linked in front: in address order */
         uint32_t first, last;

@@ -40,9 +40,6 @@ static size_t g_resident_free; /* bytes of resident free chunks */
 static size_t g_used, g_used_peak; /* bytes handed out: now, most since g_peak_ms */
 static uint32_t g_peak_ms;
 
-static bool bit(const uint64_t *m, size_t i) { return (m[i >> 6] >> (i & 63)) & 1; }
-static void set_bit(uint64_t *m, size_t i) { m[i >> 6] |= (uint64_t)1 << (i & 63); }
-static void clear_bit(uint64_t *m, size_t i) { m[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
 
 /* The arena holding p (a block carved from one) and p's chunk there. */
 static arena_t *arena_of(const void *p, size_t *chunk) {
@@ -102,9 +99,9 @@ static void advise_arenas(void) {
 static void pages_for(arena_t *a, size_t at, size_t n, uint64_t resident, bool small) {
     size_t run = 0; /* chunks before i whose advice changes */
     for (size_t i = 0; i <= n; i++) {
-        if (i < n && !((resident >> i) & 1) && bit(a->small_pages, at + i) != small) {
-            if (small) set_bit(a->small_pages, at + i);
-            else clear_bit(a->small_pages, at + i);
+        if (i < n && !((resident >> i) & 1) && hak_bit_get(a->small_pages, at + i) != small) {
+            if (small) hak_bit_set(a->small_pages, at + i);
+            else hak_bit_clear(a->small_pages, at + i);
             run++;
         } else if (run != 0) {
             _hak_os_hugepage(a->base + ((at + i - run) << HAK_CHUNK_SHIFT), run << HAK_CHUNK_SHIFT,
@@ -149,12 +146,12 @@ static arena_t *arena_new(void) {
  * the run's waste (best fit) and what faulting in costs. */
 static size_t window(const arena_t *a, size_t start, size_t end, size_t n, size_t *at) {
     size_t cold = 0;
-    for (size_t i = start; i < start + n; i++) cold += !bit(a->resident, i);
+    for (size_t i = start; i < start + n; i++) cold += !hak_bit_get(a->resident, i);
     size_t best = cold;
     *at = start;
     for (size_t s = start + 1; s + n <= end && best != 0; s++) {
-        cold += !bit(a->resident, s + n - 1);
-        cold -= !bit(a->resident, s - 1);
+        cold += !hak_bit_get(a->resident, s + n - 1);
+        cold -= !hak_bit_get(a->resident, s - 1);
         if (cold < best) {
             best = cold;
             *at = s;
@@ -177,7 +174,7 @@ static arena_t *find(size_t n, size_t *at) {
                 continue;
             }
             size_t start = i;
-            while (i < ARENA_CHUNKS && !bit(a->used, i)) i++;
+            while (i < ARENA_CHUNKS && !hak_bit_get(a->used, i)) i++;
             if (i - start < n) continue;
             size_t where, cost = window(a, start, i, n, &where);
             if (cost < best_cost) {
@@ -209,14 +206,14 @@ hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident, bool zeroed) 
     if (a == NULL) return NULL;
     *resident = 0;
     for (size_t i = 0; i < n; i++) {
-        if (bit(a->resident, at + i)) {
+        if (hak_bit_get(a->resident, at + i)) {
             *resident |= (uint64_t)1 << i;
-            clear_bit(a->resident, at + i);
+            hak_bit_clear(a->resident, at + i);
             g_resident_free -= HAK_CHUNK_SIZE;
         } else {
             commit(HAK_CHUNK_SIZE);
         }
-        set_bit(a->used, at + i);
+        hak_bit_set(a->used, at + i);
     }
     g_used += map_size;
     if (g_used > g_used_peak) g_used_peak = g_used;
@@ -233,7 +230,7 @@ hak_large_t *_hak_arena_alloc(size_t map_size, uint64_t *resident, bool zeroed) 
 /* Chunks [c, c + n) of an arena go back to the OS; they stay free. */
 static size_t give_back(arena_t *a, size_t c, size_t n) {
     if (!_hak_os_dontneed(a->base + (c << HAK_CHUNK_SHIFT), n << HAK_CHUNK_SHIFT)) return 0;
-    for (size_t i = c; i < c + n; i++) clear_bit(a->resident, i);
+    for (size_t i = c; i < c + n; i++) hak_bit_clear(a->resident, i);
     g_resident_free -= n << HAK_CHUNK_SHIFT;
     decommit(n << HAK_CHUNK_SHIFT);
     return n << HAK_CHUNK_SHIFT;
@@ -251,7 +248,7 @@ static size_t give_back_idle(uint32_t now_ms, uint32_t delay_ms, bool all) {
                 continue;
             }
             size_t start = i;
-            while (i < ARENA_CHUNKS && bit(a->resident, i) &&
+            while (i < ARENA_CHUNKS && hak_bit_get(a->resident, i) &&
                    (all || (uint32_t)(now_ms - a->idle_ms[i]) >= delay_ms))
                 i++;
             if (i > start) bytes += give_back(a, start, i - start);
@@ -275,7 +272,7 @@ static void enforce_budget(void) {
         for (unsigned k = 0; k < g_count; k++) {
             arena_t *a = g_arenas[k];
             for (size_t i = 0; i < ARENA_CHUNKS; i++) {
-                if (!bit(a->resident, i)) continue;
+                if (!hak_bit_get(a->resident, i)) continue;
                 uint32_t age = now - a->idle_ms[i];
                 if (oa == NULL || age > oldest) {
                     oa = a;
@@ -286,7 +283,8 @@ static void enforce_budget(void) {
         }
         if (oa == NULL) return;
         size_t end = oc + 1; /* with the rest of its block's run, freed together */
-        while (end < ARENA_CHUNKS && bit(oa->resident, end) && oa->idle_ms[end] == oa->idle_ms[oc])
+        while (end < ARENA_CHUNKS && hak_bit_get(oa->resident, end) &&
+               oa->idle_ms[end] == oa->idle_ms[oc])
             end++;
         if (give_back(oa, oc, end - oc) == 0) return;
     }
@@ -298,8 +296,8 @@ void _hak_arena_free(hak_large_t *e) {
     uint32_t now = hak_ms_now();
     e->state = L_GONE;
     for (size_t i = c; i < c + n; i++) {
-        clear_bit(a->used, i);
-        set_bit(a->resident, i);
+        hak_bit_clear(a->used, i);
+        hak_bit_set(a->resident, i);
         a->idle_ms[i] = now;
     }
     g_resident_free += e->map_size;
@@ -313,15 +311,15 @@ bool _hak_arena_grow(hak_large_t *e, size_t map_size) {
     arena_t *a = arena_of(e, &c);
     if (c + want > ARENA_CHUNKS) return false;
     for (size_t i = c + have; i < c + want; i++)
-        if (bit(a->used, i)) return false;
+        if (hak_bit_get(a->used, i)) return false;
     for (size_t i = c + have; i < c + want; i++) {
-        if (bit(a->resident, i)) {
-            clear_bit(a->resident, i);
+        if (hak_bit_get(a->resident, i)) {
+            hak_bit_clear(a->resident, i);
             g_resident_free -= HAK_CHUNK_SIZE;
         } else {
             commit(HAK_CHUNK_SIZE);
         }
-        set_bit(a->used, i);
+        hak_bit_set(a->used, i);
     }
     g_used += map_size - e->map_size;
     if (g_used > g_used_peak) g_used_peak = g_used;
@@ -337,7 +335,7 @@ void _hak_arena_moved(void *old, size_t map_size) {
     arena_t *a = arena_of(old, &c);
     if (!_hak_os_refill(old, map_size)) return;
     advise(old, map_size);
-    for (size_t i = c; i < c + n; i++) clear_bit(a->used, i);
+    for (size_t i = c; i < c + n; i++) hak_bit_clear(a->used, i);
     g_used -= map_size;
 }
 

@@ -195,7 +195,7 @@ static uint32_t zero_slot(const guard_hdr_t *z, const void *p, const char *call,
     if ((uintptr_t)p < z->user || off % ZERO_SLOT != 0 || off / ZERO_SLOT >= z->slots)
         fail(call, "an interior or invalid pointer (0-byte block)", p);
     uint32_t i = (uint32_t)(off / ZERO_SLOT);
-    if (!((z->bits[i >> 6] >> (i & 63)) & 1)) {
+    if (!hak_bit_get(z->bits, i)) {
         if (freeing) _hak_fail("double free (0-byte block)", p);
         fail(call, "a freed block (0-byte block)", p);
     }
@@ -235,8 +235,8 @@ void *_hak_guard_zero_alloc(void) {
         return NULL;
     }
     uint32_t i = z->cursor;
-    while ((z->bits[i >> 6] >> (i & 63)) & 1) i = i + 1 < z->slots ? i + 1 : 0;
-    z->bits[i >> 6] |= (uint64_t)1 << (i & 63);
+    while (hak_bit_get(z->bits, i)) i = i + 1 < z->slots ? i + 1 : 0;
+    hak_bit_set(z->bits, i);
     z->live++;
     z->cursor = i + 1 < z->slots ? i + 1 : 0;
     g_tiny.allocs++;
@@ -256,7 +256,7 @@ void _hak_guard_free(void *p) {
     guard_hdr_t *h = header_of(p, "free");
     if (h->kind == G_ZERO) {
         uint32_t i = zero_slot(h, p, "free", true);
-        h->bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
+        hak_bit_clear(h->bits, i);
         h->live--;
         g_tiny.frees++;
         hak_unlock(&g_lock);

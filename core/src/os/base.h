@@ -66,9 +66,16 @@ HAK_INLINE size_t hak_text_done(char *buf, size_t cap, size_t n) {
 
 #define HAK_COUNT(a) (sizeof(a) / sizeof((a)[0])) /* elements of an array */
 
+/* Bit i of a bitmap of 64-bit words. */
+HAK_INLINE bool hak_bit_get(const uint64_t *m, size_t i) { return (m[i >> 6] >> (i & 63)) & 1; }
+HAK_INLINE void hak_bit_set(uint64_t *m, size_t i) { m[i >> 6] |= (uint64_t)1 << (i & 63); }
+HAK_INLINE void hak_bit_clear(uint64_t *m, size_t i) { m[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
+
 /* x rounded down, or up, to a multiple of `to`, a power of two. */
 HAK_INLINE uintptr_t hak_align_down(uintptr_t x, uintptr_t to) { return x & ~(to - 1); }
-HAK_INLINE uintptr_t hak_align_up(uintptr_t x, uintptr_t to) { return hak_align_down(x + to - 1, to); }
+HAK_INLINE uintptr_t hak_align_up(uintptr_t x, uintptr_t to) {
+    return hak_align_down(x + to - 1, to);
+}
 
 /* Fields one thread writes while others may read them: relaxed atomic
  * accesses, plain moves on x86_64 and aarch64. */
