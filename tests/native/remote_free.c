@@ -307,6 +307,62 @@ static void all_to_all(void) {
               frees, batches, (int)per_batch);
 }
 
+/* A thread that frees a little to many owners and then stops freeing: what
+ * it holds goes out once it holds 1 MiB in all, though no batch filled up
+ * (PEND_OWNERS slots of PEND_BLOCKS blocks of PEND_SIZE: 128 KiB each). */
+#define PEND_OWNERS 16
+#define PEND_BLOCKS 16
+#define PEND_SIZE 8192
+#define PEND_MIN_BATCHES 8 /* 2 MiB in all: 1 MiB reached at the 8th owner */
+
+static void *g_pend[PEND_OWNERS][PEND_BLOCKS];
+static pthread_barrier_t g_pend_step;
+static uint64_t g_pend_batches;
+
+static void *pend_owner(void *arg) {
+    unsigned me = (unsigned)(uintptr_t)arg;
+    for (unsigned i = 0; i < PEND_BLOCKS; i++)
+        g_pend[me][i] = t_malloc(PEND_SIZE, (uint64_t)me << 32 | i);
+    pthread_barrier_wait(&g_pend_step); /* handed over */
+    pthread_barrier_wait(&g_pend_step); /* freed: the owner stays until the freer counted */
+    return NULL;
+}
+
+static void *pend_freer(void *arg) {
+    (void)arg;
+    pthread_barrier_wait(&g_pend_step);
+    uint64_t before;
+    remote_frees_now(&before);
+    for (unsigned o = 0; o < PEND_OWNERS; o++)
+        for (unsigned i = 0; i < PEND_BLOCKS; i++)
+            t_free(g_pend[o][i], PEND_SIZE, (uint64_t)o << 32 | i);
+    uint64_t after;
+    remote_frees_now(&after);
+    g_pend_batches = after - before; /* sent before this thread flushes at its exit */
+    pthread_barrier_wait(&g_pend_step);
+    return NULL;
+}
+
+static void pending_bound(void) {
+    int64_t harden = 0;
+    if (hak_option_get("HAKMEM_HARDEN", &harden) == 0 && harden != 0) return; /* quarantined */
+    pthread_t owners[PEND_OWNERS], freer;
+    CHECK(pthread_barrier_init(&g_pend_step, NULL, PEND_OWNERS + 1) == 0, "pthread_barrier_init");
+    for (unsigned i = 0; i < PEND_OWNERS; i++)
+        CHECK(pthread_create(&owners[i], NULL, pend_owner, (void *)(uintptr_t)i) == 0,
+              "pthread_create");
+    CHECK(pthread_create(&freer, NULL, pend_freer, NULL) == 0, "pthread_create");
+    for (unsigned i = 0; i < PEND_OWNERS; i++) pthread_join(owners[i], NULL);
+    pthread_join(freer, NULL);
+    pthread_barrier_destroy(&g_pend_step);
+    printf("remote_free: %d owners x %d KiB freed by one thread: %" PRIu64
+           " batches sent before it stopped\n",
+           PEND_OWNERS, PEND_BLOCKS * PEND_SIZE >> 10, g_pend_batches);
+    CHECK(g_pend_batches >= PEND_MIN_BATCHES,
+          "%" PRIu64 " batches sent while the freeing thread held %d KiB for %d owners",
+          g_pend_batches, PEND_OWNERS * PEND_BLOCKS * PEND_SIZE >> 10, PEND_OWNERS);
+}
+
 int main(int argc, char **argv) {
     uint64_t seed;
     double scale;
@@ -357,6 +413,7 @@ int main(int argc, char **argv) {
           "allocates: a thread that only frees did not take a heap",
           heaps_freeing, heaps_allocating);
     all_to_all();
+    pending_bound();
     stats_check("remote_free", 1, 1, 1);
     printf("remote_free: OK\n");
     return 0;

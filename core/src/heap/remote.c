@@ -16,6 +16,11 @@
  * comes first: 128 blocks of 64 B are 8 KiB, 128 of 64 KiB would hold
  * 8 MiB back from their owner per slot. */
 #define REMOTE_BATCH_BYTES (256u << 10)
+/* A thread's batches go all at once when they hold this many bytes in all:
+ * one that frees to many owners and then stops freeing (a thread that only
+ * frees reaches no slow path that would send them) holds this much of
+ * theirs at most, not a full batch for each of its 64 slots. */
+#define REMOTE_PENDING_BYTES (1u << 20)
 /* Blocks of a batch the owner's drain asks for ahead of the one it links:
  * their cache lines arrive while it works. */
 #define DRAIN_AHEAD 8
@@ -199,7 +204,7 @@ static void deliver(hak_heap_t *owner, hak_batch_t *c, uint32_t n) {
 __attribute__((noinline)) static void send(hak_heap_t *me, hak_remote_buf_t *r) {
     hak_ctr_inc(&me->ctr.remote_batches);
     deliver(r->to, r->batch, r->count);
-    me->rbuf_pending -= r->count;
+    me->rbuf_pending -= r->bytes;
     r->to = NULL;
     r->batch = NULL;
     r->count = r->bytes = 0;
@@ -215,9 +220,14 @@ void _hak_remote_flush_some(hak_heap_t *h) {
     if (h->rbuf_pending != 0 && ++h->rbuf_ticks >= REMOTE_FLUSH_TICKS) _hak_remote_flush_all(h);
 }
 
-/* The batch of slot r is full, or its record: the batch is sent, or a new
+/* The batch of slot r is full, or its record, or the thread's batches hold
+ * REMOTE_PENDING_BYTES (all go): the batch is sent, or a new
  * record joins it (without one, the batch goes as it is). */
 __attribute__((noinline)) static void batch_full(hak_heap_t *me, hak_remote_buf_t *r) {
+    if (me->rbuf_pending >= REMOTE_PENDING_BYTES) {
+        _hak_remote_flush_all(me);
+        return;
+    }
     hak_batch_t *c;
     if (r->count < (uint32_t)hak_opt(OPT_BUNDLE) && r->bytes < REMOTE_BATCH_BYTES &&
         (c = record_take(&me->batch_pool, &me->batch_back, me)) != NULL) {
@@ -236,11 +246,11 @@ HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b, 
     hak_seal(b);
     hak_batch_t *c = r->batch;
     c->block[c->count] = b;
-    me->rbuf_pending++;
+    me->rbuf_pending += bsize;
     r->bytes += bsize;
     uint32_t in_record = ++c->count, in_batch = ++r->count;
     if (unlikely((in_record == HAK_BATCH_BLOCKS) | (in_batch >= (uint32_t)hak_opt(OPT_BUNDLE)) |
-                 (r->bytes >= REMOTE_BATCH_BYTES)))
+                 (r->bytes >= REMOTE_BATCH_BYTES) | (me->rbuf_pending >= REMOTE_PENDING_BYTES)))
         batch_full(me, r);
 }
 
