@@ -101,9 +101,7 @@ HAK_INLINE void hak_free_block(void *p, bool sized, size_t size, const char *cal
         return;
     }
     b->mark = mark;
-    b->link = s->local_free ^ (uint32_t)mark; /* hak_link_set with the key in hand */
-    s->local_free = i;
-    if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
+    hak_slab_free_local(s, b, i, mark);
 }
 
 #endif

@@ -233,6 +233,15 @@ HAK_INLINE hak_slab_t *_hak_small_locate_or_fail(uintptr_t a, const char *call) 
     return s;
 }
 void _hak_slab_event(hak_slab_t *s); /* a free took `used` to 0 */
+
+/* The one local free: block b, index i of the caller's own slab s, marked
+ * free with `mark` (the key in hand), onto the slab's list of local frees;
+ * the free that takes the count to 0 tells the heap. */
+HAK_INLINE void hak_slab_free_local(hak_slab_t *s, hak_block_t *b, uint32_t i, uintptr_t mark) {
+    b->link = s->local_free ^ (uint32_t)mark; /* hak_link_set with the key in hand */
+    s->local_free = i;
+    if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
+}
 /* A free of block b of another thread's slab s (the head slab, the block
  * checked by the fast path: a block start, not marked free). The block
  * comes first, where free's pointer already is. */

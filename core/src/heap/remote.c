@@ -337,9 +337,8 @@ void _hak_free_marked(hak_block_t *b, hak_slab_t *s) {
         free_remote(s, b);
         return;
     }
-    hak_link_set(b, s->local_free);
-    s->local_free = hak_block_index(s, (uintptr_t)b - s->start);
-    if (--s->used <= 0) _hak_slab_event(s);
+    hak_slab_free_local(s, b, hak_block_index(s, (uintptr_t)b - s->start),
+                        _hak_free_key ^ (uintptr_t)b);
 }
 
 void _hak_small_locate_failed(uintptr_t a, const char *call) {
