@@ -80,6 +80,70 @@ function cellText(row: SummaryRow | undefined, r: Results, bench: string, alloc:
   return `${fmtNum(row.median)} [${fmtNum(row.min)}–${fmtNum(row.max)}]`;
 }
 
+/** The table of the deltas: each (bench, allocator) with both runs' medians and the verdict. */
+function deltaTable(
+  p: Extract<ReportPayload, { kind: "compare" }>,
+  ds: ReturnType<typeof deltas>,
+): HTMLElement {
+  return h(
+    "table",
+    { class: "grid results" },
+    headRow([
+      "bench",
+      "allocator",
+      "metric",
+      "A median [min–max]",
+      "B median [min–max]",
+      "change of value",
+      "B vs A (direction-aware)",
+      "memory figure A → B",
+    ]),
+    ds.map((d) => {
+      const info = benchInfo(p.b.benches.some((x) => x.id === d.bench) ? p.b : p.a, d.bench);
+      const cls = d.improvement === null
+        ? "num"
+        : d.improvement > 2
+        ? "num gain"
+        : d.improvement < -2
+        ? "num loss"
+        : "num";
+      const failedCell = (row: SummaryRow | undefined) => row !== undefined && row.ok === 0;
+      return h(
+        "tr",
+        null,
+        h("td", null, d.bench),
+        h("td", null, d.allocator),
+        h("td", null, `${metricUnit(info.metric)} (${better(d.higherIsBetter)})`),
+        h(
+          "td",
+          { class: failedCell(d.a) ? "num failed" : "num" },
+          cellText(d.a, p.a, d.bench, d.allocator),
+        ),
+        h(
+          "td",
+          { class: failedCell(d.b) ? "num failed" : "num" },
+          cellText(d.b, p.b, d.bench, d.allocator),
+        ),
+        h("td", { class: "num" }, fmtPct(d.change)),
+        h(
+          "td",
+          { class: cls },
+          d.improvement === null
+            ? "—"
+            : `${fmtPct(d.improvement)} ${
+              d.improvement > 2 ? "better" : d.improvement < -2 ? "worse" : "same"
+            }`,
+        ),
+        h(
+          "td",
+          { class: "num" },
+          `${fmtKiB(d.a?.medianMemKiB)} → ${fmtKiB(d.b?.medianMemKiB)}`,
+        ),
+      );
+    }),
+  );
+}
+
 export function renderCompare(
   root: HTMLElement,
   p: Extract<ReportPayload, { kind: "compare" }>,
@@ -150,63 +214,7 @@ export function renderCompare(
       "used less memory",
     "% (lower is better)",
   );
-  sec.append(h(
-    "table",
-    { class: "grid results" },
-    headRow([
-      "bench",
-      "allocator",
-      "metric",
-      "A median [min–max]",
-      "B median [min–max]",
-      "change of value",
-      "B vs A (direction-aware)",
-      "memory figure A → B",
-    ]),
-    ds.map((d) => {
-      const info = benchInfo(p.b.benches.some((x) => x.id === d.bench) ? p.b : p.a, d.bench);
-      const cls = d.improvement === null
-        ? "num"
-        : d.improvement > 2
-        ? "num gain"
-        : d.improvement < -2
-        ? "num loss"
-        : "num";
-      const failedCell = (row: SummaryRow | undefined) => row !== undefined && row.ok === 0;
-      return h(
-        "tr",
-        null,
-        h("td", null, d.bench),
-        h("td", null, d.allocator),
-        h("td", null, `${metricUnit(info.metric)} (${better(d.higherIsBetter)})`),
-        h(
-          "td",
-          { class: failedCell(d.a) ? "num failed" : "num" },
-          cellText(d.a, p.a, d.bench, d.allocator),
-        ),
-        h(
-          "td",
-          { class: failedCell(d.b) ? "num failed" : "num" },
-          cellText(d.b, p.b, d.bench, d.allocator),
-        ),
-        h("td", { class: "num" }, fmtPct(d.change)),
-        h(
-          "td",
-          { class: cls },
-          d.improvement === null
-            ? "—"
-            : `${fmtPct(d.improvement)} ${
-              d.improvement > 2 ? "better" : d.improvement < -2 ? "worse" : "same"
-            }`,
-        ),
-        h(
-          "td",
-          { class: "num" },
-          `${fmtKiB(d.a?.medianMemKiB)} → ${fmtKiB(d.b?.medianMemKiB)}`,
-        ),
-      );
-    }),
-  ));
+  sec.append(deltaTable(p, ds));
   const fa = failuresSection(p.a);
   fa.querySelector("h2")!.textContent = `A: ${fa.querySelector("h2")!.textContent}`;
   const fb = failuresSection(p.b);
