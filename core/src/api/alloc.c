@@ -34,7 +34,7 @@ __attribute__((noinline)) void _hak_free_other(void *p, size_t size, bool sized,
     _hak_fail("free of a pointer hakmem did not allocate", p);
 }
 
-void hak_free(void *p) { hak_free_block(p, false, 0, NULL); }
+HAK_ENTRY_ALIGN void hak_free(void *p) { hak_free_block(p, false, 0, NULL); }
 
 void _hak_free_sized_as(void *p, size_t size, const char *call) {
     hak_free_block(p, true, size, call);
@@ -51,7 +51,7 @@ __attribute__((noinline)) void *_hak_big_alloc(size_t size, bool zero) {
 
 static void *big_malloc(size_t size) { return _hak_big_alloc(size, false); }
 
-void *hak_malloc(size_t size) { return hak_alloc(size, _hak_small_slow, big_malloc); }
+HAK_ENTRY_ALIGN void *hak_malloc(size_t size) { return hak_alloc(size, _hak_small_slow, big_malloc); }
 
 void *hak_calloc(size_t count, size_t size) {
     size_t total;

@@ -36,6 +36,10 @@
 #define HAK_CHUNK_UNITS (HAK_CHUNK_SIZE >> HAK_UNIT_SHIFT) /* units per segment (32) */
 #define HAK_DESC_SHIFT 7 /* slab descriptors are 128 bytes, one per unit, in unit 0 */
 #define HAK_CACHE_LINE 64 /* bytes: what one thread writing pulls from the others */
+/* malloc and free start on a cache line: the same instructions ran 3-15 %
+ * apart (tiny_hot, 8.5 against 8.8-9.8 ns a pair) as the code before them
+ * moved them to other offsets within their lines. */
+#define HAK_ENTRY_ALIGN __attribute__((aligned(HAK_CACHE_LINE)))
 #define HAK_TINY_MAX 1024u
 #define HAK_MID_MAX 65536u
 /* Blocks up to 1 MiB are spans: one-block slabs of whole units carved from
