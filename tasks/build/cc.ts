@@ -82,8 +82,16 @@ async function executable(p: string): Promise<boolean> {
   }
 }
 
-/** gcc's archiver wrapper next to it (gcc-12 → gcc-ar-12), clang's llvm-ar, else ar. */
-async function archiverOf(path: string, kind: Compiler["kind"]): Promise<string> {
+/** The LLVM major version an llvm-ar reports, or null. */
+async function llvmArMajor(ar: string): Promise<number | null> {
+  const m = /LLVM version (\d+)/.exec((await runCommand(ar, ["--version"])).stdout);
+  return m ? Number(m[1]) : null;
+}
+
+/** gcc's archiver wrapper next to it (gcc-12 → gcc-ar-12); clang's llvm-ar of its own LLVM
+ * version (one of another version cannot read its -flto objects: LLVM 14's refuses LLVM 19's
+ * bitcode), found next to the compiler, as llvm-ar-<major>, or where clang says; else ar. */
+async function archiverOf(path: string, kind: Compiler["kind"], major: number): Promise<string> {
   const fromEnv = Deno.env.get("AR");
   if (fromEnv) return fromEnv;
   if (kind === "gcc") {
@@ -92,8 +100,15 @@ async function archiverOf(path: string, kind: Compiler["kind"]): Promise<string>
     const sibling = join(dirname(path), `${name.slice(0, i)}gcc-ar${name.slice(i + 3)}`);
     if (i >= 0 && await executable(sibling)) return sibling;
   } else {
-    const p = (await runCommand(path, ["-print-prog-name=llvm-ar"])).stdout.trim();
-    if (p.startsWith("/") && await executable(p)) return p;
+    const own = join(dirname(await Deno.realPath(path)), "llvm-ar");
+    const versioned = await which(`llvm-ar-${major}`);
+    const told = (await runCommand(path, ["-print-prog-name=llvm-ar"])).stdout.trim();
+    for (const ar of [own, versioned, told]) {
+      if (
+        ar !== null && ar.startsWith("/") && await executable(ar) &&
+        await llvmArMajor(ar) === major
+      ) return ar;
+    }
   }
   return "ar";
 }
@@ -131,7 +146,7 @@ export async function resolveCompiler(spec: string): Promise<Compiler> {
     major,
     version,
     target: `${arch}-linux-gnu`,
-    ar: await archiverOf(path, kind),
+    ar: await archiverOf(path, kind, major),
   };
 }
 
