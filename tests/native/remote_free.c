@@ -179,11 +179,13 @@ static void *g_reuse[REUSE_BLOCKS];
 static pthread_barrier_t g_reuse_step;
 static uint64_t g_mapped_warm, g_mapped_end;
 
-static uint64_t mapped_now(void) {
+static hak_stats_t stats_now(void) {
     hak_stats_t st;
     CHECK(hak_stats_get(&st, sizeof st) == 0, "hak_stats_get failed (errno %d)", errno);
-    return st.bytes_mapped;
+    return st;
 }
+
+static uint64_t mapped_now(void) { return stats_now().bytes_mapped; }
 
 static void *reuse_owner(void *arg) {
     (void)arg;
@@ -198,8 +200,7 @@ static void *reuse_owner(void *arg) {
 }
 
 static uint64_t heaps_made(void) {
-    hak_stats_t st;
-    CHECK(hak_stats_get(&st, sizeof st) == 0, "hak_stats_get failed (errno %d)", errno);
+    hak_stats_t st = stats_now();
     return st.heaps_created + st.heaps_reused;
 }
 
@@ -272,8 +273,7 @@ static void *a2a_worker(void *arg) {
 }
 
 static uint64_t remote_frees_now(uint64_t *batches) {
-    hak_stats_t st;
-    CHECK(hak_stats_get(&st, sizeof st) == 0, "hak_stats_get failed (errno %d)", errno);
+    hak_stats_t st = stats_now();
     *batches = st.remote_batches;
     uint64_t n = 0;
     for (unsigned t = 0; t < HAK_TIER_COUNT; t++) n += st.tier[t].remote_frees;

@@ -40,7 +40,6 @@ static size_t g_resident_free; /* bytes of resident free chunks */
 static size_t g_used, g_used_peak; /* bytes handed out: now, most since g_peak_ms */
 static uint32_t g_peak_ms;
 
-
 /* The arena holding p (a block carved from one) and p's chunk there. */
 static arena_t *arena_of(const void *p, size_t *chunk) {
     *chunk = 0;
