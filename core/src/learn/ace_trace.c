@@ -51,9 +51,10 @@ void _hak_ace_trace_child(void) {
 
 static size_t metrics_json(const hak_ace_metrics_t *m, char *buf, size_t cap, size_t n) {
     HAK_PUT("{\"ops_per_s\":%.1f,\"llc_miss_rate\":%.4f,\"llc_source\":\"%s\",\"lock_wait_frac\":%.4f,"
-        "\"remote_backlog\":%.1f,\"p99_lat_ns\":%.0f,\"ace_cpu_percent\":%.3f,",
+        "\"remote_backlog\":%.1f,\"p99_lat_ns\":%.0f,\"ace_cpu_percent\":%.3f,"
+        "\"cpu_ns_per_op\":%.2f,",
         m->ops_per_s, m->llc_miss_rate, m->llc_from_pmu != 0.0 ? "pmu" : "estimate",
-        m->lock_wait_frac, m->remote_backlog, m->p99_lat_ns, m->ace_cpu_percent);
+        m->lock_wait_frac, m->remote_backlog, m->p99_lat_ns, m->ace_cpu_percent, m->cpu_ns_per_op);
     HAK_PUT("\"idle_in_mb\":%.3f,\"large_idle_mb\":%.3f,\"large_cold_mb\":%.3f,"
             "\"released_mb\":%.3f,\"refault_mb\":%.3f,",
         m->idle_in_mb, m->large_idle_mb, m->large_cold_mb, m->released_mb, m->refault_mb);
@@ -90,9 +91,11 @@ void _hak_ace_trace_tick(const ace_t *a, const hak_ace_metrics_t *m, const char 
     char buf[LINE_MAX];
     size_t cap = sizeof(buf), n = 0;
     HAK_PUT("{\"t\":%.3f,\"kind\":\"tick\",\"loop\":\"%s\",\"reward\":%.4f,\"knobs\":{\"decay_ms\":%u,"
-        "\"bigcache_mb\":%u,\"bundle\":%u,\"drain_threshold\":%u},\"metrics\":",
+        "\"bigcache_mb\":%u,\"bundle\":%u,\"drain_threshold\":%u},"
+        "\"race\":{\"racing\":%s,\"playing\":%d},\"metrics\":",
         since_start(), loop, a->last_reward, a->cur.decay_ms, a->cur.bigcache_mb, a->cur.bundle,
-        (unsigned)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD));
+        (unsigned)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD), a->race.racing ? "true" : "false",
+        a->race.playing);
     n = metrics_json(m, buf, cap, n);
     HAK_PUT("}\n");
     if (n < cap) line(buf, n);
