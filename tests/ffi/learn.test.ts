@@ -219,7 +219,11 @@ for (const flavour of FLAVOURS) {
       tick(h, { ...IN_PLAY, cpu_ns_per_op: cost() });
       ticks++;
     }
-    assert.equal(ticks, 8, "a round of one tick each, then the better half two ticks each");
+    assert.equal(
+      ticks,
+      9,
+      "a warm-up tick, a round of one tick each, then the better half two ticks each",
+    );
     const st = aceState(h);
     assert.equal(st.race.winner, 3);
     assert.equal(cap(h, 3), 512);
@@ -243,6 +247,21 @@ for (const flavour of FLAVOURS) {
       return ((x >>> 0) / 0xffffffff - 0.5) * 0.04; // ±2 %
     };
     for (let t = 0; t < 12; t++) tick(h, { ...IN_PLAY, cpu_ns_per_op: 100 * (1 + noise()) });
+    const st = aceState(h);
+    assert.equal(st.race.racing, false);
+    assert.equal(st.race.winner, 0, `costs ${st.race.cost_ns}`);
+    assert.equal(cap(h, 3), 128);
+    assert.equal(bundle(h), 128);
+  });
+
+  test("ACE race: its first tick (start-up, the last phase's leftovers) does not count", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    // the first tick costs the defaults 10x (threads starting); then every candidate costs the same
+    tick(h, { ...IN_PLAY, cpu_ns_per_op: 1000 });
+    for (let t = 0; t < 12 && aceState(h).race.racing; t++) {
+      tick(h, { ...IN_PLAY, cpu_ns_per_op: 100 });
+    }
     const st = aceState(h);
     assert.equal(st.race.racing, false);
     assert.equal(st.race.winner, 0, `costs ${st.race.cost_ns}`);
@@ -411,6 +430,35 @@ for (const flavour of FLAVOURS) {
     assert.equal(st.race.racing, false, "no race for a phase seen before");
     assert.equal(bundle(h), 256);
     assert.equal(cap(h, 3), 128);
+  });
+
+  test("ACE phases: a new phase's memory knobs start on the defaults, a known one's come back", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    const budget = () => option(h, "HAKMEM_BIGCACHE_MB");
+    // phase A: 16 MiB idle in BigCache at every tick, and 20 MiB refaulted at its first: the
+    // budget goes up; phase B: small blocks only, frees changing threads, a thousandth the rate
+    const a = { ...IN_PLAY, cpu_ns_per_op: 100, ops_per_s: 1e7, large_idle_mb: 16 };
+    const b = { ...IN_PLAY, cpu_ns_per_op: 100, ops_per_s: 1e4, remote_free_rate: 0.5 };
+    tick(h, { ...a, large_cold_mb: 20 });
+    assert.equal(budget(), 64);
+    for (let t = 0; t < 12; t++) tick(h, a);
+    assert.equal(aceState(h).race.racing, false, "A's race is over: A is remembered");
+    assert.equal(budget(), 64, "an idle peak of 16 MiB keeps a 64 MiB budget");
+    let t = 0;
+    for (; t < 6 && aceState(h).phases < 1; t++) tick(h, b);
+    assert.equal(aceState(h).phases, 1);
+    assert.equal(budget(), 16, "at once, not a step down at a time");
+    assert.equal(option(h, "HAKMEM_DECAY_MS"), 2000);
+    for (let k = 0; k < 12; k++) tick(h, b);
+    assert.equal(budget(), 16);
+    for (t = 0; t < 6 && aceState(h).phases < 2; t++) tick(h, a);
+    assert.equal(aceState(h).phases, 2);
+    tick(h, a); // the phase's first tick carries B's leftovers: recalled at its second
+    const st = aceState(h);
+    assert.equal(st.race.recalls, 1);
+    assert.equal(budget(), 64, "A's budget back without a refault");
+    assert.equal(st.bigcache_mb, 64);
   });
 
   // How long a scavenge takes is the bench's to measure; here what it released is counted, and

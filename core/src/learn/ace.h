@@ -68,9 +68,12 @@ bool _hak_ace_phase_near(const double a[ACE_PHASE_DIMS], const double b[ACE_PHAS
 #define RACE_CANDIDATES 4
 #define RACE_MEMORY 8 /* phases whose winners are remembered */
 
+/* A phase raced before: its signature, its winner, and the memory knobs
+ * in force when it ended (0: it has not ended yet). */
 typedef struct race_memory {
     double sig[ACE_PHASE_DIMS];
     int winner;
+    uint32_t decay_ms, bigcache_mb;
 } race_memory_t;
 
 typedef struct race {
@@ -85,6 +88,7 @@ typedef struct race {
     double cost[RACE_CANDIDATES]; /* CPU ns per operation in its last round; -1 none */
     race_memory_t seen[RACE_MEMORY];
     unsigned seen_count, seen_next;
+    int current;      /* the entry of the phase in force, -1 none */
     uint64_t races, recalls;
 } race_t;
 
@@ -94,11 +98,13 @@ void _hak_race_start(race_t *r); /* every candidate in a new race, the defaults 
  * put in force, the winner once the race is over. */
 unsigned _hak_race_feed(race_t *r, double cpu_ns_per_op, double ops);
 void _hak_race_remember(race_t *r, const double sig[ACE_PHASE_DIMS]); /* the winner's phase */
-/* A phase seen before: its winner in force, the race over; false when
- * unknown. Looked for in the first ticks of a race (a phase's first tick
- * still carries the last one's leftovers). */
+/* The phase in force ends: its entry keeps the memory knobs it ended with. */
+void _hak_race_leave(race_t *r, uint32_t decay_ms, uint32_t bigcache_mb);
+/* A phase seen before: its winner in force, the race over; its entry, or
+ * NULL when unknown. Looked for in the first ticks of a race (a phase's
+ * first tick still carries the last one's leftovers). */
 #define RACE_RECALL_TICKS 3
-bool _hak_race_recall(race_t *r, const double sig[ACE_PHASE_DIMS]);
+const race_memory_t *_hak_race_recall(race_t *r, const double sig[ACE_PHASE_DIMS]);
 
 /* ---- the controller (ace_rules.c) ---- */
 typedef struct knobs {
@@ -113,6 +119,9 @@ typedef struct ace {
     race_t race;
     memctl_t mem;
     phase_t phase;
+    /* the memory knobs after the last tick that fit the phase in force:
+     * what it keeps when it ends (a tick off it already belongs to the next) */
+    uint32_t phase_decay_ms, phase_bigcache_mb;
     double fault_ns_per_mib; /* what a page fault costs here, per MiB faulted in */
     bool bundle_ruled; /* set by the lock rule, until a calm restore */
     bool alarm;                     /* a fast-loop rule fired since the last slow tick */

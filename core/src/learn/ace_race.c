@@ -12,12 +12,14 @@
  * the cheaper half goes on to a round of twice the ticks, until one is
  * left. It stays until the phase detector sees a new phase; a phase seen
  * before gets its winner back at once. The defaults win unless another
- * candidate is RACE_MARGIN cheaper: noise does not move a knob. */
+ * candidate is RACE_MARGIN cheaper: noise does not move a knob. A race's
+ * first tick does not count: it carries the start-up or the last phase. */
 #include "ace.h"
 
 #include <string.h>
 
 #define RACE_FIRST_TICKS 1 /* ticks each candidate plays in the first round */
+#define RACE_WARMUP_TICKS 1 /* ticks at a race's start that do not count */
 #define RACE_MIN_OPS 1000.0 /* operations in a tick for it to count */
 #define RACE_MARGIN 0.03    /* a winner other than the defaults must be 3 % cheaper */
 
@@ -27,6 +29,7 @@ void _hak_race_start(race_t *r) {
     r->ticks = RACE_FIRST_TICKS;
     r->playing = 0;
     r->spent = 0;
+    r->current = -1;
     memset(r->played, 0, sizeof(r->played));
     memset(r->cpu, 0, sizeof(r->cpu));
     memset(r->ops, 0, sizeof(r->ops));
@@ -67,8 +70,7 @@ static void round_done(race_t *r) {
 
 unsigned _hak_race_feed(race_t *r, double cpu_ns_per_op, double ops) {
     if (!r->racing) return (unsigned)r->playing;
-    r->spent++;
-    if (ops >= RACE_MIN_OPS && cpu_ns_per_op > 0) {
+    if (++r->spent > RACE_WARMUP_TICKS && ops >= RACE_MIN_OPS && cpu_ns_per_op > 0) {
         unsigned p = (unsigned)r->playing;
         r->cpu[p] += cpu_ns_per_op * ops;
         r->ops[p] += ops;
@@ -91,17 +93,26 @@ void _hak_race_remember(race_t *r, const double sig[ACE_PHASE_DIMS]) {
     race_memory_t *m = &r->seen[r->seen_next];
     memcpy(m->sig, sig, sizeof(m->sig));
     m->winner = r->winner;
+    m->decay_ms = m->bigcache_mb = 0;
+    r->current = (int)r->seen_next;
     r->seen_next = (r->seen_next + 1) % RACE_MEMORY;
     if (r->seen_count < RACE_MEMORY) r->seen_count++;
 }
 
-bool _hak_race_recall(race_t *r, const double sig[ACE_PHASE_DIMS]) {
+void _hak_race_leave(race_t *r, uint32_t decay_ms, uint32_t bigcache_mb) {
+    if (r->current < 0) return;
+    r->seen[r->current].decay_ms = decay_ms;
+    r->seen[r->current].bigcache_mb = bigcache_mb;
+}
+
+const race_memory_t *_hak_race_recall(race_t *r, const double sig[ACE_PHASE_DIMS]) {
     for (unsigned k = 0; k < r->seen_count; k++) {
         if (!_hak_ace_phase_near(r->seen[k].sig, sig)) continue;
         r->racing = false;
         r->winner = r->playing = r->seen[k].winner;
+        r->current = (int)k;
         r->recalls++;
-        return true;
+        return &r->seen[k];
     }
-    return false;
+    return NULL;
 }

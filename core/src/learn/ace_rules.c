@@ -17,9 +17,10 @@
  *    classes take and give back slabs or frees change threads.
  * A memory knob moves at most once per hold time (dwell) and only for a
  * clear gain (hysteresis); a phase change (ace_memory.c) makes the memory
- * controllers forget what they learnt and starts a race, unless the phase
- * was seen before. Rules: lock waits widen the batch, a high LLC miss rate puts the
- * per-class caches on a diet (a bandit rewarded with throughput against
+ * controllers forget what they learnt, puts the memory knobs back on their
+ * defaults and starts a race, unless the phase was seen before: then its
+ * winner and memory knobs come back. Rules: lock waits widen the batch, a
+ * high LLC miss rate puts the per-class caches on a diet (a bandit rewarded with throughput against
  * its running mean minus HAKMEM_ACE_MEMORY_WEIGHT's share of resident
  * memory against its own); on slow ticks, resident memory far above what
  * is in use triggers a scavenge, and two calm slow ticks undo what the
@@ -99,6 +100,8 @@ void _hak_ace_reset(ace_t *a) {
     a->fault_ns_per_mib = fault > 0 ? fault : FAULT_NS_PER_MIB_GUESS;
     a->def = g_defaults;
     a->cur = a->def;
+    a->phase_decay_ms = a->def.decay_ms;
+    a->phase_bigcache_mb = a->def.bigcache_mb;
     _hak_bandit_init(&a->diet, k_diet_pct, HAK_COUNT(k_diet_pct), DIET_FIRST);
     a->race.winner = -1;
     _hak_race_start(&a->race);
@@ -255,7 +258,7 @@ static void decide_decay(ace_t *a, knobs_t *next, rules_t *why) {
     unsigned best =
         _hak_ace_best_delay(&a->mem, lambda, a->fault_ns_per_mib, k_decay_arms, DECAY_ARMS, cost);
     unsigned cur = 0;
-    while (cur + 1 < DECAY_ARMS && k_decay_arms[cur] < a->cur.decay_ms) cur++;
+    while (cur + 1 < DECAY_ARMS && k_decay_arms[cur] < next->decay_ms) cur++;
     if (best == cur || cost[best] > cost[cur] * (1.0 - HYSTERESIS)) return;
     /* Rising is the safe side (memory held longer, no page faults): it may
      * follow the evidence at every tick; falling waits out the hold, so
@@ -274,7 +277,7 @@ static void decide_budget(ace_t *a, const hak_ace_metrics_t *m, knobs_t *next, r
         a->mem.budget_hold--;
         return;
     }
-    uint32_t cur = a->cur.bigcache_mb;
+    uint32_t cur = next->bigcache_mb; /* the current one, or a new phase's default */
     double lambda = (double)hak_opt(OPT_ACE_MEMORY_WEIGHT) * MEMORY_UNIT;
     double interval = m->interval_s > 0 ? m->interval_s : 1.0;
     if (a->mem.cold >= COLD_MIN_MB) {
@@ -284,7 +287,7 @@ static void decide_budget(ace_t *a, const hak_ace_metrics_t *m, knobs_t *next, r
         while (i + 1 < HAK_COUNT(k_budget_arms) && k_budget_arms[i] < want) i++;
         uint32_t up = k_budget_arms[i];
         double saved = a->mem.cold / interval * a->fault_ns_per_mib; /* ns per second */
-        double held = (double)(up - cur) * lambda * (double)a->cur.decay_ms * 1e-3 / interval;
+        double held = (double)(up - cur) * lambda * (double)next->decay_ms * 1e-3 / interval;
         if (up > cur && saved > held) {
             next->bigcache_mb = up;
             why->budget = "refaults";
@@ -332,12 +335,28 @@ static double slab_moves(const hak_ace_metrics_t *m) {
 /* ---- the loops ---- */
 
 /* A new phase: the memory evidence and the diet start again, and a race
- * (which a phase seen before ends at once). */
-static void new_phase(ace_t *a) {
+ * (which a phase seen before ends at once). The memory knobs go back to
+ * their defaults: what the last phase's evidence set (a long delay, a
+ * large budget) would hold its memory through phases that do not reuse
+ * it. The phase that ended keeps them, for its return. */
+static void new_phase(ace_t *a, knobs_t *next, rules_t *why) {
+    _hak_race_leave(&a->race, a->phase_decay_ms, a->phase_bigcache_mb);
     _hak_bandit_forget(&a->diet);
     memset(&a->mem, 0, sizeof(a->mem));
     _hak_race_start(&a->race);
     _hak_ace_trace_phase(a->phase.changes);
+    next->decay_ms = a->def.decay_ms;
+    next->bigcache_mb = a->def.bigcache_mb;
+    why->decay = why->budget = "phase";
+}
+
+/* A phase seen before: its winner (the race's) and its memory knobs. */
+static void recall(ace_t *a, knobs_t *next, rules_t *why) {
+    const race_memory_t *e = _hak_race_recall(&a->race, a->phase.last);
+    if (e == NULL || e->decay_ms == 0) return;
+    next->decay_ms = e->decay_ms;
+    next->bigcache_mb = e->bigcache_mb;
+    why->decay = why->budget = "recall";
 }
 
 int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
@@ -345,7 +364,9 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     if (guards(a, m, "fast")) return -1;
     a->ticks++;
     a->llc_from_pmu = m->llc_from_pmu != 0.0;
-    if (_hak_ace_phase_feed(&a->phase, m)) new_phase(a);
+    knobs_t next = a->cur;
+    rules_t why = {0};
+    if (_hak_ace_phase_feed(&a->phase, m)) new_phase(a, &next, &why);
     _hak_ace_memctl_feed(&a->mem, m);
     double r = global_reward(a, m);
     a->last_reward = r;
@@ -357,8 +378,6 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
                                       : m->rss_mb;
     _hak_ace_trace_tick(a, m, "fast");
 
-    knobs_t next = a->cur;
-    rules_t why = {0};
     decide_decay(a, &next, &why);
     decide_budget(a, m, &next, &why);
     if (m->lock_wait_frac > LOCK_HIGH) {
@@ -374,13 +393,16 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     /* A tick counts in the race only while its knobs are in play: racing
      * knobs the workload does not exercise measures noise. */
     bool in_play = m->remote_free_rate > IN_PLAY_REMOTE || slab_moves(m) > IN_PLAY_MOVES;
-    if (a->race.racing && a->race.spent < RACE_RECALL_TICKS)
-        _hak_race_recall(&a->race, a->phase.last);
+    if (a->race.racing && a->race.spent < RACE_RECALL_TICKS) recall(a, &next, &why);
     bool racing = a->race.racing;
     unsigned k = _hak_race_feed(&a->race, m->cpu_ns_per_op,
                                 in_play ? m->ops_per_s * m->interval_s : 0);
     if (racing && !a->race.racing) _hak_race_remember(&a->race, a->phase.mean);
     race_apply(a, k, &next, &why);
+    if (a->phase.off == 0) {
+        a->phase_decay_ms = next.decay_ms;
+        a->phase_bigcache_mb = next.bigcache_mb;
+    }
     return (int)apply(a, &next, &why, m, "fast");
 }
 
