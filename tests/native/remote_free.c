@@ -365,6 +365,87 @@ static void pending_bound(void) {
           g_pend_batches, PEND_OWNERS * PEND_BLOCKS * PEND_SIZE >> 10, PEND_OWNERS);
 }
 
+/* Blocks freed by another thread come back to their owner in the order
+ * they were freed: a producer hands them out again as it made them, and a
+ * change of batch size (ACE racing HAKMEM_BUNDLE) does not scatter them.
+ * Each batch's blocks came back reversed, run by run, before. */
+#define ORDER_BLOCKS 4096
+#define ORDER_SIZE 64
+#define ORDER_MIN_PERCENT 90 /* of the owner's next blocks, taken in the order they were freed */
+
+static void *g_order[ORDER_BLOCKS];
+static pthread_barrier_t g_order_step;
+
+typedef struct placed {
+    uintptr_t p;
+    uint32_t at;
+} placed_t;
+
+static int placed_cmp(const void *a, const void *b) {
+    uintptr_t x = ((const placed_t *)a)->p, y = ((const placed_t *)b)->p;
+    return x < y ? -1 : x > y;
+}
+
+/* Where block p was in the order of the frees, or -1. */
+static int64_t freed_at(const placed_t *by_addr, uintptr_t p) {
+    placed_t key = {p, 0};
+    const placed_t *f = bsearch(&key, by_addr, ORDER_BLOCKS, sizeof(key), placed_cmp);
+    return f != NULL ? (int64_t)f->at : -1;
+}
+
+static void *order_freer(void *arg) {
+    (void)arg;
+    pthread_barrier_wait(&g_order_step);
+    for (uint32_t i = 0; i < ORDER_BLOCKS; i++) t_free(g_order[i], ORDER_SIZE, i);
+    hak_thread_flush(); /* every batch sent */
+    pthread_barrier_wait(&g_order_step);
+    return NULL;
+}
+
+static void *order_owner(void *arg) {
+    uint64_t *in_order = arg; /* [0] pairs in order, [1] pairs of freed blocks */
+    for (uint32_t i = 0; i < ORDER_BLOCKS; i++) g_order[i] = t_malloc(ORDER_SIZE, i);
+    placed_t *by_addr = malloc(sizeof(placed_t) * ORDER_BLOCKS);
+    CHECK(by_addr != NULL, "malloc");
+    for (uint32_t i = 0; i < ORDER_BLOCKS; i++) by_addr[i] = (placed_t){(uintptr_t)g_order[i], i};
+    qsort(by_addr, ORDER_BLOCKS, sizeof(placed_t), placed_cmp);
+    pthread_barrier_wait(&g_order_step); /* handed over */
+    pthread_barrier_wait(&g_order_step); /* freed in order 0, 1, 2, ... */
+    int64_t last = -1;
+    for (uint32_t i = 0; i < ORDER_BLOCKS; i++) {
+        g_order[i] = t_malloc(ORDER_SIZE, i);
+        int64_t at = freed_at(by_addr, (uintptr_t)g_order[i]);
+        if (at >= 0 && last >= 0) {
+            in_order[1]++;
+            in_order[0] += at == last + 1;
+        }
+        last = at;
+    }
+    for (uint32_t i = 0; i < ORDER_BLOCKS; i++) t_free(g_order[i], ORDER_SIZE, i);
+    free(by_addr);
+    return NULL;
+}
+
+static void free_order(void) {
+    int64_t harden = 0;
+    if (hak_option_get("HAKMEM_HARDEN", &harden) == 0 && harden != 0) return; /* quarantined */
+    uint64_t in_order[2] = {0, 0}, heaps = heaps_made();
+    pthread_t owner, freer;
+    CHECK(pthread_barrier_init(&g_order_step, NULL, 2) == 0, "pthread_barrier_init");
+    CHECK(pthread_create(&owner, NULL, order_owner, in_order) == 0, "pthread_create");
+    CHECK(pthread_create(&freer, NULL, order_freer, NULL) == 0, "pthread_create");
+    pthread_join(owner, NULL);
+    pthread_join(freer, NULL);
+    pthread_barrier_destroy(&g_order_step);
+    printf("remote_free: %d blocks freed in order by another thread: %" PRIu64 " of the owner's "
+           "next %" PRIu64 " pairs of them in the same order\n",
+           ORDER_BLOCKS, in_order[0], in_order[1]);
+    if (heaps_made() == heaps) return; /* no thread heaps: no owner to hand them out in turn */
+    CHECK(in_order[1] * ORDER_MIN_PERCENT <= in_order[0] * 100,
+          "%" PRIu64 " of %" PRIu64 " pairs of blocks came back in the order they were freed",
+          in_order[0], in_order[1]);
+}
+
 int main(int argc, char **argv) {
     uint64_t seed;
     double scale;
@@ -416,6 +497,7 @@ int main(int argc, char **argv) {
           heaps_freeing, heaps_allocating);
     all_to_all();
     pending_bound();
+    free_order();
     stats_check("remote_free", 1, 1, 1);
     printf("remote_free: OK\n");
     return 0;

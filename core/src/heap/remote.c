@@ -81,14 +81,19 @@ static hak_slab_t *batch_slab(const hak_heap_t *h, hak_block_t *b) {
     batch_corrupt(b);
 }
 
-/* k blocks went onto slab s's list `list`: its count drops by them. The
- * count is linear, so one event after a run of one slab's blocks sees what
- * one per block would have left (a full slab requeued, an empty one
- * emptied). A slab that is not current took them on its free list, which
- * only holders of the heap's lock change (a non-current slab's list counts
- * as not handed out), and is dated idle since `idle`: decay may give its
- * pages back without waiting for the owner to look at its local frees. */
-static void run_done(hak_heap_t *h, hak_slab_t *s, int32_t k, uint64_t idle) {
+/* A run of k blocks of slab s, linked in the order they came (`first` the
+ * index of its first block, `tail` its last block), goes onto the front of
+ * s's list `list`, and s's count drops by them. The count is linear, so
+ * one event after a run sees what one per block would have left (a full
+ * slab requeued, an empty one emptied). A slab that is not current took
+ * them on its free list, which only holders of the heap's lock change (a
+ * non-current slab's list counts as not handed out), and is dated idle
+ * since `idle`: decay may give its pages back without waiting for the
+ * owner to look at its local frees. */
+static void run_done(hak_heap_t *h, hak_slab_t *s, uint32_t *list, uint32_t first,
+                     hak_block_t *tail, int32_t k, uint64_t idle) {
+    hak_link_set(tail, *list);
+    *list = first;
     if (!s->current) {
         s->settled = 0;
         if (s->stamp < idle) s->stamp = idle;
@@ -102,12 +107,18 @@ static void run_done(hak_heap_t *h, hak_slab_t *s, int32_t k, uint64_t idle) {
  * linked; returns how many. A batch holds runs of blocks of one slab (a
  * thread frees what another allocated in a row): the slab of the block
  * before is tried first, by address range, without the page map, and a
- * run's count is settled once. */
+ * run's count is settled once. A run keeps its order on the list: the
+ * records of a batch come newest first and its runs go to the front, so
+ * the owner hands its blocks out again in the order they were freed.
+ * Pushed one by one, each run came out reversed, and a program whose batches
+ * changed size (ACE racing HAKMEM_BUNDLE) found its blocks scattered for
+ * good: producer/consumer pairs ran 15-25 % slower for the rest of the run. */
 static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
                            const hak_batch_t *then, uint64_t idle) {
     int32_t k = 0; /* blocks of the run on s */
     hak_slab_t *s = NULL;
-    uint32_t *list = NULL;
+    uint32_t *list = NULL, first = 0;
+    hak_block_t *tail = NULL;
     uintptr_t start = 0, bytes = 0; /* s's blocks */
     for (uint32_t j = 0; j < n; j++) {
         uint32_t ahead = j + DRAIN_AHEAD;
@@ -117,7 +128,7 @@ static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
         hak_block_t *b = block[j];
         uintptr_t a = (uintptr_t)b;
         if (a - start >= bytes) {
-            if (k != 0) run_done(h, s, k, idle);
+            if (k != 0) run_done(h, s, list, first, tail, k, idle);
             s = batch_slab(h, b);
             start = s->start;
             bytes = (uintptr_t)s->capacity * s->bsize;
@@ -127,11 +138,12 @@ static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
         uint32_t i = hak_block_index(s, a - start);
         if (unlikely(i >= s->carved || !hak_is_sealed(b) || !hak_is_marked_free(b)))
             batch_corrupt(b);
-        hak_link_set(b, *list);
-        *list = i;
+        if (k == 0) first = i;
+        else hak_link_set(tail, i);
+        tail = b;
         k++;
     }
-    if (k != 0) run_done(h, s, k, idle);
+    if (k != 0) run_done(h, s, list, first, tail, k, idle);
     return n;
 }
 
