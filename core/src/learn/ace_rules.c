@@ -20,9 +20,10 @@
  * controllers forget what they learnt, puts the memory knobs back on their
  * defaults and starts a race, unless the phase was seen before: then its
  * winner and memory knobs come back. Rules: lock waits widen the batch, a
- * high LLC miss rate puts the per-class caches on a diet (a bandit rewarded with throughput against
- * its running mean minus HAKMEM_ACE_MEMORY_WEIGHT's share of resident
- * memory against its own); on slow ticks, resident memory far above what
+ * high LLC miss rate puts the per-class caches on a diet (a bandit
+ * rewarded with throughput against its running mean minus
+ * HAKMEM_ACE_MEMORY_WEIGHT's share of resident memory against its own);
+ * on slow ticks, resident memory far above what
  * is in use triggers a scavenge, and two calm slow ticks undo what the
  * rules changed. Guards stop ACE and restore every default. */
 #include "ace.h"
