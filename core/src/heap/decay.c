@@ -221,6 +221,33 @@ static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool li
     return walked;
 }
 
+/* The owner's pass (heap lock held): a class whose current slab gave out
+ * nothing for the delay — no block popped, no refill — gives it up, dated
+ * idle since it was last used, so that this pass treats it like any other
+ * slab and its free pages go back. A thread that had a burst of one size
+ * and went on with others kept that burst's last slab, its free blocks
+ * resident, for as long as it lived (at most a few hundred KiB per class,
+ * for each such class and thread). Only the owner may: malloc pops from its
+ * current slabs without a lock. */
+static void idle_classes(hak_heap_t *h, uint64_t now, uint64_t delay) {
+    for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
+        hak_slab_t *s = h->cur[cls];
+        hak_class_watch_t *w = &h->watch[cls];
+        uint64_t misses = h->ctr.misses[cls];
+        if (w->slab != s || w->free != s->free || w->misses != misses) {
+            *w = (hak_class_watch_t){.slab = s, .misses = misses, .free = s->free, .since = now};
+            continue;
+        }
+        if (s == &_hak_no_slab || now - w->since < delay ||
+            (s->free == HAK_NO_BLOCK && s->local_free == HAK_NO_BLOCK))
+            continue;
+        h->drain_since = w->since;
+        _hak_class_uncurrent(h, cls);
+        h->drain_since = 0;
+        if (s->list == SLAB_IN_QUEUE) merge_local(s); /* its local frees idle as long */
+    }
+}
+
 /* One heap's idle memory, idle since `older_than` or before (heap lock
  * held; the owner's, or another thread's for a heap it does not own), until
  * the deadline: what is left waits for the next pass. `lists`: the caller
@@ -315,6 +342,7 @@ void _hak_heap_tick_due(hak_heap_t *h) {
     if (now >= h->next_decay) {
         deadline = _hak_now_ns() + DECAY_PASS_BUDGET_NS;
         hak_spin_lock(&h->lock);
+        idle_classes(h, now, delay);
         decay_heap(h, now > delay ? now - delay : 0, now, true, deadline);
         hak_spin_unlock(&h->lock);
         h->next_decay = now + (past(deadline) ? gap : period);

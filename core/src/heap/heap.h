@@ -89,6 +89,16 @@ typedef struct hak_slab_sizing {
     uint32_t slabs;   /* slabs of the class with blocks out (current, queued or full) */
 } hak_slab_sizing_t;
 
+/* What the owner's decay pass last saw of a class's current slab
+ * (decay.c): a class that took nothing from it for the decay delay gives
+ * it up, so that its free pages can go back like any other slab's. */
+typedef struct hak_class_watch {
+    const struct hak_slab *slab; /* the current slab then */
+    uint64_t misses;             /* the class's refills then */
+    uint32_t free;               /* the head of malloc's list then: every pop moves it */
+    uint64_t since;              /* ns: when the pass first saw all three as they are */
+} hak_class_watch_t;
+
 struct hak_quarantine; /* hardened mode's freed blocks held back (harden.c) */
 
 typedef struct hak_heap {
@@ -101,13 +111,15 @@ typedef struct hak_heap {
     hak_slab_t *empty[HAK_CLASSES];       /* empty slabs kept for reuse */
     uint32_t empty_count[HAK_CLASSES];
     hak_slab_sizing_t sizing[HAK_CLASSES];
+    hak_class_watch_t watch[HAK_CLASSES]; /* the owner's decay passes only */
     hak_slab_t *span_empty;               /* freed spans kept (freed twice: caught) */
     uint32_t span_empty_units;
     _Atomic(hak_batch_t *) remote;        /* other threads' frees, in batches */
     _Atomic(hak_batch_t *) batch_back;    /* its records their owners read, back */
     _Atomic uint32_t remote_count;
     _Atomic uint64_t remote_since;        /* ns: when the queue last went from empty to not */
-    uint64_t drain_since;                 /* while the owner drains: when what it frees went idle */
+    uint64_t drain_since;                 /* while the owner gives back memory that went idle
+                                           * earlier (a drain, an idle class): since when */
     _Atomic int state;                    /* enum hak_heap_state */
     uint32_t freed_ownerless;             /* blocks freed into it since its thread exited */
     uintptr_t owner;                      /* thread pointer of its thread, 0 when none */

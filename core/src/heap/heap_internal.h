@@ -32,6 +32,9 @@ void _hak_kept_remove(hak_heap_t *h, hak_slab_t *s);
 hak_slab_t *_hak_heap_slab_new(hak_heap_t *h, unsigned cls, uint32_t units, uint32_t bsize,
                                bool *fresh);
 void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s);
+/* The current slab of cls stops being current (heap lock held, by its
+ * owner): queued, or emptied when none of its blocks is out. */
+void _hak_class_uncurrent(hak_heap_t *h, unsigned cls);
 void _hak_heap_uncurrent(hak_heap_t *h);  /* every current slab queued or emptied */
 void _hak_heap_prewarm(hak_heap_t *h);
 void _hak_refill_init(void);                /* malloc's size-indexed table */
@@ -80,7 +83,8 @@ HAK_INLINE hak_heap_t *_hak_heap_for_alloc(void) {
 }
 
 /* When memory a free just gave back went idle: now, or for a drain of
- * other threads' frees, when they were sent. */
+ * other threads' frees, when they were sent (for an idle class's slab,
+ * when it was last used). */
 HAK_INLINE uint64_t _hak_idle_stamp(const hak_heap_t *h) {
     return h->drain_since != 0 ? h->drain_since : _hak_coarse_ns();
 }

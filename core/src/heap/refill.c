@@ -435,19 +435,21 @@ void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
     return hak_slab_take(s, s->free);
 }
 
+void _hak_class_uncurrent(hak_heap_t *h, unsigned cls) {
+    hak_slab_t *s = h->cur[cls];
+    if (s == &_hak_no_slab) return;
+    set_current(h, cls, &_hak_no_slab);
+    /* what is left on malloc's list is not out after all */
+    uint32_t rest = _hak_list_length(s, s->free);
+    s->current = 0;
+    s->used -= (int32_t)rest + 1;
+    s->allocs -= rest;
+    if (s->used == 0) slab_empty(h, s);
+    else _hak_slab_queue(h, s);
+}
+
 void _hak_heap_uncurrent(hak_heap_t *h) {
-    for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
-        hak_slab_t *s = h->cur[cls];
-        if (s == &_hak_no_slab) continue;
-        set_current(h, cls, &_hak_no_slab);
-        /* what is left on malloc's list is not out after all */
-        uint32_t rest = _hak_list_length(s, s->free);
-        s->current = 0;
-        s->used -= (int32_t)rest + 1;
-        s->allocs -= rest;
-        if (s->used == 0) slab_empty(h, s);
-        else _hak_slab_queue(h, s);
-    }
+    for (unsigned cls = 0; cls < HAK_CLASSES; cls++) _hak_class_uncurrent(h, cls);
 }
 
 void _hak_heap_prewarm(hak_heap_t *h) {
