@@ -15,6 +15,7 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <stdbool.h>
 
 /* hakmem exports it; the glibc 2.17 headers of the target do not declare it. */
 void *reallocarray(void *ptr, size_t count, size_t size);
@@ -50,16 +51,29 @@ static void *alloc_filled(size_t size) {
     return launder(p);
 }
 
-/* Allocations of other sizes than `avoid` (so none can reuse the freed block):
- * tiny and mid blocks, some freed again, and a 3 MiB large block. They stay
- * allocated (the process ends soon). */
+/* The usable size of a block of `size` bytes: its size class's (a block
+ * freed just before, if of that class, is handed out and freed again). */
+static size_t usable_of(size_t size) {
+    void *q = alloc_filled(size);
+    size_t usable = malloc_usable_size(q);
+    free(q);
+    return usable;
+}
+
+/* Allocations of other size classes than the freed block's, whose usable
+ * size is `avoid` (a freed block is the next one its class hands out, so
+ * none of these can reuse it): tiny and mid blocks, some freed again, and a
+ * 3 MiB large block. They stay allocated (the process ends soon). */
 static void unrelated_allocations(size_t avoid) {
     static void *keep[600];
     size_t sizes[] = {24, 48, 100, 512, 1000, 2048, 5000, 12000, 40000, 60000};
+    bool other[sizeof sizes / sizeof sizes[0]];
+    for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        other[i] = usable_of(sizes[i]) != avoid;
     unsigned k = 0;
     for (unsigned round = 0; round < 60; round++) {
         for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-            if (sizes[i] == avoid) continue;
+            if (!other[i]) continue;
             void *p = alloc_filled(sizes[i]);
             if (round % 3 == 0) free(p);
             else if (k < 600) keep[k++] = p;
@@ -92,9 +106,10 @@ static void double_free(const char *tier) {
 static void double_free_after(const char *tier) {
     size_t size = tier_size(tier);
     void *p = alloc_filled(size);
+    size_t usable = malloc_usable_size(p);
     announce(p);
     free(p);
-    unrelated_allocations(size);
+    unrelated_allocations(usable);
     free(launder(p));
     not_caught("second free after unrelated allocations");
 }

@@ -62,7 +62,7 @@ HAK_INLINE void *hak_alloc(size_t size, hak_slow_fn slow, hak_slow_fn big) {
  * pointer hakmem handed out, not an interior one, not free already, and
  * with `sized` a stated size that fits the block: a larger one cannot be
  * true, a smaller one can, as size classes round up and realloc shrinks
- * in place), then a push on the slab's local list. Anything else —
+ * in place), then a push onto one of the slab's lists. Anything else —
  * another thread's block, an emptied or full slab, large blocks, foreign
  * pointers — goes to a slow path, which tells them apart. */
 HAK_INLINE void hak_free_block(void *p, bool sized, size_t size, const char *call) {

@@ -1,14 +1,14 @@
 /* Thread heaps. Each thread allocates from the current slab of each size
  * class of its own heap and frees onto the block's slab (free-list
  * sharding: a slab's `free` list is what malloc pops, its `local_free`
- * what its owner's frees push), so neither fast path takes a lock or an
- * atomic read-modify-write; api/alloc.c inlines both. This layer holds the
- * slow path of malloc (refill.c: the current slab ran dry), the slab
- * events of free (a slab emptied, or a full one got blocks back), frees of
- * other threads' blocks batched per owner (remote.c), the return of idle
- * memory to the OS (decay.c), the life of a heap (heap.c: acquired by a
- * thread, abandoned at thread exit, adopted by a new thread) and what the
- * statistics read (census.c). Calls the segment layer and those below;
+ * what its owner's frees push unless the slab is current), so neither
+ * fast path takes a lock or an atomic read-modify-write; api/alloc.c
+ * inlines both. This layer holds the slow path of malloc (refill.c: the
+ * current slab ran dry), the slab events of free (a slab emptied, or a
+ * full one got blocks back), frees of other threads' blocks batched per
+ * owner (remote.c), the return of idle memory to the OS (decay.c), the
+ * life of a heap (heap.c: acquired by a thread, abandoned at thread exit,
+ * adopted by a new thread) and what the statistics read (census.c). Calls the segment layer and those below;
  * upward only through the hooks at the end, which upper layers set at
  * start-up. */
 #ifndef HAKMEM_HEAP_H
@@ -94,7 +94,7 @@ typedef struct hak_slab_sizing {
  * it up, so that its free pages can go back like any other slab's. */
 typedef struct hak_class_watch {
     const struct hak_slab *slab; /* the current slab then */
-    uint64_t misses;             /* the class's refills then */
+    uint64_t allocs;             /* its count then: every refill and every free onto it moves it */
     uint32_t free;               /* the head of malloc's list then: every pop moves it */
     uint64_t since;              /* ns: when the pass first saw all three as they are */
 } hak_class_watch_t;
@@ -246,11 +246,36 @@ HAK_INLINE hak_slab_t *_hak_small_locate_or_fail(uintptr_t a, const char *call) 
 }
 void _hak_slab_event(hak_slab_t *s); /* a free took `used` to 0 */
 
+/* Frees onto a current slab's malloc list between two heartbeats of its
+ * owner. A thread that frees what it allocates may never see malloc's list
+ * run dry, and the slow path is where a thread looks at the clock (decay),
+ * drains other threads' frees to it and sends its own: every this many
+ * such frees, the heartbeat runs (_hak_slab_lifo_tick). */
+#define HAK_LIFO_PERIOD 256
+
+/* A current slab's frees onto malloc's list since its last heartbeat join
+ * its count of blocks handed out (as a refill counts the blocks it puts on
+ * the list). */
+HAK_INLINE void hak_slab_lifo_settle(hak_slab_t *s) {
+    s->allocs += (uint32_t)(HAK_LIFO_PERIOD - s->lifo_left);
+    s->lifo_left = HAK_LIFO_PERIOD;
+}
+void _hak_slab_lifo_tick(hak_slab_t *s);
+
 /* The one local free: block b, index i of the caller's own slab s, marked
- * free with `mark` (the key in hand), onto the slab's list of local frees;
- * the free that takes the count to 0 tells the heap. */
+ * free with `mark` (the key in hand). A block of the class's current slab
+ * goes on malloc's list, which hands it out next, its lines still in cache
+ * (pushed onto the local list, it came back only after the rest of the
+ * slab); one of another slab onto the slab's list of local frees, and the
+ * free that takes the count to 0 tells the heap. */
 HAK_INLINE void hak_slab_free_local(hak_slab_t *s, hak_block_t *b, uint32_t i, uintptr_t mark) {
-    b->link = s->local_free ^ (uint32_t)mark; /* hak_link_set with the key in hand */
+    if (likely(s->current)) {
+        b->link = s->free ^ (uint32_t)mark; /* hak_link_set with the key in hand */
+        s->free = i;
+        if (unlikely(hak_dec_le0(&s->lifo_left))) _hak_slab_lifo_tick(s);
+        return;
+    }
+    b->link = s->local_free ^ (uint32_t)mark;
     s->local_free = i;
     if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
 }

@@ -360,6 +360,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
             count_out(s, carve(s));
             return s;
         }
+        hak_slab_lifo_settle(s);
         s->current = 0;
         set_full(s);
         sizing_switch(h, cls, s);
@@ -403,10 +404,30 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
     h->sizing[cls].slabs++;
 found:
     next->current = 1;
+    next->lifo_left = HAK_LIFO_PERIOD;
     next->used++; /* the current slab never looks empty to free */
     h->sizing[cls].mark = (uint32_t)next->allocs;
     set_current(h, cls, next);
     return next;
+}
+
+/* A backlog of other threads' frees past the threshold goes back now,
+ * before the slabs hold on to memory that is free already. */
+static void drain_backlog(hak_heap_t *h) {
+    if (atomic_load_explicit(&h->remote_count, memory_order_relaxed) >=
+        (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD)) {
+        hak_spin_lock(&h->lock);
+        _hak_remote_drain(h);
+        hak_spin_unlock(&h->lock);
+    }
+}
+
+void _hak_slab_lifo_tick(hak_slab_t *s) {
+    hak_heap_t *h = s->heap;
+    hak_slab_lifo_settle(s);
+    drain_backlog(h);
+    _hak_remote_flush_some(h);
+    _hak_heap_tick(h);
 }
 
 void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
@@ -415,14 +436,7 @@ void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
     if (cur->free < cur->carved) return hak_slab_take(cur, cur->free);
     hak_ctr_inc(&h->ctr.misses[cls]);
     uint64_t t0 = hak_lat_begin(h->ctr.misses[cls]);
-    /* a backlog of other threads' frees past the threshold goes back now,
-     * before the slabs hold on to memory that is free already */
-    if (atomic_load_explicit(&h->remote_count, memory_order_relaxed) >=
-        (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD)) {
-        hak_spin_lock(&h->lock);
-        _hak_remote_drain(h);
-        hak_spin_unlock(&h->lock);
-    }
+    drain_backlog(h);
     hak_slab_t *s = h->cur[cls];
     /* the current slab is the owner's alone: refilled without the lock */
     if (s == &_hak_no_slab || !slab_refill(s)) {
@@ -439,6 +453,7 @@ void _hak_class_uncurrent(hak_heap_t *h, unsigned cls) {
     hak_slab_t *s = h->cur[cls];
     if (s == &_hak_no_slab) return;
     set_current(h, cls, &_hak_no_slab);
+    hak_slab_lifo_settle(s);
     /* what is left on malloc's list is not out after all */
     uint32_t rest = _hak_list_length(s, s->free);
     s->current = 0;

@@ -180,10 +180,12 @@ typedef struct hak_slab {
     /* ---- written by the owner on every malloc and free ---- */
     uint32_t free;              /* index of the first block malloc hands out (the owner's
                                  * thread only); >= carved: none */
-    uint32_t local_free;        /* the owner's frees, by index; become `free` when it runs dry */
+    uint32_t local_free;        /* the owner's frees while not current, by index; become `free`
+                                 * when it runs dry */
     int32_t used;               /* blocks out (+ the list malloc pops and 1 while current);
                                  * while full, see `full` */
-    uint32_t pad2_;
+    int32_t lifo_left;          /* while current: frees onto `free` before the owner's next
+                                 * heartbeat (heap.h) */
     struct hak_slab *next, *prev; /* its heap's list */
     uint64_t page_mask[HAK_SLAB_MAX_PAGES / 64]; /* OS pages released while in use */
     uint64_t stamp;             /* ns: idle since (queued, emptied, or a free unit) */
