@@ -1,0 +1,33 @@
+/** Which block malloc hands out next (core/src/heap/heap.h, hak_slab_free_local): a block freed
+ * by its owner onto the class's current slab is the next one of its class, while its lines are
+ * still in cache; pushed onto the slab's local list, it came back only after the rest of the
+ * slab. Hardened mode (the debug flavour) holds freed blocks in a quarantine first: release only. */
+import assert from "node:assert/strict";
+import { addr, hardened, lazyHakmem, notBuilt } from "./helpers.ts";
+
+/** A tiny, a mid and a multi-unit mid size (their slabs hold at least 8 blocks). */
+const SIZES = [16, 256, 4096, 40 * 1024];
+
+const hak = lazyHakmem("release");
+
+Deno.test({
+  name: "reuse[release] a block its owner freed is the next one malloc hands out",
+  ignore: notBuilt("release"),
+  fn() {
+    const h = hak();
+    assert.ok(!hardened(h), "the release flavour runs unhardened here");
+    for (const size of SIZES) {
+      const p = h.malloc(size);
+      const q = h.malloc(size);
+      assert.ok(p !== null && q !== null, `malloc(${size})`);
+      h.free(p);
+      const r = h.malloc(size);
+      assert.equal(addr(r), addr(p), `malloc(${size}) after free(p): p again`);
+      h.free(q);
+      h.free(r);
+      const s = h.malloc(size);
+      assert.equal(addr(s), addr(r), `malloc(${size}) after free(q), free(p): p, the last freed`);
+      h.free(s);
+    }
+  },
+});
