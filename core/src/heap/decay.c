@@ -224,11 +224,11 @@ static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool li
 /* The owner's pass (heap lock held): a class whose current slab gave out
  * nothing for the delay — no block popped or freed onto it, no refill —
  * gives it up, dated idle since it was last used, so that this pass treats
- * it like any other slab and its free pages go back. A thread that had a burst of one size
- * and went on with others kept that burst's last slab, its free blocks
- * resident, for as long as it lived (at most a few hundred KiB per class,
- * for each such class and thread). Only the owner may: malloc pops from its
- * current slabs without a lock. */
+ * it like any other slab and its free pages go back. A thread that had a
+ * burst of one size and went on with others kept that burst's last slab,
+ * its free blocks resident, for as long as it lived (at most a few hundred
+ * KiB per class, for each such class and thread). Only the owner may:
+ * malloc pops from its current slabs without a lock. */
 static void idle_classes(hak_heap_t *h, uint64_t now, uint64_t delay) {
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         hak_slab_t *s = h->cur[cls];

@@ -8,9 +8,9 @@
  * full one got blocks back), frees of other threads' blocks batched per
  * owner (remote.c), the return of idle memory to the OS (decay.c), the
  * life of a heap (heap.c: acquired by a thread, abandoned at thread exit,
- * adopted by a new thread) and what the statistics read (census.c). Calls the segment layer and those below;
- * upward only through the hooks at the end, which upper layers set at
- * start-up. */
+ * adopted by a new thread) and what the statistics read (census.c). Calls
+ * the segment layer and those below; upward only through the hooks at the
+ * end, which upper layers set at start-up. */
 #ifndef HAKMEM_HEAP_H
 #define HAKMEM_HEAP_H
 
