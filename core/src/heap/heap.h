@@ -254,9 +254,10 @@ void _hak_slab_event(hak_slab_t *s); /* a free took `used` to 0 */
 /* Frees onto a current slab's malloc list between two heartbeats of its
  * owner. A thread that frees what it allocates may never see malloc's list
  * run dry, and the slow path is where a thread looks at the clock (decay),
- * drains other threads' frees to it and sends its own: every this many
- * such frees, the heartbeat runs (_hak_slab_lifo_tick). */
-#define HAK_LIFO_PERIOD 256
+ * drains other threads' frees to it, sends its own and lets ACE start or
+ * tick: every this many such frees, that heartbeat runs
+ * (_hak_slab_lifo_tick). */
+#define HAK_LIFO_PERIOD 64
 
 /* A current slab's frees onto malloc's list since its last heartbeat join
  * its count of blocks handed out (as a refill counts the blocks it puts on

@@ -423,6 +423,7 @@ static void drain_backlog(hak_heap_t *h) {
 }
 
 void _hak_slab_lifo_tick(hak_slab_t *s) {
+    hak_slow_path_seen(); /* ACE starts, or ticks inline, from slow paths */
     hak_heap_t *h = s->heap;
     hak_slab_lifo_settle(s);
     drain_backlog(h);
