@@ -1,7 +1,9 @@
-/** Which block malloc hands out next (core/src/heap/heap.h, hak_slab_free_local): a block freed
- * by its owner onto the class's current slab is the next one of its class, while its lines are
- * still in cache; pushed onto the slab's local list, it came back only after the rest of the
- * slab. Hardened mode (the debug flavour) holds freed blocks in a quarantine first: release only. */
+/** Which block malloc hands out next (core/src/heap/heap.h, hak_slab_free_local and
+ * hak_free_owned): a block freed by its owner onto the class's current slab is the next one of its
+ * class, while its lines are still in cache; pushed onto the slab's local list, it came back only
+ * after the rest of the slab. A mid block freed to a slab that is no longer current waits on the
+ * class's hot stack, which malloc pops first. Hardened mode (the debug flavour) holds freed blocks
+ * in a quarantine first: release only. */
 import assert from "node:assert/strict";
 import { addr, hardened, lazyHakmem, notBuilt } from "./helpers.ts";
 
@@ -28,6 +30,32 @@ Deno.test({
       const s = h.malloc(size);
       assert.equal(addr(s), addr(r), `malloc(${size}) after free(q), free(p): p, the last freed`);
       h.free(s);
+    }
+  },
+});
+
+/** Mid sizes, and blocks of each allocated after the first: more than a slab of them holds. */
+const MID_SIZES = [2048, 8192, 24 * 1024, 64 * 1024];
+const LATER = 80;
+
+Deno.test({
+  name: "reuse[release] a mid block freed to a slab that is not current is handed out next",
+  ignore: notBuilt("release"),
+  fn() {
+    const h = hak();
+    for (const size of MID_SIZES) {
+      const first = h.malloc(size);
+      const later = Array.from({ length: LATER }, () => h.malloc(size));
+      assert.ok(first !== null && later.every((p) => p !== null), `malloc(${size})`);
+      h.free(first);
+      const again = h.malloc(size);
+      assert.equal(addr(again), addr(first), `malloc(${size}) after free(first): first again`);
+      h.free(later[1]);
+      h.free(again);
+      assert.equal(addr(h.malloc(size)), addr(first), `malloc(${size}): the last freed first`);
+      assert.equal(addr(h.malloc(size)), addr(later[1]), `malloc(${size}): then the one before`);
+      h.free(first);
+      for (const p of later) h.free(p);
     }
   },
 });

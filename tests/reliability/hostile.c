@@ -114,6 +114,24 @@ static void double_free_after(const char *tier) {
     not_caught("second free after unrelated allocations");
 }
 
+/* A mid block freed by its owner while another slab is its class's current
+ * one waits on the class's hot stack (core/src/heap/heap.h,
+ * hak_free_owned), still counted out of its slab: its second free must be
+ * caught there. The blocks allocated after it (more than its slab holds)
+ * stay allocated. */
+#define HOT_LATER 100
+
+static void double_free_hot(const char *tier) {
+    static void *later[HOT_LATER];
+    void *p = alloc_filled(tier_size(tier));
+    for (unsigned i = 0; i < HOT_LATER; i++) later[i] = alloc_filled(tier_size(tier));
+    launder(later);
+    announce(p);
+    free(p);
+    free(launder(p));
+    not_caught("second free of a block freed while its slab was not current");
+}
+
 /* Allocated and freed by the main thread, freed again by another thread. */
 static void double_free_remote(const char *tier) {
     void *p = alloc_filled(tier_size(tier));
@@ -370,6 +388,7 @@ static const char *const CASES[] = {
     "double-free-after-tiny",   "double-free-after-mid",    "double-free-after-large",
     "double-free-remote-tiny",  "double-free-remote-mid",   "double-free-remote-large",
     "double-free-owner-tiny",   "double-free-owner-mid",    "double-free-owner-large",
+    "double-free-hot-tiny",     "double-free-hot-mid",
     "interior-tiny",            "interior-mid",             "interior-large",
     "interior-large-page",      "realloc-freed-tiny",       "realloc-freed-mid",
     "realloc-freed-large",      "usable-size-freed-tiny",   "usable-size-freed-mid",
@@ -391,6 +410,7 @@ int main(int argc, char **argv) {
     if (strncmp(c, "double-free-after-", 18) == 0) double_free_after(c + 18);
     else if (strncmp(c, "double-free-remote-", 19) == 0) double_free_remote(c + 19);
     else if (strncmp(c, "double-free-owner-", 18) == 0) double_free_remote_owner(c + 18);
+    else if (strncmp(c, "double-free-hot-", 16) == 0) double_free_hot(c + 16);
     else if (strncmp(c, "double-free-", 12) == 0) double_free(c + 12);
     else if (strcmp(c, "interior-large-page") == 0) interior("large", 4096);
     else if (strncmp(c, "interior-", 9) == 0) {

@@ -1,7 +1,7 @@
 // Hostile input: every case of tests/reliability/hostile.c runs in its own child process, on the
 // release and the debug flavour, and must end with the documented outcome:
-//  - misuse (double free of every tier — also after unrelated allocations and from another
-//    thread —, interior pointers of every tier, stack/global/wild pointers, realloc of a freed
+//  - misuse (double free of every tier — also after unrelated allocations, from another
+//    thread and while the block's slab is not current —, interior pointers of every tier, stack/global/wild pointers, realloc of a freed
 //    block, malloc_usable_size of a freed block): SIGABRT after exactly one stderr line "hakmem: <problem>: pointer 0x…" that names
 //    the problem and the pointer. Never SIGSEGV, never a silent return.
 //  - API cases (alignments that are not powers of two, sizes near SIZE_MAX): NULL with the
@@ -40,6 +40,8 @@ for (const tier of ["tiny", "mid", "large"]) {
     EXPECT[`double-free-${v}-${tier}`] = EXPECT[`double-free-${tier}`];
   }
 }
+// freed while another slab of the class is current (a mid block waits on the class's hot stack)
+for (const tier of ["tiny", "mid"]) EXPECT[`double-free-hot-${tier}`] = /double free/;
 const API_CASES = ["bad-alignment", "huge-size"];
 
 /** Checks one misuse case's run; returns a problem description or null. */

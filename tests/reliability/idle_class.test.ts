@@ -1,8 +1,9 @@
 // A size class the thread stopped using (tests/reliability/idle_class.c): a thread frees the few
-// mid blocks it had of two sizes and goes on with small blocks only. The slabs of those two sizes
-// were the classes' current ones, which decay never touched, so their free pages stayed resident
-// for as long as the thread lived; after a delay without use the class gives its slab up and decay
-// gives the pages back. The small blocks' slabs, in use all along, must not be given back (no
+// mid blocks it had of two sizes, and the many of a third, and goes on with small blocks only. The
+// slabs of the first two sizes were the classes' current ones, which decay never touched, so their
+// free pages stayed resident for as long as the thread lived; the third's last frees wait on the
+// class's hot stack, still counted out of their slabs. After a delay without use the class gives
+// its slab and its stack up and decay gives the pages back. The small blocks' slabs, in use all along, must not be given back (no
 // page faulted in again), and the block kept must be intact.
 
 import assert from "node:assert/strict";

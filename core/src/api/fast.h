@@ -47,7 +47,10 @@ HAK_INLINE void *hak_tiny_alloc(size_t size, hak_slow_fn slow) { /* size <= HAK_
 HAK_INLINE void *hak_small_alloc(size_t size, hak_slow_fn slow) { /* size <= HAK_MID_MAX */
     if (likely(size <= HAK_TINY_MAX)) return hak_tiny_alloc(size, slow);
     hak_heap_t *h = _hak_tl_heap;
-    return hak_slab_pop(h->fast[hak_size_class(size)], size, slow);
+    unsigned cls = hak_size_class(size);
+    void *p = hak_hot_pop(h, cls);
+    if (p != NULL) return p;
+    return hak_slab_pop(h->fast[cls], size, slow);
 }
 
 /* Any size: `big` serves those past the mid tier (out of line, so the fast
@@ -101,7 +104,7 @@ HAK_INLINE void hak_free_block(void *p, bool sized, size_t size, const char *cal
         return;
     }
     b->mark = mark;
-    hak_slab_free_local(s, b, i, mark);
+    hak_free_owned(s, b, i, mark);
 }
 
 #endif

@@ -50,6 +50,13 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
         out->frees[c] += hak_ctr_get(&h->ctr.frees[c]) + hak_ctr_get(&h->ctr.held[c]);
         out->held[c] += hak_ctr_get(&h->ctr.held[c]);
         out->misses[c] += hak_ctr_get(&h->ctr.misses[c]);
+        if (c >= HAK_TINY_CLASSES) {
+            /* a hot stack's blocks are freed, though still out of their
+             * slabs, and what malloc took from it the slabs never saw */
+            uint64_t pops = hak_ctr_get(&h->hot_pops[c - HAK_TINY_CLASSES]);
+            out->allocs[c] += pops;
+            out->frees[c] += pops + __atomic_load_n(&h->hot_n[c], __ATOMIC_RELAXED);
+        }
         out->remote_frees[c] += hak_ctr_get(&h->ctr.remote_frees[c]);
         out->flushes[c] += hak_ctr_get(&h->ctr.flushes[c]);
     }

@@ -221,25 +221,36 @@ static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool li
     return walked;
 }
 
-/* The owner's pass (heap lock held): a class whose current slab gave out
- * nothing for the delay — no block popped or freed onto it, no refill —
- * gives it up, dated idle since it was last used, so that this pass treats
- * it like any other slab and its free pages go back. A thread that had a
- * burst of one size and went on with others kept that burst's last slab,
- * its free blocks resident, for as long as it lived (at most a few hundred
- * KiB per class, for each such class and thread). Only the owner may:
- * malloc pops from its current slabs without a lock. */
+/* The block on top of class cls's hot stack (NULL: empty; tiny classes
+ * have none): every push and pop changes it. */
+static const hak_block_t *hot_top(const hak_heap_t *h, unsigned cls) {
+    uint32_t n = h->hot_n[cls];
+    return n == 0 ? NULL : h->hot[cls - HAK_TINY_CLASSES][n - 1];
+}
+
+/* The owner's pass (heap lock held): a class whose current slab and hot
+ * stack gave out nothing for the delay — no block popped or freed onto
+ * them, no refill — gives them up, dated idle since the class was last
+ * used, so that this pass treats the slabs like any other and their free
+ * pages go back. A thread that had a burst of one size and went on with
+ * others kept that burst's last slab, its free blocks resident, for as
+ * long as it lived (at most a few hundred KiB per class, for each such
+ * class and thread). Only the owner may: malloc pops from its current
+ * slabs and hot stacks without a lock. */
 static void idle_classes(hak_heap_t *h, uint64_t now, uint64_t delay) {
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         hak_slab_t *s = h->cur[cls];
         hak_class_watch_t *w = &h->watch[cls];
         if (s != &_hak_no_slab) hak_slab_lifo_settle(s); /* its count moves with its frees */
-        if (w->slab != s || w->free != s->free || w->allocs != s->allocs) {
-            *w = (hak_class_watch_t){.slab = s, .allocs = s->allocs, .free = s->free, .since = now};
+        const hak_block_t *hot = hot_top(h, cls);
+        if (w->slab != s || w->free != s->free || w->allocs != s->allocs || w->hot != hot) {
+            *w = (hak_class_watch_t){
+                .slab = s, .allocs = s->allocs, .free = s->free, .hot = hot, .since = now};
             continue;
         }
-        if (s == &_hak_no_slab || now - w->since < delay ||
-            (s->free == HAK_NO_BLOCK && s->local_free == HAK_NO_BLOCK))
+        if (now - w->since < delay ||
+            (hot == NULL && (s == &_hak_no_slab ||
+                             (s->free == HAK_NO_BLOCK && s->local_free == HAK_NO_BLOCK))))
             continue;
         h->drain_since = w->since;
         _hak_class_uncurrent(h, cls);

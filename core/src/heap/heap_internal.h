@@ -33,11 +33,12 @@ hak_slab_t *_hak_heap_slab_new(hak_heap_t *h, unsigned cls, uint32_t units, uint
                                bool *fresh);
 void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s);
 /* The current slab of cls stops being current (heap lock held, by its
- * owner): queued, or emptied when none of its blocks is out. */
+ * owner): queued, or emptied when none of its blocks is out; the blocks of
+ * the class's hot stack go back to their slabs first. */
 void _hak_class_uncurrent(hak_heap_t *h, unsigned cls);
 void _hak_heap_uncurrent(hak_heap_t *h);  /* every current slab queued or emptied */
 void _hak_heap_prewarm(hak_heap_t *h);
-void _hak_refill_init(void);                /* malloc's size-indexed table */
+void _hak_refill_init(void);                /* malloc's size-indexed table, hot stacks' depths */
 
 /* harden.c */
 void _hak_quarantine_flush(hak_heap_t *h); /* every held block freed (flush, exit) */

@@ -31,6 +31,8 @@ void _hak_class_knobs_derive(void) {
 #undef HAK_PREWARM_ROW
 }
 
+uint8_t _hak_hot_depth[HAK_CLASSES + 1];
+
 /* Slot 0 (malloc(0)) never shows a slab: 0-byte blocks are the API's, in
  * a no-access region. */
 void _hak_refill_init(void) {
@@ -38,6 +40,10 @@ void _hak_refill_init(void) {
         unsigned cls = hak_size_class((size_t)k << 4);
         if (g_direct_hi[cls] == 0) g_direct_lo[cls] = (uint8_t)k;
         g_direct_hi[cls] = (uint8_t)k;
+    }
+    for (unsigned cls = HAK_TINY_CLASSES; cls < HAK_CLASSES; cls++) {
+        uint32_t depth = HAK_HOT_CLASS_BYTES / _hak_class_size[cls];
+        _hak_hot_depth[cls] = (uint8_t)(depth < HAK_HOT_DEPTH ? depth : HAK_HOT_DEPTH);
     }
 }
 
@@ -450,7 +456,22 @@ void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
     return hak_slab_take(s, s->free);
 }
 
+/* The blocks of class cls's hot stack go back onto their slabs' lists of
+ * local frees (heap lock held), as the fast path's free would have put
+ * them. */
+static void hot_flush(hak_heap_t *h, unsigned cls) {
+    for (uint32_t k = 0; k < h->hot_n[cls]; k++) {
+        hak_block_t *b = h->hot[cls - HAK_TINY_CLASSES][k];
+        hak_slab_t *s = hak_slab_head_at((uintptr_t)b);
+        hak_link_set(b, s->local_free);
+        s->local_free = hak_block_index(s, (uintptr_t)b - s->start);
+        if (--s->used <= 0) _hak_slab_event_locked(h, s);
+    }
+    h->hot_n[cls] = 0;
+}
+
 void _hak_class_uncurrent(hak_heap_t *h, unsigned cls) {
+    hot_flush(h, cls);
     hak_slab_t *s = h->cur[cls];
     if (s == &_hak_no_slab) return;
     set_current(h, cls, &_hak_no_slab);
