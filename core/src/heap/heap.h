@@ -80,10 +80,10 @@ typedef struct hak_remote_buf {
 /* A mid-size block its owner frees to a slab that is not current waits on
  * its class's hot stack in the heap, which the class's next malloc pops
  * before its current slab: the block comes back while its lines are still
- * in cache. A mid class's slab holds only 8 to 64 blocks, so most of a
+ * in cache. A mid slab holds few blocks (8 to 16 of 32 KiB), so most of a
  * class's frees land in slabs that are not current, where they waited for
  * the slab to become current again, cold by then (each of 2 threads
- * replacing 8-32 KiB blocks among 256 live: +25-50 % ops/s). A stack
+ * replacing 8-32 KiB blocks among 256 live: 55-72 -> 62-88 M ops/s). A stack
  * holds at most HAK_HOT_DEPTH blocks and HAK_HOT_CLASS_BYTES (a thread
  * that stops allocating holds at most that much per mid class until its
  * exit; one that goes on gives an unused stack back with its idle class,
