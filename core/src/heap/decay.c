@@ -268,12 +268,17 @@ static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now, bool 
     size_t bytes = 0;
     _hak_spans_decay(h, older_than);
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
+        /* what the class gave back before this pass no longer asks for
+         * more kept slabs; a kept slab idle for the delay asks for one less */
+        hak_slab_sizing_t *z = &h->sizing[cls];
+        z->given = 0;
         hak_slab_t *s = h->empty[cls];
         while (s != NULL) {
             hak_slab_t *next = s->next;
             if (s->stamp <= older_than) {
                 _hak_kept_remove(h, s);
                 _hak_slab_retire(h, s, s->stamp);
+                if (z->keep > 0) z->keep--;
             }
             s = next;
         }

@@ -50,6 +50,7 @@ hak_heap_t *_hak_heap_acquire(void) {
         for (unsigned c = 0; c < HAK_CLASSES; c++) { /* a new thread's classes start small */
             h->sizing[c].level = 0;
             h->sizing[c].switches = h->sizing[c].yield = 0;
+            h->sizing[c].keep = h->sizing[c].given = 0;
         }
     } else {
         h = _hak_os_meta_alloc(sizeof(hak_heap_t));

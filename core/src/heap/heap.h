@@ -103,6 +103,11 @@ typedef struct hak_slab_sizing {
     uint32_t switches; /* switches in this window */
     uint32_t level;   /* new slabs get _hak_slab_units[level][cls] (the census reads it) */
     uint32_t slabs;   /* slabs of the class with blocks out (current, queued or full) */
+    /* Empty slabs kept beyond HAKMEM_TCACHE_CAP's (refill.c): the class
+     * gave `given` back for lack of room since the last decay pass and then
+     * had to make a new one, so its bursts outgrow the cap; the slabs the
+     * decay passes find idle take it back down. */
+    uint32_t keep, given;
 } hak_slab_sizing_t;
 
 /* What the owner's decay pass last saw of a class's current slab

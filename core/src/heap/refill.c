@@ -108,12 +108,23 @@ void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s) {
     s->stamp = h->drain_since;
 }
 
+/* The most empty slabs a class keeps beyond its cap's: as many as its
+ * limit holds of the smallest slabs. */
+#define KEEP_MAX ((uint32_t)(HAK_CLASS_CACHE_BYTES >> HAK_UNIT_SHIFT))
+
 /* Empty slabs a class keeps: HAKMEM_TCACHE_CAP blocks' worth (the
- * per-class knob ACE tunes), rounded up to whole slabs. */
-static uint32_t retain_limit(const hak_slab_t *s) {
+ * per-class knob ACE tunes), rounded up to whole slabs, plus those its
+ * bursts showed it takes back (sizing.keep), up to the class's limit
+ * (HAK_CLASS_CACHE_BYTES). A cap of 0 keeps none. */
+static uint32_t retain_limit(const hak_heap_t *h, const hak_slab_t *s) {
     uint64_t cap = atomic_load_explicit(&_hak_tcache_cap[s->cls], memory_order_relaxed);
+    if (cap == 0) return 0;
     uint64_t slab_bytes = (uint64_t)s->span << HAK_UNIT_SHIFT;
-    return (uint32_t)((cap * s->bsize + slab_bytes - 1) / slab_bytes);
+    uint64_t base = (cap * s->bsize + slab_bytes - 1) / slab_bytes;
+    uint64_t most = (uint64_t)_hak_class_cap_limit(s->cls) * s->bsize; /* >= the cap's */
+    most = (most + slab_bytes - 1) / slab_bytes;
+    uint64_t n = base + h->sizing[s->cls].keep;
+    return (uint32_t)(n < most ? n : most);
 }
 
 void _hak_kept_remove(hak_heap_t *h, hak_slab_t *s) {
@@ -189,13 +200,14 @@ static void slab_empty(hak_heap_t *h, hak_slab_t *s) {
         _hak_span_keep(h, s);
         return;
     }
-    if (h->empty_count[cls] < retain_limit(s)) {
+    if (h->empty_count[cls] < retain_limit(h, s)) {
         _hak_list_push(&h->empty[cls], s);
         s->list = SLAB_IN_EMPTY;
         s->stamp = _hak_idle_stamp(h);
         h->empty_count[cls]++;
         return;
     }
+    h->sizing[cls].given++;
     _hak_slab_retire(h, s, _hak_idle_stamp(h));
 }
 
@@ -400,6 +412,11 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         h->sizing[cls].slabs++;
         goto found;
     }
+    /* empty slabs given back since the last decay pass, and a new one
+     * wanted: keep as many more next time */
+    hak_slab_sizing_t *z = &h->sizing[cls];
+    z->keep = z->keep + z->given < KEEP_MAX ? z->keep + z->given : KEEP_MAX;
+    z->given = 0;
     bool fresh;
     next = _hak_heap_slab_new(h, cls, units, bsize, &fresh);
     if (next == NULL) {
