@@ -95,7 +95,10 @@ static void run_done(hak_heap_t *h, hak_slab_t *s, uint32_t *list, uint32_t firs
     hak_link_set(tail, *list);
     *list = first;
     if (!s->current) {
-        s->settled = 0;
+        /* stored only when set: the descriptor's first line is read by
+         * every free of the slab's blocks, and a store on each run would
+         * take it from the threads that free them, a miss on each */
+        if (s->settled) s->settled = 0;
         if (s->stamp < idle) s->stamp = idle;
     }
     s->used -= k;
