@@ -212,11 +212,13 @@ for (const flavour of FLAVOURS) {
   test("ACE race: the configuration that costs the program least CPU per operation wins", () => {
     const h = hak();
     h.sym.hak_ace_test_reset();
-    // 4x the kept slabs saves 20 %, batches of 128 10 %: together the cheapest, after 4 + 2x2 ticks
+    // 4x the kept slabs saves 20 %, batches of 256 10 %: together the cheapest, after 4 + 2x2 ticks
+    // (slab moves and remote frees: both knobs in play)
+    const both = { ...IN_PLAY, remote_free_rate: 0.5 };
     const cost = () => 100 - (cap(h, 3) === 512 ? 20 : 0) - (bundle(h) === 256 ? 10 : 0);
     let ticks = 0;
     while (aceState(h).race.racing && ticks < 20) {
-      tick(h, { ...IN_PLAY, cpu_ns_per_op: cost() });
+      tick(h, { ...both, cpu_ns_per_op: cost() });
       ticks++;
     }
     assert.equal(
@@ -231,9 +233,28 @@ for (const flavour of FLAVOURS) {
     // a class whose default holds its limit already (16 x 64 KiB = 1 MiB) stays there
     assert.equal(h.classSize(43), 65536);
     assert.equal(cap(h, 43), 16);
-    for (let t = 0; t < 20; t++) tick(h, { ...IN_PLAY, cpu_ns_per_op: cost() });
+    for (let t = 0; t < 20; t++) tick(h, { ...both, cpu_ns_per_op: cost() });
     assert.equal(aceState(h).race.races, 1, "the winner stays: no race without a new phase");
     assert.equal(cap(h, 3), 512);
+  });
+
+  test("ACE race: a tick counts for the candidates that differ only in knobs it did not use", () => {
+    const h = hak();
+    h.sym.hak_ace_test_reset();
+    // slab moves, no remote frees: the batch cannot matter, so the defaults' ticks count for
+    // "batches of 256" and "4x the kept slabs"'s for "both": the kept slabs race alone, in 2 + 2
+    // ticks after the warm-up instead of 4 + 2x2, and the batch stays where it was
+    const cost = () => 100 - (cap(h, 3) === 512 ? 20 : 0);
+    let ticks = 0;
+    while (aceState(h).race.racing && ticks < 20) {
+      tick(h, { ...IN_PLAY, cpu_ns_per_op: cost() });
+      ticks++;
+    }
+    const st = aceState(h);
+    assert.equal(ticks, 5, `race over after ${ticks} ticks, costs ${st.race.cost_ns}`);
+    assert.equal(st.race.winner, 1, "four times the kept slabs, the default batch");
+    assert.equal(cap(h, 3), 512);
+    assert.equal(bundle(h), 128);
   });
 
   test("ACE race: a candidate within noise of the defaults does not move a knob", () => {

@@ -94,9 +94,11 @@ typedef struct race {
 
 void _hak_race_start(race_t *r); /* every candidate in a new race, the defaults first */
 /* One tick of the candidate in force: CPU ns per operation over it and its
- * operations (too few: the tick does not count). Returns the candidate to
- * put in force, the winner once the race is over. */
-unsigned _hak_race_feed(race_t *r, double cpu_ns_per_op, double ops);
+ * operations (too few: the tick does not count), which stand for every
+ * candidate of `same` too (bit i: candidate i differs from the one in force
+ * only in knobs the tick did not exercise). Returns the candidate to put in
+ * force, the winner once the race is over. */
+unsigned _hak_race_feed(race_t *r, double cpu_ns_per_op, double ops, unsigned same);
 void _hak_race_remember(race_t *r, const double sig[ACE_PHASE_DIMS]); /* the winner's phase */
 /* The phase in force ends: its entry keeps the memory knobs it ended with. */
 void _hak_race_leave(race_t *r, uint32_t decay_ms, uint32_t bigcache_mb);

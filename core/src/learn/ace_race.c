@@ -11,7 +11,10 @@
  * the round (interleaved, so a drift of the workload weighs on all alike),
  * the cheaper half goes on to a round of twice the ticks, until one is
  * left. It stays until the phase detector sees a new phase; a phase seen
- * before gets its winner back at once. The defaults win unless another
+ * before gets its winner back at once. A tick that exercised only some of
+ * the knobs counts for every candidate that differs from the one in force
+ * only in the others: a workload without remote frees races the kept
+ * slabs alone, in half the ticks. The defaults win unless another
  * candidate is RACE_MARGIN cheaper: noise does not move a knob. A race's
  * first tick does not count: it carries the start-up or the last phase. */
 #include "ace.h"
@@ -68,13 +71,16 @@ static void round_done(race_t *r) {
     memset(r->ops, 0, sizeof(r->ops));
 }
 
-unsigned _hak_race_feed(race_t *r, double cpu_ns_per_op, double ops) {
+unsigned _hak_race_feed(race_t *r, double cpu_ns_per_op, double ops, unsigned same) {
     if (!r->racing) return (unsigned)r->playing;
     if (++r->spent > RACE_WARMUP_TICKS && ops >= RACE_MIN_OPS && cpu_ns_per_op > 0) {
-        unsigned p = (unsigned)r->playing;
-        r->cpu[p] += cpu_ns_per_op * ops;
-        r->ops[p] += ops;
-        r->played[p]++;
+        unsigned credit = (same | 1u << r->playing) & r->alive;
+        for (unsigned p = 0; p < RACE_CANDIDATES; p++) {
+            if (!(credit >> p & 1u)) continue;
+            r->cpu[p] += cpu_ns_per_op * ops;
+            r->ops[p] += ops;
+            r->played[p]++;
+        }
     }
     bool done = true;
     for (unsigned i = 0; i < RACE_CANDIDATES; i++)

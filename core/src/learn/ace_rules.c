@@ -323,6 +323,18 @@ static void race_apply(ace_t *a, unsigned k, knobs_t *next, rules_t *why) {
     if (next->bundle != a->cur.bundle) why->bundle = "race";
 }
 
+/* The candidates that differ from candidate k only in knobs out of play
+ * (the caps, the batch): a tick of k stands for them too. */
+static unsigned race_same(int k, bool caps, bool batch) {
+    unsigned same = 0;
+    if (k < 0) return 0; /* no race yet */
+    for (unsigned j = 0; j < RACE_CANDIDATES; j++)
+        if ((!caps || k_race[j].cap_scale == k_race[k].cap_scale) &&
+            (!batch || k_race[j].bundle_scale == k_race[k].bundle_scale))
+            same |= 1u << j;
+    return same;
+}
+
 /* Slab takes and gives back per operation, over every class. */
 static double slab_moves(const hak_ace_metrics_t *m) {
     double ops = 0, moves = 0;
@@ -393,11 +405,13 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     }
     /* A tick counts in the race only while its knobs are in play: racing
      * knobs the workload does not exercise measures noise. */
-    bool in_play = m->remote_free_rate > IN_PLAY_REMOTE || slab_moves(m) > IN_PLAY_MOVES;
+    bool caps = slab_moves(m) > IN_PLAY_MOVES;
+    bool batch = m->remote_free_rate > IN_PLAY_REMOTE && !a->bundle_ruled;
     if (a->race.racing && a->race.spent < RACE_RECALL_TICKS) recall(a, &next, &why);
     bool racing = a->race.racing;
     unsigned k = _hak_race_feed(&a->race, m->cpu_ns_per_op,
-                                in_play ? m->ops_per_s * m->interval_s : 0);
+                                caps || batch ? m->ops_per_s * m->interval_s : 0,
+                                race_same(a->race.playing, caps, batch));
     if (racing && !a->race.racing) _hak_race_remember(&a->race, a->phase.mean);
     race_apply(a, k, &next, &why);
     if (a->phase.off == 0) {
