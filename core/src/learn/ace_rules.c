@@ -325,9 +325,8 @@ static void race_apply(ace_t *a, unsigned k, knobs_t *next, rules_t *why) {
 
 /* The candidates that differ from candidate k only in knobs out of play
  * (the caps, the batch): a tick of k stands for them too. */
-static unsigned race_same(int k, bool caps, bool batch) {
+static unsigned race_same(unsigned k, bool caps, bool batch) {
     unsigned same = 0;
-    if (k < 0) return 0; /* no race yet */
     for (unsigned j = 0; j < RACE_CANDIDATES; j++)
         if ((!caps || k_race[j].cap_scale == k_race[k].cap_scale) &&
             (!batch || k_race[j].bundle_scale == k_race[k].bundle_scale))
@@ -411,7 +410,7 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m) {
     bool racing = a->race.racing;
     unsigned k = _hak_race_feed(&a->race, m->cpu_ns_per_op,
                                 caps || batch ? m->ops_per_s * m->interval_s : 0,
-                                race_same(a->race.playing, caps, batch));
+                                race_same((unsigned)a->race.playing, caps, batch));
     if (racing && !a->race.racing) _hak_race_remember(&a->race, a->phase.mean);
     race_apply(a, k, &next, &why);
     if (a->phase.off == 0) {
