@@ -84,16 +84,11 @@ static void head_corrupt(const hak_slab_t *s) {
 /* ---- a heap's lists of slabs (its lock held, or the registry lock for an unowned heap) ---- */
 
 void _hak_list_push(hak_slab_t **head, hak_slab_t *s) {
-    s->prev = NULL;
-    s->next = *head;
-    if (s->next) s->next->prev = s;
-    *head = s;
+    HAK_DLIST_PUSH(*head, s, prev, next);
 }
 
 void _hak_list_remove(hak_slab_t **head, hak_slab_t *s) {
-    if (s->prev) s->prev->next = s->next;
-    else *head = s->next;
-    if (s->next) s->next->prev = s->prev;
+    HAK_DLIST_REMOVE(*head, s, prev, next);
     s->next = s->prev = NULL;
 }
 

@@ -40,27 +40,20 @@ static hak_large_t *g_bucket[BUCKETS];
 static age_list_t g_hot, g_pending, g_cold;
 
 static unsigned bucket_of(size_t map_size) {
-    unsigned k = 63u - (unsigned)__builtin_clzll(map_size - 1);
+    unsigned k = hak_log2(map_size - 1);
     unsigned j = (unsigned)((map_size - 1) >> (k - LARGE_STEPS_SHIFT)) & (BUCKET_STEPS - 1);
     unsigned idx = (k - BUCKET_MIN_SHIFT) * BUCKET_STEPS + j;
     return idx < BUCKETS ? idx : BUCKETS - 1;
 }
 
 static void age_push(age_list_t *l, hak_large_t *e) {
-    e->anext = NULL;
-    e->aprev = l->tail;
-    if (l->tail) l->tail->anext = e;
-    else l->head = e;
-    l->tail = e;
+    HAK_DQUEUE_APPEND(l->head, l->tail, e, aprev, anext);
     l->bytes += e->map_size;
     l->count++;
 }
 
 static void age_remove(age_list_t *l, hak_large_t *e) {
-    if (e->aprev) e->aprev->anext = e->anext;
-    else l->head = e->anext;
-    if (e->anext) e->anext->aprev = e->aprev;
-    else l->tail = e->aprev;
+    HAK_DQUEUE_REMOVE(l->head, l->tail, e, aprev, anext);
     l->bytes -= e->map_size;
     l->count--;
 }
@@ -71,9 +64,7 @@ static age_list_t *list_of(hak_large_t *e) {
 
 static void cache_remove(hak_large_t *e) {
     unsigned b = bucket_of(e->map_size);
-    if (e->bprev) e->bprev->bnext = e->bnext;
-    else g_bucket[b] = e->bnext;
-    if (e->bnext) e->bnext->bprev = e->bprev;
+    HAK_DLIST_REMOVE(g_bucket[b], e, bprev, bnext);
     age_remove(list_of(e), e);
 }
 
@@ -180,10 +171,7 @@ void _hak_bigcache_put(hak_large_t *e) {
         e->idle_ms = now;
         hak_idle_record(e->map_size);
         unsigned b = bucket_of(e->map_size);
-        e->bprev = NULL;
-        e->bnext = g_bucket[b];
-        if (e->bnext) e->bnext->bprev = e;
-        g_bucket[b] = e;
+        HAK_DLIST_PUSH(g_bucket[b], e, bprev, bnext);
         age_push(&g_hot, e);
         enforce_budget();
         return;

@@ -49,7 +49,7 @@ size_t _hak_large_threshold(unsigned strategy) {
 static size_t map_size_for(size_t offset, size_t size) {
     size_t need;
     if (__builtin_add_overflow(offset, size, &need) || need > HAK_MAP_MAX) return 0;
-    unsigned k = 63u - (unsigned)__builtin_clzll(need - 1);
+    unsigned k = hak_log2(need - 1);
     size_t gran = (size_t)1 << (k >= LARGE_STEPS_SHIFT ? k - LARGE_STEPS_SHIFT : 0);
     if (gran < _hak_page_size) gran = _hak_page_size;
     return hak_align_up(need, gran);

@@ -75,6 +75,43 @@ HAK_INLINE bool hak_bit_get(const uint64_t *m, size_t i) { return (m[i >> 6] >> 
 HAK_INLINE void hak_bit_set(uint64_t *m, size_t i) { m[i >> 6] |= (uint64_t)1 << (i & 63); }
 HAK_INLINE void hak_bit_clear(uint64_t *m, size_t i) { m[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
 
+/* The index of x's highest set bit (x > 0): floor(log2 x). */
+HAK_INLINE unsigned hak_log2(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
+
+/* Intrusive doubly linked lists, NULL-terminated, of any node type: the
+ * caller names the node's two link fields, so a node can sit on two lists
+ * at once. `head` (and `tail` for a queue) are lvalues of the list. */
+#define HAK_DLIST_PUSH(head, n, prev, next) \
+    do { \
+        (n)->prev = NULL; \
+        (n)->next = (head); \
+        if ((head) != NULL) (head)->prev = (n); \
+        (head) = (n); \
+    } while (0)
+
+#define HAK_DLIST_REMOVE(head, n, prev, next) \
+    do { \
+        if ((n)->prev != NULL) (n)->prev->next = (n)->next; \
+        else (head) = (n)->next; \
+        if ((n)->next != NULL) (n)->next->prev = (n)->prev; \
+    } while (0)
+
+/* The same for a list that also keeps its last node: appends, and removes. */
+#define HAK_DQUEUE_APPEND(head, tail, n, prev, next) \
+    do { \
+        (n)->next = NULL; \
+        (n)->prev = (tail); \
+        if ((tail) != NULL) (tail)->next = (n); \
+        else (head) = (n); \
+        (tail) = (n); \
+    } while (0)
+
+#define HAK_DQUEUE_REMOVE(head, tail, n, prev, next) \
+    do { \
+        if ((n)->next == NULL) (tail) = (n)->prev; \
+        HAK_DLIST_REMOVE(head, n, prev, next); \
+    } while (0)
+
 /* x rounded down, or up, to a multiple of `to`, a power of two. */
 HAK_INLINE uintptr_t hak_align_down(uintptr_t x, uintptr_t to) { return x & ~(to - 1); }
 HAK_INLINE uintptr_t hak_align_up(uintptr_t x, uintptr_t to) {

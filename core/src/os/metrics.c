@@ -15,7 +15,7 @@ _Atomic uint64_t _hak_idle_in_bytes;
 void _hak_reuse_record(uint64_t bytes, uint64_t idle_ns) {
     if (!atomic_load_explicit(&_hak_sampling, memory_order_relaxed)) return;
     uint64_t ms = idle_ns / NS_PER_MS;
-    unsigned k = ms > 1 ? 63u - (unsigned)__builtin_clzll(ms) : 0;
+    unsigned k = ms > 1 ? hak_log2(ms) : 0;
     if (k >= HAK_REUSE_BUCKETS) k = HAK_REUSE_BUCKETS - 1;
     atomic_fetch_add_explicit(&_hak_reuse_hist[k], bytes, memory_order_relaxed);
 }
@@ -45,7 +45,7 @@ void _hak_lock_slow(pthread_mutex_t *m) {
 
 /* Bucket k holds latencies in [2^k, 2^(k+1)) ns. */
 void _hak_lat_record(uint64_t ns) {
-    unsigned k = ns > 1 ? 63u - (unsigned)__builtin_clzll(ns) : 0;
+    unsigned k = ns > 1 ? hak_log2(ns) : 0;
     if (k >= HAK_LAT_BUCKETS) k = HAK_LAT_BUCKETS - 1;
     atomic_fetch_add_explicit(&_hak_lat_hist[k], 1, memory_order_relaxed);
 }

@@ -73,17 +73,13 @@ static hak_segment_t *segment_new(hak_seglist_t *list, struct hak_heap *heap, si
     seg->units = units;
     seg->free_units = units - 1;
     for (uint32_t u = 1; u < units; u++) hak_seg_slab(seg, u)->purged = 1; /* never touched */
-    seg->next = list->head;
-    if (list->head) list->head->prev = seg;
-    list->head = seg;
+    HAK_DLIST_PUSH(list->head, seg, prev, next);
     atomic_fetch_add_explicit(&_hak_segments_live, 1, memory_order_relaxed);
     return seg;
 }
 
 void _hak_segment_release(hak_seglist_t *list, hak_segment_t *seg) {
-    if (seg->prev) seg->prev->next = seg->next;
-    else list->head = seg->next;
-    if (seg->next) seg->next->prev = seg->prev;
+    HAK_DLIST_REMOVE(list->head, seg, prev, next);
     atomic_fetch_sub_explicit(&_hak_segments_live, 1, memory_order_relaxed);
     seg->heap = NULL;
     hak_lock(&g_cache_lock);
