@@ -75,19 +75,29 @@ Deno.test("layers: the checker catches upward, unknown and missing includes", ()
  * main (README "Design"). */
 const UPWARD_CALLS = new Map([["os-start.o", ["_hak_start"]]]);
 
+type Symbols = { defined: string[]; needed: string[] };
+
+/** The built objects' symbols, and the object that defines each symbol. */
+async function builtSymbols(): Promise<
+  { objects: Map<string, Symbols>; definedIn: Map<string, string> }
+> {
+  const objects = new Map<string, Symbols>();
+  for (const src of await coreSources()) {
+    objects.set(objectName(src), await objectSymbols(join(OBJ_DIR, objectName(src))));
+  }
+  const definedIn = new Map<string, string>();
+  for (const [o, s] of objects) for (const name of s.defined) definedIn.set(name, o);
+  return { objects, definedIn };
+}
+
+const layerOfObject = (o: string) => o.split("-")[0];
+
 Deno.test({
   name: "layers: no object calls a function of a higher layer (the built x86_64 release objects)",
   ignore: notBuilt(OBJ_DIR),
   async fn() {
-    const objects = new Map<string, { defined: string[]; needed: string[] }>();
-    for (const src of await coreSources()) {
-      const obj = join(OBJ_DIR, objectName(src));
-      objects.set(objectName(src), await objectSymbols(obj));
-    }
-    const layerOfObject = (o: string) => o.split("-")[0];
+    const { objects, definedIn } = await builtSymbols();
     const rank = (l: string) => (CORE_LAYERS as readonly string[]).indexOf(l);
-    const definedIn = new Map<string, string>();
-    for (const [o, s] of objects) for (const name of s.defined) definedIn.set(name, o);
     const problems: string[] = [];
     for (const [o, s] of objects) {
       for (const name of s.needed) {
@@ -99,5 +109,28 @@ Deno.test({
     }
     assert.deepEqual(problems, []);
     assert.ok(definedIn.get("_hak_start")?.startsWith("init-"), "_hak_start is the top's");
+  },
+});
+
+/** The tiers learning may not touch but through the API layer's table `_hak_tiers` (api/api.h). */
+const TIERS = ["pagemap", "segment", "heap", "large"];
+
+Deno.test({
+  name: "layers: learn/ uses nothing of a tier but through the tiers' table",
+  ignore: notBuilt(OBJ_DIR),
+  async fn() {
+    const { objects, definedIn } = await builtSymbols();
+    const problems: string[] = [];
+    for (const [o, s] of objects) {
+      if (layerOfObject(o) !== "learn") continue;
+      for (const name of s.needed) {
+        const from = definedIn.get(name);
+        if (from !== undefined && TIERS.includes(layerOfObject(from))) {
+          problems.push(`${o} uses ${name} of ${from}`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.ok([...objects.keys()].some((o) => layerOfObject(o) === "learn"), "no learn/ object");
   },
 });

@@ -81,6 +81,13 @@ typedef struct hak_tier_ops {
     uint32_t (*class_cap)(unsigned cls);
     uint32_t (*class_cap_limit)(unsigned cls);
     void (*set_class_cap)(unsigned cls, uint32_t cap);
+    /* bytes given back by decay so far, and bytes of it faulted in again */
+    void (*given_back)(uint64_t *released, uint64_t *refaulted);
+    /* the hook every heap slow path calls (NULL: none) */
+    void (*on_slow_path)(hak_hook_fn fn);
+    /* the large tier's cache-threshold strategy, and a strategy's threshold */
+    void (*set_large_strategy)(const hak_large_strategy_t *s);
+    size_t (*large_threshold)(unsigned strategy);
 } hak_tier_ops_t;
 
 extern const hak_tier_ops_t _hak_tiers;

@@ -43,6 +43,11 @@ static void set_class_cap(unsigned cls, uint32_t cap) {
     atomic_store_explicit(&_hak_tcache_cap[cls], cap, memory_order_relaxed);
 }
 
+static void given_back(uint64_t *released, uint64_t *refaulted) {
+    *released = atomic_load_explicit(&_hak_decay_bytes, memory_order_relaxed);
+    *refaulted = atomic_load_explicit(&_hak_refault_bytes, memory_order_relaxed);
+}
+
 const hak_tier_ops_t _hak_tiers = {
     .counters = counters,
     .caches = _hak_heaps_probe,
@@ -55,4 +60,8 @@ const hak_tier_ops_t _hak_tiers = {
     .class_cap = class_cap,
     .class_cap_limit = _hak_class_cap_limit,
     .set_class_cap = set_class_cap,
+    .given_back = given_back,
+    .on_slow_path = _hak_on_slow_path,
+    .set_large_strategy = _hak_large_set_strategy,
+    .large_threshold = _hak_large_threshold,
 };

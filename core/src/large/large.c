@@ -166,7 +166,7 @@ static hak_large_t *arena_take(size_t map_size, uint16_t chunks, uint64_t *resid
 
 /* The latency sample's start, for the calls ACE samples (0: not sampled). */
 static uint64_t sample_begin(void) {
-    if (!atomic_load_explicit(&_hak_sampling, memory_order_relaxed)) return 0;
+    if (hak_sampling() == NULL) return 0;
     /* a racy count is enough to pick which calls to sample */
     uint32_t nth = atomic_load_explicit(&g_nth, memory_order_relaxed);
     atomic_store_explicit(&g_nth, nth + 1, memory_order_relaxed);

@@ -44,7 +44,7 @@ static void slow_path(void);
 /* WANTED and INLINE arm the tiers' slow-path hook; the others disarm it. */
 static void set_run(int run) {
     atomic_store_explicit(&g_run, run, memory_order_release);
-    _hak_on_slow_path(run == ACE_WANTED || run == ACE_INLINE ? slow_path : NULL);
+    _hak_tiers.on_slow_path(run == ACE_WANTED || run == ACE_INLINE ? slow_path : NULL);
 }
 
 /* One tick, g_lock held: measure, the fast loop, the slow loop when due.
@@ -94,7 +94,7 @@ static void *ace_main(void *arg) {
             _hak_tiers.decay(_hak_now_ns() + (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u);
         hak_unlock(&g_lock);
     }
-    atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
+    _hak_samples_enable(false);
     return NULL;
 }
 
@@ -103,7 +103,7 @@ static void start_thread(void) {
     set_run(ACE_RUNNING);
     if (!_hak_os_thread_start(ace_main, ACE_STACK)) {
         set_run(ACE_OFF);
-        atomic_store_explicit(&_hak_sampling, 0, memory_order_relaxed);
+        _hak_samples_enable(false);
         _hak_warn("warning: HAKMEM_ACE_ENABLED=1 but the ACE thread could not start");
     }
 }
@@ -135,7 +135,7 @@ static void slow_path(void) {
         _hak_ace_probe_start();
         g_since_slow_ms = 0;
         g_next_tick_ns = now + fast * 1000000u;
-        atomic_store_explicit(&_hak_sampling, 1, memory_order_relaxed);
+        _hak_samples_enable(true);
         set_run(ACE_INLINE);
     } else if (run == ACE_INLINE && heaps != g_heaps_seen && _hak_os_live_threads() >= 2) {
         start_thread();

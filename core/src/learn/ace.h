@@ -151,6 +151,21 @@ int _hak_ace_tick_fast(ace_t *a, const hak_ace_metrics_t *m);
 int _hak_ace_tick_slow(ace_t *a, const hak_ace_metrics_t *m);
 void _hak_ace_restore(ace_t *a, const hak_ace_metrics_t *m, const char *loop);
 
+/* ---- samples the slow paths report while ACE runs (samples.c) ----
+ * Sums since start: lock waits, memory that became idle, slow-path
+ * latencies in buckets of [2^k, 2^(k+1)) ns, and bytes of idle memory
+ * handed out again by how long it sat idle, [2^k, 2^(k+1)) ms. */
+#define HAK_LAT_BUCKETS 40 /* the last holds 9 min and more */
+#define HAK_REUSE_BUCKETS HAK_ACE_REUSE_BUCKETS
+typedef struct hak_samples {
+    uint64_t lock_wait_ns, idle_in_bytes;
+    uint64_t lat[HAK_LAT_BUCKETS];
+    uint64_t reuse[HAK_REUSE_BUCKETS];
+} hak_samples_t;
+
+void _hak_samples_enable(bool on); /* installs the hooks, or takes them away */
+void _hak_samples_read(hak_samples_t *out);
+
 /* ---- metrics of the running process (ace_probe.c) ---- */
 void _hak_ace_probe_init(void);   /* the cache size, at start-up */
 void _hak_ace_probe_start(void);  /* the baseline when the thread starts */

@@ -10,10 +10,9 @@
 #define P99 0.99
 
 typedef struct probe {
-    uint64_t t, cpu, process_cpu, lock_ns, llc, ops, idle_in, cold, released, refault;
+    uint64_t t, cpu, process_cpu, llc, ops, cold, released, refault;
     hak_counters_t c;
-    uint64_t lat[HAK_LAT_BUCKETS];
-    uint64_t reuse[HAK_REUSE_BUCKETS];
+    hak_samples_t s;
 } probe_t;
 
 static probe_t g_prev; /* the last tick's readings */
@@ -32,20 +31,14 @@ static void probe(probe_t *p) {
     p->t = _hak_now_ns();
     p->cpu = g_ace_cpu;
     p->process_cpu = _hak_process_cpu_ns();
-    p->lock_ns = atomic_load_explicit(&_hak_lock_wait_ns, memory_order_relaxed);
     uint32_t source;
     p->llc = _hak_pmu_read(&source);
     p->ops = 0;
     for (unsigned c = 0; c < HAK_CLASSES; c++) p->ops += p->c.allocs[c] + p->c.frees[c];
     p->ops += p->c.span_allocs + p->c.span_frees;
-    for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++)
-        p->lat[k] = atomic_load_explicit(&_hak_lat_hist[k], memory_order_relaxed);
-    for (unsigned k = 0; k < HAK_REUSE_BUCKETS; k++)
-        p->reuse[k] = atomic_load_explicit(&_hak_reuse_hist[k], memory_order_relaxed);
-    p->idle_in = atomic_load_explicit(&_hak_idle_in_bytes, memory_order_relaxed);
+    _hak_samples_read(&p->s);
     p->cold = _hak_tiers.large_cold_hits();
-    p->released = atomic_load_explicit(&_hak_decay_bytes, memory_order_relaxed);
-    p->refault = atomic_load_explicit(&_hak_refault_bytes, memory_order_relaxed);
+    _hak_tiers.given_back(&p->released, &p->refault);
 }
 
 #define MIB (1.0 / (double)HAK_MIB)
@@ -78,7 +71,7 @@ void _hak_ace_measure(hak_ace_metrics_t *m, bool slow) {
     _hak_tiers.caches(&cached, &backlog, &live);
     if (live == 0) live = 1;
     m->remote_backlog = (double)backlog / (double)live;
-    m->lock_wait_frac = (double)(now.lock_ns - g_prev.lock_ns) * NS / (dt * (double)live);
+    m->lock_wait_frac = (double)(now.s.lock_wait_ns - g_prev.s.lock_wait_ns) * NS / (dt * (double)live);
     uint32_t source;
     _hak_pmu_read(&source);
     if (source == HAK_PMU_READ || source == HAK_PMU_RDPMC) {
@@ -93,11 +86,11 @@ void _hak_ace_measure(hak_ace_metrics_t *m, bool slow) {
         m->llc_miss_rate = r < 1 ? r : 1;
     }
     uint64_t samples = 0;
-    for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++) samples += now.lat[k] - g_prev.lat[k];
+    for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++) samples += now.s.lat[k] - g_prev.s.lat[k];
     if (samples >= P99_MIN_SAMPLES) {
         uint64_t seen = 0;
         for (unsigned k = 0; k < HAK_LAT_BUCKETS; k++) {
-            seen += now.lat[k] - g_prev.lat[k];
+            seen += now.s.lat[k] - g_prev.s.lat[k];
             if ((double)seen >= P99 * (double)samples) {
                 m->p99_lat_ns = (double)((uint64_t)1 << k); /* the bucket's lower bound */
                 break;
@@ -109,8 +102,8 @@ void _hak_ace_measure(hak_ace_metrics_t *m, bool slow) {
     double cpu = (double)(now.process_cpu - g_prev.process_cpu) - (double)(now.cpu - g_prev.cpu);
     m->cpu_ns_per_op = ops > 0 && cpu > 0 ? cpu / ops : 0;
     for (unsigned k = 0; k < HAK_REUSE_BUCKETS; k++)
-        m->reuse_mb[k] = (double)(now.reuse[k] - g_prev.reuse[k]) * MIB;
-    m->idle_in_mb = (double)(now.idle_in - g_prev.idle_in) * MIB;
+        m->reuse_mb[k] = (double)(now.s.reuse[k] - g_prev.s.reuse[k]) * MIB;
+    m->idle_in_mb = (double)(now.s.idle_in_bytes - g_prev.s.idle_in_bytes) * MIB;
     m->large_cold_mb = (double)(now.cold - g_prev.cold) * MIB;
     m->released_mb = (double)(now.released - g_prev.released) * MIB;
     m->refault_mb = (double)(now.refault - g_prev.refault) * MIB;

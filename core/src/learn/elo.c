@@ -364,7 +364,7 @@ static const hak_large_strategy_t k_strategy = {
 void _hak_elo_init(void) {
     int mode = (int)hak_opt(OPT_ELO);
     reset(&g_elo, mode == ELO_LEARN_MODE, configured(), _hak_os_random());
-    if (mode != ELO_OFF) _hak_large_set_strategy(&k_strategy);
+    if (mode != ELO_OFF) _hak_tiers.set_large_strategy(&k_strategy);
 }
 
 void _hak_elo_lock(void) { hak_lock(&g_lock); }
@@ -403,11 +403,11 @@ int hak_elo_state(void) {
 
 size_t hak_elo_threshold(void) {
     hak_ensure_init();
-    if (hak_opt(OPT_ELO) == ELO_OFF) return _hak_large_threshold(0);
+    if (hak_opt(OPT_ELO) == ELO_OFF) return _hak_tiers.large_threshold(0);
     hak_lock(&g_lock);
     unsigned s = g_elo.state == HAK_ELO_STATE_LEARN ? best(&g_elo, -1) : g_elo.confirmed;
     hak_unlock(&g_lock);
-    return _hak_large_threshold(s);
+    return _hak_tiers.large_threshold(s);
 }
 
 size_t hak_elo_json(char *buf, size_t cap) {

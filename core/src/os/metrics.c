@@ -1,23 +1,14 @@
-/* Measurements the learning layer reads: time spent waiting on hakmem's
- * locks and the latency of slow-path operations. Both are taken only while
- * ACE runs and cost nothing on the fast path: a lock is timed only when
- * trylock fails, and one slow path in 64 is timed. */
+/* Where the OS layer's primitives meet learning: the sample hooks learning
+ * installs, and the waits on hakmem's locks, timed only while they are
+ * installed and only when a lock is contended, so the fast path pays
+ * nothing. */
 #include "os.h"
 
-_Atomic uint64_t _hak_lock_wait_ns;
-_Atomic int _hak_sampling;
-_Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
-_Atomic uint64_t _hak_reuse_hist[HAK_REUSE_BUCKETS];
-_Atomic uint64_t _hak_idle_in_bytes;
+const hak_sample_hooks_t *_Atomic _hak_sample_hooks;
 
-#define NS_PER_MS 1000000u
-
-void _hak_reuse_record(uint64_t bytes, uint64_t idle_ns) {
-    if (!atomic_load_explicit(&_hak_sampling, memory_order_relaxed)) return;
-    uint64_t ms = idle_ns / NS_PER_MS;
-    unsigned k = ms > 1 ? hak_log2(ms) : 0;
-    if (k >= HAK_REUSE_BUCKETS) k = HAK_REUSE_BUCKETS - 1;
-    atomic_fetch_add_explicit(&_hak_reuse_hist[k], bytes, memory_order_relaxed);
+static void waited(uint64_t t0) {
+    const hak_sample_hooks_t *h = hak_sampling();
+    if (h != NULL) h->lock_wait(_hak_now_ns() - t0);
 }
 
 /* The holder is usually a few hundred instructions from done: spin that
@@ -25,7 +16,7 @@ void _hak_reuse_record(uint64_t bytes, uint64_t idle_ns) {
 #define SPIN_BEFORE_YIELD 128
 
 void _hak_spin_wait(hak_spin_t *l) {
-    uint64_t t0 = atomic_load_explicit(&_hak_sampling, memory_order_relaxed) ? _hak_now_ns() : 0;
+    uint64_t t0 = hak_sampling() != NULL ? _hak_now_ns() : 0;
     for (unsigned i = 0;; i++) {
         if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
             atomic_exchange_explicit(&l->v, 1, memory_order_acquire) == 0)
@@ -33,19 +24,11 @@ void _hak_spin_wait(hak_spin_t *l) {
         if (i < SPIN_BEFORE_YIELD) _hak_os_cpu_relax();
         else _hak_os_yield();
     }
-    if (t0 != 0)
-        atomic_fetch_add_explicit(&_hak_lock_wait_ns, _hak_now_ns() - t0, memory_order_relaxed);
+    if (t0 != 0) waited(t0);
 }
 
 void _hak_lock_slow(pthread_mutex_t *m) {
     uint64_t t0 = _hak_now_ns();
     pthread_mutex_lock(m);
-    atomic_fetch_add_explicit(&_hak_lock_wait_ns, _hak_now_ns() - t0, memory_order_relaxed);
-}
-
-/* Bucket k holds latencies in [2^k, 2^(k+1)) ns. */
-void _hak_lat_record(uint64_t ns) {
-    unsigned k = ns > 1 ? hak_log2(ns) : 0;
-    if (k >= HAK_LAT_BUCKETS) k = HAK_LAT_BUCKETS - 1;
-    atomic_fetch_add_explicit(&_hak_lat_hist[k], 1, memory_order_relaxed);
+    waited(t0);
 }

@@ -139,31 +139,39 @@ HAK_INLINE bool hak_init_done(void) {
     return atomic_load_explicit(&_hak_init_state, memory_order_acquire) == HAK_INIT_DONE;
 }
 
-/* ---- measurements for the learning layer (metrics.c) ----
- * While ACE runs, lock waits are timed when the lock is contended and
- * slow-path latency is sampled into a log2 histogram. */
-extern _Atomic uint64_t _hak_lock_wait_ns;
-extern _Atomic int _hak_sampling;
-#define HAK_LAT_BUCKETS 40 /* bucket k: [2^k, 2^(k+1)) ns; the last holds 9 min and more */
-#define HAK_LAT_SAMPLE_EVERY 64 /* one slow path in 64 is timed: two clock reads cost a refill */
-extern _Atomic uint64_t _hak_lat_hist[HAK_LAT_BUCKETS];
-void _hak_lock_slow(pthread_mutex_t *m);
-void _hak_lat_record(uint64_t ns);
+/* ---- samples for the learning layer (metrics.c) ----
+ * While learning runs it installs these hooks and slow paths report to
+ * them; what the samples mean, and where they are kept, is learn/'s. NULL
+ * (learning not running) costs a load. The table is a constant object, so
+ * a relaxed load of its address sees it whole. */
+typedef struct hak_sample_hooks {
+    void (*latency)(uint64_t ns);                    /* a sampled slow path took ns */
+    void (*reuse)(uint64_t bytes, uint64_t idle_ns); /* idle memory handed out again */
+    void (*idle)(uint64_t bytes);                    /* memory became idle */
+    void (*lock_wait)(uint64_t ns);                  /* a thread waited on a lock */
+} hak_sample_hooks_t;
 
-/* How long memory sat idle before it was reused (a free unit taken by a new
- * slab, an empty slab kept, a BigCache block), by bytes, in buckets of
- * [2^k, 2^(k+1)) ms (the first also under 1 ms, the last beyond), and the
- * bytes that became idle: what ACE's decay controller weighs. Recorded on
- * slow paths while ACE runs. */
-#define HAK_REUSE_BUCKETS HAK_ACE_REUSE_BUCKETS
-extern _Atomic uint64_t _hak_reuse_hist[HAK_REUSE_BUCKETS];
-extern _Atomic uint64_t _hak_idle_in_bytes;
-void _hak_reuse_record(uint64_t bytes, uint64_t idle_ns);
+extern const hak_sample_hooks_t *_Atomic _hak_sample_hooks;
+
+#define HAK_LAT_SAMPLE_EVERY 64 /* one slow path in 64 is timed: two clock reads cost a refill */
+
+HAK_INLINE const hak_sample_hooks_t *hak_sampling(void) {
+    return atomic_load_explicit(&_hak_sample_hooks, memory_order_relaxed);
+}
+
+/* Memory that sat idle idle_ns (a free unit, an empty slab, a BigCache
+ * block) is handed out again. */
+HAK_INLINE void hak_reuse_record(uint64_t bytes, uint64_t idle_ns) {
+    const hak_sample_hooks_t *h = hak_sampling();
+    if (h != NULL) h->reuse(bytes, idle_ns);
+}
 
 HAK_INLINE void hak_idle_record(uint64_t bytes) {
-    if (atomic_load_explicit(&_hak_sampling, memory_order_relaxed))
-        atomic_fetch_add_explicit(&_hak_idle_in_bytes, bytes, memory_order_relaxed);
+    const hak_sample_hooks_t *h = hak_sampling();
+    if (h != NULL) h->idle(bytes);
 }
+
+void _hak_lock_slow(pthread_mutex_t *m);
 
 /* A heap's lock: its owner takes it on slow paths that change its slab
  * lists; threads that release its idle memory or read its slabs take it
@@ -172,7 +180,7 @@ typedef struct hak_spin {
     _Atomic uint32_t v;
 } hak_spin_t;
 
-void _hak_spin_wait(hak_spin_t *l); /* spins, then yields; timed while ACE runs */
+void _hak_spin_wait(hak_spin_t *l); /* spins, then yields; timed while learning samples */
 
 HAK_INLINE void hak_spin_lock(hak_spin_t *l) {
     if (likely(atomic_exchange_explicit(&l->v, 1, memory_order_acquire) == 0)) return;
@@ -188,10 +196,10 @@ HAK_INLINE void hak_spin_unlock(hak_spin_t *l) {
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
-/* Waits are timed only while ACE runs: glibc's pthread_mutex_lock skips
- * the bus lock in a single-threaded process, and trylock does not. */
+/* Waits are timed only while learning samples: glibc's pthread_mutex_lock
+ * skips the bus lock in a single-threaded process, and trylock does not. */
 HAK_INLINE void hak_lock(pthread_mutex_t *m) {
-    if (likely(!atomic_load_explicit(&_hak_sampling, memory_order_relaxed)))
+    if (likely(hak_sampling() == NULL))
         pthread_mutex_lock(m);
     else if (unlikely(pthread_mutex_trylock(m) != 0))
         _hak_lock_slow(m);
@@ -204,14 +212,14 @@ HAK_INLINE void hak_unlock(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
 /* Start of a sampled slow-path operation, the n-th of its kind: 0 when not
  * sampled. */
 HAK_INLINE uint64_t hak_lat_begin(uint64_t n) {
-    if ((n & (HAK_LAT_SAMPLE_EVERY - 1)) != 0 ||
-        !atomic_load_explicit(&_hak_sampling, memory_order_relaxed))
-        return 0;
+    if ((n & (HAK_LAT_SAMPLE_EVERY - 1)) != 0 || hak_sampling() == NULL) return 0;
     return _hak_now_ns();
 }
 
 HAK_INLINE void hak_lat_end(uint64_t t0) {
-    if (t0 != 0) _hak_lat_record(_hak_now_ns() - t0);
+    if (t0 == 0) return;
+    const hak_sample_hooks_t *h = hak_sampling();
+    if (h != NULL) h->latency(_hak_now_ns() - t0);
 }
 
 #endif

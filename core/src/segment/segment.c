@@ -149,7 +149,7 @@ static bool claim(hak_slab_t *first, unsigned n, unsigned back, uint64_t now) {
     for (unsigned i = 0; i < n; i++) {
         hak_slab_t *d = first + i;
         if (d->stamp != 0) {
-            _hak_reuse_record(HAK_UNIT_SIZE, now - d->stamp); /* idle since */
+            hak_reuse_record(HAK_UNIT_SIZE, now - d->stamp); /* idle since */
             if (d->purged) refault += HAK_UNIT_SIZE;      /* advised away after use */
         }
         fresh &= d->purged != 0;
