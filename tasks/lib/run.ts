@@ -274,6 +274,15 @@ export function isAllocatorVar(name: string): boolean {
   return ALLOCATOR_VARS.includes(name) || ALLOCATOR_PREFIXES.some((p) => name.startsWith(p));
 }
 
+/** An overlay for `run`'s `env`: every allocator variable of ours unset (see ALLOCATOR_VARS),
+ * then `extra`. */
+export function unsetAllocatorVars(
+  extra: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  const ours = Object.keys(Deno.env.toObject()).filter(isAllocatorVar);
+  return { ...Object.fromEntries(ours.map((k) => [k, undefined])), ...extra };
+}
+
 /** Our environment without the allocator variables (but those named in `keep`), as a whole
  * environment for `clearEnv` runs. */
 export function cleanEnv(keep: readonly string[] = []): Record<string, string> {

@@ -99,189 +99,221 @@ function pickAlignment(rng: Rng): number {
   return 2 ** (rng.chance(0.97) ? rng.int(3, 16) : rng.int(17, 21));
 }
 
-function runWalk(h: Hakmem, flavour: Flavour, seed: number, steps: number) {
-  const rng = new Rng(seed);
-  const live = new Map<number, Block>();
-  const liveIds: number[] = [];
-  const ranges = new Ranges();
-  const trail: string[] = [];
-  let nextId = 1;
-  let step = 0;
-  const counts: Record<string, number> = {};
+/** One walk: the model of the live blocks, the trail of the last operations and the checks. */
+class Walk {
+  readonly rng: Rng;
+  readonly live = new Map<number, Block>();
+  readonly liveIds: number[] = [];
+  readonly ranges = new Ranges();
+  readonly trail: string[] = [];
+  readonly counts: Record<string, number> = {};
+  nextId = 1;
+  step = 0;
 
-  const note = (s: string) => {
-    trail.push(`#${step} ${s}`);
-    if (trail.length > (PARANOID ? 40 : 12)) trail.shift();
-    counts[s.split("(")[0]] = (counts[s.split("(")[0]] ?? 0) + 1;
-  };
-  const fail = (msg: string): never => {
+  constructor(
+    readonly h: Hakmem,
+    readonly flavour: Flavour,
+    readonly seed: number,
+    readonly steps: number,
+  ) {
+    this.rng = new Rng(seed);
+  }
+
+  note(s: string) {
+    this.trail.push(`#${this.step} ${s}`);
+    if (this.trail.length > (PARANOID ? 40 : 12)) this.trail.shift();
+    const op = s.split("(")[0];
+    this.counts[op] = (this.counts[op] ?? 0) + 1;
+  }
+
+  fail(msg: string): never {
     throw new Error(
-      `random walk [${flavour}] seed=${seed} step=${step}: ${msg}\n` +
-        `  replay: HAKMEM_SEED=${seed} HAKMEM_WALK_STEPS=${steps}\n` +
-        `  last ops:\n    ${trail.join("\n    ")}`,
+      `random walk [${this.flavour}] seed=${this.seed} step=${this.step}: ${msg}\n` +
+        `  replay: HAKMEM_SEED=${this.seed} HAKMEM_WALK_STEPS=${this.steps}\n` +
+        `  last ops:\n    ${this.trail.join("\n    ")}`,
     );
-  };
-  const fillLen = (b: Block) => Math.min(b.usable, PATTERN.length - b.off);
-  const verify = (b: Block, n: number, what: string) => {
+  }
+
+  fill(b: Block) {
+    memcpy(b.ptr, offsetPtr(PATTERN_PTR, b.off), fillLen(b));
+  }
+
+  verify(b: Block, n: number, what: string) {
     n = Math.min(n, fillLen(b));
     if (memcmp(b.ptr, offsetPtr(PATTERN_PTR, b.off), n) === 0) return;
-    const at = firstDiff(
-      bytesAt(b.ptr, n),
-      PATTERN.subarray(b.off, b.off + n),
-    );
+    const got = bytesAt(b.ptr, n);
+    const at = firstDiff(got, PATTERN.subarray(b.off, b.off + n));
     const dump = (a: Uint8Array) =>
       [...a.subarray(at, Math.min(at + 16, n))].map((x) => x.toString(16).padStart(2, "0"))
         .join(" ");
-    const got = bytesAt(b.ptr, n);
     let bad = 0;
     for (let i = at; i < n; i++) if (got[i] !== PATTERN[b.off + i]) bad++;
-    fail(
+    this.fail(
       `${what}: block id ${b.id} ${hex(b.ptr)} size ${b.size} usable ` +
         `${b.usable} corrupt at byte ${at} (${hex(addr(b.ptr) + BigInt(at))}), ` +
         `${bad} bytes differ; found [${dump(got)}] expected ` +
         `[${dump(PATTERN.subarray(b.off, b.off + n))}]`,
     );
-  };
-  const track = (
-    p: Deno.PointerValue,
-    size: number,
-    what: string,
-    align: number,
-    off: number,
-    id: number,
-  ): Block => {
-    if (p === null) return fail(`${what} returned NULL`);
+  }
+
+  /** A block just returned by `what`: aligned, large enough, overlapping no live block. */
+  track(p: Deno.PointerValue, size: number, what: string, align: number, off: number, id: number) {
+    if (p === null) return this.fail(`${what} returned NULL`);
     const start = Number(addr(p));
-    if (start % align !== 0) fail(`${what} = ${hex(p)} not ${align}-aligned`);
-    const usable = h.usable(p);
-    if (usable < size) fail(`${what}: usable ${usable} < ${size}`);
+    if (start % align !== 0) this.fail(`${what} = ${hex(p)} not ${align}-aligned`);
+    const usable = this.h.usable(p);
+    if (usable < size) this.fail(`${what}: usable ${usable} < ${size}`);
     const b: Block = { id, ptr: p, start, size, usable, off };
-    const other = ranges.add(start, start + usable, id);
+    const other = this.ranges.add(start, start + usable, id);
     if (other >= 0) {
-      const o = live.get(other);
-      fail(
+      const o = this.live.get(other);
+      this.fail(
         `${what} = ${hex(p)}+${usable} overlaps live block id ${other} ` +
           `${o ? `${hex(o.ptr)}+${o.usable}` : "?"}`,
       );
     }
     return b;
-  };
-  const insert = (b: Block) => {
-    live.set(b.id, b);
-    liveIds.push(b.id);
-  };
-  const takeRandom = (): Block => {
-    const i = rng.int(0, liveIds.length - 1);
-    const id = liveIds[i];
-    liveIds[i] = liveIds[liveIds.length - 1];
-    liveIds.pop();
-    const b = live.get(id)!;
-    live.delete(id);
-    return b;
-  };
-  const release = (b: Block, what: string) => {
-    verify(b, b.usable, what);
-    const u = h.usable(b.ptr);
-    if (u !== b.usable) fail(`${what}: usable size changed ${b.usable}->${u}`);
-    ranges.remove(b.start);
-    h.free(b.ptr);
-  };
-  const newOff = () => rng.int(0, OFFSETS - 1);
+  }
 
-  for (step = 0; step < steps; step++) {
-    const r = rng.u32() / 0x100000000;
-    const mustFree = live.size >= MAX_LIVE;
-    if (live.size > 0 && (mustFree || r < 0.30)) {
-      const b = takeRandom();
-      note(`free(id ${b.id} ${hex(b.ptr)} size ${b.size})`);
-      release(b, "before free");
-    } else if (live.size > 0 && r < 0.45) {
-      const b = takeRandom();
-      const n = rng.chance(0.01) ? 0 : pickSize(rng);
-      note(`realloc(id ${b.id} ${hex(b.ptr)} ${b.size} -> ${n})`);
-      verify(b, b.usable, "before realloc");
-      const q = h.sym.hak_realloc(b.ptr, BigInt(n));
-      ranges.remove(b.start);
-      if (n === 0) {
-        if (q !== null) fail(`realloc(p, 0) returned ${hex(q)}, not NULL`);
-        continue;
-      }
-      const nb = track(q, n, `realloc(${b.size} -> ${n})`, 8, b.off, b.id);
-      verify(nb, Math.min(b.size, n), "after realloc");
-      memcpy(nb.ptr, offsetPtr(PATTERN_PTR, nb.off), fillLen(nb));
-      insert(nb);
-    } else if (r < 0.47) {
-      if (live.size > 0) {
-        const b = live.get(liveIds[rng.int(0, liveIds.length - 1)])!;
-        note(`verify(id ${b.id})`);
-        verify(b, b.usable, "spot check");
-      }
-    } else if (r < 0.475) {
-      note("thread_flush()");
-      h.sym.hak_thread_flush();
-    } else {
-      const size = pickSize(rng);
-      const id = nextId++;
-      const kind = rng.u32() / 0x100000000;
-      let b: Block;
-      if (kind < 0.75) {
-        note(`malloc(${size}) id ${id}`);
-        b = track(h.malloc(size), size, `malloc(${size})`, 8, newOff(), id);
-      } else if (kind < 0.88) {
-        const [n, m] = rng.chance(0.5) ? [1, size] : [size, 1];
-        note(`calloc(${n}, ${m}) id ${id}`);
-        b = track(
-          h.sym.hak_calloc(BigInt(n), BigInt(m)),
-          size,
-          `calloc(${n}, ${m})`,
-          8,
-          newOff(),
-          id,
-        );
-        if (memcmp(b.ptr, ZEROS_PTR, size) !== 0) {
-          const at = bytesAt(b.ptr, size).findIndex((x) => x !== 0);
-          fail(`calloc(${n}, ${m}) = ${hex(b.ptr)} not zeroed at byte ${at}`);
-        }
-      } else {
-        const a = pickAlignment(rng);
-        const which = rng.int(0, 2);
-        let p: Deno.PointerValue;
-        if (which === 0) {
-          note(`aligned_alloc(${a}, ${size}) id ${id}`);
-          p = h.sym.hak_aligned_alloc(BigInt(a), BigInt(size));
-        } else if (which === 1) {
-          note(`posix_memalign(${a}, ${size}) id ${id}`);
-          const out = new BigUint64Array(1);
-          const rc = h.sym.hak_posix_memalign(
-            ptrOf(out),
-            BigInt(a),
-            BigInt(size),
-          );
-          if (rc !== 0) fail(`posix_memalign(${a}, ${size}) = ${rc}`);
-          p = Deno.UnsafePointer.create(out[0]);
-        } else {
-          note(`memalign(${a}, ${size}) id ${id}`);
-          p = h.sym.hak_memalign(BigInt(a), BigInt(size));
-        }
-        b = track(p, size, `aligned(${a}, ${size})`, a, newOff(), id);
-      }
-      memcpy(b.ptr, offsetPtr(PATTERN_PTR, b.off), fillLen(b));
-      insert(b);
+  insert(b: Block) {
+    this.live.set(b.id, b);
+    this.liveIds.push(b.id);
+  }
+
+  takeRandom(): Block {
+    const i = this.rng.int(0, this.liveIds.length - 1);
+    const id = this.liveIds[i];
+    this.liveIds[i] = this.liveIds[this.liveIds.length - 1];
+    this.liveIds.pop();
+    const b = this.live.get(id)!;
+    this.live.delete(id);
+    return b;
+  }
+
+  release(b: Block, what: string) {
+    this.verify(b, b.usable, what);
+    const u = this.h.usable(b.ptr);
+    if (u !== b.usable) this.fail(`${what}: usable size changed ${b.usable}->${u}`);
+    this.ranges.remove(b.start);
+    this.h.free(b.ptr);
+  }
+
+  newOff() {
+    return this.rng.int(0, OFFSETS - 1);
+  }
+
+  realloc() {
+    const b = this.takeRandom();
+    const n = this.rng.chance(0.01) ? 0 : pickSize(this.rng);
+    this.note(`realloc(id ${b.id} ${hex(b.ptr)} ${b.size} -> ${n})`);
+    this.verify(b, b.usable, "before realloc");
+    const q = this.h.sym.hak_realloc(b.ptr, BigInt(n));
+    this.ranges.remove(b.start);
+    if (n === 0) {
+      if (q !== null) this.fail(`realloc(p, 0) returned ${hex(q)}, not NULL`);
+      return;
     }
-    if (PARANOID) {
-      for (const b of live.values()) {
-        const u = h.usable(b.ptr);
-        if (u !== b.usable) {
-          fail(`paranoid check: usable(id ${b.id} ${hex(b.ptr)}) ${b.usable} -> ${u}`);
-        }
-        verify(b, b.usable, "paranoid check");
+    const nb = this.track(q, n, `realloc(${b.size} -> ${n})`, 8, b.off, b.id);
+    this.verify(nb, Math.min(b.size, n), "after realloc");
+    this.fill(nb);
+    this.insert(nb);
+  }
+
+  calloc(size: number, id: number): Block {
+    const [n, m] = this.rng.chance(0.5) ? [1, size] : [size, 1];
+    this.note(`calloc(${n}, ${m}) id ${id}`);
+    const p = this.h.sym.hak_calloc(BigInt(n), BigInt(m));
+    const b = this.track(p, size, `calloc(${n}, ${m})`, 8, this.newOff(), id);
+    if (memcmp(b.ptr, ZEROS_PTR, size) !== 0) {
+      const at = bytesAt(b.ptr, size).findIndex((x) => x !== 0);
+      this.fail(`calloc(${n}, ${m}) = ${hex(b.ptr)} not zeroed at byte ${at}`);
+    }
+    return b;
+  }
+
+  aligned(size: number, id: number): Block {
+    const a = pickAlignment(this.rng);
+    const which = this.rng.int(0, 2);
+    let p: Deno.PointerValue;
+    if (which === 0) {
+      this.note(`aligned_alloc(${a}, ${size}) id ${id}`);
+      p = this.h.sym.hak_aligned_alloc(BigInt(a), BigInt(size));
+    } else if (which === 1) {
+      this.note(`posix_memalign(${a}, ${size}) id ${id}`);
+      const out = new BigUint64Array(1);
+      const rc = this.h.sym.hak_posix_memalign(ptrOf(out), BigInt(a), BigInt(size));
+      if (rc !== 0) this.fail(`posix_memalign(${a}, ${size}) = ${rc}`);
+      p = Deno.UnsafePointer.create(out[0]);
+    } else {
+      this.note(`memalign(${a}, ${size}) id ${id}`);
+      p = this.h.sym.hak_memalign(BigInt(a), BigInt(size));
+    }
+    return this.track(p, size, `aligned(${a}, ${size})`, a, this.newOff(), id);
+  }
+
+  allocate() {
+    const size = pickSize(this.rng);
+    const id = this.nextId++;
+    const kind = this.rng.u32() / 0x100000000;
+    let b: Block;
+    if (kind < 0.75) {
+      this.note(`malloc(${size}) id ${id}`);
+      b = this.track(this.h.malloc(size), size, `malloc(${size})`, 8, this.newOff(), id);
+    } else if (kind < 0.88) {
+      b = this.calloc(size, id);
+    } else {
+      b = this.aligned(size, id);
+    }
+    this.fill(b);
+    this.insert(b);
+  }
+
+  /** HAKMEM_WALK_PARANOID: every live block intact after this step. */
+  checkAll() {
+    for (const b of this.live.values()) {
+      const u = this.h.usable(b.ptr);
+      if (u !== b.usable) {
+        this.fail(`paranoid check: usable(id ${b.id} ${hex(b.ptr)}) ${b.usable} -> ${u}`);
       }
+      this.verify(b, b.usable, "paranoid check");
     }
   }
-  note("free all");
-  while (live.size > 0) release(takeRandom(), "final free");
-  return counts;
+
+  oneStep() {
+    const r = this.rng.u32() / 0x100000000;
+    const mustFree = this.live.size >= MAX_LIVE;
+    if (this.live.size > 0 && (mustFree || r < 0.30)) {
+      const b = this.takeRandom();
+      this.note(`free(id ${b.id} ${hex(b.ptr)} size ${b.size})`);
+      this.release(b, "before free");
+    } else if (this.live.size > 0 && r < 0.45) {
+      this.realloc();
+    } else if (r < 0.47) {
+      if (this.live.size > 0) {
+        const b = this.live.get(this.liveIds[this.rng.int(0, this.liveIds.length - 1)])!;
+        this.note(`verify(id ${b.id})`);
+        this.verify(b, b.usable, "spot check");
+      }
+    } else if (r < 0.475) {
+      this.note("thread_flush()");
+      this.h.sym.hak_thread_flush();
+    } else {
+      this.allocate();
+    }
+  }
+
+  run(): Record<string, number> {
+    for (this.step = 0; this.step < this.steps; this.step++) {
+      this.oneStep();
+      if (PARANOID) this.checkAll();
+    }
+    this.note("free all");
+    while (this.live.size > 0) this.release(this.takeRandom(), "final free");
+    return this.counts;
+  }
 }
+
+const fillLen = (b: Block) => Math.min(b.usable, PATTERN.length - b.off);
 
 for (const flavour of FLAVOURS) {
   const hak = lazyHakmem(flavour);
@@ -301,7 +333,7 @@ for (const flavour of FLAVOURS) {
       const h = hak();
       h.sym.hak_thread_flush();
       const start = h.stats();
-      const counts = runWalk(h, flavour, SEED, steps);
+      const counts = new Walk(h, flavour, SEED, steps).run();
       h.sym.hak_thread_flush();
       const end = h.stats();
       console.log(`  ops: ${JSON.stringify(counts)}`);

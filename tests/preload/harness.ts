@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { buildExecutable } from "../../tasks/build/build.ts";
 import { skipOrFail } from "../../tasks/lib/ci.ts";
 import { buildDir, type Flavour, type TargetName } from "../../tasks/lib/targets.ts";
-import { isAllocatorVar } from "../../tasks/lib/run.ts";
+import { unsetAllocatorVars } from "../../tasks/lib/run.ts";
 import { parseAs, parseJson, z } from "../../tasks/lib/schema.ts";
 import { assertSuccess, describeRun, ensureLibrary, run, type RunResult } from "../native/proc.ts";
 
@@ -50,13 +50,7 @@ export type HakStats = z.infer<typeof HakStats>;
 /** Environment of both runs: no allocator variable from the caller (tasks/lib/run.ts's cleanEnv),
  * fixed locale and time zone. */
 export function baseEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const ours = Object.keys(Deno.env.toObject()).filter(isAllocatorVar);
-  return {
-    ...Object.fromEntries(ours.map((k) => [k, undefined])),
-    LC_ALL: "C",
-    TZ: "UTC",
-    ...extra,
-  };
+  return unsetAllocatorVars({ LC_ALL: "C", TZ: "UTC", ...extra });
 }
 
 /** Reads a HAKMEM_STATS_FILE; throws unless it is JSON showing tiny allocations. */

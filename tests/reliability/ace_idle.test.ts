@@ -10,6 +10,7 @@ import { buildReliabilityProgram, commandOf, hostTarget } from "../../tasks/test
 import type { Flavour } from "../../tasks/lib/targets.ts";
 import { describeRun, run } from "../native/proc.ts";
 import { testSeed } from "../ffi/helpers.ts";
+import { unsetAllocatorVars } from "../../tasks/lib/run.ts";
 
 const MIN_SHARE = 0.5; // survivors pin some pages
 
@@ -17,14 +18,11 @@ for (const flavour of ["release", "debug"] as readonly Flavour[]) {
   Deno.test(`learning mode, guard tripped ${flavour}: an idle program's memory comes back`, async () => {
     const target = hostTarget();
     const exe = await buildReliabilityProgram("ace_idle", target, flavour);
-    const env: Record<string, string | undefined> = {
+    const env = unsetAllocatorVars({
       HAKMEM_MODE: "learning",
       HAKMEM_ACE_MAX_RSS_MB: "1",
       HAKMEM_DECAY_MS: "100",
-    };
-    for (const k of Object.keys(Deno.env.toObject())) {
-      if ((k.startsWith("HAKMEM_") && !(k in env)) || k === "LD_PRELOAD") env[k] = undefined;
-    }
+    });
     const seed = testSeed("ace_idle", "HAKMEM_TEST_SEED", 0xace1);
     const r = await run([...commandOf(target, exe), `0x${seed.toString(16)}`], {
       env,

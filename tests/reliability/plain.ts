@@ -7,6 +7,7 @@ import { buildExecutable } from "../../tasks/build/build.ts";
 import { buildDir, type Flavour, ROOT } from "../../tasks/lib/targets.ts";
 import { HOST_TARGET } from "../preload/harness.ts";
 import { ensureLibrary, run, type RunResult } from "../native/proc.ts";
+import { unsetAllocatorVars } from "../../tasks/lib/run.ts";
 
 export type Config = "glibc" | "release" | "hardened" | "debug";
 export const CONFIGS: readonly Config[] = ["glibc", "release", "hardened", "debug"];
@@ -31,14 +32,13 @@ export async function buildPlain(name: string): Promise<string> {
   });
 }
 
-/** The environment of a configuration: no HAKMEM_* but those given, hakmem preloaded but for
- * glibc. */
+/** The environment of a configuration: no allocator variable of ours but those given, hakmem
+ * preloaded but for glibc. */
 export async function configEnv(
   config: Config,
   extra: Record<string, string> = {},
 ): Promise<Record<string, string | undefined>> {
-  const env: Record<string, string | undefined> = { LD_PRELOAD: undefined };
-  for (const k of Object.keys(Deno.env.toObject())) if (k.startsWith("HAKMEM_")) env[k] = undefined;
+  const env = unsetAllocatorVars();
   if (config !== "glibc") {
     const flavour: Flavour = config === "debug" ? "debug" : "release";
     env.LD_PRELOAD = (await ensureLibrary(hostTarget(), flavour)).so;
