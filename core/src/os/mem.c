@@ -254,23 +254,20 @@ void _hak_os_hugepage(void *p, size_t size, bool huge) {
  * pointer. */
 void *_hak_os_meta_alloc(size_t size) {
     size = hak_align_up(size, META_ALIGN);
-    hak_lock(&g_meta_lock);
-    if (g_meta_cur == NULL || (size_t)(g_meta_end - g_meta_cur) < size) {
-        size_t chunk = size > META_CHUNK ? size : META_CHUNK;
-        chunk = hak_align_up(chunk, _hak_page_size);
-        uint8_t *p = map(NULL, chunk);
-        if (p == NULL) {
-            hak_unlock(&g_meta_lock);
-            errno = ENOMEM;
-            return NULL;
+    void *r = NULL;
+    HAK_LOCKED(&g_meta_lock) {
+        if (g_meta_cur == NULL || (size_t)(g_meta_end - g_meta_cur) < size) {
+            size_t chunk = hak_align_up(size > META_CHUNK ? size : META_CHUNK, _hak_page_size);
+            uint8_t *p = map(NULL, chunk);
+            if (p == NULL) break;
+            account_map(chunk);
+            g_meta_cur = p;
+            g_meta_end = p + chunk;
         }
-        account_map(chunk);
-        g_meta_cur = p;
-        g_meta_end = p + chunk;
+        r = g_meta_cur;
+        g_meta_cur += size;
     }
-    void *r = g_meta_cur;
-    g_meta_cur += size;
-    hak_unlock(&g_meta_lock);
+    if (r == NULL) errno = ENOMEM;
     return r;
 }
 

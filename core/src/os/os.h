@@ -196,6 +196,20 @@ HAK_INLINE void hak_spin_unlock(hak_spin_t *l) {
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
+HAK_INLINE hak_spin_t *hak_spin_held(hak_spin_t *l) {
+    hak_spin_lock(l);
+    return l;
+}
+
+HAK_INLINE void hak_spin_scope_end(hak_spin_t **held) {
+    if (*held != NULL) hak_spin_unlock(*held);
+}
+
+/* HAK_SPIN_LOCKED(&l) { ... }: HAK_LOCKED (below) for a spin lock. */
+#define HAK_SPIN_LOCKED(l) \
+    for (hak_spin_t *hak_spun_ __attribute__((cleanup(hak_spin_scope_end))) = hak_spin_held(l); \
+         hak_spun_ != NULL; hak_spin_unlock(hak_spun_), hak_spun_ = NULL)
+
 /* Waits are timed only while learning samples: glibc's pthread_mutex_lock
  * skips the bus lock in a single-threaded process, and trylock does not. */
 HAK_INLINE void hak_lock(pthread_mutex_t *m) {
@@ -206,8 +220,26 @@ HAK_INLINE void hak_lock(pthread_mutex_t *m) {
 }
 
 /* hak_lock's pair: every lock of the core is taken and released through
- * these two. */
+ * these two, through HAK_LOCKED below but where a lock is handed over
+ * (fork's handlers take them in one function and release them in another). */
 HAK_INLINE void hak_unlock(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
+
+HAK_INLINE pthread_mutex_t *hak_lock_held(pthread_mutex_t *m) {
+    hak_lock(m);
+    return m;
+}
+
+HAK_INLINE void hak_lock_scope_end(pthread_mutex_t **held) {
+    if (*held != NULL) hak_unlock(*held);
+}
+
+/* HAK_LOCKED(&m) { ... } runs the block with m held and releases it however
+ * the block ends: at its end, or by return, break or continue (the cleanup
+ * attribute, which gcc and clang both offer, releases on a jump out). */
+#define HAK_LOCKED(m) \
+    for (pthread_mutex_t *hak_held_ __attribute__((cleanup(hak_lock_scope_end))) = \
+             hak_lock_held(m); \
+         hak_held_ != NULL; hak_unlock(hak_held_), hak_held_ = NULL)
 
 /* Start of a sampled slow-path operation, the n-th of its kind: 0 when not
  * sampled. */

@@ -35,18 +35,16 @@ static hak_segment_t *g_cache; /* empty segments kept mapped, pages advised away
 static unsigned g_cache_count;
 
 static hak_segment_t *cache_take(size_t size) {
-    hak_lock(&g_cache_lock);
-    hak_segment_t *seg = g_cache, *prev = NULL;
-    while (seg != NULL && seg->size != size) {
-        prev = seg;
-        seg = seg->next;
+    hak_segment_t *seg = NULL;
+    HAK_LOCKED(&g_cache_lock) {
+        hak_segment_t *prev = NULL;
+        for (seg = g_cache; seg != NULL && seg->size != size; seg = seg->next) prev = seg;
+        if (seg != NULL) {
+            if (prev) prev->next = seg->next;
+            else g_cache = seg->next;
+            g_cache_count--;
+        }
     }
-    if (seg != NULL) {
-        if (prev) prev->next = seg->next;
-        else g_cache = seg->next;
-        g_cache_count--;
-    }
-    hak_unlock(&g_cache_lock);
     return seg;
 }
 
@@ -82,17 +80,16 @@ void _hak_segment_release(hak_seglist_t *list, hak_segment_t *seg) {
     HAK_DLIST_REMOVE(list->head, seg, prev, next);
     atomic_fetch_sub_explicit(&_hak_segments_live, 1, memory_order_relaxed);
     seg->heap = NULL;
-    hak_lock(&g_cache_lock);
-    if (g_cache_count < (unsigned)hak_opt(OPT_SEGMENT_CACHE)) {
-        /* cached segments keep their address space, not their pages */
-        _hak_segment_purge(seg, UINT64_MAX);
-        seg->next = g_cache;
-        g_cache = seg;
-        g_cache_count++;
-        hak_unlock(&g_cache_lock);
-        return;
+    HAK_LOCKED(&g_cache_lock) {
+        if (g_cache_count < (unsigned)hak_opt(OPT_SEGMENT_CACHE)) {
+            /* cached segments keep their address space, not their pages */
+            _hak_segment_purge(seg, UINT64_MAX);
+            seg->next = g_cache;
+            g_cache = seg;
+            g_cache_count++;
+            return;
+        }
     }
-    hak_unlock(&g_cache_lock);
     _hak_pagemap_clear((uintptr_t)seg, 1);
     _hak_os_unmap(seg, seg->size);
 }
@@ -223,11 +220,12 @@ void _hak_slab_free_units(hak_slab_t *slab, uint64_t now) {
 }
 
 size_t _hak_segment_cache_trim(void) {
-    hak_lock(&g_cache_lock);
-    hak_segment_t *seg = g_cache;
-    g_cache = NULL;
-    g_cache_count = 0;
-    hak_unlock(&g_cache_lock);
+    hak_segment_t *seg;
+    HAK_LOCKED(&g_cache_lock) {
+        seg = g_cache;
+        g_cache = NULL;
+        g_cache_count = 0;
+    }
     size_t bytes = 0;
     while (seg != NULL) {
         hak_segment_t *next = seg->next;
