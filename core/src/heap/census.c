@@ -61,26 +61,26 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
         out->flushes[c] += hak_ctr_get(&h->ctr.flushes[c]);
     }
     if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_DEAD) return;
-    hak_spin_lock(&h->lock); /* the segment list and slab tables stay put */
-    for (hak_segment_t *seg = h->segs.head; seg != NULL; seg = seg->next) {
-        for (uint32_t u = 1; u < seg->units; u++) {
-            const hak_slab_t *s = hak_seg_slab(seg, u);
-            if (s->kind != SLAB_HEAD) continue;
-            uint32_t rest = s->cls == HAK_SPAN_CLASS ? 0 : list_rest(s);
-            uint64_t allocs = slab_allocs(s, rest), out_now = slab_out(s, rest);
-            if (s->cls == HAK_SPAN_CLASS) {
-                out->span_allocs += allocs;
-                out->span_frees += allocs - out_now;
-                out->span_bytes_in_use += out_now * s->bsize;
+    HAK_SPIN_LOCKED(&h->lock) { /* the segment list and slab tables stay put */
+        for (hak_segment_t *seg = h->segs.head; seg != NULL; seg = seg->next) {
+            for (uint32_t u = 1; u < seg->units; u++) {
+                const hak_slab_t *s = hak_seg_slab(seg, u);
+                if (s->kind != SLAB_HEAD) continue;
+                uint32_t rest = s->cls == HAK_SPAN_CLASS ? 0 : list_rest(s);
+                uint64_t allocs = slab_allocs(s, rest), out_now = slab_out(s, rest);
+                if (s->cls == HAK_SPAN_CLASS) {
+                    out->span_allocs += allocs;
+                    out->span_frees += allocs - out_now;
+                    out->span_bytes_in_use += out_now * s->bsize;
+                    u += s->span - 1u;
+                    continue;
+                }
+                out->allocs[s->cls] += allocs;
+                out->frees[s->cls] += allocs > out_now ? allocs - out_now : 0;
                 u += s->span - 1u;
-                continue;
             }
-            out->allocs[s->cls] += allocs;
-            out->frees[s->cls] += allocs > out_now ? allocs - out_now : 0;
-            u += s->span - 1u;
         }
     }
-    hak_spin_unlock(&h->lock);
 }
 
 void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live) {
@@ -88,10 +88,11 @@ void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, ui
     /* The registry only grows at its head and heaps are never freed: it is
      * walked without the registry lock, so no heap's lock is waited for under
      * it (an owner may hold its own and want the registry lock). */
-    hak_lock(&_hak_heaps_lock_);
-    hak_heap_t *head = _hak_heaps_all;
-    _hak_heaps_counts(created, reused, live);
-    hak_unlock(&_hak_heaps_lock_);
+    hak_heap_t *head = NULL;
+    HAK_LOCKED(&_hak_heaps_lock_) {
+        head = _hak_heaps_all;
+        _hak_heaps_counts(created, reused, live);
+    }
     for (hak_heap_t *h = head; h != NULL; h = h->next_all) add_heap(out, h);
 }
 
@@ -99,17 +100,18 @@ void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, ui
  * a thread; read racily: an estimate is all ACE needs. */
 void _hak_heaps_probe(uint64_t *cached_bytes, uint64_t *backlog, uint64_t *live) {
     uint64_t bytes = 0, queued = 0, created, reused;
-    hak_lock(&_hak_heaps_lock_);
-    for (hak_heap_t *h = _hak_heaps_all; h != NULL; h = h->next_all) {
-        if (atomic_load_explicit(&h->state, memory_order_relaxed) != HEAP_OWNED) continue;
-        for (unsigned c = 0; c < HAK_CLASSES; c++)
-            bytes += (uint64_t)hak_load_relaxed32(&h->empty_count[c]) *
-                     ((uint64_t)_hak_slab_units[hak_load_relaxed32(&h->sizing[c].level)][c] << HAK_UNIT_SHIFT);
-        int32_t q = (int32_t)atomic_load_explicit(&h->remote_count, memory_order_relaxed);
-        queued += q > 0 ? (uint64_t)q : 0;
+    HAK_LOCKED(&_hak_heaps_lock_) {
+        for (hak_heap_t *h = _hak_heaps_all; h != NULL; h = h->next_all) {
+            if (atomic_load_explicit(&h->state, memory_order_relaxed) != HEAP_OWNED) continue;
+            for (unsigned c = 0; c < HAK_CLASSES; c++)
+                bytes += (uint64_t)hak_load_relaxed32(&h->empty_count[c]) *
+                         ((uint64_t)_hak_slab_units[hak_load_relaxed32(&h->sizing[c].level)][c]
+                          << HAK_UNIT_SHIFT);
+            int32_t q = (int32_t)atomic_load_explicit(&h->remote_count, memory_order_relaxed);
+            queued += q > 0 ? (uint64_t)q : 0;
+        }
+        _hak_heaps_counts(&created, &reused, live);
     }
-    _hak_heaps_counts(&created, &reused, live);
-    hak_unlock(&_hak_heaps_lock_);
     *cached_bytes = bytes;
     *backlog = queued;
 }

@@ -318,32 +318,33 @@ static size_t decay_hook(hak_heap_t *h, uint64_t delay) {
 
 size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
     size_t bytes = 0;
-    hak_lock(&g_release_lock);
-    hak_lock(&_hak_heaps_lock_);
-    hak_heap_t *head = _hak_heaps_all;
-    hak_unlock(&_hak_heaps_lock_);
-    uint64_t now = _hak_coarse_ns();
-    uint64_t older = delay == 0 ? UINT64_MAX : (now > delay ? now - delay : 0);
-    for (hak_heap_t *h = head; h != NULL && !past(deadline_ns); h = h->next_all) {
-        int state = atomic_load_explicit(&h->state, memory_order_acquire);
-        if (state == HEAP_DEAD) continue;
-        if (state == HEAP_ABANDONED) {
-            hak_lock(&_hak_heaps_lock_); /* no owner: the registry lock guards it */
-            if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_ABANDONED) {
-                hak_spin_lock(&h->lock);
-                _hak_remote_drain(h);
-                bytes += decay_heap(h, older, now, true, deadline_ns);
-                hak_spin_unlock(&h->lock);
-            }
-            hak_unlock(&_hak_heaps_lock_);
-            continue;
+    HAK_LOCKED(&g_release_lock) {
+        hak_heap_t *head = NULL;
+        HAK_LOCKED(&_hak_heaps_lock_) {
+            head = _hak_heaps_all;
         }
-        if (!hak_spin_trylock(&h->lock)) continue;
-        /* a live thread's local frees are its own; the shared heap's arrive under its lock */
-        bytes += decay_heap(h, older, now, state == HEAP_SHARED, deadline_ns);
-        hak_spin_unlock(&h->lock);
+        uint64_t now = _hak_coarse_ns();
+        uint64_t older = delay == 0 ? UINT64_MAX : (now > delay ? now - delay : 0);
+        for (hak_heap_t *h = head; h != NULL && !past(deadline_ns); h = h->next_all) {
+            int state = atomic_load_explicit(&h->state, memory_order_acquire);
+            if (state == HEAP_DEAD) continue;
+            if (state == HEAP_ABANDONED) {
+                HAK_LOCKED(&_hak_heaps_lock_) { /* no owner: the registry lock guards it */
+                    if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_ABANDONED) {
+                        HAK_SPIN_LOCKED(&h->lock) {
+                            _hak_remote_drain(h);
+                            bytes += decay_heap(h, older, now, true, deadline_ns);
+                        }
+                    }
+                }
+                continue;
+            }
+            if (!hak_spin_trylock(&h->lock)) continue;
+            /* a live thread's local frees are its own; the shared heap's arrive under its lock */
+            bytes += decay_heap(h, older, now, state == HEAP_SHARED, deadline_ns);
+            hak_spin_unlock(&h->lock);
+        }
     }
-    hak_unlock(&g_release_lock);
     bytes += decay_hook(NULL, delay);
     return bytes;
 }
@@ -357,10 +358,10 @@ void _hak_heap_tick_due(hak_heap_t *h) {
     const uint64_t gap = DECAY_BACKLOG_GAP * DECAY_PASS_BUDGET_NS;
     if (now >= h->next_decay) {
         deadline = _hak_now_ns() + DECAY_PASS_BUDGET_NS;
-        hak_spin_lock(&h->lock);
-        idle_classes(h, now, delay);
-        decay_heap(h, now > delay ? now - delay : 0, now, true, deadline);
-        hak_spin_unlock(&h->lock);
+        HAK_SPIN_LOCKED(&h->lock) {
+            idle_classes(h, now, delay);
+            decay_heap(h, now > delay ? now - delay : 0, now, true, deadline);
+        }
         h->next_decay = now + (past(deadline) ? gap : period);
         decay_hook(h, delay);
     }
@@ -384,9 +385,9 @@ size_t _hak_heaps_trim(void) {
     size_t bytes = 0;
     if (hak_heap_owned(me)) {
         _hak_thread_flush();
-        hak_spin_lock(&me->lock);
-        bytes += decay_heap(me, UINT64_MAX, _hak_coarse_ns(), true, UINT64_MAX);
-        hak_spin_unlock(&me->lock);
+        HAK_SPIN_LOCKED(&me->lock) {
+            bytes += decay_heap(me, UINT64_MAX, _hak_coarse_ns(), true, UINT64_MAX);
+        }
     }
     return bytes + _hak_heaps_release(UINT64_MAX, 0);
 }

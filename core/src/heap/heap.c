@@ -41,37 +41,37 @@ static void set_owner(hak_heap_t *h, uintptr_t tp) {
 }
 
 hak_heap_t *_hak_heap_acquire(void) {
-    hak_lock(&_hak_heaps_lock_);
-    hak_heap_t *h = g_pool;
-    bool fresh = h == NULL;
-    if (!fresh) {
-        g_pool = h->next_pool;
-        g_reused++;
-        for (unsigned c = 0; c < HAK_CLASSES; c++) { /* a new thread's classes start small */
-            h->sizing[c].level = 0;
-            h->sizing[c].switches = h->sizing[c].yield = 0;
-            h->sizing[c].keep = h->sizing[c].given = 0;
+    hak_heap_t *h = NULL;
+    bool fresh = false;
+    HAK_LOCKED(&_hak_heaps_lock_) {
+        h = g_pool;
+        fresh = h == NULL;
+        if (!fresh) {
+            g_pool = h->next_pool;
+            g_reused++;
+            for (unsigned c = 0; c < HAK_CLASSES; c++) { /* a new thread's classes start small */
+                h->sizing[c].level = 0;
+                h->sizing[c].switches = h->sizing[c].yield = 0;
+                h->sizing[c].keep = h->sizing[c].given = 0;
+            }
+        } else {
+            h = _hak_os_meta_alloc(sizeof(hak_heap_t));
+            if (h == NULL) break;
+            for (unsigned k = 0; k < HAK_DIRECT_SLOTS; k++) h->direct[k] = &_hak_no_slab;
+            for (unsigned c = 0; c < HAK_CLASSES; c++) h->fast[c] = h->cur[c] = &_hak_no_slab;
+            h->next_all = _hak_heaps_all;
+            _hak_heaps_all = h;
+            h->slot = (uint16_t)(g_created++ % HAK_REMOTE_SLOTS);
         }
-    } else {
-        h = _hak_os_meta_alloc(sizeof(hak_heap_t));
-        if (h == NULL) {
-            hak_unlock(&_hak_heaps_lock_);
-            return NULL;
-        }
-        for (unsigned k = 0; k < HAK_DIRECT_SLOTS; k++) h->direct[k] = &_hak_no_slab;
-        for (unsigned c = 0; c < HAK_CLASSES; c++) h->fast[c] = h->cur[c] = &_hak_no_slab;
-        h->next_all = _hak_heaps_all;
-        _hak_heaps_all = h;
-        h->slot = (uint16_t)(g_created++ % HAK_REMOTE_SLOTS);
+        set_owner(h, hak_thread_id());
+        atomic_store_explicit(&h->state, HEAP_OWNED, memory_order_release);
+        g_live++;
     }
-    set_owner(h, hak_thread_id());
-    atomic_store_explicit(&h->state, HEAP_OWNED, memory_order_release);
-    g_live++;
-    hak_unlock(&_hak_heaps_lock_);
+    if (h == NULL) return NULL;
     _hak_tl_heap = h;
-    hak_spin_lock(&h->lock);
-    _hak_remote_drain(h);
-    hak_spin_unlock(&h->lock);
+    HAK_SPIN_LOCKED(&h->lock) {
+        _hak_remote_drain(h);
+    }
     /* Registers the exit hook; may allocate, which the heap now serves. */
     pthread_setspecific(g_key, h);
     if (fresh && hak_opt(OPT_PREWARM)) _hak_heap_prewarm(h);
@@ -102,11 +102,11 @@ static void flush_all(hak_heap_t *h) {
     _hak_quarantine_flush(h);
     _hak_remote_flush_all(h);
     if (g_on_flush != NULL) g_on_flush(h);
-    hak_spin_lock(&h->lock);
-    _hak_remote_drain(h);
-    _hak_heap_uncurrent(h);
-    release_idle(h);
-    hak_spin_unlock(&h->lock);
+    HAK_SPIN_LOCKED(&h->lock) {
+        _hak_remote_drain(h);
+        _hak_heap_uncurrent(h);
+        release_idle(h);
+    }
 }
 
 /* A heap whose segments span more than this has its free pages given back
@@ -138,23 +138,23 @@ void _hak_heap_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     _hak_tl_heap = &_hak_exited_heap;
     flush_all(h);
-    hak_lock(&_hak_heaps_lock_);
-    hak_spin_lock(&h->lock); /* a release by another thread may be walking it */
-    set_owner(h, 0);
-    atomic_store_explicit(&h->state, HEAP_ABANDONED, memory_order_release);
-    _hak_remote_drain(h); /* frees pushed while the state still said owned */
-    release_ownerless(h);
-    hak_spin_unlock(&h->lock);
-    for (hak_heap_t *p = g_pool; p != NULL; p = p->next_pool) {
-        if (p->freed_ownerless == 0) continue;
-        hak_spin_lock(&p->lock);
-        release_ownerless(p);
-        hak_spin_unlock(&p->lock);
+    HAK_LOCKED(&_hak_heaps_lock_) {
+        HAK_SPIN_LOCKED(&h->lock) { /* a release by another thread may be walking it */
+            set_owner(h, 0);
+            atomic_store_explicit(&h->state, HEAP_ABANDONED, memory_order_release);
+            _hak_remote_drain(h); /* frees pushed while the state still said owned */
+            release_ownerless(h);
+        }
+        for (hak_heap_t *p = g_pool; p != NULL; p = p->next_pool) {
+            if (p->freed_ownerless == 0) continue;
+            HAK_SPIN_LOCKED(&p->lock) {
+                release_ownerless(p);
+            }
+        }
+        h->next_pool = g_pool;
+        g_pool = h;
+        g_live--;
     }
-    h->next_pool = g_pool;
-    g_pool = h;
-    g_live--;
-    hak_unlock(&_hak_heaps_lock_);
 }
 
 void _hak_thread_flush(void) {
@@ -204,7 +204,7 @@ void _hak_heaps_counts(uint64_t *created, uint64_t *reused, uint64_t *live) {
 uint64_t _hak_heaps_made(void) { return g_created + g_reused; }
 
 void _hak_heaps_each(void (*fn)(hak_heap_t *h, void *arg), void *arg) {
-    hak_lock(&_hak_heaps_lock_);
-    for (hak_heap_t *h = _hak_heaps_all; h != NULL; h = h->next_all) fn(h, arg);
-    hak_unlock(&_hak_heaps_lock_);
+    HAK_LOCKED(&_hak_heaps_lock_) {
+        for (hak_heap_t *h = _hak_heaps_all; h != NULL; h = h->next_all) fn(h, arg);
+    }
 }

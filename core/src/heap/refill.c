@@ -228,9 +228,9 @@ void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s) {
 
 void _hak_slab_event(hak_slab_t *s) {
     hak_heap_t *h = s->heap;
-    hak_spin_lock(&h->lock);
-    _hak_slab_event_locked(h, s);
-    hak_spin_unlock(&h->lock);
+    HAK_SPIN_LOCKED(&h->lock) {
+        _hak_slab_event_locked(h, s);
+    }
     _hak_heap_tick(h);
 }
 
@@ -446,9 +446,9 @@ found:
 static void drain_backlog(hak_heap_t *h) {
     if (atomic_load_explicit(&h->remote_count, memory_order_relaxed) >=
         (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD)) {
-        hak_spin_lock(&h->lock);
-        _hak_remote_drain(h);
-        hak_spin_unlock(&h->lock);
+        HAK_SPIN_LOCKED(&h->lock) {
+            _hak_remote_drain(h);
+        }
     }
 }
 
@@ -471,9 +471,9 @@ void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
     hak_slab_t *s = h->cur[cls];
     /* the current slab is the owner's alone: refilled without the lock */
     if (s == &_hak_no_slab || !slab_refill(s)) {
-        hak_spin_lock(&h->lock);
-        s = switch_slab(h, cls);
-        hak_spin_unlock(&h->lock);
+        HAK_SPIN_LOCKED(&h->lock) {
+            s = switch_slab(h, cls);
+        }
     }
     hak_lat_end(t0);
     if (s == NULL) return NULL;
@@ -517,28 +517,28 @@ void _hak_heap_prewarm(hak_heap_t *h) {
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         uint32_t want = atomic_load_explicit(&_hak_prewarm[cls], memory_order_relaxed);
         if (want == 0) continue;
-        hak_spin_lock(&h->lock);
-        hak_slab_t *s = switch_slab(h, cls);
-        while (s != NULL && s->carved < want && s->carved < s->capacity) {
-            /* onto the list malloc pops: carve links it in front */
-            count_out(s, carve(s));
+        HAK_SPIN_LOCKED(&h->lock) {
+            hak_slab_t *s = switch_slab(h, cls);
+            while (s != NULL && s->carved < want && s->carved < s->capacity) {
+                /* onto the list malloc pops: carve links it in front */
+                count_out(s, carve(s));
+            }
         }
-        hak_spin_unlock(&h->lock);
     }
 }
 
 void *_hak_class_alloc(unsigned cls) {
     hak_slow_path_seen();
     hak_heap_t *h = _hak_heap_for_alloc();
-    void *p;
+    void *p = NULL;
     if (hak_heap_owned(h)) {
         p = _hak_heap_alloc(h, cls);
         _hak_remote_flush_some(h);
         _hak_heap_tick(h);
     } else {
-        _hak_heaps_lock();
-        p = _hak_heap_alloc(_hak_heap_shared(), cls);
-        _hak_heaps_unlock();
+        HAK_LOCKED(&_hak_heaps_lock_) {
+            p = _hak_heap_alloc(_hak_heap_shared(), cls);
+        }
     }
     if (p == NULL) errno = ENOMEM;
     return p;

@@ -180,18 +180,19 @@ void _hak_remote_drain(hak_heap_t *h) {
  * owns it. */
 static bool put_ownerless(hak_heap_t *owner, const hak_batch_t *c, hak_block_t *one) {
     if (atomic_load_explicit(&owner->state, memory_order_acquire) == HEAP_OWNED) return false;
-    hak_lock(&_hak_heaps_lock_);
-    int state = atomic_load_explicit(&owner->state, memory_order_acquire);
-    /* A dead heap (another thread's, in a forked child) may be mid-update:
-     * its blocks are left alone. */
-    if (state != HEAP_OWNED && state != HEAP_DEAD) {
-        uint64_t now = _hak_coarse_ns();
-        hak_spin_lock(&owner->lock);
-        owner->freed_ownerless += c != NULL ? put_batch(owner, c, now)
-                                            : put_blocks(owner, &one, 1, NULL, now);
-        hak_spin_unlock(&owner->lock);
+    int state = HEAP_OWNED;
+    HAK_LOCKED(&_hak_heaps_lock_) {
+        state = atomic_load_explicit(&owner->state, memory_order_acquire);
+        /* A dead heap (another thread's, in a forked child) may be mid-update:
+         * its blocks are left alone. */
+        if (state != HEAP_OWNED && state != HEAP_DEAD) {
+            uint64_t now = _hak_coarse_ns();
+            HAK_SPIN_LOCKED(&owner->lock) {
+                owner->freed_ownerless += c != NULL ? put_batch(owner, c, now)
+                                                    : put_blocks(owner, &one, 1, NULL, now);
+            }
+        }
     }
-    hak_unlock(&_hak_heaps_lock_);
     return state != HEAP_OWNED;
 }
 
@@ -315,9 +316,10 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
     hak_seal(b);
     if (put_ownerless(s->heap, NULL, b)) return;
     static hak_batch_t *pool; /* the registry lock's */
-    hak_lock(&_hak_heaps_lock_);
-    hak_batch_t *c = record_take(&pool, &g_unowned_batches, NULL);
-    hak_unlock(&_hak_heaps_lock_);
+    hak_batch_t *c = NULL;
+    HAK_LOCKED(&_hak_heaps_lock_) {
+        c = record_take(&pool, &g_unowned_batches, NULL);
+    }
     if (c == NULL) return;
     c->block[c->count++] = b;
     atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_batches, 1,

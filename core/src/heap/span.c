@@ -61,25 +61,22 @@ static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units) {
 static void *span_from(hak_heap_t *h, size_t size, bool zero) {
     uint32_t units = units_for(size);
     bool fresh = false;
-    hak_spin_lock(&h->lock);
-    hak_slab_t *s = take_kept(h, units);
-    if (s != NULL) {
-        s->used = 1;
-        s->allocs++;
-        hak_spin_unlock(&h->lock);
-        void *p = (void *)s->start;
-        ((hak_block_t *)p)->mark = 0;
-        if (zero) memset(p, 0, size);
-        return p;
+    hak_slab_t *s = NULL;
+    HAK_SPIN_LOCKED(&h->lock) {
+        s = take_kept(h, units);
+        if (s != NULL) { /* kept: fresh stays false, so it is zeroed below if asked */
+            s->used = 1;
+            s->allocs++;
+            break;
+        }
+        s = _hak_heap_slab_new(h, HAK_SPAN_CLASS, units, units << HAK_UNIT_SHIFT, &fresh);
+        if (s != NULL) {
+            /* one block, handed out at once */
+            hak_store_relaxed32(&s->carved, 1);
+            s->used = 1;
+            s->allocs = 1;
+        }
     }
-    s = _hak_heap_slab_new(h, HAK_SPAN_CLASS, units, units << HAK_UNIT_SHIFT, &fresh);
-    if (s != NULL) {
-        /* one block, handed out at once */
-        hak_store_relaxed32(&s->carved, 1);
-        s->used = 1;
-        s->allocs = 1;
-    }
-    hak_spin_unlock(&h->lock);
     if (s == NULL) return NULL;
     void *p = (void *)s->start;
     ((hak_block_t *)p)->mark = 0; /* a stale mark in reused memory is not a free block */
@@ -91,14 +88,14 @@ void *_hak_span_alloc(size_t size, bool zero) {
     hak_ensure_init();
     hak_slow_path_seen();
     hak_heap_t *h = _hak_heap_for_alloc();
-    void *p;
+    void *p = NULL;
     if (hak_heap_owned(h)) {
         p = span_from(h, size, zero);
         _hak_heap_tick(h);
     } else {
-        _hak_heaps_lock();
-        p = span_from(_hak_heap_shared(), size, zero);
-        _hak_heaps_unlock();
+        HAK_LOCKED(&_hak_heaps_lock_) {
+            p = span_from(_hak_heap_shared(), size, zero);
+        }
     }
     if (p == NULL) errno = ENOMEM;
     return p;
@@ -110,8 +107,9 @@ bool _hak_span_grow(hak_slab_t *s, size_t size) {
         return false;
     hak_heap_t *h = s->heap;
     uint32_t units = units_for(size);
-    hak_spin_lock(&h->lock);
-    bool grown = _hak_slab_extend(s, units, units << HAK_UNIT_SHIFT);
-    hak_spin_unlock(&h->lock);
+    bool grown = false;
+    HAK_SPIN_LOCKED(&h->lock) {
+        grown = _hak_slab_extend(s, units, units << HAK_UNIT_SHIFT);
+    }
     return grown;
 }

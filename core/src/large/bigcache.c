@@ -206,18 +206,18 @@ size_t _hak_bigcache_decay(uint32_t now_ms, uint32_t delay_ms) {
 /* Unmaps every block waiting in BigCache; returns the bytes released. */
 size_t _hak_large_trim(void) {
     size_t bytes = 0;
-    hak_lock(&_hak_large_mutex);
-    age_list_t *lists[] = {&g_hot, &g_pending, &g_cold};
-    for (unsigned i = 0; i < HAK_COUNT(lists); i++) {
-        while (lists[i]->head != NULL) {
-            hak_large_t *e = lists[i]->head;
-            bytes += e->map_size;
-            cache_remove(e);
-            _hak_large_unmap(e);
+    HAK_LOCKED(&_hak_large_mutex) {
+        age_list_t *lists[] = {&g_hot, &g_pending, &g_cold};
+        for (unsigned i = 0; i < HAK_COUNT(lists); i++) {
+            while (lists[i]->head != NULL) {
+                hak_large_t *e = lists[i]->head;
+                bytes += e->map_size;
+                cache_remove(e);
+                _hak_large_unmap(e);
+            }
         }
+        bytes += _hak_arena_trim();
     }
-    bytes += _hak_arena_trim();
-    hak_unlock(&_hak_large_mutex);
     return bytes;
 }
 
@@ -226,21 +226,21 @@ size_t _hak_large_trim(void) {
  * as cold blocks. */
 size_t _hak_large_scavenge(uint64_t deadline_ns) {
     size_t bytes = 0;
-    hak_lock(&_hak_large_mutex);
-    while (g_hot.head != NULL && _hak_now_ns() < deadline_ns) {
-        hak_large_t *e = g_hot.head;
-        age_remove(&g_hot, e);
+    HAK_LOCKED(&_hak_large_mutex) {
+        while (g_hot.head != NULL && _hak_now_ns() < deadline_ns) {
+            hak_large_t *e = g_hot.head;
+            age_remove(&g_hot, e);
         e->state = L_PENDING;
         age_push(&g_pending, e);
-        bytes += e->map_size - _hak_page_size;
-        flush_pending();
+            bytes += e->map_size - _hak_page_size;
+            flush_pending();
+        }
+        if (g_pending.head != NULL && _hak_now_ns() < deadline_ns) {
+            bytes += g_pending.bytes - g_pending.count * _hak_page_size;
+            flush_pending();
+        }
+        if (_hak_now_ns() < deadline_ns) bytes += _hak_arena_trim();
     }
-    if (g_pending.head != NULL && _hak_now_ns() < deadline_ns) {
-        bytes += g_pending.bytes - g_pending.count * _hak_page_size;
-        flush_pending();
-    }
-    if (_hak_now_ns() < deadline_ns) bytes += _hak_arena_trim();
-    hak_unlock(&_hak_large_mutex);
     return bytes;
 }
 
@@ -249,9 +249,10 @@ uint64_t _hak_large_cold_hits(void) {
 }
 
 size_t _hak_large_idle_bytes(void) {
-    hak_lock(&_hak_large_mutex);
-    size_t bytes = g_hot.bytes + g_pending.bytes + _hak_arena_idle_bytes();
-    hak_unlock(&_hak_large_mutex);
+    size_t bytes = 0;
+    HAK_LOCKED(&_hak_large_mutex) {
+        bytes = g_hot.bytes + g_pending.bytes + _hak_arena_idle_bytes();
+    }
     return bytes;
 }
 

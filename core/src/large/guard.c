@@ -130,19 +130,23 @@ void *_hak_guard_alloc(size_t size, size_t align, bool zero) {
     size_t slack = align > page && align <= HAK_CHUNK_SIZE ? align : 0;
     size_t head = align <= HAK_CHUNK_SIZE ? page : HAK_CHUNK_SIZE;
     size_t len = head + hak_align_up(usable, page) + slack + page;
-    hak_lock(&g_lock);
-    guard_hdr_t *h = reuse(len, align);
-    bool dirty = h != NULL && h->kept;
+    guard_hdr_t *h = NULL;
+    bool dirty = false;
+    HAK_LOCKED(&g_lock) {
+        h = reuse(len, align);
+        dirty = h != NULL && h->kept;
+        if (h != NULL) {
+            place(h, len, usable, align, (uintptr_t)h + page);
+            g_large.hits++;
+            g_large.allocs++;
+            g_large.bytes_in_use += h->usable;
+        }
+    }
     if (h != NULL) {
-        place(h, len, usable, align, (uintptr_t)h + page);
-        g_large.hits++;
-        g_large.allocs++;
-        g_large.bytes_in_use += h->usable;
-        hak_unlock(&g_lock);
+        /* kept pages hold the old block: zeroed out of the lock */
         if (zero && dirty) memset((void *)h->user, 0, size);
         return (void *)h->user;
     }
-    hak_unlock(&g_lock);
     uintptr_t first;
     h = map_region(len, align, &first, false);
     if (h == NULL) {
@@ -161,12 +165,12 @@ void *_hak_guard_alloc(size_t size, size_t align, bool zero) {
     h->len = len;
     h->chunks = chunks;
     place(h, len, usable, align, first);
-    hak_lock(&g_lock);
-    g_large.allocs++;
-    g_large.misses++;
-    g_large.bytes_in_use += h->usable;
-    g_large.bytes_reserved += len;
-    hak_unlock(&g_lock);
+    HAK_LOCKED(&g_lock) {
+        g_large.allocs++;
+        g_large.misses++;
+        g_large.bytes_in_use += h->usable;
+        g_large.bytes_reserved += len;
+    }
     return (void *)h->user; /* fresh pages: zeroed */
 }
 
@@ -226,22 +230,24 @@ static guard_hdr_t *zero_region(void) {
 }
 
 void *_hak_guard_zero_alloc(void) {
-    hak_lock(&g_lock);
-    guard_hdr_t *z = g_zero;
-    while (z != NULL && z->live == z->slots) z = z->next;
-    if (z == NULL && (z = zero_region()) == NULL) {
-        hak_unlock(&g_lock);
+    guard_hdr_t *z = NULL;
+    uint32_t i = 0;
+    HAK_LOCKED(&g_lock) {
+        z = g_zero;
+        while (z != NULL && z->live == z->slots) z = z->next;
+        if (z == NULL && (z = zero_region()) == NULL) break;
+        i = z->cursor;
+        while (hak_bit_get(z->bits, i)) i = i + 1 < z->slots ? i + 1 : 0;
+        hak_bit_set(z->bits, i);
+        z->live++;
+        z->cursor = i + 1 < z->slots ? i + 1 : 0;
+        g_tiny.allocs++;
+        g_tiny.misses++;
+    }
+    if (z == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    uint32_t i = z->cursor;
-    while (hak_bit_get(z->bits, i)) i = i + 1 < z->slots ? i + 1 : 0;
-    hak_bit_set(z->bits, i);
-    z->live++;
-    z->cursor = i + 1 < z->slots ? i + 1 : 0;
-    g_tiny.allocs++;
-    g_tiny.misses++;
-    hak_unlock(&g_lock);
     return (void *)(z->user + (uintptr_t)i * ZERO_SLOT);
 }
 
@@ -252,102 +258,102 @@ static void unmap(guard_hdr_t *h) {
 }
 
 void _hak_guard_free(void *p) {
-    hak_lock(&g_lock);
-    guard_hdr_t *h = header_of(p, "free");
-    if (h->kind == G_ZERO) {
-        uint32_t i = zero_slot(h, p, "free", true);
-        hak_bit_clear(h->bits, i);
-        h->live--;
-        g_tiny.frees++;
-        hak_unlock(&g_lock);
-        return;
+    HAK_LOCKED(&g_lock) {
+        guard_hdr_t *h = header_of(p, "free");
+        if (h->kind == G_ZERO) {
+            uint32_t i = zero_slot(h, p, "free", true);
+            hak_bit_clear(h->bits, i);
+            h->live--;
+            g_tiny.frees++;
+            break;
+        }
+        if ((uintptr_t)p != h->user)
+            fail("free", "an interior or invalid pointer (guarded block)", p);
+        if (h->state != G_LIVE) _hak_fail("double free (guarded block)", p);
+        h->state = G_FREED;
+        g_large.frees++;
+        g_large.bytes_in_use -= h->usable;
+        size_t page = _hak_page_size;
+        /* no access to its pages, kept unless it is bigger than all may keep */
+        h->kept = h->len <= GUARD_KEEP_BYTES;
+        uint8_t *data = (uint8_t *)h + page;
+        bool done = h->kept ? _hak_os_protect(data, h->len - 2 * page, false)
+                            : _hak_os_noaccess(data, h->len - 2 * page);
+        if (!done) {
+            unmap(h); /* the OS refused: unmapped at once (a second free: not ours) */
+            break;
+        }
+        if (h->kept) g_kept += h->len;
+        h->freed_ms = hak_ms_now();
+        while (g_freed_count == GUARD_QUARANTINE ||
+               (g_freed_count != 0 && g_kept > GUARD_KEEP_BYTES)) {
+            guard_hdr_t *old = g_freed[g_freed_head];
+            if (old->kept) g_kept -= old->len;
+            unmap(old);
+            g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
+            g_freed_count--;
+        }
+        g_freed[(g_freed_head + g_freed_count) % GUARD_QUARANTINE] = h;
+        g_freed_count++;
     }
-    if ((uintptr_t)p != h->user) fail("free", "an interior or invalid pointer (guarded block)", p);
-    if (h->state != G_LIVE) _hak_fail("double free (guarded block)", p);
-    h->state = G_FREED;
-    g_large.frees++;
-    g_large.bytes_in_use -= h->usable;
-    size_t page = _hak_page_size;
-    /* no access to its pages, kept unless it is bigger than all may keep */
-    h->kept = h->len <= GUARD_KEEP_BYTES;
-    uint8_t *data = (uint8_t *)h + page;
-    bool done = h->kept ? _hak_os_protect(data, h->len - 2 * page, false)
-                        : _hak_os_noaccess(data, h->len - 2 * page);
-    if (!done) {
-        unmap(h); /* the OS refused: unmapped at once (a second free: not ours) */
-        hak_unlock(&g_lock);
-        return;
-    }
-    if (h->kept) g_kept += h->len;
-    h->freed_ms = hak_ms_now();
-    while (g_freed_count == GUARD_QUARANTINE || (g_freed_count != 0 && g_kept > GUARD_KEEP_BYTES)) {
-        guard_hdr_t *old = g_freed[g_freed_head];
-        if (old->kept) g_kept -= old->len;
-        unmap(old);
-        g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
-        g_freed_count--;
-    }
-    g_freed[(g_freed_head + g_freed_count) % GUARD_QUARANTINE] = h;
-    g_freed_count++;
-    hak_unlock(&g_lock);
 }
 
 size_t _hak_guard_trim(void) {
     size_t bytes = 0;
-    hak_lock(&g_lock);
-    for (; g_freed_count != 0; g_freed_count--) {
-        bytes += g_freed[g_freed_head]->len;
-        if (g_freed[g_freed_head]->kept) g_kept -= g_freed[g_freed_head]->len;
-        unmap(g_freed[g_freed_head]);
-        g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
+    HAK_LOCKED(&g_lock) {
+        for (; g_freed_count != 0; g_freed_count--) {
+            bytes += g_freed[g_freed_head]->len;
+            if (g_freed[g_freed_head]->kept) g_kept -= g_freed[g_freed_head]->len;
+            unmap(g_freed[g_freed_head]);
+            g_freed_head = (g_freed_head + 1) % GUARD_QUARANTINE;
+        }
     }
-    hak_unlock(&g_lock);
     return bytes;
 }
 
 size_t _hak_guard_decay(uint32_t now_ms, uint32_t delay_ms) {
     size_t bytes = 0, page = _hak_page_size;
-    hak_lock(&g_lock);
-    for (unsigned k = 0; k < g_freed_count; k++) {
-        guard_hdr_t *h = g_freed[(g_freed_head + k) % GUARD_QUARANTINE];
-        if (!h->kept || (uint32_t)(now_ms - h->freed_ms) < delay_ms) continue;
-        /* a fresh no-access mapping over the data pages drops them */
-        if (!_hak_os_noaccess((uint8_t *)h + page, h->len - 2 * page)) continue;
-        h->kept = 0;
-        g_kept -= h->len;
-        bytes += h->len - 2 * page;
+    HAK_LOCKED(&g_lock) {
+        for (unsigned k = 0; k < g_freed_count; k++) {
+            guard_hdr_t *h = g_freed[(g_freed_head + k) % GUARD_QUARANTINE];
+            if (!h->kept || (uint32_t)(now_ms - h->freed_ms) < delay_ms) continue;
+            /* a fresh no-access mapping over the data pages drops them */
+            if (!_hak_os_noaccess((uint8_t *)h + page, h->len - 2 * page)) continue;
+            h->kept = 0;
+            g_kept -= h->len;
+            bytes += h->len - 2 * page;
+        }
     }
-    hak_unlock(&g_lock);
     return bytes;
 }
 
 size_t _hak_guard_usable(const void *p) {
-    hak_lock(&g_lock);
-    guard_hdr_t *h = header_of(p, "usable size");
     size_t usable = 0;
-    if (h->kind == G_ZERO) {
-        zero_slot(h, p, "usable size", false);
-    } else {
-        if ((uintptr_t)p != h->user)
-            fail("usable size", "an interior or invalid pointer (guarded block)", p);
-        if (h->state != G_LIVE) _hak_fail("usable size of a freed block (guarded block)", p);
-        usable = h->usable;
+    HAK_LOCKED(&g_lock) {
+        guard_hdr_t *h = header_of(p, "usable size");
+        if (h->kind == G_ZERO) {
+            zero_slot(h, p, "usable size", false);
+        } else {
+            if ((uintptr_t)p != h->user)
+                fail("usable size", "an interior or invalid pointer (guarded block)", p);
+            if (h->state != G_LIVE) _hak_fail("usable size of a freed block (guarded block)", p);
+            usable = h->usable;
+        }
     }
-    hak_unlock(&g_lock);
     return usable;
 }
 
 void _hak_guard_stats(hak_tier_stats_t *tiny, hak_tier_stats_t *large) {
-    hak_lock(&g_lock);
-    hak_tier_stats_t *mine[2] = {&g_tiny, &g_large}, *out[2] = {tiny, large};
-    for (int i = 0; i < 2; i++) {
-        out[i]->allocs += mine[i]->allocs;
-        out[i]->frees += mine[i]->frees;
-        out[i]->misses += mine[i]->misses;
-        out[i]->bytes_in_use += mine[i]->bytes_in_use;
-        out[i]->bytes_reserved += mine[i]->bytes_reserved;
+    HAK_LOCKED(&g_lock) {
+        hak_tier_stats_t *mine[2] = {&g_tiny, &g_large}, *out[2] = {tiny, large};
+        for (int i = 0; i < 2; i++) {
+            out[i]->allocs += mine[i]->allocs;
+            out[i]->frees += mine[i]->frees;
+            out[i]->misses += mine[i]->misses;
+            out[i]->bytes_in_use += mine[i]->bytes_in_use;
+            out[i]->bytes_reserved += mine[i]->bytes_reserved;
+        }
     }
-    hak_unlock(&g_lock);
 }
 
 void _hak_guard_lock(void) { pthread_mutex_lock(&g_lock); }

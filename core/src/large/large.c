@@ -117,10 +117,10 @@ static hak_large_t *fit(hak_large_t *e, size_t map_size) {
         /* the head keeps only its own chunks in the page map (a block once
          * aligned past a chunk had marked two) */
         if (e->chunks > (cut >> HAK_CHUNK_SHIFT)) e->chunks = (uint16_t)(cut >> HAK_CHUNK_SHIFT);
-        hak_lock(&_hak_large_mutex);
-        if (_hak_pagemap_set((uintptr_t)tail, 1, PM_LARGE)) _hak_bigcache_put(tail);
-        else e->map_size += tail->map_size; /* out of the map's reach: cannot happen */
-        hak_unlock(&_hak_large_mutex);
+        HAK_LOCKED(&_hak_large_mutex) {
+            if (_hak_pagemap_set((uintptr_t)tail, 1, PM_LARGE)) _hak_bigcache_put(tail);
+            else e->map_size += tail->map_size; /* out of the map's reach: cannot happen */
+        }
         return e;
     }
     size_t old = e->map_size;
@@ -131,36 +131,37 @@ static hak_large_t *fit(hak_large_t *e, size_t map_size) {
         hak_large_t *n = _hak_os_relocate(e, old, map_size, HAK_CHUNK_SIZE);
         if (n == NULL) {
             _hak_pagemap_set((uintptr_t)e, e->chunks, PM_LARGE);
-            hak_lock(&_hak_large_mutex);
-            _hak_large_unmap(e);
-            hak_unlock(&_hak_large_mutex);
+            HAK_LOCKED(&_hak_large_mutex) {
+                _hak_large_unmap(e);
+            }
             return NULL;
         }
         _hak_pagemap_set((uintptr_t)n, n->chunks, PM_LARGE);
         n->map_size = map_size;
         e = n;
     }
-    hak_lock(&_hak_large_mutex);
-    _hak_large_totals.reserved += map_size - old;
-    hak_unlock(&_hak_large_mutex);
+    HAK_LOCKED(&_hak_large_mutex) {
+        _hak_large_totals.reserved += map_size - old;
+    }
     return e;
 }
 
 /* A block of whole chunks from an arena, marked in the page map; NULL when
  * the arenas have no room (a mapping of its own then). */
 static hak_large_t *arena_take(size_t map_size, uint16_t chunks, uint64_t *resident, bool zero) {
-    hak_lock(&_hak_large_mutex);
-    hak_large_t *e = _hak_arena_alloc(map_size, resident, zero);
-    if (e != NULL && !_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
-        _hak_arena_free(e); /* out of the map's reach: cannot happen */
-        e = NULL;
+    hak_large_t *e = NULL;
+    HAK_LOCKED(&_hak_large_mutex) {
+        e = _hak_arena_alloc(map_size, resident, zero);
+        if (e != NULL && !_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
+            _hak_arena_free(e); /* out of the map's reach: cannot happen */
+            e = NULL;
+        }
+        if (e != NULL) {
+            e->chunks = chunks;
+            if (*resident != 0) _hak_large_totals.hits++;
+            else _hak_large_totals.misses++;
+        }
     }
-    if (e != NULL) {
-        e->chunks = chunks;
-        if (*resident != 0) _hak_large_totals.hits++;
-        else _hak_large_totals.misses++;
-    }
-    hak_unlock(&_hak_large_mutex);
     return e;
 }
 
@@ -173,19 +174,9 @@ static uint64_t sample_begin(void) {
     return hak_lat_begin(nth);
 }
 
-/* A block of BigCache for map_size when it may take one: resident memory
- * first, of this size or cut from a larger block or grown from a smaller
- * one (only the growth faults in); a block whose pages were given back
- * faults them all in again. *was: its state; NULL (a miss) when none. */
-static hak_large_t *take_cached(size_t map_size, size_t offset, bool cacheable, uint32_t *was) {
-    hak_lock(&_hak_large_mutex);
-    hak_large_t *e = cacheable ? _hak_bigcache_take(map_size, true) : NULL;
-    if (e == NULL && cacheable && offset == HAK_LARGE_HEADER &&
-        (e = _hak_bigcache_take_fit(map_size)) != NULL) {
-        hak_unlock(&_hak_large_mutex);
-        e = fit(e, map_size); /* resident: hot */
-        hak_lock(&_hak_large_mutex);
-    }
+/* take_cached's end, under the mutex: any block of map_size when e is NULL
+ * (one whose pages were given back too), then the hit or miss counted. */
+static hak_large_t *take_counted(hak_large_t *e, size_t map_size, bool cacheable, uint32_t *was) {
     if (e == NULL && cacheable) e = _hak_bigcache_take(map_size, false);
     if (e != NULL) {
         *was = e->state;
@@ -196,7 +187,28 @@ static hak_large_t *take_cached(size_t map_size, size_t offset, bool cacheable, 
     } else {
         _hak_large_totals.misses++;
     }
-    hak_unlock(&_hak_large_mutex);
+    return e;
+}
+
+/* A block of BigCache for map_size when it may take one: resident memory
+ * first, of this size or cut from a larger block or grown from a smaller
+ * one (only the growth faults in); a block whose pages were given back
+ * faults them all in again. *was: its state; NULL (a miss) when none. */
+static hak_large_t *take_cached(size_t map_size, size_t offset, bool cacheable, uint32_t *was) {
+    hak_large_t *e = NULL;
+    bool fitting = false; /* fit() runs unlocked, between two critical sections */
+    HAK_LOCKED(&_hak_large_mutex) {
+        e = cacheable ? _hak_bigcache_take(map_size, true) : NULL;
+        fitting = e == NULL && cacheable && offset == HAK_LARGE_HEADER &&
+                  (e = _hak_bigcache_take_fit(map_size)) != NULL;
+        if (!fitting) e = take_counted(e, map_size, cacheable, was);
+    }
+    if (fitting) {
+        e = fit(e, map_size); /* resident: hot */
+        HAK_LOCKED(&_hak_large_mutex) {
+            e = take_counted(e, map_size, cacheable, was);
+        }
+    }
     return e;
 }
 
@@ -214,9 +226,9 @@ static hak_large_t *map_fresh(size_t map_size, size_t offset, size_t align, uint
     e->map_size = map_size;
     e->chunks = chunks;
     if (hak_opt(OPT_THP) != THP_OFF && map_size >= THP_MIN_BYTES) _hak_os_hugepage(e, map_size, true);
-    hak_lock(&_hak_large_mutex);
-    _hak_large_totals.reserved += map_size;
-    hak_unlock(&_hak_large_mutex);
+    HAK_LOCKED(&_hak_large_mutex) {
+        _hak_large_totals.reserved += map_size;
+    }
     return e;
 }
 
@@ -279,9 +291,9 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         if ((e = map_fresh(map_size, offset, align, chunks)) == NULL) return NULL;
     } else if (chunks > e->chunks) {
         if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
-            hak_lock(&_hak_large_mutex);
-            _hak_large_unmap(e);
-            hak_unlock(&_hak_large_mutex);
+            HAK_LOCKED(&_hak_large_mutex) {
+                _hak_large_unmap(e);
+            }
             errno = ENOMEM;
             return NULL;
         }
@@ -298,10 +310,10 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
         hak_ctr_inc(&l->allocs);
         hak_ctr_add(&l->bytes_in, e->map_size - offset);
     } else {
-        hak_lock(&_hak_large_mutex);
-        _hak_large_totals.allocs++;
-        _hak_large_totals.in_use += e->map_size - offset;
-        hak_unlock(&_hak_large_mutex);
+        HAK_LOCKED(&_hak_large_mutex) {
+            _hak_large_totals.allocs++;
+            _hak_large_totals.in_use += e->map_size - offset;
+        }
     }
     if (measure) g_strategy->alloc_done(strategy);
     return (uint8_t *)e + offset;
@@ -340,11 +352,11 @@ void _hak_large_free(void *p) {
         hak_ctr_inc(&l->frees);
         hak_ctr_add(&l->bytes_out, e->map_size - e->offset);
     } else {
-        hak_lock(&_hak_large_mutex);
-        _hak_large_totals.frees++;
-        _hak_large_totals.in_use -= e->map_size - e->offset;
-        _hak_bigcache_put(e);
-        hak_unlock(&_hak_large_mutex);
+        HAK_LOCKED(&_hak_large_mutex) {
+            _hak_large_totals.frees++;
+            _hak_large_totals.in_use -= e->map_size - e->offset;
+            _hak_bigcache_put(e);
+        }
     }
     if (measure) g_strategy->free_done(strategy, _hak_now_ns() - t0);
 }
@@ -357,9 +369,9 @@ static void unstash_older(hak_heap_t *h, uint32_t now_ms, uint32_t delay_ms) {
         hak_large_t *e = l->stash[i];
         if (e == NULL || (uint32_t)(now_ms - e->idle_ms) < delay_ms) continue;
         l->stash[i] = NULL;
-        hak_lock(&_hak_large_mutex);
-        _hak_bigcache_put(e);
-        hak_unlock(&_hak_large_mutex);
+        HAK_LOCKED(&_hak_large_mutex) {
+            _hak_bigcache_put(e);
+        }
     }
 }
 
@@ -372,9 +384,10 @@ static void unstash(hak_heap_t *h) { unstash_older(h, 0, 0); }
 static size_t decay(hak_heap_t *h, uint64_t delay_ns) {
     uint32_t now = hak_ms_now(), delay = (uint32_t)(delay_ns / 1000000u);
     if (h != NULL) unstash_older(h, now, delay);
-    hak_lock(&_hak_large_mutex);
-    size_t bytes = _hak_bigcache_decay(now, delay);
-    hak_unlock(&_hak_large_mutex);
+    size_t bytes = 0;
+    HAK_LOCKED(&_hak_large_mutex) {
+        bytes = _hak_bigcache_decay(now, delay);
+    }
     return bytes + _hak_guard_decay(now, delay);
 }
 
@@ -395,10 +408,10 @@ size_t _hak_large_usable(const void *p) {
 #define GROWTH_HEADROOM 2 /* a block that grows gets half its size more: it grows again */
 
 static void grew(hak_large_t *e, size_t map_size) {
-    hak_lock(&_hak_large_mutex);
-    _hak_large_totals.reserved += map_size - e->map_size;
-    _hak_large_totals.in_use += map_size - e->map_size;
-    hak_unlock(&_hak_large_mutex);
+    HAK_LOCKED(&_hak_large_mutex) {
+        _hak_large_totals.reserved += map_size - e->map_size;
+        _hak_large_totals.in_use += map_size - e->map_size;
+    }
     e->map_size = map_size;
 }
 
@@ -418,9 +431,9 @@ static void *relocate(hak_large_t *e, size_t map_size) {
     }
     _hak_pagemap_set((uintptr_t)n, chunks, PM_LARGE); /* the OS maps within the map's reach */
     if (n->in_arena) { /* a mapping of its own from now on */
-        hak_lock(&_hak_large_mutex);
-        _hak_arena_moved(e, old_size);
-        hak_unlock(&_hak_large_mutex);
+        HAK_LOCKED(&_hak_large_mutex) {
+            _hak_arena_moved(e, old_size);
+        }
         n->in_arena = 0;
     }
     n->magic = LARGE_MAGIC ^ (uintptr_t)n;
@@ -438,10 +451,11 @@ void *_hak_large_resize(void *p, size_t size, size_t *usable) {
         if (grown == 0) return NULL;
         if (e->in_arena) {
             size_t whole = hak_align_up(grown, HAK_CHUNK_SIZE);
-            hak_lock(&_hak_large_mutex);
-            bool in_place = whole <= ARENA_MAX_BYTES && _hak_arena_grow(e, whole);
-            if (in_place) _hak_large_totals.in_use += whole - (*usable + e->offset);
-            hak_unlock(&_hak_large_mutex);
+            bool in_place = false;
+            HAK_LOCKED(&_hak_large_mutex) {
+                in_place = whole <= ARENA_MAX_BYTES && _hak_arena_grow(e, whole);
+                if (in_place) _hak_large_totals.in_use += whole - (*usable + e->offset);
+            }
             if (in_place) return p;
             return relocate(e, grown);
         }
@@ -465,14 +479,14 @@ static void add_local(hak_heap_t *h, void *arg) {
 }
 
 void _hak_large_stats(hak_tier_stats_t *out) {
-    hak_lock(&_hak_large_mutex);
-    out->allocs = _hak_large_totals.allocs;
-    out->frees = _hak_large_totals.frees;
-    out->hits = _hak_large_totals.hits;
-    out->misses = _hak_large_totals.misses;
-    out->remote_frees = 0;
-    out->bytes_in_use = _hak_large_totals.in_use;
-    out->bytes_reserved = _hak_large_totals.reserved;
-    hak_unlock(&_hak_large_mutex);
+    HAK_LOCKED(&_hak_large_mutex) {
+        out->allocs = _hak_large_totals.allocs;
+        out->frees = _hak_large_totals.frees;
+        out->hits = _hak_large_totals.hits;
+        out->misses = _hak_large_totals.misses;
+        out->remote_frees = 0;
+        out->bytes_in_use = _hak_large_totals.in_use;
+        out->bytes_reserved = _hak_large_totals.reserved;
+    }
     _hak_heaps_each(add_local, out);
 }

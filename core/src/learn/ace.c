@@ -79,20 +79,24 @@ static void *ace_main(void *arg) {
             since_alone = 0;
             if (_hak_os_live_threads() == 1) break;
         }
-        hak_lock(&g_lock);
-        if (atomic_load_explicit(&g_run, memory_order_relaxed) != ACE_RUNNING) {
-            hak_unlock(&g_lock);
-            break;
+        /* a break in the block only leaves the block: the loop ends on the flag */
+        bool stop = false;
+        HAK_LOCKED(&g_lock) {
+            if (atomic_load_explicit(&g_run, memory_order_relaxed) != ACE_RUNNING) {
+                stop = true;
+                break;
+            }
+            hak_ace_metrics_t m;
+            tick(fast, &m);
+            /* threads that stopped allocating run no decay: ACE does it for
+             * them (while they work, their own slow paths do, without ACE
+             * taking their locks), on the decay's own budget — not ACE's CPU,
+             * and a back-off does not stop it */
+            if (m.ops_per_s * m.interval_s < IDLE_TICK_OPS)
+                _hak_tiers.decay(_hak_now_ns() +
+                                 (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u);
         }
-        hak_ace_metrics_t m;
-        tick(fast, &m);
-        /* threads that stopped allocating run no decay: ACE does it for
-         * them (while they work, their own slow paths do, without ACE
-         * taking their locks), on the decay's own budget — not ACE's CPU,
-         * and a back-off does not stop it */
-        if (m.ops_per_s * m.interval_s < IDLE_TICK_OPS)
-            _hak_tiers.decay(_hak_now_ns() + (uint64_t)hak_opt(OPT_ACE_SCAVENGE_BUDGET_US) * 1000u);
-        hak_unlock(&g_lock);
+        if (stop) break;
     }
     _hak_samples_enable(false);
     return NULL;
@@ -150,17 +154,18 @@ static void slow_path(void) {
 
 /* One line for HAKMEM_STATS. */
 static size_t summary(char *buf, size_t cap) {
-    hak_lock(&g_lock);
-    const ace_t *a = &g_ace;
     size_t n = 0;
-    HAK_PUT("learning: ELO %s, threshold %zu KiB; ACE %s, %llu ticks, %llu decisions, %llu KiB "
-        "scavenged, LLC from %s%s%s\n",
-        _hak_elo_state_name(hak_elo_state()), hak_elo_threshold() >> 10,
-        a->stopped ? "backed off" : k_run_summary[atomic_load_explicit(&g_run, memory_order_relaxed)],
-        (unsigned long long)a->ticks, (unsigned long long)a->decisions,
-        (unsigned long long)(a->scavenged_bytes >> 10),
-        a->llc_from_pmu ? "the PMU" : "the estimate", a->stopped ? ": " : "", a->reason);
-    hak_unlock(&g_lock);
+    HAK_LOCKED(&g_lock) {
+        const ace_t *a = &g_ace;
+        HAK_PUT("learning: ELO %s, threshold %zu KiB; ACE %s, %llu ticks, %llu decisions, "
+            "%llu KiB scavenged, LLC from %s%s%s\n",
+            _hak_elo_state_name(hak_elo_state()), hak_elo_threshold() >> 10,
+            a->stopped ? "backed off"
+                       : k_run_summary[atomic_load_explicit(&g_run, memory_order_relaxed)],
+            (unsigned long long)a->ticks, (unsigned long long)a->decisions,
+            (unsigned long long)(a->scavenged_bytes >> 10),
+            a->llc_from_pmu ? "the PMU" : "the estimate", a->stopped ? ": " : "", a->reason);
+    }
     return n;
 }
 
@@ -228,30 +233,32 @@ static size_t state_json(const ace_t *a, char *buf, size_t cap) {
 
 size_t hak_ace_json(char *buf, size_t cap) {
     hak_ensure_init();
-    hak_lock(&g_lock);
-    size_t n = state_json(&g_ace, buf, cap);
-    hak_unlock(&g_lock);
+    size_t n = 0;
+    HAK_LOCKED(&g_lock) {
+        n = state_json(&g_ace, buf, cap);
+    }
     return hak_text_done(buf, cap, n);
 }
 
 int hak_ace_running(void) {
     hak_ensure_init();
-    hak_lock(&g_lock);
-    int run = atomic_load_explicit(&g_run, memory_order_relaxed);
-    int running = (run == ACE_RUNNING || run == ACE_INLINE) && !g_ace.stopped;
-    hak_unlock(&g_lock);
+    int running = 0;
+    HAK_LOCKED(&g_lock) {
+        int run = atomic_load_explicit(&g_run, memory_order_relaxed);
+        running = (run == ACE_RUNNING || run == ACE_INLINE) && !g_ace.stopped;
+    }
     return running;
 }
 
 void hak_ace_test_reset(void) {
     hak_ensure_init();
     set_run(ACE_MANUAL); /* a running thread exits */
-    hak_lock(&g_lock);
-    _hak_ace_restore(&g_ace, &(hak_ace_metrics_t){0}, "test");
-    g_ace.fault_ns_per_mib = 0; /* tests run on the named guess, not this machine's */
-    _hak_ace_reset(&g_ace);
-    _hak_ace_trace_restart();
-    hak_unlock(&g_lock);
+    HAK_LOCKED(&g_lock) {
+        _hak_ace_restore(&g_ace, &(hak_ace_metrics_t){0}, "test");
+        g_ace.fault_ns_per_mib = 0; /* tests run on the named guess, not this machine's */
+        _hak_ace_reset(&g_ace);
+        _hak_ace_trace_restart();
+    }
 }
 
 int hak_ace_test_tick(const hak_ace_metrics_t *m, int slow) {
@@ -260,8 +267,9 @@ int hak_ace_test_tick(const hak_ace_metrics_t *m, int slow) {
         errno = EINVAL;
         return -1;
     }
-    hak_lock(&g_lock);
-    int r = slow ? _hak_ace_tick_slow(&g_ace, m) : _hak_ace_tick_fast(&g_ace, m);
-    hak_unlock(&g_lock);
+    int r = 0;
+    HAK_LOCKED(&g_lock) {
+        r = slow ? _hak_ace_tick_slow(&g_ace, m) : _hak_ace_tick_fast(&g_ace, m);
+    }
     return r;
 }

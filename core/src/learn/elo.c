@@ -291,64 +291,65 @@ static unsigned choose(bool *measure) {
         atomic_store_explicit(&g_frozen_allocs, n, memory_order_relaxed);
         if (n % ELO_FROZEN_BATCH != 0) return s;
         /* every batch: account it, maybe start the canary */
-        hak_lock(&g_lock);
-        frozen_tick(&g_elo, ELO_FROZEN_BATCH);
-        hak_unlock(&g_lock);
+        HAK_LOCKED(&g_lock) {
+            frozen_tick(&g_elo, ELO_FROZEN_BATCH);
+        }
         return s;
     }
-    hak_lock(&g_lock);
-    elo_t *e = &g_elo;
-    unsigned s;
-    if (e->state == HAK_ELO_STATE_FROZEN) {
-        s = e->confirmed;
-    } else {
-        if (e->win_left == 0) {
-            e->win_strategy = pick(e, &e->win_measured);
-            e->win_left = ELO_WINDOW;
-            if (e->win_measured) e->win_cpu = _hak_process_cpu_ns();
-        }
-        s = e->win_strategy;
-        *measure = e->win_measured;
-        if (!e->win_measured) {
-            e->allocs++;
-            if (--e->win_left == 0) canary_check(e);
+    unsigned s = 0;
+    HAK_LOCKED(&g_lock) {
+        elo_t *e = &g_elo;
+        if (e->state == HAK_ELO_STATE_FROZEN) {
+            s = e->confirmed;
+        } else {
+            if (e->win_left == 0) {
+                e->win_strategy = pick(e, &e->win_measured);
+                e->win_left = ELO_WINDOW;
+                if (e->win_measured) e->win_cpu = _hak_process_cpu_ns();
+            }
+            s = e->win_strategy;
+            *measure = e->win_measured;
+            if (!e->win_measured) {
+                e->allocs++;
+                if (--e->win_left == 0) canary_check(e);
+            }
         }
     }
-    hak_unlock(&g_lock);
     return s;
 }
 
 static void alloc_done(unsigned s) {
     size_t idle = _hak_tiers.large_idle();
-    hak_lock(&g_lock);
-    elo_t *e = &g_elo;
-    if (e->state != HAK_ELO_STATE_FROZEN && e->win_measured && e->win_left > 0 &&
-        s == e->win_strategy) {
-        e->allocs++;
-        bool last = --e->win_left == 0;
-        unsigned done = ELO_WINDOW - e->win_left, lead = best(e, -1);
-        /* a window of another candidate ends as soon as it is hopeless:
-         * exploring costs an allocation or two, not a window */
-        if (last || (s != lead && e->plays[lead] > 0)) {
-            double cpu = (double)(_hak_process_cpu_ns() - e->win_cpu) / done;
-            if (last || too_costly(e, cpu, lead)) {
-                e->win_left = 0;
-                window_done(e, s, cpu + e->free_ns[s] +
-                                      ELO_IDLE_NS_PER_MIB * (double)idle / (double)HAK_MIB);
+    HAK_LOCKED(&g_lock) {
+        elo_t *e = &g_elo;
+        if (e->state != HAK_ELO_STATE_FROZEN && e->win_measured && e->win_left > 0 &&
+            s == e->win_strategy) {
+            e->allocs++;
+            bool last = --e->win_left == 0;
+            unsigned done = ELO_WINDOW - e->win_left, lead = best(e, -1);
+            /* a window of another candidate ends as soon as it is hopeless:
+             * exploring costs an allocation or two, not a window */
+            if (last || (s != lead && e->plays[lead] > 0)) {
+                double cpu = (double)(_hak_process_cpu_ns() - e->win_cpu) / done;
+                if (last || too_costly(e, cpu, lead)) {
+                    e->win_left = 0;
+                    window_done(e, s, cpu + e->free_ns[s] +
+                                          ELO_IDLE_NS_PER_MIB * (double)idle / (double)HAK_MIB);
+                }
             }
         }
     }
-    hak_unlock(&g_lock);
 }
 
 static void free_done(unsigned strategy, uint64_t ns) {
     unsigned s = candidate(strategy);
-    hak_lock(&g_lock);
-    elo_t *e = &g_elo;
-    e->free_ns[s] = e->frees[s]++ == 0
-                        ? (double)ns
-                        : e->free_ns[s] * (1.0 - ELO_FREE_WEIGHT) + (double)ns * ELO_FREE_WEIGHT;
-    hak_unlock(&g_lock);
+    HAK_LOCKED(&g_lock) {
+        elo_t *e = &g_elo;
+        e->free_ns[s] = e->frees[s]++ == 0
+                            ? (double)ns
+                            : e->free_ns[s] * (1.0 - ELO_FREE_WEIGHT) +
+                                  (double)ns * ELO_FREE_WEIGHT;
+    }
 }
 
 static const hak_large_strategy_t k_strategy = {
@@ -389,9 +390,10 @@ static size_t to_json(const elo_t *e, char *buf, size_t cap) {
 }
 
 size_t _hak_elo_trace_json(char *buf, size_t cap) {
-    hak_lock(&g_lock);
-    size_t n = to_json(&g_elo, buf, cap);
-    hak_unlock(&g_lock);
+    size_t n = 0;
+    HAK_LOCKED(&g_lock) {
+        n = to_json(&g_elo, buf, cap);
+    }
     return n;
 }
 
@@ -404,9 +406,10 @@ int hak_elo_state(void) {
 size_t hak_elo_threshold(void) {
     hak_ensure_init();
     if (hak_opt(OPT_ELO) == ELO_OFF) return _hak_tiers.large_threshold(0);
-    hak_lock(&g_lock);
-    unsigned s = g_elo.state == HAK_ELO_STATE_LEARN ? best(&g_elo, -1) : g_elo.confirmed;
-    hak_unlock(&g_lock);
+    unsigned s = 0;
+    HAK_LOCKED(&g_lock) {
+        s = g_elo.state == HAK_ELO_STATE_LEARN ? best(&g_elo, -1) : g_elo.confirmed;
+    }
     return _hak_tiers.large_threshold(s);
 }
 
@@ -417,9 +420,9 @@ size_t hak_elo_json(char *buf, size_t cap) {
 
 void hak_elo_test_reset(int learn, uint64_t seed) {
     hak_ensure_init();
-    hak_lock(&g_lock);
-    reset(&g_elo, learn != 0, configured(), seed);
-    hak_unlock(&g_lock);
+    HAK_LOCKED(&g_lock) {
+        reset(&g_elo, learn != 0, configured(), seed);
+    }
 }
 
 int hak_elo_test_step(const double cost[HAK_ELO_CANDIDATES]) {
@@ -428,19 +431,19 @@ int hak_elo_test_step(const double cost[HAK_ELO_CANDIDATES]) {
         errno = EINVAL;
         return -1;
     }
-    hak_lock(&g_lock);
-    elo_t *e = &g_elo;
-    unsigned s;
-    if (e->state == HAK_ELO_STATE_FROZEN) {
-        s = e->confirmed;
-        frozen_tick(e, ELO_WINDOW);
-    } else {
-        bool measured;
-        s = pick(e, &measured); /* before the outcome it will be charged */
-        e->allocs += ELO_WINDOW;
-        if (measured) window_done(e, s, cost[s]);
-        else canary_check(e);
+    unsigned s = 0;
+    HAK_LOCKED(&g_lock) {
+        elo_t *e = &g_elo;
+        if (e->state == HAK_ELO_STATE_FROZEN) {
+            s = e->confirmed;
+            frozen_tick(e, ELO_WINDOW);
+        } else {
+            bool measured;
+            s = pick(e, &measured); /* before the outcome it will be charged */
+            e->allocs += ELO_WINDOW;
+            if (measured) window_done(e, s, cost[s]);
+            else canary_check(e);
+        }
     }
-    hak_unlock(&g_lock);
     return (int)s;
 }

@@ -201,14 +201,11 @@ HAK_INLINE hak_spin_t *hak_spin_held(hak_spin_t *l) {
     return l;
 }
 
-HAK_INLINE void hak_spin_scope_end(hak_spin_t **held) {
-    if (*held != NULL) hak_spin_unlock(*held);
-}
-
 /* HAK_SPIN_LOCKED(&l) { ... }: HAK_LOCKED (below) for a spin lock. */
 #define HAK_SPIN_LOCKED(l) \
-    for (hak_spin_t *hak_spun_ __attribute__((cleanup(hak_spin_scope_end))) = hak_spin_held(l); \
-         hak_spun_ != NULL; hak_spin_unlock(hak_spun_), hak_spun_ = NULL)
+    for (hak_spin_t *hak_spun_ = hak_spin_held(l); hak_spun_ != NULL; \
+         hak_spin_unlock(hak_spun_), hak_spun_ = NULL) \
+        for (int hak_once_ = 1; hak_once_; hak_once_ = 0)
 
 /* Waits are timed only while learning samples: glibc's pthread_mutex_lock
  * skips the bus lock in a single-threaded process, and trylock does not. */
@@ -229,17 +226,18 @@ HAK_INLINE pthread_mutex_t *hak_lock_held(pthread_mutex_t *m) {
     return m;
 }
 
-HAK_INLINE void hak_lock_scope_end(pthread_mutex_t **held) {
-    if (*held != NULL) hak_unlock(*held);
-}
-
-/* HAK_LOCKED(&m) { ... } runs the block with m held and releases it however
- * the block ends: at its end, or by return, break or continue (the cleanup
- * attribute, which gcc and clang both offer, releases on a jump out). */
+/* HAK_LOCKED(&m) { ... } runs the block with m held and releases m when
+ * the block ends, at its end or by break or continue (which leave the
+ * block, not a loop around it: the inner loop runs once, the outer one
+ * releases). A return or goto out of it would keep the lock: none is
+ * allowed (tests/core/locks.test.ts). Not the cleanup attribute: under
+ * -fexceptions it makes an unwinding landing pad that needs libgcc_s. A
+ * variable set in the block and read after it starts with a value: gcc
+ * cannot always tell that the block runs. */
 #define HAK_LOCKED(m) \
-    for (pthread_mutex_t *hak_held_ __attribute__((cleanup(hak_lock_scope_end))) = \
-             hak_lock_held(m); \
-         hak_held_ != NULL; hak_unlock(hak_held_), hak_held_ = NULL)
+    for (pthread_mutex_t *hak_held_ = hak_lock_held(m); hak_held_ != NULL; \
+         hak_unlock(hak_held_), hak_held_ = NULL) \
+        for (int hak_once_ = 1; hak_once_; hak_once_ = 0)
 
 /* Start of a sampled slow-path operation, the n-th of its kind: 0 when not
  * sampled. */

@@ -80,16 +80,18 @@ void _hak_segment_release(hak_seglist_t *list, hak_segment_t *seg) {
     HAK_DLIST_REMOVE(list->head, seg, prev, next);
     atomic_fetch_sub_explicit(&_hak_segments_live, 1, memory_order_relaxed);
     seg->heap = NULL;
+    bool cached = false;
     HAK_LOCKED(&g_cache_lock) {
-        if (g_cache_count < (unsigned)hak_opt(OPT_SEGMENT_CACHE)) {
+        cached = g_cache_count < (unsigned)hak_opt(OPT_SEGMENT_CACHE);
+        if (cached) {
             /* cached segments keep their address space, not their pages */
             _hak_segment_purge(seg, UINT64_MAX);
             seg->next = g_cache;
             g_cache = seg;
             g_cache_count++;
-            return;
         }
     }
+    if (cached) return;
     _hak_pagemap_clear((uintptr_t)seg, 1);
     _hak_os_unmap(seg, seg->size);
 }
@@ -220,7 +222,7 @@ void _hak_slab_free_units(hak_slab_t *slab, uint64_t now) {
 }
 
 size_t _hak_segment_cache_trim(void) {
-    hak_segment_t *seg;
+    hak_segment_t *seg = NULL;
     HAK_LOCKED(&g_cache_lock) {
         seg = g_cache;
         g_cache = NULL;
