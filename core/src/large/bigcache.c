@@ -62,6 +62,13 @@ static age_list_t *list_of(hak_large_t *e) {
     return e->state == L_HOT ? &g_hot : (e->state == L_PENDING ? &g_pending : &g_cold);
 }
 
+/* A hot block waits for the next batch of madvise calls. */
+static void hot_to_pending(hak_large_t *e) {
+    age_remove(&g_hot, e);
+    e->state = L_PENDING;
+    age_push(&g_pending, e);
+}
+
 static void cache_remove(hak_large_t *e) {
     unsigned b = bucket_of(e->map_size);
     HAK_DLIST_REMOVE(g_bucket[b], e, bprev, bnext);
@@ -104,9 +111,7 @@ static void enforce_budget(void) {
             _hak_large_unmap(e);
             continue;
         }
-        age_remove(&g_hot, e);
-        e->state = L_PENDING;
-        age_push(&g_pending, e);
+        hot_to_pending(e);
         size_t batch = policy == FREE_IMMEDIATE ? 1 : (size_t)hak_opt(OPT_MADVISE_BATCH);
         if (g_pending.count >= batch) flush_pending();
     }
@@ -185,9 +190,7 @@ size_t _hak_bigcache_decay(uint32_t now_ms, uint32_t delay_ms) {
     enforce_budget(); /* the large bytes in use may have fallen since the last put */
     while (g_hot.head != NULL && (uint32_t)(now_ms - g_hot.head->idle_ms) >= delay_ms) {
         hak_large_t *e = g_hot.head;
-        age_remove(&g_hot, e);
-        e->state = L_PENDING;
-        age_push(&g_pending, e);
+        hot_to_pending(e);
     }
     /* blocks over the budget wait for a full batch only until the next
      * decay: the last frees of a program's large blocks fill none */
@@ -229,9 +232,7 @@ size_t _hak_large_scavenge(uint64_t deadline_ns) {
     HAK_LOCKED(&_hak_large_mutex) {
         while (g_hot.head != NULL && _hak_now_ns() < deadline_ns) {
             hak_large_t *e = g_hot.head;
-            age_remove(&g_hot, e);
-        e->state = L_PENDING;
-        age_push(&g_pending, e);
+            hot_to_pending(e);
             bytes += e->map_size - _hak_page_size;
             flush_pending();
         }

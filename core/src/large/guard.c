@@ -65,18 +65,16 @@ static guard_hdr_t *map_region(size_t len, size_t align, uintptr_t *first_byte, 
     size_t page = _hak_page_size;
     uint8_t *base;
     if (align <= HAK_CHUNK_SIZE) {
-        base = _hak_os_map_aligned(len, HAK_CHUNK_SIZE);
-        if (base == NULL && !locked && _hak_pressure_release() != 0)
-            base = _hak_os_map_aligned(len, HAK_CHUNK_SIZE);
+        base = locked ? _hak_os_map_aligned(len, HAK_CHUNK_SIZE)
+                      : _hak_map_aligned(len, HAK_CHUNK_SIZE);
         *first_byte = base ? (uintptr_t)base + page : 0;
         return (guard_hdr_t *)base;
     }
     /* Larger alignments: the header one chunk before an aligned address
      * (the page map finds a region's start only so many chunks back). */
     if (align + len < len) return NULL;
-    uint8_t *raw = _hak_os_map_aligned(align + len, align);
-    if (raw == NULL && !locked && _hak_pressure_release() != 0)
-        raw = _hak_os_map_aligned(align + len, align);
+    uint8_t *raw = locked ? _hak_os_map_aligned(align + len, align)
+                          : _hak_map_aligned(align + len, align);
     if (raw == NULL) return NULL;
     base = raw + align - HAK_CHUNK_SIZE;
     _hak_os_unmap(raw, (size_t)(base - raw));

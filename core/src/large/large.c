@@ -57,10 +57,10 @@ static size_t map_size_for(size_t offset, size_t size) {
 
 /* Maps a block whose user pointer (header + offset) is `align`-aligned. */
 static hak_large_t *map_block(size_t map_size, size_t offset, size_t align) {
-    if (align <= HAK_CHUNK_SIZE) return _hak_os_map_aligned(map_size, HAK_CHUNK_SIZE);
+    if (align <= HAK_CHUNK_SIZE) return _hak_map_aligned(map_size, HAK_CHUNK_SIZE);
     /* Larger alignments: map align + size aligned, keep the part whose
      * header sits one chunk before an aligned address. */
-    uint8_t *raw = _hak_os_map_aligned(align + map_size, align);
+    uint8_t *raw = _hak_map_aligned(align + map_size, align);
     if (raw == NULL) return NULL;
     uint8_t *base = raw + align - offset;
     _hak_os_unmap(raw, (size_t)(base - raw));
@@ -215,7 +215,6 @@ static hak_large_t *take_cached(size_t map_size, size_t offset, bool cacheable, 
 /* A mapping of its own, marked in the page map; NULL with errno set. */
 static hak_large_t *map_fresh(size_t map_size, size_t offset, size_t align, uint16_t chunks) {
     hak_large_t *e = map_block(map_size, offset, align);
-    if (e == NULL && _hak_pressure_release() != 0) e = map_block(map_size, offset, align);
     if (e == NULL) return NULL;
     if (!_hak_pagemap_set((uintptr_t)e, chunks, PM_LARGE)) {
         _hak_os_unmap(e, map_size);

@@ -28,7 +28,11 @@ void _hak_keys_init(void) {
 
 void _hak_on_pressure(size_t (*release)(void)) { g_pressure = release; }
 
-size_t _hak_pressure_release(void) { return g_pressure != NULL ? g_pressure() : 0; }
+void *_hak_map_aligned(size_t size, size_t align) {
+    void *p = _hak_os_map_aligned(size, align);
+    if (p == NULL && g_pressure != NULL && g_pressure() != 0) p = _hak_os_map_aligned(size, align);
+    return p;
+}
 
 static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_segment_t *g_cache; /* empty segments kept mapped, pages advised away */
@@ -51,11 +55,7 @@ static hak_segment_t *cache_take(size_t size) {
 static hak_segment_t *segment_new(hak_seglist_t *list, struct hak_heap *heap, size_t size) {
     hak_segment_t *seg = cache_take(size);
     if (seg == NULL) {
-        seg = _hak_os_map_aligned(size, HAK_CHUNK_SIZE);
-        /* Out of address space or memory: give back what the caches hold
-         * and try once more before failing. */
-        if (seg == NULL && _hak_pressure_release() != 0)
-            seg = _hak_os_map_aligned(size, HAK_CHUNK_SIZE);
+        seg = _hak_map_aligned(size, HAK_CHUNK_SIZE);
         if (seg == NULL) return NULL;
         if (!_hak_pagemap_set((uintptr_t)seg, 1, PM_SEGMENT)) {
             _hak_os_unmap(seg, size);

@@ -329,8 +329,10 @@ extern _Atomic uint64_t _hak_segments_live;
 /* ---- memory pressure (an upward hook) ----
  * When the OS refuses a mapping, the segment and large tiers call what the
  * API layer registered at start-up (it empties the caches of idle memory)
- * and try once more. Returns the bytes released; 0 without a hook. */
+ * and try once more: _hak_map_aligned does both. */
 void _hak_on_pressure(size_t (*release)(void));
-size_t _hak_pressure_release(void);
+/* _hak_os_map_aligned, tried once more after the caches are released when
+ * the OS refuses (out of memory or address space). */
+void *_hak_map_aligned(size_t size, size_t align);
 
 #endif
