@@ -289,6 +289,45 @@ function redisScript(): string {
 
 const BENCH_TESTS = "ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100";
 
+/** redis-benchmark's bounded, pipelined load from two preloaded threads against the server on
+ * `port`; returns its "requests per second" lines, one per test. */
+async function redisLoad(port: number, so: string, stats: string, what: string): Promise<string[]> {
+  const bench = await run([
+    "redis-benchmark",
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-n",
+    "20000",
+    "-c",
+    "20",
+    "-P",
+    "16",
+    "-r",
+    "10000",
+    "-d",
+    "64",
+    "--threads",
+    "2",
+    "-q",
+    "-t",
+    BENCH_TESTS,
+  ], {
+    env: baseEnv({ LD_PRELOAD: so, HAKMEM_STATS_FILE: stats }),
+    timeoutMs: REDIS_LIMIT_MS,
+  });
+  assertSuccess(bench, `${what}: redis-benchmark`);
+  const rps = bench.stdout.split(/[\r\n]/).filter((l) => / requests per second/.test(l));
+  const expected = BENCH_TESTS.split(",").length;
+  if (rps.length < expected) {
+    throw new Error(
+      `${what}: redis-benchmark reported ${rps.length} of ${expected} tests\n${describeRun(bench)}`,
+    );
+  }
+  return rps;
+}
+
 Deno.test("preload: redis-server with redis-cli and redis-benchmark on loopback", async (t) => {
   const why = await missing([
     ["redis-server", "redis-server"],
@@ -335,41 +374,7 @@ Deno.test("preload: redis-server with redis-cli and redis-benchmark on loopback"
 
     // bounded load from a preloaded, two-threaded redis-benchmark, pipelined
     const benchStats = join(s.tmp, "bench.json");
-    const bench = await run([
-      "redis-benchmark",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(hak.port),
-      "-n",
-      "20000",
-      "-c",
-      "20",
-      "-P",
-      "16",
-      "-r",
-      "10000",
-      "-d",
-      "64",
-      "--threads",
-      "2",
-      "-q",
-      "-t",
-      BENCH_TESTS,
-    ], {
-      env: baseEnv({ LD_PRELOAD: s.so, HAKMEM_STATS_FILE: benchStats }),
-      timeoutMs: REDIS_LIMIT_MS,
-    });
-    assertSuccess(bench, `${what}: redis-benchmark`);
-    const rps = bench.stdout.split(/[\r\n]/).filter((l) => / requests per second/.test(l));
-    const expected = BENCH_TESTS.split(",").length;
-    if (rps.length < expected) {
-      throw new Error(
-        `${what}: redis-benchmark reported ${rps.length} of ${expected} tests\n${
-          describeRun(bench)
-        }`,
-      );
-    }
+    const rps = await redisLoad(hak.port, s.so, benchStats, what);
     // the server still holds the script's data after the load
     const after = await cli(hak.port, [], check);
     if (after.stdout !== before.stdout) {
