@@ -1,5 +1,5 @@
-/** The core's locks are taken and released in one construct (core/src/os/os.h): a HAK_LOCKED or
- * HAK_SPIN_LOCKED block releases its lock when the block ends, so no block may leave by return or
+/** The core's locks are taken and released in one construct (core/src/os/os.h): a HAK_LOCKED
+ * block releases its lock when the block ends, so no block may leave by return or
  * goto (that would keep the lock), and a lock is taken by name only where it is handed over: the
  * fork handlers' functions that do nothing else. The checker is tested on made-up code, so a
  * source that breaks a rule is seen to fail. */
@@ -43,7 +43,7 @@ function functionBodies(code: string): [number, number][] {
 export function lockProblems(file: string, src: string): string[] {
   const code = codeOnly(src);
   const problems: string[] = [];
-  for (const m of code.matchAll(/\bHAK_(?:SPIN_)?LOCKED\s*\(/g)) {
+  for (const m of code.matchAll(/\bHAK_LOCKED\s*\(/g)) {
     const open = code.indexOf("{", m.index);
     const block = code.slice(open, closing(code, open));
     for (const j of block.matchAll(/\b(return|goto)\b/g)) {
@@ -66,7 +66,7 @@ Deno.test("locks: no locked block returns, and locks are taken by name only to b
   let blocks = 0;
   for (const f of await coreFiles((name) => name.endsWith(".c"))) {
     const src = await Deno.readTextFile(f);
-    blocks += [...src.matchAll(/\bHAK_(?:SPIN_)?LOCKED\s*\(/g)].length;
+    blocks += [...src.matchAll(/\bHAK_LOCKED\s*\(/g)].length;
     problems.push(...lockProblems(relative(CORE_SRC, f), src));
   }
   assert.deepEqual(problems, []);
@@ -86,7 +86,7 @@ Deno.test("locks: the checker catches a return out of a block and a lock taken b
     "    return 0;",
     "}",
     "void handover_lock(void) { hak_lock(&m); }",
-    "void spin(void) { HAK_SPIN_LOCKED(&l) { goto out; } out:; }",
+    "void spin(void) { HAK_LOCKED(&l) { goto out; } out:; }",
   ].join("\n");
   assert.deepEqual(lockProblems("x.c", src), [
     "x.c:3 return inside a locked block",

@@ -61,7 +61,7 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
         out->flushes[c] += hak_ctr_get(&h->ctr.flushes[c]);
     }
     if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_DEAD) return;
-    HAK_SPIN_LOCKED(&h->lock) { /* the segment list and slab tables stay put */
+    HAK_LOCKED(&h->lock) { /* the segment list and slab tables stay put */
         for (hak_segment_t *seg = h->segs.head; seg != NULL; seg = seg->next) {
             for (uint32_t u = 1; u < seg->units; u++) {
                 const hak_slab_t *s = hak_seg_slab(seg, u);

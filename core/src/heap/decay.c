@@ -331,7 +331,7 @@ size_t _hak_heaps_release(uint64_t deadline_ns, uint64_t delay) {
             if (state == HEAP_ABANDONED) {
                 HAK_LOCKED(&_hak_heaps_lock_) { /* no owner: the registry lock guards it */
                     if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_ABANDONED) {
-                        HAK_SPIN_LOCKED(&h->lock) {
+                        HAK_LOCKED(&h->lock) {
                             _hak_remote_drain(h);
                             bytes += decay_heap(h, older, now, true, deadline_ns);
                         }
@@ -358,7 +358,7 @@ void _hak_heap_tick_due(hak_heap_t *h) {
     const uint64_t gap = DECAY_BACKLOG_GAP * DECAY_PASS_BUDGET_NS;
     if (now >= h->next_decay) {
         deadline = _hak_now_ns() + DECAY_PASS_BUDGET_NS;
-        HAK_SPIN_LOCKED(&h->lock) {
+        HAK_LOCKED(&h->lock) {
             idle_classes(h, now, delay);
             decay_heap(h, now > delay ? now - delay : 0, now, true, deadline);
         }
@@ -385,7 +385,7 @@ size_t _hak_heaps_trim(void) {
     size_t bytes = 0;
     if (hak_heap_owned(me)) {
         _hak_thread_flush();
-        HAK_SPIN_LOCKED(&me->lock) {
+        HAK_LOCKED(&me->lock) {
             bytes += decay_heap(me, UINT64_MAX, _hak_coarse_ns(), true, UINT64_MAX);
         }
     }

@@ -69,7 +69,7 @@ hak_heap_t *_hak_heap_acquire(void) {
     }
     if (h == NULL) return NULL;
     _hak_tl_heap = h;
-    HAK_SPIN_LOCKED(&h->lock) {
+    HAK_LOCKED(&h->lock) {
         _hak_remote_drain(h);
     }
     /* Registers the exit hook; may allocate, which the heap now serves. */
@@ -102,7 +102,7 @@ static void flush_all(hak_heap_t *h) {
     _hak_quarantine_flush(h);
     _hak_remote_flush_all(h);
     if (g_on_flush != NULL) g_on_flush(h);
-    HAK_SPIN_LOCKED(&h->lock) {
+    HAK_LOCKED(&h->lock) {
         _hak_remote_drain(h);
         _hak_heap_uncurrent(h);
         release_idle(h);
@@ -139,7 +139,7 @@ void _hak_heap_thread_exit(void *arg) {
     _hak_tl_heap = &_hak_exited_heap;
     flush_all(h);
     HAK_LOCKED(&_hak_heaps_lock_) {
-        HAK_SPIN_LOCKED(&h->lock) { /* a release by another thread may be walking it */
+        HAK_LOCKED(&h->lock) { /* a release by another thread may be walking it */
             set_owner(h, 0);
             atomic_store_explicit(&h->state, HEAP_ABANDONED, memory_order_release);
             _hak_remote_drain(h); /* frees pushed while the state still said owned */
@@ -147,7 +147,7 @@ void _hak_heap_thread_exit(void *arg) {
         }
         for (hak_heap_t *p = g_pool; p != NULL; p = p->next_pool) {
             if (p->freed_ownerless == 0) continue;
-            HAK_SPIN_LOCKED(&p->lock) {
+            HAK_LOCKED(&p->lock) {
                 release_ownerless(p);
             }
         }

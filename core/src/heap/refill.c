@@ -228,7 +228,7 @@ void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s) {
 
 void _hak_slab_event(hak_slab_t *s) {
     hak_heap_t *h = s->heap;
-    HAK_SPIN_LOCKED(&h->lock) {
+    HAK_LOCKED(&h->lock) {
         _hak_slab_event_locked(h, s);
     }
     _hak_heap_tick(h);
@@ -446,7 +446,7 @@ found:
 static void drain_backlog(hak_heap_t *h) {
     if (atomic_load_explicit(&h->remote_count, memory_order_relaxed) >=
         (uint32_t)hak_opt(OPT_REMOTE_DRAIN_THRESHOLD)) {
-        HAK_SPIN_LOCKED(&h->lock) {
+        HAK_LOCKED(&h->lock) {
             _hak_remote_drain(h);
         }
     }
@@ -471,7 +471,7 @@ void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
     hak_slab_t *s = h->cur[cls];
     /* the current slab is the owner's alone: refilled without the lock */
     if (s == &_hak_no_slab || !slab_refill(s)) {
-        HAK_SPIN_LOCKED(&h->lock) {
+        HAK_LOCKED(&h->lock) {
             s = switch_slab(h, cls);
         }
     }
@@ -517,7 +517,7 @@ void _hak_heap_prewarm(hak_heap_t *h) {
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         uint32_t want = atomic_load_explicit(&_hak_prewarm[cls], memory_order_relaxed);
         if (want == 0) continue;
-        HAK_SPIN_LOCKED(&h->lock) {
+        HAK_LOCKED(&h->lock) {
             hak_slab_t *s = switch_slab(h, cls);
             while (s != NULL && s->carved < want && s->carved < s->capacity) {
                 /* onto the list malloc pops: carve links it in front */

@@ -187,7 +187,7 @@ static bool put_ownerless(hak_heap_t *owner, const hak_batch_t *c, hak_block_t *
          * its blocks are left alone. */
         if (state != HEAP_OWNED && state != HEAP_DEAD) {
             uint64_t now = _hak_coarse_ns();
-            HAK_SPIN_LOCKED(&owner->lock) {
+            HAK_LOCKED(&owner->lock) {
                 owner->freed_ownerless += c != NULL ? put_batch(owner, c, now)
                                                     : put_blocks(owner, &one, 1, NULL, now);
             }

@@ -62,7 +62,7 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero) {
     uint32_t units = units_for(size);
     bool fresh = false;
     hak_slab_t *s = NULL;
-    HAK_SPIN_LOCKED(&h->lock) {
+    HAK_LOCKED(&h->lock) {
         s = take_kept(h, units);
         if (s != NULL) { /* kept: fresh stays false, so it is zeroed below if asked */
             s->used = 1;
@@ -108,7 +108,7 @@ bool _hak_span_grow(hak_slab_t *s, size_t size) {
     hak_heap_t *h = s->heap;
     uint32_t units = units_for(size);
     bool grown = false;
-    HAK_SPIN_LOCKED(&h->lock) {
+    HAK_LOCKED(&h->lock) {
         grown = _hak_slab_extend(s, units, units << HAK_UNIT_SHIFT);
     }
     return grown;

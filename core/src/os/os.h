@@ -196,17 +196,6 @@ HAK_INLINE void hak_spin_unlock(hak_spin_t *l) {
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
-HAK_INLINE hak_spin_t *hak_spin_held(hak_spin_t *l) {
-    hak_spin_lock(l);
-    return l;
-}
-
-/* HAK_SPIN_LOCKED(&l) { ... }: HAK_LOCKED (below) for a spin lock. */
-#define HAK_SPIN_LOCKED(l) \
-    for (hak_spin_t *hak_spun_ = hak_spin_held(l); hak_spun_ != NULL; \
-         hak_spin_unlock(hak_spun_), hak_spun_ = NULL) \
-        for (int hak_once_ = 1; hak_once_; hak_once_ = 0)
-
 /* Waits are timed only while learning samples: glibc's pthread_mutex_lock
  * skips the bus lock in a single-threaded process, and trylock does not. */
 HAK_INLINE void hak_lock(pthread_mutex_t *m) {
@@ -217,26 +206,25 @@ HAK_INLINE void hak_lock(pthread_mutex_t *m) {
 }
 
 /* hak_lock's pair: every lock of the core is taken and released through
- * these two, through HAK_LOCKED below but where a lock is handed over
- * (fork's handlers take them in one function and release them in another). */
+ * these two, by HAK_LOCKED below but where a lock is handed over (fork's
+ * handlers take them in one function and release them in another). */
 HAK_INLINE void hak_unlock(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
 
-HAK_INLINE pthread_mutex_t *hak_lock_held(pthread_mutex_t *m) {
-    hak_lock(m);
-    return m;
-}
+/* Either kind of lock: a mutex (hak_lock) or a spin lock (hak_spin_lock). */
+#define hak_acquire(l) _Generic((l), pthread_mutex_t *: hak_lock, hak_spin_t *: hak_spin_lock)(l)
+#define hak_release(l) _Generic((l), pthread_mutex_t *: hak_unlock, hak_spin_t *: hak_spin_unlock)(l)
 
-/* HAK_LOCKED(&m) { ... } runs the block with m held and releases m when
- * the block ends, at its end or by break or continue (which leave the
- * block, not a loop around it: the inner loop runs once, the outer one
- * releases). A return or goto out of it would keep the lock: none is
- * allowed (tests/core/locks.test.ts). Not the cleanup attribute: under
- * -fexceptions it makes an unwinding landing pad that needs libgcc_s. A
- * variable set in the block and read after it starts with a value: gcc
- * cannot always tell that the block runs. */
-#define HAK_LOCKED(m) \
-    for (pthread_mutex_t *hak_held_ = hak_lock_held(m); hak_held_ != NULL; \
-         hak_unlock(hak_held_), hak_held_ = NULL) \
+/* HAK_LOCKED(&lock) { ... } runs the block with the lock (either kind)
+ * held and releases it when the block ends, at its end or by break or
+ * continue (which leave the block, not a loop around it: the inner loop
+ * runs once, the outer one releases). A return or goto out of it would
+ * keep the lock: none is allowed (tests/core/locks.test.ts). Not the
+ * cleanup attribute: under -fexceptions it makes an unwinding landing pad
+ * that needs libgcc_s. A variable set in the block and read after it
+ * starts with a value: gcc cannot always tell that the block runs. */
+#define HAK_LOCKED(lock) \
+    for (__typeof__(lock) hak_held_ = (hak_acquire(lock), (lock)); hak_held_ != NULL; \
+         hak_release(hak_held_), hak_held_ = NULL) \
         for (int hak_once_ = 1; hak_once_; hak_once_ = 0)
 
 /* Start of a sampled slow-path operation, the n-th of its kind: 0 when not
