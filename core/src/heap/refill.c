@@ -399,7 +399,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
          * a shorter delay costs, for ACE's choice of it */
         if (next->released != 0)
             hak_reuse_record((uint64_t)next->released * next->bsize,
-                              _hak_coarse_ns() - next->stamp);
+                             _hak_coarse_ns() - next->stamp);
         if (slab_refill(next)) goto found;
         set_full(next);
     }

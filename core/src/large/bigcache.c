@@ -129,7 +129,7 @@ hak_large_t *_hak_bigcache_take(size_t map_size, bool resident) {
             if (e->map_size >= map_size && (!resident || e->state != L_COLD)) {
                 cache_remove(e);
                 hak_reuse_record(e->map_size, (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) *
-                                                   1000000u);
+                                                  1000000u);
                 if (e->state == L_COLD)
                     atomic_fetch_add_explicit(&g_cold_hit_bytes, e->map_size, memory_order_relaxed);
                 return e;
@@ -157,7 +157,7 @@ hak_large_t *_hak_bigcache_take_fit(size_t map_size) {
     if (e == NULL) return NULL;
     cache_remove(e);
     hak_reuse_record(e->map_size < map_size ? e->map_size : map_size,
-                      (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) * 1000000u);
+                     (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) * 1000000u);
     return e;
 }
 
