@@ -106,13 +106,26 @@ Deno.test({
   },
 });
 
+/** A report opened clean (no error, no network request) with the charts it should create, all
+ * drawn (with an SVG). */
+async function openDrawn(
+  ctx: Browser,
+  html: string,
+  screenshot: string,
+  what: string,
+  plots: unknown,
+): Promise<Awaited<ReturnType<typeof openReport>>> {
+  const r = await openReport(ctx, html, screenshot);
+  assertClean(r, what);
+  assert.deepEqual(r.plotsDeclared, plots, "charts created");
+  assert.deepEqual(r.plotsDrawn, plots, "charts drawn (with an SVG)");
+  return r;
+}
+
 /** The run report: charts, the failed cell, the unavailable peer, memory, instructions and the
  * headlines. */
 async function runReport(ctx: Browser, html: string): Promise<void> {
-  const r = await openReport(ctx, html, "/tmp/report.png");
-  assertClean(r, "run report");
-  assert.deepEqual(r.plotsDeclared, SYNTHETIC_RUN_PLOTS, "charts created");
-  assert.deepEqual(r.plotsDrawn, SYNTHETIC_RUN_PLOTS, "charts drawn (with an SVG)");
+  const r = await openDrawn(ctx, html, "/tmp/report.png", "run report", SYNTHETIC_RUN_PLOTS);
   // the failed cell: all samples of fragment × hakmem-balanced died of SIGSEGV
   assert(r.text.includes("FAILED: killed by signal 11 (SIGSEGV)"), "failed cell in table");
   assert(r.text.includes(FAILED_STDERR), "stderr tail of the failed cell");
@@ -163,10 +176,13 @@ async function runReport(ctx: Browser, html: string): Promise<void> {
 
 /** The comparison of two runs. */
 async function compareReport(ctx: Browser, cmp: string): Promise<void> {
-  const r = await openReport(ctx, cmp, "/tmp/report_compare.png");
-  assertClean(r, "compare report");
-  assert.deepEqual(r.plotsDeclared, SYNTHETIC_COMPARE_PLOTS, "charts created");
-  assert.deepEqual(r.plotsDrawn, SYNTHETIC_COMPARE_PLOTS, "charts drawn (with an SVG)");
+  const r = await openDrawn(
+    ctx,
+    cmp,
+    "/tmp/report_compare.png",
+    "compare report",
+    SYNTHETIC_COMPARE_PLOTS,
+  );
   assert(r.text.includes("B vs A"), "compare section");
   assert(r.text.includes("better"), "a direction-aware verdict");
   assert(r.text.includes("FAILED: killed by signal 11"), "failed cell in the comparison");
@@ -230,10 +246,14 @@ async function learningReport(ctx: Browser, runD: string): Promise<void> {
 
 /** An oracle run: the verdict, the trade charts, the learning curves. */
 async function oracleReport(ctx: Browser, runE: string): Promise<void> {
-  const r = await openReport(ctx, await writeReport(runE), "/tmp/report_oracle.png");
-  assertClean(r, "oracle report");
-  assert.deepEqual(r.plotsDeclared, SYNTHETIC_ORACLE_RUN_PLOTS, "charts created");
-  assert.deepEqual(r.plotsDrawn, SYNTHETIC_ORACLE_RUN_PLOTS, "charts drawn");
+  const html = await writeReport(runE);
+  const r = await openDrawn(
+    ctx,
+    html,
+    "/tmp/report_oracle.png",
+    "oracle report",
+    SYNTHETIC_ORACLE_RUN_PLOTS,
+  );
   for (
     const s of [
       "Oracle: learning against fixed configurations",
