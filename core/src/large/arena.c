@@ -142,13 +142,15 @@ static arena_t *arena_new(void) {
 
 /* The best window of n chunks in a free run [start, end): the one with
  * the fewest chunks to fault in (the first of those); returns its cost,
- * the run's waste (best fit) and what faulting in costs. */
+ * the run's waste (best fit) and what faulting in costs. No window faults
+ * in fewer than n less the run's resident chunks: the slide stops there
+ * (at once in a run without any, as in an arena not used yet). */
 static size_t window(const arena_t *a, size_t start, size_t end, size_t n, size_t *at) {
-    size_t cold = 0;
-    for (size_t i = start; i < start + n; i++) cold += !hak_bit_get(a->resident, i);
-    size_t best = cold;
+    size_t cold = n - hak_bit_count(a->resident, start, start + n);
+    size_t best = cold, warm = best == 0 ? n : hak_bit_count(a->resident, start, end);
+    size_t least = warm >= n ? 0 : n - warm;
     *at = start;
-    for (size_t s = start + 1; s + n <= end && best != 0; s++) {
+    for (size_t s = start + 1; s + n <= end && best > least; s++) {
         cold += !hak_bit_get(a->resident, s + n - 1);
         cold -= !hak_bit_get(a->resident, s - 1);
         if (cold < best) {
@@ -165,22 +167,18 @@ static arena_t *find(size_t n, size_t *at) {
     size_t best_cost = SIZE_MAX;
     for (unsigned k = 0; k < g_count; k++) {
         arena_t *a = g_arenas[k];
-        size_t i = 0;
-        while (i < ARENA_CHUNKS) {
-            uint64_t w = a->used[i >> 6] >> (i & 63);
-            if (w & 1) { /* skip the used chunks of this word */
-                i += (size_t)__builtin_ctzll(~w);
-                continue;
+        size_t start = hak_bit_next(a->used, 0, ARENA_CHUNKS, false);
+        while (start < ARENA_CHUNKS) {
+            size_t end = hak_bit_next(a->used, start, ARENA_CHUNKS, true);
+            if (end - start >= n) {
+                size_t where, cost = window(a, start, end, n, &where);
+                if (cost < best_cost) {
+                    best_cost = cost;
+                    best = a;
+                    *at = where;
+                }
             }
-            size_t start = i;
-            while (i < ARENA_CHUNKS && !hak_bit_get(a->used, i)) i++;
-            if (i - start < n) continue;
-            size_t where, cost = window(a, start, i, n, &where);
-            if (cost < best_cost) {
-                best_cost = cost;
-                best = a;
-                *at = where;
-            }
+            start = hak_bit_next(a->used, end, ARENA_CHUNKS, false);
         }
     }
     return best;
@@ -241,17 +239,15 @@ static size_t give_back_idle(uint32_t now_ms, uint32_t delay_ms, bool all) {
     size_t bytes = 0;
     for (unsigned k = 0; k < g_count; k++) {
         arena_t *a = g_arenas[k];
-        for (size_t i = 0; i < ARENA_CHUNKS;) {
-            if (a->resident[i >> 6] == 0 && (i & 63) == 0) {
-                i += 64;
-                continue;
-            }
+        size_t i = hak_bit_next(a->resident, 0, ARENA_CHUNKS, true);
+        while (i < ARENA_CHUNKS) {
             size_t start = i;
             while (i < ARENA_CHUNKS && hak_bit_get(a->resident, i) &&
                    (all || (uint32_t)(now_ms - a->idle_ms[i]) >= delay_ms))
                 i++;
             if (i > start) bytes += give_back(a, start, i - start);
             else i++;
+            i = hak_bit_next(a->resident, i, ARENA_CHUNKS, true);
         }
     }
     return bytes;
@@ -270,8 +266,8 @@ static void enforce_budget(void) {
         uint32_t now = hak_ms_now(), oldest = 0;
         for (unsigned k = 0; k < g_count; k++) {
             arena_t *a = g_arenas[k];
-            for (size_t i = 0; i < ARENA_CHUNKS; i++) {
-                if (!hak_bit_get(a->resident, i)) continue;
+            for (size_t i = hak_bit_next(a->resident, 0, ARENA_CHUNKS, true); i < ARENA_CHUNKS;
+                 i = hak_bit_next(a->resident, i + 1, ARENA_CHUNKS, true)) {
                 uint32_t age = now - a->idle_ms[i];
                 if (oa == NULL || age > oldest) {
                     oa = a;

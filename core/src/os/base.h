@@ -75,6 +75,38 @@ HAK_INLINE bool hak_bit_get(const uint64_t *m, size_t i) { return (m[i >> 6] >> 
 HAK_INLINE void hak_bit_set(uint64_t *m, size_t i) { m[i >> 6] |= (uint64_t)1 << (i & 63); }
 HAK_INLINE void hak_bit_clear(uint64_t *m, size_t i) { m[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
 
+/* The first bit at or after i, and before end, that reads `value`; end
+ * when there is none. A word at a time: a scan over a big, mostly empty
+ * bitmap costs a few instructions per 64 bits, not per bit. */
+HAK_INLINE size_t hak_bit_next(const uint64_t *m, size_t i, size_t end, bool value) {
+    uint64_t flip = value ? 0 : ~(uint64_t)0;
+    while (i < end) {
+        uint64_t w = (m[i >> 6] ^ flip) >> (i & 63);
+        if (w != 0) {
+            i += (size_t)__builtin_ctzll(w);
+            return i < end ? i : end;
+        }
+        i = (i | 63) + 1;
+    }
+    return end;
+}
+
+/* The bits set in [start, end). */
+HAK_INLINE size_t hak_bit_count(const uint64_t *m, size_t start, size_t end) {
+    size_t n = 0;
+    while (start < end) {
+        size_t bits = 64 - (start & 63);
+        uint64_t w = m[start >> 6] >> (start & 63);
+        if (bits > end - start) {
+            bits = end - start;
+            w &= ((uint64_t)1 << bits) - 1;
+        }
+        n += (size_t)__builtin_popcountll(w);
+        start += bits;
+    }
+    return n;
+}
+
 /* The index of x's highest set bit (x > 0): floor(log2 x). */
 HAK_INLINE unsigned hak_log2(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
 
