@@ -398,7 +398,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         /* decay gave pages of it back, which are faulted in again: what
          * a shorter delay costs, for ACE's choice of it */
         if (next->released != 0)
-            hak_reuse_record((uint64_t)next->released * next->bsize,
+            HAK_REUSE_RECORD((uint64_t)next->released * next->bsize,
                              _hak_coarse_ns() - next->stamp);
         if (slab_refill(next)) goto found;
         set_full(next);
@@ -414,7 +414,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
             _hak_slab_retire(h, next, next->stamp);
             continue;
         }
-        hak_reuse_record((uint64_t)next->span << HAK_UNIT_SHIFT, _hak_coarse_ns() - next->stamp);
+        HAK_REUSE_RECORD((uint64_t)next->span << HAK_UNIT_SHIFT, _hak_coarse_ns() - next->stamp);
         if (!slab_refill(next)) _hak_fail("an empty slab holds no block", next);
         h->sizing[cls].slabs++;
         goto found;

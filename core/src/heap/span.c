@@ -52,7 +52,7 @@ static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units) {
     for (hak_slab_t *s = h->span_empty; s != NULL; s = s->next) {
         if (s->span != units) continue;
         _hak_kept_remove(h, s);
-        hak_reuse_record((uint64_t)units << HAK_UNIT_SHIFT, _hak_coarse_ns() - s->stamp);
+        HAK_REUSE_RECORD((uint64_t)units << HAK_UNIT_SHIFT, _hak_coarse_ns() - s->stamp);
         return s;
     }
     return NULL;

@@ -128,7 +128,7 @@ hak_large_t *_hak_bigcache_take(size_t map_size, bool resident) {
         for (hak_large_t *e = g_bucket[i]; e != NULL; e = e->bnext) {
             if (e->map_size >= map_size && (!resident || e->state != L_COLD)) {
                 cache_remove(e);
-                hak_reuse_record(e->map_size, (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) *
+                HAK_REUSE_RECORD(e->map_size, (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) *
                                                   1000000u);
                 if (e->state == L_COLD)
                     atomic_fetch_add_explicit(&g_cold_hit_bytes, e->map_size, memory_order_relaxed);
@@ -156,7 +156,7 @@ hak_large_t *_hak_bigcache_take_fit(size_t map_size) {
     hak_large_t *e = above != NULL ? above : below;
     if (e == NULL) return NULL;
     cache_remove(e);
-    hak_reuse_record(e->map_size < map_size ? e->map_size : map_size,
+    HAK_REUSE_RECORD(e->map_size < map_size ? e->map_size : map_size,
                      (uint64_t)(uint32_t)(hak_ms_now() - e->idle_ms) * 1000000u);
     return e;
 }

@@ -160,11 +160,14 @@ HAK_INLINE const hak_sample_hooks_t *hak_sampling(void) {
 }
 
 /* Memory that sat idle idle_ns (a free unit, an empty slab, a BigCache
- * block) is handed out again. */
-HAK_INLINE void hak_reuse_record(uint64_t bytes, uint64_t idle_ns) {
-    const hak_sample_hooks_t *h = hak_sampling();
-    if (h != NULL) h->reuse(bytes, idle_ns);
-}
+ * block) is handed out again. A macro so that the arguments, which read
+ * the clock, are evaluated only while learning samples: a 256 KiB span
+ * taken from the kept ones read it for nothing on every malloc. */
+#define HAK_REUSE_RECORD(bytes, idle_ns)                           \
+    do {                                                           \
+        const hak_sample_hooks_t *hooks_ = hak_sampling();         \
+        if (hooks_ != NULL) hooks_->reuse((bytes), (idle_ns));     \
+    } while (0)
 
 HAK_INLINE void hak_idle_record(uint64_t bytes) {
     const hak_sample_hooks_t *h = hak_sampling();

@@ -148,7 +148,7 @@ static bool claim(hak_slab_t *first, unsigned n, unsigned back, uint64_t now) {
     for (unsigned i = 0; i < n; i++) {
         hak_slab_t *d = first + i;
         if (d->stamp != 0) {
-            hak_reuse_record(HAK_UNIT_SIZE, now - d->stamp); /* idle since */
+            HAK_REUSE_RECORD(HAK_UNIT_SIZE, now - d->stamp); /* idle since */
             if (d->purged) refault += HAK_UNIT_SIZE;      /* advised away after use */
         }
         fresh &= d->purged != 0;
