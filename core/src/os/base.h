@@ -160,6 +160,25 @@ HAK_INLINE void hak_store_relaxed32(uint32_t *p, uint32_t v) {
     atomic_store_explicit((_Atomic uint32_t *)p, v, memory_order_relaxed);
 }
 
+/* Loads on the free fast path that must fold into a compare (a slab's
+ * `carved` bound, the page-map byte): a plain load of an aligned word or
+ * byte, which the hardware makes single-copy atomic (what a relaxed load
+ * is), volatile for the word; clang folds no volatile byte load, and the
+ * byte, read once where it is compared, needs none. An atomic load, which
+ * compilers do not fold, where ThreadSanitizer checks. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HAK_TSAN 1
+#endif
+#endif
+#ifdef HAK_TSAN
+#define hak_load_racy32(p) hak_load_relaxed32(p)
+#define hak_load_racy8(p) atomic_load_explicit((_Atomic uint8_t *)(p), memory_order_relaxed)
+#else
+#define hak_load_racy32(p) (*(const volatile uint32_t *)(p))
+#define hak_load_racy8(p) (*(const uint8_t *)(p))
+#endif
+
 /* Counters are written by one thread (or under a lock) and read by any:
  * relaxed load and store, no read-modify-write. */
 HAK_INLINE void hak_ctr_inc(uint64_t *c) {

@@ -24,7 +24,7 @@ void _hak_pagemap_clear(uintptr_t base, size_t chunks);
 HAK_INLINE unsigned hak_pagemap_get(uintptr_t a) {
     uintptr_t i = a >> HAK_CHUNK_SHIFT;
     if (unlikely(i >= _hak_pagemap_chunks)) return PM_NONE;
-    return atomic_load_explicit((_Atomic uint8_t *)&_hak_pagemap[i], memory_order_relaxed);
+    return hak_load_racy8(&_hak_pagemap[i]);
 }
 
 /* What a page-map byte says the chunk belongs to (enum hak_pm_kind). */

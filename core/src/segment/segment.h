@@ -213,21 +213,6 @@ HAK_INLINE hak_block_t *hak_block_at(const hak_slab_t *s, uint32_t i) {
     return (hak_block_t *)(s->start + (uint32_t)(i * s->bsize));
 }
 
-/* The `carved` bound read on the free fast path, where the load must fold
- * into a compare: a plain load of an aligned word, which the hardware makes
- * single-copy atomic (what a relaxed load is); an atomic load where
- * ThreadSanitizer checks. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HAK_TSAN 1
-#endif
-#endif
-#ifdef HAK_TSAN
-#define hak_load_racy32(p) hak_load_relaxed32(p)
-#else
-#define hak_load_racy32(p) (*(const volatile uint32_t *)(p))
-#endif
-
 /* ---- segments (segment.c) ----
  * A segment is one 2 MiB-aligned chunk (1 or 2 MiB) owned by one heap.
  * Its first unit holds the segment header and the units' descriptors;
