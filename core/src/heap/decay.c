@@ -266,7 +266,7 @@ static void idle_classes(hak_heap_t *h, uint64_t now, uint64_t delay) {
 static size_t decay_heap(hak_heap_t *h, uint64_t older_than, uint64_t now, bool lists,
                          uint64_t deadline) {
     size_t bytes = 0;
-    _hak_spans_decay(h, older_than);
+    _hak_spans_decay(h, older_than, now);
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         /* what the class gave back before this pass no longer asks for
          * more kept slabs; a kept slab idle for the delay asks for one less */

@@ -82,7 +82,7 @@ hak_heap_t *_hak_heap_acquire(void) {
  * lock held. */
 static void release_idle(hak_heap_t *h) {
     uint64_t now = _hak_coarse_ns();
-    _hak_spans_decay(h, UINT64_MAX);
+    _hak_spans_decay(h, UINT64_MAX, now);
     for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         hak_slab_t *s;
         while ((s = h->empty[cls]) != NULL) {

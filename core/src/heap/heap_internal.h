@@ -45,7 +45,8 @@ void _hak_quarantine_flush(hak_heap_t *h); /* every held block freed (flush, exi
 
 /* span.c */
 void _hak_span_keep(hak_heap_t *h, hak_slab_t *s);        /* a freed span, kept or given back */
-void _hak_spans_decay(hak_heap_t *h, uint64_t older_than); /* kept spans idle since then go */
+/* Kept spans idle since older_than go; undated ones are dated `now`. */
+void _hak_spans_decay(hak_heap_t *h, uint64_t older_than, uint64_t now);
 
 /* remote.c */
 void _hak_remote_drain(hak_heap_t *h);      /* heap lock held */

@@ -23,7 +23,7 @@ void _hak_span_keep(hak_heap_t *h, hak_slab_t *s) {
         hak_slab_t *old = h->span_empty; /* the oldest is at the end of the list */
         while (old->next != NULL) old = old->next;
         _hak_kept_remove(h, old);
-        _hak_slab_retire(h, old, old->stamp);
+        _hak_slab_retire(h, old, old->stamp != 0 ? old->stamp : _hak_coarse_ns());
     }
     if (s->span > SPAN_KEEP_UNITS) {
         _hak_slab_retire(h, s, _hak_idle_stamp(h));
@@ -31,14 +31,18 @@ void _hak_span_keep(hak_heap_t *h, hak_slab_t *s) {
     }
     _hak_list_push(&h->span_empty, s);
     s->list = SLAB_IN_EMPTY;
-    s->stamp = _hak_idle_stamp(h);
+    /* undated, unless a drain dates it: the heap's next decay pass dates
+     * it, so it goes one pass later at most; reading the clock here was a
+     * quarter of a span's free */
+    s->stamp = h->drain_since;
     h->span_empty_units += s->span;
 }
 
-void _hak_spans_decay(hak_heap_t *h, uint64_t older_than) {
+void _hak_spans_decay(hak_heap_t *h, uint64_t older_than, uint64_t now) {
     hak_slab_t *s = h->span_empty;
     while (s != NULL) {
         hak_slab_t *next = s->next;
+        if (s->stamp == 0) s->stamp = now;
         if (s->stamp <= older_than) {
             _hak_kept_remove(h, s);
             _hak_slab_retire(h, s, s->stamp);
@@ -52,7 +56,9 @@ static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units) {
     for (hak_slab_t *s = h->span_empty; s != NULL; s = s->next) {
         if (s->span != units) continue;
         _hak_kept_remove(h, s);
-        HAK_REUSE_RECORD((uint64_t)units << HAK_UNIT_SHIFT, _hak_coarse_ns() - s->stamp);
+        /* undated: kept since the last decay pass, reused at once */
+        HAK_REUSE_RECORD((uint64_t)units << HAK_UNIT_SHIFT,
+                         s->stamp != 0 ? _hak_coarse_ns() - s->stamp : 0);
         return s;
     }
     return NULL;
