@@ -478,6 +478,22 @@ export const INSTRUCTION_WORKLOADS: readonly InstructionWorkload[] = [
     args: [],
     scale: 0.02,
   },
+  {
+    id: "scenario_mir",
+    title: "One 256 KiB buffer per cycle: malloc, a word per page, free (a span of the segments)",
+    op: "cycle",
+    program: "scenario",
+    args: ["--kind", "mir"],
+    scale: 0.02,
+  },
+  {
+    id: "scenario_vm",
+    title: "One 2 MiB buffer per cycle: malloc, a word per page, free (a block of the arenas)",
+    op: "cycle",
+    program: "scenario",
+    args: ["--kind", "vm"],
+    scale: 0.02,
+  },
   ...(["new", "malloc"] as const).map((api): InstructionWorkload => ({
     id: api === "new" ? "new_delete_40" : "malloc_free_40",
     title: api === "new"
