@@ -53,9 +53,7 @@ static void block_pages(const hak_slab_t *s, uint32_t i, uint32_t *first, uint32
 }
 
 static bool mask_any(const uint64_t *mask, uint32_t first, uint32_t last) {
-    for (uint32_t p = first; p <= last; p++)
-        if (hak_bit_get(mask, p)) return true;
-    return false;
+    return hak_bit_next(mask, first, (size_t)last + 1, true) <= last;
 }
 
 static uint32_t slab_pages(const hak_slab_t *s) {

@@ -305,8 +305,7 @@ bool _hak_arena_grow(hak_large_t *e, size_t map_size) {
     size_t c, have = e->map_size >> HAK_CHUNK_SHIFT, want = map_size >> HAK_CHUNK_SHIFT;
     arena_t *a = arena_of(e, &c);
     if (c + want > ARENA_CHUNKS) return false;
-    for (size_t i = c + have; i < c + want; i++)
-        if (hak_bit_get(a->used, i)) return false;
+    if (hak_bit_next(a->used, c + have, c + want, true) < c + want) return false;
     for (size_t i = c + have; i < c + want; i++) {
         if (hak_bit_get(a->resident, i)) {
             hak_bit_clear(a->resident, i);
