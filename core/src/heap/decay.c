@@ -201,22 +201,28 @@ static bool merge_local(hak_slab_t *s) {
 }
 
 /* A queued slab's free pages idle since `older_than` go; with `lists`, its
- * local frees join its free list first, idle from now on (all of them at
- * once when everything goes). A free list looked at once is not walked
- * again until it grows. Returns whether it was walked. */
+ * local frees join its free list first, idle as long as the slab (all of
+ * them at once when everything goes). A slab that had local frees since
+ * the last pass (its list's head moved) is idle from now on, its list not
+ * walked: a walk reads every block freed since, a cache miss each, for
+ * memory that stays (survivors, 10 rounds: 10.5 -> 11.9 M ops/s; under
+ * cachegrind 9 % fewer L1 misses). A free list looked at once is not
+ * walked again until it grows. Returns whether it was walked. */
 static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool lists,
                        size_t *bytes) {
-    bool walked = false;
     if (s->stamp == 0) s->stamp = now; /* queued since the last pass */
-    if (lists && older_than == UINT64_MAX) merge_local(s);
-    if (s->stamp <= older_than && !s->settled) {
-        s->settled = 1;
-        *bytes += release_pages(s);
-        if (!s->settled) s->stamp = now; /* refused: tried again a delay later */
-        walked = true;
+    if (lists && older_than != UINT64_MAX && s->local_free != s->local_seen) {
+        s->local_seen = s->local_free;
+        s->stamp = now;
+        return false;
     }
-    if (lists && merge_local(s)) s->stamp = now;
-    return walked;
+    if (s->stamp > older_than) return false;
+    if (lists && merge_local(s)) s->local_seen = HAK_NO_BLOCK;
+    if (s->settled) return false;
+    s->settled = 1;
+    *bytes += release_pages(s);
+    if (!s->settled) s->stamp = now; /* refused: tried again a delay later */
+    return true;
 }
 
 /* The block on top of class cls's hot stack (NULL: empty; tiny classes

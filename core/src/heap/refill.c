@@ -387,6 +387,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         }
         hak_slab_lifo_settle(s);
         s->current = 0;
+        s->local_seen = HAK_NO_BLOCK;
         set_full(s);
         sizing_switch(h, cls, s);
         units = sizing_units(h, cls);
@@ -503,6 +504,7 @@ void _hak_class_uncurrent(hak_heap_t *h, unsigned cls) {
     /* what is left on malloc's list is not out after all */
     uint32_t rest = _hak_list_length(s, s->free);
     s->current = 0;
+    s->local_seen = HAK_NO_BLOCK;
     s->used -= (int32_t)rest + 1;
     s->allocs -= rest;
     if (s->used == 0) slab_empty(h, s);

@@ -186,8 +186,12 @@ typedef struct hak_slab {
                                  * when it runs dry */
     int32_t used;               /* blocks out (+ the list malloc pops and 1 while current);
                                  * while full, see `full` */
-    int32_t lifo_left;          /* while current: frees onto `free` before the owner's next
+    union {
+        int32_t lifo_left;      /* while current: frees onto `free` before the owner's next
                                  * heartbeat (heap.h) */
+        uint32_t local_seen;    /* while not: the head of `local_free` the owner's last decay
+                                 * pass saw (heap/decay.c) */
+    };
     struct hak_slab *next, *prev; /* its heap's list */
     uint64_t page_mask[HAK_SLAB_MAX_PAGES / 64]; /* OS pages released while in use */
     uint64_t stamp;             /* ns: idle since (queued, emptied, or a free unit) */
