@@ -13,15 +13,21 @@
 #define HAK_RACY_READ
 #endif
 
-/* What is left on a current slab's malloc list, which counted as handed out
- * when it joined: a walk, bounded by the carved blocks. Exact on the
- * calling thread's own heap; another thread's list changes under it. */
+/* Blocks on a slab list from `head`: a walk, bounded by the carved blocks. */
+HAK_RACY_READ static uint32_t list_count(const hak_slab_t *s, uint32_t head, uint32_t carved) {
+    uint32_t n = 0;
+    for (uint32_t i = head; i < carved && n < carved; n++) i = hak_link_get(hak_block_at(s, i));
+    return n;
+}
+
+/* What is left on a current slab's malloc list and its local frees, which
+ * counted as handed out when they joined. Exact on the calling thread's
+ * own heap; another thread's lists change under it. */
 HAK_RACY_READ static uint32_t list_rest(const hak_slab_t *s) {
     if (!*(volatile const uint8_t *)&s->current) return 0;
-    uint32_t carved = *(volatile const uint32_t *)&s->carved, n = 0;
-    for (uint32_t i = *(volatile const uint32_t *)&s->free; i < carved && n < carved; n++)
-        i = hak_link_get(hak_block_at(s, i));
-    return n;
+    uint32_t carved = *(volatile const uint32_t *)&s->carved;
+    return list_count(s, *(volatile const uint32_t *)&s->free, carved) +
+           list_count(s, *(volatile const uint32_t *)&s->local_free, carved);
 }
 
 /* Blocks of a live slab handed out and not yet freed. */

@@ -83,24 +83,27 @@ static hak_slab_t *batch_slab(const hak_heap_t *h, hak_block_t *b) {
 
 /* A run of k blocks of slab s, linked in the order they came (`first` the
  * index of its first block, `tail` its last block), goes onto the front of
- * s's list `list`, and s's count drops by them. The count is linear, so
- * one event after a run sees what one per block would have left (a full
- * slab requeued, an empty one emptied). A slab that is not current took
- * them on its free list, which only holders of the heap's lock change (a
- * non-current slab's list counts as not handed out), and is dated idle
- * since `idle`: decay may give its pages back without waiting for the
- * owner to look at its local frees. */
-static void run_done(hak_heap_t *h, hak_slab_t *s, uint32_t *list, uint32_t first,
-                     hak_block_t *tail, int32_t k, uint64_t idle) {
-    hak_link_set(tail, *list);
-    *list = first;
-    if (!s->current) {
-        /* stored only when set: the descriptor's first line is read by
-         * every free of the slab's blocks, and a store on each run would
-         * take it from the threads that free them, a miss on each */
-        if (s->settled) s->settled = 0;
-        if (s->stamp < idle) s->stamp = idle;
+ * s's free list. A current slab hands them out next, counted as handed
+ * out at once (they were out: its count stays). Another slab's count
+ * drops by them: the count is linear, so one event after a run sees what
+ * one per block would have left (a full slab requeued, an empty one
+ * emptied). Its free list is one only holders of the heap's lock change
+ * (a non-current slab's list counts as not handed out), and it is dated
+ * idle since `idle`: decay may give its pages back without waiting for
+ * the owner to look at its local frees. */
+static void run_done(hak_heap_t *h, hak_slab_t *s, uint32_t first, hak_block_t *tail, int32_t k,
+                     uint64_t idle) {
+    hak_link_set(tail, s->free);
+    s->free = first;
+    if (s->current) {
+        s->allocs += (uint32_t)k;
+        return;
     }
+    /* stored only when set: the descriptor's first line is read by every
+     * free of the slab's blocks, and a store on each run would take it
+     * from the threads that free them, a miss on each */
+    if (s->settled) s->settled = 0;
+    if (s->stamp < idle) s->stamp = idle;
     s->used -= k;
     if (s->used <= 0) _hak_slab_event_locked(h, s);
 }
@@ -120,7 +123,7 @@ static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
                            const hak_batch_t *then, uint64_t idle) {
     int32_t k = 0; /* blocks of the run on s */
     hak_slab_t *s = NULL;
-    uint32_t *list = NULL, first = 0;
+    uint32_t first = 0;
     hak_block_t *tail = NULL;
     uintptr_t start = 0, bytes = 0; /* s's blocks */
     for (uint32_t j = 0; j < n; j++) {
@@ -131,11 +134,10 @@ static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
         hak_block_t *b = block[j];
         uintptr_t a = (uintptr_t)b;
         if (a - start >= bytes) {
-            if (k != 0) run_done(h, s, list, first, tail, k, idle);
+            if (k != 0) run_done(h, s, first, tail, k, idle);
             s = batch_slab(h, b);
             start = s->start;
             bytes = (uintptr_t)s->capacity * s->bsize;
-            list = s->current ? &s->local_free : &s->free;
             k = 0;
         }
         uint32_t i = hak_block_index(s, a - start);
@@ -146,7 +148,7 @@ static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
         tail = b;
         k++;
     }
-    if (k != 0) run_done(h, s, list, first, tail, k, idle);
+    if (k != 0) run_done(h, s, first, tail, k, idle);
     return n;
 }
 

@@ -150,8 +150,10 @@ enum hak_slab_list { SLAB_IN_NONE = 0, SLAB_IN_QUEUE = 1, SLAB_IN_EMPTY = 2 };
  *
  * Counting: malloc's fast path counts nothing. The blocks joining the list
  * malloc pops of a current slab count as handed out at once (`used` and
- * `allocs` grow by their number); the census subtracts what is still on
- * that list, and a slab that stops being current gives its rest back. */
+ * `allocs` grow by their number), and so do the local frees of a slab
+ * that becomes current (they follow that list); the census subtracts what
+ * is still on the two, and a slab that stops being current gives its rest
+ * back. */
 typedef struct hak_slab {
     /* ---- read by every free; written by the owner's slow paths ---- */
     uint32_t carved;            /* blocks carved so far; 0 in tail and free units */
@@ -183,7 +185,7 @@ typedef struct hak_slab {
     uint32_t free;              /* index of the first block malloc hands out (the owner's
                                  * thread only); >= carved: none */
     uint32_t local_free;        /* the owner's frees while not current, by index; become `free`
-                                 * when it runs dry */
+                                 * when it runs dry (while current, counted with it) */
     int32_t used;               /* blocks out (+ the list malloc pops and 1 while current);
                                  * while full, see `full` */
     union {
