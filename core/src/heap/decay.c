@@ -161,17 +161,25 @@ uint32_t _hak_slab_recarve(hak_slab_t *s) {
     uint32_t pages = slab_pages(s);
     for (uint32_t p = 0; p < pages; p++)
         if (hak_bit_get(s->page_mask, p)) check_untouched(s, p);
-    uint32_t n = 0, head = s->free;
-    for (uint32_t i = s->carved; i-- > 0;) { /* linked in front: in address order */
-        uint32_t first, last;
-        block_pages(s, i, &first, &last);
-        if (!mask_any(s->page_mask, first, last)) continue;
-        hak_block_t *b = hak_block_at(s, i);
-        if (hak_hardened() && hak_fill_word() != 0) _hak_harden_fill(b, s->bsize);
-        hak_mark_free(b);
-        hak_link_set(b, head);
-        head = i;
-        n++;
+    /* The blocks on released pages, page by page from the last, each block
+     * once (one on two released pages goes with the later), linked in
+     * front: in address order. Block by block, every carved block of the
+     * slab cost two divisions, 13,000 instructions a recarve in larson. */
+    uint32_t n = 0, head = s->free, below = s->carved; /* blocks from `below` on are done */
+    for (uint32_t p = pages; p-- > 0 && below > 0;) {
+        if (!hak_bit_get(s->page_mask, p)) continue;
+        uint32_t lo = (uint32_t)(((size_t)p * _hak_page_size) / s->bsize);
+        uint32_t hi = (uint32_t)(((size_t)(p + 1) * _hak_page_size - 1) / s->bsize) + 1;
+        if (hi > below) hi = below;
+        for (uint32_t i = hi; i-- > lo;) {
+            hak_block_t *b = hak_block_at(s, i);
+            if (hak_hardened() && hak_fill_word() != 0) _hak_harden_fill(b, s->bsize);
+            hak_mark_free(b);
+            hak_link_set(b, head);
+            head = i;
+            n++;
+        }
+        if (lo < below) below = lo;
     }
     if (n != s->released) _hak_fail("released blocks of a slab do not add up", s);
     s->free = head;
