@@ -151,24 +151,42 @@ static size_t release_pages(hak_slab_t *s) {
 }
 
 /* A released page reads as zeros until something writes it: anything else
- * means a block in it was freed twice (or written after its free). */
-static void check_untouched(const hak_slab_t *s, uint32_t p) {
-    const uint64_t *w = (const uint64_t *)(s->start + (size_t)p * _hak_page_size);
-    size_t n = _hak_page_size / sizeof(uint64_t);
-    uint64_t any = 0;
-    for (size_t i = 0; i < n; i++) any |= w[i];
-    if (any != 0) _hak_fail("double free or write after free in a page hakmem released", w);
+ * means a block in it was freed twice (or written after its free). The
+ * words of block b from word `from` on that lie on released pages are
+ * checked. */
+static void check_untouched(const hak_slab_t *s, const hak_block_t *b, size_t from) {
+    unsigned shift = hak_log2(_hak_page_size);
+    uintptr_t end = (uintptr_t)b + s->bsize;
+    for (uintptr_t a = (uintptr_t)b + from * sizeof(uint64_t); a < end;) {
+        uint32_t p = (uint32_t)((a - s->start) >> shift);
+        uintptr_t stop = s->start + ((uintptr_t)(p + 1) << shift);
+        if (stop > end) stop = end;
+        if (hak_bit_get(s->page_mask, p)) {
+            uint64_t any = 0;
+            for (const uint64_t *w = (const uint64_t *)a; (uintptr_t)w < stop; w++) any |= *w;
+            if (any != 0)
+                _hak_fail("double free or write after free in a page hakmem released", (void *)a);
+        }
+        a = stop;
+    }
 }
 
 uint32_t _hak_slab_recarve(hak_slab_t *s) {
     uint32_t pages = slab_pages(s);
-    for (uint32_t p = 0; p < pages; p++)
-        if (hak_bit_get(s->page_mask, p)) check_untouched(s, p);
+    unsigned shift = hak_log2(_hak_page_size);
+    bool fill = hak_hardened() && hak_fill_word() != 0;
     /* The blocks on released pages, page by page from the last, each block
      * once (one on two released pages goes with the later), linked in
      * front: in address order. Block by block, every carved block of the
-     * slab cost two divisions, 13,000 instructions a recarve in larson. */
+     * slab cost two divisions, 13,000 instructions a recarve in larson.
+     * Each is checked untouched first, but for the first block linked on a
+     * released page: that one is linked, then checked past its link and
+     * mark. Reading a released page maps the zero page, and the first write
+     * then faults again: two faults a page, where the write alone takes one
+     * (larson: 1-2 k fewer faults a run, 14 % more ops/s in 8 rounds
+     * without any check). */
     uint32_t n = 0, head = s->free, below = s->carved; /* blocks from `below` on are done */
+    uint32_t linked_on = UINT32_MAX; /* the released page a block was last linked on */
     for (uint32_t p = pages; p-- > 0 && below > 0;) {
         if (!hak_bit_get(s->page_mask, p)) continue;
         uint32_t lo = (uint32_t)(((size_t)p * _hak_page_size) / s->bsize);
@@ -176,7 +194,16 @@ uint32_t _hak_slab_recarve(hak_slab_t *s) {
         if (hi > below) hi = below;
         for (uint32_t i = hi; i-- > lo;) {
             hak_block_t *b = hak_block_at(s, i);
-            if (hak_hardened() && hak_fill_word() != 0) _hak_harden_fill(b, s->bsize);
+            uint32_t q = (uint32_t)(((size_t)i * s->bsize) >> shift); /* its first page */
+            size_t from = 0;
+            if (q != linked_on && hak_bit_get(s->page_mask, q)) {
+                hak_link_set(b, head);
+                hak_mark_free(b);
+                linked_on = q;
+                from = 2;
+            }
+            check_untouched(s, b, from);
+            if (fill) _hak_harden_fill(b, s->bsize);
             hak_mark_free(b);
             hak_link_set(b, head);
             head = i;
