@@ -45,14 +45,16 @@ static uint64_t delay_ns(void) { return (uint64_t)hak_opt(OPT_DECAY_MS) * 100000
  * may make system calls. */
 static bool past(uint64_t deadline) { return deadline != UINT64_MAX && _hak_now_ns() > deadline; }
 
-/* Pages [first, last] of block i of a slab: shifts, the page size a power
- * of two (a division by it took 25-40 cycles, twice per free block of a
- * slab whose pages go back). */
+/* Byte offsets to pages: a shift, the page size a power of two (a division
+ * by it took 25-40 cycles, twice per free block of a slab whose pages go
+ * back). */
+static unsigned page_shift(void) { return hak_log2(_hak_page_size); }
+
+/* Pages [first, last] of block i of a slab. */
 static void block_pages(const hak_slab_t *s, uint32_t i, uint32_t *first, uint32_t *last) {
     size_t lo = (size_t)i * s->bsize;
-    unsigned shift = hak_log2(_hak_page_size);
-    *first = (uint32_t)(lo >> shift);
-    *last = (uint32_t)((lo + s->bsize - 1) >> shift);
+    *first = (uint32_t)(lo >> page_shift());
+    *last = (uint32_t)((lo + s->bsize - 1) >> page_shift());
 }
 
 static bool mask_any(const uint64_t *mask, uint32_t first, uint32_t last) {
@@ -155,7 +157,7 @@ static size_t release_pages(hak_slab_t *s) {
  * words of block b from word `from` on that lie on released pages are
  * checked. */
 static void check_untouched(const hak_slab_t *s, const hak_block_t *b, size_t from) {
-    unsigned shift = hak_log2(_hak_page_size);
+    unsigned shift = page_shift();
     uintptr_t end = (uintptr_t)b + s->bsize;
     for (uintptr_t a = (uintptr_t)b + from * sizeof(uint64_t); a < end;) {
         uint32_t p = (uint32_t)((a - s->start) >> shift);
@@ -173,7 +175,6 @@ static void check_untouched(const hak_slab_t *s, const hak_block_t *b, size_t fr
 
 uint32_t _hak_slab_recarve(hak_slab_t *s) {
     uint32_t pages = slab_pages(s);
-    unsigned shift = hak_log2(_hak_page_size);
     bool fill = hak_hardened() && hak_fill_word() != 0;
     /* The blocks on released pages, page by page from the last, each block
      * once (one on two released pages goes with the later), linked in
@@ -194,18 +195,20 @@ uint32_t _hak_slab_recarve(hak_slab_t *s) {
         if (hi > below) hi = below;
         for (uint32_t i = hi; i-- > lo;) {
             hak_block_t *b = hak_block_at(s, i);
-            uint32_t q = (uint32_t)(((size_t)i * s->bsize) >> shift); /* its first page */
-            size_t from = 0;
-            if (q != linked_on && hak_bit_get(s->page_mask, q)) {
+            uint32_t q, last; /* its pages */
+            block_pages(s, i, &q, &last);
+            bool first = q != linked_on && hak_bit_get(s->page_mask, q);
+            if (first) {
                 hak_link_set(b, head);
                 hak_mark_free(b);
                 linked_on = q;
-                from = 2;
             }
-            check_untouched(s, b, from);
-            if (fill) _hak_harden_fill(b, s->bsize);
-            hak_mark_free(b);
-            hak_link_set(b, head);
+            check_untouched(s, b, first ? 2 : 0);
+            if (fill) _hak_harden_fill(b, s->bsize); /* from its third word on */
+            if (!first) {
+                hak_mark_free(b);
+                hak_link_set(b, head);
+            }
             head = i;
             n++;
         }
