@@ -67,6 +67,21 @@ const LEARNING_BENCHES: readonly BenchDef[] = [
       "its busy time); each phase's rate and when it ran are in the result line.",
     quickScale: 0.05,
   },
+  {
+    id: "cache_phases",
+    program: "cache_phases",
+    args: (t) => ["--threads", String(Math.max(2, t))],
+    metric: "ops_per_s",
+    title: "Three cache phases, twice (small bursts, remote frees, mid bursts)",
+    description: "One pool of workers that goes twice through three phases of about 6 s each " +
+      "at full scale, each wanting other thread-cache settings: bursts of 4096 blocks of " +
+      "16 B – 1 KiB per worker (more than a default thread cache keeps), producer/consumer " +
+      "pairs whose consumers free in batches (every free remote), and bursts of 256 blocks of " +
+      "8 – 32 KiB. Each phase counts after a warm-up of up to 1 s. Metric: the geometric mean " +
+      "of the phases' ops/s; each phase's rate, per cycle too (a phase seen before should be " +
+      "fast at once), is in the result line.",
+    quickScale: 0.1,
+  },
 ];
 
 /** The field's patterns where allocators are usually judged, written from their descriptions

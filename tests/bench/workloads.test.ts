@@ -1,8 +1,9 @@
 /** The workloads added with memory as a result, at smoke scale: memory_return (its phases and the
  * RSS it read at each), realloc_growth, survivors and the bare pair loop of --instructions; and
- * those that judge learning: bursts, large_churn (large_mix's program) and phases. Under glibc and
- * hakmem each does the same work (same checksum), reports what it measured, and rejects bad
- * arguments with exit 2. Then the instruction count of the pair loop under callgrind (valgrind,
+ * those that judge learning: bursts, large_churn (large_mix's program), phases and cache_phases. Under
+ * glibc and hakmem each does the same work (same checksum; cache_phases's phases are timed, so the
+ * shape of its result is checked instead), reports what it measured, and rejects bad arguments
+ * with exit 2. Then the instruction count of the pair loop under callgrind (valgrind,
  * installed with apt when missing), deterministic per op. No timing is asserted. */
 import assert from "node:assert/strict";
 import { buildAllBench } from "../../tasks/bench/bench.ts";
@@ -158,6 +159,50 @@ Deno.test({
       assert.ok(n("bursts_rss_peak_kib") >= 64 * 1024 * 0.9, "the bursts' 64 MiB was resident");
     }
     await badArgs(prog, "phases", [["--cycles", "0"], ["--cycles", "21"]]);
+  },
+});
+
+Deno.test({
+  name: "cache_phases at smoke scale: timed phases in order, settled rates per cycle, bad args",
+  ignore: OFF_BENCH_HOST,
+  sanitizeResources: false,
+  fn: async () => {
+    const prog = (await buildAllBench(["cache_phases"])).get("cache_phases")!;
+    // phases of 60 ms, warm-up 15 ms (a quarter); timed phases do different work per allocator
+    const args = ["--seed", "6", "--threads", "3", "--scale", "0.01", "--cycles", "3"];
+    for (const l of await both(prog, args, false)) {
+      const n = (k: string) => l[k] as number;
+      assert.equal(l.bench, "cache_phases");
+      assert.equal(n("cycles"), 3);
+      assert.ok(Math.abs(n("phase_s") - 0.06) < 1e-9 && Math.abs(n("warmup_s") - 0.015) < 1e-9);
+      const names = ["small", "remote", "mid"];
+      assert.deepEqual(l.phase_names, [...names, ...names, ...names]);
+      const starts = l.phase_starts_s as number[];
+      const ends = l.phase_ends_s as number[];
+      for (let i = 0; i < 9; i++) {
+        assert.ok(ends[i] - starts[i] >= 0.06 - 1e-3, `phase ${i} lasted its time`);
+        assert.ok(i === 0 || starts[i] >= ends[i - 1], `phase ${i} after the one before`);
+      }
+      // each phase's rate is over its settled time, summed over the cycles; the value is their
+      // geometric mean
+      const rates = names.map((p) => n(`ops_per_s_${p}`));
+      const g = Math.cbrt(rates[0] * rates[1] * rates[2]);
+      assert.ok(Math.abs(n("value") - g) <= 1e-6 * g, `${n("value")} vs ${g}`);
+      for (const p of names) {
+        const by = l[`ops_per_s_${p}_by_cycle`] as number[];
+        assert.equal(by.length, 3, p);
+        assert.ok(by.every((r) => r > 0), JSON.stringify(l));
+        const lo = Math.min(...by), hi = Math.max(...by);
+        const r = n(`ops_per_s_${p}`);
+        assert.ok(r >= lo * 0.999 && r <= hi * 1.001, `${p}: ${r} within its cycles' ${by}`);
+      }
+      assert.ok(n("ops") > 0 && n("checksum") > 0, JSON.stringify(l));
+    }
+    await badArgs(prog, "cache_phases", [
+      ["--threads", "1"],
+      ["--cycles", "0"],
+      ["--cycles", "21"],
+    ]);
   },
 });
 
