@@ -89,6 +89,9 @@ function verdictTable(t: OracleTable, baseline: string): HTMLElement {
   );
 }
 
+/** Points of a trade chart that still get their names beside them. */
+const MAX_LABELLED_POINTS = 8;
+
 /** Per bench: every configuration's speed against its MiB·s, both against balanced. */
 function tradeCharts(sec: HTMLElement, v: RunView, t: OracleTable): void {
   const grid = h("div", { class: "charts" });
@@ -97,11 +100,13 @@ function tradeCharts(sec: HTMLElement, v: RunView, t: OracleTable): void {
     const points = tradePoints(v.results, v.summary, r.bench)
       .filter((p) => p.speed !== null && p.mibs !== null);
     if (points.length === 0) continue;
+    // the default grid's 25 labels would cover one another: past a few, names are on hover only
+    const labelled = points.length <= MAX_LABELLED_POINTS;
     chart(
       grid,
       points.map((p) => ({
         type: "scatter",
-        mode: "markers+text",
+        mode: labelled ? "markers+text" : "markers",
         name: variantLabel(p.allocator),
         x: [p.mibs],
         y: [p.speed],

@@ -140,22 +140,29 @@ Deno.test("bench oracle: the grid, its variants and their names", () => {
   assert.deepEqual(parseGrid(ORACLE_GRID, t), [
     { option: "HAKMEM_DECAY_MS", values: [50, 2000, 5000] },
     { option: "HAKMEM_BIGCACHE_MB", values: [16, 256] },
+    { option: "HAKMEM_TCACHE_CAP", values: [128, 512] },
+    { option: "HAKMEM_BUNDLE", values: [128, 256] },
   ]);
   const { variants: vs, info } = oracleVariants(ORACLE_GRID, t);
-  // balanced's own combination (2000 ms, 16 MiB) is balanced: not run twice
-  assert.deepEqual(vs.map((v) => v.name), [
+  // 24 combinations; balanced's own (2000 ms, 16 MiB, 128 blocks, 128 frees) is balanced: not run
+  // twice
+  const names = vs.map((v) => v.name);
+  assert.equal(names.length, 2 + 23);
+  assert.deepEqual(names.slice(0, 4), [
     "hakmem-balanced",
     "hakmem-learning",
-    "hakmem-oracle-decay50-bc16",
-    "hakmem-oracle-decay50-bc256",
-    "hakmem-oracle-decay2000-bc256",
-    "hakmem-oracle-decay5000-bc16",
-    "hakmem-oracle-decay5000-bc256",
+    "hakmem-oracle-decay50-bc16-tcache128-bundle128",
+    "hakmem-oracle-decay50-bc16-tcache128-bundle256",
   ]);
-  assert.deepEqual(vs[6].env, {
+  assert.ok(!names.includes("hakmem-oracle-decay2000-bc16-tcache128-bundle128"));
+  assert.ok(names.includes("hakmem-oracle-decay2000-bc16-tcache512-bundle128"));
+  assert.equal(new Set(names).size, names.length);
+  assert.deepEqual(vs[vs.length - 1].env, {
     HAKMEM_MODE: "balanced",
     HAKMEM_DECAY_MS: "5000",
     HAKMEM_BIGCACHE_MB: "256",
+    HAKMEM_TCACHE_CAP: "512",
+    HAKMEM_BUNDLE: "256",
   });
   assert.deepEqual(info, {
     grid: ORACLE_GRID,
