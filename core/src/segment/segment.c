@@ -38,6 +38,11 @@ static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_segment_t *g_cache; /* empty segments kept mapped, pages advised away */
 static unsigned g_cache_count;
 
+/* Units [u, u + n) of a segment as bits of its maps. */
+static uint32_t unit_bits(unsigned u, unsigned n) {
+    return (uint32_t)((((uint64_t)1 << n) - 1) << u);
+}
+
 static hak_segment_t *cache_take(size_t size) {
     hak_segment_t *seg = NULL;
     HAK_LOCKED(&g_cache_lock) {
@@ -70,6 +75,7 @@ static hak_segment_t *segment_new(hak_seglist_t *list, struct hak_heap *heap, si
     seg->size = size;
     seg->units = units;
     seg->free_units = units - 1;
+    seg->free_map = seg->purged_map = unit_bits(1, units - 1);
     for (uint32_t u = 1; u < units; u++) hak_seg_slab(seg, u)->purged = 1; /* never touched */
     HAK_DLIST_PUSH(list->head, seg, prev, next);
     atomic_fetch_add_explicit(&_hak_segments_live, 1, memory_order_relaxed);
@@ -110,20 +116,24 @@ static size_t next_segment_size(const hak_seglist_t *list) {
     return bytes < SEGMENT_MIN ? SEGMENT_MIN : (bytes > HAK_CHUNK_SIZE ? HAK_CHUNK_SIZE : bytes);
 }
 
-/* First run of `want` free units; with resident_only, one whose pages are
- * still resident (freed recently, not advised away). */
-static int find_run(hak_segment_t *seg, unsigned want, bool resident_only) {
-    unsigned run = 0;
-    for (unsigned u = 1; u < seg->units; u++) {
-        hak_slab_t *d = hak_seg_slab(seg, u);
-        if (d->kind == SLAB_FREE && !(resident_only && d->purged)) {
-            if (++run == want) return (int)(u + 1 - want);
-        } else {
-            run = 0;
-            if (d->kind == SLAB_HEAD) u += d->span - 1u;
-        }
+/* First unit of a run of `want` units whose bits are set in `map`, or -1:
+ * bit u of m stays set while units u .. u + i are all in the map. */
+static int first_run(uint32_t map, unsigned want) {
+    uint32_t m = map;
+    for (unsigned i = 1; i < want && m != 0; i++) m &= map >> i;
+    return m != 0 ? __builtin_ctz(m) : -1;
+}
+
+/* The maps say what the descriptors of units [u, u + n) say: free, and
+ * purged or not (debug builds check each run they hand out; unused in
+ * release builds). */
+__attribute__((unused)) static bool maps_agree(hak_segment_t *seg, unsigned u, unsigned n) {
+    for (unsigned i = u; i < u + n; i++) {
+        const hak_slab_t *d = hak_seg_slab(seg, i);
+        if (d->kind != SLAB_FREE || (d->purged != 0) != (bool)(seg->purged_map >> i & 1u))
+            return false;
     }
-    return -1;
+    return true;
 }
 
 static uint32_t odd_inverse(uint32_t odd) {
@@ -143,6 +153,10 @@ void _hak_slab_set_bsize(hak_slab_t *slab, uint32_t bsize) {
 /* Units [u, u + n) of a segment become part of the slab whose head is
  * `head` units before u (idle units reused: recorded, refaults counted). */
 static bool claim(hak_slab_t *first, unsigned n, unsigned back, uint64_t now) {
+    hak_segment_t *seg = hak_segment_base((uintptr_t)first);
+    uint32_t bits = unit_bits(hak_slab_unit(first), n);
+    seg->free_map &= ~bits;
+    seg->purged_map &= ~bits;
     bool fresh = true;
     size_t refault = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -164,8 +178,9 @@ bool _hak_slab_extend(hak_slab_t *slab, uint32_t units, uint32_t bsize) {
     hak_segment_t *seg = hak_segment_base((uintptr_t)slab);
     unsigned u = hak_slab_unit(slab) + slab->span, more = units - slab->span;
     if (u + more > seg->units) return false;
-    for (unsigned i = 0; i < more; i++)
-        if (hak_seg_slab(seg, u + i)->kind != SLAB_FREE) return false;
+    uint32_t bits = unit_bits(u, more);
+    if ((seg->free_map & bits) != bits) return false;
+    HAK_ASSERT(maps_agree(seg, u, more), "a segment's unit maps disagree with its units", slab);
     claim(hak_seg_slab(seg, u), more, slab->span, _hak_coarse_ns());
     seg->free_units -= more;
     atomic_fetch_add_explicit(&_hak_tier_reserved[hak_class_tier(slab->cls)],
@@ -177,12 +192,17 @@ bool _hak_slab_extend(hak_slab_t *slab, uint32_t units, uint32_t bsize) {
 
 hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t owner_tp,
                           unsigned cls, uint32_t units, uint32_t bsize, bool grow, bool *fresh) {
-    hak_segment_t *seg = NULL;
-    int u = -1;
+    hak_segment_t *seg = NULL, *any_seg = NULL;
+    int u = -1, any = -1;
     /* resident free units first: reusing them costs no page faults */
-    for (int pass = 0; pass < 2 && u < 0; pass++) {
-        for (seg = list->head; seg != NULL; seg = seg->next)
-            if (seg->free_units >= units && (u = find_run(seg, units, pass == 0)) >= 0) break;
+    for (seg = list->head; seg != NULL; seg = seg->next) {
+        if (seg->free_units < units) continue;
+        if ((u = first_run(seg->free_map & ~seg->purged_map, units)) >= 0) break;
+        if (any < 0 && (any = first_run(seg->free_map, units)) >= 0) any_seg = seg;
+    }
+    if (u < 0 && any >= 0) {
+        seg = any_seg;
+        u = any;
     }
     if (u < 0) {
         if (!grow) return NULL;
@@ -194,6 +214,8 @@ hak_slab_t *_hak_slab_new(hak_seglist_t *list, struct hak_heap *heap, uintptr_t 
         u = 1;
     }
     hak_slab_t *slab = hak_seg_slab(seg, (unsigned)u);
+    HAK_ASSERT(maps_agree(seg, (unsigned)u, units), "a segment's unit maps disagree with its units",
+               slab);
     *fresh = claim(slab, units, 0, _hak_coarse_ns());
     slab->kind = SLAB_HEAD;
     slab->span = (uint16_t)units;
@@ -219,6 +241,7 @@ void _hak_slab_free_units(hak_slab_t *slab, uint64_t now) {
         slab[i].stamp = now;
     }
     seg->free_units += span;
+    seg->free_map |= unit_bits(hak_slab_unit(slab), span);
 }
 
 size_t _hak_segment_cache_trim(void) {
@@ -256,6 +279,7 @@ size_t _hak_segment_purge(hak_segment_t *seg, uint64_t older_than) {
         size_t len = (size_t)(end - u) << HAK_UNIT_SHIFT;
         if (_hak_os_dontneed((uint8_t *)seg + ((size_t)u << HAK_UNIT_SHIFT), len)) {
             for (uint32_t k = u; k < end; k++) hak_seg_slab(seg, k)->purged = 1;
+            seg->purged_map |= unit_bits(u, end - u);
             bytes += len;
         }
         u = end;
@@ -264,11 +288,7 @@ size_t _hak_segment_purge(hak_segment_t *seg, uint64_t older_than) {
 }
 
 bool _hak_segment_idle(hak_segment_t *seg) {
-    for (uint32_t u = 1; u < seg->units; u++) {
-        const hak_slab_t *d = hak_seg_slab(seg, u);
-        if (d->kind != SLAB_FREE || !d->purged) return false;
-    }
-    return true;
+    return seg->purged_map == unit_bits(1, seg->units - 1);
 }
 
 void _hak_segment_lock(void) { hak_lock(&g_cache_lock); }

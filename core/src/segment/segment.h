@@ -233,9 +233,15 @@ typedef struct hak_segment {
     struct hak_heap *heap;       /* owner */
     size_t size;                 /* bytes mapped */
     uint32_t free_units;
-    uint32_t pad_;
+    /* Bit u: unit u is free (free_map), and its pages were advised away
+     * (purged_map, a subset): a new slab finds a run of free units from
+     * these words, without reading every unit's descriptor. */
+    uint32_t free_map;
     struct hak_segment *next, *prev; /* owner's segment list, or the cache */
+    uint32_t purged_map;
 } hak_segment_t;
+
+_Static_assert(HAK_CHUNK_UNITS <= 32, "a segment's unit maps are 32-bit words");
 
 _Static_assert(offsetof(hak_segment_t, zero_) == offsetof(hak_slab_t, carved) &&
                    offsetof(hak_segment_t, kind_) == offsetof(hak_slab_t, shift),
