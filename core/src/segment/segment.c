@@ -264,25 +264,24 @@ size_t _hak_segment_cache_trim(void) {
 
 size_t _hak_segment_purge(hak_segment_t *seg, uint64_t older_than) {
     size_t bytes = 0;
-    for (uint32_t u = 1; u < seg->units;) {
-        hak_slab_t *d = hak_seg_slab(seg, u);
-        if (d->kind != SLAB_FREE || d->purged || d->stamp > older_than) {
-            u += d->kind == SLAB_HEAD ? d->span : 1u;
+    /* the free units still resident, from the maps: a segment full of
+     * slabs costs one load, not a read of every descriptor */
+    uint32_t todo = seg->free_map & ~seg->purged_map;
+    while (todo != 0) {
+        unsigned u = (unsigned)__builtin_ctz(todo), end = u;
+        while (end < seg->units && (todo >> end & 1u) && hak_seg_slab(seg, end)->stamp <= older_than)
+            end++;
+        if (end == u) { /* freed too recently */
+            todo &= ~unit_bits(u, 1);
             continue;
         }
-        uint32_t end = u;
-        while (end < seg->units) {
-            hak_slab_t *e = hak_seg_slab(seg, end);
-            if (e->kind != SLAB_FREE || e->purged || e->stamp > older_than) break;
-            end++;
-        }
+        todo &= ~unit_bits(u, end - u);
         size_t len = (size_t)(end - u) << HAK_UNIT_SHIFT;
         if (_hak_os_dontneed((uint8_t *)seg + ((size_t)u << HAK_UNIT_SHIFT), len)) {
-            for (uint32_t k = u; k < end; k++) hak_seg_slab(seg, k)->purged = 1;
+            for (unsigned k = u; k < end; k++) hak_seg_slab(seg, k)->purged = 1;
             seg->purged_map |= unit_bits(u, end - u);
             bytes += len;
         }
-        u = end;
     }
     return bytes;
 }
