@@ -121,12 +121,6 @@ static void *work(void *arg) {
   return NULL;
 }
 
-static void json_array(json_out *j, const char *key, const double *v, unsigned n) {
-  json_raw(j, ",\"%s\":[", key);
-  for (unsigned i = 0; i < n; i++) json_raw(j, "%s%.4f", i ? "," : "", v[i]);
-  json_raw(j, "]");
-}
-
 int main(int argc, char **argv) {
   uint64_t start = now_ns();
   static const char *const known[] = {"cycles", "warmup-ms", NULL};
@@ -206,13 +200,13 @@ int main(int argc, char **argv) {
     snprintf(key, sizeof key, "ops_per_s_%s", k_names[p]);
     json_f64(&j, key, rate[p]);
     snprintf(key, sizeof key, "ops_per_s_%s_by_cycle", k_names[p]);
-    json_array(&j, key, by_cycle[p], pl.cycles);
+    json_f64s(&j, key, by_cycle[p], pl.cycles);
   }
   json_raw(&j, ",\"phase_names\":[");
   for (unsigned i = 0; i < runs; i++) json_raw(&j, "%s\"%s\"", i ? "," : "", k_names[i % PHASES]);
   json_raw(&j, "]");
-  json_array(&j, "phase_starts_s", starts, runs);
-  json_array(&j, "phase_ends_s", ends, runs);
+  json_f64s(&j, "phase_starts_s", starts, runs);
+  json_f64s(&j, "phase_ends_s", ends, runs);
   json_checksum(&j, checksum);
   json_end(&j);
   free(w);

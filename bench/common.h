@@ -519,6 +519,13 @@ BENCH_UNUSED static void json_f64(json_out *j, const char *key, double v) {
   else json_raw(j, ",\"%s\":null", key);
 }
 
+// An array of numbers (4 decimals).
+BENCH_UNUSED static void json_f64s(json_out *j, const char *key, const double *v, unsigned n) {
+  json_raw(j, ",\"%s\":[", key);
+  for (unsigned i = 0; i < n; i++) json_raw(j, "%s%.4f", i ? "," : "", v[i]);
+  json_raw(j, "]");
+}
+
 BENCH_UNUSED static void json_u64(json_out *j, const char *key, uint64_t v) {
   json_raw(j, ",\"%s\":%" PRIu64, key, v);
 }

@@ -77,12 +77,6 @@ static uint64_t remote_phase(int pairs, uint64_t count, uint64_t seed, uint64_t 
   return ns;
 }
 
-static void json_array(json_out *j, const char *key, const double *v, unsigned n) {
-  json_raw(j, ",\"%s\":[", key);
-  for (unsigned i = 0; i < n; i++) json_raw(j, "%s%.4f", i ? "," : "", v[i]);
-  json_raw(j, "]");
-}
-
 int main(int argc, char **argv) {
   uint64_t start = now_ns();
   static const char *const known[] = {"cycles", NULL};
@@ -157,8 +151,8 @@ int main(int argc, char **argv) {
     json_raw(&j, "%s\"%s\"", i ? "," : "", k_names[i % PHASES]);
   }
   json_raw(&j, "]");
-  json_array(&j, "phase_starts_s", starts, cycles * PHASES);
-  json_array(&j, "phase_ends_s", ends, cycles * PHASES);
+  json_f64s(&j, "phase_starts_s", starts, cycles * PHASES);
+  json_f64s(&j, "phase_ends_s", ends, cycles * PHASES);
   json_checksum(&j, checksum);
   json_end(&j);
   return 0;
