@@ -47,6 +47,7 @@ struct pool {
   unsigned cycles;
   uint64_t phase_ns, warmup_ns;
   pthread_barrier_t go, done; // the workers and the main thread, around each phase
+  uint64_t t0;                // when the phase started: the main thread's clock before `go`
   spsc_t *q;                  // the remote phase's queues, one per pair (made by the main thread)
   atomic_int *stopped;        // per pair: its producer made its last block
 };
@@ -89,7 +90,9 @@ static uint64_t remote_until(worker_t *w, uint64_t t0) {
   if (w->id % 2 == 0) {
     spsc_producer p = {.q = &pl->q[pair], .min = SMALL_MIN, .max = SMALL_MAX, .r = &w->r};
     p.tag_base = (uint32_t)pair << 24;
-    while (now_ns() < end) spsc_idle(&idle, spsc_produce(&p, UINT64_MAX) > 0);
+    do { // at least one batch, so that a producer started late still hands some on
+      spsc_idle(&idle, spsc_produce(&p, UINT64_MAX) > 0);
+    } while (now_ns() < end || p.made == 0);
     atomic_store_explicit(&pl->stopped[pair], 1, memory_order_release);
   } else {
     spsc_consumer c = {.q = &pl->q[pair]};
@@ -110,7 +113,7 @@ static void *work(void *arg) {
   pool_t *pl = w->pool;
   for (unsigned run = 0; run < pl->cycles * PHASES; run++) {
     pthread_barrier_wait(&pl->go);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = pl->t0; // one start for all: the phase lasts its time on the main thread's clock
     switch (run % PHASES) {
     case SMALL: w->settled[run] = bursts_until(w, t0, SMALL_BURST, SMALL_MIN, SMALL_MAX); break;
     case REMOTE: w->settled[run] = remote_until(w, t0); break;
@@ -160,8 +163,8 @@ int main(int argc, char **argv) {
       pl.q = spsc_new(pairs);
       for (int p = 0; p < pairs; p++) atomic_store(&pl.stopped[p], 0);
     }
+    uint64_t t0 = pl.t0 = now_ns();
     pthread_barrier_wait(&pl.go);
-    uint64_t t0 = now_ns();
     pthread_barrier_wait(&pl.done);
     uint64_t t1 = now_ns();
     if (run % PHASES == REMOTE) free(pl.q);
