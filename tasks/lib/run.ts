@@ -93,6 +93,9 @@ function execaOptions(o: RunOptions) {
     stderr: out,
     timeout: o.timeoutMs,
     killSignal: "SIGKILL",
+    // A timed-out child's own children die with it: a program that forked (a test's child stuck
+    // in a deadlock) otherwise keeps our end of its output pipe open, and the run never returns.
+    killDescendants: o.timeoutMs !== undefined,
     reject: false,
     stripFinalNewline: false,
     encoding: "utf8",
@@ -210,7 +213,7 @@ export function runSync(
   o: Pick<RunOptions, "cwd" | "timeoutMs" | "input"> = {},
 ): RunResult {
   const started = performance.now();
-  const { env: _env, extendEnv: _extend, ...options } = execaOptions(o);
+  const { env: _env, extendEnv: _extend, killDescendants: _tree, ...options } = execaOptions(o);
   return resultOf([cmd, ...args], execaSync(cmd, args, options), started);
 }
 
