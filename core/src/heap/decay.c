@@ -287,6 +287,7 @@ static void idle_classes(hak_heap_t *h, uint64_t now, uint64_t delay) {
         hak_slab_t *s = h->cur[cls];
         hak_class_watch_t *w = &h->watch[cls];
         if (s != &_hak_no_slab) hak_slab_lifo_settle(s); /* its count moves with its frees */
+        _hak_hot_pass(h, cls);
         const hak_block_t *hot = hot_top(h, cls);
         if (w->slab != s || w->free != s->free || w->allocs != s->allocs || w->hot != hot) {
             *w = (hak_class_watch_t){

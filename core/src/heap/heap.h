@@ -84,14 +84,22 @@ typedef struct hak_remote_buf {
  * class's frees land in slabs that are not current, where they waited for
  * the slab to become current again, cold by then (each of 2 threads
  * replacing 8-32 KiB blocks among 256 live: 55-72 -> 62-88 M ops/s). A stack
- * holds at most HAK_HOT_DEPTH blocks and HAK_HOT_CLASS_BYTES (a thread
- * that stops allocating holds at most that much per mid class until its
- * exit; one that goes on gives an unused stack back with its idle class,
- * decay.c). Its blocks stay marked free (a double free is caught) and
- * count as handed out to their slabs, as free to the statistics. */
+ * has room for HAK_HOT_DEPTH blocks and HAK_HOT_CLASS_BYTES at first; a
+ * class whose frees keep finding it full while malloc keeps popping it
+ * doubles its room, up to HAK_HOT_MAX_DEPTH and HAK_HOT_MAX_CLASS_BYTES,
+ * within HAK_HOT_GROWN_BYTES of grown room per heap (refill.c), and the
+ * owner's decay passes halve the room of a class that never found it full
+ * since the last pass (decay.c). A thread that stops allocating holds at
+ * most its stacks' room until its exit; one that goes on gives an unused
+ * stack back with its idle class. Its blocks stay marked free (a double
+ * free is caught) and count as handed out to their slabs, as free to the
+ * statistics. */
 #define HAK_MID_CLASSES (HAK_CLASSES - HAK_TINY_CLASSES)
 #define HAK_HOT_DEPTH 8
 #define HAK_HOT_CLASS_BYTES (256u << 10)
+#define HAK_HOT_MAX_DEPTH 32
+#define HAK_HOT_MAX_CLASS_BYTES (1u << 20)
+#define HAK_HOT_GROWN_BYTES (4u << 20)
 
 /* How big a class's new slabs are (refill.c): a switch of current slab
  * costs the heap's lock and list work, so a class that churns among a few
@@ -129,8 +137,13 @@ typedef struct hak_heap {
     hak_slab_t *direct[HAK_DIRECT_SLOTS]; /* current slab by (size + 15) / 16, sizes <= 1 KiB */
     hak_slab_t *fast[HAK_CLASSES];        /* current slab by class */
     uint8_t hot_n[HAK_CLASSES + 1];       /* blocks on each class's hot stack (spans': none) */
-    hak_block_t *hot[HAK_MID_CLASSES][HAK_HOT_DEPTH]; /* the mid classes' hot stacks */
+    uint8_t hot_room[HAK_CLASSES + 1];    /* room on it (0: the tiny classes, spans) */
+    uint8_t hot_full[HAK_CLASSES + 1];    /* frees that found it full since it last grew or
+                                           * the owner's decay pass (1: some, counted anew) */
+    hak_block_t *hot[HAK_MID_CLASSES][HAK_HOT_MAX_DEPTH]; /* the mid classes' hot stacks */
     uint64_t hot_pops[HAK_MID_CLASSES];   /* blocks malloc took from them (the census's) */
+    uint32_t hot_pops_seen[HAK_MID_CLASSES]; /* hot_pops when the room last grew or was reset */
+    uint32_t hot_grown;                   /* bytes of room beyond the first, every class */
     hak_slab_t *cur[HAK_CLASSES];         /* current slab of each class */
     hak_slab_t *queue[HAK_CLASSES];       /* other slabs of the class with blocks to give */
     hak_slab_t *empty[HAK_CLASSES];       /* empty slabs kept for reuse */
@@ -311,8 +324,11 @@ HAK_INLINE void hak_slab_free_local(hak_slab_t *s, hak_block_t *b, uint32_t i, u
     if (unlikely(hak_dec_le0(&s->used))) _hak_slab_event(s);
 }
 
-/* Room on each class's hot stack (0: none, the tiny classes and spans). */
-extern uint8_t _hak_hot_depth[HAK_CLASSES + 1];
+/* The free of block b (hak_free_owned's arguments) found its class's hot
+ * stack full as often as it has room since the room last grew: the room
+ * may grow (refill.c), then the one local free. Out of line and last, so
+ * the fast path keeps no frame for it. */
+void _hak_hot_full(hak_slab_t *s, hak_block_t *b, uint32_t i, uintptr_t mark);
 
 /* free's fast path for block b, index i of the caller's own slab s, marked
  * free with `mark`: onto the class's hot stack when the slab is not
@@ -321,10 +337,14 @@ HAK_INLINE void hak_free_owned(hak_slab_t *s, hak_block_t *b, uint32_t i, uintpt
     if (unlikely(!s->current)) {
         unsigned cls = s->cls;
         hak_heap_t *h = s->heap;
-        uint32_t n = h->hot_n[cls];
-        if (n < _hak_hot_depth[cls]) {
+        uint32_t n = h->hot_n[cls], room = h->hot_room[cls];
+        if (n < room) {
             h->hot[cls - HAK_TINY_CLASSES][n] = b;
             h->hot_n[cls] = (uint8_t)(n + 1);
+            return;
+        }
+        if (room != 0 && unlikely(++h->hot_full[cls] >= room)) {
+            _hak_hot_full(s, b, i, mark);
             return;
         }
     }

@@ -38,7 +38,11 @@ void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s);
 void _hak_class_uncurrent(hak_heap_t *h, unsigned cls);
 void _hak_heap_uncurrent(hak_heap_t *h);  /* every current slab queued or emptied */
 void _hak_heap_prewarm(hak_heap_t *h);
-void _hak_refill_init(void);                /* malloc's size-indexed table, hot stacks' depths */
+void _hak_refill_init(void);                /* malloc's size-indexed table, hot stacks' room */
+void _hak_hot_reset(hak_heap_t *h);         /* every hot stack's first room (they are empty) */
+/* The owner's decay pass for class cls's hot stack (heap lock held): its
+ * grown room halves unless a free found it full since the last pass. */
+void _hak_hot_pass(hak_heap_t *h, unsigned cls);
 
 /* harden.c */
 void _hak_quarantine_flush(hak_heap_t *h); /* every held block freed (flush, exit) */

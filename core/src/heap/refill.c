@@ -31,7 +31,14 @@ void _hak_class_knobs_derive(void) {
 #undef HAK_PREWARM_ROW
 }
 
-uint8_t _hak_hot_depth[HAK_CLASSES + 1];
+/* Room on each class's hot stack: at first, and at most (0: none, the
+ * tiny classes and spans). */
+static uint8_t g_hot_first[HAK_CLASSES + 1], g_hot_max[HAK_CLASSES + 1];
+
+static uint8_t hot_room_for(unsigned cls, uint32_t depth, uint32_t bytes) {
+    uint32_t n = bytes / _hak_class_size[cls];
+    return (uint8_t)(n < depth ? n : depth);
+}
 
 /* Slot 0 (malloc(0)) never shows a slab: 0-byte blocks are the API's, in
  * a no-access region. */
@@ -42,9 +49,44 @@ void _hak_refill_init(void) {
         g_direct_hi[cls] = (uint8_t)k;
     }
     for (unsigned cls = HAK_TINY_CLASSES; cls < HAK_CLASSES; cls++) {
-        uint32_t depth = HAK_HOT_CLASS_BYTES / _hak_class_size[cls];
-        _hak_hot_depth[cls] = (uint8_t)(depth < HAK_HOT_DEPTH ? depth : HAK_HOT_DEPTH);
+        g_hot_first[cls] = hot_room_for(cls, HAK_HOT_DEPTH, HAK_HOT_CLASS_BYTES);
+        g_hot_max[cls] = hot_room_for(cls, HAK_HOT_MAX_DEPTH, HAK_HOT_MAX_CLASS_BYTES);
     }
+}
+
+/* ---- the hot stacks' room ---- */
+
+/* A heap's stacks get their first room (a new heap, a pooled one taken by
+ * a new thread: its stacks are empty). */
+void _hak_hot_reset(hak_heap_t *h) {
+    memcpy(h->hot_room, g_hot_first, sizeof(h->hot_room));
+    memset(h->hot_full, 0, sizeof(h->hot_full));
+    for (unsigned m = 0; m < HAK_MID_CLASSES; m++) h->hot_pops_seen[m] = (uint32_t)h->hot_pops[m];
+    h->hot_grown = 0;
+}
+
+/* Frees found the stack full as often as it has room: a class that churns
+ * more blocks than the room among slabs that are not current. Its room
+ * doubles when malloc took as many blocks from it meanwhile (it is a
+ * working set, not a burst of frees that nothing will take again) and the
+ * heap's grown room stays within HAK_HOT_GROWN_BYTES. The owner only. */
+static void hot_grow(hak_heap_t *h, unsigned cls) {
+    unsigned m = cls - HAK_TINY_CLASSES;
+    uint32_t room = h->hot_room[cls], want = room * 2, pops = (uint32_t)h->hot_pops[m];
+    h->hot_full[cls] = 1; /* found full since the last pass; counting on */
+    if (want > g_hot_max[cls]) want = g_hot_max[cls];
+    uint32_t more = (want - room) * _hak_class_size[cls];
+    if (want <= room || pops - h->hot_pops_seen[m] < room ||
+        h->hot_grown + more > HAK_HOT_GROWN_BYTES)
+        return;
+    h->hot_room[cls] = (uint8_t)want;
+    h->hot_grown += more;
+    h->hot_pops_seen[m] = pops;
+}
+
+void _hak_hot_full(hak_slab_t *s, hak_block_t *b, uint32_t i, uintptr_t mark) {
+    hot_grow(s->heap, s->cls);
+    hak_slab_free_local(s, b, i, mark);
 }
 
 /* ---- a slab's lists of free blocks ---- */
@@ -487,13 +529,17 @@ void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
     return hak_slab_take(s, s->free);
 }
 
-/* The blocks of class cls's hot stack go back onto their slabs' lists
- * (heap lock held), as the fast path's free would have put them: a
- * current slab's malloc list, counted as handed out, or the local frees
- * of another. */
-static void hot_flush(hak_heap_t *h, unsigned cls) {
-    for (uint32_t k = 0; k < h->hot_n[cls]; k++) {
-        hak_block_t *b = h->hot[cls - HAK_TINY_CLASSES][k];
+/* The blocks of class cls's hot stack but the `keep` on top (the last
+ * freed) go back onto their slabs' lists (heap lock held), as the fast
+ * path's free would have put them: a current slab's malloc list, counted
+ * as handed out, or the local frees of another. */
+static void hot_trim(hak_heap_t *h, unsigned cls, uint32_t keep) {
+    uint32_t n = h->hot_n[cls];
+    if (n <= keep) return; /* the tiny classes have no stack (and no row in hot) */
+    uint32_t out = n - keep;
+    hak_block_t **hot = h->hot[cls - HAK_TINY_CLASSES];
+    for (uint32_t k = 0; k < out; k++) {
+        hak_block_t *b = hot[k];
         hak_slab_t *s = hak_slab_head_at((uintptr_t)b);
         uint32_t i = hak_block_index(s, (uintptr_t)b - s->start);
         if (s->current) {
@@ -506,11 +552,26 @@ static void hot_flush(hak_heap_t *h, unsigned cls) {
         s->local_free = i;
         if (--s->used <= 0) _hak_slab_event_locked(h, s);
     }
-    h->hot_n[cls] = 0;
+    memmove(hot, hot + out, (n - out) * sizeof(*hot));
+    h->hot_n[cls] = (uint8_t)(n - out);
+}
+
+/* The owner's decay pass (heap lock held): a class whose frees never
+ * found its stack full since the last pass has its grown room halved, the
+ * blocks beyond it back on their slabs. */
+void _hak_hot_pass(hak_heap_t *h, unsigned cls) {
+    uint32_t room = h->hot_room[cls], first = g_hot_first[cls];
+    if (room > first && h->hot_full[cls] == 0) {
+        uint32_t less = room / 2 > first ? room / 2 : first;
+        hot_trim(h, cls, less);
+        h->hot_room[cls] = (uint8_t)less;
+        h->hot_grown -= (room - less) * _hak_class_size[cls];
+    }
+    h->hot_full[cls] = 0;
 }
 
 void _hak_class_uncurrent(hak_heap_t *h, unsigned cls) {
-    hot_flush(h, cls);
+    hot_trim(h, cls, 0);
     hak_slab_t *s = h->cur[cls];
     if (s == &_hak_no_slab) return;
     set_current(h, cls, &_hak_no_slab);
