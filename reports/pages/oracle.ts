@@ -33,6 +33,12 @@ function cell(r: number | null, lowerIsBetter = false): HTMLElement {
   return h("td", { class: `num${good ? " gain" : bad ? " loss" : ""}` }, fmtRatio(r));
 }
 
+/** The configurations picked on the other rounds, one per round, each named once ("—": one
+ * round, nothing held out). */
+function heldOutLabel(picks: string[]): string {
+  return picks.length === 0 ? "—" : [...new Set(picks)].map(variantLabel).join(", ");
+}
+
 function verdictTable(t: OracleTable, baseline: string): HTMLElement {
   const label = (a: string | null) => (a === null ? "—" : variantLabel(a));
   return h(
@@ -45,6 +51,8 @@ function verdictTable(t: OracleTable, baseline: string): HTMLElement {
       "best fixed by speed",
       "speed ÷ it",
       "MiB·s ÷ it",
+      "best fixed, picked on the other rounds",
+      "speed ÷ it",
       "least RSS·time (fixed)",
       "its speed ÷ balanced",
       "its MiB·s ÷ balanced",
@@ -63,6 +71,8 @@ function verdictTable(t: OracleTable, baseline: string): HTMLElement {
         h("td", { class: "mono" }, label(r.bestSpeed)),
         cell(r.speedVsBest),
         cell(r.mibsVsBest, true),
+        h("td", { class: "mono" }, heldOutLabel(r.bestHeldOut)),
+        cell(r.speedVsBestHeldOut),
         h("td", { class: "mono" }, label(r.bestMemory)),
         h("td", { class: "num" }, fmtRatio(r.bestMemorySpeedVsBalanced)),
         h("td", { class: "num" }, fmtRatio(r.bestMemoryMibsVsBalanced)),
@@ -84,6 +94,8 @@ function verdictTable(t: OracleTable, baseline: string): HTMLElement {
       cell(t.geomeanMibsVsBalanced, true),
       h("td", null, ""),
       cell(t.geomeanSpeedVsBest),
+      h("td", { colspan: "2" }, ""),
+      cell(t.geomeanSpeedVsBestHeldOut),
       h("td", { colspan: "8" }, ""),
     ),
   );

@@ -1,7 +1,8 @@
 // The oracle's verdict (`deno task bench --oracle`, tasks/bench/oracle.ts) computed from a
 // results.json: per workload, the learning variant against balanced (throughput, and RSS·time =
-// the MiB·s hakrun integrated), against the best fixed configuration by throughput, and the fixed
-// configuration that holds least memory over time; then the issue's targets. Pure (bundles for
+// the MiB·s hakrun integrated), against the best fixed configuration by throughput (of the same
+// rounds, and picked on the other rounds), and the fixed configuration that holds least memory
+// over time; then the issue's targets. Pure (bundles for
 // the report page), so the terminal summary and the report show the same numbers.
 //
 // Ratios are paired by round like every ratio of the suite (tasks/bench/stats.ts), medians of the
@@ -15,6 +16,7 @@ import {
   type Metric,
   pairedRatio,
   type Results,
+  roundRatios,
   type SampleLike,
   summarize,
   type Summary,
@@ -22,12 +24,12 @@ import {
 } from "./stats.ts";
 import { fmtRatio } from "../lib/format.ts";
 
-/** The issue's targets (issue 13, "Targets"). */
-export const TARGET_SPEED_VS_BALANCED = 0.98;
-export const TARGET_MIBS_VS_BALANCED = 0.7;
-export const TARGET_GAIN = 1.3;
+/** The learning issue's targets (issue 23, "Targets"): on every workload, learning ≥ 0.95× the
+ * best fixed configuration and ≥ 0.98× balanced, and RSS·time ≤ 1.1× balanced's where it gains no
+ * speed. */
 export const TARGET_NEAR_BEST = 0.95;
-export const TARGET_WORKLOADS = 3;
+export const TARGET_SPEED_VS_BALANCED = 0.98;
+export const TARGET_MIBS_NO_GAIN = 1.1;
 
 export interface OracleRow {
   bench: string;
@@ -40,6 +42,11 @@ export interface OracleRow {
   bestSpeed: string | null;
   speedVsBest: number | null;
   mibsVsBest: number | null;
+  /** Learning against the best fixed configuration picked without the round it is judged on
+   * (heldOutBest): the configurations picked, one per round, and the median ratio; null with one
+   * round. */
+  bestHeldOut: string[];
+  speedVsBestHeldOut: number | null;
   /** The fixed configuration with the lowest median MiB·s: its throughput and MiB·s against
    * balanced, and learning's MiB·s over its. */
   bestMemory: string | null;
@@ -70,12 +77,55 @@ export interface OracleTable {
   geomeanSpeedVsBalanced: number | null;
   geomeanMibsVsBalanced: number | null;
   geomeanSpeedVsBest: number | null;
+  geomeanSpeedVsBestHeldOut: number | null;
   targets: OracleTarget[];
 }
 
 function mibs(s: SampleLike): number | null {
   const v = s.ok ? s.rss?.mib_s : undefined;
   return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
+}
+
+function speedOf(s: SampleLike): number | null {
+  return s.ok && typeof s.value === "number" && Number.isFinite(s.value) && s.value > 0
+    ? s.value
+    : null;
+}
+
+/** Per round, the fixed configuration with the best median over the other rounds, and learning's
+ * ratio to it in that round (normalised: > 1 learning faster). The best of many configurations on
+ * the rounds that also judge it is the largest of many noisy draws: with 23 configurations that
+ * behave alike on a workload, it beat learning by their spread alone (10-13 % here). Picked on
+ * other rounds, it is what a user who chose the setting from an earlier run gets. Empty with
+ * fewer than 2 rounds. */
+export function heldOutBest(
+  results: Results,
+  bench: string,
+  higherIsBetter: boolean,
+): Map<number, { pick: string; ratio: number }> {
+  const o = results.oracle;
+  const out = new Map<number, { pick: string; ratio: number }>();
+  if (!o) return out;
+  const of = results.samples.filter((s) => s.bench === bench);
+  const rounds = [...new Set(of.map((s) => s.round))].sort((a, b) => a - b);
+  if (rounds.length < 2) return out;
+  for (const r of rounds) {
+    let pick: string | null = null;
+    let best = 0;
+    for (const c of o.fixed) {
+      const m = median(
+        of.filter((s) => s.allocator === c && s.round !== r).map(speedOf)
+          .filter((v): v is number => v !== null),
+      );
+      if (m === null) continue;
+      if (pick === null || (higherIsBetter ? m > best : m < best)) [pick, best] = [c, m];
+    }
+    if (pick === null) continue;
+    const inRound = (a: string) => of.filter((s) => s.allocator === a && s.round === r);
+    const ratio = median(roundRatios(inRound(o.learning), inRound(pick), higherIsBetter, speedOf));
+    if (ratio !== null) out.set(r, { pick, ratio });
+  }
+  return out;
 }
 
 /** `name` without the "hakmem-" of every hakmem variant. */
@@ -90,6 +140,7 @@ export function oracleTable(
   results: Results,
   summary: Summary,
   perRound = true,
+  heldOut?: { full: Results; round: number },
 ): OracleTable | null {
   const o = results.oracle;
   if (!o) return null;
@@ -114,6 +165,11 @@ export function oracleTable(
       .sort((a, b) => a!.medianMibS! - b!.medianMibS!);
     const bestSpeed = bySpeed[0]?.allocator ?? null;
     const bestMemory = byMemory[0]?.allocator ?? null;
+    // one round's table (judged round by round) takes its round's pick from the whole run
+    const held = heldOutBest(heldOut?.full ?? results, bench, hib);
+    const picks = heldOut ? [held.get(heldOut.round)].filter((p) => p !== undefined) : [
+      ...held.values(),
+    ];
     rows.push({
       bench,
       metric: learn.metric,
@@ -122,6 +178,8 @@ export function oracleTable(
       bestSpeed,
       speedVsBest: bestSpeed ? speedTo(bestSpeed) : null,
       mibsVsBest: bestSpeed ? mibsOf(o.learning, bestSpeed) : null,
+      bestHeldOut: picks.map((p) => p!.pick),
+      speedVsBestHeldOut: median(picks.map((p) => p!.ratio)),
       bestMemory,
       bestMemorySpeedVsBalanced: bestMemory
         ? summaryRow(summary, bench, bestMemory)?.speed[o.balanced]?.ratio ?? null
@@ -144,9 +202,10 @@ export function oracleTable(
     geomeanSpeedVsBalanced: g((r) => r.speedVsBalanced),
     geomeanMibsVsBalanced: g((r) => r.mibsVsBalanced),
     geomeanSpeedVsBest: g((r) => r.speedVsBest),
+    geomeanSpeedVsBestHeldOut: g((r) => r.speedVsBestHeldOut),
     targets: [],
   };
-  table.targets = targets(table, results.params.baseline);
+  table.targets = targets(table);
   if (perRound) table.targets = everyRound(results, table.targets);
   return table;
 }
@@ -158,7 +217,7 @@ function everyRound(results: Results, overall: OracleTarget[]): OracleTarget[] {
   const rounds = [...new Set(results.samples.map((s) => s.round))].sort((a, b) => a - b);
   const per = rounds.map((r) => {
     const sub = { ...results, samples: results.samples.filter((s) => s.round === r) };
-    return oracleTable(sub, summarize(sub), false)?.targets ?? [];
+    return oracleTable(sub, summarize(sub), false, { full: results, round: r })?.targets ?? [];
   });
   return overall.map((t, i) => {
     const verdicts = per.map((p) => p[i]?.met ?? null);
@@ -194,50 +253,42 @@ export function tradePoints(results: Results, summary: Summary, bench: string): 
   }));
 }
 
-/** The issue's targets, each met or not on this run (null: nothing to judge). */
-function targets(t: OracleTable, baseline: string): OracleTarget[] {
+/** The issue's targets, each met or not on this run (null: nothing to judge). Against the best
+ * fixed configuration: the one picked on the other rounds when the run has several (heldOutBest),
+ * else the best of this round, which overstates it. */
+function targets(t: OracleTable): OracleTarget[] {
+  const list = (rows: OracleRow[], f: (r: OracleRow) => number | null) =>
+    rows.map((r) => `${r.bench} (${fmtRatio(f(r))})`).join(", ");
+  const heldOut = t.rows.some((r) => r.speedVsBestHeldOut !== null);
+  const vsBest = (r: OracleRow) => heldOut ? r.speedVsBestHeldOut : r.speedVsBest;
+  const nearJudged = t.rows.filter((r) => vsBest(r) !== null);
+  const far = nearJudged.filter((r) => vsBest(r)! < TARGET_NEAR_BEST);
   const judged = t.rows.filter((r) => r.speedVsBalanced !== null);
   const slow = judged.filter((r) => r.speedVsBalanced! < TARGET_SPEED_VS_BALANCED);
-  // workloads whose best fixed configuration is not the default, where learning gains and
-  // comes close to that best
-  const other = t.rows.filter((r) => r.bestSpeed !== null && r.bestSpeed !== t.balanced);
-  const wins = other.filter((r) =>
-    (r.speedVsBalanced ?? 0) >= TARGET_GAIN && (r.speedVsBest ?? 0) >= TARGET_NEAR_BEST
+  const noGain = t.rows.filter((r) =>
+    r.speedVsBalanced !== null && r.speedVsBalanced <= 1 && r.mibsVsBalanced !== null
   );
-  const withBase = wins.filter((r) => r.speedVsBaseline !== null);
-  const speeds = (rows: OracleRow[]) =>
-    rows.filter((r) => r.speedVsBaseline !== null)
-      .map((r) => `${r.bench} ${fmtRatio(r.speedVsBaseline)}`).join(", ");
-  const ms = t.geomeanMibsVsBalanced;
+  const heavy = noGain.filter((r) => r.mibsVsBalanced! > TARGET_MIBS_NO_GAIN);
+  const verdict = (all: OracleRow[], bad: OracleRow[], f: (r: OracleRow) => number | null) =>
+    bad.length === 0 ? `${all.length} of ${all.length}` : `not on ${list(bad, f)}`;
   return [
+    {
+      what: `learning ≥ ${TARGET_NEAR_BEST}× the best fixed configuration on every workload (` +
+        (heldOut ? "picked on the other rounds" : "the best of the same round: overstated") + ")",
+      met: nearJudged.length ? far.length === 0 : null,
+      detail: verdict(nearJudged, far, vsBest),
+    },
     {
       what: `learning ≥ ${TARGET_SPEED_VS_BALANCED}× balanced's throughput on every workload`,
       met: judged.length ? slow.length === 0 : null,
-      detail: slow.length === 0
-        ? `${judged.length} of ${judged.length}`
-        : `below on ${slow.map((r) => `${r.bench} (${fmtRatio(r.speedVsBalanced)})`).join(", ")}`,
+      detail: verdict(judged, slow, (r) => r.speedVsBalanced),
     },
     {
-      what: `RSS·time ≤ ${TARGET_MIBS_VS_BALANCED}× balanced's (geometric mean)`,
-      met: ms === null ? null : ms <= TARGET_MIBS_VS_BALANCED,
-      detail: `${fmtRatio(ms)}`,
-    },
-    {
-      what: `on ≥ ${TARGET_WORKLOADS} workloads whose best fixed configuration is not the ` +
-        `default: learning ≥ ${TARGET_GAIN}× balanced and ≥ ${TARGET_NEAR_BEST}× the best`,
-      met: wins.length >= TARGET_WORKLOADS,
-      detail: `${wins.length} (${wins.map((r) => r.bench).join(", ") || "none"}) of ` +
-        `${other.length} such workloads`,
-    },
-    {
-      what: `learning at least as fast as ${baseline} on those workloads`,
-      met: withBase.length ? withBase.every((r) => r.speedVsBaseline! >= 1) : null,
-      // with none to judge, how far learning is on the candidates still says where it stands
-      detail: speeds(withBase) ||
-        (speeds(other)
-          ? `none met the target above; on the workloads whose best is not the default: ` +
-            speeds(other)
-          : `no such workload with ${baseline}`),
+      what: `RSS·time ≤ ${TARGET_MIBS_NO_GAIN}× balanced's where learning gains no speed`,
+      met: noGain.length ? heavy.length === 0 : null,
+      detail: noGain.length
+        ? verdict(noGain, heavy, (r) => r.mibsVsBalanced)
+        : "learning gained speed on every workload",
     },
   ];
 }

@@ -278,6 +278,7 @@ function oracleText(c: Ctx): string[] {
     fmtRatio(r.mibsVsBalanced),
     r.bestSpeed ? variantLabel(r.bestSpeed) : "—",
     fmtRatio(r.speedVsBest),
+    fmtRatio(r.speedVsBestHeldOut),
     r.bestMemory ? variantLabel(r.bestMemory) : "—",
     fmtRatio(r.bestMemorySpeedVsBalanced),
     fmtRatio(r.bestMemoryMibsVsBalanced),
@@ -290,6 +291,7 @@ function oracleText(c: Ctx): string[] {
     fmtRatio(t.geomeanMibsVsBalanced),
     "",
     fmtRatio(t.geomeanSpeedVsBest),
+    fmtRatio(t.geomeanSpeedVsBestHeldOut),
     "",
     "",
     "",
@@ -305,7 +307,8 @@ function oracleText(c: Ctx): string[] {
     (p.duration_s !== null
       ? `, runs of about ${p.duration_s} s under ${p.calibrated_with ?? "glibc"}`
       : "") +
-    "; speed > 1: learning faster; MiB·s = RSS·time, learning's over the other's (< 1: less)",
+    "; speed > 1: learning faster; MiB·s = RSS·time, learning's over the other's (< 1: less); " +
+    "best held out: picked on the other rounds, judged on its own",
     table(
       [
         "bench",
@@ -313,6 +316,7 @@ function oracleText(c: Ctx): string[] {
         "MiB·s/bal",
         "best fixed (speed)",
         "speed/best",
+        "speed/best held out",
         "least RSS·time",
         "its speed/bal",
         "its MiB·s/bal",
