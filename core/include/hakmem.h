@@ -76,7 +76,7 @@ HAK_API size_t hak_mid_max(void);
  * and the library writes the JSON of hak_stats_json and the layout of
  * hak_stats_layout_json from the same lists, so bindings decode the struct
  * without a copy of it. */
-#define HAK_STATS_VERSION 3u
+#define HAK_STATS_VERSION 4u
 
 /* X(enumerator suffix, JSON name) */
 #define HAK_TIER_LIST(X) X(TINY, "tiny") X(MID, "mid") X(LARGE, "large")
@@ -114,7 +114,9 @@ HAK_API size_t hak_mid_max(void);
     X(decay_runs, "passes of decay: idle memory given back (HAKMEM_DECAY_MS)")                     \
     X(decay_bytes, "bytes decay gave back to the OS (slabs, units, pages, BigCache blocks)")      \
     X(refault_bytes, "bytes given back that were handed out again (page faults decay caused)")    \
-    X(os_failures, "madvise and mremap calls the OS refused (survived: the memory stays as it was)")
+    X(os_failures,                                                                                 \
+      "madvise and mremap calls the OS refused (survived: the memory stays as it was)")            \
+    X(hot_grown_bytes, "room the mid classes' hot stacks grew beyond their first, every thread")
 
 #define HAK_ENUMERATOR_(id, name) HAK_TIER_##id,
 typedef enum hak_tier { HAK_TIER_LIST(HAK_ENUMERATOR_) HAK_TIER_COUNT } hak_tier_t;

@@ -334,7 +334,7 @@ for (const flavour of FLAVOURS) {
     const layout = h.statsLayout();
     const st = h.statsStruct();
     const js = h.stats();
-    assert.equal(st.version, 3);
+    assert.equal(st.version, 4);
     assert.equal(st.size, layout.size);
     assert.ok(st.pmu_source < layout.pmu_source.names.length, `pmu_source ${st.pmu_source}`);
     assert.deepEqual(comparable(h, st), comparable(h, js));
@@ -368,7 +368,7 @@ for (const flavour of FLAVOURS) {
     assert.equal(buf[need], 0, "NUL-terminated");
     const text = new TextDecoder().decode(buf.subarray(0, need));
     const parsed = JSON.parse(text);
-    assert.equal(parsed.version, 3);
+    assert.equal(parsed.version, 4);
     assert.ok(!text.includes("\n"), "one line of JSON");
     // truncated: cap bytes written including the NUL, full length returned
     const small = new Uint8Array(16).fill(0xff);

@@ -13,9 +13,9 @@
 #define STATS_LINE_MAX 2048 /* the JSON of HAKMEM_STATS_FILE, with room to spare */
 #define STATS_TEXT_MAX 8192 /* the text of HAKMEM_STATS=1, the configuration included */
 
-/* The struct of HAK_STATS_VERSION 3, the same on every LP64 target: a
+/* The struct of HAK_STATS_VERSION 4, the same on every LP64 target: a
  * layout change is a new version. */
-_Static_assert(sizeof(hak_stats_t) == 336 && offsetof(hak_stats_t, pmu_source) == 328,
+_Static_assert(sizeof(hak_stats_t) == 344 && offsetof(hak_stats_t, pmu_source) == 336,
                "hak_stats_t changed: bump HAK_STATS_VERSION");
 
 #define NAME_(id, name) name,
@@ -73,6 +73,7 @@ void _hak_stats_collect(hak_stats_t *s) {
     s->decay_bytes = atomic_load_explicit(&_hak_decay_bytes, memory_order_relaxed);
     s->refault_bytes = atomic_load_explicit(&_hak_refault_bytes, memory_order_relaxed);
     s->os_failures = _hak_os_failures();
+    s->hot_grown_bytes = atomic_load_explicit(&_hak_hot_grown_all, memory_order_relaxed);
 }
 
 int hak_stats_get(hak_stats_t *out, size_t out_size) {

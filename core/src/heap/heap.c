@@ -139,6 +139,7 @@ void _hak_heap_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     _hak_tl_heap = &_hak_exited_heap;
     flush_all(h);
+    _hak_hot_reset(h); /* its stacks are empty: their grown room is free for other threads */
     HAK_LOCKED(&_hak_heaps_lock_) {
         HAK_LOCKED(&h->lock) { /* a release by another thread may be walking it */
             set_owner(h, 0);
@@ -190,8 +191,10 @@ void _hak_heaps_child_reset(void) {
     g_live = hak_heap_owned(me) ? 1 : 0;
     for (hak_heap_t *h = _hak_heaps_all; h != NULL; h = h->next_all) {
         if (h == me) continue;
-        if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_OWNED)
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_OWNED) {
             atomic_store_explicit(&h->state, HEAP_DEAD, memory_order_relaxed);
+            _hak_hot_reset(h); /* its stacks are never used again: their grown room is free */
+        }
         atomic_store_explicit(&h->lock.v, 0, memory_order_relaxed);
     }
 }

@@ -87,7 +87,8 @@ typedef struct hak_remote_buf {
  * has room for HAK_HOT_DEPTH blocks and HAK_HOT_CLASS_BYTES at first; a
  * class whose frees keep finding it full while malloc keeps popping it
  * doubles its room, up to HAK_HOT_MAX_DEPTH and HAK_HOT_MAX_CLASS_BYTES,
- * within HAK_HOT_GROWN_BYTES of grown room per heap (refill.c), and the
+ * within HAK_HOT_GROWN_BYTES of grown room per heap and
+ * HAK_HOT_GROWN_ALL_BYTES for every heap together (refill.c), and the
  * owner's decay passes halve the room of a class that never found it full
  * since the last pass (decay.c). A thread that stops allocating holds at
  * most its stacks' room until its exit; one that goes on gives an unused
@@ -100,6 +101,7 @@ typedef struct hak_remote_buf {
 #define HAK_HOT_MAX_DEPTH 32
 #define HAK_HOT_MAX_CLASS_BYTES (1u << 20)
 #define HAK_HOT_GROWN_BYTES (4u << 20)
+#define HAK_HOT_GROWN_ALL_BYTES (32u << 20)
 
 /* How big a class's new slabs are (refill.c): a switch of current slab
  * costs the heap's lock and list work, so a class that churns among a few
@@ -407,6 +409,8 @@ void _hak_release_lock(void); /* held by releases across heaps; fork takes it */
 void _hak_release_unlock(void);
 /* What decay did: passes, bytes given back, purged bytes handed out again. */
 extern _Atomic uint64_t _hak_decay_runs, _hak_decay_bytes;
+/* Bytes of room the mid classes' hot stacks grew beyond their first, every heap (refill.c). */
+extern _Atomic uint64_t _hak_hot_grown_all;
 
 /* ---- what the statistics and ACE read (census.c) ---- */
 void _hak_heaps_sum(hak_counters_t *out, uint64_t *created, uint64_t *reused, uint64_t *live);

@@ -56,12 +56,18 @@ void _hak_refill_init(void) {
 
 /* ---- the hot stacks' room ---- */
 
-/* A heap's stacks get their first room (a new heap, a pooled one taken by
- * a new thread: its stacks are empty). */
+/* The grown room of every heap together: many threads that churned mid
+ * blocks and then wait hold at most this beyond their first room, as
+ * tcmalloc bounds its thread caches together (32 MiB by default). */
+_Atomic uint64_t _hak_hot_grown_all;
+
+/* A heap's stacks get their first room back (a new heap, one whose thread
+ * exited, a dead one in a forked child: its stacks are empty or unused). */
 void _hak_hot_reset(hak_heap_t *h) {
     memcpy(h->hot_room, g_hot_first, sizeof(h->hot_room));
     memset(h->hot_full, 0, sizeof(h->hot_full));
     for (unsigned m = 0; m < HAK_MID_CLASSES; m++) h->hot_pops_seen[m] = (uint32_t)h->hot_pops[m];
+    atomic_fetch_sub_explicit(&_hak_hot_grown_all, h->hot_grown, memory_order_relaxed);
     h->hot_grown = 0;
 }
 
@@ -69,7 +75,8 @@ void _hak_hot_reset(hak_heap_t *h) {
  * more blocks than the room among slabs that are not current. Its room
  * doubles when malloc took as many blocks from it meanwhile (it is a
  * working set, not a burst of frees that nothing will take again) and the
- * heap's grown room stays within HAK_HOT_GROWN_BYTES. The owner only. */
+ * grown room stays within HAK_HOT_GROWN_BYTES for the heap and
+ * HAK_HOT_GROWN_ALL_BYTES for all. The owner only. */
 static void hot_grow(hak_heap_t *h, unsigned cls) {
     unsigned m = cls - HAK_TINY_CLASSES;
     uint32_t room = h->hot_room[cls], want = room * 2, pops = (uint32_t)h->hot_pops[m];
@@ -79,6 +86,11 @@ static void hot_grow(hak_heap_t *h, unsigned cls) {
     if (want <= room || pops - h->hot_pops_seen[m] < room ||
         h->hot_grown + more > HAK_HOT_GROWN_BYTES)
         return;
+    if (atomic_fetch_add_explicit(&_hak_hot_grown_all, more, memory_order_relaxed) + more >
+        HAK_HOT_GROWN_ALL_BYTES) {
+        atomic_fetch_sub_explicit(&_hak_hot_grown_all, more, memory_order_relaxed);
+        return;
+    }
     h->hot_room[cls] = (uint8_t)want;
     h->hot_grown += more;
     h->hot_pops_seen[m] = pops;
@@ -564,8 +576,10 @@ void _hak_hot_pass(hak_heap_t *h, unsigned cls) {
     if (room > first && h->hot_full[cls] == 0) {
         uint32_t less = room / 2 > first ? room / 2 : first;
         hot_trim(h, cls, less);
+        uint32_t bytes = (room - less) * _hak_class_size[cls];
         h->hot_room[cls] = (uint8_t)less;
-        h->hot_grown -= (room - less) * _hak_class_size[cls];
+        h->hot_grown -= bytes;
+        atomic_fetch_sub_explicit(&_hak_hot_grown_all, bytes, memory_order_relaxed);
     }
     h->hot_full[cls] = 0;
 }
