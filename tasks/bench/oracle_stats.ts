@@ -8,7 +8,7 @@
 // Ratios are paired by round like every ratio of the suite (tasks/bench/stats.ts), medians of the
 // per-round ratios. Throughput ratios are normalised (> 1: learning is faster). RSS·time ratios
 // are NOT inverted: learning's MiB·s over the other's, so < 1 means learning held less memory over
-// time (the "RSS·time ≤ 0.7× balanced's").
+// time (the "RSS·time ≤ 1.1× balanced's").
 
 import {
   geomean,

@@ -419,7 +419,12 @@ Deno.test({
         /^oracle: learning against balanced and the 1 fixed configuration of the grid HAKMEM_BIGCACHE_MB=16,256/m,
       );
       assert.match(stdout, /^large_churn\s+[\d.]+×\s+[\d.]+×\s+(balanced|oracle-bc256)\s/m);
-      assert.match(stdout, /^target (MET|MISSED|n\/a): RSS·time ≤ 0\.7× balanced's/m);
+      // one round: the target takes the best of that round and says it overstates
+      assert.match(
+        stdout,
+        /^target (MET|MISSED|n\/a): learning ≥ 0\.95× the best fixed configuration .*overstated/m,
+      );
+      assert.match(stdout, /^target (MET|MISSED|n\/a): RSS·time ≤ 1\.1× balanced's/m);
       assert.match(await Deno.readTextFile(join(out, "index.html")), /<html/i);
     } finally {
       await removeIfPresent(out);
