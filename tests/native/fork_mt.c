@@ -8,6 +8,9 @@
  *
  * pthread_atfork makes the background threads' slot tables consistent at the
  * fork (as a real program must); hakmem's own locks are hakmem's business.
+ * Another thread reads the statistics all along (a program's metrics thread
+ * calling mallinfo2), so a fork may come while it walks the forking thread's
+ * heap.
  *
  * usage: fork_mt [seed] [scale] */
 #ifndef _GNU_SOURCE
@@ -106,6 +109,19 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* Reads the statistics until the end: the census takes each heap's lock
+ * in turn, the forking thread's too. */
+static void *stats_reader(void *arg) {
+    (void)arg;
+    uint64_t reads = 0;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        hak_stats_t hs;
+        CHECK(hak_stats_get(&hs, sizeof hs) == 0, "hak_stats_get in the reader");
+        reads++;
+    }
+    return (void *)(uintptr_t)reads;
+}
+
 static void atfork_prepare(void) {
     for (int i = 0; i < WORKERS; i++) pthread_mutex_lock(&workers[i].mu);
 }
@@ -202,6 +218,8 @@ int main(int argc, char **argv) {
     for (unsigned i = 0; i < WORKERS; i++)
         CHECK(pthread_create(&workers[i].th, NULL, worker_main, &workers[i]) == 0,
               "pthread_create");
+    pthread_t reader;
+    CHECK(pthread_create(&reader, NULL, stats_reader, NULL) == 0, "pthread_create (reader)");
 
     rng_t r;
     rng_init(&r, seed, 7);
@@ -225,6 +243,9 @@ int main(int argc, char **argv) {
         verify_all(mslots, MSLOTS, "parent after child exit");
     }
     atomic_store(&stop, 1);
+    void *reads = NULL;
+    CHECK(pthread_join(reader, &reads) == 0, "pthread_join (reader)");
+    CHECK((uintptr_t)reads > 0, "the reader read no statistics");
     uint64_t wops = 0;
     for (unsigned i = 0; i < WORKERS; i++) {
         CHECK(pthread_join(workers[i].th, NULL) == 0, "pthread_join");

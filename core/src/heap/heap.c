@@ -183,19 +183,22 @@ void _hak_on_slow_path(hak_hook_fn fn) {
 }
 
 /* In a forked child only the forking thread lives on: the other threads'
- * heaps are marked dead, since they may have been mid-update, and their
- * locks, which a dead thread may have held, are reset. Called with the
+ * heaps are marked dead, since they may have been mid-update, and every
+ * heap's lock, which a thread of the parent may have held, is reset: the
+ * forking thread's own too, which a census (a statistics read, walking the
+ * heaps without the registry lock) may have held at the fork; the child
+ * then waited for it on its first slow path, for ever. Called with the
  * registry lock held (fork_prepare). */
 void _hak_heaps_child_reset(void) {
     hak_heap_t *me = _hak_tl_heap;
     g_live = hak_heap_owned(me) ? 1 : 0;
     for (hak_heap_t *h = _hak_heaps_all; h != NULL; h = h->next_all) {
+        atomic_store_explicit(&h->lock.v, 0, memory_order_relaxed);
         if (h == me) continue;
         if (atomic_load_explicit(&h->state, memory_order_relaxed) == HEAP_OWNED) {
             atomic_store_explicit(&h->state, HEAP_DEAD, memory_order_relaxed);
             _hak_hot_reset(h); /* its stacks are never used again: their grown room is free */
         }
-        atomic_store_explicit(&h->lock.v, 0, memory_order_relaxed);
     }
 }
 
