@@ -105,9 +105,12 @@ Deno.test({
       // the gaps are not busy time, and the process idled at least --gap-ms after each burst
       assert.ok(n("span_s") >= n("busy_s") + 2 * 0.03, JSON.stringify(l));
       assert.equal(n("seconds"), n("busy_s"));
-      // every page of the 8 MiB was written: faulted in at least once, resident at the peak
+      // every page of the 8 MiB was written: faulted in at least once, resident at the peak. The
+      // kernel's RSS count (statm) is read from per-CPU counters without summing them: under
+      // glibc it once read 5.9 MiB at the peak in 30 runs (kernel 6.18), about 4 MiB short, so
+      // half the working set is what a reading guarantees
       assert.ok(n("faults_per_burst") > 0, JSON.stringify(l));
-      assert.ok(n("rss_peak_kib") >= 8 * 1024 * 0.9, JSON.stringify(l));
+      assert.ok(n("rss_peak_kib") >= 8 * 1024 * 0.5, JSON.stringify(l));
       for (const k of ["rss_mean_kib", "rss_gap_end_kib"]) {
         assert.ok(n(k) > 0 && n(k) <= n("rss_peak_kib"), `${k} ${n(k)}`);
       }
