@@ -18,6 +18,7 @@ import {
   type Results,
   roundRatios,
   type SampleLike,
+  speedValue,
   summarize,
   type Summary,
   summaryRow,
@@ -86,12 +87,6 @@ function mibs(s: SampleLike): number | null {
   return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null;
 }
 
-function speedOf(s: SampleLike): number | null {
-  return s.ok && typeof s.value === "number" && Number.isFinite(s.value) && s.value > 0
-    ? s.value
-    : null;
-}
-
 /** Per round, the fixed configuration with the best median over the other rounds, and learning's
  * ratio to it in that round (normalised: > 1 learning faster). The best of many configurations on
  * the rounds that also judge it is the largest of many noisy draws: with 23 configurations that
@@ -114,7 +109,7 @@ export function heldOutBest(
     let best = 0;
     for (const c of o.fixed) {
       const m = median(
-        of.filter((s) => s.allocator === c && s.round !== r).map(speedOf)
+        of.filter((s) => s.allocator === c && s.round !== r).map(speedValue)
           .filter((v): v is number => v !== null),
       );
       if (m === null) continue;
@@ -122,7 +117,9 @@ export function heldOutBest(
     }
     if (pick === null) continue;
     const inRound = (a: string) => of.filter((s) => s.allocator === a && s.round === r);
-    const ratio = median(roundRatios(inRound(o.learning), inRound(pick), higherIsBetter, speedOf));
+    const ratio = median(
+      roundRatios(inRound(o.learning), inRound(pick), higherIsBetter, speedValue),
+    );
     if (ratio !== null) out.set(r, { pick, ratio });
   }
   return out;

@@ -171,6 +171,11 @@ function usable(s: SampleLike): s is SampleLike & { value: number } {
   return s.ok && typeof s.value === "number" && Number.isFinite(s.value) && s.value > 0;
 }
 
+/** A sample's speed figure, or null when the run failed or has none. */
+export function speedValue(s: SampleLike): number | null {
+  return usable(s) ? s.value : null;
+}
+
 /** The memory figure of an ok sample (KiB): result[memoryKey], else its peak RSS. */
 export function memoryOf(s: SampleLike, memoryKey: string | null | undefined): number | null {
   if (!usable(s)) return null;
@@ -184,7 +189,7 @@ export function pairedRatio(
   mine: readonly SampleLike[],
   ref: readonly SampleLike[],
   higherIsBetter: boolean,
-  value: (s: SampleLike) => number | null = (s) => (usable(s) ? s.value : null),
+  value: (s: SampleLike) => number | null = speedValue,
 ): PairedRatio {
   const ratios = roundRatios(mine, ref, higherIsBetter, value);
   return { ratio: median(ratios), pairs: ratios.length };

@@ -62,8 +62,8 @@ hak_heap_t *_hak_heap_acquire(void) {
             h->next_all = _hak_heaps_all;
             _hak_heaps_all = h;
             h->slot = (uint16_t)(g_created++ % HAK_REMOTE_SLOTS);
+            _hak_hot_reset(h); /* a pooled heap's was reset at its thread's exit */
         }
-        _hak_hot_reset(h);
         set_owner(h, hak_thread_id());
         atomic_store_explicit(&h->state, HEAP_OWNED, memory_order_release);
         g_live++;
