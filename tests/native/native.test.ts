@@ -31,6 +31,7 @@ const PROGRAMS = [
   "fork_mt",
   "page_size",
   "ace_mt",
+  "hot_bound",
 ] as const;
 
 const C_FLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror"];
