@@ -14,7 +14,7 @@ import { traceFile } from "./variants.ts";
 import { statIfPresent } from "../lib/files.ts";
 import { unavailableVerdict } from "../peers/peers.ts";
 import { programProblems } from "../programs/programs.ts";
-import { roundOrder } from "./run_order.ts";
+import { roundOrderTogether } from "./run_order.ts";
 
 /** Writes results.json into `outDir` through a temporary file (readers never see half of it);
  * returns its path. */
@@ -107,7 +107,8 @@ export function benchInfosOf(
 }
 
 /** The rounds: every bench under every runnable allocator, in an order shuffled by seed, round
- * and bench (tasks/bench/run_order.ts); results.json is rewritten after each round.
+ * and bench (tasks/bench/run_order.ts), the oracle's balanced and learning modes one right after
+ * the other; results.json is rewritten after each round.
  * They end early once `stopped()` (an interrupt). */
 export async function runRounds(
   ctx: RunContext,
@@ -118,11 +119,14 @@ export async function runRounds(
   stopped: () => boolean,
 ): Promise<void> {
   const benches = results.benches;
+  const oracle = results.oracle;
+  const together = (a: Allocator) =>
+    oracle !== undefined && (a.name === oracle.balanced || a.name === oracle.learning);
   const progress = new Progress(benches.length * runnable.length * repeat);
   try {
     for (let round = 0; round < repeat && !stopped(); round++) {
       for (const [bi, b] of benches.entries()) {
-        for (const a of roundOrder(runnable, ctx.seed, round, bi)) {
+        for (const a of roundOrderTogether(runnable, ctx.seed, round, bi, together)) {
           if (stopped()) return;
           progress.start(round, b.id, a.name);
           const trace = traced.has(a.name) ? traceFile(b.id, a.name, round) : null;

@@ -2,7 +2,7 @@
  * by its seed, and over a run's rounds and benches no allocator always runs first or always behind
  * the same neighbour (a rotation kept hakmem behind glibc in every round of every bench). */
 import assert from "node:assert/strict";
-import { roundOrder } from "../../tasks/bench/run_order.ts";
+import { roundOrder, roundOrderTogether } from "../../tasks/bench/run_order.ts";
 
 const ALLOCATORS = [
   "glibc",
@@ -54,4 +54,31 @@ Deno.test("over a run, every allocator runs first and follows several neighbours
       `${a} ran only after ${[...neighbours]}`,
     );
   }
+});
+
+Deno.test("the oracle's balanced and learning run one right after the other, first in turn", () => {
+  console.log(`seed ${SEED}`);
+  const variants = ["hakmem-balanced", "hakmem-learning", ...ALLOCATORS];
+  const pair = new Set(["hakmem-balanced", "hakmem-learning"]);
+  const firsts = new Set<string>();
+  const positions = new Set<number>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let bench = 0; bench < BENCHES; bench++) {
+      const order = roundOrderTogether(variants, SEED, round, bench, (v) => pair.has(v));
+      assert.deepEqual(order.toSorted(), variants.toSorted());
+      const at = order.findIndex((v) => pair.has(v));
+      assert.ok(pair.has(order[at + 1]), `round ${round} bench ${bench}: ${order}`);
+      assert.equal(order[at], round % 2 === 0 ? "hakmem-balanced" : "hakmem-learning");
+      firsts.add(order[0]);
+      positions.add(at);
+    }
+  }
+  // the pair moves through the round like any allocator, and the others still take turns first
+  assert.ok(positions.size >= ALLOCATORS.length, `the pair sat only at ${[...positions]}`);
+  assert.equal(firsts.size, variants.length, `first: ${[...firsts]}`);
+  // without a pair to keep together, the order is the plain shuffle
+  assert.deepEqual(
+    roundOrderTogether(ALLOCATORS, SEED, 1, 2, () => false),
+    roundOrder(ALLOCATORS, SEED, 1, 2),
+  );
 });
