@@ -11,7 +11,9 @@
 // time (the issue's "RSS·time ≤ 1.1× balanced's").
 
 import {
+  CORE_RTT_SPREAD,
   geomean,
+  machinesApart,
   median,
   type Metric,
   pairedRatio,
@@ -48,6 +50,9 @@ export interface OracleRow {
    * round. */
   bestHeldOut: string[];
   speedVsBestHeldOut: number | null;
+  /** Rounds whose held-out pick ran on another machine than learning's run (core round trips
+   * more than CORE_RTT_SPREAD apart): their ratios compare two machines. */
+  heldOutMachinesApart: number;
   /** The fixed configuration with the lowest median MiB·s: its throughput and MiB·s against
    * balanced, and learning's MiB·s over its. */
   bestMemory: string | null;
@@ -97,9 +102,9 @@ export function heldOutBest(
   results: Results,
   bench: string,
   higherIsBetter: boolean,
-): Map<number, { pick: string; ratio: number }> {
+): Map<number, { pick: string; ratio: number; apart: boolean }> {
   const o = results.oracle;
-  const out = new Map<number, { pick: string; ratio: number }>();
+  const out = new Map<number, { pick: string; ratio: number; apart: boolean }>();
   if (!o) return out;
   const of = results.samples.filter((s) => s.bench === bench);
   const rounds = [...new Set(of.map((s) => s.round))].sort((a, b) => a - b);
@@ -120,7 +125,8 @@ export function heldOutBest(
     const ratio = median(
       roundRatios(inRound(o.learning), inRound(pick), higherIsBetter, speedValue),
     );
-    if (ratio !== null) out.set(r, { pick, ratio });
+    const apart = inRound(o.learning).some((l) => inRound(pick!).some((p) => machinesApart(l, p)));
+    if (ratio !== null) out.set(r, { pick, ratio, apart });
   }
   return out;
 }
@@ -177,6 +183,7 @@ export function oracleTable(
       mibsVsBest: bestSpeed ? mibsOf(o.learning, bestSpeed) : null,
       bestHeldOut: picks.map((p) => p!.pick),
       speedVsBestHeldOut: median(picks.map((p) => p!.ratio)),
+      heldOutMachinesApart: picks.filter((p) => p!.apart).length,
       bestMemory,
       bestMemorySpeedVsBalanced: bestMemory
         ? summaryRow(summary, bench, bestMemory)?.speed[o.balanced]?.ratio ?? null
@@ -268,12 +275,17 @@ function targets(t: OracleTable): OracleTarget[] {
   const heavy = noGain.filter((r) => r.mibsVsBalanced! > TARGET_MIBS_NO_GAIN);
   const verdict = (all: OracleRow[], bad: OracleRow[], f: (r: OracleRow) => number | null) =>
     bad.length === 0 ? `${all.length} of ${all.length}` : `not on ${list(bad, f)}`;
+  const apart = t.rows.reduce((n, r) => n + r.heldOutMachinesApart, 0);
   return [
     {
       what: `learning ≥ ${TARGET_NEAR_BEST}× the best fixed configuration on every workload (` +
         (heldOut ? "picked on the other rounds" : "the best of the same round: overstated") + ")",
       met: nearJudged.length ? far.length === 0 : null,
-      detail: verdict(nearJudged, far, vsBest),
+      detail: verdict(nearJudged, far, vsBest) +
+        (apart > 0
+          ? `; ${apart} workload-round(s) compare runs on two machines (core round trips more ` +
+            `than ${CORE_RTT_SPREAD}x apart)`
+          : ""),
     },
     {
       what: `learning ≥ ${TARGET_SPEED_VS_BALANCED}× balanced's throughput on every workload`,

@@ -165,6 +165,20 @@ export interface SampleLike {
   minflt: number;
   majflt: number;
   rss?: { mib_s: number } | null;
+  /** hakrun's core-to-core round trip before the run, ns (null or absent: not timed). */
+  core_rtt_ns?: number | null;
+}
+
+/** A round whose runs saw core-to-core round trips this far apart ran on two machines (the host
+ * moved the vCPUs between runs): 55 against 340 ns here, with cross-thread workloads 3-4x apart. */
+export const CORE_RTT_SPREAD = 2;
+
+/** Whether two runs saw different machines: both timed the core round trip, more than
+ * CORE_RTT_SPREAD apart. */
+export function machinesApart(a: SampleLike, b: SampleLike): boolean {
+  const x = a.core_rtt_ns, y = b.core_rtt_ns;
+  if (!x || !y) return false;
+  return Math.max(x, y) > Math.min(x, y) * CORE_RTT_SPREAD;
 }
 
 function usable(s: SampleLike): s is SampleLike & { value: number } {

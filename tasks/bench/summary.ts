@@ -8,6 +8,7 @@ import process from "node:process";
 import Table from "cli-table3";
 import { relative } from "node:path";
 import {
+  CORE_RTT_SPREAD,
   type Metric,
   overallRatio,
   REFERENCE_GLIBC,
@@ -331,10 +332,6 @@ function oracleText(c: Ctx): string[] {
     ),
   ];
 }
-
-/** A round whose runs saw core-to-core round trips this far apart ran on two machines (the host
- * moved the vCPUs between runs): 55 against 340 ns here, with cross-thread workloads 3-4x apart. */
-export const CORE_RTT_SPREAD = 2;
 
 /** One line naming the rounds of each bench whose runs saw the machine change (empty when none):
  * `hakrun --core-rtt` timed the round trip before every run. */

@@ -494,6 +494,19 @@ Deno.test("oracleTable: learning against balanced, the best fixed by speed, the 
   assert.deepEqual(at.rows[0].bestHeldOut, ["hakmem-oracle-b", "hakmem-oracle-a"]);
   close(at.rows[0].speedVsBestHeldOut, 100 / 90);
   assert.equal(at.targets[0].met, true, "held out: learning is as fast as the picked setting");
+  assert.equal(at.rows[0].heldOutMachinesApart, 0, "no round trips timed: nothing to say");
+  // the pick of round 0 ran on another machine (core round trip 4x learning's): the target says
+  // that its ratio compares two machines
+  const moved = {
+    ...alike,
+    samples: alike.samples.map((smp) => ({
+      ...smp,
+      core_rtt_ns: smp.allocator === "hakmem-oracle-b" && smp.round === 0 ? 400 : 100,
+    })),
+  };
+  const mt = oracleTable(moved, summarize(moved))!;
+  assert.equal(mt.rows[0].heldOutMachinesApart, 1);
+  assert.match(mt.targets[0].detail, /1 workload-round\(s\) compare runs on two machines/);
   const round0 = { ...alike, samples: alike.samples.filter((smp) => smp.round === 0) };
   close(oracleTable(round0, summarize(round0))!.rows[0].speedVsBest, 100 / 110);
   assert.deepEqual(
