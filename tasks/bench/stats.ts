@@ -173,12 +173,17 @@ export interface SampleLike {
  * moved the vCPUs between runs): 55 against 340 ns here, with cross-thread workloads 3-4x apart. */
 export const CORE_RTT_SPREAD = 2;
 
-/** Whether two runs saw different machines: both timed the core round trip, more than
- * CORE_RTT_SPREAD apart. */
+/** Whether two core round trips (ns) were timed on different machines: more than CORE_RTT_SPREAD
+ * apart. */
+export function roundTripsApart(x: number, y: number): boolean {
+  return Math.max(x, y) > Math.min(x, y) * CORE_RTT_SPREAD;
+}
+
+/** Whether two runs saw different machines: both timed the core round trip, and the two are
+ * apart (roundTripsApart). */
 export function machinesApart(a: SampleLike, b: SampleLike): boolean {
   const x = a.core_rtt_ns, y = b.core_rtt_ns;
-  if (!x || !y) return false;
-  return Math.max(x, y) > Math.min(x, y) * CORE_RTT_SPREAD;
+  return !!x && !!y && roundTripsApart(x, y);
 }
 
 function usable(s: SampleLike): s is SampleLike & { value: number } {

@@ -8,11 +8,11 @@ import process from "node:process";
 import Table from "cli-table3";
 import { relative } from "node:path";
 import {
-  CORE_RTT_SPREAD,
   type Metric,
   overallRatio,
   REFERENCE_GLIBC,
   type Results,
+  roundTripsApart,
   type Sample,
   speedRatio,
   summarize,
@@ -345,7 +345,7 @@ export function machineChangeLines(results: Results): string[] {
     }
     for (const [round, rtts] of [...rounds].sort((x, y) => x[0] - y[0])) {
       const lo = Math.min(...rtts), hi = Math.max(...rtts);
-      if (hi > lo * CORE_RTT_SPREAD) {
+      if (roundTripsApart(lo, hi)) {
         spans.push(`${bench} r${round} ${lo.toFixed(0)}-${hi.toFixed(0)} ns`);
       }
     }
