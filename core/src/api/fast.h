@@ -94,7 +94,7 @@ HAK_INLINE void hak_free_block(void *p, bool sized, size_t size, const char *cal
         return;
     }
     hak_block_t *b = p;
-    uintptr_t mark = _hak_free_key ^ a;
+    uintptr_t mark = _hak_keys.free ^ a;
     if (unlikely(b->mark == mark)) { /* a double free: the slow path says so */
         _hak_free_slow(p);
         return;

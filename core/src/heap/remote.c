@@ -357,7 +357,7 @@ void _hak_free_marked(hak_block_t *b, hak_slab_t *s) {
         return;
     }
     hak_slab_free_local(s, b, hak_block_index(s, (uintptr_t)b - s->start),
-                        _hak_free_key ^ (uintptr_t)b);
+                        _hak_keys.free ^ (uintptr_t)b);
 }
 
 void _hak_small_locate_failed(uintptr_t a, const char *call) {

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-uintptr_t _hak_free_key, _hak_chain_key, _hak_canary_key;
+hak_keys_t _hak_keys;
 _Atomic uint64_t _hak_tier_reserved[HAK_TIER_COUNT];
 _Atomic uint64_t _hak_segments_live;
 _Atomic uint64_t _hak_refault_bytes;
@@ -21,9 +21,9 @@ static uint64_t mix(uint64_t x) {
 
 void _hak_keys_init(void) {
     uint64_t seed = _hak_os_random();
-    _hak_free_key = (uintptr_t)mix(seed) | 1;
-    _hak_chain_key = (uintptr_t)mix(seed + 0x9e3779b97f4a7c15ull);
-    _hak_canary_key = (uintptr_t)mix(seed + 2 * 0x9e3779b97f4a7c15ull);
+    _hak_keys.free = (uintptr_t)mix(seed) | 1;
+    _hak_keys.chain = (uintptr_t)mix(seed + 0x9e3779b97f4a7c15ull);
+    _hak_keys.canary = (uintptr_t)mix(seed + 2 * 0x9e3779b97f4a7c15ull);
 }
 
 void _hak_on_pressure(size_t (*release)(void)) { g_pressure = release; }

@@ -59,38 +59,45 @@ HAK_INLINE hak_tier_t hak_class_tier(unsigned cls) {
  *    marked free) before it links it. */
 typedef struct hak_block {
     uint64_t link;
-    uintptr_t mark; /* _hak_free_key ^ address while free */
+    uintptr_t mark; /* _hak_keys.free ^ address while free */
 } hak_block_t;
 
-extern uintptr_t _hak_free_key HAK_HIDDEN;  /* random, odd: set at start-up */
-extern uintptr_t _hak_chain_key HAK_HIDDEN; /* random: the seal of blocks in remote batches */
+/* The secrets, random, set at start-up and read by every malloc and free:
+ * a cache line of their own, so that no write to a neighbour (a lock, a
+ * counter) takes the line away from the cores that read them. */
+typedef struct hak_keys {
+    uintptr_t free;   /* odd: free blocks' marks and slab links */
+    uintptr_t chain;  /* the seal of blocks in remote batches */
+    uintptr_t canary; /* hardened mode's canaries */
+} __attribute__((aligned(HAK_CACHE_LINE))) hak_keys_t;
+extern hak_keys_t _hak_keys HAK_HIDDEN;
 void _hak_keys_init(void); /* at start-up, before any block is carved */
 #define HAK_NO_BLOCK 0xFFFFFFFFu /* the end of a slab list: past any carved block */
 
 /* Every free block carries a keyed mark in its second word, so freeing it
  * again is caught with one compare; malloc clears it. */
-HAK_INLINE void hak_mark_free(hak_block_t *b) { b->mark = _hak_free_key ^ (uintptr_t)b; }
+HAK_INLINE void hak_mark_free(hak_block_t *b) { b->mark = _hak_keys.free ^ (uintptr_t)b; }
 
 HAK_INLINE bool hak_is_marked_free(const hak_block_t *b) {
-    return b->mark == (_hak_free_key ^ (uintptr_t)b);
+    return b->mark == (_hak_keys.free ^ (uintptr_t)b);
 }
 
 /* A slab-list link: the next block's index, keyed with the secret and the
  * holder's address (the free fast path has the key in hand: the mark). */
 HAK_INLINE void hak_link_set(hak_block_t *b, uint32_t next) {
-    b->link = next ^ (uint32_t)(_hak_free_key ^ (uintptr_t)b);
+    b->link = next ^ (uint32_t)(_hak_keys.free ^ (uintptr_t)b);
 }
 
 HAK_INLINE uint32_t hak_link_get(const hak_block_t *b) {
-    return (uint32_t)b->link ^ (uint32_t)(_hak_free_key ^ (uintptr_t)b);
+    return (uint32_t)b->link ^ (uint32_t)(_hak_keys.free ^ (uintptr_t)b);
 }
 
 /* The link of a block waiting in a remote batch: a write after its free
  * breaks the seal, and its owner stops the process rather than link it. */
-HAK_INLINE void hak_seal(hak_block_t *b) { b->link = _hak_chain_key ^ (uintptr_t)b; }
+HAK_INLINE void hak_seal(hak_block_t *b) { b->link = _hak_keys.chain ^ (uintptr_t)b; }
 
 HAK_INLINE bool hak_is_sealed(const hak_block_t *b) {
-    return b->link == (_hak_chain_key ^ (uintptr_t)b);
+    return b->link == (_hak_keys.chain ^ (uintptr_t)b);
 }
 
 /* ---- hardened blocks (HAKMEM_HARDEN=1, the debug flavour) ----
@@ -102,7 +109,6 @@ HAK_INLINE bool hak_is_sealed(const hak_block_t *b) {
  * and the filling is checked when it is handed out again. */
 #define HAK_CANARY_BYTES 8u
 #define HAK_POISON 0xDF
-extern uintptr_t _hak_canary_key HAK_HIDDEN;
 
 HAK_INLINE uint32_t hak_canary_room(unsigned cls) {
     return hak_hardened() && cls < HAK_CLASSES - 1 ? HAK_CANARY_BYTES : 0;
@@ -116,7 +122,7 @@ HAK_INLINE unsigned hak_class_for(size_t size) {
     return cls;
 }
 
-HAK_INLINE uint64_t hak_canary_of(const void *b) { return _hak_canary_key ^ (uintptr_t)b; }
+HAK_INLINE uint64_t hak_canary_of(const void *b) { return _hak_keys.canary ^ (uintptr_t)b; }
 
 HAK_INLINE uint64_t hak_fill_word(void) {
 #ifdef HAK_DEBUG
