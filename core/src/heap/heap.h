@@ -166,6 +166,7 @@ typedef struct hak_heap {
     hak_seglist_t segs;                   /* the heap's segments */
     uint32_t slow_events;                 /* slow paths since the clock was last read */
     hak_batch_t *batch_pool;              /* records to fill: the owner's, off others' lines */
+    uint32_t batch_kept;                  /* batches of the pool its drains kept */
     uint32_t rbuf_pending;                /* bytes of the blocks waiting in rbuf */
     uint32_t rbuf_ticks;                  /* slow paths since rbuf was last sent in full */
     uint64_t next_decay;                  /* ns: this heap's next decay pass */

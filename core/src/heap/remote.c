@@ -25,6 +25,14 @@
  * their cache lines arrive while it works. */
 #define DRAIN_AHEAD 8
 
+/* Batches a drain keeps in the owner's own pool at most; the rest go back
+ * to the threads that filled them. A record the owner read is in its
+ * cache: its next remote frees fill it without a miss, where one sent
+ * back home missed on every line the owner had taken (under prodcons, two
+ * thirds of the remote free's samples sat on those stores). A thread that
+ * receives more than it sends keeps only this many. */
+#define DRAIN_KEEP_BATCHES 16
+
 /* Records of threads without a heap (they send one block at a time),
  * taken under the registry lock. */
 static _Atomic(hak_batch_t *) g_unowned_batches;
@@ -33,9 +41,12 @@ static _Atomic(hak_batch_t *) g_unowned_batches;
  * `pool`, or the holder of the registry lock), the batches sent back first
  * joining it; a new one when none is left (NULL: the OS refused memory).
  * The pool is a list of whole batches (linked by `next`), each a list of
- * records (by `more`), so that returning a batch writes one record. */
+ * records (by `more`), so that returning a batch writes one record.
+ * `kept` (NULL: none) counts the batches a drain kept in the pool; the
+ * batches its drains keep go on top, so a batch used up is one of those
+ * while any is left. */
 static hak_batch_t *record_take(hak_batch_t **pool, _Atomic(hak_batch_t *) *back,
-                                hak_heap_t *home) {
+                                hak_heap_t *home, uint32_t *kept) {
     if (*pool == NULL) *pool = atomic_exchange_explicit(back, NULL, memory_order_acquire);
     hak_batch_t *c = *pool;
     if (c != NULL && c->more != NULL) {
@@ -43,6 +54,7 @@ static hak_batch_t *record_take(hak_batch_t **pool, _Atomic(hak_batch_t *) *back
         c->more->next = c->next;
     } else if (c != NULL) {
         *pool = c->next;
+        if (kept != NULL && *kept != 0) --*kept;
     } else if ((c = _hak_os_meta_alloc(sizeof(hak_batch_t))) == NULL) {
         return NULL;
     }
@@ -166,11 +178,18 @@ void _hak_remote_drain(hak_heap_t *h) {
     uint64_t now = _hak_coarse_ns();
     uint64_t idle = since != 0 && since < now ? since : now;
     h->drain_since = idle;
+    bool mine = h == _hak_tl_heap; /* the pool is its owner's alone */
     uint32_t n = 0;
     while (c != NULL) {
         hak_batch_t *next = c->next;
         n += put_batch(h, c, idle);
-        batch_return(c);
+        if (mine && h->batch_kept < DRAIN_KEEP_BATCHES) {
+            c->next = h->batch_pool;
+            h->batch_pool = c;
+            h->batch_kept++;
+        } else {
+            batch_return(c);
+        }
         c = next;
     }
     h->drain_since = 0;
@@ -248,7 +267,7 @@ __attribute__((noinline)) static void batch_full(hak_heap_t *me, hak_remote_buf_
     }
     hak_batch_t *c;
     if (r->count < (uint32_t)hak_opt(OPT_BUNDLE) && r->bytes < REMOTE_BATCH_BYTES &&
-        (c = record_take(&me->batch_pool, &me->batch_back, me)) != NULL) {
+        (c = record_take(&me->batch_pool, &me->batch_back, me, &me->batch_kept)) != NULL) {
         c->more = r->batch;
         r->batch = c;
         return;
@@ -280,7 +299,7 @@ __attribute__((noinline)) static void free_remote_switch(hak_heap_t *me, hak_rem
                                                          hak_heap_t *owner, hak_block_t *b,
                                                          uint32_t bsize) {
     if (r->to != NULL) send(me, r);
-    r->batch = record_take(&me->batch_pool, &me->batch_back, me);
+    r->batch = record_take(&me->batch_pool, &me->batch_back, me, &me->batch_kept);
     if (r->batch == NULL) return;
     r->to = owner;
     batch_push(me, r, b, bsize);
@@ -320,7 +339,7 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
     static hak_batch_t *pool; /* the registry lock's */
     hak_batch_t *c = NULL;
     HAK_LOCKED(&_hak_heaps_lock_) {
-        c = record_take(&pool, &g_unowned_batches, NULL);
+        c = record_take(&pool, &g_unowned_batches, NULL, NULL);
     }
     if (c == NULL) return;
     c->block[c->count++] = b;
