@@ -174,6 +174,7 @@ void _hak_heaps_init(void) {
 void _hak_heaps_lock(void) { hak_lock(&_hak_heaps_lock_); }
 void _hak_heaps_unlock(void) { hak_unlock(&_hak_heaps_lock_); }
 hak_heap_t *_hak_heap_shared(void) { return &g_shared; }
+hak_heap_t *_hak_heap_mine(void) { return _hak_heap_for_alloc(); }
 void _hak_heap_on_flush(void (*fn)(hak_heap_t *h)) { g_on_flush = fn; }
 hak_decay_fn _hak_heap_decay_hook;
 void _hak_heap_on_decay(hak_decay_fn fn) { _hak_heap_decay_hook = fn; }

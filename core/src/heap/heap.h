@@ -393,6 +393,10 @@ void _hak_heaps_lock(void);
 void _hak_heaps_unlock(void);
 void _hak_heaps_child_reset(void);
 hak_heap_t *_hak_heap_shared(void); /* threads without a heap: guarded by the registry lock */
+/* The calling thread's heap, made now when it has none (as its first small
+ * malloc makes it); the empty heap while hakmem starts up or without
+ * thread caches. */
+hak_heap_t *_hak_heap_mine(void);
 /* Calls fn on every heap under the registry lock (the large tier sums its
  * per-thread counters so). */
 void _hak_heaps_each(void (*fn)(hak_heap_t *h, void *arg), void *arg);

@@ -272,9 +272,14 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     hak_large_t *e = NULL;
     uint32_t was = L_GONE;
     uint64_t resident = 0; /* an arena block's chunks that held an earlier block */
-    hak_heap_t *h = _hak_tl_heap;
-    large_local_t *l = hak_heap_owned(h) ? local_of(h) : NULL;
     bool plain = cacheable && offset == HAK_LARGE_HEADER; /* cached and reused */
+    /* A thread that has allocated no small block yet gets its heap now, as
+     * its first small malloc would, when the block is one it may stash:
+     * without a heap it has no stash, and each of its large mallocs and
+     * frees took the tier's lock, searched the arenas and went through
+     * BigCache (a loop of 2 MiB buffers ran 1,000 instructions a cycle). */
+    hak_heap_t *h = plain && map_size <= STASH_MAX ? _hak_heap_mine() : _hak_tl_heap;
+    large_local_t *l = hak_heap_owned(h) ? local_of(h) : NULL;
     size_t whole = hak_align_up(map_size, HAK_CHUNK_SIZE);
     bool arena = plain && map_size >= ARENA_MIN_BYTES && whole <= ARENA_MAX_BYTES;
     if (arena) map_size = whole;
