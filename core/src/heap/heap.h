@@ -153,6 +153,7 @@ typedef struct hak_heap {
     hak_slab_sizing_t sizing[HAK_CLASSES];
     hak_class_watch_t watch[HAK_CLASSES]; /* the owner's decay passes only */
     hak_slab_t *span_empty;               /* freed spans kept (freed twice: caught) */
+    _Atomic(hak_slab_t *) span_parked;    /* the owner's last freed span, off every list */
     uint32_t span_empty_units;
     _Atomic(hak_batch_t *) remote;        /* other threads' frees, in batches */
     _Atomic(hak_batch_t *) batch_back;    /* its records their owners read, back */

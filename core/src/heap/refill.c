@@ -282,6 +282,11 @@ void _hak_slab_event_locked(hak_heap_t *h, hak_slab_t *s) {
 
 void _hak_slab_event(hak_slab_t *s) {
     hak_heap_t *h = s->heap;
+    /* the owner's free of a span: parked without the lock (span.c) */
+    if (s->cls == HAK_SPAN_CLASS && s->used == 0 && _hak_span_park(h, s)) {
+        _hak_heap_tick(h);
+        return;
+    }
     HAK_LOCKED(&h->lock) {
         _hak_slab_event_locked(h, s);
     }

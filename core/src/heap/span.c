@@ -38,7 +38,23 @@ void _hak_span_keep(hak_heap_t *h, hak_slab_t *s) {
     h->span_empty_units += s->span;
 }
 
+bool _hak_span_park(hak_heap_t *h, hak_slab_t *s) {
+    if (s->span > SPAN_KEEP_UNITS ||
+        atomic_load_explicit(&h->span_parked, memory_order_relaxed) != NULL)
+        return false;
+    atomic_store_explicit(&h->span_parked, s, memory_order_release);
+    return true;
+}
+
+/* The parked span, taken off its slot (NULL: none). */
+static hak_slab_t *unpark(hak_heap_t *h) {
+    if (atomic_load_explicit(&h->span_parked, memory_order_relaxed) == NULL) return NULL;
+    return atomic_exchange_explicit(&h->span_parked, NULL, memory_order_acquire);
+}
+
 void _hak_spans_decay(hak_heap_t *h, uint64_t older_than, uint64_t now) {
+    hak_slab_t *parked = unpark(h);
+    if (parked != NULL) _hak_slab_event_locked(h, parked); /* kept, dated below */
     hak_slab_t *s = h->span_empty;
     while (s != NULL) {
         hak_slab_t *next = s->next;
@@ -90,13 +106,35 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero) {
     return p;
 }
 
+/* The owner's parked span when it has `units`, handed out again without
+ * the heap's lock (it is on no list: only the slot reached it); one of
+ * another size is kept as its free would have kept it. */
+static void *from_parked(hak_heap_t *h, uint32_t units, size_t size, bool zero) {
+    hak_slab_t *s = unpark(h);
+    if (s == NULL) return NULL;
+    if (s->span != units) {
+        HAK_LOCKED(&h->lock) {
+            _hak_slab_event_locked(h, s);
+        }
+        return NULL;
+    }
+    s->used = 1;
+    s->allocs++;
+    HAK_REUSE_RECORD((uint64_t)units << HAK_UNIT_SHIFT, 0);
+    void *p = (void *)s->start;
+    ((hak_block_t *)p)->mark = 0;
+    if (zero) memset(p, 0, size);
+    return p;
+}
+
 void *_hak_span_alloc(size_t size, bool zero) {
     hak_ensure_init();
     hak_slow_path_seen();
     hak_heap_t *h = _hak_heap_for_alloc();
     void *p = NULL;
     if (hak_heap_owned(h)) {
-        p = span_from(h, size, zero);
+        p = from_parked(h, units_for(size), size, zero);
+        if (p == NULL) p = span_from(h, size, zero);
         _hak_heap_tick(h);
     } else {
         HAK_LOCKED(&_hak_heaps_lock_) {
