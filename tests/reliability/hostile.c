@@ -22,6 +22,7 @@ void *reallocarray(void *ptr, size_t count, size_t size);
 
 #define TINY 16
 #define MID (8 * 1024)
+#define SPAN (256 * 1024) /* past the mid tier: a one-block slab (its free parks it) */
 #define LARGE (1024 * 1024)
 
 static char global_buf[256];
@@ -29,6 +30,7 @@ static char global_buf[256];
 static size_t tier_size(const char *tier) {
     if (strcmp(tier, "tiny") == 0) return TINY;
     if (strcmp(tier, "mid") == 0) return MID;
+    if (strcmp(tier, "span") == 0) return SPAN;
     if (strcmp(tier, "large") == 0) return LARGE;
     die("unknown tier '%s'", tier);
 }
@@ -389,6 +391,9 @@ static const char *const CASES[] = {
     "double-free-remote-tiny",  "double-free-remote-mid",   "double-free-remote-large",
     "double-free-owner-tiny",   "double-free-owner-mid",    "double-free-owner-large",
     "double-free-hot-tiny",     "double-free-hot-mid",
+    "double-free-span",         "double-free-after-span",   "double-free-remote-span",
+    "double-free-owner-span",   "interior-span",            "realloc-freed-span",
+    "usable-size-freed-span",
     "interior-tiny",            "interior-mid",             "interior-large",
     "interior-large-page",      "realloc-freed-tiny",       "realloc-freed-mid",
     "realloc-freed-large",      "usable-size-freed-tiny",   "usable-size-freed-mid",

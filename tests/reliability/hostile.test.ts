@@ -26,7 +26,7 @@ const EXPECT: Record<string, RegExp> = {
   "interior-large-page": /interior/,
   "realloc-freed-tiny": /realloc of a freed block/,
   "realloc-freed-mid": /realloc of a freed block/,
-  "realloc-freed-large": /freed block|double free|did not allocate/,
+  "realloc-freed-large": /realloc of a freed block|did not allocate/,
   "usable-size-freed-tiny": /usable size of a freed block/,
   "usable-size-freed-mid": /usable size of a freed block/,
   "usable-size-freed-large": /usable size of a freed block|did not allocate/,
@@ -34,8 +34,13 @@ const EXPECT: Record<string, RegExp> = {
   "free-global": /did not allocate/,
   "free-wild-low": /did not allocate/,
   "free-wild-high": /did not allocate/,
+  // a span (a block past the mid tier, below the large one) freed by its owner is parked
+  "double-free-span": /double free/,
+  "interior-span": /interior/,
+  "realloc-freed-span": /realloc of a freed block/,
+  "usable-size-freed-span": /usable size of a freed block/,
 };
-for (const tier of ["tiny", "mid", "large"]) {
+for (const tier of ["tiny", "mid", "span", "large"]) {
   for (const v of ["after", "remote", "owner"]) {
     EXPECT[`double-free-${v}-${tier}`] = EXPECT[`double-free-${tier}`];
   }

@@ -24,7 +24,7 @@ __attribute__((noinline)) void _hak_free_other(void *p, size_t size, bool sized,
     unsigned kind = hak_pm_kind(hak_pagemap_get((uintptr_t)p));
     if (kind == PM_LARGE || kind == PM_GUARD) {
         if (sized) {
-            size_t usable = kind == PM_LARGE ? _hak_large_usable(p) : _hak_guard_usable(p);
+            size_t usable = kind == PM_LARGE ? _hak_large_usable(p, call) : _hak_guard_usable(p, call);
             if (size > usable) _hak_size_fail(call, p, size, usable);
         }
         if (kind == PM_LARGE) _hak_large_free(p);
@@ -74,8 +74,8 @@ size_t hak_usable_size(const void *p) {
         if (hak_is_marked_free(p)) _hak_fail("usable size of a freed block", p);
         return s->usable;
     }
-    if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p);
-    if (hak_pm_kind(pm) == PM_GUARD) return _hak_guard_usable(p);
+    if (hak_pm_kind(pm) == PM_LARGE) return _hak_large_usable(p, "usable size");
+    if (hak_pm_kind(pm) == PM_GUARD) return _hak_guard_usable(p, "usable size");
     _hak_fail("usable size of a pointer hakmem did not allocate", p);
 }
 
@@ -185,7 +185,7 @@ void *hak_realloc(void *p, size_t size) {
         return r != NULL ? r : moved(p, grown(size, usable), usable, _hak_large_free);
     }
     if (kind == PM_GUARD) {
-        size_t usable = _hak_guard_usable(p);
+        size_t usable = _hak_guard_usable(p, "realloc");
         if (size <= usable && size >= usable / SHRINK_IN_PLACE) return p;
         return moved(p, grown(size, usable), usable, hak_free);
     }

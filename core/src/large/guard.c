@@ -325,16 +325,16 @@ size_t _hak_guard_decay(uint32_t now_ms, uint32_t delay_ms) {
     return bytes;
 }
 
-size_t _hak_guard_usable(const void *p) {
+size_t _hak_guard_usable(const void *p, const char *call) {
     size_t usable = 0;
     HAK_LOCKED(&g_lock) {
-        guard_hdr_t *h = header_of(p, "usable size");
+        guard_hdr_t *h = header_of(p, call);
         if (h->kind == G_ZERO) {
-            zero_slot(h, p, "usable size", false);
+            zero_slot(h, p, call, false);
         } else {
             if ((uintptr_t)p != h->user)
-                fail("usable size", "an interior or invalid pointer (guarded block)", p);
-            if (h->state != G_LIVE) _hak_fail("usable size of a freed block (guarded block)", p);
+                fail(call, "an interior or invalid pointer (guarded block)", p);
+            if (h->state != G_LIVE) fail(call, "a freed block (guarded block)", p);
             usable = h->usable;
         }
     }

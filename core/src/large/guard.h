@@ -19,7 +19,8 @@ void *_hak_guard_zero_alloc(void);
  * until GUARD_QUARANTINE later frees; a pointer that is not a live block's
  * start stops the process. */
 void _hak_guard_free(void *p);
-size_t _hak_guard_usable(const void *p); /* the same checks; 0 for a 0-byte block */
+/* the same checks, naming `call` (as _hak_large_usable); 0 for a 0-byte block */
+size_t _hak_guard_usable(const void *p, const char *call);
 /* Trim and memory pressure: the freed ranges waiting are unmapped (a
  * process under RLIMIT_AS needs their address space); returns their bytes. */
 size_t _hak_guard_trim(void);

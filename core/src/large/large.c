@@ -323,15 +323,25 @@ void *_hak_large_alloc(size_t size, size_t align, bool zero) {
     return (uint8_t *)e + offset;
 }
 
-/* The header of a live large block; `freed` names the failure when the
- * block is already free. */
-static hak_large_t *header_of(const void *p, const char *freed) {
+/* Stops the process naming the call ("free", "realloc", ...) and what is
+ * wrong with large block p (a free of a freed block is a double free). */
+__attribute__((noreturn, cold)) static void large_failed(const void *p, const char *call,
+                                                         const char *problem) {
+    char what[112];
+    if (strcmp(call, "free") == 0 && strcmp(problem, "a freed block") == 0)
+        snprintf(what, sizeof(what), "double free (large tier)");
+    else snprintf(what, sizeof(what), "%s of %s (large tier)", call, problem);
+    _hak_fail(what, p);
+}
+
+/* The header of a live large block, or the process stops naming `call`. */
+static hak_large_t *header_of(const void *p, const char *call) {
     uintptr_t a = (uintptr_t)p;
     uintptr_t base = hak_region_base(a, hak_pagemap_get(a));
     hak_large_t *e = (hak_large_t *)base;
     if (e->magic != (LARGE_MAGIC ^ base) || base + e->offset != a)
-        _hak_fail("free of an interior or invalid pointer (large tier)", p);
-    if (e->state != L_USED) _hak_fail(freed, p);
+        large_failed(p, call, "an interior or invalid pointer");
+    if (e->state != L_USED) large_failed(p, call, "a freed block");
     return e;
 }
 
@@ -341,7 +351,7 @@ bool _hak_large_cache_eligible(const hak_large_t *e) {
 }
 
 void _hak_large_free(void *p) {
-    hak_large_t *e = header_of(p, "double free (large tier)");
+    hak_large_t *e = header_of(p, "free");
     bool measure = g_strategy != NULL && g_strategy->measuring();
     uint64_t t0 = measure ? _hak_now_ns() : 0;
     unsigned strategy = e->strategy;
@@ -400,8 +410,8 @@ void _hak_large_init(void) {
     _hak_heap_on_decay(decay);
 }
 
-size_t _hak_large_usable(const void *p) {
-    hak_large_t *e = header_of(p, "usable size of a freed block (large tier)");
+size_t _hak_large_usable(const void *p, const char *call) {
+    hak_large_t *e = header_of(p, call);
     return e->map_size - e->offset;
 }
 
@@ -446,7 +456,7 @@ static void *relocate(hak_large_t *e, size_t map_size) {
 }
 
 void *_hak_large_resize(void *p, size_t size, size_t *usable) {
-    hak_large_t *e = header_of(p, "realloc of a freed block (large tier)");
+    hak_large_t *e = header_of(p, "realloc");
     *usable = e->map_size - e->offset;
     if (size > HAK_MID_MAX && size <= *usable && size >= *usable / SHRINK_IN_PLACE) return p;
     if (size > *usable) {

@@ -28,7 +28,9 @@ size_t _hak_large_threshold(unsigned strategy);
 void _hak_large_init(void); /* registers the heap flush hook (the stash) */
 void *_hak_large_alloc(size_t size, size_t align, bool zero);
 void _hak_large_free(void *p);
-size_t _hak_large_usable(const void *p);
+/* A live block's usable bytes, or the process stops naming `call` ("usable size", a sized
+ * free's name). */
+size_t _hak_large_usable(const void *p, const char *call);
 /* Resizes a block where it lies when it can: returns p (kept or grown),
  * or NULL when the caller must move it (allocate, copy `*usable` bytes at
  * most, free). */
