@@ -122,9 +122,9 @@ export function heldOutBest(
     }
     if (pick === null) continue;
     const inRound = (a: string) => of.filter((s) => s.allocator === a && s.round === r);
-    const picked = inRound(pick);
-    const ratio = median(roundRatios(inRound(o.learning), picked, higherIsBetter, speedValue));
-    const apart = inRound(o.learning).some((l) => picked.some((p) => machinesApart(l, p)));
+    const learning = inRound(o.learning), picked = inRound(pick);
+    const ratio = median(roundRatios(learning, picked, higherIsBetter, speedValue));
+    const apart = learning.some((l) => picked.some((p) => machinesApart(l, p)));
     if (ratio !== null) out.set(r, { pick, ratio, apart });
   }
   return out;

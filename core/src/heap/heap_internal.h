@@ -50,9 +50,9 @@ void _hak_quarantine_flush(hak_heap_t *h); /* every held block freed (flush, exi
 /* span.c */
 void _hak_span_keep(hak_heap_t *h, hak_slab_t *s);        /* a freed span, kept or given back */
 /* The owner's free of span s (used 0), parked in h's slot without the
- * heap's lock when the slot is empty and s small enough to keep: the next
- * span of its size takes it back at once, and a decay pass (any thread's,
- * with the lock) keeps it as its free would have. False: not parked. */
+ * heap's lock when the slot is empty: the next span of its size takes it
+ * back at once, and a decay pass (any thread's, with the lock) keeps it as
+ * its free would have. False: not parked. */
 bool _hak_span_park(hak_heap_t *h, hak_slab_t *s);
 /* Kept spans idle since older_than go; undated ones are dated `now`. */
 void _hak_spans_decay(hak_heap_t *h, uint64_t older_than, uint64_t now);

@@ -38,10 +38,12 @@ void _hak_span_keep(hak_heap_t *h, hak_slab_t *s) {
     h->span_empty_units += s->span;
 }
 
+/* Every span is small enough to keep, so any may be parked. */
+_Static_assert(((HAK_SPAN_MAX + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT) <= SPAN_KEEP_UNITS,
+               "a span larger than the kept spans' room");
+
 bool _hak_span_park(hak_heap_t *h, hak_slab_t *s) {
-    if (s->span > SPAN_KEEP_UNITS ||
-        atomic_load_explicit(&h->span_parked, memory_order_relaxed) != NULL)
-        return false;
+    if (atomic_load_explicit(&h->span_parked, memory_order_relaxed) != NULL) return false;
     atomic_store_explicit(&h->span_parked, s, memory_order_release);
     return true;
 }
@@ -80,6 +82,15 @@ static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units) {
     return NULL;
 }
 
+/* Span s's block, handed out: cleared when asked (memory that does not read
+ * zero). */
+static void *hand_out(hak_slab_t *s, size_t size, bool clear) {
+    void *p = (void *)s->start;
+    ((hak_block_t *)p)->mark = 0; /* a stale mark in reused memory is not a free block */
+    if (clear) memset(p, 0, size);
+    return p;
+}
+
 static void *span_from(hak_heap_t *h, size_t size, bool zero) {
     uint32_t units = units_for(size);
     bool fresh = false;
@@ -100,10 +111,7 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero) {
         }
     }
     if (s == NULL) return NULL;
-    void *p = (void *)s->start;
-    ((hak_block_t *)p)->mark = 0; /* a stale mark in reused memory is not a free block */
-    if (zero && !fresh) memset(p, 0, size);
-    return p;
+    return hand_out(s, size, zero && !fresh);
 }
 
 /* The owner's parked span when it has `units`, handed out again without
@@ -121,10 +129,7 @@ static void *from_parked(hak_heap_t *h, uint32_t units, size_t size, bool zero) 
     s->used = 1;
     s->allocs++;
     HAK_REUSE_RECORD((uint64_t)units << HAK_UNIT_SHIFT, 0);
-    void *p = (void *)s->start;
-    ((hak_block_t *)p)->mark = 0;
-    if (zero) memset(p, 0, size);
-    return p;
+    return hand_out(s, size, zero);
 }
 
 void *_hak_span_alloc(size_t size, bool zero) {
