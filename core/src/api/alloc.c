@@ -34,6 +34,17 @@ __attribute__((noinline)) void _hak_free_other(void *p, size_t size, bool sized,
     _hak_fail("free of a pointer hakmem did not allocate", p);
 }
 
+/* A span's block starts a colour into its unit, where free's fast path
+ * looks for the slab's first block: it comes here, as does any pointer
+ * into a head unit that is no block (the slow path names those). */
+__attribute__((noinline)) void _hak_free_head(void *p, size_t size, bool sized, const char *call) {
+    if (sized) {
+        hak_slab_t *s = _hak_small_locate_or_fail((uintptr_t)p, call);
+        if (size > s->usable) _hak_size_fail(call, p, size, s->usable);
+    }
+    _hak_free_slow(p);
+}
+
 HAK_ENTRY_ALIGN void hak_free(void *p) { hak_free_block(p, false, 0, NULL); }
 
 void _hak_free_sized_as(void *p, size_t size, const char *call) {
@@ -45,7 +56,7 @@ void _hak_free_sized_as(void *p, size_t size, const char *call) {
 __attribute__((noinline)) void *_hak_big_alloc(size_t size, bool zero) {
     hak_ensure_init();
     if (hak_hardened()) return _hak_guard_alloc(size, 0, zero);
-    if (size <= HAK_SPAN_MAX) return _hak_span_alloc(size, zero);
+    if (size <= HAK_SPAN_MAX) return _hak_span_alloc(size, zero, false);
     return _hak_large_alloc(size, 0, zero);
 }
 
@@ -101,8 +112,8 @@ static void *aligned_alloc_pow2(size_t align, size_t size) {
     int cls = aligned_class(size, align);
     if (hak_hardened()) return cls >= 0 ? _hak_harden_alloc((unsigned)cls) : _hak_guard_alloc(size, align, false);
     if (cls >= 0) return small_alloc(_hak_class_size[cls]);
-    /* spans start on a unit boundary */
-    if (size <= HAK_SPAN_MAX && align <= HAK_UNIT_SIZE) return _hak_span_alloc(size, false);
+    /* a span aligned past a line starts its unit, not a colour into it */
+    if (size <= HAK_SPAN_MAX && align <= HAK_UNIT_SIZE) return _hak_span_alloc(size, false, align > HAK_CACHE_LINE);
     return _hak_large_alloc(size, align, false);
 }
 

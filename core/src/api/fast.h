@@ -20,6 +20,9 @@ void *_hak_big_alloc(size_t size, bool zero);
 /* free of a block outside every segment: large ones, NULL, foreign pointers
  * (the arguments in the order that leaves a sized delete's where they are) */
 void _hak_free_other(void *p, size_t size, bool sized, const char *call);
+/* free of a pointer into a slab's first unit that is not its first block:
+ * a span's block, which starts a colour into the unit (alloc.c) */
+void _hak_free_head(void *p, size_t size, bool sized, const char *call);
 /* _hak_size_fail (sized.c), not declared noreturn so that the fast path
  * jumps to it: a call would make every free save a register for it. */
 __attribute__((cold)) void _hak_size_fail_jump(const void *p, size_t size, size_t usable,
@@ -78,8 +81,8 @@ HAK_INLINE void hak_free_block(void *p, bool sized, size_t size, const char *cal
     uint32_t i = hak_block_index(s, a & (HAK_UNIT_SIZE - 1));
     if (unlikely(i >= hak_load_racy32(&s->carved))) {
         /* a block in a later unit of a mid slab: its head's descriptor */
-        if (s->kind != SLAB_TAIL) {
-            _hak_free_slow(p);
+        if (s->kind != SLAB_TAIL) { /* a span's block (a colour into its unit), or no block */
+            _hak_free_head(p, size, sized, call);
             return;
         }
         s -= s->span;

@@ -155,6 +155,7 @@ typedef struct hak_heap {
     hak_slab_t *span_empty;               /* freed spans kept (freed twice: caught) */
     _Atomic(hak_slab_t *) span_parked;    /* the owner's last freed span, off every list */
     uint32_t span_empty_units;
+    uint16_t span_colour;                 /* the colour of its last new span (span.c) */
     _Atomic(hak_batch_t *) remote;        /* other threads' frees, in batches */
     _Atomic(hak_batch_t *) batch_back;    /* its records their owners read, back */
     _Atomic uint32_t remote_count;
@@ -268,8 +269,9 @@ void _hak_class_knobs_derive(void);
 
 /* ---- spans (span.c) ---- */
 /* A span of at least `size` bytes (HAK_MID_MAX < size <= HAK_SPAN_MAX),
- * zeroed when asked; NULL + ENOMEM when the OS refuses memory. */
-void *_hak_span_alloc(size_t size, bool zero);
+ * zeroed when asked, starting its unit when `aligned` (else a colour into
+ * it); NULL + ENOMEM when the OS refuses memory. */
+void *_hak_span_alloc(size_t size, bool zero, bool aligned);
 /* Grows the span `s` (whose block is p) in place to hold `size`, when the
  * units after it are free and the caller's thread owns it; false if not. */
 bool _hak_span_grow(hak_slab_t *s, size_t size);

@@ -9,8 +9,26 @@
 #include <errno.h>
 #include <string.h>
 
+/* A span's block starts a colour into its first unit, a whole number of
+ * cache lines below SPAN_COLOUR_RANGE, the colour of the heap's spans
+ * stepping by SPAN_COLOUR_STEP (37 lines: 37 and 64 share no factor, so
+ * every line of the range comes round). Blocks that all start on a page
+ * boundary put their first lines, which programs touch most (headers),
+ * into the same cache sets: an L1 way covers 4 KiB on the cores we target
+ * (a loop over the first word of 64 live 256 KiB blocks: 14.5 ns an access
+ * at offset 0, 0.8-1.2 ns coloured; jemalloc 0.7, mimalloc 3 5.4, which
+ * offset theirs too). A span keeps the range's room for its colour, so a
+ * size that fills its units takes one unit more: address space, and the
+ * one page the block reaches into. */
+#define SPAN_COLOUR_RANGE 4096u
+#define SPAN_COLOUR_STEP (37u * HAK_CACHE_LINE)
+
 static uint32_t units_for(size_t size) {
-    return (uint32_t)((size + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
+    return (uint32_t)((size + SPAN_COLOUR_RANGE + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
+}
+
+static uint32_t colour_of(const hak_slab_t *s) {
+    return (uint32_t)(s->start & (HAK_UNIT_SIZE - 1));
 }
 
 /* Freed spans a heap keeps, at most this many units (2 MiB): a span freed
@@ -39,7 +57,8 @@ void _hak_span_keep(hak_heap_t *h, hak_slab_t *s) {
 }
 
 /* Every span is small enough to keep, so any may be parked. */
-_Static_assert(((HAK_SPAN_MAX + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT) <= SPAN_KEEP_UNITS,
+_Static_assert(((HAK_SPAN_MAX + SPAN_COLOUR_RANGE + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT) <=
+                   SPAN_KEEP_UNITS,
                "a span larger than the kept spans' room");
 
 bool _hak_span_park(hak_heap_t *h, hak_slab_t *s) {
@@ -69,10 +88,11 @@ void _hak_spans_decay(hak_heap_t *h, uint64_t older_than, uint64_t now) {
     }
 }
 
-/* A kept span of exactly `units`, taken off the list. */
-static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units) {
+/* A kept span of exactly `units` (with `aligned`, of colour 0: its block
+ * starts its unit), taken off the list. */
+static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units, bool aligned) {
     for (hak_slab_t *s = h->span_empty; s != NULL; s = s->next) {
-        if (s->span != units) continue;
+        if (s->span != units || (aligned && colour_of(s) != 0)) continue;
         _hak_kept_remove(h, s);
         /* undated: kept since the last decay pass, reused at once */
         HAK_REUSE_RECORD((uint64_t)units << HAK_UNIT_SHIFT,
@@ -91,19 +111,26 @@ static void *hand_out(hak_slab_t *s, size_t size, bool clear) {
     return p;
 }
 
-static void *span_from(hak_heap_t *h, size_t size, bool zero) {
+static void *span_from(hak_heap_t *h, size_t size, bool zero, bool aligned) {
     uint32_t units = units_for(size);
     bool fresh = false;
     hak_slab_t *s = NULL;
     HAK_LOCKED(&h->lock) {
-        s = take_kept(h, units);
+        s = take_kept(h, units, aligned);
         if (s != NULL) { /* kept: fresh stays false, so it is zeroed below if asked */
             s->used = 1;
             s->allocs++;
             break;
         }
-        s = _hak_heap_slab_new(h, HAK_SPAN_CLASS, units, units << HAK_UNIT_SHIFT, &fresh);
+        uint32_t colour = 0;
+        if (!aligned) {
+            h->span_colour = (uint16_t)((h->span_colour + SPAN_COLOUR_STEP) % SPAN_COLOUR_RANGE);
+            colour = h->span_colour;
+        }
+        s = _hak_heap_slab_new(h, HAK_SPAN_CLASS, units, (units << HAK_UNIT_SHIFT) - colour,
+                               &fresh);
         if (s != NULL) {
+            s->start += colour;
             /* one block, handed out at once */
             hak_store_relaxed32(&s->carved, 1);
             s->used = 1;
@@ -114,13 +141,14 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero) {
     return hand_out(s, size, zero && !fresh);
 }
 
-/* The owner's parked span when it has `units`, handed out again without
- * the heap's lock (it is on no list: only the slot reached it); one of
- * another size is kept as its free would have kept it. */
-static void *from_parked(hak_heap_t *h, uint32_t units, size_t size, bool zero) {
+/* The owner's parked span when it has `units` (and colour 0 when
+ * `aligned`), handed out again without the heap's lock (it is on no list:
+ * only the slot reached it); any other is kept as its free would have kept
+ * it. */
+static void *from_parked(hak_heap_t *h, uint32_t units, size_t size, bool zero, bool aligned) {
     hak_slab_t *s = unpark(h);
     if (s == NULL) return NULL;
-    if (s->span != units) {
+    if (s->span != units || (aligned && colour_of(s) != 0)) {
         HAK_LOCKED(&h->lock) {
             _hak_slab_event_locked(h, s);
         }
@@ -132,18 +160,18 @@ static void *from_parked(hak_heap_t *h, uint32_t units, size_t size, bool zero) 
     return hand_out(s, size, zero);
 }
 
-void *_hak_span_alloc(size_t size, bool zero) {
+void *_hak_span_alloc(size_t size, bool zero, bool aligned) {
     hak_ensure_init();
     hak_slow_path_seen();
     hak_heap_t *h = _hak_heap_for_alloc();
     void *p = NULL;
     if (hak_heap_owned(h)) {
-        p = from_parked(h, units_for(size), size, zero);
-        if (p == NULL) p = span_from(h, size, zero);
+        p = from_parked(h, units_for(size), size, zero, aligned);
+        if (p == NULL) p = span_from(h, size, zero, aligned);
         _hak_heap_tick(h);
     } else {
         HAK_LOCKED(&_hak_heaps_lock_) {
-            p = span_from(_hak_heap_shared(), size, zero);
+            p = span_from(_hak_heap_shared(), size, zero, aligned);
         }
     }
     if (p == NULL) errno = ENOMEM;
@@ -158,7 +186,7 @@ bool _hak_span_grow(hak_slab_t *s, size_t size) {
     uint32_t units = units_for(size);
     bool grown = false;
     HAK_LOCKED(&h->lock) {
-        grown = _hak_slab_extend(s, units, units << HAK_UNIT_SHIFT);
+        grown = _hak_slab_extend(s, units, (units << HAK_UNIT_SHIFT) - colour_of(s));
     }
     return grown;
 }
