@@ -291,6 +291,18 @@ export const BENCHES: readonly BenchDef[] = [
     quickScale: 0.2,
   },
   {
+    id: "live_heads",
+    program: "live_heads",
+    args: () => [],
+    metric: "ns_per_op",
+    title: "Heads of live buffers (16 KiB–4 MiB)",
+    description: "64 live buffers of log-uniform sizes from 16 KiB to 4 MiB; in rounds the first " +
+      "word of each is read and incremented, as a program updates its buffers' headers. Buffers " +
+      "that all start at the same offset into a page share one L1 set; buffers at varying " +
+      "offsets (a cache-oblivious placement) spread over the sets. Mean ns per access.",
+    quickScale: 0.2,
+  },
+  {
     id: "large_mix",
     program: "large_mix",
     args: () => [],
