@@ -24,12 +24,12 @@ int main(int argc, char **argv) {
   if (!heads) fatal("out of memory");
   rng_t r;
   rng_seed(&r, a.seed, 0);
-  uint64_t offsets = 0; // distinct offsets into a page among the first 64 buffers (a bit each line)
+  uint64_t offsets = 0; // the line offsets into a page the buffers start at, a bit each
   for (uint64_t i = 0; i < count; i++) {
     size_t size = (size_t)rng_logsize(&r, min, max);
     heads[i] = xmalloc(size);
     heads[i][0] = i;
-    offsets |= 1ull << (((uintptr_t)heads[i] & (BENCH_PAGE - 1)) / 64 % 64);
+    offsets |= 1ull << (((uintptr_t)heads[i] & (BENCH_PAGE - 1)) / 64);
   }
 
   uint64_t t0 = now_ns();
