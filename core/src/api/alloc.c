@@ -38,11 +38,9 @@ __attribute__((noinline)) void _hak_free_other(void *p, size_t size, bool sized,
  * looks for the slab's first block: it comes here, as does any pointer
  * into a head unit that is no block (the slow path names those). */
 __attribute__((noinline)) void _hak_free_head(void *p, size_t size, bool sized, const char *call) {
-    if (sized) {
-        hak_slab_t *s = _hak_small_locate_or_fail((uintptr_t)p, call);
-        if (size > s->usable) _hak_size_fail(call, p, size, s->usable);
-    }
-    _hak_free_slow(p);
+    hak_slab_t *s = _hak_small_locate_or_fail((uintptr_t)p, sized ? call : "free");
+    if (sized && size > s->usable) _hak_size_fail(call, p, size, s->usable);
+    _hak_free_located(p, s);
 }
 
 HAK_ENTRY_ALIGN void hak_free(void *p) { hak_free_block(p, false, 0, NULL); }

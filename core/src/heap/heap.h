@@ -283,6 +283,8 @@ void *_hak_class_alloc(unsigned cls);
 /* A free the fast path did not finish: a double free, an interior or
  * invalid pointer into a segment (the block's head is looked up again). */
 void _hak_free_slow(void *p);
+/* The same for p, found a block's start in head slab s. */
+void _hak_free_located(void *p, hak_slab_t *s);
 /* Stops the process naming the call ("free", "realloc", ...) and what is
  * wrong with pointer a: into no live slab, or not at a block's start. */
 __attribute__((noreturn, cold)) void _hak_small_locate_failed(uintptr_t a, const char *call);

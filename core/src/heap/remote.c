@@ -388,9 +388,9 @@ void _hak_small_locate_failed(uintptr_t a, const char *call) {
     _hak_fail(line, (void *)a);
 }
 
-void _hak_free_slow(void *p) {
-    uintptr_t a = (uintptr_t)p;
-    hak_slab_t *s = _hak_small_locate_or_fail(a, "free");
+void _hak_free_slow(void *p) { _hak_free_located(p, _hak_small_locate_or_fail((uintptr_t)p, "free")); }
+
+void _hak_free_located(void *p, hak_slab_t *s) {
     hak_block_t *b = p;
     if (hak_is_marked_free(b)) _hak_fail("double free", p);
     if (hak_hardened()) { /* a block the fast path passed on */

@@ -88,11 +88,16 @@ void _hak_spans_decay(hak_heap_t *h, uint64_t older_than, uint64_t now) {
     }
 }
 
-/* A kept span of exactly `units` (with `aligned`, of colour 0: its block
- * starts its unit), taken off the list. */
+/* Whether freed span s serves a span of `units` (with `aligned`, only of
+ * colour 0: its block starts its unit). */
+static bool serves(const hak_slab_t *s, uint32_t units, bool aligned) {
+    return s->span == units && (!aligned || colour_of(s) == 0);
+}
+
+/* A kept span that serves `units` (and `aligned`), taken off the list. */
 static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units, bool aligned) {
     for (hak_slab_t *s = h->span_empty; s != NULL; s = s->next) {
-        if (s->span != units || (aligned && colour_of(s) != 0)) continue;
+        if (!serves(s, units, aligned)) continue;
         _hak_kept_remove(h, s);
         /* undated: kept since the last decay pass, reused at once */
         HAK_REUSE_RECORD((uint64_t)units << HAK_UNIT_SHIFT,
@@ -148,7 +153,7 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero, bool aligned) {
 static void *from_parked(hak_heap_t *h, uint32_t units, size_t size, bool zero, bool aligned) {
     hak_slab_t *s = unpark(h);
     if (s == NULL) return NULL;
-    if (s->span != units || (aligned && colour_of(s) != 0)) {
+    if (!serves(s, units, aligned)) {
         HAK_LOCKED(&h->lock) {
             _hak_slab_event_locked(h, s);
         }
