@@ -116,7 +116,7 @@ HAK_API size_t hak_mid_max(void);
     X(refault_bytes, "bytes given back that were handed out again (page faults decay caused)")    \
     X(os_failures,                                                                                 \
       "madvise and mremap calls the OS refused (survived: the memory stays as it was)")            \
-    X(hot_grown_bytes, "room the mid classes' hot stacks grew beyond their first, every thread")
+    X(hot_grown_bytes, "room the hot stacks grew beyond their first, every thread")
 
 #define HAK_ENUMERATOR_(id, name) HAK_TIER_##id,
 typedef enum hak_tier { HAK_TIER_LIST(HAK_ENUMERATOR_) HAK_TIER_COUNT } hak_tier_t;

@@ -1,7 +1,7 @@
 /** Which block malloc hands out next (core/src/heap/heap.h, hak_slab_free_local and
  * hak_free_owned): a block freed by its owner onto the class's current slab is the next one of its
  * class, while its lines are still in cache; pushed onto the slab's local list, it came back only
- * after the rest of the slab. A mid block freed to a slab that is no longer current waits on the
+ * after the rest of the slab. A block freed to a slab that is no longer current waits on the
  * class's hot stack, which malloc pops first. Hardened mode (the debug flavour) holds freed blocks
  * in a quarantine first: release only. */
 import assert from "node:assert/strict";
@@ -34,18 +34,21 @@ Deno.test({
   },
 });
 
-/** Mid sizes, and blocks of each allocated after the first: more than a slab of them holds. */
-const MID_SIZES = [2048, 8192, 24 * 1024, 64 * 1024];
+/** Tiny and mid sizes, and blocks of each allocated after the first: more than a slab of them
+ * holds (a tiny slab is one 64 KiB unit; a mid slab holds at most 80 blocks here). */
+const NOT_CURRENT_SIZES = [16, 48, 512, 1024, 2048, 8192, 24 * 1024, 64 * 1024];
 const LATER = 80;
+const UNIT = 64 * 1024;
 
 Deno.test({
-  name: "reuse[release] a mid block freed to a slab that is not current is handed out next",
+  name: "reuse[release] a block freed to a slab that is not current is handed out next",
   ignore: notBuilt("release"),
   fn() {
     const h = hak();
-    for (const size of MID_SIZES) {
+    for (const size of NOT_CURRENT_SIZES) {
       const first = h.malloc(size);
-      const later = Array.from({ length: LATER }, () => h.malloc(size));
+      const count = Math.max(LATER, Math.ceil(UNIT / size) + 8);
+      const later = Array.from({ length: count }, () => h.malloc(size));
       assert.ok(first !== null && later.every((p) => p !== null), `malloc(${size})`);
       h.free(first);
       const again = h.malloc(size);

@@ -116,17 +116,21 @@ static void double_free_after(const char *tier) {
     not_caught("second free after unrelated allocations");
 }
 
-/* A mid block freed by its owner while another slab is its class's current
- * one waits on the class's hot stack (core/src/heap/heap.h,
- * hak_free_owned), still counted out of its slab: its second free must be
- * caught there. The blocks allocated after it (more than its slab holds)
- * stay allocated. */
-#define HOT_LATER 100
+/* A block freed by its owner while another slab is its class's current one
+ * waits on the class's hot stack (core/src/heap/heap.h, hak_free_owned),
+ * still counted out of its slab: its second free must be caught there. The
+ * blocks allocated after it, more than its slab holds (a tiny slab is a
+ * 64 KiB unit, a mid one holds at most 100 blocks here), stay allocated. */
+#define HOT_UNIT (64u << 10)
+#define HOT_LATER_MORE 100
+#define HOT_LATER_MAX (HOT_UNIT / TINY + HOT_LATER_MORE)
 
 static void double_free_hot(const char *tier) {
-    static void *later[HOT_LATER];
-    void *p = alloc_filled(tier_size(tier));
-    for (unsigned i = 0; i < HOT_LATER; i++) later[i] = alloc_filled(tier_size(tier));
+    static void *later[HOT_LATER_MAX];
+    size_t size = tier_size(tier);
+    size_t n = HOT_UNIT / size + HOT_LATER_MORE;
+    void *p = alloc_filled(size);
+    for (size_t i = 0; i < n; i++) later[i] = alloc_filled(size);
     launder(later);
     announce(p);
     free(p);

@@ -45,7 +45,7 @@ HAK_RACY_READ static uint64_t slab_allocs(const hak_slab_t *s, uint32_t rest) {
     return allocs > rest ? allocs - rest : 0;
 }
 
-/* Blocks on a heap's hot stack of mid class c, which its owner pushes and
+/* Blocks on a heap's hot stack of class c, which its owner pushes and
  * pops without a lock (and empties at its exit). */
 HAK_RACY_READ static uint32_t hot_count(const hak_heap_t *h, unsigned c) {
     return *(volatile const uint8_t *)&h->hot_n[c];
@@ -62,13 +62,11 @@ static void add_heap(hak_counters_t *out, hak_heap_t *h) {
         out->frees[c] += hak_ctr_get(&h->ctr.frees[c]) + hak_ctr_get(&h->ctr.held[c]);
         out->held[c] += hak_ctr_get(&h->ctr.held[c]);
         out->misses[c] += hak_ctr_get(&h->ctr.misses[c]);
-        if (c >= HAK_TINY_CLASSES) {
-            /* a hot stack's blocks are freed, though still out of their
-             * slabs, and what malloc took from it the slabs never saw */
-            uint64_t pops = hak_ctr_get(&h->hot_pops[c - HAK_TINY_CLASSES]);
-            out->allocs[c] += pops;
-            out->frees[c] += pops + hot_count(h, c);
-        }
+        /* a hot stack's blocks are freed, though still out of their slabs,
+         * and what malloc took from it the slabs never saw */
+        uint64_t pops = hak_ctr_get(&h->hot_pops[c]);
+        out->allocs[c] += pops;
+        out->frees[c] += pops + hot_count(h, c);
         out->remote_frees[c] += hak_ctr_get(&h->ctr.remote_frees[c]);
         out->flushes[c] += hak_ctr_get(&h->ctr.flushes[c]);
     }

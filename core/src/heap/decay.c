@@ -266,11 +266,10 @@ static bool decay_slab(hak_slab_t *s, uint64_t older_than, uint64_t now, bool li
     return true;
 }
 
-/* The block on top of class cls's hot stack (NULL: empty; tiny classes
- * have none): every push and pop changes it. */
+/* The block on top of class cls's hot stack (NULL: empty): every push and pop changes it. */
 static const hak_block_t *hot_top(const hak_heap_t *h, unsigned cls) {
     uint32_t n = h->hot_n[cls];
-    return n == 0 ? NULL : h->hot[cls - HAK_TINY_CLASSES][n - 1];
+    return n == 0 ? NULL : h->hot[cls][n - 1];
 }
 
 /* The owner's pass (heap lock held): a class whose current slab and hot

@@ -77,13 +77,17 @@ typedef struct hak_remote_buf {
     uint32_t bytes; /* of the blocks in the batch: a batch of large blocks goes sooner */
 } hak_remote_buf_t;
 
-/* A mid-size block its owner frees to a slab that is not current waits on
- * its class's hot stack in the heap, which the class's next malloc pops
- * before its current slab: the block comes back while its lines are still
- * in cache. A mid slab holds few blocks (8 to 16 of 32 KiB), so most of a
- * class's frees land in slabs that are not current, where they waited for
- * the slab to become current again, cold by then (each of 2 threads
- * replacing 8-32 KiB blocks among 256 live: 55-72 -> 62-88 M ops/s). A stack
+/* A block its owner frees to a slab that is not current waits on its
+ * class's hot stack in the heap, which the class's next malloc pops before
+ * its current slab: the block comes back while its lines are still in
+ * cache, and neither the free nor the malloc touches the slab's written
+ * line. On the slab's lists it waited for the slab to become current
+ * again, cold by then: a mid slab holds few blocks (8 to 16 of 32 KiB), so
+ * most of a mid class's frees land there (each of 2 threads replacing
+ * 8-32 KiB blocks among 256 live: 55-72 -> 62-88 M ops/s), and so do a
+ * program's frees of small blocks it allocated long ago (random
+ * replacement over 256 MiB of small blocks: 3 misses of the second-level
+ * cache per replacement in the allocator, 1.4 with the stacks). A stack
  * has room for HAK_HOT_DEPTH blocks and HAK_HOT_CLASS_BYTES at first; a
  * class whose frees keep finding it full while malloc keeps popping it
  * doubles its room, up to HAK_HOT_MAX_DEPTH and HAK_HOT_MAX_CLASS_BYTES,
@@ -95,7 +99,6 @@ typedef struct hak_remote_buf {
  * stack back with its idle class. Its blocks stay marked free (a double
  * free is caught) and count as handed out to their slabs, as free to the
  * statistics. */
-#define HAK_MID_CLASSES (HAK_CLASSES - HAK_TINY_CLASSES)
 #define HAK_HOT_DEPTH 8
 #define HAK_HOT_CLASS_BYTES (256u << 10)
 #define HAK_HOT_MAX_DEPTH 32
@@ -139,12 +142,12 @@ typedef struct hak_heap {
     hak_slab_t *direct[HAK_DIRECT_SLOTS]; /* current slab by (size + 15) / 16, sizes <= 1 KiB */
     hak_slab_t *fast[HAK_CLASSES];        /* current slab by class */
     uint8_t hot_n[HAK_CLASSES + 1];       /* blocks on each class's hot stack (spans': none) */
-    uint8_t hot_room[HAK_CLASSES + 1];    /* room on it (0: the tiny classes, spans) */
+    uint8_t hot_room[HAK_CLASSES + 1];    /* room on it (0: spans) */
     uint8_t hot_full[HAK_CLASSES + 1];    /* frees that found it full since it last grew or
                                            * the owner's decay pass (1: some, counted anew) */
-    hak_block_t *hot[HAK_MID_CLASSES][HAK_HOT_MAX_DEPTH]; /* the mid classes' hot stacks */
-    uint64_t hot_pops[HAK_MID_CLASSES];   /* blocks malloc took from them (the census's) */
-    uint32_t hot_pops_seen[HAK_MID_CLASSES]; /* hot_pops when the room last grew or was reset */
+    hak_block_t *hot[HAK_CLASSES][HAK_HOT_MAX_DEPTH]; /* the hot stacks */
+    uint64_t hot_pops[HAK_CLASSES];   /* blocks malloc took from them (the census's) */
+    uint32_t hot_pops_seen[HAK_CLASSES]; /* hot_pops when the room last grew or was reset */
     uint32_t hot_grown;                   /* bytes of room beyond the first, every class */
     hak_slab_t *cur[HAK_CLASSES];         /* current slab of each class */
     hak_slab_t *queue[HAK_CLASSES];       /* other slabs of the class with blocks to give */
@@ -347,7 +350,7 @@ HAK_INLINE void hak_free_owned(hak_slab_t *s, hak_block_t *b, uint32_t i, uintpt
         hak_heap_t *h = s->heap;
         uint32_t n = h->hot_n[cls], room = h->hot_room[cls];
         if (n < room) {
-            h->hot[cls - HAK_TINY_CLASSES][n] = b;
+            h->hot[cls][n] = b;
             h->hot_n[cls] = (uint8_t)(n + 1);
             return;
         }
@@ -359,13 +362,13 @@ HAK_INLINE void hak_free_owned(hak_slab_t *s, hak_block_t *b, uint32_t i, uintpt
     hak_slab_free_local(s, b, i, mark);
 }
 
-/* malloc's pop from the hot stack of mid class cls: NULL when empty. */
+/* malloc's pop from the hot stack of class cls: NULL when empty. */
 HAK_INLINE void *hak_hot_pop(hak_heap_t *h, unsigned cls) {
     uint32_t n = h->hot_n[cls];
     if (n == 0) return NULL;
-    hak_block_t *b = h->hot[cls - HAK_TINY_CLASSES][n - 1];
+    hak_block_t *b = h->hot[cls][n - 1];
     h->hot_n[cls] = (uint8_t)(n - 1);
-    hak_ctr_inc(&h->hot_pops[cls - HAK_TINY_CLASSES]);
+    hak_ctr_inc(&h->hot_pops[cls]);
     b->mark = 0;
     return b;
 }
@@ -419,7 +422,7 @@ void _hak_release_lock(void); /* held by releases across heaps; fork takes it */
 void _hak_release_unlock(void);
 /* What decay did: passes, bytes given back, purged bytes handed out again. */
 extern _Atomic uint64_t _hak_decay_runs, _hak_decay_bytes;
-/* Bytes of room the mid classes' hot stacks grew beyond their first, every heap (refill.c). */
+/* Bytes of room the hot stacks grew beyond their first, every heap (refill.c). */
 extern _Atomic uint64_t _hak_hot_grown_all;
 
 /* ---- what the statistics and ACE read (census.c) ---- */

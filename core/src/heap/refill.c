@@ -9,7 +9,10 @@
 
 _Atomic uint32_t _hak_tcache_cap[HAK_CLASSES];
 _Atomic uint32_t _hak_prewarm[HAK_CLASSES];
-hak_slab_t _hak_no_slab;
+/* Of the spans' class, whose hot stack is always empty: a tiny malloc pops
+ * the hot stack of its slab's class, and a class without a current slab
+ * must not pop another's. */
+hak_slab_t _hak_no_slab = {.cls = HAK_SPAN_CLASS};
 /* Direct slots [lo, hi] of each tiny class: sizes (k - 1) * 16 + 1 .. k * 16. */
 static uint8_t g_direct_lo[HAK_TINY_CLASSES], g_direct_hi[HAK_TINY_CLASSES];
 
@@ -31,8 +34,8 @@ void _hak_class_knobs_derive(void) {
 #undef HAK_PREWARM_ROW
 }
 
-/* Room on each class's hot stack: at first, and at most (0: none, the
- * tiny classes and spans). */
+/* Room on each class's hot stack: at first, and at most (0: spans, which
+ * have none). */
 static uint8_t g_hot_first[HAK_CLASSES + 1], g_hot_max[HAK_CLASSES + 1];
 
 static uint8_t hot_room_for(unsigned cls, uint32_t depth, uint32_t bytes) {
@@ -48,7 +51,7 @@ void _hak_refill_init(void) {
         if (g_direct_hi[cls] == 0) g_direct_lo[cls] = (uint8_t)k;
         g_direct_hi[cls] = (uint8_t)k;
     }
-    for (unsigned cls = HAK_TINY_CLASSES; cls < HAK_CLASSES; cls++) {
+    for (unsigned cls = 0; cls < HAK_CLASSES; cls++) {
         g_hot_first[cls] = hot_room_for(cls, HAK_HOT_DEPTH, HAK_HOT_CLASS_BYTES);
         g_hot_max[cls] = hot_room_for(cls, HAK_HOT_MAX_DEPTH, HAK_HOT_MAX_CLASS_BYTES);
     }
@@ -66,7 +69,7 @@ _Atomic uint64_t _hak_hot_grown_all;
 void _hak_hot_reset(hak_heap_t *h) {
     memcpy(h->hot_room, g_hot_first, sizeof(h->hot_room));
     memset(h->hot_full, 0, sizeof(h->hot_full));
-    for (unsigned m = 0; m < HAK_MID_CLASSES; m++) h->hot_pops_seen[m] = (uint32_t)h->hot_pops[m];
+    for (unsigned c = 0; c < HAK_CLASSES; c++) h->hot_pops_seen[c] = (uint32_t)h->hot_pops[c];
     atomic_fetch_sub_explicit(&_hak_hot_grown_all, h->hot_grown, memory_order_relaxed);
     h->hot_grown = 0;
 }
@@ -78,12 +81,11 @@ void _hak_hot_reset(hak_heap_t *h) {
  * grown room stays within HAK_HOT_GROWN_BYTES for the heap and
  * HAK_HOT_GROWN_ALL_BYTES for all. The owner only. */
 static void hot_grow(hak_heap_t *h, unsigned cls) {
-    unsigned m = cls - HAK_TINY_CLASSES;
-    uint32_t room = h->hot_room[cls], want = room * 2, pops = (uint32_t)h->hot_pops[m];
+    uint32_t room = h->hot_room[cls], want = room * 2, pops = (uint32_t)h->hot_pops[cls];
     h->hot_full[cls] = 1; /* found full since the last pass; counting on */
     if (want > g_hot_max[cls]) want = g_hot_max[cls];
     uint32_t more = (want - room) * _hak_class_size[cls];
-    if (want <= room || pops - h->hot_pops_seen[m] < room ||
+    if (want <= room || pops - h->hot_pops_seen[cls] < room ||
         h->hot_grown + more > HAK_HOT_GROWN_BYTES)
         return;
     if (atomic_fetch_add_explicit(&_hak_hot_grown_all, more, memory_order_relaxed) + more >
@@ -93,7 +95,7 @@ static void hot_grow(hak_heap_t *h, unsigned cls) {
     }
     h->hot_room[cls] = (uint8_t)want;
     h->hot_grown += more;
-    h->hot_pops_seen[m] = pops;
+    h->hot_pops_seen[cls] = pops;
 }
 
 void _hak_hot_full(hak_slab_t *s, hak_block_t *b, uint32_t i, uintptr_t mark) {
@@ -552,9 +554,9 @@ void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
  * as handed out, or the local frees of another. */
 static void hot_trim(hak_heap_t *h, unsigned cls, uint32_t keep) {
     uint32_t n = h->hot_n[cls];
-    if (n <= keep) return; /* the tiny classes have no stack (and no row in hot) */
+    if (n <= keep) return;
     uint32_t out = n - keep;
-    hak_block_t **hot = h->hot[cls - HAK_TINY_CLASSES];
+    hak_block_t **hot = h->hot[cls];
     for (uint32_t k = 0; k < out; k++) {
         hak_block_t *b = hot[k];
         hak_slab_t *s = hak_slab_head_at((uintptr_t)b);
