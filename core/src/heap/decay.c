@@ -288,9 +288,15 @@ static void idle_classes(hak_heap_t *h, uint64_t now, uint64_t delay) {
         if (s != &_hak_no_slab) hak_slab_lifo_settle(s); /* its count moves with its frees */
         _hak_hot_pass(h, cls);
         const hak_block_t *hot = hot_top(h, cls);
-        if (w->slab != s || w->free != s->free || w->allocs != s->allocs || w->hot != hot) {
-            *w = (hak_class_watch_t){
-                .slab = s, .allocs = s->allocs, .free = s->free, .hot = hot, .since = now};
+        uint64_t pops = h->hot_pops[cls];
+        if (w->slab != s || w->free != s->free || w->allocs != s->allocs || w->hot != hot ||
+            w->hot_pops != pops) {
+            *w = (hak_class_watch_t){.slab = s,
+                                     .allocs = s->allocs,
+                                     .free = s->free,
+                                     .hot = hot,
+                                     .hot_pops = pops,
+                                     .since = now};
             continue;
         }
         if (now - w->since < delay ||

@@ -131,7 +131,9 @@ typedef struct hak_class_watch {
     uint64_t allocs;             /* its count then: every refill and every free onto it moves it */
     uint32_t free;               /* the head of malloc's list then: every pop moves it */
     const hak_block_t *hot;      /* the top of the class's hot stack then (NULL: empty) */
-    uint64_t since;              /* ns: when the pass first saw all four as they are */
+    uint64_t hot_pops;           /* its pops then: a block freed and taken again between two
+                                  * passes leaves the top as it was */
+    uint64_t since;              /* ns: when the pass first saw all five as they are */
 } hak_class_watch_t;
 
 struct hak_quarantine; /* hardened mode's freed blocks held back (harden.c) */
@@ -146,8 +148,8 @@ typedef struct hak_heap {
     uint8_t hot_full[HAK_CLASSES + 1];    /* frees that found it full since it last grew or
                                            * the owner's decay pass (1: some, counted anew) */
     hak_block_t *hot[HAK_CLASSES][HAK_HOT_MAX_DEPTH]; /* the hot stacks */
-    uint64_t hot_pops[HAK_CLASSES];   /* blocks malloc took from them (the census's) */
-    uint32_t hot_pops_seen[HAK_CLASSES]; /* hot_pops when the room last grew or was reset */
+    uint64_t hot_pops[HAK_CLASSES];       /* blocks malloc took from them (the census's) */
+    uint32_t hot_pops_seen[HAK_CLASSES];  /* hot_pops when the room last grew or was reset */
     uint32_t hot_grown;                   /* bytes of room beyond the first, every class */
     hak_slab_t *cur[HAK_CLASSES];         /* current slab of each class */
     hak_slab_t *queue[HAK_CLASSES];       /* other slabs of the class with blocks to give */
@@ -316,6 +318,13 @@ HAK_INLINE void hak_slab_lifo_settle(hak_slab_t *s) {
     s->lifo_left = HAK_LIFO_PERIOD;
 }
 void _hak_slab_lifo_tick(hak_slab_t *s);
+/* Pops of a class's hot stack between two heartbeats (HAK_LIFO_PERIOD,
+ * counted by its `hot_pops`): a thread whose frees all wait on its hot
+ * stacks and whose mallocs all pop them never ran a slow path, so never
+ * looked at the clock for its decay passes nor drained other threads'
+ * frees to it. Returns b, the block popped (a tail call: malloc's fast
+ * path keeps no frame for it). */
+__attribute__((returns_nonnull)) void *_hak_hot_tick(hak_heap_t *h, hak_block_t *b);
 
 /* The one local free: block b, index i of the caller's own slab s, marked
  * free with `mark` (the key in hand). A block of the class's current slab
@@ -368,8 +377,10 @@ HAK_INLINE void *hak_hot_pop(hak_heap_t *h, unsigned cls) {
     if (n == 0) return NULL;
     hak_block_t *b = h->hot[cls][n - 1];
     h->hot_n[cls] = (uint8_t)(n - 1);
-    hak_ctr_inc(&h->hot_pops[cls]);
+    uint64_t pops = h->hot_pops[cls] + 1;
+    atomic_store_explicit((_Atomic uint64_t *)&h->hot_pops[cls], pops, memory_order_relaxed);
     b->mark = 0;
+    if (unlikely((pops & (HAK_LIFO_PERIOD - 1)) == 0)) return _hak_hot_tick(h, b);
     return b;
 }
 

@@ -520,13 +520,22 @@ static void drain_backlog(hak_heap_t *h) {
     }
 }
 
-void _hak_slab_lifo_tick(hak_slab_t *s) {
+/* The owner's heartbeat, from its fast paths' countdowns. */
+static void heartbeat(hak_heap_t *h) {
     hak_slow_path_seen(); /* ACE starts, or ticks inline, from slow paths */
-    hak_heap_t *h = s->heap;
-    hak_slab_lifo_settle(s);
     drain_backlog(h);
     _hak_remote_flush_some(h);
     _hak_heap_tick(h);
+}
+
+void _hak_slab_lifo_tick(hak_slab_t *s) {
+    hak_slab_lifo_settle(s);
+    heartbeat(s->heap);
+}
+
+void *_hak_hot_tick(hak_heap_t *h, hak_block_t *b) {
+    heartbeat(h);
+    return b;
 }
 
 void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
