@@ -381,8 +381,7 @@ HAK_INLINE void *hak_hot_pop(hak_heap_t *h, unsigned cls) {
     if (n == 0) return NULL;
     hak_block_t *b = h->hot[cls][n - 1];
     h->hot_n[cls] = (uint8_t)(n - 1);
-    uint64_t pops = h->hot_pops[cls] + 1;
-    atomic_store_explicit((_Atomic uint64_t *)&h->hot_pops[cls], pops, memory_order_relaxed);
+    uint64_t pops = hak_ctr_inc(&h->hot_pops[cls]);
     b->mark = 0;
     if (unlikely((pops & (HAK_LIFO_PERIOD - 1)) == 0)) return _hak_hot_tick(h, b);
     return b;

@@ -180,11 +180,12 @@ HAK_INLINE void hak_store_relaxed32(uint32_t *p, uint32_t v) {
 #endif
 
 /* Counters are written by one thread (or under a lock) and read by any:
- * relaxed load and store, no read-modify-write. */
-HAK_INLINE void hak_ctr_inc(uint64_t *c) {
+ * relaxed load and store, no read-modify-write. Returns the new count. */
+HAK_INLINE uint64_t hak_ctr_inc(uint64_t *c) {
     _Atomic uint64_t *a = (_Atomic uint64_t *)c;
-    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(a, memory_order_relaxed) + 1;
+    atomic_store_explicit(a, v, memory_order_relaxed);
+    return v;
 }
 
 HAK_INLINE void hak_ctr_add(uint64_t *c, uint64_t v) {
