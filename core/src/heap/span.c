@@ -9,22 +9,25 @@
 #include <errno.h>
 #include <string.h>
 
-/* A span's block starts a colour into its first unit, a whole number of
+/* A span's block starts a colour into its first unit: a whole number of
  * cache lines below SPAN_COLOUR_RANGE, the colour of the heap's spans
- * stepping by SPAN_COLOUR_STEP (37 lines: 37 and 64 share no factor, so
- * every line of the range comes round). Blocks that all start on a page
- * boundary put their first lines, which programs touch most (headers),
- * into the same cache sets: an L1 way covers 4 KiB on the cores we target
- * (a loop over the first word of 64 live 256 KiB blocks: 14.5 ns an access
- * at offset 0, 0.8-1.2 ns coloured; jemalloc 0.7, mimalloc 3 5.4, which
- * offset theirs too). A span keeps the range's room for its colour, so a
- * size that fills its units takes one unit more: address space, and the
- * one page the block reaches into. */
-#define SPAN_COLOUR_RANGE 4096u
+ * stepping by SPAN_COLOUR_STEP (37 lines, which shares no factor with the
+ * range's 1024, so every line comes round), within the room its units have
+ * past its size. Blocks that all start on a unit boundary put their first
+ * lines, which programs touch most (headers), into one set of each cache:
+ * a first-level way covers 4 KiB on the cores we target, a way of a 1 MiB
+ * 16-way second level 64 KiB. A loop over the first word of live spans:
+ * 64 of 256 KiB, 14.5 ns an access at offset 0, 0.8-1.2 with colours below
+ * 4 KiB; 256 of 64 KiB-1 MiB, 5.0 ns with colours below 4 KiB, 0.75 below
+ * 64 KiB (jemalloc 1.08, which offsets its large blocks too). A span keeps SPAN_COLOUR_ROOM at
+ * least for its colour, so a size that fills its units takes one unit
+ * more: address space, and the one page the block reaches into. */
+#define SPAN_COLOUR_RANGE HAK_UNIT_SIZE
+#define SPAN_COLOUR_ROOM 4096u
 #define SPAN_COLOUR_STEP (37u * HAK_CACHE_LINE)
 
 static uint32_t units_for(size_t size) {
-    return (uint32_t)((size + SPAN_COLOUR_RANGE + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
+    return (uint32_t)((size + SPAN_COLOUR_ROOM + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
 }
 
 static uint32_t colour_of(const hak_slab_t *s) {
@@ -57,7 +60,7 @@ void _hak_span_keep(hak_heap_t *h, hak_slab_t *s) {
 }
 
 /* Every span is small enough to keep, so any may be parked. */
-_Static_assert(((HAK_SPAN_MAX + SPAN_COLOUR_RANGE + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT) <=
+_Static_assert(((HAK_SPAN_MAX + SPAN_COLOUR_ROOM + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT) <=
                    SPAN_KEEP_UNITS,
                "a span larger than the kept spans' room");
 
@@ -88,16 +91,18 @@ void _hak_spans_decay(hak_heap_t *h, uint64_t older_than, uint64_t now) {
     }
 }
 
-/* Whether freed span s serves a span of `units` (with `aligned`, only of
- * colour 0: its block starts its unit). */
-static bool serves(const hak_slab_t *s, uint32_t units, bool aligned) {
-    return s->span == units && (!aligned || colour_of(s) == 0);
+/* Whether freed span s serves a block of `size` in `units` (with
+ * `aligned`, only of colour 0: its block starts its unit). */
+static bool serves(const hak_slab_t *s, uint32_t units, size_t size, bool aligned) {
+    uint32_t colour = colour_of(s);
+    return s->span == units && ((size_t)units << HAK_UNIT_SHIFT) - colour >= size &&
+           (!aligned || colour == 0);
 }
 
 /* A kept span that serves `units` (and `aligned`), taken off the list. */
-static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units, bool aligned) {
+static hak_slab_t *take_kept(hak_heap_t *h, uint32_t units, size_t size, bool aligned) {
     for (hak_slab_t *s = h->span_empty; s != NULL; s = s->next) {
-        if (!serves(s, units, aligned)) continue;
+        if (!serves(s, units, size, aligned)) continue;
         _hak_kept_remove(h, s);
         /* undated: kept since the last decay pass, reused at once */
         HAK_REUSE_RECORD((uint64_t)units << HAK_UNIT_SHIFT,
@@ -121,7 +126,7 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero, bool aligned) {
     bool fresh = false;
     hak_slab_t *s = NULL;
     HAK_LOCKED(&h->lock) {
-        s = take_kept(h, units, aligned);
+        s = take_kept(h, units, size, aligned);
         if (s != NULL) { /* kept: fresh stays false, so it is zeroed below if asked */
             s->used = 1;
             s->allocs++;
@@ -130,7 +135,8 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero, bool aligned) {
         uint32_t colour = 0;
         if (!aligned) {
             h->span_colour = (uint16_t)((h->span_colour + SPAN_COLOUR_STEP) % SPAN_COLOUR_RANGE);
-            colour = h->span_colour;
+            uint32_t room_lines = (uint32_t)((((size_t)units << HAK_UNIT_SHIFT) - size) / HAK_CACHE_LINE);
+            colour = h->span_colour / HAK_CACHE_LINE % (room_lines + 1) * HAK_CACHE_LINE;
         }
         s = _hak_heap_slab_new(h, HAK_SPAN_CLASS, units, (units << HAK_UNIT_SHIFT) - colour,
                                &fresh);
@@ -153,7 +159,7 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero, bool aligned) {
 static void *from_parked(hak_heap_t *h, uint32_t units, size_t size, bool zero, bool aligned) {
     hak_slab_t *s = unpark(h);
     if (s == NULL) return NULL;
-    if (!serves(s, units, aligned)) {
+    if (!serves(s, units, size, aligned)) {
         HAK_LOCKED(&h->lock) {
             _hak_slab_event_locked(h, s);
         }
@@ -188,7 +194,7 @@ bool _hak_span_grow(hak_slab_t *s, size_t size) {
         atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id())
         return false;
     hak_heap_t *h = s->heap;
-    uint32_t units = units_for(size);
+    uint32_t units = (uint32_t)((size + colour_of(s) + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
     bool grown = false;
     HAK_LOCKED(&h->lock) {
         grown = _hak_slab_extend(s, units, (units << HAK_UNIT_SHIFT) - colour_of(s));

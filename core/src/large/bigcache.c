@@ -146,7 +146,7 @@ hak_large_t *_hak_bigcache_take(size_t map_size, bool resident) {
 hak_large_t *_hak_bigcache_take_fit(size_t map_size) {
     hak_large_t *above = NULL, *below = NULL;
     for (hak_large_t *e = g_hot.head; e != NULL; e = e->anext) {
-        if (e->offset != HAK_LARGE_HEADER) continue;
+        if (e->aligned) continue;
         if (e->map_size >= map_size) {
             if (above == NULL || e->map_size < above->map_size) above = e;
         } else if (below == NULL || e->map_size > below->map_size) {

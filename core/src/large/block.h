@@ -26,6 +26,7 @@ typedef struct hak_large {
     uint8_t strategy;               /* the strategy that chose its threshold */
     uint8_t cacheable;              /* goes to BigCache when freed (chosen at allocation) */
     uint8_t in_arena;               /* carved from an arena (arena.c), not a mapping of its own */
+    uint8_t aligned;                /* its offset is an alignment asked for, not a colour */
     struct hak_large *bnext, *bprev; /* bucket of its size */
     struct hak_large *anext, *aprev; /* age list of its state, oldest first */
 } hak_large_t;
