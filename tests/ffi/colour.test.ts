@@ -1,4 +1,6 @@
-/** A span's block (past the mid tier, up to 1 MiB) starts a colour into its first unit: a whole
+/** A mid class's blocks of a page or more lie 128 bytes further apart than their size, unless the
+ * class serves page-aligned requests (4 and 8 KiB; core/src/segment/classes.c). A span's block
+ * (past the mid tier, up to 1 MiB) starts a colour into its first unit: a whole
  * number of cache lines below 64 KiB, stepping from span to span (core/src/heap/span.c); a large
  * block starts a colour past its header, taken from its chunk (core/src/large/large.c). Live
  * blocks that all started at one offset from a unit or chunk boundary put their first lines in
@@ -18,6 +20,7 @@ import {
   memset,
   notBuilt,
   ptrOf,
+  usableOfClass,
 } from "./helpers.ts";
 
 const KiB = 1024;
@@ -60,6 +63,34 @@ for (const flavour of FLAVOURS) {
         assert.ok(
           pages.size >= 4,
           `${LIVE} live spans of ${size} B start in only ${pages.size} pages of their unit`,
+        );
+        for (const p of ps) h.sym.hak_free_sized(p, BigInt(size));
+      }
+    },
+  });
+
+  Deno.test({
+    name: `colour[${flavour}] live mid blocks of a page or more start at many offsets into it`,
+    ignore: notBuilt(flavour),
+    fn() {
+      const h = hak();
+      for (const size of [5000, 12 * KiB, 16 * KiB, 20 * KiB, 48 * KiB]) {
+        const cls = Number(h.sym.hak_class_of(BigInt(size)));
+        const ps = [];
+        for (let i = 0; i < LIVE; i++) {
+          const p = h.malloc(size);
+          assert.ok(p !== null, `malloc(${size})`);
+          assert.equal(addr(p) % 128n, 0n, `${hex(p)} of ${size} B is not 128-byte aligned`);
+          // the room past the class's size is no one's
+          assert.equal(h.usable(p), usableOfClass(h, cls), `usable size of ${hex(p)}`);
+          memset(p, 0x44, size);
+          ps.push(p);
+        }
+        // the old layout started them at one offset (four for 5000 B: 5 KiB apart)
+        const offsets = new Set(ps.map((p) => addr(p) % PAGE));
+        assert.ok(
+          offsets.size >= 6,
+          `${LIVE} live blocks of ${size} B start at only ${offsets.size} offsets into a page`,
         );
         for (const p of ps) h.sym.hak_free_sized(p, BigInt(size));
       }
@@ -118,6 +149,17 @@ for (const flavour of FLAVOURS) {
           [128, 300 * KiB],
           [4096, 3 * MiB],
           [1 << 20, 1536 * KiB],
+          // mid sizes: page-aligned ones up to 8 KiB from the 4 and 8 KiB classes, larger ones
+          // from spans; 128-aligned ones from any class
+          [4096, 4096],
+          [4096, 5000],
+          [8192, 8192],
+          [4096, 12 * KiB],
+          [4096, 16 * KiB],
+          [16384, 40 * KiB],
+          [128, 20 * KiB],
+          [256, 20 * KiB],
+          [16384, 0],
         ]
       ) {
         const a = [];
@@ -126,7 +168,10 @@ for (const flavour of FLAVOURS) {
           const rc = h.sym.hak_posix_memalign(ptrOf(out), BigInt(align), BigInt(size));
           assert.equal(rc, 0, `posix_memalign(${align}, ${size})`);
           assert.equal(out[0] % BigInt(align), 0n, `posix_memalign(${align}, ${size}) misaligned`);
-          a.push(Deno.UnsafePointer.create(out[0]));
+          const p = Deno.UnsafePointer.create(out[0])!;
+          assert.ok(h.usable(p) >= size, `usable size of posix_memalign(${align}, ${size})`);
+          if (size > 0) memset(p, 0x21, size);
+          a.push(p);
         }
         for (const p of a) h.free(p);
       }

@@ -89,13 +89,13 @@ size_t hak_usable_size(const void *p) {
 }
 
 /* Smallest class whose blocks are all `align`-aligned and hold `size`
- * (and a canary in hardened mode): slabs start unit-aligned, so a block
- * size that is a multiple of align keeps every block aligned. */
+ * (and a canary in hardened mode): slabs start unit-aligned, so a stride
+ * that is a multiple of align keeps every block aligned. */
 static int aligned_class(size_t size, size_t align) {
     size_t want = size > align ? size : align;
     if (want > HAK_MID_MAX || align > HAK_MAX_ALIGN_SMALL) return -1;
     unsigned cls = hak_size_class(want);
-    while (cls < HAK_CLASSES && ((_hak_class_size[cls] & (align - 1)) != 0 ||
+    while (cls < HAK_CLASSES && ((_hak_class_stride[cls] & (align - 1)) != 0 ||
                                  _hak_class_size[cls] - hak_canary_room(cls) < size))
         cls++;
     return cls < HAK_CLASSES ? (int)cls : -1;

@@ -442,7 +442,7 @@ static void sizing_switch(hak_heap_t *h, unsigned cls, const hak_slab_t *old) {
  * Heap lock held. */
 static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
     _hak_remote_drain(h);
-    uint32_t units = sizing_units(h, cls), bsize = _hak_class_size[cls];
+    uint32_t units = sizing_units(h, cls), bsize = _hak_class_stride[cls];
     hak_slab_t *s = h->cur[cls];
     if (s != &_hak_no_slab) {
         if (slab_refill(s)) return s; /* the drain brought blocks back */

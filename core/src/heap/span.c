@@ -26,8 +26,12 @@
 #define SPAN_COLOUR_ROOM 4096u
 #define SPAN_COLOUR_STEP (37u * HAK_CACHE_LINE)
 
-static uint32_t units_for(size_t size) {
-    return (uint32_t)((size + SPAN_COLOUR_ROOM + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
+/* Units of a span of `size`; one `aligned` starts its unit and needs no
+ * room for a colour (aligned mid-sized requests come here: api/alloc.c),
+ * but takes a unit at least (an aligned request of 0 bytes). */
+static uint32_t units_for(size_t size, bool aligned) {
+    size_t room = aligned ? 0 : SPAN_COLOUR_ROOM;
+    return (uint32_t)(((size ? size : 1) + room + HAK_UNIT_SIZE - 1) >> HAK_UNIT_SHIFT);
 }
 
 static uint32_t colour_of(const hak_slab_t *s) {
@@ -122,7 +126,7 @@ static void *hand_out(hak_slab_t *s, size_t size, bool clear) {
 }
 
 static void *span_from(hak_heap_t *h, size_t size, bool zero, bool aligned) {
-    uint32_t units = units_for(size);
+    uint32_t units = units_for(size, aligned);
     bool fresh = false;
     hak_slab_t *s = NULL;
     HAK_LOCKED(&h->lock) {
@@ -177,7 +181,7 @@ void *_hak_span_alloc(size_t size, bool zero, bool aligned) {
     hak_heap_t *h = _hak_heap_for_alloc();
     void *p = NULL;
     if (hak_heap_owned(h)) {
-        p = from_parked(h, units_for(size), size, zero, aligned);
+        p = from_parked(h, units_for(size, aligned), size, zero, aligned);
         if (p == NULL) p = span_from(h, size, zero, aligned);
         _hak_heap_tick(h);
     } else {
