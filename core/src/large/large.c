@@ -1,12 +1,13 @@
-/* The large tier: blocks above the mid tier start at a 2 MiB boundary
- * with a 64-byte header. Those of 1–64 MiB under the cache threshold a
- * strategy chose for them at allocation (ELO's, or the fixed one) are
- * carved from arenas (arena.c), whose freed chunks stay resident for the
- * next block of any size; the others get a mapping of their own, and go to
- * BigCache (bigcache.c) when freed if under the threshold. Before that,
- * each thread keeps the last two cacheable blocks (up to 4 MiB) it freed in
- * its stash: a program that allocates and frees buffers in a loop takes no
- * lock at all, which matters most once it has several threads. */
+/* The large tier: blocks above the mid tier have a 64-byte header at a
+ * 2 MiB boundary, the block a colour past it (colour_of). Those of 1–64
+ * MiB under the cache threshold a strategy chose for them at allocation
+ * (ELO's, or the fixed one) are carved from arenas (arena.c), whose freed
+ * chunks stay resident for the next block of any size; the others get a
+ * mapping of their own, and go to BigCache (bigcache.c) when freed if
+ * under the threshold. Before that, each thread keeps the last two
+ * cacheable blocks (up to 4 MiB) it freed in its stash: a program that
+ * allocates and frees buffers in a loop takes no lock at all, which
+ * matters most once it has several threads. */
 #include "block.h"
 #include "guard.h"
 
