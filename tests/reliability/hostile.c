@@ -171,6 +171,18 @@ static void interior(const char *tier, size_t offset) {
     not_caught("free of an interior pointer");
 }
 
+/* A pointer a line before a block: inside a span's colour or a large
+ * block's room past its header, which is no block. A span that starts its
+ * unit (its colour left no line) is kept and another taken. */
+static void before(const char *tier) {
+    unsigned char *p = alloc_filled(tier_size(tier));
+    for (int i = 0; i < 64 && ((uintptr_t)p & 0xffff) < 64; i++) p = alloc_filled(tier_size(tier));
+    void *q = launder(p - 64);
+    announce(q);
+    free(q);
+    not_caught("free of a pointer before a block");
+}
+
 static void realloc_freed(const char *tier) {
     void *p = alloc_filled(tier_size(tier));
     announce(p);
@@ -399,7 +411,8 @@ static const char *const CASES[] = {
     "double-free-owner-span",   "interior-span",            "realloc-freed-span",
     "usable-size-freed-span",
     "interior-tiny",            "interior-mid",             "interior-large",
-    "interior-large-page",      "realloc-freed-tiny",       "realloc-freed-mid",
+    "interior-large-page",      "before-span",              "before-large",
+    "realloc-freed-tiny",       "realloc-freed-mid",
     "realloc-freed-large",      "usable-size-freed-tiny",   "usable-size-freed-mid",
     "usable-size-freed-large",  "free-stack",               "free-global",
     "free-wild-low",            "free-wild-high",           "bad-alignment",
@@ -425,7 +438,8 @@ int main(int argc, char **argv) {
     else if (strncmp(c, "interior-", 9) == 0) {
         tier = c + 9;
         interior(tier, strcmp(tier, "tiny") == 0 ? 8 : 64);
-    } else if (strncmp(c, "realloc-freed-", 14) == 0) realloc_freed(c + 14);
+    } else if (strncmp(c, "before-", 7) == 0) before(c + 7);
+    else if (strncmp(c, "realloc-freed-", 14) == 0) realloc_freed(c + 14);
     else if (strncmp(c, "usable-size-freed-", 18) == 0) usable_size_freed(c + 18);
     else if (strcmp(c, "free-stack") == 0) free_stack();
     else if (strcmp(c, "free-global") == 0) free_global();

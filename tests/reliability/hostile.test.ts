@@ -24,6 +24,9 @@ const EXPECT: Record<string, RegExp> = {
   "interior-mid": /interior/,
   "interior-large": /interior/,
   "interior-large-page": /interior/,
+  // a line before a coloured span or large block: its colour, or the room past the header
+  "before-span": /interior/,
+  "before-large": /interior/,
   "realloc-freed-tiny": /realloc of a freed block/,
   "realloc-freed-mid": /realloc of a freed block/,
   "realloc-freed-large": /realloc of a freed block|did not allocate/,
