@@ -19,9 +19,10 @@
  * 16-way second level 64 KiB. A loop over the first word of live spans:
  * 64 of 256 KiB, 14.5 ns an access at offset 0, 0.8-1.2 with colours below
  * 4 KiB; 256 of 64 KiB-1 MiB, 5.0 ns with colours below 4 KiB, 0.75 below
- * 64 KiB (jemalloc 1.08, which offsets its large blocks too). A span keeps SPAN_COLOUR_ROOM at
- * least for its colour, so a size that fills its units takes one unit
- * more: address space, and the one page the block reaches into. */
+ * 64 KiB (jemalloc 1.08, which offsets its large blocks too). A span keeps
+ * SPAN_COLOUR_ROOM at least for its colour, so a size that fills its units
+ * takes one unit more: address space, and the one page the block reaches
+ * into. */
 #define SPAN_COLOUR_RANGE HAK_UNIT_SIZE
 #define SPAN_COLOUR_ROOM 4096u
 #define SPAN_COLOUR_STEP (37u * HAK_CACHE_LINE)
@@ -139,7 +140,8 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero, bool aligned) {
         uint32_t colour = 0;
         if (!aligned) {
             h->span_colour = (uint16_t)((h->span_colour + SPAN_COLOUR_STEP) % SPAN_COLOUR_RANGE);
-            uint32_t room_lines = (uint32_t)((((size_t)units << HAK_UNIT_SHIFT) - size) / HAK_CACHE_LINE);
+            size_t room = ((size_t)units << HAK_UNIT_SHIFT) - size;
+            uint32_t room_lines = (uint32_t)(room / HAK_CACHE_LINE);
             colour = h->span_colour / HAK_CACHE_LINE % (room_lines + 1) * HAK_CACHE_LINE;
         }
         s = _hak_heap_slab_new(h, HAK_SPAN_CLASS, units, (units << HAK_UNIT_SHIFT) - colour,
