@@ -160,7 +160,7 @@ typedef struct hak_heap {
     hak_slab_t *span_empty;               /* freed spans kept (freed twice: caught) */
     _Atomic(hak_slab_t *) span_parked;    /* the owner's last freed span, off every list */
     uint32_t span_empty_units;
-    uint16_t span_colour;                 /* the colour of its last new span (span.c) */
+    uint16_t span_colour;                 /* new spans so far: the last one's colour (span.c) */
     _Atomic(hak_batch_t *) remote;        /* other threads' frees, in batches */
     _Atomic(hak_batch_t *) batch_back;    /* its records their owners read, back */
     _Atomic uint32_t remote_count;

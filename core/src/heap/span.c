@@ -9,23 +9,16 @@
 #include <errno.h>
 #include <string.h>
 
-/* A span's block starts a colour into its first unit: a whole number of
- * cache lines below SPAN_COLOUR_RANGE, the colour of the heap's spans
- * stepping by SPAN_COLOUR_STEP (37 lines, which shares no factor with the
- * range's 1024, so every line comes round), within the room its units have
- * past its size. Blocks that all start on a unit boundary put their first
- * lines, which programs touch most (headers), into one set of each cache:
- * a first-level way covers 4 KiB on the cores we target, a way of a 1 MiB
- * 16-way second level 64 KiB. A loop over the first word of live spans:
- * 64 of 256 KiB, 14.5 ns an access at offset 0, 0.8-1.2 with colours below
- * 4 KiB; 256 of 64 KiB-1 MiB, 5.0 ns with colours below 4 KiB, 0.75 below
- * 64 KiB (jemalloc 1.08, which offsets its large blocks too). A span keeps
- * SPAN_COLOUR_ROOM at least for its colour, so a size that fills its units
- * takes one unit more: address space, and the one page the block reaches
- * into. */
-#define SPAN_COLOUR_RANGE HAK_UNIT_SIZE
+/* A span's block starts a colour into its first unit (hak_colour_fit: the
+ * heap's count of new spans), within the room its units have past its
+ * size. A loop over the first word of live spans: 64 of 256 KiB, 14.5 ns
+ * an access at offset 0, 0.8-1.2 with colours below 4 KiB; 256 of 64 KiB-1
+ * MiB, 5.0 ns with colours below 4 KiB, 0.75 below 64 KiB (jemalloc 1.08,
+ * which offsets its large blocks too). A span keeps SPAN_COLOUR_ROOM at
+ * least for its colour, so a size that fills its units takes one unit
+ * more: address space, and the one page the block reaches into. */
 #define SPAN_COLOUR_ROOM 4096u
-#define SPAN_COLOUR_STEP (37u * HAK_CACHE_LINE)
+_Static_assert(HAK_COLOUR_RANGE <= HAK_UNIT_SIZE, "a span's colour lies in its first unit");
 
 /* Units of a span of `size`; one `aligned` starts its unit and needs no
  * room for a colour (aligned mid-sized requests come here: api/alloc.c),
@@ -139,10 +132,8 @@ static void *span_from(hak_heap_t *h, size_t size, bool zero, bool aligned) {
         }
         uint32_t colour = 0;
         if (!aligned) {
-            h->span_colour = (uint16_t)((h->span_colour + SPAN_COLOUR_STEP) % SPAN_COLOUR_RANGE);
             size_t room = ((size_t)units << HAK_UNIT_SHIFT) - size;
-            uint32_t room_lines = (uint32_t)(room / HAK_CACHE_LINE);
-            colour = h->span_colour / HAK_CACHE_LINE % (room_lines + 1) * HAK_CACHE_LINE;
+            colour = (uint32_t)hak_colour_fit(++h->span_colour, room);
         }
         s = _hak_heap_slab_new(h, HAK_SPAN_CLASS, units, (units << HAK_UNIT_SHIFT) - colour,
                                &fresh);

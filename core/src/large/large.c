@@ -256,24 +256,14 @@ static void clear_block(hak_large_t *e, size_t size, uint32_t was, uint64_t resi
     memset((uint8_t *)e + offset, 0, dirty);
 }
 
-/* A block without an alignment of its own starts a colour past its header:
- * a whole number of cache lines below LARGE_COLOUR_RANGE, taken from its
- * chunk's number (stepping by 37 lines, which shares no factor with the
- * range's 1024), within the room its mapping has past `size`. Blocks that
- * all start at one offset from a chunk boundary put their first lines,
- * which programs touch most (headers), into one set of the first and the
- * second level caches, as spans would (heap/span.c): a loop over the first
- * word of 64 live blocks of 64 KiB-4 MiB took 3.7 ns an access, 0.51 with
- * spans and large blocks coloured (jemalloc 0.49, which colours its large
- * blocks too). */
-#define LARGE_COLOUR_RANGE 65536u
-#define LARGE_COLOUR_STEP 37u
-
+/* A block without an alignment of its own starts a colour past its header
+ * (hak_colour_fit: its chunk's number), within the room its mapping has
+ * past `size`, as spans do (heap/span.c): a loop over the first word of 64
+ * live blocks of 64 KiB-4 MiB took 3.7 ns an access, 0.51 with spans and
+ * large blocks coloured (jemalloc 0.49, which colours its large blocks
+ * too). */
 static size_t colour_of(const hak_large_t *e, size_t size) {
-    size_t lines = LARGE_COLOUR_RANGE / HAK_CACHE_LINE;
-    size_t room_lines = (e->map_size - HAK_LARGE_HEADER - size) / HAK_CACHE_LINE;
-    size_t colour = ((uintptr_t)e >> HAK_CHUNK_SHIFT) * LARGE_COLOUR_STEP % lines;
-    return colour % (room_lines + 1) * HAK_CACHE_LINE;
+    return hak_colour_fit((uintptr_t)e >> HAK_CHUNK_SHIFT, e->map_size - HAK_LARGE_HEADER - size);
 }
 
 void *_hak_large_alloc(size_t size, size_t align, bool zero) {

@@ -40,6 +40,20 @@
  * apart (tiny_hot, 8.5 against 8.8-9.8 ns a pair) as the code before them
  * moved them to other offsets within their lines. */
 #define HAK_ENTRY_ALIGN __attribute__((aligned(HAK_CACHE_LINE)))
+/* Cache colours (spans, large blocks): a block starts a whole number of
+ * lines into its memory, below HAK_COLOUR_RANGE (a 1 MiB 16-way second
+ * level cache's way), colour k HAK_COLOUR_STEP lines after colour k - 1
+ * (37 shares no factor with the range's 1024 lines, so every line comes
+ * round). Blocks that all start at one offset from a boundary put their
+ * first lines, which programs touch most (headers), into one set of every
+ * cache level. */
+#define HAK_COLOUR_RANGE ((size_t)1 << 16)
+#define HAK_COLOUR_STEP 37u
+/* Colour k in bytes, within the `room` bytes a block has past its size. */
+HAK_INLINE size_t hak_colour_fit(size_t k, size_t room) {
+    size_t line = k * HAK_COLOUR_STEP % (HAK_COLOUR_RANGE / HAK_CACHE_LINE);
+    return line % (room / HAK_CACHE_LINE + 1) * HAK_CACHE_LINE;
+}
 #define HAK_TINY_MAX 1024u
 #define HAK_MID_MAX 65536u
 /* Blocks up to 1 MiB are spans: one-block slabs of whole units carved from

@@ -145,9 +145,8 @@ static uint32_t odd_inverse(uint32_t odd) {
 void _hak_slab_set_bsize(hak_slab_t *slab, uint32_t bsize) {
     slab->bsize = bsize;
     /* a class's blocks give their user the class's size, not its stride */
-    unsigned cls = slab->cls;
-    uint32_t pad = cls < HAK_CLASSES ? _hak_class_stride[cls] - _hak_class_size[cls] : 0;
-    slab->usable = bsize - pad - hak_canary_room(slab->cls);
+    uint32_t size = slab->cls < HAK_CLASSES ? _hak_class_size[slab->cls] : bsize;
+    slab->usable = size - hak_canary_room(slab->cls);
     slab->shift = (uint8_t)__builtin_ctz(bsize);
     slab->inv = odd_inverse(bsize >> slab->shift);
     slab->capacity = (uint32_t)(((size_t)slab->span << HAK_UNIT_SHIFT) / bsize);
