@@ -255,7 +255,7 @@ HAK_INLINE void *hak_slab_take(hak_slab_t *s, uint32_t i) {
     uint32_t next = hak_link_get(b);
     b->mark = 0;
     s->free = next;
-    __builtin_prefetch(hak_block_at(s, next), 1);
+    hak_prefetch_write(hak_block_at(s, next));
     return b;
 }
 

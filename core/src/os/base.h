@@ -22,6 +22,20 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define HAK_INLINE static inline __attribute__((always_inline))
 
+/* Asks for the line at p to be written soon: its owner's copy moves here
+ * whole, where a read prefetch shares it and the write that follows takes
+ * it again (a block another thread freed, malloc's next). x86_64 without
+ * -mprfchw compiles __builtin_prefetch(p, 1) to a read prefetch; its
+ * PREFETCHW runs as a no-op on cores that predate it (0F 0D is a NOP
+ * encoding on every x86_64). */
+HAK_INLINE void hak_prefetch_write(const void *p) {
+#if defined(__x86_64__)
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1);
+#endif
+}
+
 #ifdef HAK_DEBUG
 #define HAK_FLAVOUR "debug"
 #else
