@@ -14,6 +14,8 @@
  * happens while it waits in the owner's remote-free queue (remote-*) or
  * in the freeing thread's batch for that owner (remote-batch); the
  * owner's slow paths drain the queue (HAKMEM_REMOTE_DRAIN_THRESHOLD=1).
+ * The freeing thread frees two blocks of one slab, which travel as one
+ * run: the write hits the run's last block, or its first (remote-run).
  *
  * first-words: the first two words of a fresh block and of a block handed
  * out again, each printed as "word <hex> address" when it points into a
@@ -87,6 +89,8 @@ struct remote {
     int batch;
 };
 
+enum { REMOTE_LAST, REMOTE_FIRST }; /* the block of the run that is written */
+
 static void *free_them(void *arg) {
     struct remote *r = arg;
     if (r->batch) free(malloc(16)); /* a heap of its own: frees batch up per owner */
@@ -97,15 +101,16 @@ static void *free_them(void *arg) {
     return NULL;
 }
 
-static void remote_case(size_t size, int batch) {
+static void remote_case(size_t size, int batch, int which) {
     void *keep = malloc(size); /* the slab stays in use */
     struct remote r = {malloc(size), malloc(size), batch};
-    say("ptr=%p\n", r.p); /* before: printing may allocate, and a slow path drains */
+    void *written = which == REMOTE_LAST ? r.p : r.q; /* free_them frees q, then p */
+    say("ptr=%p\n", written); /* before: printing may allocate, and a slow path drains */
     pthread_t t;
     if (pthread_create(&t, NULL, free_them, &r) != 0) exit(3);
     wait_step(1);
     if (!batch) pthread_join(t, NULL); /* its frees are in this thread's queue */
-    *(void **)launder(r.p) = g_target;
+    *(void **)launder(written) = g_target;
     g_step = 2;
     if (batch) pthread_join(t, NULL); /* its exit sends them */
     churn(size == 16 ? 4096 : 16); /* another size: slow paths, which drain the queue */
@@ -113,8 +118,9 @@ static void remote_case(size_t size, int batch) {
     free(keep);
 }
 
-static void remote_queue_case(size_t size) { remote_case(size, 0); }
-static void remote_batch_case(size_t size) { remote_case(size, 1); }
+static void remote_queue_case(size_t size) { remote_case(size, 0, REMOTE_LAST); }
+static void remote_batch_case(size_t size) { remote_case(size, 1, REMOTE_LAST); }
+static void remote_run_case(size_t size) { remote_case(size, 0, REMOTE_FIRST); }
 
 /* Whether v points into a mapping of the process. */
 static int mapped(uint64_t v) {
@@ -194,7 +200,7 @@ static const struct named k_cases[] = {
     {"tiny-512", 512, block_case},   {"tiny-1024", 1024, block_case},
     {"mid-8192", 8192, block_case},  {"mid-40000", 40000, block_case},
     {"remote-tiny", 16, remote_queue_case}, {"remote-mid", 8192, remote_queue_case},
-    {"remote-batch", 16, remote_batch_case},
+    {"remote-batch", 16, remote_batch_case}, {"remote-run", 48, remote_run_case},
     {"first-words", 0, first_words_case},
     {"quarantine", 48, quarantine_case},  {"fill", 100, fill_case},
 };

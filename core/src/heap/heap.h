@@ -54,25 +54,32 @@ enum hak_heap_state {
 #define HAK_REMOTE_SLOTS 64
 
 /* Frees of one owner's blocks by another thread travel in batches
- * (remote.c): lists of the blocks' addresses, which the owner reads at
- * once, where a chain through the blocks made it wait for each block in
- * turn (each one a cache miss on another core's line). A batch is a run of
- * records of HAK_BATCH_BLOCKS addresses (10 bytes per block in flight); a
- * record belongs to the heap of the thread that filled it (`home`: NULL
- * for threads without a heap) and goes back there once read, so records
- * are made once and reused. */
-#define HAK_BATCH_BLOCKS 32
+ * (remote.c): lists of runs, a run being blocks of one slab that the
+ * freeing thread linked as it freed them, in its own cache. The owner
+ * writes one block a run (its tail) to put it back, and malloc takes the
+ * others in turn, each asking for the next's line ahead. A batch is a
+ * list of records of HAK_BATCH_RUNS runs; a record belongs to the heap of
+ * the thread that filled it (`home`: NULL for threads without a heap) and
+ * goes back there once read, so records are made once and reused. Records
+ * of addresses, one per block, cost the freeing thread a line written a
+ * block and the owner one read, each another core's. */
+#define HAK_BATCH_RUNS 8
+typedef struct hak_run {
+    hak_block_t *first, *tail; /* linked first to tail; the tail's link is its seal */
+    uint32_t count;
+} hak_run_t;
 typedef struct hak_batch {
     struct hak_batch *next; /* the next batch on its owner's queue, or record of its home's pool */
     struct hak_batch *more; /* the batch's record before this one */
     struct hak_heap *home;
-    uint32_t count;
-    hak_block_t *block[HAK_BATCH_BLOCKS];
+    uint32_t count;         /* runs */
+    hak_run_t run[HAK_BATCH_RUNS];
 } hak_batch_t;
 
 typedef struct hak_remote_buf {
     struct hak_heap *to;
     hak_batch_t *batch; /* the record being filled for `to` (NULL: none yet) */
+    const hak_slab_t *slab; /* of the record's last run: a block of the same slab joins it */
     uint32_t count;
     uint32_t bytes; /* of the blocks in the batch: a batch of large blocks goes sooner */
 } hak_remote_buf_t;
@@ -387,10 +394,10 @@ HAK_INLINE void *hak_hot_pop(hak_heap_t *h, unsigned cls) {
     return b;
 }
 
-/* A free of block b of another thread's slab s (the head slab, the block
- * checked by the fast path: a block start, not marked free). The block
- * comes first, where free's pointer already is. */
-void _hak_free_remote(hak_block_t *b, hak_slab_t *s);
+/* A free of block b (index i) of another thread's slab s (the head slab,
+ * the block checked by the fast path: a block start, not marked free).
+ * The block comes first, where free's pointer already is. */
+void _hak_free_remote(hak_block_t *b, hak_slab_t *s, uint32_t i);
 /* A free of block b of slab s (its head), checked and marked free: onto
  * the slab's local list when the calling thread owns it, else to its
  * owner's batch. */

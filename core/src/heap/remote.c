@@ -3,8 +3,9 @@
  * segment — and the owner's side of remote frees. A thread batches its
  * frees of another heap's blocks per owner (snmalloc's message passing):
  * a batch lists the blocks' addresses and is sent with one compare-and-
- * swap onto the owner's queue, which the owner drains on its slow path,
- * reading the blocks of a batch at once. */
+ * swap onto the owner's queue, which the owner drains on its slow path.
+ * The sender links a batch's blocks of one slab as it frees them, so the
+ * owner puts each run onto its slab by writing its last block only. */
 #include "heap_internal.h"
 
 #include <stdio.h>
@@ -21,10 +22,6 @@
  * frees reaches no slow path that would send them) holds this much of
  * theirs at most, not a full batch for each of its 64 slots. */
 #define REMOTE_PENDING_BYTES (1u << 20)
-/* Blocks of a batch the owner's drain asks for ahead of the one it links:
- * their cache lines arrive while it works. */
-#define DRAIN_AHEAD 8
-
 /* Batches a drain keeps in the owner's own pool at most; the rest go back
  * to the threads that filled them. A record the owner read is in its
  * cache: its next remote frees fill it without a miss, where one sent
@@ -93,18 +90,22 @@ static hak_slab_t *batch_slab(const hak_heap_t *h, hak_block_t *b) {
     batch_corrupt(b);
 }
 
-/* A run of k blocks of slab s, linked in the order they came (`first` the
- * index of its first block, `tail` its last block), goes onto the front of
- * s's free list. A current slab hands them out next, counted as handed
- * out at once (they were out: its count stays). Another slab's count
- * drops by them: the count is linear, so one event after a run sees what
- * one per block would have left (a full slab requeued, an empty one
- * emptied). Its free list is one only holders of the heap's lock change
- * (a non-current slab's list counts as not handed out), and it is dated
- * idle since `idle`: decay may give its pages back without waiting for
- * the owner to look at its local frees. */
+/* A run of k blocks of slab s, linked in the order they were freed
+ * (`first` the index of its first block, `tail` its last block), goes onto
+ * the front of s's free list. Only the tail is read and written: the
+ * thread that freed the run linked the others as it freed them, and its
+ * seal and mark say that nothing wrote it since (a write to another block
+ * of the run is caught by malloc, as on any free list). A current slab
+ * hands them out next, counted as handed out at once (they were out: its
+ * count stays). Another slab's count drops by them: the count is linear,
+ * so one event after a run sees what one per block would have left (a
+ * full slab requeued, an empty one emptied). Its free list is one only
+ * holders of the heap's lock change (a non-current slab's list counts as
+ * not handed out), and it is dated idle since `idle`: decay may give its
+ * pages back without waiting for the owner to look at its local frees. */
 static void run_done(hak_heap_t *h, hak_slab_t *s, uint32_t first, hak_block_t *tail, int32_t k,
                      uint64_t idle) {
+    if (unlikely(!hak_is_sealed(tail) || !hak_is_marked_free(tail))) batch_corrupt(tail);
     hak_link_set(tail, s->free);
     s->free = first;
     if (s->current) {
@@ -120,54 +121,37 @@ static void run_done(hak_heap_t *h, hak_slab_t *s, uint32_t first, hak_block_t *
     if (s->used <= 0) _hak_slab_event_locked(h, s);
 }
 
-/* The blocks of a record back onto their slabs (those of the record
- * `then`, read next, asked for ahead too), each checked before it is
- * linked; returns how many. A batch holds runs of blocks of one slab (a
- * thread frees what another allocated in a row): the slab of the block
- * before is tried first, by address range, without the page map, and a
- * run's count is settled once. A run keeps its order on the list: the
- * records of a batch come newest first and its runs go to the front, so
- * the owner hands its blocks out again in the order they were freed.
- * Pushed one by one, each run came out reversed, and a program whose batches
- * changed size (ACE racing HAKMEM_BUNDLE) found its blocks scattered for
- * good: producer/consumer pairs ran 15-25 % slower for the rest of the run. */
-static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
-                           const hak_batch_t *then, uint64_t idle) {
-    int32_t k = 0; /* blocks of the run on s */
-    hak_slab_t *s = NULL;
-    uint32_t first = 0;
-    hak_block_t *tail = NULL;
-    uintptr_t start = 0, bytes = 0; /* s's blocks */
-    for (uint32_t j = 0; j < n; j++) {
-        uint32_t ahead = j + DRAIN_AHEAD;
-        if (ahead < n) __builtin_prefetch(block[ahead], 1);
-        else if (then != NULL && ahead - n < then->count)
-            __builtin_prefetch(then->block[ahead - n], 1);
-        hak_block_t *b = block[j];
-        uintptr_t a = (uintptr_t)b;
-        if (a - start >= bytes) {
-            if (k != 0) run_done(h, s, first, tail, k, idle);
-            s = batch_slab(h, b);
-            start = s->start;
-            bytes = (uintptr_t)s->capacity * s->bsize;
-            k = 0;
-        }
-        uint32_t i = hak_block_index(s, a - start);
-        if (unlikely(i >= s->carved || !hak_is_sealed(b) || !hak_is_marked_free(b)))
-            batch_corrupt(b);
-        if (k == 0) first = i;
-        else hak_link_set(tail, i);
-        tail = b;
-        k++;
-    }
-    if (k != 0) run_done(h, s, first, tail, k, idle);
-    return n;
+/* A run back onto its slab, found from its first block's address. A run
+ * keeps its order on the list: the records of a batch come newest first
+ * and their runs go to the front, so the owner hands its blocks out again
+ * in the order they were freed. Pushed one by one, each run came out
+ * reversed, and a program whose batches changed size (ACE racing
+ * HAKMEM_BUNDLE) found its blocks scattered for good: producer/consumer
+ * pairs ran 15-25 % slower for the rest of the run. */
+static void put_run(hak_heap_t *h, const hak_run_t *run, uint64_t idle) {
+    hak_slab_t *s = batch_slab(h, run->first);
+    uint32_t first = hak_block_index(s, (uintptr_t)run->first - s->start);
+    if (unlikely(first >= s->carved)) batch_corrupt(run->first);
+    run_done(h, s, first, run->tail, (int32_t)run->count, idle);
+}
+
+/* The tail of each run of a batch, which the drain writes, is asked for
+ * while the batch before it is put back: each is a line another thread
+ * wrote last. */
+static void batch_prefetch(const hak_batch_t *c) {
+    for (; c != NULL; c = c->more)
+        for (uint32_t j = 0; j < c->count; j++) hak_prefetch_write(c->run[j].tail);
 }
 
 /* The blocks of every record of a batch back onto their slabs: how many. */
 static uint32_t put_batch(hak_heap_t *h, const hak_batch_t *c, uint64_t idle) {
     uint32_t n = 0;
-    for (; c != NULL; c = c->more) n += put_blocks(h, c->block, c->count, c->more, idle);
+    for (; c != NULL; c = c->more) {
+        for (uint32_t j = 0; j < c->count; j++) {
+            put_run(h, &c->run[j], idle);
+            n += c->run[j].count;
+        }
+    }
     return n;
 }
 
@@ -180,8 +164,10 @@ void _hak_remote_drain(hak_heap_t *h) {
     h->drain_since = idle;
     bool mine = h == _hak_tl_heap; /* the pool is its owner's alone */
     uint32_t n = 0;
+    batch_prefetch(c);
     while (c != NULL) {
         hak_batch_t *next = c->next;
+        batch_prefetch(next);
         n += put_batch(h, c, idle);
         if (mine && h->batch_kept < DRAIN_KEEP_BATCHES) {
             c->next = h->batch_pool;
@@ -209,8 +195,13 @@ static bool put_ownerless(hak_heap_t *owner, const hak_batch_t *c, hak_block_t *
         if (state != HEAP_OWNED && state != HEAP_DEAD) {
             uint64_t now = _hak_coarse_ns();
             HAK_LOCKED(&owner->lock) {
-                owner->freed_ownerless += c != NULL ? put_batch(owner, c, now)
-                                                    : put_blocks(owner, &one, 1, NULL, now);
+                if (c != NULL) {
+                    owner->freed_ownerless += put_batch(owner, c, now);
+                } else {
+                    hak_run_t run = {one, one, 1};
+                    put_run(owner, &run, now);
+                    owner->freed_ownerless++;
+                }
             }
         }
     }
@@ -278,15 +269,30 @@ __attribute__((noinline)) static void batch_full(hak_heap_t *me, hak_remote_buf_
     _hak_remote_flush_some(me);
 }
 
-/* b (bsize bytes) joins the batch of slot r. */
-HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b, uint32_t bsize) {
+/* b (index i of slab s) joins the batch of slot r: the record's last run
+ * when that is of the same slab (its tail is linked to b, in the cache of
+ * the thread that just freed both), else a run of its own. */
+HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b,
+                           const hak_slab_t *s, uint32_t i) {
     hak_seal(b);
     hak_batch_t *c = r->batch;
-    c->block[c->count] = b;
+    uint32_t n = c->count, bsize = s->bsize;
+    bool full = false;
+    if (n != 0 && r->slab == s) {
+        hak_run_t *run = &c->run[n - 1];
+        hak_link_set(run->tail, i);
+        run->tail = b;
+        run->count++;
+    } else {
+        c->run[n] = (hak_run_t){b, b, 1};
+        c->count = n + 1;
+        r->slab = s;
+        full = n + 1 == HAK_BATCH_RUNS;
+    }
     me->rbuf_pending += bsize;
     r->bytes += bsize;
-    uint32_t in_record = ++c->count, in_batch = ++r->count;
-    if (unlikely((in_record == HAK_BATCH_BLOCKS) | (in_batch >= (uint32_t)hak_opt(OPT_BUNDLE)) |
+    uint32_t in_batch = ++r->count;
+    if (unlikely(full | (in_batch >= (uint32_t)hak_opt(OPT_BUNDLE)) |
                  (r->bytes >= REMOTE_BATCH_BYTES) | (me->rbuf_pending >= REMOTE_PENDING_BYTES)))
         batch_full(me, r);
 }
@@ -297,24 +303,24 @@ HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b, 
  * handed out: lost to its slab, never handed out twice. */
 __attribute__((noinline)) static void free_remote_switch(hak_heap_t *me, hak_remote_buf_t *r,
                                                          hak_heap_t *owner, hak_block_t *b,
-                                                         uint32_t bsize) {
+                                                         const hak_slab_t *s, uint32_t i) {
     if (r->to != NULL) send(me, r);
     r->batch = record_take(&me->batch_pool, &me->batch_back, me, &me->batch_kept);
     if (r->batch == NULL) return;
     r->to = owner;
-    batch_push(me, r, b, bsize);
+    batch_push(me, r, b, s, i);
 }
 
-/* b (of slab s) joins the batch for its owner in heap me's slot. */
-HAK_INLINE void free_remote_from(hak_heap_t *me, hak_slab_t *s, hak_block_t *b) {
+/* b (index i of slab s) joins the batch for its owner in heap me's slot. */
+HAK_INLINE void free_remote_from(hak_heap_t *me, hak_slab_t *s, hak_block_t *b, uint32_t i) {
     hak_heap_t *owner = s->heap;
     hak_ctr_inc(&me->ctr.remote_frees[s->cls]);
     hak_remote_buf_t *r = &me->rbuf[s->heap_slot]; /* on the line the free read */
     if (unlikely(r->to != owner)) {
-        free_remote_switch(me, r, owner, b, s->bsize);
+        free_remote_switch(me, r, owner, b, s, i);
         return;
     }
-    batch_push(me, r, b, s->bsize);
+    batch_push(me, r, b, s, i);
 }
 
 /* A thread without a heap. One that never had one takes one now, as its
@@ -326,10 +332,11 @@ HAK_INLINE void free_remote_from(hak_heap_t *me, hak_slab_t *s, hak_block_t *b) 
  * threads may free at once, and its block sent alone at once (or lost to
  * its slab without a record, as below): such a thread may never reach a
  * point that would send a batch. */
-__attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_block_t *b) {
+__attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_block_t *b,
+                                                          uint32_t i) {
     hak_heap_t *me = _hak_heap_for_alloc();
     if (hak_heap_owned(me)) {
-        free_remote_from(me, s, b);
+        free_remote_from(me, s, b, i);
         return;
     }
     atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_frees[s->cls], 1,
@@ -342,7 +349,8 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
         c = record_take(&pool, &g_unowned_batches, NULL, NULL);
     }
     if (c == NULL) return;
-    c->block[c->count++] = b;
+    c->run[0] = (hak_run_t){b, b, 1};
+    c->count = 1;
     atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_batches, 1,
                               memory_order_relaxed);
     deliver(s->heap, c, 1);
@@ -352,31 +360,31 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
  * callers: the free of another thread's block is as common as a local one
  * in a producer/consumer program). Every call out is a tail call, so the
  * common case, a block added to its owner's batch, saves no register. */
-HAK_INLINE void free_remote(hak_slab_t *s, hak_block_t *b) {
+HAK_INLINE void free_remote(hak_slab_t *s, hak_block_t *b, uint32_t i) {
     hak_heap_t *me = _hak_tl_heap;
     if (unlikely(!hak_heap_owned(me))) {
-        free_remote_unowned(s, b);
+        free_remote_unowned(s, b, i);
         return;
     }
-    free_remote_from(me, s, b);
+    free_remote_from(me, s, b, i);
 }
 
-void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {
+void _hak_free_remote(hak_block_t *b, hak_slab_t *s, uint32_t i) {
     if (hak_hardened()) { /* every free comes here: no slab has the thread's pointer */
         _hak_harden_free(b, s);
         return;
     }
     hak_mark_free(b);
-    free_remote(s, b);
+    free_remote(s, b, i);
 }
 
 void _hak_free_marked(hak_block_t *b, hak_slab_t *s) {
+    uint32_t i = hak_block_index(s, (uintptr_t)b - s->start);
     if (atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_owner_tag(hak_thread_id())) {
-        free_remote(s, b);
+        free_remote(s, b, i);
         return;
     }
-    hak_slab_free_local(s, b, hak_block_index(s, (uintptr_t)b - s->start),
-                        _hak_keys.free ^ (uintptr_t)b);
+    hak_slab_free_local(s, b, i, _hak_keys.free ^ (uintptr_t)b);
 }
 
 void _hak_small_locate_failed(uintptr_t a, const char *call) {
