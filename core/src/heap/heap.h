@@ -54,32 +54,42 @@ enum hak_heap_state {
 #define HAK_REMOTE_SLOTS 64
 
 /* Frees of one owner's blocks by another thread travel in batches
- * (remote.c): lists of runs, a run being blocks of one slab that the
- * freeing thread linked as it freed them, in its own cache. The owner
- * writes one block a run (its tail) to put it back, and malloc takes the
- * others in turn, each asking for the next's line ahead. A batch is a
- * list of records of HAK_BATCH_RUNS runs; a record belongs to the heap of
- * the thread that filled it (`home`: NULL for threads without a heap) and
- * goes back there once read, so records are made once and reused. Records
- * of addresses, one per block, cost the freeing thread a line written a
- * block and the owner one read, each another core's. */
-#define HAK_BATCH_RUNS 8
+ * (remote.c): runs, a run being blocks of one slab that the freeing
+ * thread linked as it freed them, in its own cache. The owner writes one
+ * block a run (its tail) to put it back, and malloc takes the others in
+ * turn, each asking for the next's line ahead. A record holds a run per
+ * slot, a slab's slot being its unit in its segment, so that frees of
+ * several sizes each extend their slab's run (two slabs of one slot: a
+ * new record). A batch is a list of records; a record belongs to the
+ * heap of the thread that filled it (`home`: NULL for threads without a
+ * heap) and goes back there once read, so records are made once and
+ * reused. Records of addresses, one per block, cost the freeing thread a
+ * line written and the owner one read per 8 blocks, each another core's,
+ * and the owner a write to every block. */
+#define HAK_BATCH_RUNS HAK_CHUNK_UNITS
 typedef struct hak_run {
     hak_block_t *first, *tail; /* linked first to tail; the tail's link is its seal */
+    const hak_slab_t *slab;
     uint32_t count;
 } hak_run_t;
 typedef struct hak_batch {
     struct hak_batch *next; /* the next batch on its owner's queue, or record of its home's pool */
     struct hak_batch *more; /* the batch's record before this one */
     struct hak_heap *home;
-    uint32_t count;         /* runs */
+    uint32_t used;          /* runs in use, a bit each */
     hak_run_t run[HAK_BATCH_RUNS];
 } hak_batch_t;
+_Static_assert(HAK_BATCH_RUNS <= 32, "a record's runs in use are a 32-bit word");
+
+/* A slab's run in a record: its unit in its segment (descriptors are in
+ * unit order at the segment's start). */
+HAK_INLINE unsigned hak_run_slot(const hak_slab_t *s) {
+    return (unsigned)((uintptr_t)s >> HAK_DESC_SHIFT) & (HAK_BATCH_RUNS - 1);
+}
 
 typedef struct hak_remote_buf {
     struct hak_heap *to;
     hak_batch_t *batch; /* the record being filled for `to` (NULL: none yet) */
-    const hak_slab_t *slab; /* of the record's last run: a block of the same slab joins it */
     uint32_t count;
     uint32_t bytes; /* of the blocks in the batch: a batch of large blocks goes sooner */
 } hak_remote_buf_t;

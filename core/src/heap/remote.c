@@ -57,7 +57,7 @@ static hak_batch_t *record_take(hak_batch_t **pool, _Atomic(hak_batch_t *) *back
     }
     c->home = home;
     c->more = NULL;
-    c->count = 0;
+    c->used = 0;
     return c;
 }
 
@@ -135,21 +135,28 @@ static void put_run(hak_heap_t *h, const hak_run_t *run, uint64_t idle) {
     run_done(h, s, first, run->tail, (int32_t)run->count, idle);
 }
 
-/* The tail of each run of a batch, which the drain writes, is asked for
- * while the batch before it is put back: each is a line another thread
- * wrote last. */
+/* The tail of each run of a batch, which the drain writes, and its first
+ * block, which malloc takes first, are asked for while the batch before
+ * it is put back: each is a line another thread wrote last (malloc asks
+ * for each next block as it takes one). */
 static void batch_prefetch(const hak_batch_t *c) {
-    for (; c != NULL; c = c->more)
-        for (uint32_t j = 0; j < c->count; j++) hak_prefetch_write(c->run[j].tail);
+    for (; c != NULL; c = c->more) {
+        for (uint32_t m = c->used; m != 0; m &= m - 1) {
+            const hak_run_t *run = &c->run[__builtin_ctz(m)];
+            hak_prefetch_write(run->tail);
+            hak_prefetch_write(run->first);
+        }
+    }
 }
 
 /* The blocks of every record of a batch back onto their slabs: how many. */
 static uint32_t put_batch(hak_heap_t *h, const hak_batch_t *c, uint64_t idle) {
     uint32_t n = 0;
     for (; c != NULL; c = c->more) {
-        for (uint32_t j = 0; j < c->count; j++) {
-            put_run(h, &c->run[j], idle);
-            n += c->run[j].count;
+        for (uint32_t m = c->used; m != 0; m &= m - 1) {
+            const hak_run_t *run = &c->run[__builtin_ctz(m)];
+            put_run(h, run, idle);
+            n += run->count;
         }
     }
     return n;
@@ -198,7 +205,7 @@ static bool put_ownerless(hak_heap_t *owner, const hak_batch_t *c, hak_block_t *
                 if (c != NULL) {
                     owner->freed_ownerless += put_batch(owner, c, now);
                 } else {
-                    hak_run_t run = {one, one, 1};
+                    hak_run_t run = {one, one, NULL, 1};
                     put_run(owner, &run, now);
                     owner->freed_ownerless++;
                 }
@@ -269,31 +276,50 @@ __attribute__((noinline)) static void batch_full(hak_heap_t *me, hak_remote_buf_
     _hak_remote_flush_some(me);
 }
 
-/* b (index i of slab s) joins the batch of slot r: the record's last run
- * when that is of the same slab (its tail is linked to b, in the cache of
- * the thread that just freed both), else a run of its own. */
+static void free_remote_switch(hak_heap_t *me, hak_remote_buf_t *r, hak_heap_t *owner,
+                               hak_block_t *b, const hak_slab_t *s, uint32_t i);
+
+/* b (index i of slab s) joins the batch of slot r: the run of its slab's
+ * slot in the record, its tail linked to b (in the cache of the thread
+ * that just freed both), or a run of its own. */
+HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b,
+                           const hak_slab_t *s, uint32_t i);
+
+/* The run of s's slot in r's record is another slab's: the batch goes on
+ * in a new record, or is sent and b starts the next. */
+__attribute__((noinline)) static void batch_collide(hak_heap_t *me, hak_remote_buf_t *r,
+                                                    hak_block_t *b, const hak_slab_t *s,
+                                                    uint32_t i) {
+    hak_heap_t *owner = r->to;
+    batch_full(me, r);
+    if (r->batch == NULL) free_remote_switch(me, r, owner, b, s, i);
+    else batch_push(me, r, b, s, i);
+}
+
 HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b,
                            const hak_slab_t *s, uint32_t i) {
-    hak_seal(b);
     hak_batch_t *c = r->batch;
-    uint32_t n = c->count, bsize = s->bsize;
-    bool full = false;
-    if (n != 0 && r->slab == s) {
-        hak_run_t *run = &c->run[n - 1];
+    unsigned j = hak_run_slot(s);
+    hak_run_t *run = &c->run[j];
+    uint32_t bit = 1u << j, bsize = s->bsize;
+    if (c->used & bit) {
+        if (unlikely(run->slab != s)) {
+            batch_collide(me, r, b, s, i);
+            return;
+        }
         hak_link_set(run->tail, i);
         run->tail = b;
         run->count++;
     } else {
-        c->run[n] = (hak_run_t){b, b, 1};
-        c->count = n + 1;
-        r->slab = s;
-        full = n + 1 == HAK_BATCH_RUNS;
+        *run = (hak_run_t){b, b, s, 1};
+        c->used |= bit;
     }
+    hak_seal(b);
     me->rbuf_pending += bsize;
     r->bytes += bsize;
     uint32_t in_batch = ++r->count;
-    if (unlikely(full | (in_batch >= (uint32_t)hak_opt(OPT_BUNDLE)) |
-                 (r->bytes >= REMOTE_BATCH_BYTES) | (me->rbuf_pending >= REMOTE_PENDING_BYTES)))
+    if (unlikely((in_batch >= (uint32_t)hak_opt(OPT_BUNDLE)) | (r->bytes >= REMOTE_BATCH_BYTES) |
+                 (me->rbuf_pending >= REMOTE_PENDING_BYTES)))
         batch_full(me, r);
 }
 
@@ -349,8 +375,8 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
         c = record_take(&pool, &g_unowned_batches, NULL, NULL);
     }
     if (c == NULL) return;
-    c->run[0] = (hak_run_t){b, b, 1};
-    c->count = 1;
+    c->run[0] = (hak_run_t){b, b, s, 1};
+    c->used = 1;
     atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_batches, 1,
                               memory_order_relaxed);
     deliver(s->heap, c, 1);
