@@ -69,7 +69,7 @@ enum hak_heap_state {
 #define HAK_BATCH_RUNS HAK_CHUNK_UNITS
 typedef struct hak_run {
     hak_block_t *first, *tail; /* linked first to tail; the tail's link is its seal */
-    const hak_slab_t *slab;
+    const hak_slab_t *slab;    /* the sender's: a block joins the run of its own slab only */
     uint32_t count;
 } hak_run_t;
 typedef struct hak_batch {

@@ -2,10 +2,10 @@
  * threads' blocks, double frees, interior and foreign pointers into a
  * segment — and the owner's side of remote frees. A thread batches its
  * frees of another heap's blocks per owner (snmalloc's message passing):
- * a batch lists the blocks' addresses and is sent with one compare-and-
- * swap onto the owner's queue, which the owner drains on its slow path.
- * The sender links a batch's blocks of one slab as it frees them, so the
- * owner puts each run onto its slab by writing its last block only. */
+ * a batch lists runs of blocks of one slab, which the sender links as it
+ * frees them, and is sent with one compare-and-swap onto the owner's
+ * queue, which the owner drains on its slow path, writing the last block
+ * of each run only. */
 #include "heap_internal.h"
 
 #include <stdio.h>
@@ -255,9 +255,10 @@ void _hak_remote_flush_some(hak_heap_t *h) {
     if (h->rbuf_pending != 0 && ++h->rbuf_ticks >= REMOTE_FLUSH_TICKS) _hak_remote_flush_all(h);
 }
 
-/* The batch of slot r is full, or its record, or the thread's batches hold
- * REMOTE_PENDING_BYTES (all go): the batch is sent, or a new
- * record joins it (without one, the batch goes as it is). */
+/* The batch of slot r is full, or its record's run for a block is another
+ * slab's, or the thread's batches hold REMOTE_PENDING_BYTES (all go): the
+ * batch is sent, or a new record joins it (without one, the batch goes as
+ * it is). */
 __attribute__((noinline)) static void batch_full(hak_heap_t *me, hak_remote_buf_t *r) {
     if (me->rbuf_pending >= REMOTE_PENDING_BYTES) {
         _hak_remote_flush_all(me);
