@@ -12,7 +12,8 @@
 extern uint32_t _hak_class_size[HAK_CLASSES];
 /* The distance between two blocks of a class's slabs: its size, or a little
  * more where blocks of a page or more would all start at a few offsets
- * into their pages (classes.c). The room past the size is the block's. */
+ * into their pages (classes.c). The room past the size is no one's: a
+ * block's usable size is its class's. */
 extern uint32_t _hak_class_stride[HAK_CLASSES];
 /* Tiny classes come from a table with an entry per 8 bytes; mid classes
  * are four per power of two above 1 KiB (2^10). */
