@@ -19,7 +19,9 @@ export function instructionsSection(r: Results): HTMLElement | null {
     "a scale and at twice that scale; the count is the difference of the two runs' instructions ",
     "over the difference of their operations, so start-up and set-up cancel. The workloads' own ",
     "instructions (the loop, content checks) are the same for every allocator. Lower is better; ",
-    "deterministic, unlike the timings.",
+    "deterministic, unlike the timings. Under each count: the branches mispredicted per op in ",
+    "the same runs (callgrind's --branch-sim, a simple model of a predictor; a real core predicts ",
+    "better, but a branch on the program's sizes or addresses shows in both).",
   );
   chart(
     sec,
@@ -63,6 +65,9 @@ export function instructionsSection(r: Results): HTMLElement | null {
             h("div", null, fmtNum(c.per_op)),
             ref !== null && a !== base && c.per_op
               ? h("div", { class: "sub" }, `${fmtRatio(c.per_op / ref)} of ${base}`)
+              : null,
+            c.mispredicts_per_op != null
+              ? h("div", { class: "sub" }, `${c.mispredicts_per_op.toFixed(2)} mispredicted`)
               : null,
           );
         }),

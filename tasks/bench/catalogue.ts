@@ -493,6 +493,14 @@ export const INSTRUCTION_WORKLOADS: readonly InstructionWorkload[] = [
     scale: 0.01,
   },
   {
+    id: "mixed_rounds_1",
+    title: "Rounds replacing 1000 live blocks of 8 B–8 KiB (log-uniform): the tiers' sizes mixed",
+    op: "free + malloc",
+    program: "mixed_rounds",
+    args: ["--threads", "1"],
+    scale: 0.01,
+  },
+  {
     id: "realloc_growth",
     title: "realloc growth, small and large steps",
     op: "realloc or free",

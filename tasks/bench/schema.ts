@@ -209,6 +209,12 @@ export const InstructionCount = z.object({
   /** Ir of the two runs (null when a run failed). */
   ir: numberPair,
   ops: numberPair,
+  /** Mispredicted branches of the two runs (callgrind's --branch-sim: conditional and indirect),
+   * and their difference per op (0 when the larger run mispredicted less: start-up's count moves
+   * by a few dozen with the addresses); absent in runs made before they were counted, null per_op
+   * when the count failed. */
+  mispredicts: numberPair.optional(),
+  mispredicts_per_op: z.number().nullable().optional(),
   /** Why it failed (with the last lines of valgrind's output), else "". */
   note: z.string(),
 }).refine((c) => !c.ok || c.per_op !== null, {

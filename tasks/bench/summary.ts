@@ -8,6 +8,7 @@ import process from "node:process";
 import Table from "cli-table3";
 import { relative } from "node:path";
 import {
+  type InstructionCount,
   type Metric,
   overallRatio,
   REFERENCE_GLIBC,
@@ -253,19 +254,30 @@ function instructionTable(c: Ctx): string[] {
   if (!ins || ins.counts.length === 0) return [];
   const allocs = c.results.allocators.map((a) => a.name)
     .filter((a) => ins.counts.some((x) => x.allocator === a));
-  const rows = ins.workloads.map((w) => [
-    w.id,
-    w.op,
-    ...allocs.map((a) => {
-      const n = ins.counts.find((x) => x.workload === w.id && x.allocator === a);
-      return n?.per_op != null ? n.per_op.toFixed(1) : n ? "FAILED" : "—";
-    }),
-  ]);
-  return [
+  const cells = (value: (n: InstructionCount) => number | null | undefined, digits: number) =>
+    ins.workloads.map((w) => [
+      w.id,
+      w.op,
+      ...allocs.map((a) => {
+        const n = ins.counts.find((x) => x.workload === w.id && x.allocator === a);
+        const v = n ? value(n) : undefined;
+        return v != null ? v.toFixed(digits) : n && !n.ok ? "FAILED" : "—";
+      }),
+    ]);
+  const head = ["workload", "op", ...allocs.map(c.short)];
+  const out = [
     "",
     "instructions per op (callgrind; the same program for every allocator)",
-    table(["workload", "op", ...allocs.map(c.short)], rows, 2),
+    table(head, cells((n) => n.per_op, 1), 2),
   ];
+  if (ins.counts.some((n) => n.mispredicts_per_op != null)) {
+    out.push(
+      "",
+      "mispredicted branches per op (callgrind's simulated predictor, the same runs)",
+      table(head, cells((n) => n.mispredicts_per_op, 2), 2),
+    );
+  }
+  return out;
 }
 
 /** The oracle's verdict (--oracle): learning against balanced and the fixed configurations. */

@@ -8,7 +8,12 @@
 import assert from "node:assert/strict";
 import { buildAllBench } from "../../tasks/bench/bench.ts";
 import { libraryFiles } from "../../tasks/build/build.ts";
-import { callgrindTotal, countInstructions, VALGRIND } from "../../tasks/bench/instructions.ts";
+import {
+  callgrindMispredicts,
+  callgrindTotal,
+  countInstructions,
+  VALGRIND,
+} from "../../tasks/bench/instructions.ts";
 import { bareAllocator } from "../../tasks/bench/runner.ts";
 import { benchDef, INSTRUCTION_WORKLOADS } from "../../tasks/bench/catalogue.ts";
 import { ensurePackages } from "../../tasks/lib/deps.ts";
@@ -224,6 +229,10 @@ Deno.test({
     assert.equal(callgrindTotal("events: Ir\nsummary: 12345\n"), 12345);
     assert.equal(callgrindTotal("events: Ir\ntotals: 678\n"), 678);
     assert.equal(callgrindTotal("nothing"), null);
+    const branches = "events: Ir Bc Bcm Bi Bim\nsummary: 900 120 7 30 2\n";
+    assert.equal(callgrindTotal(branches), 900);
+    assert.equal(callgrindMispredicts(branches), 9, "conditional and indirect");
+    assert.equal(callgrindMispredicts("events: Ir\nsummary: 12345\n"), null, "no --branch-sim");
 
     try {
       await ensurePackages([VALGRIND]);
@@ -252,6 +261,11 @@ Deno.test({
         // a malloc+free pair and the loop around it: tens to hundreds of instructions
         assert.ok(c.per_op! > 10 && c.per_op! < 2000, `${c.allocator}: ${c.per_op} per pair`);
         assert.ok(c.ir[1]! > c.ir[0]!);
+        // every branch of the loop and of the allocator goes the same way at every pair: counted
+        // in both runs, next to none per pair
+        assert.ok(c.mispredicts!.every((m) => m! > 0), `${c.mispredicts}`);
+        const miss = c.mispredicts_per_op;
+        assert.ok(miss != null && miss >= 0 && miss < 0.1, `${c.allocator}: ${miss} per pair`);
       }
       // deterministic: a second count of glibc gives the same number
       const again = await countInstructions({
