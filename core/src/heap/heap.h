@@ -81,8 +81,9 @@ typedef struct hak_batch {
 } hak_batch_t;
 _Static_assert(HAK_BATCH_RUNS <= 32, "a record's runs in use are a 32-bit word");
 
-/* A slab's run in a record: its unit in its segment (descriptors are in
- * unit order at the segment's start). */
+/* A slab's run in a record: the slot of its unit in its segment
+ * (descriptors are in unit order at the segment's start), or the slot half
+ * a record away when another slab's run holds that one (remote.c). */
 HAK_INLINE unsigned hak_run_slot(const hak_slab_t *s) {
     return (unsigned)((uintptr_t)s >> HAK_DESC_SHIFT) & (HAK_BATCH_RUNS - 1);
 }
