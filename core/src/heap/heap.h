@@ -58,9 +58,10 @@ enum hak_heap_state {
  * thread linked as it freed them, in its own cache. The owner writes one
  * block a run (its tail) to put it back, and malloc takes the others in
  * turn, each asking for the next's line ahead. A record holds a run per
- * slot, a slab's slot being its unit in its segment, so that frees of
- * several sizes each extend their slab's run (two slabs of one slot: a
- * new record). A batch is a list of records; a record belongs to the
+ * slot, a slab's slot being its unit in its segment (or the slot half a
+ * record away, hak_run_slot), so that frees of several sizes each extend
+ * their slab's run (a third slab for one pair of slots: a new record).
+ * A batch is a list of records; a record belongs to the
  * heap of the thread that filled it (`home`: NULL for threads without a
  * heap) and goes back there once read, so records are made once and
  * reused. Records of addresses, one per block, cost the freeing thread a
