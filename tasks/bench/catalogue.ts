@@ -93,8 +93,8 @@ const FIELD_BENCHES: readonly BenchDef[] = [
     args: () => [],
     metric: "ops_per_s",
     title: "Producer/consumer, more threads than cores (64 B)",
-    description: "4 × the online CPUs threads, each allocating batches of 64 blocks of 64 B and " +
-      "pushing them onto shared mutex-guarded queues (half as many as threads), then popping " +
+    description: "4 × the online CPUs threads, each allocating batches of 32–96 blocks of 64 B " +
+      "and pushing them onto shared mutex-guarded queues (half as many as threads), then popping " +
       "another thread's batch and checking and freeing its blocks: most frees are remote and " +
       "the threads outnumber the cores. Fixed time (4 s at scale 1); the metric is frees per " +
       "second.",
