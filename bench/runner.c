@@ -23,7 +23,8 @@
 //
 // maxrss_kib is the kernel's high-water mark (exact); rss_peak_kib the largest sample,
 // rss_mib_s the integral of the samples over time (each sample held until the next) and
-// rss_curve every sample (seconds since the fork, KiB).
+// rss_curve every sample (seconds since the fork, KiB); a run that ended before the first sample
+// gets one, its maxrss at time 0.
 //
 // Exit status: 0 when the run was recorded, whatever the child did (a failed exec shows as
 // exit 127); 2 on a usage error; 1 when the child could not be started or FILE not written.
@@ -126,10 +127,7 @@ static long rss_descendants(const rss_log *l) {
   return kib;
 }
 
-static void rss_sample(rss_log *l, double t) {
-  long kib = rss_now(l);
-  if (kib >= 0 && l->tree) kib += rss_descendants(l);
-  if (kib < 0) return;
+static void rss_add(rss_log *l, double t, long kib) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 1024;
     double *nt = realloc(l->t, cap * sizeof *nt);
@@ -143,6 +141,12 @@ static void rss_sample(rss_log *l, double t) {
   l->t[l->n] = t;
   l->kib[l->n] = kib;
   l->n++;
+}
+
+static void rss_sample(rss_log *l, double t) {
+  long kib = rss_now(l);
+  if (kib >= 0 && l->tree) kib += rss_descendants(l);
+  if (kib >= 0) rss_add(l, t, kib);
 }
 
 static void usage(int code) {
@@ -325,6 +329,9 @@ int main(int argc, char **argv) {
     }
   }
   double wall = mono_s() - t0;
+  // A run that ended before its first sample (hakmem's live_heads at the quick scale: 9 ms) is
+  // one point: its high-water mark held from the start, an upper bound of its curve.
+  if (rss.fd >= 0 && rss.n == 0 && ru.ru_maxrss > 0) rss_add(&rss, 0, ru.ru_maxrss);
   if (rss.fd >= 0) close(rss.fd);
   long peak = 0;
   double mib_s = 0;

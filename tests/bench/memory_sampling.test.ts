@@ -83,6 +83,17 @@ Deno.test({
       const ru0 = JSON.parse(await Deno.readTextFile(out));
       assert.deepEqual(ru0.rss_curve, []);
       assert.equal(rssRecord(ru0), null);
+      // a run over before its first sample (`true`, under a 1 s interval) is one point: its
+      // maxrss from the start (without it, hakmem's 9 ms live_heads had no curve)
+      const r1 = await run(bin, ["--out", out, "--sample-ms", "1000", "--", "true"], {
+        timeoutMs: 60_000,
+      });
+      assert.equal(r1.code, 0, r1.stderr);
+      const ru1 = JSON.parse(await Deno.readTextFile(out));
+      assert.ok(ru1.wall_s < 1 && ru1.maxrss_kib > 0, JSON.stringify(ru1));
+      assert.deepEqual(ru1.rss_curve, [[0, ru1.maxrss_kib]]);
+      assert.equal(ru1.rss_peak_kib, ru1.maxrss_kib);
+      assert.ok(ru1.rss_mib_s > 0);
       const bad = await run(bin, ["--out", out, "--sample-ms", "-1", "--", "true"]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--sample-ms expects milliseconds in 0\.\.60000, got '-1'/);
