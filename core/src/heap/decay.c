@@ -33,8 +33,6 @@ _Atomic uint64_t _hak_decay_runs, _hak_decay_bytes;
  * at most a third of its time until it is gone (~0.2 ms per MiB here). */
 #define DECAY_PASS_BUDGET_NS 2000000ull
 #define DECAY_BACKLOG_GAP 2
-/* Largest slab (blocks) whose free blocks a release maps: 64 KiB of 16 B. */
-#define RELEASE_MAX_BLOCKS 4096u
 
 static pthread_mutex_t g_release_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t g_next_global;
@@ -85,17 +83,12 @@ static void restore_refused(hak_slab_t *s, const uint64_t *rel) {
 static size_t release_pages(hak_slab_t *s) {
     uint32_t pages = slab_pages(s), carved = s->carved;
     if (pages <= 1 || pages > HAK_SLAB_MAX_PAGES || s->free == HAK_NO_BLOCK ||
-        s->capacity > RELEASE_MAX_BLOCKS)
+        s->capacity > HAK_LIST_BITS_MAX)
         return 0;
-    uint64_t freebits[RELEASE_MAX_BLOCKS / 64];
-    memset(freebits, 0, ((carved + 63) / 64) * sizeof(uint64_t));
-    for (uint32_t i = s->free, prev = HAK_NO_BLOCK; i != HAK_NO_BLOCK;) {
-        if (i >= carved || hak_bit_get(freebits, i))
-            _hak_list_corrupt(s, prev == HAK_NO_BLOCK ? (void *)s->start : hak_block_at(s, prev));
-        hak_bit_set(freebits, i);
-        prev = i;
-        i = hak_link_get(hak_block_at(s, i));
-    }
+    uint64_t freebits[HAK_LIST_BITS_MAX / 64];
+    uint32_t bad;
+    if (!_hak_list_bits(s, freebits, &bad))
+        _hak_list_corrupt(s, bad == HAK_NO_BLOCK ? (void *)s->start : hak_block_at(s, bad));
     uint64_t rel[HAK_SLAB_MAX_PAGES / 64] = {0};
     size_t carved_end = (size_t)carved * s->bsize;
     bool any = false;

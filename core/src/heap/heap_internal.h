@@ -15,6 +15,14 @@ extern pthread_mutex_t _hak_heaps_lock_;
  * the carved blocks or a cycle stops the process (a write after free). */
 uint32_t _hak_list_length(const hak_slab_t *s, uint32_t head);
 __attribute__((noreturn, cold)) void _hak_list_corrupt(const hak_slab_t *s, const void *holder);
+/* Blocks of a slab whose malloc list a bitmap on the stack can map (64 KiB
+ * of 16 B blocks: a tiny slab). */
+#define HAK_LIST_BITS_MAX 4096u
+/* Sets a bit in `bits` ((carved + 63) / 64 words, cleared here) for every
+ * block on s's malloc list (s->carved <= HAK_LIST_BITS_MAX). False when a
+ * link leads past the carved blocks or back to a block already seen;
+ * `bad` is then the block whose link it is (HAK_NO_BLOCK: the list's head). */
+bool _hak_list_bits(const hak_slab_t *s, uint64_t *bits, uint32_t *bad);
 void _hak_list_push(hak_slab_t **head, hak_slab_t *s);
 void _hak_list_remove(hak_slab_t **head, hak_slab_t *s);
 void _hak_slab_queue(hak_heap_t *h, hak_slab_t *s);

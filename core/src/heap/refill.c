@@ -116,6 +116,21 @@ void _hak_list_corrupt(const hak_slab_t *s, const void *holder) {
     _hak_fail(what, holder);
 }
 
+bool _hak_list_bits(const hak_slab_t *s, uint64_t *bits, uint32_t *bad) {
+    uint32_t carved = s->carved;
+    memset(bits, 0, ((carved + 63) / 64) * sizeof(uint64_t));
+    for (uint32_t i = s->free, prev = HAK_NO_BLOCK; i != HAK_NO_BLOCK;) {
+        if (i >= carved || hak_bit_get(bits, i)) {
+            *bad = prev;
+            return false;
+        }
+        hak_bit_set(bits, i);
+        prev = i;
+        i = hak_link_get(hak_block_at(s, i));
+    }
+    return true;
+}
+
 uint32_t _hak_list_length(const hak_slab_t *s, uint32_t head) {
     uint32_t n = 0, carved = s->carved;
     for (uint32_t i = head; i != HAK_NO_BLOCK; n++) {
@@ -438,10 +453,6 @@ static void sizing_switch(hak_heap_t *h, unsigned cls, const hak_slab_t *old) {
     z->yield = 0;
 }
 
-/* A slab's malloc list in address order (see list_sort): at most this many
- * blocks, a bit each on the stack (a tiny slab's 64 KiB of 16 B blocks). */
-#define SORT_MAX_BLOCKS 4096u
-
 /* Puts the malloc list of slab s (the owner's, or held under its heap's
  * lock) in address order. Called when other threads' frees came onto it
  * (a drain): their runs come in the order those threads freed them, which
@@ -457,20 +468,12 @@ static void sizing_switch(hak_heap_t *h, unsigned cls, const hak_slab_t *old) {
  * leaves them in cache; a list that repeats a block or names no block
  * (corrupted) is left as it is, for malloc's pops to report. */
 static void list_sort(hak_slab_t *s) {
-    uint32_t carved = s->carved;
-    if (carved > SORT_MAX_BLOCKS) return;
-    uint64_t bits[SORT_MAX_BLOCKS / 64];
-    uint32_t words = (carved + 63) / 64;
-    memset(bits, 0, words * sizeof(uint64_t));
-    uint32_t i = s->free;
-    while (i < carved) {
-        if (bits[i >> 6] >> (i & 63) & 1u) return;
-        bits[i >> 6] |= 1ull << (i & 63);
-        i = hak_link_get(hak_block_at(s, i));
-    }
-    if (i != HAK_NO_BLOCK) return;
+    uint32_t carved = s->carved, bad;
+    if (s->free >= carved || carved > HAK_LIST_BITS_MAX) return; /* empty, or too many */
+    uint64_t bits[HAK_LIST_BITS_MAX / 64];
+    if (!_hak_list_bits(s, bits, &bad)) return;
     uint32_t head = HAK_NO_BLOCK; /* highest first, each at the front: the list runs upward */
-    for (uint32_t w = words; w-- > 0;) {
+    for (uint32_t w = (carved + 63) / 64; w-- > 0;) {
         for (uint64_t m = bits[w]; m != 0;) {
             unsigned hi = 63u - (unsigned)__builtin_clzll(m);
             m &= ~(1ull << hi);
@@ -489,7 +492,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
     uint32_t units = sizing_units(h, cls), bsize = _hak_class_stride[cls];
     hak_slab_t *s = h->cur[cls];
     if (s != &_hak_no_slab) {
-        if (s->free < s->carved) list_sort(s); /* the drain brought blocks back */
+        list_sort(s); /* the drain brought blocks back */
         if (slab_refill(s)) return s;
         /* smaller than the class's slabs now: grown in place when the
          * units after it are free */
@@ -513,7 +516,7 @@ static hak_slab_t *switch_slab(hak_heap_t *h, unsigned cls) {
         if (next->released != 0)
             HAK_REUSE_RECORD((uint64_t)next->released * next->bsize,
                              _hak_coarse_ns() - next->stamp);
-        if (next->free < next->carved) list_sort(next); /* other threads' frees */
+        list_sort(next); /* other threads' frees */
         if (slab_refill(next)) goto found;
         set_full(next);
     }
@@ -592,7 +595,7 @@ void *_hak_heap_alloc(hak_heap_t *h, unsigned cls) {
     uint64_t t0 = hak_lat_begin(h->ctr.misses[cls]);
     drain_backlog(h);
     hak_slab_t *s = h->cur[cls];
-    if (s == cur && s->free < s->carved) list_sort(s); /* the drain brought blocks back */
+    if (s == cur) list_sort(s); /* the drain brought blocks back */
     /* the current slab is the owner's alone: refilled without the lock */
     if (s == &_hak_no_slab || !slab_refill(s)) {
         HAK_LOCKED(&h->lock) {
