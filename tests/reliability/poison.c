@@ -14,8 +14,8 @@
  * happens while it waits in the owner's remote-free queue (remote-*) or
  * in the freeing thread's batch for that owner (remote-batch); the
  * owner's slow paths drain the queue (HAKMEM_REMOTE_DRAIN_THRESHOLD=1).
- * The freeing thread frees two blocks of one slab, which travel as one
- * run: the write hits the run's last block, or its first (remote-run).
+ * The freeing thread frees two blocks of one slab: the write hits the
+ * last one it freed, or the first (remote-run).
  *
  * first-words: the first two words of a fresh block and of a block handed
  * out again, each printed as "word <hex> address" when it points into a
@@ -89,7 +89,7 @@ struct remote {
     int batch;
 };
 
-enum { REMOTE_LAST, REMOTE_FIRST }; /* the block of the run that is written */
+enum { REMOTE_LAST, REMOTE_FIRST }; /* the block of the two that is written */
 
 static void *free_them(void *arg) {
     struct remote *r = arg;

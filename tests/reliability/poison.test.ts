@@ -4,10 +4,11 @@
 // remote-free queue (tiny, mid) and the freeing thread's batch — hakmem must never hand out the
 // buffer and must stop the process with one line naming the written block: the release build
 // when the link is decoded, the hardened configurations (HAKMEM_HARDEN=1, the debug build) already
-// when the block leaves its quarantine. Another thread's frees of one slab travel as a run that it
-// linked: a write to the run's last block is caught when the owner puts the run back (the remote
-// queue's line), one to its first block when malloc takes it (remote-run: the slab list's line). glibc is run too, for the record (its tcache stops the
-// process at tiny sizes; at 8 KiB and 40 KB it never sees the write).
+// when the block leaves its quarantine. Another thread's frees travel as a record of addresses and
+// the owner's drain checks every block of it before it links the block: a write to the last block
+// freed or to the first (remote-run) is caught there (the remote queue's line). glibc is run too,
+// for the record (its tcache stops the process at tiny sizes; at 8 KiB and 40 KB it never sees the
+// write).
 //
 // first-words: the first two words of a fresh block and of one handed out again point into no
 // mapping of the process, and whatever is not 0 differs from run to run (keyed with the
@@ -21,8 +22,7 @@ import { describeRun, type RunResult } from "../native/proc.ts";
 import { buildPlain, type Config, hakmemLines, runUnder } from "./plain.ts";
 
 const BLOCK_CASES = ["tiny-16", "tiny-48", "tiny-512", "tiny-1024", "mid-8192", "mid-40000"];
-const REMOTE_CASES = ["remote-tiny", "remote-mid", "remote-batch"];
-const RUN_CASES = ["remote-run"];
+const REMOTE_CASES = ["remote-tiny", "remote-mid", "remote-batch", "remote-run"];
 const HAKMEM: readonly Config[] = ["release", "hardened", "debug"];
 const ENV = { HAKMEM_REMOTE_DRAIN_THRESHOLD: "1" };
 
@@ -32,11 +32,7 @@ const HELD = /^hakmem: a block was written after its free \(class \d+/;
 
 /** The line each case's stop must match, by configuration. */
 function expected(name: string, config: Config): RegExp {
-  if (config !== "release") {
-    // a hardened free leaves its quarantine in another order: the run may end at either block
-    const late = RUN_CASES.includes(name) ? [REMOTE_QUEUE, SLAB_LIST] : [REMOTE_QUEUE];
-    return new RegExp([HELD, ...late].map((r) => r.source).join("|"));
-  }
+  if (config !== "release") return new RegExp([HELD, REMOTE_QUEUE].map((r) => r.source).join("|"));
   return REMOTE_CASES.includes(name) ? REMOTE_QUEUE : SLAB_LIST;
 }
 
@@ -59,7 +55,7 @@ for (const config of HAKMEM) {
   Deno.test(`poison ${config}: a write after free never steers malloc, at every tier`, async () => {
     const exe = await buildPlain("poison");
     const problems: string[] = [];
-    for (const name of [...BLOCK_CASES, ...REMOTE_CASES, ...RUN_CASES]) {
+    for (const name of [...BLOCK_CASES, ...REMOTE_CASES]) {
       const r = await runUnder(exe, [name], config, ENV);
       const p = problem(name, config, r);
       if (p) problems.push(`${name}: ${p}`);
@@ -102,7 +98,7 @@ for (const config of HAKMEM) {
 Deno.test("poison glibc: for the record", async () => {
   const exe = await buildPlain("poison");
   const rows = [];
-  for (const name of [...BLOCK_CASES, ...REMOTE_CASES, ...RUN_CASES]) {
+  for (const name of [...BLOCK_CASES, ...REMOTE_CASES]) {
     const r = await runUnder(exe, [name], "glibc");
     const what = r.stdout.includes("STEERED")
       ? "malloc returned the buffer"

@@ -108,7 +108,7 @@ HAK_INLINE void hak_free_block(void *p, bool sized, size_t size, const char *cal
         return;
     }
     if (unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_thread_id())) {
-        _hak_free_remote(b, s, i); /* checked already: straight to the owner's batch */
+        _hak_free_remote(b, s); /* checked already: straight to the owner's batch */
         return;
     }
     b->mark = mark;

@@ -54,40 +54,24 @@ enum hak_heap_state {
 #define HAK_REMOTE_SLOTS 64
 
 /* Frees of one owner's blocks by another thread travel in batches
- * (remote.c): runs, a run being blocks of one slab that the freeing
- * thread linked as it freed them, in its own cache. The owner writes one
- * block a run (its tail) to put it back, and malloc takes the others in
- * turn, each asking for the next's line ahead. A record holds a run per
- * slot, a slab's slot being its unit in its segment (or the slot half a
- * record away, hak_run_slot), so that frees of several sizes each extend
- * their slab's run (a third slab for one pair of slots: a new record).
- * A batch is a list of records; a record belongs to the
- * heap of the thread that filled it (`home`: NULL for threads without a
- * heap) and goes back there once read, so records are made once and
- * reused. Records of addresses, one per block, cost the freeing thread a
- * line written and the owner one read per 8 blocks, each another core's,
- * and the owner a write to every block. */
-#define HAK_BATCH_RUNS HAK_CHUNK_UNITS
-typedef struct hak_run {
-    hak_block_t *first, *tail; /* linked first to tail; the tail's link is its seal */
-    const hak_slab_t *slab;    /* the sender's: a block joins the run of its own slab only */
-    uint32_t count;
-} hak_run_t;
+ * (remote.c): records of the blocks' addresses, which the freeing thread
+ * writes in turn (a line per 8 blocks, its own). The owner's drain links
+ * each block onto its slab's list itself: the stores to lines another core
+ * wrote last go out together, where links the freeing thread had written
+ * were read back one after the other by malloc's pops, each a miss that
+ * waited for the one before (a chain of misses: producer/consumer pairs
+ * spent most of malloc's time on that load). A batch is a list of records;
+ * a record belongs to the heap of the thread that filled it (`home`: NULL
+ * for threads without a heap) and goes back there once read, so records
+ * are made once and reused. */
+#define HAK_BATCH_BLOCKS 128
 typedef struct hak_batch {
     struct hak_batch *next; /* the next batch on its owner's queue, or record of its home's pool */
     struct hak_batch *more; /* the batch's record before this one */
     struct hak_heap *home;
-    uint32_t used;          /* runs in use, a bit each */
-    hak_run_t run[HAK_BATCH_RUNS];
+    uint32_t used;          /* blocks in the record */
+    hak_block_t *block[HAK_BATCH_BLOCKS];
 } hak_batch_t;
-_Static_assert(HAK_BATCH_RUNS <= 32, "a record's runs in use are a 32-bit word");
-
-/* A slab's run in a record: the slot of its unit in its segment
- * (descriptors are in unit order at the segment's start), or the slot half
- * a record away when another slab's run holds that one (remote.c). */
-HAK_INLINE unsigned hak_run_slot(const hak_slab_t *s) {
-    return (unsigned)((uintptr_t)s >> HAK_DESC_SHIFT) & (HAK_BATCH_RUNS - 1);
-}
 
 typedef struct hak_remote_buf {
     struct hak_heap *to;
@@ -406,10 +390,10 @@ HAK_INLINE void *hak_hot_pop(hak_heap_t *h, unsigned cls) {
     return b;
 }
 
-/* A free of block b (index i) of another thread's slab s (the head slab,
- * the block checked by the fast path: a block start, not marked free).
- * The block comes first, where free's pointer already is. */
-void _hak_free_remote(hak_block_t *b, hak_slab_t *s, uint32_t i);
+/* A free of block b of another thread's slab s (the head slab, the block
+ * checked by the fast path: a block start, not marked free). The block
+ * comes first, where free's pointer already is. */
+void _hak_free_remote(hak_block_t *b, hak_slab_t *s);
 /* A free of block b of slab s (its head), checked and marked free: onto
  * the slab's local list when the calling thread owns it, else to its
  * owner's batch. */

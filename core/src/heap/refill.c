@@ -455,17 +455,17 @@ static void sizing_switch(hak_heap_t *h, unsigned cls, const hak_slab_t *old) {
 
 /* Puts the malloc list of slab s (the owner's, or held under its heap's
  * lock) in address order. Called when other threads' frees came onto it
- * (a drain): their runs come in the order those threads freed them, which
- * is the order the program used them last; each trip through a program's
- * queues in batches that did not line up with hakmem's own cut them and
- * put the pieces in another order, until a batch a producer made held
- * blocks scattered over its slab (prodcons, batches of 32-96 blocks of 64
+ * (a drain): their blocks come in the order those threads freed them,
+ * which is the order the program used them last; each trip through a
+ * program's queues in batches that did not line up with hakmem's own cut
+ * them and put the pieces in another order, until a batch a producer made
+ * held blocks scattered over its slab (prodcons, batches of 32-96 blocks of 64
  * B: 89 % of neighbours not adjacent in memory, 15 pages a batch; jemalloc,
  * which refills lowest address first, 17 % and 5.7), and both the
  * producer's and the consumer's passes over them missed the cache where
  * the prefetchers would have followed (half the frees/s of batches that
- * lined up). The walk reads each block's link once, as the pops would, and
- * leaves them in cache; a list that repeats a block or names no block
+ * lined up). The walk reads each block's link once, as the pops would (the
+ * drain wrote them: in cache); a list that repeats a block or names no block
  * (corrupted) is left as it is, for malloc's pops to report. */
 static void list_sort(hak_slab_t *s) {
     uint32_t carved = s->carved, bad;

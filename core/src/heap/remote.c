@@ -2,10 +2,9 @@
  * threads' blocks, double frees, interior and foreign pointers into a
  * segment — and the owner's side of remote frees. A thread batches its
  * frees of another heap's blocks per owner (snmalloc's message passing):
- * a batch lists runs of blocks of one slab, which the sender links as it
- * frees them, and is sent with one compare-and-swap onto the owner's
- * queue, which the owner drains on its slow path, writing the last block
- * of each run only. */
+ * a batch lists the blocks' addresses and is sent with one
+ * compare-and-swap onto the owner's queue, which the owner drains on its
+ * slow path, linking each block onto its slab's list. */
 #include "heap_internal.h"
 
 #include <stdio.h>
@@ -79,41 +78,22 @@ __attribute__((noreturn, cold)) static void batch_corrupt(const hak_block_t *b) 
               b);
 }
 
-/* The slab of a batch's block, found from its address: a live slab of the
- * heap (a free unit, or the segment's header, has nothing carved). */
-static hak_slab_t *batch_slab(const hak_heap_t *h, hak_block_t *b) {
-    uintptr_t a = (uintptr_t)b;
-    if (likely(hak_pagemap_get(a) == PM_SEGMENT)) {
-        hak_slab_t *s = hak_slab_head_at(a);
-        if (likely(s->heap == h && s->carved != 0)) return s;
-    }
-    batch_corrupt(b);
-}
-
-/* A run of k blocks of slab s, linked in the order they were freed
- * (`first` the index of its first block, `tail` its last block), goes onto
- * the front of s's free list. Only the tail is read and written: the
- * thread that freed the run linked the others as it freed them, and its
- * seal and mark say that nothing wrote it since (a write to another block
- * of the run is caught by malloc, as on any free list). A current slab
+/* k blocks of slab s went onto the front of its free list. A current slab
  * hands them out next, counted as handed out at once (they were out: its
  * count stays). Another slab's count drops by them: the count is linear,
- * so one event after a run sees what one per block would have left (a
- * full slab requeued, an empty one emptied). Its free list is one only
- * holders of the heap's lock change (a non-current slab's list counts as
- * not handed out), and it is dated idle since `idle`: decay may give its
- * pages back without waiting for the owner to look at its local frees. */
-static void run_done(hak_heap_t *h, hak_slab_t *s, uint32_t first, hak_block_t *tail, int32_t k,
-                     uint64_t idle) {
-    if (unlikely(!hak_is_sealed(tail) || !hak_is_marked_free(tail))) batch_corrupt(tail);
-    hak_link_set(tail, s->free);
-    s->free = first;
+ * so one event after a slab's blocks in a row sees what one per block
+ * would have left (a full slab requeued, an empty one emptied). Its free
+ * list is one only holders of the heap's lock change (a non-current slab's
+ * list counts as not handed out), and it is dated idle since `idle`: decay
+ * may give its pages back without waiting for the owner to look at its
+ * local frees. */
+static void blocks_done(hak_heap_t *h, hak_slab_t *s, int32_t k, uint64_t idle) {
     if (s->current) {
         s->allocs += (uint32_t)k;
         return;
     }
     /* stored only when set: the descriptor's first line is read by every
-     * free of the slab's blocks, and a store on each run would take it
+     * free of the slab's blocks, and a store on each drain would take it
      * from the threads that free them, a miss on each */
     if (s->settled) s->settled = 0;
     if (s->stamp < idle) s->stamp = idle;
@@ -121,44 +101,48 @@ static void run_done(hak_heap_t *h, hak_slab_t *s, uint32_t first, hak_block_t *
     if (s->used <= 0) _hak_slab_event_locked(h, s);
 }
 
-/* A run back onto its slab, found from its first block's address. A run
- * keeps its order on the list: the records of a batch come newest first
- * and their runs go to the front, so the owner hands its blocks out again
- * in the order they were freed. Pushed one by one, each run came out
- * reversed, and a program whose batches changed size (ACE racing
- * HAKMEM_BUNDLE) found its blocks scattered for good: producer/consumer
- * pairs ran 15-25 % slower for the rest of the run. */
-static void put_run(hak_heap_t *h, const hak_run_t *run, uint64_t idle) {
-    hak_slab_t *s = batch_slab(h, run->first);
-    uint32_t first = hak_block_index(s, (uintptr_t)run->first - s->start);
-    if (unlikely(first >= s->carved)) batch_corrupt(run->first);
-    run_done(h, s, first, run->tail, (int32_t)run->count, idle);
-}
+/* Blocks a drain asks for ahead of the one it links: each is a line
+ * another core wrote last, and the stores go out together. */
+#define DRAIN_AHEAD 8
 
-/* The tail of each run of a batch, which the drain writes, and its first
- * block, which malloc takes first, are asked for while the batch before
- * it is put back: each is a line another thread wrote last (malloc asks
- * for each next block as it takes one). */
-static void batch_prefetch(const hak_batch_t *c) {
-    for (; c != NULL; c = c->more) {
-        for (uint32_t m = c->used; m != 0; m &= m - 1) {
-            const hak_run_t *run = &c->run[__builtin_ctz(m)];
-            hak_prefetch_write(run->tail);
-            hak_prefetch_write(run->first);
+/* n blocks of a record onto the front of their slabs' free lists, the
+ * last freed first, so that the owner hands them out in the order they
+ * were freed. Each block is checked: a block start of a slab of the heap
+ * (the free that sent it found it in a segment, and a block out keeps its
+ * slab alive: no page-map lookup), its seal and mark intact (a write after
+ * its free stops the process here). Returns the blocks. */
+static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n, uint64_t idle) {
+    const uintptr_t key = _hak_keys.free, seal = _hak_keys.chain;
+    hak_slab_t *s = NULL, *unit = NULL; /* the slab of the blocks in a row, their unit's */
+    int32_t k = 0;
+    for (uint32_t j = n; j-- > 0;) {
+        if (j >= DRAIN_AHEAD) hak_prefetch_write(block[j - DRAIN_AHEAD]);
+        hak_block_t *b = block[j];
+        uintptr_t a = (uintptr_t)b;
+        hak_slab_t *d = hak_slab_at(a);
+        if (d != unit) {
+            if (k != 0) blocks_done(h, s, k, idle);
+            k = 0;
+            unit = d;
+            s = d->kind == SLAB_TAIL ? d - d->span : d;
+            if (unlikely(s->heap != h)) batch_corrupt(b);
         }
+        uint32_t i = hak_block_index(s, a - s->start);
+        if (unlikely((i >= s->carved) | (b->link != (seal ^ a)) | (b->mark != (key ^ a))))
+            batch_corrupt(b);
+        b->link = s->free ^ (uint32_t)(key ^ a); /* hak_link_set with the key in hand */
+        s->free = i;
+        k++;
     }
+    if (k != 0) blocks_done(h, s, k, idle);
+    return n;
 }
 
-/* The blocks of every record of a batch back onto their slabs: how many. */
+/* The blocks of every record of a batch back onto their slabs: how many.
+ * The records come newest first, as their blocks go onto the lists. */
 static uint32_t put_batch(hak_heap_t *h, const hak_batch_t *c, uint64_t idle) {
     uint32_t n = 0;
-    for (; c != NULL; c = c->more) {
-        for (uint32_t m = c->used; m != 0; m &= m - 1) {
-            const hak_run_t *run = &c->run[__builtin_ctz(m)];
-            put_run(h, run, idle);
-            n += run->count;
-        }
-    }
+    for (; c != NULL; c = c->more) n += put_blocks(h, c->block, c->used, idle);
     return n;
 }
 
@@ -171,10 +155,8 @@ void _hak_remote_drain(hak_heap_t *h) {
     h->drain_since = idle;
     bool mine = h == _hak_tl_heap; /* the pool is its owner's alone */
     uint32_t n = 0;
-    batch_prefetch(c);
     while (c != NULL) {
         hak_batch_t *next = c->next;
-        batch_prefetch(next);
         n += put_batch(h, c, idle);
         if (mine && h->batch_kept < DRAIN_KEEP_BATCHES) {
             c->next = h->batch_pool;
@@ -205,9 +187,7 @@ static bool put_ownerless(hak_heap_t *owner, const hak_batch_t *c, hak_block_t *
                 if (c != NULL) {
                     owner->freed_ownerless += put_batch(owner, c, now);
                 } else {
-                    hak_run_t run = {one, one, NULL, 1};
-                    put_run(owner, &run, now);
-                    owner->freed_ownerless++;
+                    owner->freed_ownerless += put_blocks(owner, &one, 1, now);
                 }
             }
         }
@@ -255,10 +235,9 @@ void _hak_remote_flush_some(hak_heap_t *h) {
     if (h->rbuf_pending != 0 && ++h->rbuf_ticks >= REMOTE_FLUSH_TICKS) _hak_remote_flush_all(h);
 }
 
-/* The batch of slot r is full, or its record's run for a block is another
- * slab's, or the thread's batches hold REMOTE_PENDING_BYTES (all go): the
- * batch is sent, or a new record joins it (without one, the batch goes as
- * it is). */
+/* The batch of slot r is full, or its record is, or the thread's batches
+ * hold REMOTE_PENDING_BYTES (all go): the batch is sent, or a new record
+ * joins it (without one, the batch goes as it is). */
 __attribute__((noinline)) static void batch_full(hak_heap_t *me, hak_remote_buf_t *r) {
     if (me->rbuf_pending >= REMOTE_PENDING_BYTES) {
         _hak_remote_flush_all(me);
@@ -277,70 +256,22 @@ __attribute__((noinline)) static void batch_full(hak_heap_t *me, hak_remote_buf_
     _hak_remote_flush_some(me);
 }
 
-static void free_remote_switch(hak_heap_t *me, hak_remote_buf_t *r, hak_heap_t *owner,
-                               hak_block_t *b, const hak_slab_t *s, uint32_t i);
-
-/* b (index i of slab s) joins the batch of slot r: the run of its slab's
- * slot in the record, its tail linked to b (in the cache of the thread
- * that just freed both), or a run of its own. */
+/* b (of slab s) joins the batch of slot r, sealed: the next address of its
+ * record. */
 HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b,
-                           const hak_slab_t *s, uint32_t i);
-
-/* b joins `run`, slot `bit` of r's record: s's run, or a new one when the
- * slot is free. */
-HAK_INLINE void batch_add(hak_heap_t *me, hak_remote_buf_t *r, hak_run_t *run, uint32_t bit,
-                          hak_block_t *b, const hak_slab_t *s, uint32_t i) {
+                           const hak_slab_t *s) {
     hak_batch_t *c = r->batch;
     uint32_t bsize = s->bsize;
-    if (c->used & bit) {
-        hak_link_set(run->tail, i);
-        run->tail = b;
-        run->count++;
-    } else {
-        *run = (hak_run_t){b, b, s, 1};
-        c->used |= bit;
-    }
     hak_seal(b);
+    uint32_t used = c->used;
+    c->block[used] = b;
+    c->used = ++used;
     me->rbuf_pending += bsize;
     r->bytes += bsize;
     uint32_t in_batch = ++r->count;
     if (unlikely((in_batch >= (uint32_t)hak_opt(OPT_BUNDLE)) | (r->bytes >= REMOTE_BATCH_BYTES) |
-                 (me->rbuf_pending >= REMOTE_PENDING_BYTES)))
+                 (me->rbuf_pending >= REMOTE_PENDING_BYTES) | (used == HAK_BATCH_BLOCKS)))
         batch_full(me, r);
-}
-
-/* Both of s's slots in r's record hold other slabs' runs: the batch goes on
- * in a new record, or is sent and b starts the next. */
-__attribute__((noinline)) static void batch_collide(hak_heap_t *me, hak_remote_buf_t *r,
-                                                    hak_block_t *b, const hak_slab_t *s,
-                                                    uint32_t i) {
-    hak_heap_t *owner = r->to;
-    batch_full(me, r);
-    if (r->batch == NULL) free_remote_switch(me, r, owner, b, s, i);
-    else batch_push(me, r, b, s, i);
-}
-
-/* A slab's run takes the slot of its unit, or when another slab's run has
- * it (a slab of the same unit in another of the owner's segments) the slot
- * half a record away. With one slot, a thread that freed blocks of many
- * sizes to one owner (xthread) found it taken on one free in eight; two
- * slabs that took turns at a slot started a record each time, and runs
- * averaged 1.4 blocks (6.4 with two slots, and 12 % fewer instructions). */
-HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b,
-                           const hak_slab_t *s, uint32_t i) {
-    unsigned j = hak_run_slot(s);
-    hak_run_t *run = &r->batch->run[j];
-    uint32_t bit = 1u << j;
-    if (unlikely((r->batch->used & bit) && run->slab != s)) {
-        j = (j + HAK_BATCH_RUNS / 2) & (HAK_BATCH_RUNS - 1);
-        run = &r->batch->run[j];
-        bit = 1u << j;
-        if ((r->batch->used & bit) && run->slab != s) {
-            batch_collide(me, r, b, s, i);
-            return;
-        }
-    }
-    batch_add(me, r, run, bit, b, s, i);
 }
 
 /* b starts a batch for `owner` in slot r, whose batch for another owner
@@ -349,24 +280,24 @@ HAK_INLINE void batch_push(hak_heap_t *me, hak_remote_buf_t *r, hak_block_t *b,
  * handed out: lost to its slab, never handed out twice. */
 __attribute__((noinline)) static void free_remote_switch(hak_heap_t *me, hak_remote_buf_t *r,
                                                          hak_heap_t *owner, hak_block_t *b,
-                                                         const hak_slab_t *s, uint32_t i) {
+                                                         const hak_slab_t *s) {
     if (r->to != NULL) send(me, r);
     r->batch = record_take(&me->batch_pool, &me->batch_back, me, &me->batch_kept);
     if (r->batch == NULL) return;
     r->to = owner;
-    batch_push(me, r, b, s, i);
+    batch_push(me, r, b, s);
 }
 
-/* b (index i of slab s) joins the batch for its owner in heap me's slot. */
-HAK_INLINE void free_remote_from(hak_heap_t *me, hak_slab_t *s, hak_block_t *b, uint32_t i) {
+/* b (of slab s) joins the batch for its owner in heap me's slot. */
+HAK_INLINE void free_remote_from(hak_heap_t *me, hak_slab_t *s, hak_block_t *b) {
     hak_heap_t *owner = s->heap;
     hak_ctr_inc(&me->ctr.remote_frees[s->cls]);
     hak_remote_buf_t *r = &me->rbuf[s->heap_slot]; /* on the line the free read */
     if (unlikely(r->to != owner)) {
-        free_remote_switch(me, r, owner, b, s, i);
+        free_remote_switch(me, r, owner, b, s);
         return;
     }
-    batch_push(me, r, b, s, i);
+    batch_push(me, r, b, s);
 }
 
 /* A thread without a heap. One that never had one takes one now, as its
@@ -378,11 +309,10 @@ HAK_INLINE void free_remote_from(hak_heap_t *me, hak_slab_t *s, hak_block_t *b, 
  * threads may free at once, and its block sent alone at once (or lost to
  * its slab without a record, as below): such a thread may never reach a
  * point that would send a batch. */
-__attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_block_t *b,
-                                                          uint32_t i) {
+__attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_block_t *b) {
     hak_heap_t *me = _hak_heap_for_alloc();
     if (hak_heap_owned(me)) {
-        free_remote_from(me, s, b, i);
+        free_remote_from(me, s, b);
         return;
     }
     atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_frees[s->cls], 1,
@@ -395,7 +325,7 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
         c = record_take(&pool, &g_unowned_batches, NULL, NULL);
     }
     if (c == NULL) return;
-    c->run[0] = (hak_run_t){b, b, s, 1};
+    c->block[0] = b;
     c->used = 1;
     atomic_fetch_add_explicit((_Atomic uint64_t *)&_hak_heap_shared()->ctr.remote_batches, 1,
                               memory_order_relaxed);
@@ -406,28 +336,28 @@ __attribute__((noinline)) static void free_remote_unowned(hak_slab_t *s, hak_blo
  * callers: the free of another thread's block is as common as a local one
  * in a producer/consumer program). Every call out is a tail call, so the
  * common case, a block added to its owner's batch, saves no register. */
-HAK_INLINE void free_remote(hak_slab_t *s, hak_block_t *b, uint32_t i) {
+HAK_INLINE void free_remote(hak_slab_t *s, hak_block_t *b) {
     hak_heap_t *me = _hak_tl_heap;
     if (unlikely(!hak_heap_owned(me))) {
-        free_remote_unowned(s, b, i);
+        free_remote_unowned(s, b);
         return;
     }
-    free_remote_from(me, s, b, i);
+    free_remote_from(me, s, b);
 }
 
-void _hak_free_remote(hak_block_t *b, hak_slab_t *s, uint32_t i) {
+void _hak_free_remote(hak_block_t *b, hak_slab_t *s) {
     if (hak_hardened()) { /* every free comes here: no slab has the thread's pointer */
         _hak_harden_free(b, s);
         return;
     }
     hak_mark_free(b);
-    free_remote(s, b, i);
+    free_remote(s, b);
 }
 
 void _hak_free_marked(hak_block_t *b, hak_slab_t *s) {
     uint32_t i = hak_block_index(s, (uintptr_t)b - s->start);
     if (atomic_load_explicit(&s->owner, memory_order_relaxed) != hak_owner_tag(hak_thread_id())) {
-        free_remote(s, b, i);
+        free_remote(s, b);
         return;
     }
     hak_slab_free_local(s, b, i, _hak_keys.free ^ (uintptr_t)b);
