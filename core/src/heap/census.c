@@ -39,7 +39,7 @@ HAK_RACY_READ static uint64_t slab_out(const hak_slab_t *s, uint32_t rest) {
 }
 
 HAK_RACY_READ static uint64_t slab_allocs(const hak_slab_t *s, uint32_t rest) {
-    uint64_t allocs = *(volatile const uint64_t *)&s->allocs;
+    uint64_t allocs = *(volatile const uint64_t *)&s->allocs & ~HAK_ALLOCS_UNSORTED;
     if (*(volatile const uint8_t *)&s->current)
         allocs += (uint32_t)(HAK_LIFO_PERIOD - *(volatile const int32_t *)&s->lifo_left);
     return allocs > rest ? allocs - rest : 0;

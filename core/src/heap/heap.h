@@ -262,6 +262,15 @@ HAK_INLINE void *hak_slab_take(hak_slab_t *s, uint32_t i) {
     return b;
 }
 
+/* The top bit of a slab's `allocs` (a count that never nears 2^63): a
+ * drain put other threads' frees on its malloc list since the list was
+ * last put in address order (refill.c), so that the walk that does it runs
+ * only where it has something to do. */
+#define HAK_ALLOCS_UNSORTED (1ull << 63)
+HAK_INLINE uint64_t hak_slab_allocs(const hak_slab_t *s) {
+    return s->allocs & ~HAK_ALLOCS_UNSORTED;
+}
+
 /* ---- per-class knobs (refill.c): runtime variables ACE and
  * hak_class_knob_set change ---- */
 extern _Atomic uint32_t _hak_tcache_cap[HAK_CLASSES];

@@ -244,11 +244,11 @@ static void verify_empty(const hak_slab_t *s) {
 void _hak_slab_retire(hak_heap_t *h, hak_slab_t *s, uint64_t now) {
     unsigned cls = s->cls;
     if (cls == HAK_SPAN_CLASS) {
-        hak_ctr_add(&h->ctr.span_allocs, s->allocs);
-        hak_ctr_add(&h->ctr.span_frees, s->allocs);
+        hak_ctr_add(&h->ctr.span_allocs, hak_slab_allocs(s));
+        hak_ctr_add(&h->ctr.span_frees, hak_slab_allocs(s));
     } else {
-        hak_ctr_add(&h->ctr.allocs[cls], s->allocs);
-        hak_ctr_add(&h->ctr.frees[cls], s->allocs);
+        hak_ctr_add(&h->ctr.allocs[cls], hak_slab_allocs(s));
+        hak_ctr_add(&h->ctr.frees[cls], hak_slab_allocs(s));
         hak_ctr_inc(&h->ctr.flushes[cls]);
     }
     _hak_slab_free_units(s, now);
@@ -469,6 +469,8 @@ static void sizing_switch(hak_heap_t *h, unsigned cls, const hak_slab_t *old) {
  * (corrupted) is left as it is, for malloc's pops to report. */
 static void list_sort(hak_slab_t *s) {
     uint32_t carved = s->carved, bad;
+    if (!(s->allocs & HAK_ALLOCS_UNSORTED)) return; /* no drain since the last sort */
+    s->allocs &= ~HAK_ALLOCS_UNSORTED;
     if (s->free >= carved || carved > HAK_LIST_BITS_MAX) return; /* empty, or too many */
     uint64_t bits[HAK_LIST_BITS_MAX / 64];
     if (!_hak_list_bits(s, bits, &bad)) return;

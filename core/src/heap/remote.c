@@ -88,6 +88,7 @@ __attribute__((noreturn, cold)) static void batch_corrupt(const hak_block_t *b) 
  * may give its pages back without waiting for the owner to look at its
  * local frees. */
 static void blocks_done(hak_heap_t *h, hak_slab_t *s, int32_t k, uint64_t idle) {
+    s->allocs |= HAK_ALLOCS_UNSORTED;
     if (s->current) {
         s->allocs += (uint32_t)k;
         return;

@@ -208,7 +208,8 @@ typedef struct hak_slab {
     struct hak_slab *next, *prev; /* its heap's list */
     uint64_t page_mask[HAK_SLAB_MAX_PAGES / 64]; /* OS pages released while in use */
     uint64_t stamp;             /* ns: idle since (queued, emptied, or a free unit) */
-    uint64_t allocs;            /* blocks handed out in the slab's life (statistics) */
+    uint64_t allocs;            /* blocks handed out in the slab's life (statistics); its top
+                                 * bit is the heap layer's (HAK_ALLOCS_UNSORTED) */
 } hak_slab_t;
 
 _Static_assert(sizeof(hak_slab_t) == (1u << HAK_DESC_SHIFT), "a slab descriptor is 128 bytes");
