@@ -113,7 +113,6 @@ static void blocks_done(hak_heap_t *h, hak_slab_t *s, int32_t k, uint64_t idle) 
  * slab alive: no page-map lookup), its seal and mark intact (a write after
  * its free stops the process here). Returns the blocks. */
 static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n, uint64_t idle) {
-    const uintptr_t key = _hak_keys.free, seal = _hak_keys.chain;
     hak_slab_t *s = NULL, *unit = NULL; /* the slab of the blocks in a row, their unit's */
     int32_t k = 0;
     for (uint32_t j = n; j-- > 0;) {
@@ -125,13 +124,13 @@ static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
             if (k != 0) blocks_done(h, s, k, idle);
             k = 0;
             unit = d;
-            s = d->kind == SLAB_TAIL ? d - d->span : d;
+            s = hak_slab_head_at(a);
             if (unlikely(s->heap != h)) batch_corrupt(b);
         }
         uint32_t i = hak_block_index(s, a - s->start);
-        if (unlikely((i >= s->carved) | (b->link != (seal ^ a)) | (b->mark != (key ^ a))))
+        if (unlikely((i >= s->carved) | !hak_is_sealed(b) | !hak_is_marked_free(b)))
             batch_corrupt(b);
-        b->link = s->free ^ (uint32_t)(key ^ a); /* hak_link_set with the key in hand */
+        hak_link_set(b, s->free);
         s->free = i;
         k++;
     }
