@@ -128,7 +128,7 @@ static uint32_t put_blocks(hak_heap_t *h, hak_block_t *const *block, uint32_t n,
             if (unlikely(s->heap != h)) batch_corrupt(b);
         }
         uint32_t i = hak_block_index(s, a - s->start);
-        if (unlikely((i >= s->carved) | !hak_is_sealed(b) | !hak_is_marked_free(b)))
+        if (unlikely(i >= s->carved || !hak_is_sealed(b) || !hak_is_marked_free(b)))
             batch_corrupt(b);
         hak_link_set(b, s->free);
         s->free = i;
